@@ -1,0 +1,28 @@
+//! # blastradius
+//!
+//! Deterministic discrete-event simulation of distributed-systems failures.
+//!
+//! Describe a [`Topology`] (sites, links, shared-risk groups), place
+//! [`Node`]s on it, give a [`FaultSchedule`], and run a [`Simulation`] from a
+//! [`Seed`]: the same scenario, seed and version give the same trace
+//! fingerprint, byte for byte.
+//!
+//! See `ARCHITECTURE.md` for the map of the crate and its invariants.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod fault;
+pub mod net;
+pub mod phold;
+pub mod rng;
+pub mod sim;
+pub mod time;
+pub mod topology;
+
+pub use fault::{Disk, Fault, FaultSchedule, Nemesis, NemesisKind, ScheduledFault};
+pub use net::{DropReason, NetConfig, NetStats, NodeId};
+pub use rng::{Probability, Seed, SimRng};
+pub use sim::{Ctx, Fingerprint, Limits, Node, SimConfig, SimError, Simulation, StopReason, TimerId};
+pub use time::{SignedDuration, SimDuration, SimTime};
+pub use topology::{Latency, SiteKind, Topology};
