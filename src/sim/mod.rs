@@ -370,6 +370,10 @@ pub struct Kernel<N: Node> {
     seed: Seed,
     net: Network,
     nodes: Vec<NodeState<N::Message, N::Timer>>,
+    /// Per node, one byte: up, not slow, nothing queued. The hot path reads
+    /// only this (the full `NodeState` is cold).
+    ready: Vec<bool>,
+    names: indexmap::IndexMap<String, NodeId>,
     timers: Vec<TimerSlot>,
     free_timers: Vec<u32>,
     held: Vec<(RuleId, NodeId, NodeId, SimDuration, N::Message)>,
@@ -495,7 +499,13 @@ impl<N: Node> Ctx<'_, N> {
 
 impl<N: Node> Kernel<N> {
     fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+        self.names.get(name).copied()
+    }
+
+    /// Recomputes a node's `ready` byte after its state changed.
+    fn refresh_ready(&mut self, node: NodeId) {
+        let s = &self.nodes[node.index()];
+        self.ready[node.index()] = s.status == Status::Up && s.slow_ns == 0 && s.inbox.is_empty();
     }
 
     fn alloc_timer(&mut self, owner: NodeId) -> TimerId {
@@ -575,6 +585,27 @@ impl<N: Node> Kernel<N> {
         }
     }
 
+    /// A message whose path or rules changed while it was in flight: lost if
+    /// a link under it went down, dropped or held by a rule installed since.
+    #[cold]
+    fn recheck_in_flight(&mut self, from: NodeId, to: NodeId, sent: u64, path: PathId, message: N::Message) -> Option<N::Message> {
+        if path != LOCAL_PATH && self.net.path_broken_since(path, sent) {
+            self.count_drop(DropReason::LinkDown, from, to, &message);
+            return None;
+        }
+        match self.net.rule_verdict(from, to) {
+            Some((_, RuleAction::Drop)) => {
+                self.count_drop(DropReason::Partition, from, to, &message);
+                None
+            }
+            Some((rule, RuleAction::Hold)) => {
+                self.hold(rule, from, to, SimDuration::ZERO, message);
+                None
+            }
+            None => Some(message),
+        }
+    }
+
     /// Releases what a removed clog held, in the order it was held.
     fn release_held(&mut self, rule: RuleId) {
         let mut kept = Vec::with_capacity(self.held.len());
@@ -589,10 +620,14 @@ impl<N: Node> Kernel<N> {
         self.held = kept;
     }
 
+    /// Folds one handled event into the running fingerprint (a
+    /// multiply-rotate hash; finalised with `mix64` when read).
     #[inline]
     fn mix(&mut self, tag: u64, a: u32, b: u32) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
         let key = tag | (u64::from(a) << 8) | (u64::from(b) << 36);
-        self.fingerprint = mix64(self.fingerprint.rotate_left(7) ^ self.now ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let h = (self.fingerprint.rotate_left(5) ^ self.now).wrapping_mul(K);
+        self.fingerprint = (h.rotate_left(5) ^ key).wrapping_mul(K);
     }
 
     fn select(&self, selector: &str) -> Result<Vec<NodeId>, String> {
@@ -797,6 +832,8 @@ impl<N: Node> Simulation<N> {
                 seed,
                 net: Network::new(topology, config.net),
                 nodes: Vec::new(),
+                ready: Vec::new(),
+                names: indexmap::IndexMap::new(),
                 timers: Vec::new(),
                 free_timers: Vec::new(),
                 held: Vec::new(),
@@ -831,6 +868,8 @@ impl<N: Node> Simulation<N> {
             .site_id(site)
             .map_err(|_| SimError::UnknownSite { node: name.into(), site: site.into() })?;
         let id = k.net.place(site_id);
+        k.names.insert(name.into(), id);
+        k.ready.push(true);
         let domain = if domain.is_empty() { site.to_string() } else { format!("{site}/{}", domain.trim_matches('/')) };
         k.nodes.push(NodeState {
             name: name.into(),
@@ -884,12 +923,20 @@ impl<N: Node> Simulation<N> {
         Ok(())
     }
 
-    /// Handles the next event. Returns `false` if there was none.
-    #[inline]
+    /// Handles the next event, whatever its time (no limit is checked; see
+    /// [`Simulation::run`]). Returns `false` if there was none.
     pub fn step(&mut self) -> bool {
-        let Some(entry) = self.kernel.queue.pop() else {
-            return false;
-        };
+        match self.kernel.queue.pop() {
+            Some(entry) => {
+                self.handle_entry(entry);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[inline]
+    fn handle_entry(&mut self, entry: queue::Entry<Event<N::Message, N::Timer>>) {
         let k = &mut self.kernel;
         if entry.time == k.now {
             k.same_instant += 1;
@@ -902,21 +949,10 @@ impl<N: Node> Simulation<N> {
             Event::Deliver { to, from, sent, path, message } => {
                 k.mix(1, to.0, from.0);
                 if path != crate::net::DIRECT_PATH && k.net.changed_since(sent) {
-                    if path != LOCAL_PATH && k.net.path_broken_since(path, sent) {
-                        k.count_drop(DropReason::LinkDown, from, to, &message);
-                        return true;
+                    if let Some(message) = k.recheck_in_flight(from, to, sent, path, message) {
+                        self.dispatch(to, Pending::Message { from, message });
                     }
-                    match k.net.rule_verdict(from, to) {
-                        Some((_, RuleAction::Drop)) => {
-                            k.count_drop(DropReason::Partition, from, to, &message);
-                            return true;
-                        }
-                        Some((rule, RuleAction::Hold)) => {
-                            k.hold(rule, from, to, SimDuration::ZERO, message);
-                            return true;
-                        }
-                        None => {}
-                    }
+                    return;
                 }
                 self.dispatch(to, Pending::Message { from, message });
             }
@@ -945,17 +981,26 @@ impl<N: Node> Simulation<N> {
                 if state.status == Status::Up
                     && let Some(item) = state.inbox.pop_front()
                 {
+                    k.refresh_ready(node);
                     self.handle(node, item);
                     self.schedule_wake(node);
                 }
             }
         }
-        true
     }
 
     /// Hands work to a node, or queues it if the node is paused or busy.
     #[inline]
     fn dispatch(&mut self, node: NodeId, item: Pending<N::Message, N::Timer>) {
+        if self.kernel.ready[node.index()] {
+            return self.handle(node, item);
+        }
+        self.dispatch_slow(node, item);
+    }
+
+    /// Dispatch to a node that is crashed, paused, slow or has a backlog.
+    #[cold]
+    fn dispatch_slow(&mut self, node: NodeId, item: Pending<N::Message, N::Timer>) {
         let k = &mut self.kernel;
         let state = &mut k.nodes[node.index()];
         match state.status {
@@ -973,6 +1018,7 @@ impl<N: Node> Simulation<N> {
                     return;
                 }
                 state.inbox.push_back(item);
+                k.ready[node.index()] = false;
                 self.schedule_wake(node);
             }
         }
@@ -983,9 +1029,11 @@ impl<N: Node> Simulation<N> {
     fn handle(&mut self, node: NodeId, item: Pending<N::Message, N::Timer>) {
         let k = &mut self.kernel;
         k.last_node = Some(node);
-        let state = &mut k.nodes[node.index()];
-        if state.slow_ns > 0 {
-            state.busy_until = k.now.saturating_add(state.slow_ns);
+        if !k.ready[node.index()] {
+            let state = &mut k.nodes[node.index()];
+            if state.slow_ns > 0 {
+                state.busy_until = k.now.saturating_add(state.slow_ns);
+            }
         }
         match item {
             Pending::Message { from, message } => {
@@ -1068,6 +1116,7 @@ impl<N: Node> Simulation<N> {
                     let k = &mut self.kernel;
                     if k.nodes[node.index()].status == Status::Crashed {
                         k.nodes[node.index()].status = Status::Up;
+                        k.refresh_ready(node);
                         let mut ctx = Ctx { kernel: k, me: node };
                         self.nodes[node.index()].on_restart(&mut ctx);
                     }
@@ -1078,6 +1127,7 @@ impl<N: Node> Simulation<N> {
                     let state = &mut k.nodes[node.index()];
                     if state.status == Status::Up {
                         state.status = Status::Paused;
+                        k.ready[node.index()] = false;
                     }
                 }
             }
@@ -1086,6 +1136,7 @@ impl<N: Node> Simulation<N> {
                     let state = &mut self.kernel.nodes[node.index()];
                     if state.status == Status::Paused {
                         state.status = Status::Up;
+                        self.kernel.refresh_ready(node);
                         self.schedule_wake(node);
                     }
                 }
@@ -1108,6 +1159,7 @@ impl<N: Node> Simulation<N> {
             Action::Slow { nodes, delay } => {
                 for node in nodes {
                     k.nodes[node.index()].slow_ns = delay.as_nanos();
+                    k.refresh_ready(node);
                 }
             }
         }
@@ -1120,6 +1172,7 @@ impl<N: Node> Simulation<N> {
             return;
         }
         state.status = Status::Crashed;
+        k.ready[node.index()] = false;
         state.busy_until = 0;
         state.wake_pending = false;
         let lost: Vec<_> = state.inbox.drain(..).collect();
@@ -1153,15 +1206,15 @@ impl<N: Node> Simulation<N> {
             if k.ordinal >= k.limits.events_max {
                 return StopReason::EventLimit { events: k.ordinal };
             }
-            match k.queue.peek_time() {
-                None => return StopReason::Idle,
-                Some(t) if t > k.limits.time_max.as_nanos() => {
-                    k.now = k.limits.time_max.as_nanos().max(k.now);
+            let time_max = k.limits.time_max.as_nanos();
+            match k.queue.pop_at_or_before(time_max) {
+                Some(entry) => self.handle_entry(entry),
+                None if k.queue.len() == 0 => return StopReason::Idle,
+                None => {
+                    k.now = time_max.max(k.now);
                     return StopReason::TimeLimit;
                 }
-                Some(_) => {}
             }
-            self.step();
         }
     }
 
