@@ -15,7 +15,10 @@
 pub mod fault;
 pub mod net;
 pub mod phold;
+pub mod report;
 pub mod rng;
+pub mod scenario;
+pub mod services;
 pub mod sim;
 pub mod time;
 pub mod topology;

@@ -491,6 +491,11 @@ impl<N: Node> Ctx<'_, N> {
         self.kernel.node_id(name)
     }
 
+    /// The name of node `id`.
+    pub fn node_name(&self, id: NodeId) -> &str {
+        &self.kernel.nodes[id.index()].name
+    }
+
     /// Number of nodes in the simulation.
     pub fn node_count(&self) -> usize {
         self.kernel.nodes.len()

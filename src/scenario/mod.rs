@@ -1,0 +1,525 @@
+//! Scenario files: TOML in, a validated [`Scenario`] out.
+//!
+//! Parsing happens in two steps. `toml` + serde turn the text into the
+//! mirror types of this module (every field that validation may reject keeps
+//! its source span). [`Scenario::parse`] then validates into types that
+//! cannot be wrong: links name existing sites, probabilities are in range,
+//! `min <= max`, the fault schedule is in time order and names existing
+//! nodes, links and groups. Every error names the file, line, column and
+//! field; nothing downstream re-checks.
+//!
+//! **Architecture invariant:** this module and `report`/`main` are the only
+//! places that read files.
+
+use crate::fault::{FaultSchedule, ScheduledFault};
+use crate::net::NetConfig;
+use crate::rng::{Probability, Seed};
+use crate::services::{ServiceNode, ServiceSpec};
+use crate::sim::{Limits, SimConfig, SimError, Simulation};
+use crate::time::{SimDuration, SimTime};
+use crate::topology::{Latency, SiteKind, Topology, TopologyError};
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Bad scenario input: where, which field, what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}:{line}:{column}: {field}: {message}", file.display())]
+pub struct ScenarioError {
+    file: PathBuf,
+    line: usize,
+    column: usize,
+    field: String,
+    message: String,
+}
+
+impl ScenarioError {
+    /// The file.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+    /// 1-based line.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+    /// 1-based column.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+    /// The field at fault, as a path (`link[2].latency`).
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    scenario: Spanned<HeaderFile>,
+    #[serde(default)]
+    limits: Option<LimitsFile>,
+    #[serde(default)]
+    network: Option<NetworkFile>,
+    #[serde(default)]
+    site: Vec<Spanned<SiteFile>>,
+    #[serde(default)]
+    link: Vec<Spanned<LinkFile>>,
+    #[serde(default)]
+    group: Vec<Spanned<GroupFile>>,
+    #[serde(default)]
+    node: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    fault: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    analysis: Vec<Spanned<AnalysisFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    seed: Option<u64>,
+    duration: Spanned<SimDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    events_max: Option<u64>,
+    events_per_instant_max: Option<u64>,
+    inbox_max: Option<usize>,
+    held_max: Option<usize>,
+    observations_max: Option<usize>,
+    trace_max: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkFile {
+    #[serde(default)]
+    duplicate: Option<Spanned<f64>>,
+    #[serde(default)]
+    reorder: Option<Spanned<f64>>,
+    #[serde(default)]
+    reorder_delay: Option<Spanned<Latency>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteFile {
+    name: Spanned<String>,
+    #[serde(default)]
+    kind: SiteKind,
+    #[serde(default)]
+    local_latency: Option<Spanned<Latency>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkFile {
+    name: Spanned<String>,
+    a: Spanned<String>,
+    b: Spanned<String>,
+    latency: Spanned<Latency>,
+    #[serde(default)]
+    loss: Option<Spanned<f64>>,
+    #[serde(default)]
+    bandwidth_mbps: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupFile {
+    name: Spanned<String>,
+    links: Spanned<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnalysisFile {
+    name: String,
+    from: Spanned<Vec<String>>,
+    to: Spanned<Vec<String>>,
+    #[serde(default)]
+    quorum: Option<Spanned<usize>>,
+}
+
+/// A node of a scenario: where it is and what it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSpec {
+    /// Unique name.
+    pub name: String,
+    /// Site name.
+    pub site: String,
+    /// Failure domain below the site (`room-1/rack-2`), may be empty.
+    pub domain: String,
+    /// The service and its settings.
+    pub service: ServiceSpec,
+}
+
+/// A separation question for `analyze`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalysisSpec {
+    /// Title.
+    pub name: String,
+    /// First node set.
+    pub from: Vec<String>,
+    /// Second node set.
+    pub to: Vec<String>,
+    /// How many of `to` must stay reachable from some node of `from`.
+    pub quorum: usize,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Name.
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// The file's seed, if it fixes one.
+    pub seed: Option<Seed>,
+    /// Simulated time to run.
+    pub duration: SimDuration,
+    /// Sites, links, groups.
+    pub topology: Topology,
+    /// Network-wide behaviour.
+    pub net: NetConfig,
+    /// Hard limits (`time_max` is set from `duration`).
+    pub limits: Limits,
+    /// Nodes in declaration order.
+    pub nodes: Vec<NodeSpec>,
+    /// The fault schedule.
+    pub faults: FaultSchedule,
+    /// Separation questions.
+    pub analyses: Vec<AnalysisSpec>,
+}
+
+/// Locates byte offsets in a file's text.
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(&self, span: Range<usize>, field: impl fmt::Display, message: impl fmt::Display) -> ScenarioError {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(start, |nl| start - nl - 1) + 1;
+        ScenarioError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+fn probability(src: &Source<'_>, value: &Option<Spanned<f64>>, field: String) -> Result<Probability, ScenarioError> {
+    match value {
+        None => Ok(Probability::NEVER),
+        Some(v) => Probability::new(*v.get_ref())
+            .ok_or_else(|| src.error(v.span(), field, format!("probability {} is not in [0, 1]", v.get_ref()))),
+    }
+}
+
+fn latency(src: &Source<'_>, value: &Spanned<Latency>, field: String) -> Result<Latency, ScenarioError> {
+    value.get_ref().validate().map_err(|m| src.error(value.span(), field, m))?;
+    Ok(*value.get_ref())
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: "file".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Validates scenario `text`; `file` names it in errors.
+    pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let src = Source { file, text };
+        let parsed: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_string();
+            let field = field_from_toml_error(text, &span);
+            src.error(span, field, message)
+        })?;
+        let header = parsed.scenario.get_ref();
+        if *header.duration.get_ref() == SimDuration::ZERO {
+            return Err(src.error(header.duration.span(), "scenario.duration", "must be positive"));
+        }
+
+        let mut topology = Topology::new();
+        for (i, site) in parsed.site.iter().enumerate() {
+            let s = site.get_ref();
+            let local = match &s.local_latency {
+                Some(l) => latency(&src, l, format!("site[{i}].local_latency"))?,
+                None => Latency::constant(SimDuration::from_micros(50)),
+            };
+            topology
+                .add_site_with(s.name.get_ref(), s.kind, local)
+                .map_err(|e| src.error(s.name.span(), format!("site[{i}].name"), e))?;
+        }
+        for (i, link) in parsed.link.iter().enumerate() {
+            let l = link.get_ref();
+            for (end, field) in [(&l.a, "a"), (&l.b, "b")] {
+                if topology.site_id(end.get_ref()).is_err() {
+                    return Err(src.error(end.span(), format!("link[{i}].{field}"), format!("unknown site {:?}", end.get_ref())));
+                }
+            }
+            if l.a.get_ref() == l.b.get_ref() {
+                return Err(src.error(l.b.span(), format!("link[{i}].b"), "a link must join two different sites"));
+            }
+            let lat = latency(&src, &l.latency, format!("link[{i}].latency"))?;
+            let loss = probability(&src, &l.loss, format!("link[{i}].loss"))?;
+            let bandwidth = match &l.bandwidth_mbps {
+                None => None,
+                Some(b) if b.get_ref().is_finite() && *b.get_ref() > 0.0 => Some((*b.get_ref() * 1e6) as u64),
+                Some(b) => {
+                    return Err(src.error(b.span(), format!("link[{i}].bandwidth_mbps"), format!("{} is not a positive number", b.get_ref())));
+                }
+            };
+            topology
+                .add_link_with(l.name.get_ref(), l.a.get_ref(), l.b.get_ref(), lat, loss, bandwidth)
+                .map_err(|e| src.error(l.name.span(), format!("link[{i}].name"), e))?;
+        }
+        for (i, group) in parsed.group.iter().enumerate() {
+            let g = group.get_ref();
+            let names: Vec<&str> = g.links.get_ref().iter().map(String::as_str).collect();
+            topology.add_group(g.name.get_ref(), &names).map_err(|e| {
+                let (span, field) = match e {
+                    TopologyError::Duplicate { .. } => (g.name.span(), "name"),
+                    _ => (g.links.span(), "links"),
+                };
+                src.error(span, format!("group[{i}].{field}"), e)
+            })?;
+        }
+
+        let mut net = NetConfig::default();
+        if let Some(n) = &parsed.network {
+            net.duplicate = probability(&src, &n.duplicate, "network.duplicate".into())?;
+            net.reorder = probability(&src, &n.reorder, "network.reorder".into())?;
+            if let Some(d) = &n.reorder_delay {
+                net.reorder_delay = latency(&src, d, "network.reorder_delay".into())?;
+            }
+        }
+        let mut limits = Limits { time_max: SimTime::ZERO + *header.duration.get_ref(), ..Limits::default() };
+        if let Some(l) = &parsed.limits {
+            limits.events_max = l.events_max.unwrap_or(limits.events_max);
+            limits.events_per_instant_max = l.events_per_instant_max.unwrap_or(limits.events_per_instant_max);
+            limits.inbox_max = l.inbox_max.unwrap_or(limits.inbox_max);
+            limits.held_max = l.held_max.unwrap_or(limits.held_max);
+            limits.observations_max = l.observations_max.unwrap_or(limits.observations_max);
+            limits.trace_max = l.trace_max.unwrap_or(limits.trace_max);
+        }
+
+        let mut nodes = Vec::new();
+        for (i, node) in parsed.node.iter().enumerate() {
+            let mut table = node.get_ref().clone();
+            let err = |field: &str, message: String| src.error(node.span(), format!("node[{i}].{field}"), message);
+            let mut take = |key: &str, required: bool| -> Result<Option<String>, ScenarioError> {
+                match table.remove(key) {
+                    Some(toml::Value::String(s)) => Ok(Some(s)),
+                    Some(other) => Err(err(key, format!("expected a string, found {}", other.type_str()))),
+                    None if required => Err(err(key, "missing".into())),
+                    None => Ok(None),
+                }
+            };
+            let name = take("name", true)?.unwrap_or_default();
+            let site = take("site", true)?.unwrap_or_default();
+            let domain = take("domain", false)?.unwrap_or_default();
+            if !table.contains_key("service") {
+                return Err(err("service", "missing (one of: echo, ping, heartbeat)".into()));
+            }
+            let service: ServiceSpec = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| err("service", e.message().trim().to_string()))?;
+            if topology.site_id(&site).is_err() {
+                return Err(err("site", format!("unknown site {site:?}")));
+            }
+            nodes.push(NodeSpec { name, site, domain, service });
+        }
+
+        let mut faults = Vec::new();
+        for (i, fault) in parsed.fault.iter().enumerate() {
+            let mut table = fault.get_ref().clone();
+            let err = |field: &str, message: String| src.error(fault.span(), format!("fault[{i}].{field}"), message);
+            let at: SimTime = match table.remove("at") {
+                Some(v) => v.try_into().map_err(|e: toml::de::Error| err("at", e.message().trim().to_string()))?,
+                None => return Err(err("at", "missing".into())),
+            };
+            let duration: Option<SimDuration> = match table.remove("duration") {
+                Some(v) => Some(v.try_into().map_err(|e: toml::de::Error| err("duration", e.message().trim().to_string()))?),
+                None => None,
+            };
+            if !table.contains_key("kind") {
+                return Err(err("kind", "missing".into()));
+            }
+            let parsed_fault = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| err("kind", e.message().trim().to_string()))?;
+            faults.push(ScheduledFault { at, duration, fault: parsed_fault });
+        }
+        let schedule = FaultSchedule::new(faults).map_err(|e| {
+            src.error(parsed.fault[e.index].span(), format!("fault[{}].{}", e.index, e.field), e.reason)
+        })?;
+
+        let mut analyses = Vec::new();
+        for (i, a) in parsed.analysis.iter().enumerate() {
+            let a = a.get_ref();
+            for (set, field) in [(&a.from, "from"), (&a.to, "to")] {
+                if let Some(bad) = set.get_ref().iter().find(|n| !nodes.iter().any(|s| &s.name == *n)) {
+                    return Err(src.error(set.span(), format!("analysis[{i}].{field}"), format!("unknown node {bad:?}")));
+                }
+                if set.get_ref().is_empty() {
+                    return Err(src.error(set.span(), format!("analysis[{i}].{field}"), "names no node"));
+                }
+            }
+            let quorum = a.quorum.as_ref().map_or(1, |q| *q.get_ref());
+            if quorum == 0 || quorum > a.to.get_ref().len() {
+                let span = a.quorum.as_ref().map_or(a.to.span(), |q| q.span());
+                return Err(src.error(span, format!("analysis[{i}].quorum"), format!("{quorum} is not between 1 and the size of `to`")));
+            }
+            analyses.push(AnalysisSpec { name: a.name.clone(), from: a.from.get_ref().clone(), to: a.to.get_ref().clone(), quorum });
+        }
+
+        let scenario = Scenario {
+            name: header.name.clone(),
+            description: header.description.clone(),
+            seed: header.seed.map(Seed),
+            duration: *header.duration.get_ref(),
+            topology,
+            net,
+            limits,
+            nodes,
+            faults: schedule,
+            analyses,
+        };
+        // Build once to check names across nodes and faults; map errors back.
+        if let Err(e) = scenario.build(Seed(0), false) {
+            return Err(match e {
+                BuildError::Sim(SimError::DuplicateNode(name)) => {
+                    let i = scenario.nodes.iter().rposition(|n| n.name == name).unwrap_or(0);
+                    src.error(parsed.node[i].span(), format!("node[{i}].name"), format!("duplicate node name {name:?}"))
+                }
+                BuildError::Sim(SimError::Fault(f)) => {
+                    src.error(parsed.fault[f.index].span(), format!("fault[{}].{}", f.index, f.field), f.reason)
+                }
+                BuildError::Sim(other) => src.error(0..0, "scenario", other),
+                BuildError::Service { node, message } => {
+                    let (field, message) = message.split_once(": ").map_or(("service".to_string(), message.clone()), |(f, m)| (f.to_string(), m.to_string()));
+                    src.error(parsed.node[node].span(), format!("node[{node}].{field}"), message)
+                }
+            });
+        }
+        Ok(scenario)
+    }
+
+    /// Builds the simulation for `seed`, with the fault schedule installed.
+    pub fn build(&self, seed: Seed, trace: bool) -> Result<Simulation<ServiceNode>, BuildError> {
+        let config = SimConfig { net: self.net.clone(), limits: self.limits.clone(), trace };
+        let mut sim = Simulation::with_config(self.topology.clone(), seed, config);
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        for (i, spec) in self.nodes.iter().enumerate() {
+            let node = ServiceNode::new(&spec.service, |name| {
+                names.iter().position(|n| *n == name).map(|p| crate::sim::NodeId(p as u32))
+            })
+            .map_err(|message| BuildError::Service { node: i, message })?;
+            sim.add_node_in(&spec.name, &spec.site, &spec.domain, node)?;
+        }
+        sim.install_faults(&self.faults)?;
+        Ok(sim)
+    }
+}
+
+/// A scenario that validated but could not be built (a bug if it escapes
+/// [`Scenario::parse`], which builds once to check).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BuildError {
+    /// From the kernel.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// A service's settings name something that does not exist.
+    #[error("node[{node}]: {message}")]
+    Service {
+        /// Index of the node.
+        node: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Best-effort field path for a toml/serde error: the `[[table]]` header
+/// above the span and the key on the span's line.
+fn field_from_toml_error(text: &str, span: &Range<usize>) -> String {
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = &text[line_start..line_end];
+    let key = line.split('=').next().map(str::trim).filter(|k| !k.is_empty() && !k.starts_with('['));
+    let mut table = String::new();
+    let mut counts: indexmap::IndexMap<String, usize> = indexmap::IndexMap::new();
+    for l in text[..line_start].lines() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let n = counts.entry(name.to_string()).or_insert(0);
+            table = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            table = name.to_string();
+        }
+    }
+    match (table.is_empty(), key) {
+        (true, Some(k)) => k.to_string(),
+        (false, Some(k)) => format!("{table}.{k}"),
+        (false, None) => table,
+        (true, None) => "file".into(),
+    }
+}
+
+/// The name of a node's service, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceSummaryKind {
+    /// `echo`.
+    Echo,
+    /// `ping`.
+    Ping,
+    /// `heartbeat`.
+    Heartbeat,
+}
+
+impl ServiceSummaryKind {
+    /// The kind of a service spec.
+    pub fn of(spec: &ServiceSpec) -> Self {
+        match spec {
+            ServiceSpec::Echo {} => ServiceSummaryKind::Echo,
+            ServiceSpec::Ping(_) => ServiceSummaryKind::Ping,
+            ServiceSpec::Heartbeat(_) => ServiceSummaryKind::Heartbeat,
+        }
+    }
+    /// Its file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceSummaryKind::Echo => "echo",
+            ServiceSummaryKind::Ping => "ping",
+            ServiceSummaryKind::Heartbeat => "heartbeat",
+        }
+    }
+}
