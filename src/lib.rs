@@ -20,6 +20,7 @@ pub mod rng;
 pub mod scenario;
 pub mod services;
 pub mod sim;
+pub mod strategy;
 pub mod time;
 pub mod topology;
 

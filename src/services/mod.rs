@@ -234,9 +234,9 @@ impl Node for ServiceNode {
                 ctx.set_timer(config.interval, ServiceTimer::Tick);
             }
             (ServiceNode::Ping { outstanding, .. }, ServiceTimer::PingTimeout { seq }) => {
-                if outstanding.shift_remove(&seq).is_some() {
-                    ctx.record(ServiceObservation::PingLost { seq });
-                }
+                // A reply already removed it; otherwise it is lost now.
+                let lost = outstanding.shift_remove(&seq).is_some();
+                lost.then(|| ctx.record(ServiceObservation::PingLost { seq }));
             }
             (ServiceNode::Heartbeat { config, peers, .. }, ServiceTimer::Tick) => {
                 for p in peers.iter() {

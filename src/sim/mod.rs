@@ -243,7 +243,9 @@ enum Event<M, T> {
 
 /// Work waiting for a paused or busy node.
 enum Pending<M, T> {
-    Message { from: NodeId, message: M },
+    /// `network`: it came over the network (counts in `NetStats`), not
+    /// by direct delivery.
+    Message { from: NodeId, message: M, network: bool },
     Timer { id: TimerId, payload: T },
 }
 
@@ -955,11 +957,12 @@ impl<N: Node> Simulation<N> {
                 k.mix(1, to.0, from.0);
                 if path != crate::net::DIRECT_PATH && k.net.changed_since(sent) {
                     if let Some(message) = k.recheck_in_flight(from, to, sent, path, message) {
-                        self.dispatch(to, Pending::Message { from, message });
+                        self.dispatch(to, Pending::Message { from, message, network: true });
                     }
                     return;
                 }
-                self.dispatch(to, Pending::Message { from, message });
+                let network = path != crate::net::DIRECT_PATH;
+                self.dispatch(to, Pending::Message { from, message, network });
             }
             Event::Timer { node, id, payload } => {
                 if k.release_timer(id) {
@@ -1011,13 +1014,13 @@ impl<N: Node> Simulation<N> {
         match state.status {
             Status::Up if state.slow_ns == 0 && state.inbox.is_empty() => self.handle(node, item),
             Status::Crashed => {
-                if let Pending::Message { from, message } = item {
+                if let Pending::Message { from, message, .. } = item {
                     k.count_drop(DropReason::NodeDown, from, node, &message);
                 }
             }
             _ => {
                 if state.inbox.len() >= k.limits.inbox_max {
-                    if let Pending::Message { from, message } = item {
+                    if let Pending::Message { from, message, .. } = item {
                         k.count_drop(DropReason::QueueFull, from, node, &message);
                     }
                     return;
@@ -1041,8 +1044,8 @@ impl<N: Node> Simulation<N> {
             }
         }
         match item {
-            Pending::Message { from, message } => {
-                k.net.stats.delivered += 1;
+            Pending::Message { from, message, network } => {
+                k.net.stats.delivered += u64::from(network);
                 if k.trace.is_some() {
                     let detail = format!("{message:?}");
                     k.trace_push(TraceKind::Deliver, Some(node), Some(from), detail);
@@ -1182,7 +1185,7 @@ impl<N: Node> Simulation<N> {
         state.wake_pending = false;
         let lost: Vec<_> = state.inbox.drain(..).collect();
         for item in lost {
-            if let Pending::Message { from, message } = item {
+            if let Pending::Message { from, message, .. } = item {
                 k.count_drop(DropReason::NodeDown, from, node, &message);
             }
         }

@@ -234,7 +234,7 @@ fn sort_bucket<E>(bucket: &mut [Entry<E>]) {
         }
     } else {
         bucket.reverse();
-        bucket.sort_by(|a, b| b.time.cmp(&a.time));
+        bucket.sort_by_key(|e| std::cmp::Reverse(e.time));
     }
 }
 
