@@ -14,7 +14,12 @@ fn phold_bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("phold");
     group.sample_size(10);
     for (lps, population) in [(64u32, 16u32), (1024, 16), (16384, 4)] {
-        let p = Params { lps, population, events: 300_000, ..Params::default() };
+        let p = Params {
+            lps,
+            population,
+            events: 300_000,
+            ..Params::default()
+        };
         group.throughput(Throughput::Elements(p.events));
         group.bench_with_input(BenchmarkId::new("kernel", lps), &p, |b, p| {
             b.iter_batched(
@@ -45,8 +50,16 @@ fn network_bench(c: &mut Criterion) {
             for s in ["a", "b", "c", "d"] {
                 t.add_site(s, SiteKind::Datacenter).unwrap();
             }
-            let jitter = Latency::Uniform { min: SimDuration::from_millis(5), max: SimDuration::from_millis(7) };
-            for (n, x, y) in [("ab", "a", "b"), ("bc", "b", "c"), ("cd", "c", "d"), ("da", "d", "a")] {
+            let jitter = Latency::Uniform {
+                min: SimDuration::from_millis(5),
+                max: SimDuration::from_millis(7),
+            };
+            for (n, x, y) in [
+                ("ab", "a", "b"),
+                ("bc", "b", "c"),
+                ("cd", "c", "d"),
+                ("da", "d", "a"),
+            ] {
                 t.add_link(n, x, y, jitter).unwrap();
             }
             let mut sim: Simulation<ServiceNode> = Simulation::new(t, Seed(1));
@@ -61,8 +74,12 @@ fn network_bench(c: &mut Criterion) {
                 } else {
                     ServiceSpec::Echo {}
                 };
-                let node = ServiceNode::new(&spec, |name| name[1..].parse::<u32>().ok().map(blastradius::NodeId)).unwrap();
-                sim.add_node(&format!("n{i}"), sites[(i * 3) % 4], node).unwrap();
+                let node = ServiceNode::new(&spec, |name| {
+                    name[1..].parse::<u32>().ok().map(blastradius::NodeId)
+                })
+                .unwrap();
+                sim.add_node(&format!("n{i}"), sites[(i * 3) % 4], node)
+                    .unwrap();
             }
             sim
         };

@@ -87,8 +87,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let a = Args::parse();
-    if a.lps == 0 || a.population == 0 || !(0.0..=1.0).contains(&a.remote) || a.lookahead < 0.0 || a.mean < 0.0 {
-        eprintln!("phold: --lps and --population must be positive, --remote in [0, 1], --lookahead and --mean >= 0");
+    if a.lps == 0
+        || a.population == 0
+        || !(0.0..=1.0).contains(&a.remote)
+        || a.lookahead < 0.0
+        || a.mean < 0.0
+    {
+        eprintln!(
+            "phold: --lps and --population must be positive, --remote in [0, 1], --lookahead and --mean >= 0"
+        );
         std::process::exit(3);
     }
     let p = Params {
@@ -134,7 +141,11 @@ fn main() {
                 kernel_secs.push(ks);
                 last = Some(ko);
             }
-            (last.expect("at least one round"), median(kernel_secs), Some(median(ratios)))
+            (
+                last.expect("at least one round"),
+                median(kernel_secs),
+                Some(median(ratios)),
+            )
         }
     };
     let ev_per_s = out.processed as f64 / secs;

@@ -24,9 +24,16 @@ pub mod strategy;
 pub mod time;
 pub mod topology;
 
+/// The README's code is compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use fault::{Disk, Fault, FaultSchedule, Nemesis, NemesisKind, ScheduledFault};
 pub use net::{DropReason, NetConfig, NetStats, NodeId};
 pub use rng::{Probability, Seed, SimRng};
-pub use sim::{Ctx, Fingerprint, Limits, Node, SimConfig, SimError, Simulation, StopReason, TimerId};
+pub use sim::{
+    Ctx, Fingerprint, Limits, Node, SimConfig, SimError, Simulation, StopReason, TimerId,
+};
 pub use time::{SignedDuration, SimDuration, SimTime};
 pub use topology::{Latency, SiteKind, Topology};

@@ -5,15 +5,19 @@
 //! (its results are partial), 3 bad input (file, field or argument named).
 
 use anyhow::Result;
+use blastradius::Seed;
 use blastradius::report::{AnalysisReport, RunReport};
 use blastradius::scenario::Scenario;
-use blastradius::Seed;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "blastradius", version, about = "Deterministic simulation of distributed-systems failures")]
+#[command(
+    name = "blastradius",
+    version,
+    about = "Deterministic simulation of distributed-systems failures"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,7 +84,10 @@ fn run(file: &Path, seed: Option<u64>, check: bool, format: Format) -> Result<Ex
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    let seed = Seed(seed.or(scenario.seed.map(|s| s.0)).unwrap_or_else(pick_seed));
+    let seed = Seed(
+        seed.or(scenario.seed.map(|s| s.0))
+            .unwrap_or_else(pick_seed),
+    );
     let replay = format!("blastradius run {} --seed {}", file.display(), seed.0);
     let once = || -> Result<RunReport> {
         let mut sim = scenario.build(seed, false)?;
@@ -102,7 +109,10 @@ fn run(file: &Path, seed: Option<u64>, check: bool, format: Format) -> Result<Ex
         Format::Text => {
             print!("{}", report.to_text());
             if check {
-                println!("determinism: two runs agree (fingerprint {})", report.fingerprint);
+                println!(
+                    "determinism: two runs agree (fingerprint {})",
+                    report.fingerprint
+                );
             }
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -141,8 +151,17 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run { file, seed, check_determinism, format } => run(&file, seed, check_determinism, format),
-        Command::Analyze { file, max_cut, format } => analyze(&file, max_cut, format),
+        Command::Run {
+            file,
+            seed,
+            check_determinism,
+            format,
+        } => run(&file, seed, check_determinism, format),
+        Command::Analyze {
+            file,
+            max_cut,
+            format,
+        } => analyze(&file, max_cut, format),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -39,7 +39,15 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { lps: 1024, population: 16, events: 2_000_000, remote: 0.9, lookahead: 0.1, mean: 1.0, seed: 42 }
+        Params {
+            lps: 1024,
+            population: 16,
+            events: 2_000_000,
+            remote: 0.9,
+            lookahead: 0.1,
+            mean: 1.0,
+            seed: 42,
+        }
     }
 }
 
@@ -79,7 +87,11 @@ fn draw_delay(rng: &mut ChaCha8Rng, p: &Params) -> u64 {
 #[inline]
 fn draw_destination(rng: &mut ChaCha8Rng, p: &Params, me: u32) -> u32 {
     let u: f64 = rng.random();
-    if u < p.remote { rng.random_range(0..p.lps) } else { me }
+    if u < p.remote {
+        rng.random_range(0..p.lps)
+    } else {
+        me
+    }
 }
 
 /// A PHOLD logical process as a kernel node.
@@ -103,7 +115,11 @@ impl Node for Lp {
         let me = ctx.id();
         for k in 0..u64::from(self.params.population) {
             let delay = draw_delay(&mut self.rng, &self.params);
-            ctx.send_direct(me, SimDuration::from_nanos(delay), me.0 as u64 * u64::from(self.params.population) + k);
+            ctx.send_direct(
+                me,
+                SimDuration::from_nanos(delay),
+                me.0 as u64 * u64::from(self.params.population) + k,
+            );
         }
     }
 
@@ -116,7 +132,11 @@ impl Node for Lp {
         self.last_time_ns = t;
         let delay = draw_delay(&mut self.rng, &self.params);
         let dst = draw_destination(&mut self.rng, &self.params, me);
-        ctx.send_direct(NodeId(dst), SimDuration::from_nanos(delay), payload.wrapping_add(1));
+        ctx.send_direct(
+            NodeId(dst),
+            SimDuration::from_nanos(delay),
+            payload.wrapping_add(1),
+        );
     }
 
     fn on_crash(&mut self, _disk: Disk) {}
@@ -125,17 +145,33 @@ impl Node for Lp {
 /// Builds the kernel simulation for `params` (untimed set-up).
 pub fn build(params: Params) -> Simulation<Lp> {
     let mut topology = Topology::new();
-    topology.add_site("phold", SiteKind::Datacenter).expect("fresh topology");
+    topology
+        .add_site("phold", SiteKind::Datacenter)
+        .expect("fresh topology");
     let limits = Limits {
         // The N start events come first (all at T0, scheduled first).
         events_max: params.events + u64::from(params.lps),
         events_per_instant_max: u64::MAX,
         ..Limits::default()
     };
-    let mut sim = Simulation::with_config(topology, Seed(params.seed), SimConfig { limits, ..SimConfig::default() });
+    let mut sim = Simulation::with_config(
+        topology,
+        Seed(params.seed),
+        SimConfig {
+            limits,
+            ..SimConfig::default()
+        },
+    );
     for lp in 0..params.lps {
-        let node = Lp { rng: lp_rng(params.seed, lp), params, count: 0, checksum: 0, last_time_ns: 0 };
-        sim.add_node(&format!("lp{lp}"), "phold", node).expect("unique names");
+        let node = Lp {
+            rng: lp_rng(params.seed, lp),
+            params,
+            count: 0,
+            checksum: 0,
+            last_time_ns: 0,
+        };
+        sim.add_node(&format!("lp{lp}"), "phold", node)
+            .expect("unique names");
     }
     sim
 }
@@ -147,7 +183,11 @@ pub fn run_built(sim: &mut Simulation<Lp>) -> StopReason {
 
 /// Sums a finished run.
 pub fn outcome(sim: &Simulation<Lp>) -> Outcome {
-    let mut out = Outcome { processed: 0, last_time_ns: 0, checksum: 0 };
+    let mut out = Outcome {
+        processed: 0,
+        last_time_ns: 0,
+        checksum: 0,
+    };
     for (_, _, lp) in sim.nodes() {
         out.processed += lp.count;
         out.checksum = out.checksum.wrapping_add(lp.checksum);
@@ -184,7 +224,12 @@ pub fn heap_world(params: Params) -> HeapWorld {
     for lp in 0..params.lps {
         for k in 0..u64::from(params.population) {
             let delay = draw_delay(&mut world.rngs[lp as usize], &params);
-            world.heap.push(Reverse((delay, world.seq, lp, u64::from(lp) * u64::from(params.population) + k)));
+            world.heap.push(Reverse((
+                delay,
+                world.seq,
+                lp,
+                u64::from(lp) * u64::from(params.population) + k,
+            )));
             world.seq += 1;
         }
     }
@@ -197,7 +242,9 @@ pub fn heap_loop(world: &mut HeapWorld) -> Outcome {
     let mut last = 0;
     let mut processed = 0;
     while processed < p.events {
-        let Some(Reverse((t, _, lp, payload))) = world.heap.pop() else { break };
+        let Some(Reverse((t, _, lp, payload))) = world.heap.pop() else {
+            break;
+        };
         processed += 1;
         last = t;
         let i = lp as usize;
@@ -205,11 +252,20 @@ pub fn heap_loop(world: &mut HeapWorld) -> Outcome {
         let rng = &mut world.rngs[i];
         let delay = draw_delay(rng, &p);
         let dst = draw_destination(rng, &p, lp);
-        world.heap.push(Reverse((t + delay, world.seq, dst, payload.wrapping_add(1))));
+        world.heap.push(Reverse((
+            t + delay,
+            world.seq,
+            dst,
+            payload.wrapping_add(1),
+        )));
         world.seq += 1;
     }
     let checksum = world.checksums.iter().fold(0u64, |a, c| a.wrapping_add(*c));
-    Outcome { processed, last_time_ns: last, checksum }
+    Outcome {
+        processed,
+        last_time_ns: last,
+        checksum,
+    }
 }
 
 /// Runs the reference loop.
@@ -223,7 +279,12 @@ mod tests {
 
     #[test]
     fn kernel_and_heap_agree_on_a_small_run() {
-        let p = Params { lps: 64, population: 4, events: 50_000, ..Params::default() };
+        let p = Params {
+            lps: 64,
+            population: 4,
+            events: 50_000,
+            ..Params::default()
+        };
         let a = run_kernel(p);
         assert_eq!(a.processed, 50_000);
         assert_eq!(a, run_heap(p));

@@ -32,7 +32,10 @@ impl Seed {
     /// different names yield independent streams.
     pub fn stream(self, component: &str, purpose: &str) -> SimRng {
         let mut key = [0u8; 32];
-        let name = fnv1a64(component.as_bytes(), fnv1a64(b"/", fnv1a64(purpose.as_bytes(), FNV_OFFSET)));
+        let name = fnv1a64(
+            component.as_bytes(),
+            fnv1a64(b"/", fnv1a64(purpose.as_bytes(), FNV_OFFSET)),
+        );
         let mut state = self.0 ^ name.rotate_left(29);
         for chunk in key.chunks_exact_mut(8) {
             state = splitmix64(&mut state.wrapping_add(name));
@@ -168,7 +171,9 @@ mod tests {
         assert!(Probability::new(1.1).is_none());
         assert!(Probability::new(f64::NAN).is_none());
         assert_eq!(Probability::new(0.25).unwrap().get(), 0.25);
-        let both = Probability::new(0.5).unwrap().or(Probability::new(0.5).unwrap());
+        let both = Probability::new(0.5)
+            .unwrap()
+            .or(Probability::new(0.5).unwrap());
         assert!((both.get() - 0.75).abs() < 1e-12);
     }
 }

@@ -45,7 +45,13 @@ pub fn fault_schedule(
         KindSet::Network => 6,
         KindSet::All => 9,
     };
-    let one = (0..kind_count, 0..horizon_ms, 1..horizon_ms, any::<u64>(), any::<u64>());
+    let one = (
+        0..kind_count,
+        0..horizon_ms,
+        1..horizon_ms,
+        any::<u64>(),
+        any::<u64>(),
+    );
     proptest::collection::vec(one, 0..=max_faults).prop_map(move |raw| {
         let mut faults: Vec<ScheduledFault> = raw
             .into_iter()
@@ -75,8 +81,12 @@ fn split(nodes: &[String], mask: u64) -> Option<(Vec<String>, Vec<String>)> {
         return None;
     }
     let mask = mask | 1; // the first node is always on the left
-    let (left, right): (Vec<_>, Vec<_>) = nodes.iter().enumerate().partition(|(i, _)| mask >> (i % 64) & 1 == 1);
-    let names = |v: Vec<(usize, &String)>| v.into_iter().map(|(_, n)| n.clone()).collect::<Vec<_>>();
+    let (left, right): (Vec<_>, Vec<_>) = nodes
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| mask >> (i % 64) & 1 == 1);
+    let names =
+        |v: Vec<(usize, &String)>| v.into_iter().map(|(_, n)| n.clone()).collect::<Vec<_>>();
     let (left, right) = (names(left), names(right));
     if right.is_empty() {
         let mut left = left;
@@ -88,14 +98,24 @@ fn split(nodes: &[String], mask: u64) -> Option<(Vec<String>, Vec<String>)> {
 
 fn make_fault(t: &FaultTargets, kind: u8, a: u64, b: u64) -> Option<Fault> {
     Some(match kind {
-        0 => Fault::Isolate { name: None, target: pick(&t.nodes, a)? },
+        0 => Fault::Isolate {
+            name: None,
+            target: pick(&t.nodes, a)?,
+        },
         1 => {
             let (l, r) = split(&t.nodes, a)?;
-            Fault::Partition { name: None, groups: vec![l, r] }
+            Fault::Partition {
+                name: None,
+                groups: vec![l, r],
+            }
         }
         2 => {
             let (from, to) = split(&t.nodes, a)?;
-            Fault::PartitionOneWay { name: None, from, to }
+            Fault::PartitionOneWay {
+                name: None,
+                from,
+                to,
+            }
         }
         3 => {
             if t.nodes.len() < 3 {
@@ -104,12 +124,24 @@ fn make_fault(t: &FaultTargets, kind: u8, a: u64, b: u64) -> Option<Fault> {
             let mut ring = t.nodes.clone();
             let by = (a % ring.len() as u64) as usize;
             ring.rotate_left(by);
-            Fault::PartitionMajoritiesRing { name: None, nodes: ring }
+            Fault::PartitionMajoritiesRing {
+                name: None,
+                nodes: ring,
+            }
         }
-        4 => Fault::CutLink { link: pick(&t.links, a)? },
-        5 => Fault::CutGroup { group: pick(&t.groups, a)? },
-        6 => Fault::Crash { target: pick(&t.nodes, a)?, disk: Disk::Keep },
-        7 => Fault::Pause { target: pick(&t.nodes, a)? },
+        4 => Fault::CutLink {
+            link: pick(&t.links, a)?,
+        },
+        5 => Fault::CutGroup {
+            group: pick(&t.groups, a)?,
+        },
+        6 => Fault::Crash {
+            target: pick(&t.nodes, a)?,
+            disk: Disk::Keep,
+        },
+        7 => Fault::Pause {
+            target: pick(&t.nodes, a)?,
+        },
         _ => Fault::SkewClock {
             target: pick(&t.nodes, a)?,
             offset: SignedDuration((b % 20_000) as i64 * 1_000_000 - 10_000_000_000),
@@ -139,7 +171,11 @@ mod tests {
             let s = strategy.new_tree(&mut runner).unwrap().current();
             assert!(s.len() <= 6);
             assert!(s.end() <= SimTime::from_secs(60), "{s}");
-            assert!(s.faults().iter().all(|f| !matches!(f.fault, Fault::CutGroup { .. })));
+            assert!(
+                s.faults()
+                    .iter()
+                    .all(|f| !matches!(f.fault, Fault::CutGroup { .. }))
+            );
         }
     }
 
@@ -165,6 +201,9 @@ mod tests {
         let f = &shrunk.faults()[0];
         assert_eq!(f.duration, Some(SimDuration::from_millis(1)), "{shrunk}");
         assert_eq!(f.at, SimTime::from_secs(60), "{shrunk}");
-        assert!(matches!(f.fault, Fault::Isolate { ref target, .. } if target == "n1"), "{shrunk}");
+        assert!(
+            matches!(f.fault, Fault::Isolate { ref target, .. } if target == "n1"),
+            "{shrunk}"
+        );
     }
 }

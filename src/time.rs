@@ -141,7 +141,12 @@ impl Add for SimDuration {
 impl fmt::Display for SimTime {
     /// `T0+12.345678900s`: seconds since the origin, to the nanosecond.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "T0+{}.{:09}s", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "T0+{}.{:09}s",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 
@@ -183,9 +188,13 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
         return Ok(SimDuration(ns.round() as u64));
     }
     humantime::parse_duration(t)
-        .map_err(|e| format!("bad duration {text:?} ({e}); write e.g. \"43s\", \"250ms\", \"1m 30s\""))
+        .map_err(|e| {
+            format!("bad duration {text:?} ({e}); write e.g. \"43s\", \"250ms\", \"1m 30s\"")
+        })
         .and_then(|d| {
-            u64::try_from(d.as_nanos()).map(SimDuration).map_err(|_| format!("duration {text:?} is too large"))
+            u64::try_from(d.as_nanos())
+                .map(SimDuration)
+                .map_err(|_| format!("duration {text:?} is too large"))
         })
 }
 
@@ -328,9 +337,18 @@ mod tests {
     #[test]
     fn durations_parse_from_text_and_round_trip() {
         assert_eq!(parse_duration("43s").unwrap(), SimDuration::from_secs(43));
-        assert_eq!(parse_duration("1.5s").unwrap(), SimDuration::from_millis(1500));
-        assert_eq!(parse_duration("1m 30s").unwrap(), SimDuration::from_secs(90));
-        assert_eq!(parse_duration("80us").unwrap(), SimDuration::from_micros(80));
+        assert_eq!(
+            parse_duration("1.5s").unwrap(),
+            SimDuration::from_millis(1500)
+        );
+        assert_eq!(
+            parse_duration("1m 30s").unwrap(),
+            SimDuration::from_secs(90)
+        );
+        assert_eq!(
+            parse_duration("80us").unwrap(),
+            SimDuration::from_micros(80)
+        );
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("3 parsecs").is_err());
         let d: SimDuration = serde_json::from_str("\"250ms\"").unwrap();
@@ -338,9 +356,10 @@ mod tests {
         let n: SimDuration = serde_json::from_str("17").unwrap();
         assert_eq!(n.as_nanos(), 17);
         assert!(serde_json::from_str::<SimDuration>("\"-1s\"").is_err());
-        let back: SimDuration =
-            serde_json::from_str(&serde_json::to_string(&SimDuration::from_nanos(1_234_567_891)).unwrap())
-                .unwrap();
+        let back: SimDuration = serde_json::from_str(
+            &serde_json::to_string(&SimDuration::from_nanos(1_234_567_891)).unwrap(),
+        )
+        .unwrap();
         assert_eq!(back.as_nanos(), 1_234_567_891);
         let skew: SignedDuration = serde_json::from_str("\"-2s\"").unwrap();
         assert_eq!(skew.as_nanos(), -2_000_000_000);

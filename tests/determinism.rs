@@ -6,7 +6,7 @@ mod common;
 
 use blastradius::phold::{self, Params};
 use blastradius::scenario::Scenario;
-use blastradius::{Seed, SiteKind, Simulation, Topology};
+use blastradius::{Seed, Simulation, SiteKind, Topology};
 use common::*;
 use std::path::Path;
 
@@ -19,7 +19,10 @@ fn run(path: &str, seed: u64) -> String {
 
 #[test]
 fn same_seed_same_fingerprint_other_seed_other_fingerprint() {
-    for path in ["scenarios/ping-partition.toml", "scenarios/heartbeat-ring.toml"] {
+    for path in [
+        "scenarios/ping-partition.toml",
+        "scenarios/heartbeat-ring.toml",
+    ] {
         let a = run(path, 42);
         assert_eq!(a, run(path, 42), "{path}");
         assert_ne!(a, run(path, 43), "{path}");
@@ -43,7 +46,11 @@ fn tracing_does_not_change_the_run() {
     traced.run();
     assert_eq!(plain.fingerprint(), traced.fingerprint());
     let trace = traced.trace().unwrap();
-    assert!(trace.len() as u64 >= traced.events_processed() / 2, "{} records", trace.len());
+    assert!(
+        trace.len() as u64 >= traced.events_processed() / 2,
+        "{} records",
+        trace.len()
+    );
 }
 
 fn start_draws(names: &[&str]) -> Vec<(String, u64)> {
@@ -76,7 +83,13 @@ fn adding_a_node_does_not_change_the_others_draws() {
 
 #[test]
 fn phold_reproduces_the_published_test_vector() {
-    let p = Params { lps: 1024, population: 16, events: 2_000_000, seed: 42, ..Params::default() };
+    let p = Params {
+        lps: 1024,
+        population: 16,
+        events: 2_000_000,
+        seed: 42,
+        ..Params::default()
+    };
     let out = phold::run_kernel(p);
     assert_eq!(out.processed, 2_000_000);
     assert_eq!(format!("{:016x}", out.checksum), "9c5e0c6ed47c485f");

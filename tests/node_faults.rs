@@ -3,14 +3,21 @@
 
 mod common;
 
-use blastradius::{Disk, DropReason, Fault, FaultSchedule, Limits, NodeId, ScheduledFault, Seed, SignedDuration, SimConfig, SimTime, Simulation, StopReason};
+use blastradius::{
+    Disk, DropReason, Fault, FaultSchedule, Limits, NodeId, ScheduledFault, Seed, SignedDuration,
+    SimConfig, SimTime, Simulation, StopReason,
+};
 use common::*;
 
 fn schedule(faults: Vec<(u64, Option<u64>, Fault)>) -> FaultSchedule {
     FaultSchedule::new(
         faults
             .into_iter()
-            .map(|(t, d, fault)| ScheduledFault { at: SimTime::from_millis(t), duration: d.map(ms), fault })
+            .map(|(t, d, fault)| ScheduledFault {
+                at: SimTime::from_millis(t),
+                duration: d.map(ms),
+                fault,
+            })
             .collect(),
     )
     .unwrap()
@@ -27,10 +34,22 @@ fn data_times(sim: &Simulation<Probe>, node: NodeId) -> Vec<u64> {
 #[test]
 fn a_paused_node_handles_waiting_messages_and_timers_at_resume() {
     let mut sim = line_world(&[("x", "a"), ("y", "a")]);
-    sim.install_faults(&schedule(vec![(1_000, Some(2_000), Fault::Pause { target: "y".into() })])).unwrap();
+    sim.install_faults(&schedule(vec![(
+        1_000,
+        Some(2_000),
+        Fault::Pause { target: "y".into() },
+    )]))
+    .unwrap();
     let (x, y) = (NodeId(0), NodeId(1));
     sim.inject(SimTime::from_millis(500), y, Msg::Timer(ms(1_000))); // due at 1.5 s, mid-pause
-    sim.inject(SimTime::from_millis(1_200), x, Msg::Send { to: vec![y], tag: 7 });
+    sim.inject(
+        SimTime::from_millis(1_200),
+        x,
+        Msg::Send {
+            to: vec![y],
+            tag: 7,
+        },
+    );
     sim.run_until(SimTime::from_millis(2_900));
     assert!(sim.is_paused(y));
     assert!(data_times(&sim, y).is_empty());
@@ -50,8 +69,22 @@ fn clock_skew_and_drift_change_local_time_not_true_time() {
     let mut sim = line_world(&[("x", "a")]);
     let x = NodeId(0);
     sim.install_faults(&schedule(vec![
-        (1_000, Some(4_000), Fault::SkewClock { target: "x".into(), offset: SignedDuration(5_000_000_000) }),
-        (10_000, None, Fault::DriftClock { target: "x".into(), ppm: 1_000.0 }),
+        (
+            1_000,
+            Some(4_000),
+            Fault::SkewClock {
+                target: "x".into(),
+                offset: SignedDuration(5_000_000_000),
+            },
+        ),
+        (
+            10_000,
+            None,
+            Fault::DriftClock {
+                target: "x".into(),
+                ppm: 1_000.0,
+            },
+        ),
     ]))
     .unwrap();
     sim.run_until(SimTime::from_secs(2));
@@ -70,46 +103,112 @@ fn clock_skew_and_drift_change_local_time_not_true_time() {
     let true_ns = true_time.as_nanos() as i64 - 11_000_000_000;
     assert!((true_ns - 9_990_010_000).abs() < 1_000, "{true_ns}");
     // Local reading: 11 s + 1 ms of drift (10 s to 11 s), plus the 10 s timer.
-    assert!((local.as_nanos() as i64 - 21_001_000_000).abs() < 1_000, "{local}");
+    assert!(
+        (local.as_nanos() as i64 - 21_001_000_000).abs() < 1_000,
+        "{local}"
+    );
 }
 
 #[test]
 fn a_crash_drops_messages_cancels_timers_and_restart_runs_the_hook() {
     let mut sim = line_world(&[("x", "a"), ("y", "a")]);
-    sim.install_faults(&schedule(vec![(1_000, Some(1_000), Fault::Crash { target: "y".into(), disk: Disk::Keep })])).unwrap();
+    sim.install_faults(&schedule(vec![(
+        1_000,
+        Some(1_000),
+        Fault::Crash {
+            target: "y".into(),
+            disk: Disk::Keep,
+        },
+    )]))
+    .unwrap();
     let (x, y) = (NodeId(0), NodeId(1));
     sim.inject(SimTime::from_millis(500), y, Msg::Timer(ms(800))); // due mid-crash
-    sim.inject(SimTime::from_millis(1_500), x, Msg::Send { to: vec![y], tag: 1 });
-    sim.inject(SimTime::from_millis(2_500), x, Msg::Send { to: vec![y], tag: 2 });
+    sim.inject(
+        SimTime::from_millis(1_500),
+        x,
+        Msg::Send {
+            to: vec![y],
+            tag: 1,
+        },
+    );
+    sim.inject(
+        SimTime::from_millis(2_500),
+        x,
+        Msg::Send {
+            to: vec![y],
+            tag: 2,
+        },
+    );
     sim.run_until(SimTime::from_secs(3));
     assert_eq!(sim.node(y).crashed, 1);
     assert!(!sim.is_crashed(y));
     assert_eq!(received(&sim, y), vec![(x, 2)]);
     assert_eq!(sim.net_stats().dropped(DropReason::NodeDown), 1);
-    assert!(!sim.observations().iter().any(|o| matches!(o.value, Seen::Fired { .. })));
-    assert!(sim.observations().iter().any(|o| o.node == y && o.value == Seen::Restarted));
+    assert!(
+        !sim.observations()
+            .iter()
+            .any(|o| matches!(o.value, Seen::Fired { .. }))
+    );
+    assert!(
+        sim.observations()
+            .iter()
+            .any(|o| o.node == y && o.value == Seen::Restarted)
+    );
 }
 
 #[test]
 fn a_failure_domain_selector_crashes_every_node_under_it() {
     let mut sim = line_world(&[]);
-    sim.add_node_in("r1a", "a", "room-1/rack-1", Probe::default()).unwrap();
-    sim.add_node_in("r1b", "a", "room-1/rack-2", Probe::default()).unwrap();
-    sim.add_node_in("r2", "a", "room-2", Probe::default()).unwrap();
-    sim.install_faults(&schedule(vec![(10, None, Fault::Crash { target: "domain:a/room-1".into(), disk: Disk::Lose })])).unwrap();
+    sim.add_node_in("r1a", "a", "room-1/rack-1", Probe::default())
+        .unwrap();
+    sim.add_node_in("r1b", "a", "room-1/rack-2", Probe::default())
+        .unwrap();
+    sim.add_node_in("r2", "a", "room-2", Probe::default())
+        .unwrap();
+    sim.install_faults(&schedule(vec![(
+        10,
+        None,
+        Fault::Crash {
+            target: "domain:a/room-1".into(),
+            disk: Disk::Lose,
+        },
+    )]))
+    .unwrap();
     sim.run_until(SimTime::from_secs(1));
     assert!(sim.is_crashed(NodeId(0)) && sim.is_crashed(NodeId(1)));
     assert!(!sim.is_crashed(NodeId(2)));
-    let err = sim.install_faults(&schedule(vec![(10, None, Fault::Crash { target: "domain:b".into(), disk: Disk::Keep })]));
+    let err = sim.install_faults(&schedule(vec![(
+        10,
+        None,
+        Fault::Crash {
+            target: "domain:b".into(),
+            disk: Disk::Keep,
+        },
+    )]));
     assert!(err.unwrap_err().to_string().contains("matches no node"));
 }
 
 #[test]
 fn a_slow_node_works_through_a_queue() {
     let mut sim = line_world(&[("x", "a"), ("y", "a")]);
-    sim.install_faults(&schedule(vec![(0, None, Fault::SlowNode { target: "y".into(), delay: ms(100) })])).unwrap();
+    sim.install_faults(&schedule(vec![(
+        0,
+        None,
+        Fault::SlowNode {
+            target: "y".into(),
+            delay: ms(100),
+        },
+    )]))
+    .unwrap();
     for i in 0..3 {
-        sim.inject(SimTime::from_millis(10), NodeId(0), Msg::Send { to: vec![NodeId(1)], tag: i });
+        sim.inject(
+            SimTime::from_millis(10),
+            NodeId(0),
+            Msg::Send {
+                to: vec![NodeId(1)],
+                tag: i,
+            },
+        );
     }
     sim.run_until(SimTime::from_secs(1));
     // Arrive together (10 ms + 50 µs), handled 100 ms apart.
@@ -124,7 +223,10 @@ fn a_slow_node_works_through_a_queue() {
 
 #[test]
 fn a_node_spinning_on_zero_delay_messages_stops_at_the_limit() {
-    let limits = Limits { events_per_instant_max: 10_000, ..Limits::default() };
+    let limits = Limits {
+        events_per_instant_max: 10_000,
+        ..Limits::default()
+    };
     let mut sim: Simulation<Probe> = Simulation::with_config(
         {
             let mut t = blastradius::Topology::new();
@@ -132,7 +234,10 @@ fn a_node_spinning_on_zero_delay_messages_stops_at_the_limit() {
             t
         },
         Seed(1),
-        SimConfig { limits, ..SimConfig::default() },
+        SimConfig {
+            limits,
+            ..SimConfig::default()
+        },
     );
     let spinner = sim.add_node("spinner", "a", Probe::default()).unwrap();
     sim.inject(SimTime::from_millis(5), spinner, Msg::Spin);
@@ -144,14 +249,28 @@ fn a_node_spinning_on_zero_delay_messages_stops_at_the_limit() {
         }
         other => panic!("expected a livelock stop, got {other:?}"),
     }
-    let reason = StopReason::Livelock { at: SimTime::ZERO, node: Some("spinner".into()), events: 1 };
+    let reason = StopReason::Livelock {
+        at: SimTime::ZERO,
+        node: Some("spinner".into()),
+        events: 1,
+    };
     assert!(reason.to_string().contains("zero-delay"));
     assert!(reason.is_limit());
 
-    let limits = Limits { events_max: 500, ..Limits::default() };
+    let limits = Limits {
+        events_max: 500,
+        ..Limits::default()
+    };
     let mut t = blastradius::Topology::new();
     t.add_site("a", blastradius::SiteKind::Datacenter).unwrap();
-    let mut sim: Simulation<Probe> = Simulation::with_config(t, Seed(1), SimConfig { limits, ..SimConfig::default() });
+    let mut sim: Simulation<Probe> = Simulation::with_config(
+        t,
+        Seed(1),
+        SimConfig {
+            limits,
+            ..SimConfig::default()
+        },
+    );
     let spinner = sim.add_node("spinner", "a", Probe::default()).unwrap();
     sim.inject(SimTime::ZERO, spinner, Msg::Spin);
     assert_eq!(sim.run(), StopReason::EventLimit { events: 500 });

@@ -45,7 +45,14 @@ fn heartbeat_ring_shows_each_fault() {
     // timers, suspects them all before their heartbeats are read).
     assert_eq!(suspicions(40, 49), 8);
     // One-way n1 → n2: only n2 stops hearing n1.
-    let one_way: Vec<_> = report.timeline.iter().filter(|e| e.what.contains("suspects") && (60_000_000_000..70_000_000_000).contains(&e.time.as_nanos())).collect();
+    let one_way: Vec<_> = report
+        .timeline
+        .iter()
+        .filter(|e| {
+            e.what.contains("suspects")
+                && (60_000_000_000..70_000_000_000).contains(&e.time.as_nanos())
+        })
+        .collect();
     assert_eq!(one_way.len(), 1);
     assert_eq!(one_way[0].what, "n2 suspects n1");
 }
@@ -54,7 +61,11 @@ fn heartbeat_ring_shows_each_fault() {
 fn analyze_finds_the_uplink_as_a_single_point_of_failure() {
     let scenario = Scenario::load(Path::new("scenarios/ping-partition.toml")).unwrap();
     let report = AnalysisReport::new(&scenario, 3);
-    assert!(report.single_points_of_failure.contains(&FailureUnit::Link("east_dc-east_hub".into())));
+    assert!(
+        report
+            .single_points_of_failure
+            .contains(&FailureUnit::Link("east_dc-east_hub".into()))
+    );
     assert_eq!(report.questions[0].cuts.size, Some(1));
 }
 
@@ -125,22 +136,46 @@ fn the_good_fixture_parses() {
 
 #[test]
 fn a_link_to_an_unknown_site() {
-    expect_error("b = \"b\"", "b = \"mars\"", 15, "link[0].b", "unknown site \"mars\"");
+    expect_error(
+        "b = \"b\"",
+        "b = \"mars\"",
+        15,
+        "link[0].b",
+        "unknown site \"mars\"",
+    );
 }
 
 #[test]
 fn a_negative_latency() {
-    expect_error("min = \"1ms\"", "min = \"-1ms\"", 16, "link[0].latency", "negative");
+    expect_error(
+        "min = \"1ms\"",
+        "min = \"-1ms\"",
+        16,
+        "link[0].latency",
+        "negative",
+    );
 }
 
 #[test]
 fn min_greater_than_max() {
-    expect_error("min = \"1ms\"", "min = \"5ms\"", 16, "link[0].latency", "greater than max");
+    expect_error(
+        "min = \"1ms\"",
+        "min = \"5ms\"",
+        16,
+        "link[0].latency",
+        "greater than max",
+    );
 }
 
 #[test]
 fn a_probability_out_of_range() {
-    expect_error("latency = {", "loss = 1.5\nlatency = {", 16, "link[0].loss", "not in [0, 1]");
+    expect_error(
+        "latency = {",
+        "loss = 1.5\nlatency = {",
+        16,
+        "link[0].loss",
+        "not in [0, 1]",
+    );
 }
 
 #[test]
@@ -154,52 +189,112 @@ fn an_unsorted_schedule() {
 
 #[test]
 fn a_fault_naming_an_unknown_link() {
-    expect_error("link = \"ab\"", "link = \"zz\"", 31, "fault[0].link", "unknown link \"zz\"");
+    expect_error(
+        "link = \"ab\"",
+        "link = \"zz\"",
+        31,
+        "fault[0].link",
+        "unknown link \"zz\"",
+    );
 }
 
 #[test]
 fn a_fault_naming_an_unknown_node() {
-    expect_error("kind = \"cut_link\"\nlink = \"ab\"", "kind = \"crash\"\ntarget = \"ghost\"", 31, "fault[0].target", "unknown node \"ghost\"");
+    expect_error(
+        "kind = \"cut_link\"\nlink = \"ab\"",
+        "kind = \"crash\"\ntarget = \"ghost\"",
+        31,
+        "fault[0].target",
+        "unknown node \"ghost\"",
+    );
 }
 
 #[test]
 fn an_unknown_fault_kind() {
-    expect_error("kind = \"cut_link\"", "kind = \"meteor\"", 31, "fault[0].kind", "unknown variant `meteor`");
+    expect_error(
+        "kind = \"cut_link\"",
+        "kind = \"meteor\"",
+        31,
+        "fault[0].kind",
+        "unknown variant `meteor`",
+    );
 }
 
 #[test]
 fn a_misspelt_field_is_not_ignored() {
-    expect_error("duration = \"1s\"", "duraton = \"1s\"", 31, "fault[0].kind", "unknown field `duraton`");
+    expect_error(
+        "duration = \"1s\"",
+        "duraton = \"1s\"",
+        31,
+        "fault[0].kind",
+        "unknown field `duraton`",
+    );
 }
 
 #[test]
 fn a_bad_duration() {
-    expect_error("duration = \"10s\"", "duration = \"ten seconds\"", 4, "scenario.duration", "duration");
+    expect_error(
+        "duration = \"10s\"",
+        "duration = \"ten seconds\"",
+        4,
+        "scenario.duration",
+        "duration",
+    );
 }
 
 #[test]
 fn a_node_at_an_unknown_site() {
-    expect_error("site = \"a\"", "site = \"nowhere\"", 18, "node[0].site", "unknown site");
+    expect_error(
+        "site = \"a\"",
+        "site = \"nowhere\"",
+        18,
+        "node[0].site",
+        "unknown site",
+    );
 }
 
 #[test]
 fn a_ping_target_that_does_not_exist() {
-    expect_error("target = \"x\"", "target = \"nobody\"", 23, "node[1].target", "unknown node \"nobody\"");
+    expect_error(
+        "target = \"x\"",
+        "target = \"nobody\"",
+        23,
+        "node[1].target",
+        "unknown node \"nobody\"",
+    );
 }
 
 #[test]
 fn an_unknown_service() {
-    expect_error("service = \"echo\"", "service = \"teleport\"", 18, "node[0].service", "unknown variant `teleport`");
+    expect_error(
+        "service = \"echo\"",
+        "service = \"teleport\"",
+        18,
+        "node[0].service",
+        "unknown variant `teleport`",
+    );
 }
 
 #[test]
 fn a_duplicate_node_name() {
-    expect_error("name = \"y\"", "name = \"x\"", 23, "node[1].name", "duplicate node name");
+    expect_error(
+        "name = \"y\"",
+        "name = \"x\"",
+        23,
+        "node[1].name",
+        "duplicate node name",
+    );
 }
 
 #[test]
 fn a_duration_on_a_fault_that_cannot_revert() {
-    expect_error("kind = \"cut_link\"", "kind = \"restore_link\"", 31, "fault[0].duration", "cannot have a duration");
+    expect_error(
+        "kind = \"cut_link\"",
+        "kind = \"restore_link\"",
+        31,
+        "fault[0].duration",
+        "cannot have a duration",
+    );
 }
 
 #[test]

@@ -295,11 +295,19 @@ impl FaultSchedule {
     /// reversible faults, clock drift slower than time itself.
     pub fn new(faults: Vec<ScheduledFault>) -> Result<Self, ScheduleError> {
         for (index, f) in faults.iter().enumerate() {
-            let err = |field, reason: String| ScheduleError { index, field, reason };
+            let err = |field, reason: String| ScheduleError {
+                index,
+                field,
+                reason,
+            };
             if index > 0 && f.at < faults[index - 1].at {
                 return Err(err(
                     "at",
-                    format!("{} is earlier than the previous fault's {}: keep the schedule in time order", f.at, faults[index - 1].at),
+                    format!(
+                        "{} is earlier than the previous fault's {}: keep the schedule in time order",
+                        f.at,
+                        faults[index - 1].at
+                    ),
                 ));
             }
             if let Some(d) = f.duration {
@@ -307,18 +315,30 @@ impl FaultSchedule {
                     return Err(err("duration", "must be positive".into()));
                 }
                 if !f.fault.reversible() {
-                    return Err(err("duration", format!("a {} fault cannot have a duration", f.fault.kind())));
+                    return Err(err(
+                        "duration",
+                        format!("a {} fault cannot have a duration", f.fault.kind()),
+                    ));
                 }
             }
             match &f.fault {
                 Fault::DriftClock { ppm, .. } if !(ppm.is_finite() && ppm.abs() < 1e6) => {
-                    return Err(err("ppm", format!("{ppm} is not a finite rate error above -1e6 and below 1e6")));
+                    return Err(err(
+                        "ppm",
+                        format!("{ppm} is not a finite rate error above -1e6 and below 1e6"),
+                    ));
                 }
                 Fault::Partition { groups, .. } if groups.len() < 2 => {
-                    return Err(err("groups", "a partition needs at least two groups".into()));
+                    return Err(err(
+                        "groups",
+                        "a partition needs at least two groups".into(),
+                    ));
                 }
                 Fault::PartitionMajoritiesRing { nodes, .. } if nodes.len() < 3 => {
-                    return Err(err("nodes", "a majorities ring needs at least three nodes".into()));
+                    return Err(err(
+                        "nodes",
+                        "a majorities ring needs at least three nodes".into(),
+                    ));
                 }
                 _ => {}
             }
@@ -368,7 +388,11 @@ mod tests {
     use super::*;
 
     fn at(s: u64, fault: Fault) -> ScheduledFault {
-        ScheduledFault { at: SimTime::from_secs(s), duration: None, fault }
+        ScheduledFault {
+            at: SimTime::from_secs(s),
+            duration: None,
+            fault,
+        }
     }
 
     #[test]
@@ -380,7 +404,13 @@ mod tests {
         heal.duration = Some(SimDuration::from_secs(1));
         let err = FaultSchedule::new(vec![heal]).unwrap_err();
         assert_eq!((err.index, err.field), (0, "duration"));
-        let drift = at(1, Fault::DriftClock { target: "a".into(), ppm: f64::INFINITY });
+        let drift = at(
+            1,
+            Fault::DriftClock {
+                target: "a".into(),
+                ppm: f64::INFINITY,
+            },
+        );
         assert_eq!(FaultSchedule::new(vec![drift]).unwrap_err().field, "ppm");
     }
 
@@ -389,7 +419,9 @@ mod tests {
         let s = FaultSchedule::new(vec![ScheduledFault {
             at: SimTime::from_secs(10),
             duration: Some(SimDuration::from_secs(43)),
-            fault: Fault::CutLink { link: "east_dc-east_hub".into() },
+            fault: Fault::CutLink {
+                link: "east_dc-east_hub".into(),
+            },
         }])
         .unwrap();
         let json = serde_json::to_string(&s).unwrap();

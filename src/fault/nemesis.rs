@@ -74,7 +74,16 @@ impl Nemesis {
             .filter(|k| match k {
                 NemesisKind::CutLink => !self.links.is_empty(),
                 NemesisKind::Bridge | NemesisKind::MajoritiesRing => self.targets.len() >= 3,
-                _ => self.targets.len() >= 2 || matches!(k, NemesisKind::Crash | NemesisKind::Pause | NemesisKind::SkewClock | NemesisKind::Isolate) && !self.targets.is_empty(),
+                _ => {
+                    self.targets.len() >= 2
+                        || matches!(
+                            k,
+                            NemesisKind::Crash
+                                | NemesisKind::Pause
+                                | NemesisKind::SkewClock
+                                | NemesisKind::Isolate
+                        ) && !self.targets.is_empty()
+                }
             })
             .collect();
         if kinds.is_empty() {
@@ -100,12 +109,22 @@ impl Nemesis {
             let fault = match kind {
                 NemesisKind::Partition => {
                     let cut = rng.random_range(1..order.len());
-                    Fault::Partition { name: None, groups: vec![order[..cut].to_vec(), order[cut..].to_vec()] }
+                    Fault::Partition {
+                        name: None,
+                        groups: vec![order[..cut].to_vec(), order[cut..].to_vec()],
+                    }
                 }
-                NemesisKind::Isolate => Fault::Isolate { name: None, target: one() },
+                NemesisKind::Isolate => Fault::Isolate {
+                    name: None,
+                    target: one(),
+                },
                 NemesisKind::OneWay => {
                     let cut = rng.random_range(1..order.len());
-                    Fault::PartitionOneWay { name: None, from: order[..cut].to_vec(), to: order[cut..].to_vec() }
+                    Fault::PartitionOneWay {
+                        name: None,
+                        from: order[..cut].to_vec(),
+                        to: order[cut..].to_vec(),
+                    }
                 }
                 NemesisKind::Bridge => {
                     let n = order.len();
@@ -116,21 +135,35 @@ impl Nemesis {
                         right: order[n / 2 + 1..].to_vec(),
                     }
                 }
-                NemesisKind::MajoritiesRing => Fault::PartitionMajoritiesRing { name: None, nodes: order.clone() },
-                NemesisKind::Crash => Fault::Crash { target: one(), disk: Disk::Keep },
+                NemesisKind::MajoritiesRing => Fault::PartitionMajoritiesRing {
+                    name: None,
+                    nodes: order.clone(),
+                },
+                NemesisKind::Crash => Fault::Crash {
+                    target: one(),
+                    disk: Disk::Keep,
+                },
                 NemesisKind::Pause => Fault::Pause { target: one() },
                 NemesisKind::SkewClock => {
                     let span = self.duration_mean.as_nanos().min(i64::MAX as u64) as i64;
-                    Fault::SkewClock { target: one(), offset: SignedDuration(rng.random_range(-span..=span)) }
+                    Fault::SkewClock {
+                        target: one(),
+                        offset: SignedDuration(rng.random_range(-span..=span)),
+                    }
                 }
-                NemesisKind::CutLink => {
-                    Fault::CutLink { link: self.links[rng.random_range(0..self.links.len())].clone() }
-                }
+                NemesisKind::CutLink => Fault::CutLink {
+                    link: self.links[rng.random_range(0..self.links.len())].clone(),
+                },
             };
-            faults.push(ScheduledFault { at: t, duration: Some(duration), fault });
+            faults.push(ScheduledFault {
+                at: t,
+                duration: Some(duration),
+                fault,
+            });
             t += duration;
         }
-        FaultSchedule::new(faults).expect("a nemesis lays faults out in time order with positive durations")
+        FaultSchedule::new(faults)
+            .expect("a nemesis lays faults out in time order with positive durations")
     }
 }
 
@@ -141,7 +174,12 @@ mod tests {
     fn nemesis() -> Nemesis {
         Nemesis {
             name: "chaos".into(),
-            kinds: vec![NemesisKind::Partition, NemesisKind::Crash, NemesisKind::MajoritiesRing, NemesisKind::SkewClock],
+            kinds: vec![
+                NemesisKind::Partition,
+                NemesisKind::Crash,
+                NemesisKind::MajoritiesRing,
+                NemesisKind::SkewClock,
+            ],
             targets: (1..=5).map(|i| format!("n{i}")).collect(),
             links: vec![],
             start: SimTime::from_secs(5),

@@ -308,7 +308,13 @@ impl Network {
     }
 
     /// Adds latency and loss to a link (replacing an earlier degradation).
-    pub(crate) fn degrade_link(&mut self, link: LinkId, extra: SimDuration, loss: Probability, ordinal: u64) {
+    pub(crate) fn degrade_link(
+        &mut self,
+        link: LinkId,
+        extra: SimDuration,
+        loss: Probability,
+        ordinal: u64,
+    ) {
         let state = &mut self.links[link.0 as usize];
         state.extra_latency = extra;
         state.extra_loss = loss;
@@ -330,7 +336,12 @@ impl Network {
     ) -> RuleId {
         let id = RuleId(self.next_rule);
         self.next_rule += 1;
-        self.rules.push(Rule { id, name, pairs, action });
+        self.rules.push(Rule {
+            id,
+            name,
+            pairs,
+            action,
+        });
         self.last_change = ordinal;
         id
     }
@@ -451,10 +462,13 @@ impl Network {
         if path == LOCAL_PATH {
             delay = self.topology.site(src).local_latency.sample(rng);
         } else {
-            let hops = self.paths.get_index(path.0 as usize).map(|(h, _)| h.len()).unwrap_or(0);
+            let hops = self
+                .paths
+                .get_index(path.0 as usize)
+                .map(|(h, _)| h.len())
+                .unwrap_or(0);
             for hop in 0..hops {
-                let (link, dir) = self.paths.get_index(path.0 as usize).expect("interned")
-                    .0[hop];
+                let (link, dir) = self.paths.get_index(path.0 as usize).expect("interned").0[hop];
                 let spec = self.topology.link(link);
                 let state = &mut self.links[link.0 as usize];
                 if spec.loss.or(state.extra_loss).sample(rng) {
@@ -483,7 +497,11 @@ impl Network {
         } else {
             None
         };
-        Decision::Deliver { delay, duplicate, path }
+        Decision::Deliver {
+            delay,
+            duplicate,
+            path,
+        }
     }
 }
 

@@ -82,12 +82,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 impl RunReport {
     /// Builds the report of a finished run.
-    pub fn new(scenario: &Scenario, sim: &Simulation<ServiceNode>, stop: StopReason, replay: String) -> RunReport {
+    pub fn new(
+        scenario: &Scenario,
+        sim: &Simulation<ServiceNode>,
+        stop: StopReason,
+        replay: String,
+    ) -> RunReport {
         let mut nodes = Vec::new();
         let mut timeline: Vec<TimelineEntry> = sim
             .fault_log()
             .iter()
-            .map(|f| TimelineEntry { time: f.time, what: format!("fault: {}", f.description) })
+            .map(|f| TimelineEntry {
+                time: f.time,
+                what: format!("fault: {}", f.description),
+            })
             .collect();
         for (index, spec) in scenario.nodes.iter().enumerate() {
             let id = crate::sim::NodeId(index as u32);
@@ -102,21 +110,29 @@ impl RunReport {
                         rtts.push(rtt.as_millis_f64());
                         if let Some(start) = outage_start.take() {
                             longest = longest.max(o.time - start);
-                            timeline.push(TimelineEntry { time: o.time, what: format!("{}: pings answered again", spec.name) });
+                            timeline.push(TimelineEntry {
+                                time: o.time,
+                                what: format!("{}: pings answered again", spec.name),
+                            });
                         }
                     }
                     ServiceObservation::PingLost { .. } => {
                         if outage_start.is_none() {
                             outage_start = Some(o.time);
-                            timeline.push(TimelineEntry { time: o.time, what: format!("{}: pings start getting lost", spec.name) });
+                            timeline.push(TimelineEntry {
+                                time: o.time,
+                                what: format!("{}: pings start getting lost", spec.name),
+                            });
                         }
                     }
-                    ServiceObservation::Suspect { peer } => {
-                        timeline.push(TimelineEntry { time: o.time, what: format!("{} suspects {peer}", spec.name) })
-                    }
-                    ServiceObservation::Trust { peer } => {
-                        timeline.push(TimelineEntry { time: o.time, what: format!("{} trusts {peer} again", spec.name) })
-                    }
+                    ServiceObservation::Suspect { peer } => timeline.push(TimelineEntry {
+                        time: o.time,
+                        what: format!("{} suspects {peer}", spec.name),
+                    }),
+                    ServiceObservation::Trust { peer } => timeline.push(TimelineEntry {
+                        time: o.time,
+                        what: format!("{} trusts {peer} again", spec.name),
+                    }),
                 }
             }
             if let Some(start) = outage_start {
@@ -129,7 +145,13 @@ impl RunReport {
                 name: spec.name.clone(),
                 service: kind.name(),
                 counts,
-                rtt_ms: is_ping.then(|| [percentile(&rtts, 0.5), percentile(&rtts, 0.99), rtts.last().copied().unwrap_or(0.0)]),
+                rtt_ms: is_ping.then(|| {
+                    [
+                        percentile(&rtts, 0.5),
+                        percentile(&rtts, 0.99),
+                        rtts.last().copied().unwrap_or(0.0),
+                    ]
+                }),
                 longest_outage_s: is_ping.then(|| longest.as_secs_f64()),
             });
         }
@@ -142,9 +164,17 @@ impl RunReport {
             stop,
             sim_time: sim.now(),
             events: sim.events_processed(),
-            faults: scenario.faults.faults().iter().map(ToString::to_string).collect(),
+            faults: scenario
+                .faults
+                .faults()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             fault_log: sim.fault_log().to_vec(),
-            dropped: DropReason::ALL.iter().map(|r| (r.name(), stats.dropped(*r))).collect(),
+            dropped: DropReason::ALL
+                .iter()
+                .map(|r| (r.name(), stats.dropped(*r)))
+                .collect(),
             network: stats,
             nodes,
             timeline,
@@ -157,7 +187,11 @@ impl RunReport {
         let mut out = String::new();
         let _ = writeln!(out, "seed={} fingerprint={}", self.seed, self.fingerprint);
         let _ = writeln!(out, "scenario: {}", self.scenario);
-        let _ = writeln!(out, "stopped: {} at {} after {} events", self.stop, self.sim_time, self.events);
+        let _ = writeln!(
+            out,
+            "stopped: {} at {} after {} events",
+            self.stop, self.sim_time, self.events
+        );
         let _ = writeln!(out, "\nfault schedule:");
         if self.faults.is_empty() {
             let _ = writeln!(out, "  (no faults)");
@@ -171,22 +205,46 @@ impl RunReport {
             let _ = writeln!(out, "  {:>20}  {}", e.time.to_string(), e.what);
         }
         if self.timeline.len() > SHOWN {
-            let _ = writeln!(out, "  ... {} more entries (see --format json)", self.timeline.len() - SHOWN);
+            let _ = writeln!(
+                out,
+                "  ... {} more entries (see --format json)",
+                self.timeline.len() - SHOWN
+            );
         }
         let n = &self.network;
         let _ = writeln!(
             out,
             "\nnetwork: sent={} delivered={} duplicated={} reordered={} held={} dropped={}",
-            n.sent, n.delivered, n.duplicated, n.reordered, n.held, n.dropped_total()
+            n.sent,
+            n.delivered,
+            n.duplicated,
+            n.reordered,
+            n.held,
+            n.dropped_total()
         );
-        let drops: Vec<String> = self.dropped.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{k}={v}")).collect();
+        let drops: Vec<String> = self
+            .dropped
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         if !drops.is_empty() {
             let _ = writeln!(out, "  dropped by reason: {}", drops.join(" "));
         }
         let _ = writeln!(out, "\nnodes:");
         for node in &self.nodes {
-            let counts: Vec<String> = node.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let _ = write!(out, "  {:<12} {:<10} {}", node.name, node.service, counts.join(" "));
+            let counts: Vec<String> = node
+                .counts
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = write!(
+                out,
+                "  {:<12} {:<10} {}",
+                node.name,
+                node.service,
+                counts.join(" ")
+            );
             if let Some([p50, p99, max]) = node.rtt_ms {
                 let _ = write!(out, " rtt_ms p50={p50:.1} p99={p99:.1} max={max:.1}");
             }
@@ -225,10 +283,18 @@ impl AnalysisReport {
     pub fn new(scenario: &Scenario, max_size: usize) -> AnalysisReport {
         let t = &scenario.topology;
         let site_of = |name: &str| {
-            let spec = scenario.nodes.iter().find(|n| n.name == name).expect("validated node name");
+            let spec = scenario
+                .nodes
+                .iter()
+                .find(|n| n.name == name)
+                .expect("validated node name");
             t.site_id(&spec.site).expect("validated site")
         };
-        let mut sites: Vec<_> = scenario.nodes.iter().map(|n| t.site_id(&n.site).expect("validated site")).collect();
+        let mut sites: Vec<_> = scenario
+            .nodes
+            .iter()
+            .map(|n| t.site_id(&n.site).expect("validated site"))
+            .collect();
         sites.sort();
         sites.dedup();
         let questions = scenario
@@ -240,7 +306,10 @@ impl AnalysisReport {
                     to: a.to.iter().map(|n| site_of(n)).collect(),
                     quorum: a.quorum,
                 };
-                QuestionReport { name: a.name.clone(), cuts: analysis::smallest_cuts(t, &q, max_size) }
+                QuestionReport {
+                    name: a.name.clone(),
+                    cuts: analysis::smallest_cuts(t, &q, max_size),
+                }
             })
             .collect();
         AnalysisReport {
@@ -254,7 +323,10 @@ impl AnalysisReport {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "scenario: {}", self.scenario);
-        let _ = writeln!(out, "single points of failure (each alone disconnects two sites that hold nodes):");
+        let _ = writeln!(
+            out,
+            "single points of failure (each alone disconnects two sites that hold nodes):"
+        );
         if self.single_points_of_failure.is_empty() {
             let _ = writeln!(out, "  none");
         }
@@ -270,7 +342,11 @@ impl AnalysisReport {
             }
             match c.size {
                 Some(size) => {
-                    let _ = writeln!(out, "  smallest cut: {size} failure unit(s); {} such cut(s):", c.cuts.len());
+                    let _ = writeln!(
+                        out,
+                        "  smallest cut: {size} failure unit(s); {} such cut(s):",
+                        c.cuts.len()
+                    );
                     for cut in &c.cuts {
                         let names: Vec<String> = cut.iter().map(ToString::to_string).collect();
                         let _ = writeln!(out, "    {}", names.join(" + "));
@@ -280,7 +356,10 @@ impl AnalysisReport {
                     let _ = writeln!(out, "  no cut of that size or smaller separates them");
                 }
                 None => {
-                    let _ = writeln!(out, "  search budget exhausted before a cut was found (unknown)");
+                    let _ = writeln!(
+                        out,
+                        "  search budget exhausted before a cut was found (unknown)"
+                    );
                 }
             }
         }

@@ -211,7 +211,12 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn error(&self, span: Range<usize>, field: impl fmt::Display, message: impl fmt::Display) -> ScenarioError {
+    fn error(
+        &self,
+        span: Range<usize>,
+        field: impl fmt::Display,
+        message: impl fmt::Display,
+    ) -> ScenarioError {
         let start = span.start.min(self.text.len());
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
@@ -226,16 +231,32 @@ impl Source<'_> {
     }
 }
 
-fn probability(src: &Source<'_>, value: &Option<Spanned<f64>>, field: String) -> Result<Probability, ScenarioError> {
+fn probability(
+    src: &Source<'_>,
+    value: &Option<Spanned<f64>>,
+    field: String,
+) -> Result<Probability, ScenarioError> {
     match value {
         None => Ok(Probability::NEVER),
-        Some(v) => Probability::new(*v.get_ref())
-            .ok_or_else(|| src.error(v.span(), field, format!("probability {} is not in [0, 1]", v.get_ref()))),
+        Some(v) => Probability::new(*v.get_ref()).ok_or_else(|| {
+            src.error(
+                v.span(),
+                field,
+                format!("probability {} is not in [0, 1]", v.get_ref()),
+            )
+        }),
     }
 }
 
-fn latency(src: &Source<'_>, value: &Spanned<Latency>, field: String) -> Result<Latency, ScenarioError> {
-    value.get_ref().validate().map_err(|m| src.error(value.span(), field, m))?;
+fn latency(
+    src: &Source<'_>,
+    value: &Spanned<Latency>,
+    field: String,
+) -> Result<Latency, ScenarioError> {
+    value
+        .get_ref()
+        .validate()
+        .map_err(|m| src.error(value.span(), field, m))?;
     Ok(*value.get_ref())
 }
 
@@ -263,7 +284,11 @@ impl Scenario {
         })?;
         let header = parsed.scenario.get_ref();
         if *header.duration.get_ref() == SimDuration::ZERO {
-            return Err(src.error(header.duration.span(), "scenario.duration", "must be positive"));
+            return Err(src.error(
+                header.duration.span(),
+                "scenario.duration",
+                "must be positive",
+            ));
         }
 
         let mut topology = Topology::new();
@@ -281,23 +306,44 @@ impl Scenario {
             let l = link.get_ref();
             for (end, field) in [(&l.a, "a"), (&l.b, "b")] {
                 if topology.site_id(end.get_ref()).is_err() {
-                    return Err(src.error(end.span(), format!("link[{i}].{field}"), format!("unknown site {:?}", end.get_ref())));
+                    return Err(src.error(
+                        end.span(),
+                        format!("link[{i}].{field}"),
+                        format!("unknown site {:?}", end.get_ref()),
+                    ));
                 }
             }
             if l.a.get_ref() == l.b.get_ref() {
-                return Err(src.error(l.b.span(), format!("link[{i}].b"), "a link must join two different sites"));
+                return Err(src.error(
+                    l.b.span(),
+                    format!("link[{i}].b"),
+                    "a link must join two different sites",
+                ));
             }
             let lat = latency(&src, &l.latency, format!("link[{i}].latency"))?;
             let loss = probability(&src, &l.loss, format!("link[{i}].loss"))?;
             let bandwidth = match &l.bandwidth_mbps {
                 None => None,
-                Some(b) if b.get_ref().is_finite() && *b.get_ref() > 0.0 => Some((*b.get_ref() * 1e6) as u64),
+                Some(b) if b.get_ref().is_finite() && *b.get_ref() > 0.0 => {
+                    Some((*b.get_ref() * 1e6) as u64)
+                }
                 Some(b) => {
-                    return Err(src.error(b.span(), format!("link[{i}].bandwidth_mbps"), format!("{} is not a positive number", b.get_ref())));
+                    return Err(src.error(
+                        b.span(),
+                        format!("link[{i}].bandwidth_mbps"),
+                        format!("{} is not a positive number", b.get_ref()),
+                    ));
                 }
             };
             topology
-                .add_link_with(l.name.get_ref(), l.a.get_ref(), l.b.get_ref(), lat, loss, bandwidth)
+                .add_link_with(
+                    l.name.get_ref(),
+                    l.a.get_ref(),
+                    l.b.get_ref(),
+                    lat,
+                    loss,
+                    bandwidth,
+                )
                 .map_err(|e| src.error(l.name.span(), format!("link[{i}].name"), e))?;
         }
         for (i, group) in parsed.group.iter().enumerate() {
@@ -320,10 +366,15 @@ impl Scenario {
                 net.reorder_delay = latency(&src, d, "network.reorder_delay".into())?;
             }
         }
-        let mut limits = Limits { time_max: SimTime::ZERO + *header.duration.get_ref(), ..Limits::default() };
+        let mut limits = Limits {
+            time_max: SimTime::ZERO + *header.duration.get_ref(),
+            ..Limits::default()
+        };
         if let Some(l) = &parsed.limits {
             limits.events_max = l.events_max.unwrap_or(limits.events_max);
-            limits.events_per_instant_max = l.events_per_instant_max.unwrap_or(limits.events_per_instant_max);
+            limits.events_per_instant_max = l
+                .events_per_instant_max
+                .unwrap_or(limits.events_per_instant_max);
             limits.inbox_max = l.inbox_max.unwrap_or(limits.inbox_max);
             limits.held_max = l.held_max.unwrap_or(limits.held_max);
             limits.observations_max = l.observations_max.unwrap_or(limits.observations_max);
@@ -333,11 +384,16 @@ impl Scenario {
         let mut nodes = Vec::new();
         for (i, node) in parsed.node.iter().enumerate() {
             let mut table = node.get_ref().clone();
-            let err = |field: &str, message: String| src.error(node.span(), format!("node[{i}].{field}"), message);
+            let err = |field: &str, message: String| {
+                src.error(node.span(), format!("node[{i}].{field}"), message)
+            };
             let mut take = |key: &str, required: bool| -> Result<Option<String>, ScenarioError> {
                 match table.remove(key) {
                     Some(toml::Value::String(s)) => Ok(Some(s)),
-                    Some(other) => Err(err(key, format!("expected a string, found {}", other.type_str()))),
+                    Some(other) => Err(err(
+                        key,
+                        format!("expected a string, found {}", other.type_str()),
+                    )),
                     None if required => Err(err(key, "missing".into())),
                     None => Ok(None),
                 }
@@ -346,7 +402,10 @@ impl Scenario {
             let site = take("site", true)?.unwrap_or_default();
             let domain = take("domain", false)?.unwrap_or_default();
             if !table.contains_key("service") {
-                return Err(err("service", "missing (one of: echo, ping, heartbeat)".into()));
+                return Err(err(
+                    "service",
+                    "missing (one of: echo, ping, heartbeat)".into(),
+                ));
             }
             let service: ServiceSpec = toml::Value::Table(table)
                 .try_into()
@@ -354,19 +413,30 @@ impl Scenario {
             if topology.site_id(&site).is_err() {
                 return Err(err("site", format!("unknown site {site:?}")));
             }
-            nodes.push(NodeSpec { name, site, domain, service });
+            nodes.push(NodeSpec {
+                name,
+                site,
+                domain,
+                service,
+            });
         }
 
         let mut faults = Vec::new();
         for (i, fault) in parsed.fault.iter().enumerate() {
             let mut table = fault.get_ref().clone();
-            let err = |field: &str, message: String| src.error(fault.span(), format!("fault[{i}].{field}"), message);
+            let err = |field: &str, message: String| {
+                src.error(fault.span(), format!("fault[{i}].{field}"), message)
+            };
             let at: SimTime = match table.remove("at") {
-                Some(v) => v.try_into().map_err(|e: toml::de::Error| err("at", e.message().trim().to_string()))?,
+                Some(v) => v
+                    .try_into()
+                    .map_err(|e: toml::de::Error| err("at", e.message().trim().to_string()))?,
                 None => return Err(err("at", "missing".into())),
             };
             let duration: Option<SimDuration> = match table.remove("duration") {
-                Some(v) => Some(v.try_into().map_err(|e: toml::de::Error| err("duration", e.message().trim().to_string()))?),
+                Some(v) => Some(v.try_into().map_err(|e: toml::de::Error| {
+                    err("duration", e.message().trim().to_string())
+                })?),
                 None => None,
             };
             if !table.contains_key("kind") {
@@ -375,29 +445,58 @@ impl Scenario {
             let parsed_fault = toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| err("kind", e.message().trim().to_string()))?;
-            faults.push(ScheduledFault { at, duration, fault: parsed_fault });
+            faults.push(ScheduledFault {
+                at,
+                duration,
+                fault: parsed_fault,
+            });
         }
         let schedule = FaultSchedule::new(faults).map_err(|e| {
-            src.error(parsed.fault[e.index].span(), format!("fault[{}].{}", e.index, e.field), e.reason)
+            src.error(
+                parsed.fault[e.index].span(),
+                format!("fault[{}].{}", e.index, e.field),
+                e.reason,
+            )
         })?;
 
         let mut analyses = Vec::new();
         for (i, a) in parsed.analysis.iter().enumerate() {
             let a = a.get_ref();
             for (set, field) in [(&a.from, "from"), (&a.to, "to")] {
-                if let Some(bad) = set.get_ref().iter().find(|n| !nodes.iter().any(|s| &s.name == *n)) {
-                    return Err(src.error(set.span(), format!("analysis[{i}].{field}"), format!("unknown node {bad:?}")));
+                if let Some(bad) = set
+                    .get_ref()
+                    .iter()
+                    .find(|n| !nodes.iter().any(|s| &s.name == *n))
+                {
+                    return Err(src.error(
+                        set.span(),
+                        format!("analysis[{i}].{field}"),
+                        format!("unknown node {bad:?}"),
+                    ));
                 }
                 if set.get_ref().is_empty() {
-                    return Err(src.error(set.span(), format!("analysis[{i}].{field}"), "names no node"));
+                    return Err(src.error(
+                        set.span(),
+                        format!("analysis[{i}].{field}"),
+                        "names no node",
+                    ));
                 }
             }
             let quorum = a.quorum.as_ref().map_or(1, |q| *q.get_ref());
             if quorum == 0 || quorum > a.to.get_ref().len() {
                 let span = a.quorum.as_ref().map_or(a.to.span(), |q| q.span());
-                return Err(src.error(span, format!("analysis[{i}].quorum"), format!("{quorum} is not between 1 and the size of `to`")));
+                return Err(src.error(
+                    span,
+                    format!("analysis[{i}].quorum"),
+                    format!("{quorum} is not between 1 and the size of `to`"),
+                ));
             }
-            analyses.push(AnalysisSpec { name: a.name.clone(), from: a.from.get_ref().clone(), to: a.to.get_ref().clone(), quorum });
+            analyses.push(AnalysisSpec {
+                name: a.name.clone(),
+                from: a.from.get_ref().clone(),
+                to: a.to.get_ref().clone(),
+                quorum,
+            });
         }
 
         let scenario = Scenario {
@@ -416,16 +515,34 @@ impl Scenario {
         if let Err(e) = scenario.build(Seed(0), false) {
             return Err(match e {
                 BuildError::Sim(SimError::DuplicateNode(name)) => {
-                    let i = scenario.nodes.iter().rposition(|n| n.name == name).unwrap_or(0);
-                    src.error(parsed.node[i].span(), format!("node[{i}].name"), format!("duplicate node name {name:?}"))
+                    let i = scenario
+                        .nodes
+                        .iter()
+                        .rposition(|n| n.name == name)
+                        .unwrap_or(0);
+                    src.error(
+                        parsed.node[i].span(),
+                        format!("node[{i}].name"),
+                        format!("duplicate node name {name:?}"),
+                    )
                 }
-                BuildError::Sim(SimError::Fault(f)) => {
-                    src.error(parsed.fault[f.index].span(), format!("fault[{}].{}", f.index, f.field), f.reason)
-                }
+                BuildError::Sim(SimError::Fault(f)) => src.error(
+                    parsed.fault[f.index].span(),
+                    format!("fault[{}].{}", f.index, f.field),
+                    f.reason,
+                ),
                 BuildError::Sim(other) => src.error(0..0, "scenario", other),
                 BuildError::Service { node, message } => {
-                    let (field, message) = message.split_once(": ").map_or(("service".to_string(), message.clone()), |(f, m)| (f.to_string(), m.to_string()));
-                    src.error(parsed.node[node].span(), format!("node[{node}].{field}"), message)
+                    let (field, message) = message
+                        .split_once(": ")
+                        .map_or(("service".to_string(), message.clone()), |(f, m)| {
+                            (f.to_string(), m.to_string())
+                        });
+                    src.error(
+                        parsed.node[node].span(),
+                        format!("node[{node}].{field}"),
+                        message,
+                    )
                 }
             });
         }
@@ -434,12 +551,19 @@ impl Scenario {
 
     /// Builds the simulation for `seed`, with the fault schedule installed.
     pub fn build(&self, seed: Seed, trace: bool) -> Result<Simulation<ServiceNode>, BuildError> {
-        let config = SimConfig { net: self.net.clone(), limits: self.limits.clone(), trace };
+        let config = SimConfig {
+            net: self.net.clone(),
+            limits: self.limits.clone(),
+            trace,
+        };
         let mut sim = Simulation::with_config(self.topology.clone(), seed, config);
         let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
         for (i, spec) in self.nodes.iter().enumerate() {
             let node = ServiceNode::new(&spec.service, |name| {
-                names.iter().position(|n| *n == name).map(|p| crate::sim::NodeId(p as u32))
+                names
+                    .iter()
+                    .position(|n| *n == name)
+                    .map(|p| crate::sim::NodeId(p as u32))
             })
             .map_err(|message| BuildError::Service { node: i, message })?;
             sim.add_node_in(&spec.name, &spec.site, &spec.domain, node)?;
@@ -473,7 +597,11 @@ fn field_from_toml_error(text: &str, span: &Range<usize>) -> String {
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line = &text[line_start..line_end];
-    let key = line.split('=').next().map(str::trim).filter(|k| !k.is_empty() && !k.starts_with('['));
+    let key = line
+        .split('=')
+        .next()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
     let mut table = String::new();
     let mut counts: indexmap::IndexMap<String, usize> = indexmap::IndexMap::new();
     for l in text[..line_start].lines() {

@@ -156,11 +156,15 @@ pub enum ServiceNode {
 
 impl ServiceNode {
     /// Builds a node for `spec`; `resolve` maps node names to ids.
-    pub fn new(spec: &ServiceSpec, resolve: impl Fn(&str) -> Option<NodeId>) -> Result<Self, String> {
+    pub fn new(
+        spec: &ServiceSpec,
+        resolve: impl Fn(&str) -> Option<NodeId>,
+    ) -> Result<Self, String> {
         Ok(match spec {
             ServiceSpec::Echo {} => ServiceNode::Echo,
             ServiceSpec::Ping(config) => ServiceNode::Ping {
-                target: resolve(&config.target).ok_or_else(|| format!("target: unknown node {:?}", config.target))?,
+                target: resolve(&config.target)
+                    .ok_or_else(|| format!("target: unknown node {:?}", config.target))?,
                 config: config.clone(),
                 next_seq: 0,
                 outstanding: IndexMap::new(),
@@ -189,7 +193,11 @@ impl Node for ServiceNode {
             ServiceNode::Ping { config, .. } => {
                 ctx.set_timer(config.interval, ServiceTimer::Tick);
             }
-            ServiceNode::Heartbeat { config, peers, heard } => {
+            ServiceNode::Heartbeat {
+                config,
+                peers,
+                heard,
+            } => {
                 let now = ctx.local_time();
                 for p in peers.iter() {
                     heard.insert(*p, (now, false));
@@ -202,11 +210,16 @@ impl Node for ServiceNode {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, message: ServiceMessage) {
         match (self, message) {
-            (ServiceNode::Echo, ServiceMessage::Ping { seq }) => ctx.send(from, ServiceMessage::Pong { seq }),
+            (ServiceNode::Echo, ServiceMessage::Ping { seq }) => {
+                ctx.send(from, ServiceMessage::Pong { seq })
+            }
             (ServiceNode::Ping { outstanding, .. }, ServiceMessage::Pong { seq }) => {
                 if let Some((sent, timer)) = outstanding.shift_remove(&seq) {
                     ctx.cancel_timer(timer);
-                    ctx.record(ServiceObservation::PingOk { seq, rtt: ctx.now() - sent });
+                    ctx.record(ServiceObservation::PingOk {
+                        seq,
+                        rtt: ctx.now() - sent,
+                    });
                 }
             }
             (ServiceNode::Heartbeat { heard, .. }, ServiceMessage::Heartbeat) => {
@@ -225,7 +238,15 @@ impl Node for ServiceNode {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _timer: TimerId, payload: ServiceTimer) {
         match (self, payload) {
-            (ServiceNode::Ping { config, target, next_seq, outstanding }, ServiceTimer::Tick) => {
+            (
+                ServiceNode::Ping {
+                    config,
+                    target,
+                    next_seq,
+                    outstanding,
+                },
+                ServiceTimer::Tick,
+            ) => {
                 let seq = *next_seq;
                 *next_seq += 1;
                 let timer = ctx.set_timer(config.timeout, ServiceTimer::PingTimeout { seq });

@@ -24,8 +24,8 @@
 pub(crate) mod queue;
 
 use crate::fault::{Disk, Fault, FaultSchedule, ScheduleError};
-use crate::net::{Decision, DropReason, NetConfig, NetStats, Network, RuleAction, RuleId};
 pub use crate::net::NodeId;
+use crate::net::{Decision, DropReason, NetConfig, NetStats, Network, RuleAction, RuleId};
 use crate::net::{LOCAL_PATH, PathId};
 use crate::rng::{Probability, Seed, SimRng, mix64};
 use crate::time::{SignedDuration, SimDuration, SimTime};
@@ -159,7 +159,9 @@ impl StopReason {
     pub fn is_limit(&self) -> bool {
         matches!(
             self,
-            StopReason::EventLimit { .. } | StopReason::Livelock { .. } | StopReason::ObservationLimit { .. }
+            StopReason::EventLimit { .. }
+                | StopReason::Livelock { .. }
+                | StopReason::ObservationLimit { .. }
         )
     }
 }
@@ -234,19 +236,42 @@ pub enum TraceKind {
 }
 
 enum Event<M, T> {
-    Deliver { to: NodeId, from: NodeId, sent: u64, path: PathId, message: M },
-    Timer { node: NodeId, id: TimerId, payload: T },
-    Start { node: NodeId },
-    Fault { action: u32 },
-    Wake { node: NodeId },
+    Deliver {
+        to: NodeId,
+        from: NodeId,
+        sent: u64,
+        path: PathId,
+        message: M,
+    },
+    Timer {
+        node: NodeId,
+        id: TimerId,
+        payload: T,
+    },
+    Start {
+        node: NodeId,
+    },
+    Fault {
+        action: u32,
+    },
+    Wake {
+        node: NodeId,
+    },
 }
 
 /// Work waiting for a paused or busy node.
 enum Pending<M, T> {
     /// `network`: it came over the network (counts in `NetStats`), not
     /// by direct delivery.
-    Message { from: NodeId, message: M, network: bool },
-    Timer { id: TimerId, payload: T },
+    Message {
+        from: NodeId,
+        message: M,
+        network: bool,
+    },
+    Timer {
+        id: TimerId,
+        payload: T,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -311,20 +336,46 @@ struct TimerSlot {
 /// A fault compiled against the world: ids instead of names.
 #[derive(Clone, Debug)]
 enum Action {
-    InstallRule { entry: usize, name: Option<String>, pairs: Vec<(FixedBitSet, FixedBitSet)>, action: RuleAction },
-    RevertRule { entry: usize },
-    RemoveRules { name: Option<String>, action: RuleAction },
+    InstallRule {
+        entry: usize,
+        name: Option<String>,
+        pairs: Vec<(FixedBitSet, FixedBitSet)>,
+        action: RuleAction,
+    },
+    RevertRule {
+        entry: usize,
+    },
+    RemoveRules {
+        name: Option<String>,
+        action: RuleAction,
+    },
     Cut(Vec<LinkId>),
     Restore(Vec<LinkId>),
-    Degrade { link: LinkId, extra: SimDuration, loss: Probability },
+    Degrade {
+        link: LinkId,
+        extra: SimDuration,
+        loss: Probability,
+    },
     Repair(LinkId),
-    Crash { nodes: Vec<NodeId>, disk: Disk },
+    Crash {
+        nodes: Vec<NodeId>,
+        disk: Disk,
+    },
     Restart(Vec<NodeId>),
     Pause(Vec<NodeId>),
     Resume(Vec<NodeId>),
-    Skew { nodes: Vec<NodeId>, offset: i64 },
-    Drift { nodes: Vec<NodeId>, ppm: f64 },
-    Slow { nodes: Vec<NodeId>, delay: SimDuration },
+    Skew {
+        nodes: Vec<NodeId>,
+        offset: i64,
+    },
+    Drift {
+        nodes: Vec<NodeId>,
+        ppm: f64,
+    },
+    Slow {
+        nodes: Vec<NodeId>,
+        delay: SimDuration,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -439,7 +490,13 @@ impl<N: Node> Ctx<'_, N> {
         let time = k.now.saturating_add(delay.as_nanos());
         k.queue.push(
             time,
-            Event::Deliver { to, from: self.me, sent: k.ordinal, path: crate::net::DIRECT_PATH, message },
+            Event::Deliver {
+                to,
+                from: self.me,
+                sent: k.ordinal,
+                path: crate::net::DIRECT_PATH,
+                message,
+            },
         );
     }
 
@@ -449,7 +506,14 @@ impl<N: Node> Ctx<'_, N> {
         let k = &mut *self.kernel;
         let true_delay = k.nodes[self.me.index()].clock.true_span(delay);
         let id = k.alloc_timer(self.me);
-        k.queue.push(k.now.saturating_add(true_delay.as_nanos()), Event::Timer { node: self.me, id, payload });
+        k.queue.push(
+            k.now.saturating_add(true_delay.as_nanos()),
+            Event::Timer {
+                node: self.me,
+                id,
+                payload,
+            },
+        );
         id
     }
 
@@ -472,7 +536,9 @@ impl<N: Node> Ctx<'_, N> {
     pub fn record(&mut self, value: N::Observation) {
         let k = &mut *self.kernel;
         if k.observations.len() >= k.limits.observations_max {
-            k.stop.get_or_insert(StopReason::ObservationLimit { observations: k.observations.len() });
+            k.stop.get_or_insert(StopReason::ObservationLimit {
+                observations: k.observations.len(),
+            });
             return;
         }
         k.fingerprint = mix64(k.fingerprint ^ 0x0b5e_0000 ^ ((self.me.0 as u64) << 32));
@@ -480,12 +546,18 @@ impl<N: Node> Ctx<'_, N> {
             let detail = format!("{value:?}");
             k.trace_push(TraceKind::Observe, Some(self.me), None, detail);
         }
-        k.observations.push(Observed { time: SimTime::from_nanos(k.now), node: self.me, value });
+        k.observations.push(Observed {
+            time: SimTime::from_nanos(k.now),
+            node: self.me,
+            value,
+        });
     }
 
     /// Asks the simulation to stop after this event.
     pub fn stop_simulation(&mut self, reason: &str) {
-        self.kernel.stop.get_or_insert(StopReason::Requested { reason: reason.into() });
+        self.kernel.stop.get_or_insert(StopReason::Requested {
+            reason: reason.into(),
+        });
     }
 
     /// The id of the node called `name`, if any.
@@ -519,14 +591,21 @@ impl<N: Node> Kernel<N> {
         let slot = match self.free_timers.pop() {
             Some(slot) => slot,
             None => {
-                self.timers.push(TimerSlot { generation: 0, owner: 0, live: false });
+                self.timers.push(TimerSlot {
+                    generation: 0,
+                    owner: 0,
+                    live: false,
+                });
                 self.timers.len() as u32 - 1
             }
         };
         let t = &mut self.timers[slot as usize];
         t.owner = owner.0;
         t.live = true;
-        TimerId { slot, generation: t.generation }
+        TimerId {
+            slot,
+            generation: t.generation,
+        }
     }
 
     /// Frees a live timer; false if it was not live.
@@ -542,11 +621,28 @@ impl<N: Node> Kernel<N> {
         }
     }
 
-    fn trace_push(&mut self, kind: TraceKind, node: Option<NodeId>, peer: Option<NodeId>, detail: String) {
-        let (time, ordinal, max) = (SimTime::from_nanos(self.now), self.ordinal, self.limits.trace_max);
+    fn trace_push(
+        &mut self,
+        kind: TraceKind,
+        node: Option<NodeId>,
+        peer: Option<NodeId>,
+        detail: String,
+    ) {
+        let (time, ordinal, max) = (
+            SimTime::from_nanos(self.now),
+            self.ordinal,
+            self.limits.trace_max,
+        );
         if let Some(trace) = &mut self.trace {
             if trace.len() < max {
-                trace.push(TraceRecord { time, ordinal, kind, node, peer, detail });
+                trace.push(TraceRecord {
+                    time,
+                    ordinal,
+                    kind,
+                    node,
+                    peer,
+                    detail,
+                });
             } else {
                 self.trace_truncated += 1;
             }
@@ -570,20 +666,49 @@ impl<N: Node> Kernel<N> {
             .net_rng
             .get_or_insert_with(|| Box::new(seed.stream(&format!("net/{}", state.name), "send")));
         match self.net.decide(from, to, bytes, self.now, rng) {
-            Decision::Deliver { delay, duplicate, path } => {
+            Decision::Deliver {
+                delay,
+                duplicate,
+                path,
+            } => {
                 let sent = self.ordinal;
                 if let Some(again) = duplicate {
                     let copy = message.clone();
-                    self.queue.push(self.now.saturating_add(again.as_nanos()), Event::Deliver { to, from, sent, path, message: copy });
+                    self.queue.push(
+                        self.now.saturating_add(again.as_nanos()),
+                        Event::Deliver {
+                            to,
+                            from,
+                            sent,
+                            path,
+                            message: copy,
+                        },
+                    );
                 }
-                self.queue.push(self.now.saturating_add(delay.as_nanos()), Event::Deliver { to, from, sent, path, message });
+                self.queue.push(
+                    self.now.saturating_add(delay.as_nanos()),
+                    Event::Deliver {
+                        to,
+                        from,
+                        sent,
+                        path,
+                        message,
+                    },
+                );
             }
             Decision::Drop(reason) => self.count_drop(reason, from, to, &message),
             Decision::Hold { rule, delay } => self.hold(rule, from, to, delay, message),
         }
     }
 
-    fn hold(&mut self, rule: RuleId, from: NodeId, to: NodeId, delay: SimDuration, message: N::Message) {
+    fn hold(
+        &mut self,
+        rule: RuleId,
+        from: NodeId,
+        to: NodeId,
+        delay: SimDuration,
+        message: N::Message,
+    ) {
         if self.held.len() >= self.limits.held_max {
             self.count_drop(DropReason::QueueFull, from, to, &message);
         } else {
@@ -595,7 +720,14 @@ impl<N: Node> Kernel<N> {
     /// A message whose path or rules changed while it was in flight: lost if
     /// a link under it went down, dropped or held by a rule installed since.
     #[cold]
-    fn recheck_in_flight(&mut self, from: NodeId, to: NodeId, sent: u64, path: PathId, message: N::Message) -> Option<N::Message> {
+    fn recheck_in_flight(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        sent: u64,
+        path: PathId,
+        message: N::Message,
+    ) -> Option<N::Message> {
         if path != LOCAL_PATH && self.net.path_broken_since(path, sent) {
             self.count_drop(DropReason::LinkDown, from, to, &message);
             return None;
@@ -619,7 +751,16 @@ impl<N: Node> Kernel<N> {
         for (r, from, to, delay, message) in std::mem::take(&mut self.held) {
             if r == rule {
                 let at = self.now.saturating_add(delay.as_nanos());
-                self.queue.push(at, Event::Deliver { to, from, sent: self.ordinal, path: LOCAL_PATH, message });
+                self.queue.push(
+                    at,
+                    Event::Deliver {
+                        to,
+                        from,
+                        sent: self.ordinal,
+                        path: LOCAL_PATH,
+                        message,
+                    },
+                );
             } else {
                 kept.push((r, from, to, delay, message));
             }
@@ -642,7 +783,11 @@ impl<N: Node> Kernel<N> {
         let found: Vec<NodeId> = if selector == "*" {
             all().collect()
         } else if let Some(site) = selector.strip_prefix("site:") {
-            let id = self.net.topology().site_id(site).map_err(|e| e.to_string())?;
+            let id = self
+                .net
+                .topology()
+                .site_id(site)
+                .map_err(|e| e.to_string())?;
             self.net.nodes_at(id).collect()
         } else if let Some(path) = selector.strip_prefix("domain:") {
             let path = path.trim_end_matches('/');
@@ -653,7 +798,10 @@ impl<N: Node> Kernel<N> {
                 })
                 .collect()
         } else {
-            return self.node_id(selector).map(|n| vec![n]).ok_or_else(|| format!("unknown node {selector:?}"));
+            return self
+                .node_id(selector)
+                .map(|n| vec![n])
+                .ok_or_else(|| format!("unknown node {selector:?}"));
         };
         if found.is_empty() {
             Err(format!("selector {selector:?} matches no node"))
@@ -668,10 +816,19 @@ impl<N: Node> Kernel<N> {
         set
     }
 
-    fn select_all(&self, selectors: &[String], index: usize, field: &'static str) -> Result<Vec<NodeId>, ScheduleError> {
+    fn select_all(
+        &self,
+        selectors: &[String],
+        index: usize,
+        field: &'static str,
+    ) -> Result<Vec<NodeId>, ScheduleError> {
         let mut out = Vec::new();
         for s in selectors {
-            let found = self.select(s).map_err(|reason| ScheduleError { index, field, reason })?;
+            let found = self.select(s).map_err(|reason| ScheduleError {
+                index,
+                field,
+                reason,
+            })?;
             out.extend(found);
         }
         out.sort();
@@ -680,14 +837,36 @@ impl<N: Node> Kernel<N> {
     }
 
     /// Compiles schedule entry `index` into its apply and revert actions.
-    fn compile(&self, index: usize, fault: &Fault) -> Result<(Action, Option<Action>), ScheduleError> {
-        let err = |field, reason: String| ScheduleError { index, field, reason };
-        let sel = |s: &String, field| self.select(s).map_err(|r| err(field, r));
-        let link = |l: &String| self.net.topology().link_id(l).map_err(|e| err("link", e.to_string()));
-        let rule = |name: &Option<String>, pairs: Vec<(FixedBitSet, FixedBitSet)>, action| {
-            (Action::InstallRule { entry: index, name: name.clone(), pairs, action }, Some(Action::RevertRule { entry: index }))
+    fn compile(
+        &self,
+        index: usize,
+        fault: &Fault,
+    ) -> Result<(Action, Option<Action>), ScheduleError> {
+        let err = |field, reason: String| ScheduleError {
+            index,
+            field,
+            reason,
         };
-        let both_ways = |a: &FixedBitSet, b: &FixedBitSet| vec![(a.clone(), b.clone()), (b.clone(), a.clone())];
+        let sel = |s: &String, field| self.select(s).map_err(|r| err(field, r));
+        let link = |l: &String| {
+            self.net
+                .topology()
+                .link_id(l)
+                .map_err(|e| err("link", e.to_string()))
+        };
+        let rule = |name: &Option<String>, pairs: Vec<(FixedBitSet, FixedBitSet)>, action| {
+            (
+                Action::InstallRule {
+                    entry: index,
+                    name: name.clone(),
+                    pairs,
+                    action,
+                },
+                Some(Action::RevertRule { entry: index }),
+            )
+        };
+        let both_ways =
+            |a: &FixedBitSet, b: &FixedBitSet| vec![(a.clone(), b.clone()), (b.clone(), a.clone())];
         Ok(match fault {
             Fault::Partition { name, groups } => {
                 let sets = groups
@@ -709,7 +888,12 @@ impl<N: Node> Kernel<N> {
                 let t = self.bitset(&self.select_all(to, index, "to")?);
                 rule(name, vec![(f, t)], RuleAction::Drop)
             }
-            Fault::PartitionBridge { name, left, bridge, right } => {
+            Fault::PartitionBridge {
+                name,
+                left,
+                bridge,
+                right,
+            } => {
                 let l = self.bitset(&self.select_all(left, index, "left")?);
                 self.select_all(bridge, index, "bridge")?;
                 let r = self.bitset(&self.select_all(right, index, "right")?);
@@ -745,26 +929,60 @@ impl<N: Node> Kernel<N> {
                 let t = self.bitset(&self.select_all(to, index, "to")?);
                 rule(name, vec![(f, t)], RuleAction::Hold)
             }
-            Fault::Heal { name } => (Action::RemoveRules { name: name.clone(), action: RuleAction::Drop }, None),
-            Fault::Unclog { name } => (Action::RemoveRules { name: name.clone(), action: RuleAction::Hold }, None),
-            Fault::CutLink { link: l } => (Action::Cut(vec![link(l)?]), Some(Action::Restore(vec![link(l)?]))),
+            Fault::Heal { name } => (
+                Action::RemoveRules {
+                    name: name.clone(),
+                    action: RuleAction::Drop,
+                },
+                None,
+            ),
+            Fault::Unclog { name } => (
+                Action::RemoveRules {
+                    name: name.clone(),
+                    action: RuleAction::Hold,
+                },
+                None,
+            ),
+            Fault::CutLink { link: l } => (
+                Action::Cut(vec![link(l)?]),
+                Some(Action::Restore(vec![link(l)?])),
+            ),
             Fault::RestoreLink { link: l } => (Action::Restore(vec![link(l)?]), None),
             Fault::CutGroup { group } | Fault::RestoreGroup { group } => {
-                let links = self.net.topology().group(group).map_err(|e| err("group", e.to_string()))?.to_vec();
+                let links = self
+                    .net
+                    .topology()
+                    .group(group)
+                    .map_err(|e| err("group", e.to_string()))?
+                    .to_vec();
                 if matches!(fault, Fault::CutGroup { .. }) {
                     (Action::Cut(links.clone()), Some(Action::Restore(links)))
                 } else {
                     (Action::Restore(links), None)
                 }
             }
-            Fault::DegradeLink { link: l, extra_latency, loss } => (
-                Action::Degrade { link: link(l)?, extra: *extra_latency, loss: *loss },
+            Fault::DegradeLink {
+                link: l,
+                extra_latency,
+                loss,
+            } => (
+                Action::Degrade {
+                    link: link(l)?,
+                    extra: *extra_latency,
+                    loss: *loss,
+                },
                 Some(Action::Repair(link(l)?)),
             ),
             Fault::RepairLink { link: l } => (Action::Repair(link(l)?), None),
             Fault::Crash { target, disk } => {
                 let nodes = sel(target, "target")?;
-                (Action::Crash { nodes: nodes.clone(), disk: *disk }, Some(Action::Restart(nodes)))
+                (
+                    Action::Crash {
+                        nodes: nodes.clone(),
+                        disk: *disk,
+                    },
+                    Some(Action::Restart(nodes)),
+                )
             }
             Fault::Restart { target } => (Action::Restart(sel(target, "target")?), None),
             Fault::Pause { target } => {
@@ -774,30 +992,63 @@ impl<N: Node> Kernel<N> {
             Fault::Resume { target } => (Action::Resume(sel(target, "target")?), None),
             Fault::SkewClock { target, offset } => {
                 let nodes = sel(target, "target")?;
-                (Action::Skew { nodes: nodes.clone(), offset: offset.as_nanos() }, Some(Action::Skew { nodes, offset: 0 }))
+                (
+                    Action::Skew {
+                        nodes: nodes.clone(),
+                        offset: offset.as_nanos(),
+                    },
+                    Some(Action::Skew { nodes, offset: 0 }),
+                )
             }
             Fault::DriftClock { target, ppm } => {
                 let nodes = sel(target, "target")?;
-                (Action::Drift { nodes: nodes.clone(), ppm: *ppm }, Some(Action::Drift { nodes, ppm: 0.0 }))
+                (
+                    Action::Drift {
+                        nodes: nodes.clone(),
+                        ppm: *ppm,
+                    },
+                    Some(Action::Drift { nodes, ppm: 0.0 }),
+                )
             }
             Fault::SlowNode { target, delay } => {
                 let nodes = sel(target, "target")?;
-                (Action::Slow { nodes: nodes.clone(), delay: *delay }, Some(Action::Slow { nodes, delay: SimDuration::ZERO }))
+                (
+                    Action::Slow {
+                        nodes: nodes.clone(),
+                        delay: *delay,
+                    },
+                    Some(Action::Slow {
+                        nodes,
+                        delay: SimDuration::ZERO,
+                    }),
+                )
             }
         })
     }
 
-    fn select_all_ordered(&self, selectors: &[String], index: usize) -> Result<Vec<NodeId>, ScheduleError> {
+    fn select_all_ordered(
+        &self,
+        selectors: &[String],
+        index: usize,
+    ) -> Result<Vec<NodeId>, ScheduleError> {
         let mut out: Vec<NodeId> = Vec::new();
         for s in selectors {
-            for n in self.select(s).map_err(|reason| ScheduleError { index, field: "nodes", reason })? {
+            for n in self.select(s).map_err(|reason| ScheduleError {
+                index,
+                field: "nodes",
+                reason,
+            })? {
                 if !out.contains(&n) {
                     out.push(n);
                 }
             }
         }
         if out.len() < 3 {
-            return Err(ScheduleError { index, field: "nodes", reason: "a majorities ring needs at least three distinct nodes".into() });
+            return Err(ScheduleError {
+                index,
+                field: "nodes",
+                reason: "a majorities ring needs at least three distinct nodes".into(),
+            });
         }
         Ok(out)
     }
@@ -864,7 +1115,13 @@ impl<N: Node> Simulation<N> {
 
     /// Adds a node at `site` inside failure domain `domain` (a path below
     /// the site such as `room-1/rack-4`; empty = the site).
-    pub fn add_node_in(&mut self, name: &str, site: &str, domain: &str, node: N) -> Result<NodeId, SimError> {
+    pub fn add_node_in(
+        &mut self,
+        name: &str,
+        site: &str,
+        domain: &str,
+        node: N,
+    ) -> Result<NodeId, SimError> {
         let k = &mut self.kernel;
         if k.node_id(name).is_some() {
             return Err(SimError::DuplicateNode(name.into()));
@@ -873,11 +1130,18 @@ impl<N: Node> Simulation<N> {
             .net
             .topology()
             .site_id(site)
-            .map_err(|_| SimError::UnknownSite { node: name.into(), site: site.into() })?;
+            .map_err(|_| SimError::UnknownSite {
+                node: name.into(),
+                site: site.into(),
+            })?;
         let id = k.net.place(site_id);
         k.names.insert(name.into(), id);
         k.ready.push(true);
-        let domain = if domain.is_empty() { site.to_string() } else { format!("{site}/{}", domain.trim_matches('/')) };
+        let domain = if domain.is_empty() {
+            site.to_string()
+        } else {
+            format!("{site}/{}", domain.trim_matches('/'))
+        };
         k.nodes.push(NodeState {
             name: name.into(),
             domain,
@@ -886,7 +1150,11 @@ impl<N: Node> Simulation<N> {
             slow_ns: 0,
             wake_pending: false,
             inbox: VecDeque::new(),
-            clock: Clock { base_true: 0, base_local: 0, ppm: 0.0 },
+            clock: Clock {
+                base_true: 0,
+                base_local: 0,
+                ppm: 0.0,
+            },
             app_rng: None,
             net_rng: None,
         });
@@ -915,17 +1183,37 @@ impl<N: Node> Simulation<N> {
         let mut timeline: Vec<(SimTime, u8, usize, CompiledAction)> = Vec::new();
         for (i, (entry, apply, revert)) in compiled.into_iter().enumerate() {
             let label = entry.to_string();
-            let label = label.split_once(' ').map(|(_, rest)| rest.to_string()).unwrap_or(label);
+            let label = label
+                .split_once(' ')
+                .map(|(_, rest)| rest.to_string())
+                .unwrap_or(label);
             if let (Some(d), Some(revert)) = (entry.duration, revert) {
-                timeline.push((entry.at + d, 0, i, CompiledAction { label: format!("end of: {label}"), action: revert }));
+                timeline.push((
+                    entry.at + d,
+                    0,
+                    i,
+                    CompiledAction {
+                        label: format!("end of: {label}"),
+                        action: revert,
+                    },
+                ));
             }
-            timeline.push((entry.at, 1, i, CompiledAction { label, action: apply }));
+            timeline.push((
+                entry.at,
+                1,
+                i,
+                CompiledAction {
+                    label,
+                    action: apply,
+                },
+            ));
         }
         timeline.sort_by_key(|(t, order, i, _)| (*t, *order, *i));
         for (time, _, _, action) in timeline {
             let index = k.actions.len() as u32;
             k.actions.push(action);
-            k.queue.push(time.as_nanos().max(k.now), Event::Fault { action: index });
+            k.queue
+                .push(time.as_nanos().max(k.now), Event::Fault { action: index });
         }
         Ok(())
     }
@@ -953,16 +1241,36 @@ impl<N: Node> Simulation<N> {
         }
         k.ordinal += 1;
         match entry.event {
-            Event::Deliver { to, from, sent, path, message } => {
+            Event::Deliver {
+                to,
+                from,
+                sent,
+                path,
+                message,
+            } => {
                 k.mix(1, to.0, from.0);
                 if path != crate::net::DIRECT_PATH && k.net.changed_since(sent) {
                     if let Some(message) = k.recheck_in_flight(from, to, sent, path, message) {
-                        self.dispatch(to, Pending::Message { from, message, network: true });
+                        self.dispatch(
+                            to,
+                            Pending::Message {
+                                from,
+                                message,
+                                network: true,
+                            },
+                        );
                     }
                     return;
                 }
                 let network = path != crate::net::DIRECT_PATH;
-                self.dispatch(to, Pending::Message { from, message, network });
+                self.dispatch(
+                    to,
+                    Pending::Message {
+                        from,
+                        message,
+                        network,
+                    },
+                );
             }
             Event::Timer { node, id, payload } => {
                 if k.release_timer(id) {
@@ -974,7 +1282,10 @@ impl<N: Node> Simulation<N> {
                 k.mix(3, node.0, 0);
                 if k.nodes[node.index()].status == Status::Up {
                     k.trace_push(TraceKind::Start, Some(node), None, String::new());
-                    let mut ctx = Ctx { kernel: k, me: node };
+                    let mut ctx = Ctx {
+                        kernel: k,
+                        me: node,
+                    };
                     self.nodes[node.index()].on_start(&mut ctx);
                 }
             }
@@ -1044,13 +1355,20 @@ impl<N: Node> Simulation<N> {
             }
         }
         match item {
-            Pending::Message { from, message, network } => {
+            Pending::Message {
+                from,
+                message,
+                network,
+            } => {
                 k.net.stats.delivered += u64::from(network);
                 if k.trace.is_some() {
                     let detail = format!("{message:?}");
                     k.trace_push(TraceKind::Deliver, Some(node), Some(from), detail);
                 }
-                let mut ctx = Ctx { kernel: k, me: node };
+                let mut ctx = Ctx {
+                    kernel: k,
+                    me: node,
+                };
                 self.nodes[node.index()].on_message(&mut ctx, from, message);
             }
             Pending::Timer { id, payload } => {
@@ -1058,7 +1376,10 @@ impl<N: Node> Simulation<N> {
                     let detail = format!("{payload:?}");
                     k.trace_push(TraceKind::Timer, Some(node), None, detail);
                 }
-                let mut ctx = Ctx { kernel: k, me: node };
+                let mut ctx = Ctx {
+                    kernel: k,
+                    me: node,
+                };
                 self.nodes[node.index()].on_timer(&mut ctx, id, payload);
             }
         }
@@ -1079,10 +1400,18 @@ impl<N: Node> Simulation<N> {
         let CompiledAction { label, action } = self.kernel.actions[index].clone();
         let k = &mut self.kernel;
         let ordinal = k.ordinal;
-        k.fault_log.push(FaultRecord { time: SimTime::from_nanos(k.now), description: label.clone() });
+        k.fault_log.push(FaultRecord {
+            time: SimTime::from_nanos(k.now),
+            description: label.clone(),
+        });
         k.trace_push(TraceKind::Fault, None, None, label);
         match action {
-            Action::InstallRule { entry, name, pairs, action } => {
+            Action::InstallRule {
+                entry,
+                name,
+                pairs,
+                action,
+            } => {
                 let id = k.net.install_rule(name, pairs, action, ordinal);
                 k.entry_rules[entry] = Some(id);
             }
@@ -1107,7 +1436,10 @@ impl<N: Node> Simulation<N> {
                     if action == RuleAction::Hold {
                         k.release_held(id);
                     }
-                    k.entry_rules.iter_mut().filter(|r| **r == Some(id)).for_each(|r| *r = None);
+                    k.entry_rules
+                        .iter_mut()
+                        .filter(|r| **r == Some(id))
+                        .for_each(|r| *r = None);
                 }
             }
             Action::Cut(links) => links.iter().for_each(|l| k.net.cut_link(*l, ordinal)),
@@ -1125,7 +1457,10 @@ impl<N: Node> Simulation<N> {
                     if k.nodes[node.index()].status == Status::Crashed {
                         k.nodes[node.index()].status = Status::Up;
                         k.refresh_ready(node);
-                        let mut ctx = Ctx { kernel: k, me: node };
+                        let mut ctx = Ctx {
+                            kernel: k,
+                            me: node,
+                        };
                         self.nodes[node.index()].on_restart(&mut ctx);
                     }
                 }
@@ -1193,7 +1528,10 @@ impl<N: Node> Simulation<N> {
         for slot in 0..k.timers.len() {
             let t = k.timers[slot];
             if t.live && t.owner == node.0 {
-                k.release_timer(TimerId { slot: slot as u32, generation: t.generation });
+                k.release_timer(TimerId {
+                    slot: slot as u32,
+                    generation: t.generation,
+                });
             }
         }
         self.nodes[node.index()].on_crash(disk);
@@ -1209,7 +1547,11 @@ impl<N: Node> Simulation<N> {
             }
             if k.same_instant >= k.limits.events_per_instant_max {
                 let node = k.last_node.map(|n| k.nodes[n.index()].name.clone());
-                return StopReason::Livelock { at: SimTime::from_nanos(k.now), node, events: k.same_instant };
+                return StopReason::Livelock {
+                    at: SimTime::from_nanos(k.now),
+                    node,
+                    events: k.same_instant,
+                };
             }
             if k.ordinal >= k.limits.events_max {
                 return StopReason::EventLimit { events: k.ordinal };
@@ -1240,7 +1582,16 @@ impl<N: Node> Simulation<N> {
     pub fn inject(&mut self, at: SimTime, to: NodeId, message: N::Message) {
         let k = &mut self.kernel;
         let at = at.as_nanos().max(k.now);
-        k.queue.push(at, Event::Deliver { to, from: to, sent: k.ordinal, path: crate::net::DIRECT_PATH, message });
+        k.queue.push(
+            at,
+            Event::Deliver {
+                to,
+                from: to,
+                sent: k.ordinal,
+                path: crate::net::DIRECT_PATH,
+                message,
+            },
+        );
     }
 
     /// Current simulated time.

@@ -72,7 +72,8 @@ pub fn reachable(topology: &Topology, failures: &Failures, from: SiteId) -> Fixe
         return seen;
     }
     let graph = topology.graph();
-    let links_up = EdgeFiltered::from_fn(graph, |e| !failures.links.contains(e.weight().0 as usize));
+    let links_up =
+        EdgeFiltered::from_fn(graph, |e| !failures.links.contains(e.weight().0 as usize));
     let up = NodeFiltered::from_fn(&links_up, |n| !failures.sites.contains(n.index()));
     let mut bfs = Bfs::new(&up, petgraph::graph::NodeIndex::new(from.0 as usize));
     while let Some(n) = bfs.next(&up) {
@@ -98,7 +99,11 @@ impl Question {
         let mut best = 0;
         for &a in &self.from {
             let seen = reachable(topology, failures, a);
-            let count = self.to.iter().filter(|b| seen.contains(b.0 as usize)).count();
+            let count = self
+                .to
+                .iter()
+                .filter(|b| seen.contains(b.0 as usize))
+                .count();
             best = best.max(count);
         }
         best < self.quorum
@@ -139,7 +144,12 @@ pub fn smallest_cuts(topology: &Topology, question: &Question, max_size: usize) 
     }
     let none = Failures::none(topology);
     if question.separated(topology, &none) {
-        return CutReport { size: Some(0), cuts: vec![], exhaustive: true, already_separated: true };
+        return CutReport {
+            size: Some(0),
+            cuts: vec![],
+            exhaustive: true,
+            already_separated: true,
+        };
     }
     let mut tried = 0usize;
     for size in 1..=max_size.min(units.len()) {
@@ -148,7 +158,12 @@ pub fn smallest_cuts(topology: &Topology, question: &Question, max_size: usize) 
         loop {
             tried += 1;
             if tried > BUDGET {
-                return CutReport { size: None, cuts, exhaustive: false, already_separated: false };
+                return CutReport {
+                    size: None,
+                    cuts,
+                    exhaustive: false,
+                    already_separated: false,
+                };
             }
             let mut failures = none.clone();
             for &i in &combo {
@@ -165,10 +180,20 @@ pub fn smallest_cuts(topology: &Topology, question: &Question, max_size: usize) 
             }
         }
         if !cuts.is_empty() {
-            return CutReport { size: Some(size), cuts, exhaustive: true, already_separated: false };
+            return CutReport {
+                size: Some(size),
+                cuts,
+                exhaustive: true,
+                already_separated: false,
+            };
         }
     }
-    CutReport { size: None, cuts: vec![], exhaustive: true, already_separated: false }
+    CutReport {
+        size: None,
+        cuts: vec![],
+        exhaustive: true,
+        already_separated: false,
+    }
 }
 
 /// Advances `combo` (strictly increasing indices below `n`) to the next
@@ -194,7 +219,10 @@ pub fn single_points_of_failure(topology: &Topology, sites: &[SiteId]) -> Vec<Fa
         let mut pairs = 0;
         for (i, &a) in sites.iter().enumerate() {
             let seen = reachable(topology, failures, a);
-            pairs += sites[i + 1..].iter().filter(|b| seen.contains(b.0 as usize)).count();
+            pairs += sites[i + 1..]
+                .iter()
+                .filter(|b| seen.contains(b.0 as usize))
+                .count();
         }
         pairs
     };
@@ -243,8 +271,10 @@ mod tests {
             t.add_site(s, SiteKind::Datacenter).unwrap();
         }
         t.add_link("dc-hub", "east_dc", "east_hub", lat()).unwrap();
-        t.add_link("hub-west", "east_hub", "west_dc", lat()).unwrap();
-        t.add_link("hub-cloud", "east_hub", "east_cloud", lat()).unwrap();
+        t.add_link("hub-west", "east_hub", "west_dc", lat())
+            .unwrap();
+        t.add_link("hub-cloud", "east_hub", "east_cloud", lat())
+            .unwrap();
         t
     }
 
@@ -259,8 +289,16 @@ mod tests {
         };
         let report = smallest_cuts(&t, &q, 3);
         assert_eq!(report.size, Some(1));
-        assert!(report.cuts.contains(&vec![FailureUnit::Link("dc-hub".into())]));
-        assert!(report.cuts.contains(&vec![FailureUnit::Site("east_hub".into())]));
+        assert!(
+            report
+                .cuts
+                .contains(&vec![FailureUnit::Link("dc-hub".into())])
+        );
+        assert!(
+            report
+                .cuts
+                .contains(&vec![FailureUnit::Site("east_hub".into())])
+        );
         assert_eq!(report.cuts.len(), 2, "{:?}", report.cuts);
     }
 
@@ -274,7 +312,11 @@ mod tests {
         t.add_link("x-b", "x", "b", lat()).unwrap();
         t.add_link("a-y", "a", "y", lat()).unwrap();
         t.add_link("y-b", "y", "b", lat()).unwrap();
-        let q = Question { from: vec![t.site_id("a").unwrap()], to: vec![t.site_id("b").unwrap()], quorum: 1 };
+        let q = Question {
+            from: vec![t.site_id("a").unwrap()],
+            to: vec![t.site_id("b").unwrap()],
+            quorum: 1,
+        };
         let report = smallest_cuts(&t, &q, 3);
         assert_eq!(report.size, Some(2));
         // One of {a-x, x-b, site x} times one of {a-y, y-b, site y}.
@@ -283,8 +325,12 @@ mod tests {
         t.add_group("conduit", &["a-x", "a-y"]).unwrap();
         let report = smallest_cuts(&t, &q, 3);
         assert_eq!(report.size, Some(1));
-        assert_eq!(report.cuts, vec![vec![FailureUnit::Group("conduit".into())]]);
-        let spof = single_points_of_failure(&t, &[t.site_id("a").unwrap(), t.site_id("b").unwrap()]);
+        assert_eq!(
+            report.cuts,
+            vec![vec![FailureUnit::Group("conduit".into())]]
+        );
+        let spof =
+            single_points_of_failure(&t, &[t.site_id("a").unwrap(), t.site_id("b").unwrap()]);
         assert_eq!(spof, vec![FailureUnit::Group("conduit".into())]);
     }
 

@@ -242,13 +242,26 @@ impl Topology {
         local_latency: Latency,
     ) -> Result<SiteId, TopologyError> {
         if self.sites.contains_key(name) {
-            return Err(TopologyError::Duplicate { what: "site", name: name.into() });
+            return Err(TopologyError::Duplicate {
+                what: "site",
+                name: name.into(),
+            });
         }
         local_latency
             .validate()
-            .map_err(|reason| TopologyError::BadLatency { link: name.into(), reason })?;
+            .map_err(|reason| TopologyError::BadLatency {
+                link: name.into(),
+                reason,
+            })?;
         let id = SiteId(self.sites.len() as u32);
-        self.sites.insert(name.into(), Site { name: name.into(), kind, local_latency });
+        self.sites.insert(
+            name.into(),
+            Site {
+                name: name.into(),
+                kind,
+                local_latency,
+            },
+        );
         let index = self.graph.add_node(id);
         debug_assert_eq!(index.index(), id.0 as usize);
         Ok(id)
@@ -276,19 +289,36 @@ impl Topology {
         bandwidth_bps: Option<u64>,
     ) -> Result<LinkId, TopologyError> {
         if self.links.contains_key(name) {
-            return Err(TopologyError::Duplicate { what: "link", name: name.into() });
+            return Err(TopologyError::Duplicate {
+                what: "link",
+                name: name.into(),
+            });
         }
         let a = self.site_id(a)?;
         let b = self.site_id(b)?;
         latency
             .validate()
-            .map_err(|reason| TopologyError::BadLatency { link: name.into(), reason })?;
+            .map_err(|reason| TopologyError::BadLatency {
+                link: name.into(),
+                reason,
+            })?;
         let id = LinkId(self.links.len() as u32);
         self.links.insert(
             name.into(),
-            Link { name: name.into(), a, b, latency, loss, bandwidth_bps },
+            Link {
+                name: name.into(),
+                a,
+                b,
+                latency,
+                loss,
+                bandwidth_bps,
+            },
         );
-        self.graph.add_edge(NodeIndex::new(a.0 as usize), NodeIndex::new(b.0 as usize), id);
+        self.graph.add_edge(
+            NodeIndex::new(a.0 as usize),
+            NodeIndex::new(b.0 as usize),
+            id,
+        );
         Ok(id)
     }
 
@@ -296,9 +326,15 @@ impl Topology {
     /// conduit, one provider, one bridge crossing).
     pub fn add_group(&mut self, name: &str, links: &[&str]) -> Result<(), TopologyError> {
         if self.groups.contains_key(name) {
-            return Err(TopologyError::Duplicate { what: "shared-risk group", name: name.into() });
+            return Err(TopologyError::Duplicate {
+                what: "shared-risk group",
+                name: name.into(),
+            });
         }
-        let ids = links.iter().map(|l| self.link_id(l)).collect::<Result<Vec<_>, _>>()?;
+        let ids = links
+            .iter()
+            .map(|l| self.link_id(l))
+            .collect::<Result<Vec<_>, _>>()?;
         self.groups.insert(name.into(), ids);
         Ok(())
     }
@@ -308,7 +344,10 @@ impl Topology {
         self.sites
             .get_index_of(name)
             .map(|i| SiteId(i as u32))
-            .ok_or_else(|| TopologyError::Unknown { what: "site", name: name.into() })
+            .ok_or_else(|| TopologyError::Unknown {
+                what: "site",
+                name: name.into(),
+            })
     }
 
     /// The link called `name`.
@@ -316,7 +355,10 @@ impl Topology {
         self.links
             .get_index_of(name)
             .map(|i| LinkId(i as u32))
-            .ok_or_else(|| TopologyError::Unknown { what: "link", name: name.into() })
+            .ok_or_else(|| TopologyError::Unknown {
+                what: "link",
+                name: name.into(),
+            })
     }
 
     /// The links of the shared-risk group called `name`.
@@ -324,7 +366,10 @@ impl Topology {
         self.groups
             .get(name)
             .map(Vec::as_slice)
-            .ok_or_else(|| TopologyError::Unknown { what: "shared-risk group", name: name.into() })
+            .ok_or_else(|| TopologyError::Unknown {
+                what: "shared-risk group",
+                name: name.into(),
+            })
     }
 
     /// A site by id.
@@ -339,12 +384,18 @@ impl Topology {
 
     /// All sites, in declaration order.
     pub fn sites(&self) -> impl Iterator<Item = (SiteId, &Site)> {
-        self.sites.values().enumerate().map(|(i, s)| (SiteId(i as u32), s))
+        self.sites
+            .values()
+            .enumerate()
+            .map(|(i, s)| (SiteId(i as u32), s))
     }
 
     /// All links, in declaration order.
     pub fn links(&self) -> impl Iterator<Item = (LinkId, &Link)> {
-        self.links.values().enumerate().map(|(i, l)| (LinkId(i as u32), l))
+        self.links
+            .values()
+            .enumerate()
+            .map(|(i, l)| (LinkId(i as u32), l))
     }
 
     /// All shared-risk groups, in declaration order.
@@ -396,20 +447,37 @@ mod tests {
             Err(TopologyError::Unknown { what: "site", .. })
         ));
         t.add_site("west", SiteKind::Datacenter).unwrap();
-        let bad = Latency::Uniform { min: ms(5), max: ms(1) };
+        let bad = Latency::Uniform {
+            min: ms(5),
+            max: ms(1),
+        };
         assert!(matches!(
             t.add_link("l", "east", "west", bad),
             Err(TopologyError::BadLatency { .. })
         ));
-        assert!(matches!(t.add_group("g", &["nope"]), Err(TopologyError::Unknown { .. })));
+        assert!(matches!(
+            t.add_group("g", &["nope"]),
+            Err(TopologyError::Unknown { .. })
+        ));
     }
 
     #[test]
     fn latency_samples_stay_in_range() {
         let mut rng = Seed(1).stream("test", "latency");
-        let uniform = Latency::Uniform { min: ms(10), max: ms(20) };
-        let normal = Latency::Normal { mean: ms(30), jitter: ms(5), min: ms(25) };
-        let lognormal = Latency::LogNormal { min: ms(30), median: ms(2), sigma: 0.5 };
+        let uniform = Latency::Uniform {
+            min: ms(10),
+            max: ms(20),
+        };
+        let normal = Latency::Normal {
+            mean: ms(30),
+            jitter: ms(5),
+            min: ms(25),
+        };
+        let lognormal = Latency::LogNormal {
+            min: ms(30),
+            median: ms(2),
+            sigma: 0.5,
+        };
         let mut normal_sum = 0.0;
         for _ in 0..10_000 {
             let u = uniform.sample(&mut rng);

@@ -1,7 +1,10 @@
 //! A probe node for network tests: sends on command, records receipts.
 #![allow(dead_code)]
 
-use blastradius::{Ctx, Disk, Node, NodeId, Seed, SimDuration, SimTime, Simulation, SiteKind, Topology, Latency, TimerId};
+use blastradius::{
+    Ctx, Disk, Latency, Node, NodeId, Seed, SimDuration, SimTime, Simulation, SiteKind, TimerId,
+    Topology,
+};
 use rand::RngExt;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -78,8 +81,10 @@ pub fn line_world(placement: &[(&str, &str)]) -> Simulation<Probe> {
     for s in ["a", "b", "c"] {
         t.add_site(s, SiteKind::Datacenter).unwrap();
     }
-    t.add_link("ab", "a", "b", Latency::constant(ms(10))).unwrap();
-    t.add_link("bc", "b", "c", Latency::constant(ms(10))).unwrap();
+    t.add_link("ab", "a", "b", Latency::constant(ms(10)))
+        .unwrap();
+    t.add_link("bc", "b", "c", Latency::constant(ms(10)))
+        .unwrap();
     let mut sim = Simulation::new(t, Seed(1));
     for (name, site) in placement {
         sim.add_node(name, site, Probe::default()).unwrap();

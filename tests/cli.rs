@@ -1,0 +1,120 @@
+//! The command line as a user meets it: first line, exit codes, formats,
+//! bad input.
+
+use std::process::Command;
+
+fn blastradius(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_blastradius"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_prints_seed_and_fingerprint_first_and_the_replay_command_last() {
+    let (code, out, _) = blastradius(&["run", "scenarios/ping-partition.toml", "--seed", "9"]);
+    assert_eq!(code, 0);
+    let first = out.lines().next().unwrap();
+    assert!(first.starts_with("seed=9 fingerprint="), "{first}");
+    assert_eq!(first.len(), "seed=9 fingerprint=".len() + 16);
+    assert!(
+        out.trim_end()
+            .ends_with("replay: blastradius run scenarios/ping-partition.toml --seed 9"),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_a_seed_the_file_seed_is_used_and_printed() {
+    let (_, out, _) = blastradius(&["run", "scenarios/heartbeat-ring.toml"]);
+    assert!(out.starts_with("seed=7 "));
+}
+
+#[test]
+fn json_output_is_one_object_with_the_documented_fields() {
+    let (code, out, _) = blastradius(&["run", "scenarios/ping-partition.toml", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for field in [
+        "scenario",
+        "seed",
+        "fingerprint",
+        "stop",
+        "events",
+        "faults",
+        "network",
+        "nodes",
+        "timeline",
+        "replay",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(v["seed"], 42);
+    assert_eq!(v["fingerprint"], "ae779df90a0fe1e8");
+    assert_eq!(v["stop"]["stop"], "time_limit");
+}
+
+#[test]
+fn check_determinism_runs_twice_and_agrees() {
+    let (code, out, _) = blastradius(&[
+        "run",
+        "scenarios/heartbeat-ring.toml",
+        "--check-determinism",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("determinism: two runs agree"), "{out}");
+}
+
+#[test]
+fn bad_input_exits_3_naming_file_line_and_field() {
+    let dir = std::env::temp_dir().join(format!("blastradius-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "[scenario]\nname = \"x\"\nduration = \"1s\"\n\n[[site]]\nname = \"a\"\n\n[[node]]\nname = \"n\"\nsite = \"b\"\nservice = \"echo\"\n").unwrap();
+    let (code, _, err) = blastradius(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("bad.toml:8:1: node[0].site: unknown site \"b\""),
+        "{err}"
+    );
+    let (code, _, err) = blastradius(&["run", "does-not-exist.toml"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("does-not-exist.toml"), "{err}");
+    let (code, _, _) = blastradius(&["run", "scenarios/ping-partition.toml", "--seed", "many"]);
+    assert_eq!(code, 3);
+    let (code, _, _) = blastradius(&["frobnicate"]);
+    assert_eq!(code, 3);
+}
+
+#[test]
+fn a_run_stopped_by_a_limit_exits_2_with_the_reason() {
+    let dir = std::env::temp_dir().join(format!("blastradius-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("limit.toml");
+    let text = std::fs::read_to_string("scenarios/ping-partition.toml").unwrap()
+        + "\n[limits]\nevents_max = 50\n";
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = blastradius(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("event limit (50 events)"), "{err}");
+}
+
+#[test]
+fn analyze_names_the_single_cut() {
+    let (code, out, _) = blastradius(&["analyze", "scenarios/ping-partition.toml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("link east_dc-east_hub"), "{out}");
+    let (_, json, _) = blastradius(&[
+        "analyze",
+        "scenarios/heartbeat-ring.toml",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["questions"][0]["cuts"]["size"], 2);
+}
