@@ -1312,7 +1312,7 @@ impl<N: Node> Simulation<N> {
     #[inline]
     fn dispatch(&mut self, node: NodeId, item: Pending<N::Message, N::Timer>) {
         if self.kernel.ready[node.index()] {
-            return self.handle(node, item);
+            return self.handle_ready(node, item);
         }
         self.dispatch_slow(node, item);
     }
@@ -1343,17 +1343,21 @@ impl<N: Node> Simulation<N> {
         }
     }
 
-    /// Runs one piece of work on an up node now.
-    #[inline]
+    /// Runs one piece of work on an up node now (slow nodes become busy).
     fn handle(&mut self, node: NodeId, item: Pending<N::Message, N::Timer>) {
         let k = &mut self.kernel;
-        k.last_node = Some(node);
-        if !k.ready[node.index()] {
-            let state = &mut k.nodes[node.index()];
-            if state.slow_ns > 0 {
-                state.busy_until = k.now.saturating_add(state.slow_ns);
-            }
+        let state = &mut k.nodes[node.index()];
+        if state.slow_ns > 0 {
+            state.busy_until = k.now.saturating_add(state.slow_ns);
         }
+        self.handle_ready(node, item);
+    }
+
+    /// Runs one piece of work on a node known to be ready.
+    #[inline]
+    fn handle_ready(&mut self, node: NodeId, item: Pending<N::Message, N::Timer>) {
+        let k = &mut self.kernel;
+        k.last_node = Some(node);
         match item {
             Pending::Message {
                 from,
@@ -1542,8 +1546,8 @@ impl<N: Node> Simulation<N> {
     pub fn run(&mut self) -> StopReason {
         loop {
             let k = &mut self.kernel;
-            if let Some(reason) = k.stop.take() {
-                return reason;
+            if k.stop.is_some() {
+                return k.stop.take().expect("checked");
             }
             if k.same_instant >= k.limits.events_per_instant_max {
                 let node = k.last_node.map(|n| k.nodes[n.index()].name.clone());

@@ -100,7 +100,10 @@ impl<E> EventQueue<E> {
             // among equal times the newest first so it pops last).
             let at = self.current.partition_point(|e| e.time > time);
             self.current.insert(at, entry);
-        } else if time <= self.epoch_last && self.buckets > 0 {
+        } else if time <= self.epoch_last {
+            // Before the first epoch `epoch_last` is 0, and time 0 is caught
+            // by the `current` branch above, so the ring is never indexed
+            // while empty.
             let index = ((time - self.epoch_start) >> self.shift) as usize;
             self.ring[index].push(entry);
         } else {
