@@ -250,14 +250,7 @@ fn a_cut_loses_messages_in_flight_and_later_sends_find_no_route() {
 
 #[test]
 fn routing_takes_the_other_way_round_when_a_link_is_cut() {
-    let mut t = Topology::new();
-    for s in ["a", "b", "c"] {
-        t.add_site(s, SiteKind::Datacenter).unwrap();
-    }
-    t.add_link("ab", "a", "b", Latency::constant(ms(10)))
-        .unwrap();
-    t.add_link("bc", "b", "c", Latency::constant(ms(10)))
-        .unwrap();
+    let mut t = line_topology();
     t.add_link("ac", "a", "c", Latency::constant(ms(50)))
         .unwrap();
     t.add_group("conduit", &["ab", "ac"]).unwrap();

@@ -77,6 +77,15 @@ pub fn ms(v: u64) -> SimDuration {
 /// Sites `a`, `b`, `c` in a line `a — b — c`, 10 ms per link; nodes named
 /// by `placement` (name, site).
 pub fn line_world(placement: &[(&str, &str)]) -> Simulation<Probe> {
+    let mut sim = Simulation::new(line_topology(), Seed(1));
+    for (name, site) in placement {
+        sim.add_node(name, site, Probe::default()).unwrap();
+    }
+    sim
+}
+
+/// Sites `a — b — c`, 10 ms per link.
+pub fn line_topology() -> Topology {
     let mut t = Topology::new();
     for s in ["a", "b", "c"] {
         t.add_site(s, SiteKind::Datacenter).unwrap();
@@ -85,11 +94,7 @@ pub fn line_world(placement: &[(&str, &str)]) -> Simulation<Probe> {
         .unwrap();
     t.add_link("bc", "b", "c", Latency::constant(ms(10)))
         .unwrap();
-    let mut sim = Simulation::new(t, Seed(1));
-    for (name, site) in placement {
-        sim.add_node(name, site, Probe::default()).unwrap();
-    }
-    sim
+    t
 }
 
 /// Every `(from, tag)` a node received, in order.
