@@ -12,7 +12,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod fault;
+pub mod history;
 pub mod net;
 pub mod phold;
 pub mod report;

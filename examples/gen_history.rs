@@ -1,0 +1,80 @@
+//! Writes a linearizable-by-construction history as JSON Lines to stdout,
+//! for benchmarking `blastradius check`:
+//!
+//! ```text
+//! cargo run --release --example gen_history -- --ops 1000000 --keys 1000 --clients 50 --info 0.01 > kv.jsonl
+//! target/release/blastradius check --stats kv.jsonl
+//! ```
+//!
+//! `--corrupt` changes one read near the end to a value never written, so
+//! the history is invalid.
+
+use blastradius::Seed;
+use blastradius::history::{jsonl, synth};
+use clap::Parser;
+use std::io::Write;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 100)]
+    ops: usize,
+    #[arg(long, default_value_t = 0)]
+    keys: usize,
+    #[arg(long, default_value_t = 5)]
+    clients: usize,
+    /// Values drawn from 0..N; 0 writes unique values.
+    #[arg(long, default_value_t = 0)]
+    values: u32,
+    #[arg(long, default_value_t = 0.5)]
+    reads: f64,
+    #[arg(long, default_value_t = 0.0)]
+    cas: f64,
+    #[arg(long, default_value_t = 0.0)]
+    appends: f64,
+    #[arg(long, default_value_t = 0.01)]
+    info: f64,
+    /// Mean latency, microseconds.
+    #[arg(long, default_value_t = 1000)]
+    latency_us: u64,
+    /// Mean pause between a client's operations, microseconds.
+    #[arg(long, default_value_t = 100)]
+    think_us: u64,
+    /// Skew traffic to a few keys.
+    #[arg(long)]
+    hot: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Make the history invalid: a late read returns a value never written.
+    #[arg(long)]
+    corrupt: bool,
+}
+
+fn main() -> std::io::Result<()> {
+    let a = Args::parse();
+    let p = synth::Params {
+        ops: a.ops,
+        keys: a.keys,
+        clients: a.clients,
+        values: a.values,
+        reads: a.reads,
+        cas: a.cas,
+        appends: a.appends,
+        info: a.info,
+        pending: 0.2,
+        fail: 0.01,
+        latency_ns: a.latency_us * 1000,
+        think_ns: a.think_us * 1000,
+        hot_keys: a.hot,
+    };
+    let h = synth::generate(&p, Seed(a.seed));
+    let mut text = jsonl::to_string(&h);
+    if a.corrupt
+        && let Some(pos) = text.rfind("\"type\":\"ok\",\"f\":\"read\"")
+        && let Some(v) = text[pos..].find("\"value\":")
+    {
+        let start = pos + v + 8;
+        let end = start + text[start..].find([',', '}']).unwrap_or(0);
+        text.replace_range(start..end, "\"never-written\"");
+    }
+    std::io::stdout().lock().write_all(text.as_bytes())
+}

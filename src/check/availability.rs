@@ -1,0 +1,230 @@
+//! Availability: did clients get answers, per time window, and against an SLO.
+//!
+//! A request succeeds if it completed `ok` (or a cas `fail`, which is an
+//! answer: the compare failed); `fail` of anything else, `info` and no
+//! completion are errors. Requests are counted in the window where they were
+//! invoked. An *outage* runs from the first failed request after a success
+//! to the next successful completion; the longest outage is the longest
+//! unavailable window, and the RTO is how long after `fault_at` service came
+//! back.
+
+use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
+use crate::history::{OpFn, Operation, Outcome};
+
+/// Which requests count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Requests {
+    /// All of them.
+    #[default]
+    All,
+    /// Reads only.
+    Reads,
+    /// Writes, cas and appends.
+    Writes,
+}
+
+/// "At least `windows` of all `window_ns` windows have a success ratio of at
+/// least `success`."
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Slo {
+    /// Required success ratio within a window (e.g. 0.99).
+    pub success: f64,
+    /// Required fraction of windows meeting it (e.g. 0.999).
+    pub windows: f64,
+}
+
+/// The `availability` checker.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Availability {
+    /// Window length, ns.
+    pub window_ns: u64,
+    /// Which requests count.
+    pub requests: Requests,
+    /// The assertion; `None` reports figures only (always `Valid`).
+    pub slo: Option<Slo>,
+    /// When the fault began, for the RTO.
+    pub fault_at: Option<u64>,
+}
+
+impl Default for Availability {
+    fn default() -> Self {
+        Self {
+            window_ns: 60_000_000_000,
+            requests: Requests::All,
+            slo: Some(Slo {
+                success: 0.99,
+                windows: 0.999,
+            }),
+            fault_at: None,
+        }
+    }
+}
+
+fn succeeded(o: &Operation) -> bool {
+    o.outcome == Outcome::Ok || (o.f == OpFn::Cas && o.outcome == Outcome::Fail)
+}
+
+/// One window's counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    /// Start, ns.
+    pub start: u64,
+    /// Requests invoked in it.
+    pub requests: u64,
+    /// Of which succeeded.
+    pub ok: u64,
+}
+
+impl Availability {
+    /// Per-window counts (windows with no requests are left out).
+    pub fn windows(&self, ops: &[&Operation]) -> Vec<Window> {
+        let mut out: Vec<Window> = Vec::new();
+        for o in ops {
+            let t = o.invoke_time.unwrap_or(0);
+            let start = t - t % self.window_ns.max(1);
+            if out.last().is_none_or(|w| w.start != start) {
+                out.push(Window {
+                    start,
+                    requests: 0,
+                    ok: 0,
+                });
+            }
+            let Some(w) = out.last_mut() else { continue };
+            w.requests += 1;
+            w.ok += u64::from(succeeded(o));
+        }
+        out
+    }
+}
+
+impl Checker for Availability {
+    fn name(&self) -> &str {
+        "availability"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<Finding, CheckError> {
+        let h = input.history;
+        if !h.has_times() {
+            return Err(CheckError(
+                "the history has no times; availability is measured per time window".into(),
+            ));
+        }
+        let ops: Vec<&Operation> = h
+            .ops()
+            .iter()
+            .filter(|o| match self.requests {
+                Requests::All => true,
+                Requests::Reads => o.f == OpFn::Read,
+                Requests::Writes => o.f != OpFn::Read,
+            })
+            .collect();
+        if ops.is_empty() {
+            return Err(CheckError("no requests of the selected kind".into()));
+        }
+        let total = ops.len() as f64;
+        let ok = ops.iter().filter(|o| succeeded(o)).count() as f64;
+        let windows = self.windows(&ops);
+        // Outages: first failure after a success until the next success completes.
+        let end_of_history = ops
+            .iter()
+            .filter_map(|o| o.complete_time.or(o.invoke_time))
+            .max()
+            .unwrap_or(0);
+        let mut events: Vec<(u64, bool)> = ops
+            .iter()
+            .map(|o| {
+                if succeeded(o) {
+                    (o.complete_time.unwrap_or(0), true)
+                } else {
+                    (o.invoke_time.unwrap_or(0), false)
+                }
+            })
+            .collect();
+        events.sort();
+        let mut outages: Vec<(u64, u64)> = Vec::new();
+        let mut down_since: Option<u64> = None;
+        for (t, success) in events {
+            match (success, down_since) {
+                (false, None) => down_since = Some(t),
+                (true, Some(s)) => {
+                    outages.push((s, t));
+                    down_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = down_since {
+            outages.push((s, end_of_history.max(s)));
+        }
+        let longest = outages.iter().map(|(s, e)| e - s).max().unwrap_or(0);
+        let unavailable: u64 = outages.iter().map(|(s, e)| e - s).sum();
+        let rto = self.fault_at.map(|f| {
+            outages
+                .iter()
+                .find(|&&(_, e)| e >= f)
+                .map_or(0, |&(_, e)| e - f)
+        });
+        let meeting = |success: f64| {
+            windows
+                .iter()
+                .filter(|w| w.ok as f64 >= success * w.requests as f64)
+                .count()
+        };
+        let mut f = Finding::new(self.name(), Verdict::Valid, String::new())
+            .metric("requests", total)
+            .metric("ok_fraction", ok / total)
+            .metric("error_rate", 1.0 - ok / total)
+            .metric("windows", windows.len() as f64)
+            .metric("longest_unavailable_seconds", secs(longest))
+            .metric("unavailable_seconds", secs(unavailable));
+        if let Some(r) = rto {
+            f = f.metric("rto_seconds", secs(r));
+        }
+        let mut summary = format!(
+            "{:.3}% of {} requests succeeded; longest unavailable window {:.3}s",
+            100.0 * ok / total,
+            total,
+            secs(longest)
+        );
+        if let Some(slo) = self.slo {
+            let met = meeting(slo.success);
+            let fraction = met as f64 / windows.len().max(1) as f64;
+            f = f.metric("windows_meeting_slo_fraction", fraction);
+            let holds = fraction >= slo.windows;
+            summary.push_str(&format!(
+                "; SLO {}: {met} of {} {}s windows at >= {}% success (need {}%)",
+                if holds { "met" } else { "missed" },
+                windows.len(),
+                secs(self.window_ns),
+                100.0 * slo.success,
+                100.0 * slo.windows
+            ));
+            if !holds {
+                f.verdict = Verdict::Invalid;
+                for w in windows
+                    .iter()
+                    .filter(|w| (w.ok as f64) < slo.success * w.requests as f64)
+                    .take(20)
+                {
+                    f.details.push(format!(
+                        "window t={:.3}s: {} of {} requests succeeded ({:.1}%)",
+                        secs(w.start),
+                        w.ok,
+                        w.requests,
+                        100.0 * w.ok as f64 / w.requests as f64
+                    ));
+                }
+            }
+        }
+        for (s, e) in outages.iter().filter(|(s, e)| e - s == longest).take(1) {
+            f.details.push(format!(
+                "longest outage: t={:.3}s to t={:.3}s",
+                secs(*s),
+                secs(*e)
+            ));
+        }
+        f.summary = summary;
+        f.witness = serde_json::json!({ "windows": windows, "outages": outages });
+        Ok(f)
+    }
+}

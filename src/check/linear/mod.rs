@@ -1,0 +1,722 @@
+//! Linearizability of register, CAS-register and key-value histories.
+//!
+//! Keys are independent objects, so a history is linearizable iff each
+//! key's sub-history is (Herlihy and Wing's locality, the
+//! "P-compositionality" of Horn and Kroening): keys are checked in parallel
+//! and the results gathered in key order, so the verdict and the witness do
+//! not depend on the thread count. Each key is searched by [`search`]:
+//! Wing & Gong's algorithm with Lowe's memoisation and the reductions listed
+//! there. Every search has a [`Budget`]; running out gives `Unknown` with
+//! the reason, never an out-of-memory.
+//!
+//! For an invalid history the [`Witness`] names the operation that could not
+//! be linearized, the longest linearizable prefix the search found, and a
+//! small failing sub-history: the key, cut at *quiescent points* (where no
+//! determinate operation is in flight, so every operation before the cut
+//! precedes every operation after it). A window between two such cuts, from
+//! an unknown start state, is not linearizable only if the whole history is
+//! not, so the window is a sound witness; the shortest prefix and then the
+//! shortest suffix of it that still fail are found by bisection.
+
+pub mod model;
+mod search;
+
+use super::{CheckError, CheckInput, Checker, Finding, Verdict};
+use crate::history::{self, History, KeyId, OpFn, OpValue, Operation, Outcome};
+use model::{AppendStates, Kernel, OTHER, Step};
+use rayon::prelude::*;
+use search::{Deepest, Limits, SOp, Search};
+use serde::Serialize;
+
+/// Which sequential object each key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Model {
+    /// Read and write only.
+    Register,
+    /// Read, write and compare-and-set.
+    CasRegister,
+    /// Per key: read, write, cas and append.
+    #[default]
+    Kv,
+}
+
+impl Model {
+    /// Parses `register`, `cas-register` or `kv`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "register" => Self::Register,
+            "cas-register" => Self::CasRegister,
+            "kv" => Self::Kv,
+            _ => return None,
+        })
+    }
+
+    fn allows(self, f: OpFn) -> bool {
+        match self {
+            Self::Register => matches!(f, OpFn::Read | OpFn::Write),
+            Self::CasRegister => !matches!(f, OpFn::Append),
+            Self::Kv => true,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::CasRegister => "cas-register",
+            Self::Kv => "kv",
+        }
+    }
+}
+
+/// How much one key's search may use before it answers `Unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Distinct configurations stored.
+    pub max_states: u64,
+    /// Approximate bytes of the memo table.
+    pub max_bytes: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            max_states: 20_000_000,
+            max_bytes: 1 << 30,
+        }
+    }
+}
+
+/// What to check and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The sequential object.
+    pub model: Model,
+    /// Per-key search budget.
+    pub budget: Budget,
+    /// Build a witness for an invalid history (costs a few extra searches).
+    pub witness: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            model: Model::Kv,
+            budget: Budget::default(),
+            witness: true,
+        }
+    }
+}
+
+/// A history that the chosen model cannot judge (bad input, not a verdict).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: f: model {model} has no {f} operation (use --model {suggest})")]
+pub struct ModelError {
+    /// Line of the offending invoke (0 if built in memory).
+    pub line: u32,
+    /// The operation.
+    pub f: OpFn,
+    /// The model.
+    pub model: &'static str,
+    /// A model that has it.
+    pub suggest: &'static str,
+}
+
+/// The result of a linearizability check.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why the verdict is `Unknown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Keys (objects) checked.
+    pub keys: usize,
+    /// Operations taking part in the search (after dropping those that
+    /// constrain nothing).
+    pub ops: usize,
+    /// Configurations stored in the memo tables, all keys together.
+    pub states: u64,
+    /// For `Invalid`: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Witness>,
+}
+
+/// An operation as a witness shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpRef {
+    /// Index of the operation in the history (invoke order, 0-based).
+    pub index: usize,
+    /// Short form, e.g. `p3 read -> 4 (ok)`.
+    pub text: String,
+    /// Line of its invoke (0 if the history was built in memory).
+    pub invoke_line: u32,
+    /// Line of its completion (0 if none).
+    pub complete_line: u32,
+}
+
+/// One step of the longest linearizable prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PrefixStep {
+    /// The operation.
+    pub op: OpRef,
+    /// The object's state after it (JSON text).
+    pub state: String,
+}
+
+/// A real-time ordering that holds in the failing window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Ordering {
+    /// History index of the earlier operation.
+    pub before: usize,
+    /// History index of the later one.
+    pub after: usize,
+    /// Why it holds.
+    pub reason: String,
+}
+
+/// Why a history is not linearizable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Witness {
+    /// The key (absent for a keyless history).
+    pub key: Option<String>,
+    /// The operation that could not be linearized after the longest prefix.
+    pub blocked: Option<OpRef>,
+    /// Why not.
+    pub why: String,
+    /// Length of the longest linearizable prefix the search found.
+    pub prefix_len: usize,
+    /// Its last steps (at most 20), with the state after each.
+    pub prefix_tail: Vec<PrefixStep>,
+    /// The failing sub-history: operations of this key between two
+    /// quiescent points.
+    pub window: Vec<OpRef>,
+    /// The start state the window is checked from: `null` if it starts at
+    /// the beginning of the history, else `any`.
+    pub window_start: String,
+    /// The real-time orderings among the window's operations (transitively
+    /// reduced), each with the lines that establish it.
+    pub orderings: Vec<Ordering>,
+}
+
+impl Witness {
+    /// The witness for people, one fact per line.
+    pub fn to_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let key = self
+            .key
+            .as_ref()
+            .map(|k| format!("key {k:?}"))
+            .unwrap_or_else(|| "the register".into());
+        out.push(format!("{key} is not linearizable"));
+        if let Some(b) = &self.blocked {
+            out.push(format!(
+                "cannot linearize op {} {} ({})",
+                b.index,
+                b.text,
+                lines(b)
+            ));
+        }
+        out.push(format!("why: {}", self.why));
+        out.push(format!(
+            "longest linearizable prefix found: {} ops{}",
+            self.prefix_len,
+            if self.prefix_len > self.prefix_tail.len() {
+                format!(", the last {}:", self.prefix_tail.len())
+            } else {
+                ":".into()
+            }
+        ));
+        for s in &self.prefix_tail {
+            out.push(format!(
+                "  op {} {} ({}) -> state {}",
+                s.op.index,
+                s.op.text,
+                lines(&s.op),
+                s.state
+            ));
+        }
+        out.push(format!(
+            "smallest failing sub-history found: {} ops of {key}, from start state {}:",
+            self.window.len(),
+            self.window_start
+        ));
+        const SHOWN: usize = 40;
+        for o in self.window.iter().take(SHOWN) {
+            out.push(format!("  op {} {} ({})", o.index, o.text, lines(o)));
+        }
+        if self.window.len() > SHOWN {
+            out.push(format!(
+                "  ... and {} more (see --format json)",
+                self.window.len() - SHOWN
+            ));
+        }
+        if !self.orderings.is_empty() {
+            out.push("orderings that hold in it:".into());
+            for o in self.orderings.iter().take(SHOWN) {
+                out.push(format!("  {}", o.reason));
+            }
+            if self.orderings.len() > SHOWN {
+                out.push(format!("  ... and {} more", self.orderings.len() - SHOWN));
+            }
+        }
+        out
+    }
+}
+
+fn lines(o: &OpRef) -> String {
+    match (o.invoke_line, o.complete_line) {
+        (0, _) => "in memory".into(),
+        (i, 0) => format!("line {i}, never completed"),
+        (i, c) => format!("lines {i}-{c}"),
+    }
+}
+
+/// Operations of one key, compiled for the search.
+struct Prepared {
+    /// Determinate first, then indeterminate by invoke.
+    sops: Vec<SOp>,
+    /// History index of each.
+    ids: Vec<u32>,
+    kernel: Kernel,
+}
+
+fn prepare(h: &History, group: &[u32]) -> Prepared {
+    let ops = h.ops();
+    let values = h.values();
+    let has_append = group
+        .iter()
+        .any(|&i| ops[i as usize].f == OpFn::Append && ops[i as usize].outcome != Outcome::Fail);
+    let mut kernel = Kernel {
+        appends: has_append.then(AppendStates::new),
+    };
+    let mut id = |v: history::ValueId| -> u32 {
+        match kernel.appends.as_mut() {
+            None => v.0,
+            Some(a) => a.local(v, values.as_string(v)),
+        }
+    };
+    let mut det = Vec::new();
+    let mut info = Vec::new();
+    for &i in group {
+        let o = &ops[i as usize];
+        let step = match (o.f, o.outcome, o.value) {
+            (OpFn::Read, Outcome::Ok, v) => Step::Read(id(v.first())),
+            (OpFn::Read, _, _) => continue,
+            (OpFn::Write | OpFn::Append, Outcome::Fail, _) => continue,
+            (OpFn::Write, _, v) => Step::Write(id(v.first())),
+            (OpFn::Append, _, v) => Step::Append(id(v.first())),
+            (OpFn::Cas, outcome, OpValue::Pair(a, b)) => match outcome {
+                Outcome::Ok => Step::CasOk(id(a), id(b)),
+                Outcome::Fail => Step::CasFail(id(a)),
+                Outcome::Info => Step::CasInfo(id(a), id(b)),
+            },
+            (OpFn::Cas, _, OpValue::One(_)) => continue,
+        };
+        let sop = SOp {
+            step,
+            call: o.invoke,
+            ret: if o.is_info() {
+                u32::MAX
+            } else {
+                o.complete.unwrap_or(u32::MAX)
+            },
+        };
+        if sop.is_info() {
+            info.push((sop, i));
+        } else {
+            det.push((sop, i));
+        }
+    }
+    // An indeterminate write (or cas) whose value nothing ever observes can
+    // be left out: no read or compare can tell whether it happened, unless
+    // a failed cas or an append could use the state it leaves.
+    let blind = !has_append && !det.iter().any(|(s, _)| matches!(s.step, Step::CasFail(_)));
+    if blind {
+        let mut observed = hashbrown::HashSet::new();
+        for (s, _) in det.iter().chain(info.iter()) {
+            match s.step {
+                Step::Read(v) | Step::CasOk(v, _) | Step::CasFail(v) | Step::CasInfo(v, _) => {
+                    observed.insert(v);
+                }
+                _ => {}
+            }
+        }
+        info.retain(|(s, _)| match s.step {
+            Step::Write(v) | Step::CasInfo(_, v) => observed.contains(&v),
+            _ => true,
+        });
+    }
+    info.sort_by_key(|(s, _)| s.call);
+    let (mut sops, mut ids): (Vec<SOp>, Vec<u32>) = det.into_iter().unzip();
+    for (s, i) in info {
+        sops.push(s);
+        ids.push(i);
+    }
+    Prepared { sops, ids, kernel }
+}
+
+fn limits(b: Budget) -> Limits {
+    Limits {
+        max_states: b.max_states,
+        max_bytes: b.max_bytes,
+    }
+}
+
+/// The outcome of one key.
+struct KeyResult {
+    outcome: search::Outcome,
+    states: u64,
+    ops: usize,
+}
+
+fn check_group(h: &History, group: &[u32], budget: Budget) -> KeyResult {
+    let mut p = prepare(h, group);
+    let mut search = Search::new(&p.sops, &mut p.kernel, limits(budget));
+    let outcome = search.run(0, None, &mut Deepest::default());
+    KeyResult {
+        outcome,
+        states: search.stats.states,
+        ops: p.sops.len(),
+    }
+}
+
+/// Checks a history.
+pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
+    let ops = h.ops();
+    for o in ops {
+        if !opts.model.allows(o.f) {
+            return Err(ModelError {
+                line: o.invoke_line,
+                f: o.f,
+                model: opts.model.name(),
+                suggest: if o.f == OpFn::Cas {
+                    "cas-register"
+                } else {
+                    "kv"
+                },
+            });
+        }
+    }
+    // Group by key: slot 0 is the keyless register, slot k+1 key k.
+    let mut groups: Vec<Vec<u32>> = vec![Vec::new(); h.key_count() + 1];
+    for (i, o) in ops.iter().enumerate() {
+        groups[o.key.map_or(0, |k| k.0 as usize + 1)].push(i as u32);
+    }
+    let mut order: Vec<usize> = (0..groups.len())
+        .filter(|&g| !groups[g].is_empty())
+        .collect();
+    // Biggest first, for load balance; results are re-sorted by key below.
+    order.sort_by_key(|&g| std::cmp::Reverse(groups[g].len()));
+    let mut results: Vec<(usize, KeyResult)> = order
+        .par_iter()
+        .map(|&g| (g, check_group(h, &groups[g], opts.budget)))
+        .collect();
+    results.sort_by_key(|(g, _)| *g);
+    let mut report = Report {
+        verdict: Verdict::Valid,
+        reason: None,
+        keys: results.len(),
+        ops: results.iter().map(|(_, r)| r.ops).sum(),
+        states: results.iter().map(|(_, r)| r.states).sum(),
+        witness: None,
+    };
+    let key_of = |g: usize| (g > 0).then(|| KeyId(g as u32 - 1));
+    let key_name = |g: usize| key_of(g).map(|k| h.key_name(k).to_string());
+    if let Some((g, _)) = results
+        .iter()
+        .find(|(_, r)| r.outcome == search::Outcome::NotLinearizable)
+    {
+        report.verdict = Verdict::Invalid;
+        if opts.witness {
+            report.witness = Some(witness(h, &groups[*g], key_name(*g), opts.budget));
+        }
+    } else if let Some((g, r)) = results
+        .iter()
+        .find(|(_, r)| matches!(r.outcome, search::Outcome::Exhausted(_)))
+    {
+        report.verdict = Verdict::Unknown;
+        let unknown = results
+            .iter()
+            .filter(|(_, r)| matches!(r.outcome, search::Outcome::Exhausted(_)))
+            .count();
+        report.reason = Some(format!(
+            "search budget exhausted on {unknown} key(s), first {}: {} states stored (limits: {} states, {} MiB per key); the other keys are linearizable",
+            key_name(*g).map_or("(the register)".to_string(), |k| format!("{k:?}")),
+            r.states,
+            opts.budget.max_states,
+            opts.budget.max_bytes >> 20
+        ));
+    }
+    Ok(report)
+}
+
+fn op_ref(h: &History, index: u32) -> OpRef {
+    let o: &Operation = &h.ops()[index as usize];
+    OpRef {
+        index: index as usize,
+        text: history::describe(h, o),
+        invoke_line: o.invoke_line,
+        complete_line: o.complete_line,
+    }
+}
+
+fn state_text(h: &History, kernel: &Kernel, s: u32) -> String {
+    if s == OTHER {
+        return "(some other value)".into();
+    }
+    match &kernel.appends {
+        Some(a) => a
+            .describe(s)
+            .unwrap_or_else(|v| h.values().text(v).to_string()),
+        None => h.values().text(history::ValueId(s)).to_string(),
+    }
+}
+
+/// Runs a search over a subset of a prepared key, from `initial`.
+fn run_subset(sops: &[SOp], kernel: &mut Kernel, budget: Budget, initial: u32) -> search::Outcome {
+    let mut s = Search::new(sops, kernel, limits(budget));
+    s.run(initial, None, &mut Deepest::default())
+}
+
+fn witness(h: &History, group: &[u32], key: Option<String>, budget: Budget) -> Witness {
+    let mut p = prepare(h, group);
+    // The deepest configuration: run once for its depth, once to record it.
+    let depth = {
+        let mut s = Search::new(&p.sops, &mut p.kernel, limits(budget));
+        s.run(0, None, &mut Deepest::default());
+        s.stats.max_depth
+    };
+    let mut deepest = Deepest::default();
+    {
+        let mut s = Search::new(&p.sops, &mut p.kernel, limits(budget));
+        s.run(0, Some(depth), &mut deepest);
+    }
+    let blocked = deepest.blocked.map(|b| op_ref(h, p.ids[b as usize]));
+    let end_state = deepest.prefix.last().map_or(0, |&(_, s)| s);
+    let end_text = state_text(h, &p.kernel, end_state);
+    let why = match deepest.blocked.map(|b| p.sops[b as usize].step) {
+        Some(Step::Read(v)) => format!(
+            "it read {}, but after the longest linearizable prefix the object holds {end_text}, and no operation that may still take effect before the read returns makes it {}",
+            state_text(h, &p.kernel, v),
+            state_text(h, &p.kernel, v)
+        ),
+        Some(Step::CasOk(a, _)) => format!(
+            "its compare succeeded, so the object held {}; after the longest linearizable prefix it holds {end_text}, and nothing that may still take effect first makes it {}",
+            state_text(h, &p.kernel, a),
+            state_text(h, &p.kernel, a)
+        ),
+        Some(Step::CasFail(a)) => format!(
+            "its compare failed, so the object did not hold {}; but after the longest linearizable prefix it holds exactly that, and nothing that may still take effect first changes it",
+            state_text(h, &p.kernel, a)
+        ),
+        Some(_) => format!(
+            "it must take effect before it returned; every position for it before then breaks an operation that follows (the object holds {end_text} after the longest prefix)"
+        ),
+        None => "no linearization of the operations exists".into(),
+    };
+    let prefix_len = deepest.prefix.len();
+    let prefix_tail = deepest.prefix[prefix_len.saturating_sub(20)..]
+        .iter()
+        .map(|&(op, s)| PrefixStep {
+            op: op_ref(h, p.ids[op as usize]),
+            state: state_text(h, &p.kernel, s),
+        })
+        .collect();
+    let (window, any_start) = shrink(&p, budget);
+    let mut window_ids: Vec<u32> = window.iter().map(|&i| p.ids[i]).collect();
+    window_ids.sort_unstable();
+    let orderings = orderings(h, &window_ids);
+    Witness {
+        key,
+        blocked,
+        why,
+        prefix_len,
+        prefix_tail,
+        window: window_ids.iter().map(|&i| op_ref(h, i)).collect(),
+        window_start: if any_start { "any" } else { "null" }.into(),
+        orderings,
+    }
+}
+
+/// The smallest window between quiescent points that still fails: indices
+/// into `p.sops`, and whether it starts from an unknown state.
+fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool) {
+    let det: Vec<usize> = {
+        let mut d: Vec<usize> = (0..p.sops.len())
+            .filter(|&i| !p.sops[i].is_info())
+            .collect();
+        d.sort_by_key(|&i| p.sops[i].call);
+        d
+    };
+    let info: Vec<usize> = (0..p.sops.len()).filter(|&i| p.sops[i].is_info()).collect();
+    // cuts[c] = index into `det` where segment c starts; last = det.len().
+    let mut cuts = vec![0usize];
+    let mut max_ret = 0u32;
+    for (k, &i) in det.iter().enumerate() {
+        if k > 0 && max_ret < p.sops[i].call {
+            cuts.push(k);
+        }
+        max_ret = max_ret.max(p.sops[i].ret);
+    }
+    cuts.push(det.len());
+    let segments = cuts.len() - 1;
+    let subset = |a: usize, b: usize| -> Vec<SOp> {
+        let mut v: Vec<SOp> = det[cuts[a]..cuts[b]].iter().map(|&i| p.sops[i]).collect();
+        let end = det.get(cuts[b]).map_or(u32::MAX, |&i| p.sops[i].call);
+        v.extend(info.iter().map(|&i| p.sops[i]).filter(|s| s.call < end));
+        v
+    };
+    // Each sub-search gets its own copy of the key's transition table, so
+    // the compiled state ids stay meaningful.
+    let fresh = || Kernel {
+        appends: p.kernel.appends.clone(),
+    };
+    let fails = |a: usize, b: usize| -> bool {
+        let sops = subset(a, b);
+        if a == 0 {
+            return run_subset(&sops, &mut fresh(), budget, 0) == search::Outcome::NotLinearizable;
+        }
+        let mut starts: Vec<u32> = vec![0, OTHER];
+        for s in &sops {
+            match s.step {
+                Step::Read(v) | Step::CasOk(v, _) | Step::CasFail(v) | Step::CasInfo(v, _) => {
+                    starts.push(v)
+                }
+                _ => {}
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        starts.len() <= 256
+            && starts.into_iter().all(|s| {
+                run_subset(&sops, &mut fresh(), budget, s) == search::Outcome::NotLinearizable
+            })
+    };
+    // Smallest b with [0, b) failing (monotone in b).
+    let (mut lo, mut hi) = (1usize, segments);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fails(0, mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let b = hi;
+    // Largest a with [a, b) failing from any start (monotone in a). The
+    // start state of an append key cannot be enumerated: keep a = 0.
+    let (mut lo, mut hi) = (0usize, if p.kernel.appends.is_some() { 0 } else { b - 1 });
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fails(mid, b) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let a = lo;
+    let end = det.get(cuts[b]).map_or(u32::MAX, |&i| p.sops[i].call);
+    let mut w: Vec<usize> = det[cuts[a]..cuts[b]].to_vec();
+    w.extend(info.iter().copied().filter(|&i| p.sops[i].call < end));
+    (w, a > 0)
+}
+
+/// Real-time orderings among `ids` (history indices), transitively reduced.
+fn orderings(h: &History, ids: &[u32]) -> Vec<Ordering> {
+    let ops = h.ops();
+    let n = ids.len().min(60);
+    let mut out = Vec::new();
+    for x in 0..n {
+        for y in 0..n {
+            let (a, b) = (&ops[ids[x] as usize], &ops[ids[y] as usize]);
+            if !a.precedes(b) {
+                continue;
+            }
+            let implied = (0..n).any(|z| {
+                let c = &ops[ids[z] as usize];
+                a.precedes(c) && c.precedes(b)
+            });
+            if implied {
+                continue;
+            }
+            let at = |l: u32| {
+                if l == 0 {
+                    String::new()
+                } else {
+                    format!(" at line {l}")
+                }
+            };
+            out.push(Ordering {
+                before: ids[x] as usize,
+                after: ids[y] as usize,
+                reason: format!(
+                    "op {} precedes op {}: op {} completed{} before op {} was invoked{}",
+                    ids[x],
+                    ids[y],
+                    ids[x],
+                    at(a.complete_line),
+                    ids[y],
+                    at(b.invoke_line)
+                ),
+            });
+        }
+    }
+    for &i in &ids[..n] {
+        let o = &ops[i as usize];
+        if o.is_info() && o.f != OpFn::Read {
+            out.push(Ordering {
+                before: i as usize,
+                after: i as usize,
+                reason: format!(
+                    "op {i} is indeterminate: it may take effect at any point after its invoke{}, or not at all",
+                    if o.invoke_line == 0 {
+                        String::new()
+                    } else {
+                        format!(" (line {})", o.invoke_line)
+                    }
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The `linearizable` checker for suites.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Linearizable {
+    /// Options of the check.
+    pub options: Options,
+}
+
+impl Checker for Linearizable {
+    fn name(&self) -> &str {
+        "linearizable"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<Finding, CheckError> {
+        let r = check(input.history, &self.options).map_err(|e| CheckError(e.to_string()))?;
+        let summary = match r.verdict {
+            Verdict::Valid => format!("{} ops on {} key(s) are linearizable", r.ops, r.keys),
+            Verdict::Invalid => r
+                .witness
+                .as_ref()
+                .and_then(|w| {
+                    w.blocked
+                        .as_ref()
+                        .map(|b| format!("cannot linearize op {} {}", b.index, b.text))
+                })
+                .unwrap_or_else(|| "not linearizable".into()),
+            Verdict::Unknown => r.reason.clone().unwrap_or_default(),
+        };
+        let mut f = Finding::new(self.name(), r.verdict, summary)
+            .metric("ops", r.ops as f64)
+            .metric("keys", r.keys as f64)
+            .metric("states", r.states as f64);
+        if let Some(w) = &r.witness {
+            f.details = w.to_lines();
+            f.witness = serde_json::to_value(w).unwrap_or_default();
+        }
+        Ok(f)
+    }
+}

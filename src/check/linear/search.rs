@@ -1,0 +1,462 @@
+//! The search: Wing & Gong's backtracking over a linked list of call and
+//! return entries, with Lowe's memoisation of (linearized set, state).
+//!
+//! Beyond the published algorithm, four reductions, each sound:
+//! - **Completion.** The search succeeds as soon as every determinate
+//!   operation is linearized: the indeterminate ones left over can all go at
+//!   the end (a write or append is always legal, an indeterminate cas applies
+//!   iff its compare holds), which is the same as leaving them out.
+//! - **Indeterminate operations last.** They never return, so they are not
+//!   in the list; they are tried only after the determinate candidates of a
+//!   level, i.e. just in time for the read that needs them.
+//! - **State-preserving operations first.** An ok read or a failed cas that
+//!   is legal now and is a candidate can be linearized now without loss: it
+//!   does not change the state, and any linearization that places it later
+//!   can move it here. Such a step is *forced*: if what follows fails, the
+//!   whole level fails, so no sibling is tried.
+//! - **Identical indeterminate operations in invoke order.** Two pending
+//!   indeterminate operations with the same function and arguments are
+//!   interchangeable, and the earlier-invoked one is available wherever the
+//!   later one is; so the later one is tried only once the earlier is taken.
+//!
+//! The memo table stores each configuration once: a 64-bit Zobrist hash of
+//! the set (updated in O(1) per step) mixed with the state, and the set
+//! itself in an arena as the words between the first word that is not all
+//! ones and the last non-zero word, which is all that differs between
+//! configurations of a long history.
+
+use super::model::{Kernel, Step};
+use hashbrown::HashTable;
+
+const NIL: u32 = u32::MAX;
+
+/// One operation as the search sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SOp {
+    pub step: Step,
+    /// Event position of the invoke.
+    pub call: u32,
+    /// Event position of the completion (`u32::MAX` for indeterminate).
+    pub ret: u32,
+}
+
+impl SOp {
+    pub fn is_info(&self) -> bool {
+        self.ret == NIL
+    }
+}
+
+/// Limits of one search.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub max_states: u64,
+    pub max_bytes: u64,
+}
+
+/// How a search ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Linearizable,
+    NotLinearizable,
+    /// Out of budget, with the number of states stored.
+    Exhausted(u64),
+}
+
+/// What the search saw at its deepest point (for witnesses).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Deepest {
+    /// Operations (indices into the search's op list) in linearization order,
+    /// with the state after each.
+    pub prefix: Vec<(u32, u32)>,
+    /// The earliest-returning operation not linearized at that point.
+    pub blocked: Option<u32>,
+}
+
+#[derive(Clone, Copy)]
+enum Cursor {
+    Main(u32),
+    Info { k: u32, limit: u32 },
+}
+
+#[derive(Clone, Copy)]
+struct Frame {
+    op: u32,
+    state: u32,
+    resume: Cursor,
+    forced: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    state: u32,
+    lo: u32,
+    off: u32,
+    len: u32,
+}
+
+/// Statistics of a search.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Stats {
+    pub states: u64,
+    pub max_depth: u32,
+}
+
+pub(crate) struct Search<'a> {
+    ops: &'a [SOp],
+    /// Determinate ops are `0..det`, indeterminate `det..`, sorted by call.
+    det: u32,
+    kernel: &'a mut Kernel,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    /// Event position of each list entry (2i call, 2i+1 return).
+    pos: Vec<u32>,
+    /// For each indeterminate op, the previous identical one (or NIL).
+    prev_same: Vec<u32>,
+    bits: Vec<u64>,
+    lo: u32,
+    hi: u32,
+    zobrist_hash: u64,
+    table: HashTable<Slot>,
+    arena: Vec<u64>,
+    limits: Limits,
+    /// Determinate operations linearized so far.
+    lifted: u32,
+    pub stats: Stats,
+}
+
+fn zobrist(i: u32) -> u64 {
+    crate::rng::mix64(u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5851_F42D_4C95_7F2D)
+}
+
+fn state_hash(s: u32) -> u64 {
+    crate::rng::mix64(u64::from(s) ^ 0xD1B5_4A32_D192_ED03)
+}
+
+impl<'a> Search<'a> {
+    /// `ops`: determinate operations first (any order), then indeterminate
+    /// ones sorted by call.
+    pub fn new(ops: &'a [SOp], kernel: &'a mut Kernel, limits: Limits) -> Self {
+        let det = ops.iter().take_while(|o| !o.is_info()).count() as u32;
+        let head = 2 * det;
+        let mut entries: Vec<(u32, u32)> = Vec::with_capacity(2 * det as usize);
+        for (i, o) in ops[..det as usize].iter().enumerate() {
+            entries.push((o.call, 2 * i as u32));
+            entries.push((o.ret, 2 * i as u32 + 1));
+        }
+        entries.sort_unstable();
+        let mut next = vec![NIL; head as usize + 1];
+        let mut prev = vec![NIL; head as usize + 1];
+        let mut pos = vec![0; head as usize];
+        let mut last = head;
+        for &(p, e) in &entries {
+            pos[e as usize] = p;
+            next[last as usize] = e;
+            prev[e as usize] = last;
+            last = e;
+        }
+        let info = &ops[det as usize..];
+        let mut prev_same = vec![NIL; info.len()];
+        let mut seen: hashbrown::HashMap<Step, u32> = hashbrown::HashMap::new();
+        for (k, o) in info.iter().enumerate() {
+            if let Some(p) = seen.insert(o.step, k as u32) {
+                prev_same[k] = p;
+            }
+        }
+        let words = ops.len().div_ceil(64).max(1);
+        Self {
+            ops,
+            det,
+            kernel,
+            next,
+            prev,
+            pos,
+            prev_same,
+            bits: vec![0; words],
+            lo: 0,
+            hi: 0,
+            zobrist_hash: 0,
+            table: HashTable::new(),
+            arena: Vec::new(),
+            limits,
+            lifted: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    fn head(&self) -> u32 {
+        2 * self.det
+    }
+
+    fn is_set(&self, i: u32) -> bool {
+        self.bits[(i / 64) as usize] & (1 << (i % 64)) != 0
+    }
+
+    fn set(&mut self, i: u32) {
+        let w = (i / 64) as usize;
+        self.bits[w] |= 1 << (i % 64);
+        self.zobrist_hash ^= zobrist(i);
+        if w as u32 + 1 > self.hi {
+            self.hi = w as u32 + 1;
+        }
+        while (self.lo as usize) < self.bits.len() && self.bits[self.lo as usize] == u64::MAX {
+            self.lo += 1;
+        }
+    }
+
+    fn clear(&mut self, i: u32) {
+        let w = (i / 64) as usize;
+        self.bits[w] &= !(1 << (i % 64));
+        self.zobrist_hash ^= zobrist(i);
+        if (w as u32) < self.lo {
+            self.lo = w as u32;
+        }
+        while self.hi > 0 && self.bits[self.hi as usize - 1] == 0 {
+            self.hi -= 1;
+        }
+    }
+
+    /// Records the current configuration; false if it was seen before.
+    fn remember(&mut self, state: u32) -> Result<bool, ()> {
+        let hash = self.zobrist_hash ^ state_hash(state);
+        let lo = self.lo;
+        let hi = self.hi.max(lo);
+        let window = &self.bits[lo as usize..hi as usize];
+        let arena = &self.arena;
+        let found = self.table.find(hash, |s| {
+            s.hash == hash
+                && s.state == state
+                && s.lo == lo
+                && s.len as usize == window.len()
+                && &arena[s.off as usize..(s.off + s.len) as usize] == window
+        });
+        if found.is_some() {
+            return Ok(false);
+        }
+        self.stats.states += 1;
+        let bytes = self.table.len() as u64 * 40 + self.arena.len() as u64 * 8;
+        if self.stats.states > self.limits.max_states || bytes > self.limits.max_bytes {
+            return Err(());
+        }
+        let off = self.arena.len() as u32;
+        self.arena.extend_from_slice(window);
+        let slot = Slot {
+            hash,
+            state,
+            lo,
+            off,
+            len: window.len() as u32,
+        };
+        self.table.insert_unique(hash, slot, |s| s.hash);
+        Ok(true)
+    }
+
+    fn lift(&mut self, op: u32) {
+        for e in [2 * op, 2 * op + 1] {
+            let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+            self.next[p as usize] = n;
+            if n != NIL {
+                self.prev[n as usize] = p;
+            }
+        }
+    }
+
+    fn unlift(&mut self, op: u32) {
+        for e in [2 * op + 1, 2 * op] {
+            let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+            self.next[p as usize] = e;
+            if n != NIL {
+                self.prev[n as usize] = e;
+            }
+        }
+    }
+
+    fn is_forced_kind(step: Step) -> bool {
+        matches!(step, Step::Read(_) | Step::CasFail(_))
+    }
+
+    /// Tries to take `op` (a candidate) from `state`: on a new configuration
+    /// pushes a frame and returns the new state.
+    fn take(
+        &mut self,
+        op: u32,
+        state: u32,
+        resume: Cursor,
+        forced: bool,
+        stack: &mut Vec<Frame>,
+    ) -> Result<Option<u32>, ()> {
+        let Some(next_state) = self.kernel.apply(state, self.ops[op as usize].step) else {
+            return Ok(None);
+        };
+        self.set(op);
+        if self.remember(next_state)? {
+            stack.push(Frame {
+                op,
+                state,
+                resume,
+                forced,
+            });
+            if op < self.det {
+                self.lift(op);
+                self.lifted += 1;
+            }
+            Ok(Some(next_state))
+        } else {
+            self.clear(op);
+            Ok(None)
+        }
+    }
+
+    /// Runs the search from `initial`. With `record_depth`, the first
+    /// configuration reached at that depth is copied into `deepest`.
+    pub fn run(
+        &mut self,
+        initial: u32,
+        record_depth: Option<u32>,
+        deepest: &mut Deepest,
+    ) -> Outcome {
+        let det = self.det;
+        let head = self.head();
+        let info = self.ops.len() as u32 - det;
+        let mut state = initial;
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut recorded = false;
+        // `None`: a new configuration was just entered.
+        let mut cursor: Option<Cursor> = None;
+        let exhausted = |s: &Self| Outcome::Exhausted(s.stats.states);
+        loop {
+            let mut walk = match cursor {
+                Some(c) => Some(c),
+                None => {
+                    let depth = stack.len() as u32;
+                    self.stats.max_depth = self.stats.max_depth.max(depth);
+                    if !recorded && record_depth == Some(depth) {
+                        recorded = true;
+                        self.record(initial, &stack, deepest);
+                    }
+                    if self.lifted == det {
+                        return Outcome::Linearizable;
+                    }
+                    // Forced steps: a legal state-preserving candidate goes first.
+                    let mut e = self.next[head as usize];
+                    let mut walk = Some(Cursor::Main(e));
+                    while e != NIL && e % 2 == 0 {
+                        let op = e / 2;
+                        let step = self.ops[op as usize].step;
+                        if Self::is_forced_kind(step) && self.kernel.apply(state, step).is_some() {
+                            match self.take(op, state, Cursor::Main(e), true, &mut stack) {
+                                Err(()) => return exhausted(self),
+                                Ok(Some(s)) => state = s,
+                                // Seen before, so this configuration fails.
+                                Ok(None) => walk = None,
+                            }
+                            break;
+                        }
+                        e = self.next[e as usize];
+                    }
+                    if walk.is_some() && stack.len() as u32 > depth {
+                        cursor = None;
+                        continue;
+                    }
+                    walk
+                }
+            };
+            // Walk the candidates of this level from `walk`.
+            let mut pushed = false;
+            while let Some(c) = walk {
+                match c {
+                    Cursor::Main(e) if e != NIL && e % 2 == 0 => {
+                        let op = e / 2;
+                        if !Self::is_forced_kind(self.ops[op as usize].step) {
+                            match self.take(op, state, c, false, &mut stack) {
+                                Err(()) => return exhausted(self),
+                                Ok(Some(s)) => {
+                                    state = s;
+                                    pushed = true;
+                                    break;
+                                }
+                                Ok(None) => {}
+                            }
+                        }
+                        walk = Some(Cursor::Main(self.next[e as usize]));
+                    }
+                    Cursor::Main(e) => {
+                        let limit = if e == NIL { NIL } else { self.pos[e as usize] };
+                        walk = Some(Cursor::Info { k: 0, limit });
+                    }
+                    Cursor::Info { k, limit } => {
+                        walk = None;
+                        let mut k = k;
+                        while k < info {
+                            let op = det + k;
+                            if self.ops[op as usize].call >= limit {
+                                break;
+                            }
+                            let prev = self.prev_same[k as usize];
+                            if !self.is_set(op) && (prev == NIL || self.is_set(det + prev)) {
+                                match self.take(
+                                    op,
+                                    state,
+                                    Cursor::Info { k, limit },
+                                    false,
+                                    &mut stack,
+                                ) {
+                                    Err(()) => return exhausted(self),
+                                    Ok(Some(s)) => {
+                                        state = s;
+                                        pushed = true;
+                                        break;
+                                    }
+                                    Ok(None) => {}
+                                }
+                            }
+                            k += 1;
+                        }
+                        if pushed {
+                            break;
+                        }
+                    }
+                }
+            }
+            if pushed {
+                cursor = None;
+                continue;
+            }
+            // Backtrack: undo frames until one has siblings left to try.
+            cursor = loop {
+                let Some(frame) = stack.pop() else {
+                    return Outcome::NotLinearizable;
+                };
+                self.clear(frame.op);
+                if frame.op < det {
+                    self.unlift(frame.op);
+                    self.lifted -= 1;
+                }
+                state = frame.state;
+                if !frame.forced {
+                    break Some(match frame.resume {
+                        Cursor::Main(e) => Cursor::Main(self.next[e as usize]),
+                        Cursor::Info { k, limit } => Cursor::Info { k: k + 1, limit },
+                    });
+                }
+            };
+        }
+    }
+
+    fn record(&mut self, initial: u32, stack: &[Frame], deepest: &mut Deepest) {
+        let mut s = initial;
+        deepest.prefix.clear();
+        for f in stack {
+            s = self
+                .kernel
+                .apply(s, self.ops[f.op as usize].step)
+                .unwrap_or(s);
+            deepest.prefix.push((f.op, s));
+        }
+        let mut e = self.next[self.head() as usize];
+        while e != NIL && e % 2 == 0 {
+            e = self.next[e as usize];
+        }
+        deepest.blocked = (e != NIL).then_some(e / 2);
+    }
+}

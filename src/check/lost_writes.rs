@@ -1,0 +1,129 @@
+//! Acknowledged writes lost: acked to a client, absent at the end.
+//!
+//! The durability promise of a database is about acknowledgements: a write
+//! the client was told succeeded must be in the state that survives. The
+//! surviving state of each shard is the authoritative node's final copy
+//! ([`Facts::authority`]). The RPO is the span of time over which lost
+//! writes were acknowledged.
+
+use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
+use crate::check::facts::{Fact, Facts};
+use crate::history::{OpFn, OpValue, Outcome};
+
+/// The `lost-writes` checker.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LostWrites;
+
+/// Canonical (key, value) pairs present in the authoritative final states.
+pub(crate) fn surviving(
+    facts: &Facts,
+) -> Result<hashbrown::HashSet<(Option<String>, String)>, CheckError> {
+    let shards = facts.shards();
+    if shards.is_empty() {
+        return Err(CheckError(
+            "no facts recorded: the final state is unknown".into(),
+        ));
+    }
+    let mut present = hashbrown::HashSet::new();
+    for shard in &shards {
+        let Some(node) = facts.authority(shard) else {
+            return Err(CheckError(format!(
+                "shard {shard:?}: no authoritative node (no Authority fact and no primary)"
+            )));
+        };
+        let fin = facts.facts.iter().rev().find_map(|f| match f {
+            Fact::Final {
+                node: n,
+                shard: s,
+                writes,
+            } if n == node && s == shard => Some(writes),
+            _ => None,
+        });
+        let Some(writes) = fin else {
+            return Err(CheckError(format!(
+                "shard {shard:?}: no final state recorded for its authoritative node {node:?}"
+            )));
+        };
+        present.extend(writes.iter().map(|w| w.canonical()));
+    }
+    Ok(present)
+}
+
+impl Checker for LostWrites {
+    fn name(&self) -> &str {
+        "lost-writes"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<Finding, CheckError> {
+        let h = input.history;
+        let present = surviving(input.facts)?;
+        let values = h.values();
+        let mut acked = 0usize;
+        let mut lost = Vec::new();
+        for (i, o) in h.ops().iter().enumerate() {
+            if o.outcome != Outcome::Ok {
+                continue;
+            }
+            let v = match (o.f, o.value) {
+                (OpFn::Write | OpFn::Append, OpValue::One(v)) => v,
+                (OpFn::Cas, OpValue::Pair(_, b)) => b,
+                _ => continue,
+            };
+            acked += 1;
+            let key = o.key.map(|k| h.key_name(k).to_string());
+            if !present.contains(&(key, values.text(v).to_string())) {
+                lost.push(i);
+            }
+        }
+        let times: Vec<u64> = lost
+            .iter()
+            .filter_map(|&i| h.ops()[i].complete_time)
+            .collect();
+        let (first, last) = (times.iter().min().copied(), times.iter().max().copied());
+        let verdict = if lost.is_empty() {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        };
+        let summary = if lost.is_empty() {
+            format!("all {acked} acknowledged writes survive")
+        } else {
+            format!(
+                "{} of {acked} acknowledged writes are missing from the surviving state",
+                lost.len()
+            )
+        };
+        let mut f = Finding::new(self.name(), verdict, summary)
+            .metric("acked_writes", acked as f64)
+            .metric("lost_acked_writes", lost.len() as f64);
+        if let (Some(a), Some(b)) = (first, last) {
+            f = f
+                .metric("lost_window_start_seconds", secs(a))
+                .metric("lost_window_end_seconds", secs(b))
+                .metric("rpo_seconds", secs(b - a));
+            f.details.push(format!(
+                "lost writes were acknowledged between t={:.3}s and t={:.3}s (RPO {:.3}s)",
+                secs(a),
+                secs(b),
+                secs(b - a)
+            ));
+        }
+        for &i in lost.iter().take(20) {
+            let o = &h.ops()[i];
+            f.details.push(format!(
+                "op {i} {} acknowledged{} but absent",
+                crate::history::describe(h, o),
+                if o.complete_line > 0 {
+                    format!(" at line {}", o.complete_line)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if lost.len() > 20 {
+            f.details.push(format!("... and {} more", lost.len() - 20));
+        }
+        f.witness = serde_json::json!({ "lost": lost });
+        Ok(f)
+    }
+}

@@ -1,0 +1,207 @@
+//! Single writer per shard: intervals with two or more writable primaries.
+//!
+//! Role facts give each node's writable intervals per shard; where two or
+//! more overlap the shard had several primaries. That is *split brain* when
+//! at least two of them actually accepted writes in the overlap: the shard's
+//! history forked, and the writes on the losing side (absent from the
+//! surviving state) are the divergent writes.
+
+use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
+use crate::check::facts::Fact;
+use indexmap::IndexMap;
+
+/// The `split-brain` checker.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SplitBrain;
+
+/// One interval during which several nodes of a shard were writable.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Overlap {
+    /// The shard.
+    pub shard: String,
+    /// Start, ns.
+    pub start: u64,
+    /// End, ns.
+    pub end: u64,
+    /// Writable nodes and the writes each accepted in the interval.
+    pub accepted: IndexMap<String, usize>,
+    /// Writes accepted in the interval and absent from the surviving state.
+    pub divergent: usize,
+}
+
+impl Checker for SplitBrain {
+    fn name(&self) -> &str {
+        "split-brain"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<Finding, CheckError> {
+        let facts = input.facts;
+        let shards = facts.shards();
+        let horizon = facts
+            .facts
+            .iter()
+            .filter_map(|f| match f {
+                Fact::Role { time, .. }
+                | Fact::Accepted { time, .. }
+                | Fact::Applied { time, .. }
+                | Fact::Healed { time } => Some(*time),
+                _ => None,
+            })
+            .chain(
+                input
+                    .history
+                    .ops()
+                    .iter()
+                    .filter_map(|o| o.complete_time.or(o.invoke_time)),
+            )
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        let surviving = super::lost_writes::surviving(facts).ok();
+        let mut overlaps = Vec::new();
+        let mut any_roles = false;
+        for shard in &shards {
+            // Writable intervals per node, from role changes in time order.
+            let mut roles: Vec<(u64, usize, &str, bool)> = facts
+                .facts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| match f {
+                    Fact::Role {
+                        time,
+                        node,
+                        shard: s,
+                        role,
+                        ..
+                    } if s == shard => Some((*time, i, node.as_str(), role.writable())),
+                    _ => None,
+                })
+                .collect();
+            roles.sort();
+            any_roles |= !roles.is_empty();
+            let mut open: IndexMap<&str, u64> = IndexMap::new();
+            let mut intervals: Vec<(u64, u64, &str)> = Vec::new();
+            for (t, _, node, writable) in roles {
+                match (writable, open.get(node).copied()) {
+                    (true, None) => {
+                        open.insert(node, t);
+                    }
+                    (false, Some(s)) => {
+                        open.shift_remove(node);
+                        intervals.push((s, t, node));
+                    }
+                    _ => {}
+                }
+            }
+            for (node, s) in open {
+                intervals.push((s, horizon, node));
+            }
+            // Sweep: segments with two or more writable nodes.
+            let mut points: Vec<u64> = intervals.iter().flat_map(|&(s, e, _)| [s, e]).collect();
+            points.sort_unstable();
+            points.dedup();
+            let mut current: Option<Overlap> = None;
+            for w in points.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let live: Vec<&str> = intervals
+                    .iter()
+                    .filter(|&&(s, e, _)| s <= a && b <= e && s < e)
+                    .map(|&(_, _, n)| n)
+                    .collect();
+                if live.len() >= 2 {
+                    let o = current.get_or_insert_with(|| Overlap {
+                        shard: shard.clone(),
+                        start: a,
+                        end: b,
+                        accepted: IndexMap::new(),
+                        divergent: 0,
+                    });
+                    o.end = b;
+                    for n in live {
+                        o.accepted.entry(n.to_string()).or_insert(0);
+                    }
+                } else if let Some(o) = current.take() {
+                    overlaps.push(o);
+                }
+            }
+            overlaps.extend(current);
+        }
+        if !any_roles {
+            return Err(CheckError(
+                "no role facts recorded: cannot tell which nodes were writable".into(),
+            ));
+        }
+        for o in &mut overlaps {
+            for f in &facts.facts {
+                if let Fact::Accepted {
+                    time,
+                    node,
+                    shard,
+                    write,
+                } = f
+                    && *shard == o.shard
+                    && o.start <= *time
+                    && *time < o.end
+                {
+                    *o.accepted.entry(node.clone()).or_insert(0) += 1;
+                    if let Some(s) = &surviving
+                        && !s.contains(&write.canonical())
+                    {
+                        o.divergent += 1;
+                    }
+                }
+            }
+        }
+        let forked: Vec<&Overlap> = overlaps
+            .iter()
+            .filter(|o| o.accepted.values().filter(|&&n| n > 0).count() >= 2)
+            .collect();
+        let dual: u64 = overlaps.iter().map(|o| o.end - o.start).sum();
+        let split: u64 = forked.iter().map(|o| o.end - o.start).sum();
+        let divergent: usize = forked.iter().map(|o| o.divergent).sum();
+        let verdict = if forked.is_empty() {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        };
+        let summary = if forked.is_empty() {
+            if overlaps.is_empty() {
+                "at most one writable primary per shard at any time".to_string()
+            } else {
+                format!(
+                    "{} interval(s) with two primaries ({:.3}s), but only one accepted writes",
+                    overlaps.len(),
+                    secs(dual)
+                )
+            }
+        } else {
+            format!(
+                "split brain: {} interval(s), {:.3}s in total, with two or more nodes accepting writes; {divergent} divergent writes",
+                forked.len(),
+                secs(split)
+            )
+        };
+        let mut f = Finding::new(self.name(), verdict, summary)
+            .metric("split_brain_seconds", secs(split))
+            .metric("dual_primary_seconds", secs(dual))
+            .metric("divergent_writes", divergent as f64);
+        for o in &overlaps {
+            let sides: Vec<String> = o
+                .accepted
+                .iter()
+                .map(|(n, c)| format!("{n} accepted {c}"))
+                .collect();
+            f.details.push(format!(
+                "shard {:?}: t={:.3}s to t={:.3}s ({:.3}s): {}; {} divergent",
+                o.shard,
+                secs(o.start),
+                secs(o.end),
+                secs(o.end - o.start),
+                sides.join(", "),
+                o.divergent
+            ));
+        }
+        f.witness = serde_json::to_value(&overlaps).unwrap_or_default();
+        Ok(f)
+    }
+}

@@ -1,0 +1,218 @@
+//! Import of Jepsen EDN histories.
+//!
+//! Jepsen stores a history as EDN maps, one per line (`history.edn`) or inside
+//! a vector (knossos test data):
+//! `{:process 0, :type :invoke, :f :read, :value nil}`. The file is split into
+//! its top-level maps here (so errors can name a line); each map is parsed by
+//! the `edn-rs` crate and converted to an [`Event`]. Events of the nemesis
+//! (a `:process` that is not an integer) are skipped: they are faults, not
+//! client operations.
+
+use super::{Event, EventType, History, HistoryError, OpFn};
+use edn_rs::Edn;
+use std::path::Path;
+use std::str::FromStr;
+
+/// Reads a Jepsen EDN history file.
+pub fn read_file(path: &Path) -> Result<History, HistoryError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| HistoryError::Io {
+        file: name.clone(),
+        source,
+    })?;
+    parse_str(&text, &name)
+}
+
+/// Parses a Jepsen EDN history; `file` names it in errors.
+pub fn parse_str(text: &str, file: &str) -> Result<History, HistoryError> {
+    let mut h = History::new();
+    for item in split_maps(text) {
+        let (line, body) = item.map_err(|(line, message)| HistoryError::Line {
+            file: file.to_string(),
+            line,
+            field: "edn",
+            message,
+        })?;
+        let err = |field: &'static str, message: String| HistoryError::Line {
+            file: file.to_string(),
+            line,
+            field,
+            message,
+        };
+        let edn = Edn::from_str(body).map_err(|e| err("edn", format!("{e:?}")))?;
+        let Some(event) = to_event(&edn).map_err(|(f, m)| err(f, m))? else {
+            continue;
+        };
+        h.push(&event).map_err(|e| err(e.field, e.message))?;
+    }
+    Ok(h)
+}
+
+fn keyword(e: &Edn) -> Option<&str> {
+    match e {
+        Edn::Key(k) => Some(k.trim_start_matches(':')),
+        _ => None,
+    }
+}
+
+fn get<'a>(map: &'a Edn, name: &str) -> Option<&'a Edn> {
+    let iter = map.map_iter()?;
+    for (k, v) in iter {
+        if k.trim_start_matches(':') == name {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn to_event(e: &Edn) -> Result<Option<Event>, (&'static str, String)> {
+    if !matches!(e, Edn::Map(_)) {
+        return Err(("edn", "an event must be a map".into()));
+    }
+    let process = match get(e, "process") {
+        Some(Edn::Int(p)) if *p >= 0 => *p as u64,
+        Some(Edn::UInt(p)) => *p,
+        Some(Edn::Key(_)) => return Ok(None), // :nemesis
+        Some(other) => return Err(("process", format!("{other:?} is not a process number"))),
+        None => return Err(("process", "missing".into())),
+    };
+    let kind = get(e, "type")
+        .and_then(keyword)
+        .ok_or(("type", "missing or not a keyword".to_string()))?;
+    let kind = EventType::parse(kind).ok_or(("type", format!("unknown type :{kind}")))?;
+    let f = get(e, "f")
+        .and_then(keyword)
+        .ok_or(("f", "missing or not a keyword".to_string()))?;
+    let f = OpFn::parse(f).ok_or(("f", format!("unknown operation :{f}")))?;
+    let key = match get(e, "key") {
+        None | Some(Edn::Nil) => None,
+        Some(k) => Some(match to_json(k) {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        }),
+    };
+    let value = get(e, "value")
+        .map(to_json)
+        .unwrap_or(serde_json::Value::Null);
+    let time = match get(e, "time") {
+        Some(Edn::Int(t)) if *t >= 0 => Some(*t as u64),
+        Some(Edn::UInt(t)) => Some(*t),
+        _ => None,
+    };
+    Ok(Some(Event {
+        process,
+        kind,
+        f,
+        key,
+        value,
+        time,
+    }))
+}
+
+/// EDN data as JSON: nil → null, keywords and symbols → their name as a
+/// string, vectors, lists and sets → arrays, maps → objects.
+fn to_json(e: &Edn) -> serde_json::Value {
+    use serde_json::Value as J;
+    match e {
+        Edn::Nil | Edn::Empty => J::Null,
+        Edn::Bool(b) => J::Bool(*b),
+        Edn::Int(i) => J::from(*i),
+        Edn::UInt(u) => J::from(*u),
+        Edn::Double(d) => d
+            .to_string()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(J::Null, J::Number),
+        Edn::Str(s) | Edn::Symbol(s) | Edn::Rational(s) => J::String(s.clone()),
+        Edn::Key(k) => J::String(k.trim_start_matches(':').to_string()),
+        Edn::Char(c) => J::String(c.to_string()),
+        Edn::Vector(_) | Edn::List(_) => J::Array(
+            e.iter_some()
+                .map(|it| it.map(to_json).collect())
+                .unwrap_or_default(),
+        ),
+        Edn::Map(_) => J::Object(
+            e.map_iter()
+                .map(|it| {
+                    it.map(|(k, v)| (k.trim_start_matches(':').to_string(), to_json(v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        Edn::Tagged(_, inner) => to_json(inner),
+        #[allow(unreachable_patterns)]
+        _ => J::Null,
+    }
+}
+
+/// Splits EDN text into its top-level maps, each with its 1-based line.
+/// Understands strings, character literals and `;` comments; anything
+/// outside maps other than `[`, `]`, `(`, `)`, commas and blanks is an error.
+fn split_maps(text: &str) -> impl Iterator<Item = Result<(usize, &str), (usize, String)>> {
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    let mut line = 1usize;
+    std::iter::from_fn(move || {
+        // Skip to the next top-level '{'.
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => line += 1,
+                b';' => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'{' => break,
+                b'[' | b']' | b'(' | b')' | b',' | b' ' | b'\t' | b'\r' => {}
+                c => {
+                    let msg = format!("unexpected {:?} outside an event map", c as char);
+                    i = bytes.len();
+                    return Some(Err((line, msg)));
+                }
+            }
+            i += 1;
+        }
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        let start_line = line;
+        let mut depth = 0usize;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => line += 1,
+                b'"' => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        if bytes[i] == b'\\' {
+                            i += 1;
+                        } else if bytes[i] == b'\n' {
+                            line += 1;
+                        }
+                        i += 1;
+                    }
+                }
+                b'\\' => i += 1,
+                b';' => {
+                    while i + 1 < bytes.len() && bytes[i + 1] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        i += 1;
+                        return Some(Ok((start_line, &text[start..i])));
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        i = bytes.len();
+        Some(Err((start_line, "unterminated map".to_string())))
+    })
+}

@@ -1,0 +1,743 @@
+//! Histories: what the clients of a system saw.
+//!
+//! A history is the sequence of `invoke` / `ok` / `fail` / `info` events of
+//! `shared/history-format.md` (Jepsen's model). Checkers judge histories and
+//! nothing else of the simulation, so a history recorded from a real system
+//! is judged exactly like one recorded from a simulated run.
+//!
+//! [`History`] stores *operations* (an invoke paired with its completion),
+//! not raw events: pairing is where malformed input is caught (a completion
+//! without invoke, two operations in flight on one process), and it is the
+//! form every checker wants. Keys and values are interned to small integers
+//! ([`KeyId`], [`ValueId`]) so that a million-operation history is a compact
+//! array and a checker compares values by integer equality. The event order
+//! is kept as each operation's invoke and completion *positions*, which is
+//! all that real-time precedence needs.
+//!
+//! Reading and writing: [`jsonl`] (the interchange format) and [`edn`]
+//! (Jepsen EDN import). [`synth`] generates histories that are linearizable
+//! by construction, for tests and benchmarks.
+
+pub mod edn;
+pub mod jsonl;
+pub mod synth;
+
+use indexmap::IndexSet;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Deterministic, fast hasher for interning (membership only: iteration
+/// order of an `IndexSet` is insertion order whatever the hasher).
+pub(crate) type FastHash = hashbrown::DefaultHashBuilder;
+
+/// The kind of an event line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    /// An operation begins.
+    Invoke,
+    /// It took effect exactly once, with the result shown.
+    Ok,
+    /// It definitely took no effect (for `cas`: the compare failed).
+    Fail,
+    /// Indeterminate: it may or may not have taken effect.
+    Info,
+}
+
+impl EventType {
+    /// Parses the `type` field.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "invoke" => Self::Invoke,
+            "ok" => Self::Ok,
+            "fail" => Self::Fail,
+            "info" => Self::Info,
+            _ => return None,
+        })
+    }
+
+    /// The name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invoke => "invoke",
+            Self::Ok => "ok",
+            Self::Fail => "fail",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// The operation an event belongs to (`f`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpFn {
+    /// Read the object.
+    Read,
+    /// Overwrite it.
+    Write,
+    /// Compare-and-set: `[expected, new]`.
+    Cas,
+    /// Concatenate a string onto it.
+    Append,
+}
+
+impl OpFn {
+    /// Parses the `f` field.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "read" => Self::Read,
+            "write" => Self::Write,
+            "cas" => Self::Cas,
+            "append" => Self::Append,
+            _ => return None,
+        })
+    }
+
+    /// The name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Cas => "cas",
+            Self::Append => "append",
+        }
+    }
+}
+
+impl fmt::Display for OpFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Took effect exactly once.
+    Ok,
+    /// Took no effect (a failed `cas` also observed that the compare failed).
+    Fail,
+    /// Indeterminate: ended with `info`, or never completed in the file.
+    Info,
+}
+
+/// An interned key (the object operated on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(pub u32);
+
+/// An interned JSON value. [`ValueId::NIL`] is `null` (absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub u32);
+
+impl ValueId {
+    /// `null`: the initial state of every object.
+    pub const NIL: ValueId = ValueId(0);
+}
+
+/// The argument or result of an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpValue {
+    /// `read`: the value read (`NIL` for fail / info); `write`, `append`: the
+    /// value written or appended.
+    One(ValueId),
+    /// `cas`: `[expected, new]`.
+    Pair(ValueId, ValueId),
+}
+
+impl OpValue {
+    /// The single value (`expected` for a cas).
+    pub fn first(self) -> ValueId {
+        match self {
+            Self::One(v) | Self::Pair(v, _) => v,
+        }
+    }
+}
+
+/// One operation: an invoke and its completion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The client that issued it.
+    pub process: u64,
+    /// What it did.
+    pub f: OpFn,
+    /// The object (`None`: the single register of a keyless history).
+    pub key: Option<KeyId>,
+    /// Its argument, or for an ok read the value read.
+    pub value: OpValue,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Position of the invoke event in the history (0-based event index).
+    pub invoke: u32,
+    /// Position of the completion event; `None` if it never completed.
+    pub complete: Option<u32>,
+    /// Line of the invoke in the file it was read from (1-based; 0 if built in memory).
+    pub invoke_line: u32,
+    /// Line of the completion (0 if none).
+    pub complete_line: u32,
+    /// `time` of the invoke, in nanoseconds, if the history has times.
+    pub invoke_time: Option<u64>,
+    /// `time` of the completion.
+    pub complete_time: Option<u64>,
+}
+
+impl Operation {
+    /// True if `self` completed before `other` was invoked (real-time order).
+    pub fn precedes(&self, other: &Operation) -> bool {
+        matches!(self.complete, Some(c) if c < other.invoke)
+    }
+
+    /// True if the operation is indeterminate (`info` or never completed).
+    pub fn is_info(&self) -> bool {
+        self.outcome == Outcome::Info
+    }
+}
+
+/// One event, as a producer (a simulated client, a converter) hands it over.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// The client.
+    pub process: u64,
+    /// Event kind.
+    pub kind: EventType,
+    /// The operation.
+    pub f: OpFn,
+    /// The object, if the history has keys.
+    pub key: Option<String>,
+    /// The value (see the format's table).
+    pub value: serde_json::Value,
+    /// Simulated or real time in nanoseconds.
+    pub time: Option<u64>,
+}
+
+impl Event {
+    /// An event with no key and no time.
+    pub fn new(process: u64, kind: EventType, f: OpFn, value: serde_json::Value) -> Self {
+        Self {
+            process,
+            kind,
+            f,
+            key: None,
+            value,
+            time: None,
+        }
+    }
+
+    /// Sets the key.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Sets the time.
+    pub fn at(mut self, time: u64) -> Self {
+        self.time = Some(time);
+        self
+    }
+}
+
+/// Why an event could not be added to a history. The file readers add the
+/// file and line ([`HistoryError`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct EventError {
+    /// The field at fault (`type`, `f`, `key`, `value`, `process`, `time`).
+    pub field: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl EventError {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// A history file that cannot be read: names the file, line and field.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A line is malformed.
+    #[error("{file}:{line}: {field}: {message}")]
+    Line {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The field at fault (`json` for a line that is not valid JSON).
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl HistoryError {
+    /// The 1-based line at fault, if any.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::Io { .. } => None,
+            Self::Line { line, .. } => Some(*line),
+        }
+    }
+
+    /// The field at fault, if any.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Io { .. } => None,
+            Self::Line { field, .. } => Some(field),
+        }
+    }
+}
+
+/// Interned values by canonical JSON text (`serde_json`'s compact form with
+/// sorted object keys), so equal JSON values get equal ids.
+#[derive(Clone, Debug)]
+pub struct Values {
+    texts: IndexSet<Box<str>, FastHash>,
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        let mut texts = IndexSet::with_hasher(FastHash::default());
+        texts.insert("null".into());
+        Self { texts }
+    }
+}
+
+impl Values {
+    /// Interns a JSON value.
+    pub fn intern(&mut self, v: &serde_json::Value) -> ValueId {
+        if v.is_null() {
+            return ValueId::NIL;
+        }
+        self.intern_canonical(&v.to_string())
+    }
+
+    /// Interns raw JSON text, canonicalising it unless it is already in
+    /// canonical form (null, a plain integer, a string without escapes).
+    pub fn intern_raw(&mut self, raw: &str) -> Result<ValueId, serde_json::Error> {
+        let raw = raw.trim();
+        if raw == "null" {
+            return Ok(ValueId::NIL);
+        }
+        if is_canonical_scalar(raw) {
+            return Ok(self.intern_canonical(raw));
+        }
+        let v: serde_json::Value = serde_json::from_str(raw)?;
+        Ok(self.intern(&v))
+    }
+
+    fn intern_canonical(&mut self, text: &str) -> ValueId {
+        if let Some(i) = self.texts.get_index_of(text) {
+            return ValueId(i as u32);
+        }
+        let (i, _) = self.texts.insert_full(text.into());
+        ValueId(i as u32)
+    }
+
+    /// The canonical JSON text of a value.
+    pub fn text(&self, v: ValueId) -> &str {
+        self.texts.get_index(v.0 as usize).map_or("?", |s| s)
+    }
+
+    /// The value as JSON.
+    pub fn json(&self, v: ValueId) -> serde_json::Value {
+        serde_json::from_str(self.text(v)).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The value as a string, if it is a JSON string.
+    pub fn as_string(&self, v: ValueId) -> Option<String> {
+        match self.json(v) {
+            serde_json::Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Number of distinct values (including `null`).
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Always false: `null` is always present.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+fn is_canonical_scalar(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    if b[0] == b'"' {
+        return b.len() >= 2
+            && b[b.len() - 1] == b'"'
+            && b[1..b.len() - 1]
+                .iter()
+                .all(|&c| c != b'"' && c != b'\\' && c >= 0x20 && c < 0x7f);
+    }
+    let digits = if b[0] == b'-' { &b[1..] } else { b };
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits.len() == 1 || digits[0] != b'0')
+}
+
+/// Per-process pairing state while events are added.
+#[derive(Clone, Copy, Debug)]
+enum ProcessState {
+    /// The operation at this index is in flight.
+    InFlight(u32),
+    /// Retired by an `info` at this line: it issues nothing more.
+    Retired(u32),
+}
+
+/// A history: operations in invoke order, with interned keys and values.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    ops: Vec<Operation>,
+    keys: IndexSet<Box<str>, FastHash>,
+    values: Values,
+    events: u32,
+    processes: indexmap::IndexMap<u64, ProcessState, FastHash>,
+    last_time: Option<u64>,
+}
+
+impl History {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a history from events in order (for tests and producers).
+    pub fn from_events(
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<Self, (usize, EventError)> {
+        let mut h = Self::new();
+        for (i, e) in events.into_iter().enumerate() {
+            h.push(&e).map_err(|err| (i, err))?;
+        }
+        Ok(h)
+    }
+
+    /// The operations, in invoke order.
+    pub fn ops(&self) -> &[Operation] {
+        &self.ops
+    }
+
+    /// Number of events added.
+    pub fn event_count(&self) -> u32 {
+        self.events
+    }
+
+    /// The interned values.
+    pub fn values(&self) -> &Values {
+        &self.values
+    }
+
+    /// The name of a key.
+    pub fn key_name(&self, k: KeyId) -> &str {
+        self.keys.get_index(k.0 as usize).map_or("?", |s| s)
+    }
+
+    /// The id of a key name, if it occurs.
+    pub fn key_id(&self, name: &str) -> Option<KeyId> {
+        self.keys.get_index_of(name).map(|i| KeyId(i as u32))
+    }
+
+    /// Number of distinct keys.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True if every event carries a `time`.
+    pub fn has_times(&self) -> bool {
+        self.ops
+            .iter()
+            .all(|o| o.invoke_time.is_some() && (o.complete.is_none() || o.complete_time.is_some()))
+    }
+
+    /// Interns a key.
+    pub fn intern_key(&mut self, name: &str) -> KeyId {
+        if let Some(i) = self.keys.get_index_of(name) {
+            return KeyId(i as u32);
+        }
+        KeyId(self.keys.insert_full(name.into()).0 as u32)
+    }
+
+    /// Interns a value.
+    pub fn intern_value(&mut self, v: &serde_json::Value) -> ValueId {
+        self.values.intern(v)
+    }
+
+    pub(crate) fn values_mut(&mut self) -> &mut Values {
+        &mut self.values
+    }
+
+    /// Adds one event (values as JSON).
+    pub fn push(&mut self, e: &Event) -> Result<(), EventError> {
+        let key = e.key.as_deref().map(|k| self.intern_key(k));
+        let value = self.op_value(e.kind, e.f, &e.value)?;
+        self.push_interned(e.process, e.kind, e.f, key, value, e.time, 0)
+    }
+
+    /// Converts an event's JSON value to its interned form, checking its shape.
+    pub(crate) fn op_value(
+        &mut self,
+        kind: EventType,
+        f: OpFn,
+        value: &serde_json::Value,
+    ) -> Result<Option<OpValue>, EventError> {
+        use serde_json::Value as J;
+        Ok(match (f, kind) {
+            (OpFn::Read, EventType::Ok) => Some(OpValue::One(self.values.intern(value))),
+            (OpFn::Read, _) => None,
+            (OpFn::Cas, _) => match value {
+                J::Array(a) if a.len() == 2 => Some(OpValue::Pair(
+                    self.values.intern(&a[0]),
+                    self.values.intern(&a[1]),
+                )),
+                J::Null if kind != EventType::Invoke => None,
+                _ => {
+                    return Err(EventError::new(
+                        "value",
+                        "a cas value must be [expected, new]",
+                    ));
+                }
+            },
+            (OpFn::Append, _) => match value {
+                J::String(_) => Some(OpValue::One(self.values.intern(value))),
+                J::Null if kind != EventType::Invoke => None,
+                _ => return Err(EventError::new("value", "an append value must be a string")),
+            },
+            (OpFn::Write, _) => {
+                if value.is_null() && kind != EventType::Invoke {
+                    None
+                } else {
+                    Some(OpValue::One(self.values.intern(value)))
+                }
+            }
+        })
+    }
+
+    /// Adds one event whose key and value are already interned. `value` is
+    /// `None` where the event carries no value (a read invoke, or a
+    /// completion that leaves it out). `line` is the source line (0: none).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_interned(
+        &mut self,
+        process: u64,
+        kind: EventType,
+        f: OpFn,
+        key: Option<KeyId>,
+        value: Option<OpValue>,
+        time: Option<u64>,
+        line: u32,
+    ) -> Result<(), EventError> {
+        if let Some(t) = time {
+            if let Some(last) = self.last_time
+                && t < last
+            {
+                return Err(EventError::new(
+                    "time",
+                    format!(
+                        "{t} is earlier than the previous event's time {last}; time never decreases along a history"
+                    ),
+                ));
+            }
+            self.last_time = Some(t);
+        }
+        let position = self.events;
+        match kind {
+            EventType::Invoke => {
+                match self.processes.get(&process) {
+                    Some(ProcessState::InFlight(i)) => {
+                        let o = &self.ops[*i as usize];
+                        return Err(EventError::new(
+                            "process",
+                            format!(
+                                "process {process} invokes a {f} while its {} invoked{} is still in flight; a process has at most one operation outstanding",
+                                o.f,
+                                at_line(o.invoke_line)
+                            ),
+                        ));
+                    }
+                    Some(ProcessState::Retired(l)) => {
+                        return Err(EventError::new(
+                            "process",
+                            format!(
+                                "process {process} was retired by its info{}; after an info a process issues nothing more",
+                                at_line(*l)
+                            ),
+                        ));
+                    }
+                    None => {}
+                }
+                let value = match (f, value) {
+                    (OpFn::Read, _) => OpValue::One(ValueId::NIL),
+                    (_, Some(v)) => v,
+                    (_, None) => {
+                        return Err(EventError::new(
+                            "value",
+                            format!("a {f} invoke needs a value"),
+                        ));
+                    }
+                };
+                let index = self.ops.len() as u32;
+                self.ops.push(Operation {
+                    process,
+                    f,
+                    key,
+                    value,
+                    outcome: Outcome::Info,
+                    invoke: position,
+                    complete: None,
+                    invoke_line: line,
+                    complete_line: 0,
+                    invoke_time: time,
+                    complete_time: None,
+                });
+                self.processes
+                    .insert(process, ProcessState::InFlight(index));
+            }
+            _ => {
+                let index = match self.processes.get(&process) {
+                    Some(ProcessState::InFlight(i)) => *i,
+                    _ => {
+                        return Err(EventError::new(
+                            "type",
+                            format!(
+                                "{} for process {process}, which has no operation in flight (completion without invoke)",
+                                kind.as_str()
+                            ),
+                        ));
+                    }
+                };
+                let op = &mut self.ops[index as usize];
+                if op.f != f {
+                    return Err(EventError::new(
+                        "f",
+                        format!(
+                            "completion says {f} but process {process} invoked a {}{}",
+                            op.f,
+                            at_line(op.invoke_line)
+                        ),
+                    ));
+                }
+                if op.key != key {
+                    return Err(EventError::new(
+                        "key",
+                        format!(
+                            "completion's key differs from the invoke's{}",
+                            at_line(op.invoke_line)
+                        ),
+                    ));
+                }
+                match (f, kind, value) {
+                    (OpFn::Read, EventType::Ok, Some(v)) => op.value = v,
+                    (OpFn::Read, EventType::Ok, None) => op.value = OpValue::One(ValueId::NIL),
+                    (OpFn::Read, _, _) => {}
+                    (_, _, Some(v)) if v != op.value => {
+                        return Err(EventError::new(
+                            "value",
+                            format!(
+                                "a {f} completion repeats the invoke's value, and this one differs from it{}",
+                                at_line(op.invoke_line)
+                            ),
+                        ));
+                    }
+                    _ => {}
+                }
+                op.outcome = match kind {
+                    EventType::Ok => Outcome::Ok,
+                    EventType::Fail => Outcome::Fail,
+                    _ => Outcome::Info,
+                };
+                op.complete = Some(position);
+                op.complete_line = line;
+                op.complete_time = time;
+                if kind == EventType::Info {
+                    self.processes.insert(process, ProcessState::Retired(line));
+                } else {
+                    self.processes.swap_remove(&process);
+                }
+            }
+        }
+        self.events += 1;
+        Ok(())
+    }
+
+    /// The events in order, rebuilt from the operations (for writers).
+    pub fn events(&self) -> Vec<(usize, EventType)> {
+        let mut out = vec![(usize::MAX, EventType::Invoke); self.events as usize];
+        for (i, o) in self.ops.iter().enumerate() {
+            out[o.invoke as usize] = (i, EventType::Invoke);
+            if let Some(c) = o.complete {
+                let kind = match o.outcome {
+                    Outcome::Ok => EventType::Ok,
+                    Outcome::Fail => EventType::Fail,
+                    Outcome::Info => EventType::Info,
+                };
+                out[c as usize] = (i, kind);
+            }
+        }
+        out
+    }
+
+    /// The JSON value an event carries.
+    pub fn event_value(&self, op: &Operation, kind: EventType) -> serde_json::Value {
+        use serde_json::Value as J;
+        match (op.f, kind, op.value) {
+            (OpFn::Read, EventType::Ok, v) => self.values.json(v.first()),
+            (OpFn::Read, _, _) => J::Null,
+            (_, _, OpValue::Pair(a, b)) => J::Array(vec![self.values.json(a), self.values.json(b)]),
+            (_, _, OpValue::One(v)) => self.values.json(v),
+        }
+    }
+
+    /// Processes with an operation in flight at the end (indeterminate).
+    pub fn pending(&self) -> impl Iterator<Item = &Operation> {
+        self.ops.iter().filter(|o| o.complete.is_none())
+    }
+}
+
+fn at_line(line: u32) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(" at line {line}")
+    }
+}
+
+/// A short human form of an operation: `p3 write 4`, `p1 read -> 2`.
+pub fn describe(h: &History, op: &Operation) -> String {
+    let v = h.values();
+    let key = op
+        .key
+        .map(|k| format!(" [{}]", h.key_name(k)))
+        .unwrap_or_default();
+    let body = match (op.f, op.value) {
+        (OpFn::Read, x) => match op.outcome {
+            Outcome::Ok => format!("read -> {}", v.text(x.first())),
+            _ => "read".to_string(),
+        },
+        (f, OpValue::Pair(a, b)) => format!("{f} {} -> {}", v.text(a), v.text(b)),
+        (f, OpValue::One(x)) => format!("{f} {}", v.text(x)),
+    };
+    let outcome = match op.outcome {
+        Outcome::Ok => "ok",
+        Outcome::Fail => "fail",
+        Outcome::Info if op.complete.is_some() => "info",
+        Outcome::Info => "pending",
+    };
+    format!("p{} {body}{key} ({outcome})", op.process)
+}
