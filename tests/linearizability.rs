@@ -121,21 +121,23 @@ fn params() -> impl Strategy<Value = synth::Params> {
         any::<bool>(),
         0u8..=4,
     )
-        .prop_map(|(ops, clients, keys, values, cas, append, info)| synth::Params {
-            ops,
-            keys,
-            clients,
-            values,
-            reads: 0.4,
-            cas: f64::from(cas) * 0.1,
-            appends: if append { 0.2 } else { 0.0 },
-            info: f64::from(info) * 0.1,
-            pending: 0.5,
-            fail: 0.1,
-            latency_ns: 1000,
-            think_ns: 300,
-            hot_keys: false,
-        })
+        .prop_map(
+            |(ops, clients, keys, values, cas, append, info)| synth::Params {
+                ops,
+                keys,
+                clients,
+                values,
+                reads: 0.4,
+                cas: f64::from(cas) * 0.1,
+                appends: if append { 0.2 } else { 0.0 },
+                info: f64::from(info) * 0.1,
+                pending: 0.5,
+                fail: 0.1,
+                latency_ns: 1000,
+                think_ns: 300,
+                hot_keys: false,
+            },
+        )
 }
 
 fn mutate(text: &str, (line, kind, v): (usize, u8, i64)) -> Option<String> {
@@ -161,7 +163,11 @@ fn mutate(text: &str, (line, kind, v): (usize, u8, i64)) -> Option<String> {
             if e["type"] != "ok" || e["f"] != "read" {
                 return None;
             }
-            e["value"] = if v < 0 { Value::Null } else { Value::from(v % 3) };
+            e["value"] = if v < 0 {
+                Value::Null
+            } else {
+                Value::from(v % 3)
+            };
         }
         // A cas outcome flips.
         1 => {
@@ -244,7 +250,11 @@ fn checker_agrees_with_brute_force_on_10000_histories() {
                 text
             );
             if case.mutation.is_none() {
-                prop_assert!(expected, "built linearizable but reference disagrees:\n{}", text);
+                prop_assert!(
+                    expected,
+                    "built linearizable but reference disagrees:\n{}",
+                    text
+                );
             }
             if report.verdict == Verdict::Invalid {
                 counts.borrow_mut()[2] += 1;

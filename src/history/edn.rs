@@ -43,7 +43,8 @@ pub fn parse_str(text: &str, file: &str) -> Result<History, HistoryError> {
         let Some(event) = to_event(&edn).map_err(|(f, m)| err(f, m))? else {
             continue;
         };
-        h.push(&event).map_err(|e| err(e.field, e.message))?;
+        h.push_from_line(&event, line as u32)
+            .map_err(|e| err(e.field, e.message))?;
     }
     Ok(h)
 }

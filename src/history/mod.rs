@@ -485,9 +485,14 @@ impl History {
 
     /// Adds one event (values as JSON).
     pub fn push(&mut self, e: &Event) -> Result<(), EventError> {
+        self.push_from_line(e, 0)
+    }
+
+    /// Adds one event read from `line` of a file (witnesses cite it).
+    pub fn push_from_line(&mut self, e: &Event, line: u32) -> Result<(), EventError> {
         let key = e.key.as_deref().map(|k| self.intern_key(k));
         let value = self.op_value(e.kind, e.f, &e.value)?;
-        self.push_interned(e.process, e.kind, e.f, key, value, e.time, 0)
+        self.push_interned(e.process, e.kind, e.f, key, value, e.time, line)
     }
 
     /// Converts an event's JSON value to its interned form, checking its shape.
