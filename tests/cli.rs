@@ -118,3 +118,63 @@ fn analyze_names_the_single_cut() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["questions"][0]["cuts"]["size"], 2);
 }
+
+const H: &str = "tests/data/histories";
+
+#[test]
+fn check_prints_one_tab_separated_line_per_file_and_exits_by_the_worst() {
+    let valid = format!("{H}/register/valid/read-concurrent-with-write.jsonl");
+    let invalid = format!("{H}/register/invalid/stale-read-after-partition.jsonl");
+    let (code, out, _) = blastradius(&["check", &valid]);
+    assert_eq!(code, 0);
+    assert_eq!(out, format!("{valid}\tvalid\n"));
+    let (code, out, _) = blastradius(&["check", "--model", "register", &valid, &invalid]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("{valid}\tvalid"));
+    assert_eq!(lines[1], format!("{invalid}\tinvalid"));
+    assert!(out.contains("cannot linearize op 2"), "{out}");
+    // Out of budget: unknown, exit 2.
+    let sim = format!("{H}/register/valid/sim-single-server.jsonl");
+    let (code, out, _) = blastradius(&["check", "--max-states", "3", &sim]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.starts_with(&format!("{sim}\tunknown\n")), "{out}");
+    // JSON: one object per file.
+    let (code, out, _) = blastradius(&["check", "--format", "json", &valid, &invalid]);
+    assert_eq!(code, 1);
+    let objs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objs[0]["verdict"], "valid");
+    assert_eq!(objs[1]["verdict"], "invalid");
+    assert_eq!(objs[1]["witness"]["blocked"]["index"], 2);
+    assert_eq!(objs[1]["file"], invalid.as_str());
+}
+
+#[test]
+fn check_bad_input_exits_3_naming_the_line() {
+    let dir = std::env::temp_dir().join(format!("blastradius-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n{\"process\":0,\"type\":\"done\",\"f\":\"read\"}\n",
+    )
+    .unwrap();
+    let (code, _, err) = blastradius(&["check", bad.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("bad.jsonl:2: type: unknown type \"done\""),
+        "{err}"
+    );
+    let cas = format!("{H}/cas-register/valid/failed-cas-is-an-observation.jsonl");
+    let (code, _, err) = blastradius(&["check", "--model", "register", &cas]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("line 3: f: model register has no cas"),
+        "{err}"
+    );
+    let (code, _, _) = blastradius(&["check", "/nonexistent/file.jsonl"]);
+    assert_eq!(code, 3);
+}

@@ -113,6 +113,10 @@ pub(crate) struct Search<'a> {
     pos: Vec<u32>,
     /// For each indeterminate op, the previous identical one (or NIL).
     prev_same: Vec<u32>,
+    /// Bit of each operation in the set: operations ranked by invoke, so
+    /// the set is dense behind the search's frontier and the stored window
+    /// stays short.
+    bit_of: Vec<u32>,
     bits: Vec<u64>,
     lo: u32,
     hi: u32,
@@ -164,6 +168,12 @@ impl<'a> Search<'a> {
             }
         }
         let words = ops.len().div_ceil(64).max(1);
+        let mut by_call: Vec<u32> = (0..ops.len() as u32).collect();
+        by_call.sort_by_key(|&i| (ops[i as usize].call, i));
+        let mut bit_of = vec![0u32; ops.len()];
+        for (rank, &i) in by_call.iter().enumerate() {
+            bit_of[i as usize] = rank as u32;
+        }
         Self {
             ops,
             det,
@@ -172,6 +182,7 @@ impl<'a> Search<'a> {
             prev,
             pos,
             prev_same,
+            bit_of,
             bits: vec![0; words],
             lo: 0,
             hi: 0,
@@ -188,11 +199,13 @@ impl<'a> Search<'a> {
         2 * self.det
     }
 
-    fn is_set(&self, i: u32) -> bool {
+    fn is_set(&self, op: u32) -> bool {
+        let i = self.bit_of[op as usize];
         self.bits[(i / 64) as usize] & (1 << (i % 64)) != 0
     }
 
-    fn set(&mut self, i: u32) {
+    fn set(&mut self, op: u32) {
+        let i = self.bit_of[op as usize];
         let w = (i / 64) as usize;
         self.bits[w] |= 1 << (i % 64);
         self.zobrist_hash ^= zobrist(i);
@@ -204,7 +217,8 @@ impl<'a> Search<'a> {
         }
     }
 
-    fn clear(&mut self, i: u32) {
+    fn clear(&mut self, op: u32) {
+        let i = self.bit_of[op as usize];
         let w = (i / 64) as usize;
         self.bits[w] &= !(1 << (i % 64));
         self.zobrist_hash ^= zobrist(i);

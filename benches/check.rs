@@ -1,0 +1,109 @@
+//! Checker benchmarks: linearizability against history length × concurrency,
+//! Jepsen-style single-register histories, and a key-value history read and
+//! checked whole. The whole-process figure for big files comes from
+//! `blastradius check --stats FILE` (see README).
+
+use blastradius::Seed;
+use blastradius::check::linear::{self, Options};
+use blastradius::history::{jsonl, synth};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+
+fn register(ops: usize, clients: usize) -> synth::Params {
+    synth::Params {
+        ops,
+        clients,
+        values: 0,
+        reads: 0.5,
+        cas: 0.0,
+        info: 0.01,
+        latency_ns: 1_000_000,
+        think_ns: 200_000,
+        ..synth::Params::default()
+    }
+}
+
+fn length_by_concurrency(c: &mut Criterion) {
+    let mut g = c.benchmark_group("linearizability");
+    g.sample_size(10);
+    for ops in [1_000usize, 10_000, 100_000] {
+        for clients in [2usize, 5, 10] {
+            let h = synth::generate(&register(ops, clients), Seed(1));
+            g.throughput(Throughput::Elements(ops as u64));
+            g.bench_with_input(
+                BenchmarkId::new(format!("register/{clients}-clients"), ops),
+                &h,
+                |b, h| b.iter(|| black_box(linear::check(h, &Options::default()).unwrap().verdict)),
+            );
+        }
+    }
+    g.finish();
+}
+
+fn jepsen_register(c: &mut Criterion) {
+    // About 100 operations, 5 clients, values 0-4, timed-out writes and cas.
+    let histories: Vec<_> = (0..20)
+        .map(|s| {
+            synth::generate(
+                &synth::Params {
+                    ops: 100,
+                    clients: 5,
+                    values: 5,
+                    reads: 0.4,
+                    cas: 0.3,
+                    info: 0.15,
+                    latency_ns: 3_000_000,
+                    think_ns: 100_000,
+                    ..synth::Params::default()
+                },
+                Seed(s),
+            )
+        })
+        .collect();
+    let mut g = c.benchmark_group("jepsen-register");
+    g.throughput(Throughput::Elements(20));
+    g.bench_function("20-histories", |b| {
+        b.iter(|| {
+            for h in &histories {
+                black_box(linear::check(h, &Options::default()).unwrap().verdict);
+            }
+        })
+    });
+    g.finish();
+}
+
+fn kv_read_and_check(c: &mut Criterion) {
+    let h = synth::generate(
+        &synth::Params {
+            ops: 100_000,
+            keys: 100,
+            clients: 50,
+            values: 0,
+            cas: 0.0,
+            info: 0.01,
+            latency_ns: 1_000_000,
+            think_ns: 100_000,
+            ..synth::Params::default()
+        },
+        Seed(2),
+    );
+    let text = jsonl::to_string(&h);
+    let mut g = c.benchmark_group("kv");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(100_000));
+    g.bench_function("parse-and-check-100k", |b| {
+        b.iter(|| {
+            let h = jsonl::parse_str(&text, "bench").unwrap();
+            black_box(linear::check(&h, &Options::default()).unwrap().verdict)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    length_by_concurrency,
+    jepsen_register,
+    kv_read_and_check
+);
+criterion_main!(benches);
