@@ -22,6 +22,9 @@ pub struct Convergence {
 
 type State = IndexMap<Option<String>, String>;
 
+/// (time, fact index, node, (key, value)).
+type Apply<'a> = (u64, usize, &'a str, (Option<String>, String));
+
 impl Checker for Convergence {
     fn name(&self) -> &str {
         "convergence"
@@ -38,7 +41,7 @@ impl Checker for Convergence {
         let mut never = 0usize;
         let mut checked = 0usize;
         for shard in facts.shards() {
-            let mut applied: Vec<(u64, usize, &str, (Option<String>, String))> = facts
+            let mut applied: Vec<Apply<'_>> = facts
                 .facts
                 .iter()
                 .enumerate()

@@ -23,6 +23,10 @@ use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::Fact;
 use crate::history::{History, KeyId, OpFn, OpValue, Operation, Outcome, ValueId, describe};
 
+/// Per key: acknowledged writes' invoke positions, and the suffix minimum
+/// of (acknowledgement time, op).
+type Acked = (Vec<u32>, Vec<(u64, usize)>);
+
 /// A version: `None` is the initial null state.
 type Version = Option<usize>;
 
@@ -149,7 +153,7 @@ impl Checker for StaleReads {
                 by_key.entry(o.key).or_default().push(i);
             }
         }
-        let suffix: hashbrown::HashMap<Option<KeyId>, (Vec<u32>, Vec<(u64, usize)>)> = by_key
+        let suffix: hashbrown::HashMap<Option<KeyId>, Acked> = by_key
             .into_iter()
             .map(|(k, ws)| {
                 let invokes: Vec<u32> = ws.iter().map(|&w| ops[w].invoke).collect();

@@ -384,7 +384,7 @@ fn is_canonical_scalar(raw: &str) -> bool {
             && b[b.len() - 1] == b'"'
             && b[1..b.len() - 1]
                 .iter()
-                .all(|&c| c != b'"' && c != b'\\' && c >= 0x20 && c < 0x7f);
+                .all(|&c| c != b'"' && c != b'\\' && (0x20..0x7f).contains(&c));
     }
     let digits = if b[0] == b'-' { &b[1..] } else { b };
     !digits.is_empty()

@@ -354,7 +354,7 @@ impl<'a> Search<'a> {
                     // Forced steps: a legal state-preserving candidate goes first.
                     let mut e = self.next[head as usize];
                     let mut walk = Some(Cursor::Main(e));
-                    while e != NIL && e % 2 == 0 {
+                    while e != NIL && e.is_multiple_of(2) {
                         let op = e / 2;
                         let step = self.ops[op as usize].step;
                         if Self::is_forced_kind(step) && self.kernel.apply(state, step).is_some() {
@@ -379,7 +379,7 @@ impl<'a> Search<'a> {
             let mut pushed = false;
             while let Some(c) = walk {
                 match c {
-                    Cursor::Main(e) if e != NIL && e % 2 == 0 => {
+                    Cursor::Main(e) if e != NIL && e.is_multiple_of(2) => {
                         let op = e / 2;
                         if !Self::is_forced_kind(self.ops[op as usize].step) {
                             match self.take(op, state, c, false, &mut stack) {
@@ -468,7 +468,7 @@ impl<'a> Search<'a> {
             deepest.prefix.push((f.op, s));
         }
         let mut e = self.next[self.head() as usize];
-        while e != NIL && e % 2 == 0 {
+        while e != NIL && e.is_multiple_of(2) {
             e = self.next[e as usize];
         }
         deepest.blocked = (e != NIL).then_some(e / 2);
