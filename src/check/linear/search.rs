@@ -117,6 +117,8 @@ pub(crate) struct Search<'a> {
     /// the set is dense behind the search's frontier and the stored window
     /// stays short.
     bit_of: Vec<u32>,
+    /// For register keys: value → operations that can set the object to it.
+    producers: Option<hashbrown::HashMap<u32, Vec<u32>>>,
     bits: Vec<u64>,
     lo: u32,
     hi: u32,
@@ -170,6 +172,15 @@ impl<'a> Search<'a> {
         let words = ops.len().div_ceil(64).max(1);
         let mut by_call: Vec<u32> = (0..ops.len() as u32).collect();
         by_call.sort_by_key(|&i| (ops[i as usize].call, i));
+        let producers = kernel.appends.is_none().then(|| {
+            let mut m: hashbrown::HashMap<u32, Vec<u32>> = hashbrown::HashMap::new();
+            for (i, o) in ops.iter().enumerate() {
+                if let Step::Write(v) | Step::CasOk(_, v) | Step::CasInfo(_, v) = o.step {
+                    m.entry(v).or_default().push(i as u32);
+                }
+            }
+            m
+        });
         let mut bit_of = vec![0u32; ops.len()];
         for (rank, &i) in by_call.iter().enumerate() {
             bit_of[i as usize] = rank as u32;
@@ -183,6 +194,7 @@ impl<'a> Search<'a> {
             pos,
             prev_same,
             bit_of,
+            producers,
             bits: vec![0; words],
             lo: 0,
             hi: 0,
@@ -285,6 +297,22 @@ impl<'a> Search<'a> {
         }
     }
 
+    /// True if read `op` of `v` can never become legal from here: the state
+    /// is not `v` and nothing left that may precede the read's return sets it.
+    fn read_is_hopeless(&self, op: u32, v: u32, state: u32) -> bool {
+        if state == v {
+            return false;
+        }
+        let Some(producers) = &self.producers else {
+            return false;
+        };
+        let ret = self.ops[op as usize].ret;
+        !producers.get(&v).is_some_and(|ps| {
+            ps.iter()
+                .any(|&p| !self.is_set(p) && self.ops[p as usize].call < ret)
+        })
+    }
+
     fn is_forced_kind(step: Step) -> bool {
         matches!(step, Step::Read(_) | Step::CasFail(_))
     }
@@ -338,6 +366,18 @@ impl<'a> Search<'a> {
         // `None`: a new configuration was just entered.
         let mut cursor: Option<Cursor> = None;
         let exhausted = |s: &Self| Outcome::Exhausted(s.stats.states);
+        // A read of a value nothing before its return can produce fails
+        // every order: no search needed.
+        for op in 0..det {
+            if let Step::Read(v) = self.ops[op as usize].step
+                && self.read_is_hopeless(op, v, initial)
+            {
+                if record_depth == Some(0) {
+                    self.record(initial, &stack, deepest);
+                }
+                return Outcome::NotLinearizable;
+            }
+        }
         loop {
             let mut walk = match cursor {
                 Some(c) => Some(c),
@@ -357,6 +397,12 @@ impl<'a> Search<'a> {
                     while e != NIL && e.is_multiple_of(2) {
                         let op = e / 2;
                         let step = self.ops[op as usize].step;
+                        if let Step::Read(v) = step
+                            && self.read_is_hopeless(op, v, state)
+                        {
+                            walk = None;
+                            break;
+                        }
                         if Self::is_forced_kind(step) && self.kernel.apply(state, step).is_some() {
                             match self.take(op, state, Cursor::Main(e), true, &mut stack) {
                                 Err(()) => return exhausted(self),
