@@ -15,6 +15,7 @@
 pub mod check;
 pub mod fault;
 pub mod history;
+pub mod incidents;
 pub mod net;
 pub mod phold;
 pub mod report;
@@ -23,6 +24,7 @@ pub mod scenario;
 pub mod services;
 pub mod sim;
 pub mod strategy;
+pub mod systems;
 pub mod time;
 pub mod topology;
 

@@ -35,6 +35,56 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Command {
+    /// List the built-in incident scenarios.
+    List,
+    /// Replay a built-in incident (or a scenario file with a system) and
+    /// judge it: timeline, checks, figures beside the published ones.
+    /// Exit code: 0 valid, 1 invalid, 2 unknown, 3 bad input.
+    Replay {
+        /// Incident name (`blastradius list`) or scenario file.
+        scenario: String,
+        /// Design to run (default: the scenario's).
+        #[arg(long)]
+        design: Option<String>,
+        /// Seed (default: the scenario's, else one picked and printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a built-in incident's scenario file (edit it, then `run` it).
+    Show {
+        /// Incident name.
+        name: String,
+    },
+    /// Run every design over many seeds in parallel and tabulate the
+    /// figures; `--shard i/n` runs a part, `--merge` joins the parts' JSON.
+    Compare {
+        /// Incident name or scenario file (not needed with --merge).
+        scenario: Option<String>,
+        /// Number of seeds, counting up from the scenario's seed.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// First seed (default: the scenario's, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Designs, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        designs: Vec<String>,
+        /// Run only part i of n of the (design, seed) pairs, e.g. 2/8.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Merge the JSON outputs of shards instead of running.
+        #[arg(long, num_args = 1.., conflicts_with = "scenario")]
+        merge: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Run a scenario file.
     Run {
         /// The scenario (TOML).
@@ -42,6 +92,9 @@ enum Command {
         /// Seed (default: the file's, else one picked and printed).
         #[arg(long)]
         seed: Option<u64>,
+        /// Design, for a scenario with a system (default: the file's).
+        #[arg(long)]
+        design: Option<String>,
         /// Run twice and fail loudly if the fingerprints differ.
         #[arg(long)]
         check_determinism: bool,
@@ -103,6 +156,206 @@ fn pick_seed() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     nanos ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not of the form i/n"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("{i:?} is not a number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{n:?} is not a number"))?;
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("shard {i}/{n}: need 1 <= i <= n"));
+    }
+    Ok((i, n))
+}
+
+/// A built-in incident by name, else a scenario file.
+fn load_named(name: &str) -> Result<(Scenario, String), ExitCode> {
+    if let Some(i) = blastradius::incidents::find(name) {
+        return i
+            .scenario()
+            .map(|s| (s, format!("blastradius replay {name}")))
+            .map_err(|e| {
+                eprintln!("error: built-in {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            });
+    }
+    let path = Path::new(name);
+    if !path.exists() {
+        eprintln!(
+            "error: {name:?} is neither a built-in incident (see `blastradius list`) nor a file"
+        );
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    load(path).map(|s| (s, format!("blastradius run {name}")))
+}
+
+fn verdict_exit(v: Verdict) -> ExitCode {
+    match v {
+        Verdict::Valid => ExitCode::SUCCESS,
+        Verdict::Invalid => ExitCode::from(EXIT_INVALID),
+        Verdict::Unknown => ExitCode::from(EXIT_LIMIT),
+    }
+}
+
+fn replay(
+    name: &str,
+    design: Option<&str>,
+    seed: Option<u64>,
+    format: Format,
+    check: bool,
+) -> Result<ExitCode> {
+    let (scenario, command) = match load_named(name) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let seed = seed.or(scenario.seed.map(|s| s.0)).unwrap_or_else(|| {
+        let s = pick_seed();
+        eprintln!("seed: {s}");
+        s
+    });
+    let report = match blastradius::report::replay::replay(&scenario, design, Seed(seed), &command)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    if check {
+        let again = blastradius::report::replay::replay(&scenario, design, Seed(seed), &command)?;
+        if again != report {
+            eprintln!(
+                "error: NONDETERMINISM: seed {seed} gave fingerprint {} then {}",
+                report.fingerprint, again.fingerprint
+            );
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    }
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    let verdict = match report.verdict.as_str() {
+        "valid" => Verdict::Valid,
+        "invalid" => Verdict::Invalid,
+        _ => Verdict::Unknown,
+    };
+    Ok(verdict_exit(verdict))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    name: Option<&str>,
+    seeds: u64,
+    first: Option<u64>,
+    designs: Vec<String>,
+    shard: Option<(usize, usize)>,
+    merge: &[PathBuf],
+    format: Format,
+    quiet: bool,
+) -> Result<ExitCode> {
+    use blastradius::report::replay::Comparison;
+    let result = if !merge.is_empty() {
+        let mut parts = Vec::new();
+        for f in merge {
+            let text = match std::fs::read_to_string(f) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {}: cannot read: {e}", f.display());
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            };
+            match serde_json::from_str::<Comparison>(&text) {
+                Ok(c) => parts.push(c),
+                Err(e) => {
+                    eprintln!("error: {}:{}: {e}", f.display(), e.line());
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            }
+        }
+        match Comparison::merge(parts) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            }
+        }
+    } else {
+        let Some(name) = name else {
+            eprintln!("error: name a scenario, or --merge shard files");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        };
+        let (scenario, _) = match load_named(name) {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        };
+        let Some(system) = &scenario.system else {
+            eprintln!(
+                "error: scenario {:?} has no [replicated_db] system to compare designs of",
+                scenario.name
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        };
+        let designs = if designs.is_empty() {
+            system
+                .design_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            designs
+        };
+        for d in &designs {
+            if let Err(e) = system.config(Some(d)) {
+                eprintln!("error: --designs: {e}");
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            }
+        }
+        if seeds == 0 {
+            eprintln!("error: --seeds must be at least 1");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        let first = first.or(scenario.seed.map(|s| s.0)).unwrap_or(1);
+        let seeds: Vec<u64> = (0..seeds).map(|k| first.wrapping_add(k)).collect();
+        let shard = shard.unwrap_or((1, 1));
+        let total = designs.len() * seeds.len();
+        let mine = (0..total).filter(|k| k % shard.1 == shard.0 - 1).count();
+        let bar = if quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(mine as u64)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} runs, {elapsed} elapsed, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let tick = || bar.inc(1);
+        let result =
+            blastradius::report::replay::compare(&scenario, &designs, &seeds, shard, &tick)?;
+        bar.finish_and_clear();
+        result
+    };
+    match format {
+        Format::Text => print!("{}", result.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+    }
+    if result.shard == [1, 1] && result.missing() > 0 {
+        eprintln!(
+            "warning: {} run(s) of the sweep are missing (a shard not merged?)",
+            result.missing()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(file: &Path) -> Result<Scenario, ExitCode> {
@@ -292,12 +545,64 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::List => {
+            for i in blastradius::incidents::CATALOGUE {
+                println!("{:<16} {}", i.name, i.summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { name } => match blastradius::incidents::find(&name) {
+            Some(i) => {
+                print!("{}", i.text);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("error: no built-in incident {name:?} (see `blastradius list`)");
+                Ok(ExitCode::from(EXIT_BAD_INPUT))
+            }
+        },
+        Command::Replay {
+            scenario,
+            design,
+            seed,
+            format,
+        } => replay(&scenario, design.as_deref(), seed, format, false),
+        Command::Compare {
+            scenario,
+            seeds,
+            seed,
+            designs,
+            shard,
+            merge,
+            format,
+            quiet,
+        } => compare(
+            scenario.as_deref(),
+            seeds,
+            seed,
+            designs,
+            shard,
+            &merge,
+            format,
+            quiet,
+        ),
         Command::Run {
             file,
             seed,
+            design,
             check_determinism,
             format,
-        } => run(&file, seed, check_determinism, format),
+        } => match load(&file) {
+            Ok(s) if s.system.is_some() => replay(
+                &file.display().to_string(),
+                design.as_deref(),
+                seed,
+                format,
+                check_determinism,
+            ),
+            Ok(_) => run(&file, seed, check_determinism, format),
+            Err(code) => Ok(code),
+        },
         Command::Analyze {
             file,
             max_cut,

@@ -5,6 +5,11 @@
 //! at least two of them actually accepted writes in the overlap: the shard's
 //! history forked, and the writes on the losing side (absent from the
 //! surviving state) are the divergent writes.
+//!
+//! Figures are per shard, worst shard reported: `dual_primary_seconds` is
+//! the time with several writable primaries, `split_brain_seconds` the part
+//! of it during which the history actively forked (from the start of an
+//! overlap until the second-latest of the writers' last accepted writes).
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::Fact;
@@ -27,6 +32,21 @@ pub struct Overlap {
     pub accepted: IndexMap<String, usize>,
     /// Writes accepted in the interval and absent from the surviving state.
     pub divergent: usize,
+    /// Per node, the last write it accepted in the interval (ns).
+    #[serde(skip)]
+    last_accept: IndexMap<String, u64>,
+}
+
+impl Overlap {
+    /// How long the history actively forked: from the start of the interval
+    /// until the last instant by which at least two nodes had both accepted
+    /// writes (the second-latest of the nodes' last accepted writes). Zero
+    /// unless two nodes accepted writes.
+    pub fn forking_ns(&self) -> u64 {
+        let mut lasts: Vec<u64> = self.last_accept.values().copied().collect();
+        lasts.sort_unstable_by(|a, b| b.cmp(a));
+        lasts.get(1).map_or(0, |t| t.saturating_sub(self.start))
+    }
 }
 
 impl Checker for SplitBrain {
@@ -115,6 +135,7 @@ impl Checker for SplitBrain {
                         end: b,
                         accepted: IndexMap::new(),
                         divergent: 0,
+                        last_accept: IndexMap::new(),
                     });
                     o.end = b;
                     for n in live {
@@ -144,6 +165,8 @@ impl Checker for SplitBrain {
                     && *time < o.end
                 {
                     *o.accepted.entry(node.clone()).or_insert(0) += 1;
+                    let last = o.last_accept.entry(node.clone()).or_insert(*time);
+                    *last = (*last).max(*time);
                     if let Some(s) = &surviving
                         && !s.contains(&write.canonical())
                     {
@@ -156,8 +179,17 @@ impl Checker for SplitBrain {
             .iter()
             .filter(|o| o.accepted.values().filter(|&&n| n > 0).count() >= 2)
             .collect();
-        let dual: u64 = overlaps.iter().map(|o| o.end - o.start).sum();
-        let split: u64 = forked.iter().map(|o| o.end - o.start).sum();
+        // Figures per shard, then the worst shard: seconds summed across
+        // shards would grow with the number of shards, not the damage.
+        let per_shard = |f: &dyn Fn(&Overlap) -> u64, list: &mut dyn Iterator<Item = &Overlap>| {
+            let mut by: IndexMap<&str, u64> = IndexMap::new();
+            for o in list {
+                *by.entry(o.shard.as_str()).or_insert(0) += f(o);
+            }
+            by.values().copied().max().unwrap_or(0)
+        };
+        let dual = per_shard(&|o| o.end - o.start, &mut overlaps.iter());
+        let split = per_shard(&|o| o.forking_ns(), &mut forked.iter().copied());
         let divergent: usize = forked.iter().map(|o| o.divergent).sum();
         let verdict = if forked.is_empty() {
             Verdict::Valid
@@ -176,7 +208,7 @@ impl Checker for SplitBrain {
             }
         } else {
             format!(
-                "split brain: {} interval(s), {:.3}s in total, with two or more nodes accepting writes; {divergent} divergent writes",
+                "split brain: {} interval(s) with two or more nodes accepting writes, forking for {:.3}s on the worst shard; {divergent} divergent writes",
                 forked.len(),
                 secs(split)
             )

@@ -5,6 +5,8 @@
 //! first line of every text report gives the seed and the trace fingerprint,
 //! and the last line the command that replays the run.
 
+pub mod replay;
+
 use crate::net::{DropReason, NetStats};
 use crate::scenario::{Scenario, ServiceSummaryKind};
 use crate::services::{ServiceNode, ServiceObservation, ServiceSpec};

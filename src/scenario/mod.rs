@@ -16,6 +16,8 @@ use crate::net::NetConfig;
 use crate::rng::{Probability, Seed};
 use crate::services::{ServiceNode, ServiceSpec};
 use crate::sim::{Limits, SimConfig, SimError, Simulation};
+use crate::systems::replicated_db::DbConfig;
+use crate::systems::replicated_db::outcome::DbBuildError;
 use crate::time::{SimDuration, SimTime};
 use crate::topology::{Latency, SiteKind, Topology, TopologyError};
 use serde::Deserialize;
@@ -78,6 +80,20 @@ struct ScenarioFile {
     fault: Vec<Spanned<toml::Table>>,
     #[serde(default)]
     analysis: Vec<Spanned<AnalysisFile>>,
+    #[serde(default)]
+    replicated_db: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    design: indexmap::IndexMap<String, Spanned<toml::Table>>,
+    #[serde(default)]
+    published: indexmap::IndexMap<String, f64>,
+}
+
+/// Only the system table, typed: parsed again from the whole text when the
+/// system does not deserialize, so that the error carries its exact span.
+#[derive(Deserialize)]
+struct OnlyDb {
+    #[allow(dead_code)]
+    replicated_db: DbConfig,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +105,12 @@ struct HeaderFile {
     #[serde(default)]
     seed: Option<u64>,
     duration: Spanned<SimDuration>,
+    #[serde(default)]
+    t0: Option<String>,
+    #[serde(default)]
+    t0_at: Option<SimDuration>,
+    #[serde(default)]
+    design: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +224,116 @@ pub struct Scenario {
     pub faults: FaultSchedule,
     /// Separation questions.
     pub analyses: Vec<AnalysisSpec>,
+    /// The built-in system this scenario runs instead of `nodes`, if any.
+    pub system: Option<SystemSpec>,
+    /// Figures published about the real incident, by metric name.
+    pub published: indexmap::IndexMap<String, f64>,
+    /// The real instant the scenario's origin `T0` stands for.
+    pub t0: Option<String>,
+    /// Simulated time at which `T0` falls (a warm-up before it).
+    pub t0_at: SimDuration,
+}
+
+/// A built-in system with its named designs.
+#[derive(Clone, Debug)]
+pub struct SystemSpec {
+    /// The `[replicated_db]` table as written.
+    pub base: toml::Table,
+    /// Designs in file order: name, description, overrides of `base`.
+    pub designs: Vec<Design>,
+    /// The design run when none is asked for.
+    pub default_design: Option<String>,
+}
+
+/// A named design: overrides of the system table.
+#[derive(Clone, Debug)]
+pub struct Design {
+    /// Name (`as-2018`).
+    pub name: String,
+    /// What it changes and why.
+    pub description: String,
+    /// Keys of `[replicated_db]` it replaces (tables merge key by key).
+    pub overrides: toml::Table,
+}
+
+impl SystemSpec {
+    /// The configuration of `design` (the default design if `None`); the
+    /// error names the unknown design and the known ones.
+    pub fn config(&self, design: Option<&str>) -> Result<(String, DbConfig), String> {
+        let name = design
+            .map(str::to_string)
+            .or_else(|| self.default_design.clone());
+        let mut table = self.base.clone();
+        let name = match name {
+            None => "base".to_string(),
+            Some(n) => {
+                let d = self.designs.iter().find(|d| d.name == n).ok_or_else(|| {
+                    let known: Vec<&str> = self.designs.iter().map(|d| d.name.as_str()).collect();
+                    format!("unknown design {n:?} (known: {})", known.join(", "))
+                })?;
+                merge(&mut table, &d.overrides);
+                n
+            }
+        };
+        let config: DbConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("design {name:?}: {}", e.message().trim()))?;
+        Ok((name, config))
+    }
+
+    /// Names of the designs, in file order.
+    pub fn design_names(&self) -> Vec<&str> {
+        self.designs.iter().map(|d| d.name.as_str()).collect()
+    }
+}
+
+/// Deep merge: tables merge key by key, anything else is replaced.
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Finds the line of a validation field path like `cluster[1].primary`
+/// inside the `[replicated_db]` part of a file; best effort.
+fn locate_db_field(text: &str, field: &str) -> Option<usize> {
+    let mut section = "replicated_db".to_string();
+    let mut nth = 0usize;
+    let mut key = field;
+    if let Some((head, rest)) = field.split_once('.') {
+        key = rest;
+        match head.split_once('[') {
+            Some((name, idx)) => {
+                section = format!("replicated_db.{name}");
+                nth = idx.trim_end_matches(']').parse().ok()?;
+            }
+            None => section = format!("replicated_db.{head}"),
+        }
+    }
+    let key = key.split(['.', '[']).next()?;
+    let mut offset = 0;
+    let mut seen = 0usize;
+    let mut inside = false;
+    for line in text.split_inclusive('\n') {
+        let l = line.trim();
+        if l.starts_with('[') {
+            let name = l.trim_matches(|c| c == '[' || c == ']').trim();
+            inside = name == section && {
+                let hit = seen == nth;
+                seen += 1;
+                hit
+            };
+        } else if inside && l.split('=').next().map(str::trim) == Some(key) {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Locates byte offsets in a file's text.
@@ -510,7 +642,14 @@ impl Scenario {
             nodes,
             faults: schedule,
             analyses,
+            system: None,
+            published: parsed.published.clone(),
+            t0: header.t0.clone(),
+            t0_at: header.t0_at.unwrap_or(SimDuration::ZERO),
         };
+        if let Some(db) = &parsed.replicated_db {
+            return Self::with_system(scenario, &src, &parsed, db);
+        }
         // Build once to check names across nodes and faults; map errors back.
         if let Err(e) = scenario.build(Seed(0), false) {
             return Err(match e {
@@ -546,6 +685,123 @@ impl Scenario {
                 }
             });
         }
+        Ok(scenario)
+    }
+
+    /// Validates the `[replicated_db]` system and its designs.
+    fn with_system(
+        mut scenario: Scenario,
+        src: &Source<'_>,
+        parsed: &ScenarioFile,
+        db: &Spanned<toml::Table>,
+    ) -> Result<Scenario, ScenarioError> {
+        if let Some(n) = parsed.node.first() {
+            return Err(src.error(
+                n.span(),
+                "node[0]",
+                "a scenario runs either [[node]] services or a [replicated_db] system, not both",
+            ));
+        }
+        // Type errors of the base table, with their exact place.
+        if let Err(e) = toml::from_str::<OnlyDb>(src.text) {
+            let span = e.span().unwrap_or(db.span());
+            let field = field_from_toml_error(src.text, &span);
+            return Err(src.error(span, field, e.message().trim()));
+        }
+        let mut designs = Vec::new();
+        for (name, table) in &parsed.design {
+            let mut overrides = table.get_ref().clone();
+            let description = match overrides.remove("description") {
+                Some(toml::Value::String(s)) => s,
+                Some(_) => {
+                    return Err(src.error(
+                        table.span(),
+                        format!("design.{name}.description"),
+                        "expected a string",
+                    ));
+                }
+                None => String::new(),
+            };
+            designs.push(Design {
+                name: name.clone(),
+                description,
+                overrides,
+            });
+        }
+        let default_design = match &parsed.scenario.get_ref().design {
+            Some(d) => {
+                if !parsed.design.contains_key(d.get_ref()) {
+                    return Err(src.error(
+                        d.span(),
+                        "scenario.design",
+                        format!("no [design.{}] table", d.get_ref()),
+                    ));
+                }
+                Some(d.get_ref().clone())
+            }
+            None => parsed.design.keys().next().cloned(),
+        };
+        let spec = SystemSpec {
+            base: db.get_ref().clone(),
+            designs,
+            default_design,
+        };
+        // Every design must deserialize, validate and build.
+        let mut names: Vec<Option<String>> = vec![None];
+        names.extend(spec.designs.iter().map(|d| Some(d.name.clone())));
+        for name in names {
+            let span = name
+                .as_ref()
+                .and_then(|n| parsed.design.get(n))
+                .map_or(db.span(), |t| t.span());
+            let place = name
+                .as_ref()
+                .map_or("replicated_db".to_string(), |n| format!("design.{n}"));
+            let (_, config) = if name.is_none() {
+                let config: DbConfig = toml::Value::Table(spec.base.clone()).try_into().map_err(
+                    |e: toml::de::Error| src.error(span.clone(), &place, e.message().trim()),
+                )?;
+                (String::new(), config)
+            } else {
+                spec.config(name.as_deref())
+                    .map_err(|m| src.error(span.clone(), &place, m))?
+            };
+            let built = crate::systems::replicated_db::build(
+                &scenario.topology,
+                &scenario.net,
+                &scenario.limits,
+                &config,
+                &scenario.faults,
+                Seed(0),
+            );
+            match built {
+                Ok(_) => {}
+                Err(DbBuildError::Config { field, message }) => {
+                    let at = if name.is_none() {
+                        locate_db_field(src.text, &field).map_or(span.clone(), |o| o..o)
+                    } else {
+                        span.clone()
+                    };
+                    let prefix = if name.is_none() {
+                        "replicated_db".to_string()
+                    } else {
+                        place.clone()
+                    };
+                    return Err(src.error(at, format!("{prefix}.{field}"), message));
+                }
+                Err(DbBuildError::Sim(SimError::Fault(f))) => {
+                    return Err(src.error(
+                        parsed.fault[f.index].span(),
+                        format!("fault[{}].{}", f.index, f.field),
+                        f.reason,
+                    ));
+                }
+                Err(DbBuildError::Sim(other)) => {
+                    return Err(src.error(span.clone(), place, other));
+                }
+            }
+        }
+        scenario.system = Some(spec);
         Ok(scenario)
     }
 

@@ -434,6 +434,7 @@ pub struct Kernel<N: Node> {
     /// Rule installed by each schedule entry, for its revert.
     entry_rules: Vec<Option<RuleId>>,
     fault_log: Vec<FaultRecord>,
+    crashes: Vec<(SimTime, NodeId)>,
     observations: Vec<Observed<N::Observation>>,
     trace: Option<Vec<TraceRecord>>,
     trace_truncated: u64,
@@ -1098,6 +1099,7 @@ impl<N: Node> Simulation<N> {
                 actions: Vec::new(),
                 entry_rules: Vec::new(),
                 fault_log: Vec::new(),
+                crashes: Vec::new(),
                 observations: Vec::new(),
                 trace: config.trace.then(Vec::new),
                 trace_truncated: 0,
@@ -1519,6 +1521,7 @@ impl<N: Node> Simulation<N> {
             return;
         }
         state.status = Status::Crashed;
+        k.crashes.push((SimTime::from_nanos(k.now), node));
         k.ready[node.index()] = false;
         state.busy_until = 0;
         state.wake_pending = false;
@@ -1689,6 +1692,13 @@ impl<N: Node> Simulation<N> {
     /// Faults as they were applied.
     pub fn fault_log(&self) -> &[FaultRecord] {
         &self.kernel.fault_log
+    }
+
+    /// Every crash, in order: when and which node. Models record their
+    /// facts through `Ctx`, which a dying node no longer has; reports use
+    /// this to close the roles of crashed nodes.
+    pub fn crashes(&self) -> &[(SimTime, NodeId)] {
+        &self.kernel.crashes
     }
 
     /// The trace, if tracing is on.

@@ -1,0 +1,40 @@
+//! The built-in catalogue: one scenario file per real incident.
+//!
+//! Each entry is an ordinary scenario file (in `incidents/` at the root of
+//! the repository, compiled in), so `blastradius show NAME` prints exactly
+//! what `blastradius replay NAME` runs, and an edited copy runs with
+//! `blastradius run FILE`. Facts in the files are tagged as published,
+//! secondary, derived or assumed (see `shared/incidents.md`).
+
+use crate::scenario::{Scenario, ScenarioError};
+use std::path::Path;
+
+/// One catalogue entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Incident {
+    /// Name (`github-2018`).
+    pub name: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// The scenario file.
+    pub text: &'static str,
+}
+
+/// Every built-in incident.
+pub const CATALOGUE: &[Incident] = &[Incident {
+    name: "github-2018",
+    summary: "GitHub 2018-10-21: 43 s partition, cross-coast MySQL failover, split brain (954 writes)",
+    text: include_str!("../../incidents/github-2018.toml"),
+}];
+
+/// The incident called `name`.
+pub fn find(name: &str) -> Option<&'static Incident> {
+    CATALOGUE.iter().find(|i| i.name == name)
+}
+
+impl Incident {
+    /// Its scenario, validated.
+    pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(Path::new(&format!("{}.toml", self.name)), self.text)
+    }
+}

@@ -1,0 +1,468 @@
+//! The knobs of a replicated-database deployment, as data.
+//!
+//! Everything a design differs in is here, so that a scenario file can carry
+//! it and a design is a handful of overrides of these fields. Defaults are
+//! the values of the GitHub 2018 model; each default that the postmortem
+//! does not publish is an assumption and says so in the scenario file.
+
+use crate::time::SimDuration;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// Which replication engine runs the clusters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// MySQL-style primary/replica with a failover orchestrator.
+    #[default]
+    Mysql,
+    /// A Raft-replicated key-value store per cluster.
+    Raft,
+}
+
+/// Binlog replication mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicationMode {
+    /// The primary acknowledges a commit at once.
+    #[default]
+    Async,
+    /// The primary waits for replica acknowledgements (with fallback).
+    SemiSync,
+}
+
+/// How a deposed primary is kept from taking writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fencing {
+    /// Nothing: the old primary stays writable.
+    #[default]
+    None,
+    /// The orchestrator sets the old primary read-only once it reaches it.
+    ReadOnly,
+    /// The primary holds a lease renewed by the orchestrator leader's probes
+    /// and refuses writes once it expires; promotion waits the lease out.
+    Lease,
+}
+
+/// Where clients read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadFrom {
+    /// A replica at the reader's site (any replica if none is local).
+    #[default]
+    Replicas,
+    /// The primary (or Raft leader, through the log).
+    Primary,
+}
+
+/// One database cluster (a functional shard).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Name (the shard name in facts and keys).
+    pub name: String,
+    /// Site of the initial primary.
+    pub primary: String,
+    /// Sites of the replicas, one entry per replica.
+    pub replicas: Vec<String>,
+    /// Number of keys the workload spreads over.
+    #[serde(default = "default_keys")]
+    pub keys: u32,
+}
+
+fn default_keys() -> u32 {
+    1000
+}
+
+/// Binlog replication.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicationConfig {
+    /// Async or semi-sync.
+    pub mode: ReplicationMode,
+    /// Semi-sync: sites whose replicas count as ackers (empty: any replica).
+    pub semi_sync_ackers: Vec<String>,
+    /// Semi-sync: acknowledgements a commit waits for.
+    pub semi_sync_wait_for: u32,
+    /// Semi-sync: fall back to async after `semi_sync_timeout` (MySQL's
+    /// behaviour); `false` waits for acknowledgements forever.
+    pub semi_sync_fallback: bool,
+    /// Semi-sync: how long a commit waits before the fallback
+    /// (`rpl_semi_sync_master_timeout`).
+    pub semi_sync_timeout: SimDuration,
+    /// Transactions a replica applies per second (its SQL thread).
+    pub apply_rate: f64,
+    /// Source heartbeat period on an idle connection.
+    pub heartbeat_period: SimDuration,
+    /// A replica declares its IO thread broken after this much silence
+    /// (`slave_net_timeout`).
+    pub net_timeout: SimDuration,
+    /// A broken IO thread reconnects this often (`MASTER_CONNECT_RETRY`).
+    pub connect_retry: SimDuration,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        Self {
+            mode: ReplicationMode::Async,
+            semi_sync_ackers: Vec::new(),
+            semi_sync_wait_for: 1,
+            semi_sync_fallback: true,
+            semi_sync_timeout: SimDuration::from_secs(10),
+            apply_rate: 2000.0,
+            heartbeat_period: SimDuration::from_secs(2),
+            net_timeout: SimDuration::from_secs(4),
+            connect_retry: SimDuration::from_secs(1),
+        }
+    }
+}
+
+/// The failover orchestrator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrchestratorConfig {
+    /// Sites of the Raft voters, one entry per voter; the first starts as
+    /// leader.
+    pub voters: Vec<String>,
+    /// Raft heartbeat interval.
+    pub heartbeat_interval: SimDuration,
+    /// Election timeout, drawn uniformly in `[min, max]`.
+    pub election_timeout_min: SimDuration,
+    /// See `election_timeout_min`.
+    pub election_timeout_max: SimDuration,
+    /// The leader probes every server this often.
+    pub detection_interval: SimDuration,
+    /// A server not heard from for this long is unreachable.
+    pub unreachable_after: SimDuration,
+    /// Refuse to promote a replica in another region than the dead primary.
+    pub prevent_cross_region_failover: bool,
+    /// Anti-flapping: no second recovery of a cluster within this period.
+    pub recovery_block: SimDuration,
+    /// How the old primary is fenced.
+    pub fencing: Fencing,
+    /// Lease length for `fencing = "lease"`.
+    pub lease: SimDuration,
+    /// The leader republishes every cluster's primary this often.
+    pub publish_interval: SimDuration,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        Self {
+            voters: Vec::new(),
+            heartbeat_interval: SimDuration::from_millis(500),
+            election_timeout_min: SimDuration::from_secs(3),
+            election_timeout_max: SimDuration::from_secs(6),
+            detection_interval: SimDuration::from_secs(1),
+            unreachable_after: SimDuration::from_secs(3),
+            prevent_cross_region_failover: false,
+            recovery_block: SimDuration::from_secs(3600),
+            fencing: Fencing::None,
+            lease: SimDuration::from_secs(10),
+            publish_interval: SimDuration::from_secs(1),
+        }
+    }
+}
+
+/// Service discovery (Consul-like, one server per site).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Sites with a discovery server.
+    pub sites: Vec<String>,
+    /// Delay between receiving a publication and serving it.
+    pub propagation_delay: SimDuration,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            sites: Vec::new(),
+            propagation_delay: SimDuration::from_millis(500),
+        }
+    }
+}
+
+/// The Raft-replicated baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftConfig {
+    /// Sites of each cluster's voters; the first starts as leader.
+    pub voters: Vec<String>,
+    /// Leader heartbeat interval.
+    pub heartbeat_interval: SimDuration,
+    /// Election timeout, drawn uniformly in `[min, max]`.
+    pub election_timeout_min: SimDuration,
+    /// See `election_timeout_min`.
+    pub election_timeout_max: SimDuration,
+    /// Most log entries per append message.
+    pub max_batch: usize,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        Self {
+            voters: Vec::new(),
+            heartbeat_interval: SimDuration::from_millis(100),
+            election_timeout_min: SimDuration::from_secs(1),
+            election_timeout_max: SimDuration::from_secs(2),
+            max_batch: 64,
+        }
+    }
+}
+
+/// The application tier: stateless servers that run clients' statements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// Name of this tier (clients name it in `via`).
+    pub name: String,
+    /// Site of the servers.
+    pub site: String,
+    /// Number of servers.
+    #[serde(default = "one")]
+    pub servers: u32,
+    /// A statement not answered within this is reported as timed out.
+    #[serde(default = "default_db_timeout")]
+    pub db_timeout: SimDuration,
+    /// Redirects followed per statement (Raft `not leader` answers).
+    #[serde(default = "three")]
+    pub max_redirects: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn three() -> u32 {
+    3
+}
+
+fn default_db_timeout() -> SimDuration {
+    SimDuration::from_secs(5)
+}
+
+/// A group of closed-loop clients (each one process in the history).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// Name (prefix of the client node names).
+    pub name: String,
+    /// Site of the clients.
+    pub site: String,
+    /// Application tier they send requests to.
+    pub via: String,
+    /// Cluster they use.
+    pub cluster: String,
+    /// Number of clients (processes).
+    pub clients: u32,
+    /// Mean think time between a completion and the next request
+    /// (exponential).
+    pub think: SimDuration,
+    /// Fraction of requests that are writes.
+    pub write_fraction: f64,
+    /// The client gives up on a request after this (outcome `info`).
+    #[serde(default = "default_client_timeout")]
+    pub timeout: SimDuration,
+    /// Pause after a failed or timed-out request.
+    #[serde(default = "default_backoff")]
+    pub backoff: SimDuration,
+    /// Where reads go.
+    #[serde(default)]
+    pub reads: ReadFrom,
+    /// First request at or after this.
+    #[serde(default)]
+    pub start: SimDuration,
+}
+
+fn default_client_timeout() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+
+fn default_backoff() -> SimDuration {
+    SimDuration::from_secs(1)
+}
+
+/// Checker settings of a replay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksConfig {
+    /// A read may lag the latest acknowledged write by this much.
+    pub stale_read_bound: SimDuration,
+    /// Window of the availability figures.
+    pub availability_window: SimDuration,
+    /// States the linearizability search may visit per key.
+    pub max_states: u64,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        Self {
+            stale_read_bound: SimDuration::from_secs(10),
+            availability_window: SimDuration::from_secs(1),
+            max_states: 2_000_000,
+        }
+    }
+}
+
+/// A whole replicated-database deployment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbConfig {
+    /// Engine.
+    #[serde(default)]
+    pub engine: Engine,
+    /// Region of each site (the unit of `prevent_cross_region_failover`).
+    #[serde(default)]
+    pub regions: IndexMap<String, String>,
+    /// The clusters.
+    pub cluster: Vec<ClusterConfig>,
+    /// Binlog replication.
+    #[serde(default)]
+    pub replication: ReplicationConfig,
+    /// Failover orchestrator.
+    #[serde(default)]
+    pub orchestrator: OrchestratorConfig,
+    /// Service discovery.
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
+    /// Raft baseline.
+    #[serde(default)]
+    pub raft: RaftConfig,
+    /// Application tiers.
+    pub app: Vec<AppConfig>,
+    /// Client groups.
+    pub workload: Vec<WorkloadConfig>,
+    /// Checker settings.
+    #[serde(default)]
+    pub checks: ChecksConfig,
+}
+
+impl DbConfig {
+    /// Checks names and ranges against the sites of a topology; the error is
+    /// `(field, message)`.
+    pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Result<(), (String, String)> {
+        let site = |field: String, s: &str| -> Result<(), (String, String)> {
+            if has_site(s) {
+                Ok(())
+            } else {
+                Err((field, format!("unknown site {s:?}")))
+            }
+        };
+        if self.cluster.is_empty() {
+            return Err(("cluster".into(), "at least one cluster is needed".into()));
+        }
+        for (s, _) in &self.regions {
+            site(format!("regions.{s}"), s)?;
+        }
+        for (i, c) in self.cluster.iter().enumerate() {
+            site(format!("cluster[{i}].primary"), &c.primary)?;
+            for s in &c.replicas {
+                site(format!("cluster[{i}].replicas"), s)?;
+            }
+            if c.keys == 0 {
+                return Err((format!("cluster[{i}].keys"), "must be positive".into()));
+            }
+            if self.cluster[..i].iter().any(|o| o.name == c.name) {
+                return Err((
+                    format!("cluster[{i}].name"),
+                    format!("duplicate cluster {:?}", c.name),
+                ));
+            }
+        }
+        match self.engine {
+            Engine::Mysql => {
+                if self.orchestrator.voters.is_empty() {
+                    return Err(("orchestrator.voters".into(), "names no site".into()));
+                }
+                for s in &self.orchestrator.voters {
+                    site("orchestrator.voters".into(), s)?;
+                }
+                for s in &self.discovery.sites {
+                    site("discovery.sites".into(), s)?;
+                }
+                for s in &self.replication.semi_sync_ackers {
+                    site("replication.semi_sync_ackers".into(), s)?;
+                }
+                if !(self.replication.apply_rate > 0.0 && self.replication.apply_rate.is_finite()) {
+                    return Err((
+                        "replication.apply_rate".into(),
+                        "must be a positive number".into(),
+                    ));
+                }
+                let o = &self.orchestrator;
+                if o.election_timeout_min > o.election_timeout_max
+                    || o.election_timeout_min <= o.heartbeat_interval
+                {
+                    return Err((
+                        "orchestrator.election_timeout_min".into(),
+                        "must exceed heartbeat_interval and not exceed election_timeout_max".into(),
+                    ));
+                }
+                if o.detection_interval == SimDuration::ZERO {
+                    return Err((
+                        "orchestrator.detection_interval".into(),
+                        "must be positive".into(),
+                    ));
+                }
+            }
+            Engine::Raft => {
+                if self.raft.voters.is_empty() {
+                    return Err(("raft.voters".into(), "names no site".into()));
+                }
+                for s in &self.raft.voters {
+                    site("raft.voters".into(), s)?;
+                }
+                let r = &self.raft;
+                if r.election_timeout_min > r.election_timeout_max
+                    || r.election_timeout_min <= r.heartbeat_interval
+                {
+                    return Err((
+                        "raft.election_timeout_min".into(),
+                        "must exceed heartbeat_interval and not exceed election_timeout_max".into(),
+                    ));
+                }
+                if r.max_batch == 0 {
+                    return Err(("raft.max_batch".into(), "must be positive".into()));
+                }
+            }
+        }
+        for (i, a) in self.app.iter().enumerate() {
+            site(format!("app[{i}].site"), &a.site)?;
+            if a.servers == 0 {
+                return Err((format!("app[{i}].servers"), "must be positive".into()));
+            }
+        }
+        for (i, w) in self.workload.iter().enumerate() {
+            site(format!("workload[{i}].site"), &w.site)?;
+            if !self.app.iter().any(|a| a.name == w.via) {
+                return Err((
+                    format!("workload[{i}].via"),
+                    format!("unknown app tier {:?}", w.via),
+                ));
+            }
+            if !self.cluster.iter().any(|c| c.name == w.cluster) {
+                return Err((
+                    format!("workload[{i}].cluster"),
+                    format!("unknown cluster {:?}", w.cluster),
+                ));
+            }
+            if !(0.0..=1.0).contains(&w.write_fraction) {
+                return Err((
+                    format!("workload[{i}].write_fraction"),
+                    "must be in [0, 1]".into(),
+                ));
+            }
+            if w.think == SimDuration::ZERO {
+                return Err((format!("workload[{i}].think"), "must be positive".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The region of a site (the site itself if unmapped).
+    pub fn region<'a>(&'a self, site: &'a str) -> &'a str {
+        self.regions.get(site).map_or(site, String::as_str)
+    }
+}

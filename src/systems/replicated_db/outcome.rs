@@ -1,0 +1,744 @@
+//! Building, running and judging a replicated-database simulation.
+//!
+//! After the run, the compact observations become a [`History`] (client
+//! operations) and [`Facts`] (roles, accepted writes, final states, the
+//! authoritative copy per cluster), the checkers judge them, and the
+//! figures an architect compares designs by are computed from the same
+//! data: acknowledged writes missing from the surviving copy, seconds of
+//! split brain, seconds without a successful write, failovers, write
+//! latency.
+
+use super::config::{DbConfig, Engine};
+use super::{
+    ClusterIx, DbNode, DbObs, Layout, OpKind, OpResult, client, mysql, orchestrator, raft,
+};
+use crate::check::availability::{Availability, Requests};
+use crate::check::facts::{Fact, Facts, Role, WriteRef};
+use crate::check::linear::{Budget, Linearizable, Model, Options};
+use crate::check::lost_writes::LostWrites;
+use crate::check::session::StaleReads;
+use crate::check::split_brain::SplitBrain;
+use crate::check::{CheckInput, Suite, SuiteReport};
+use crate::fault::FaultSchedule;
+use crate::history::{Event, EventType, History, OpFn, Outcome};
+use crate::net::NetConfig;
+use crate::report::TimelineEntry;
+use crate::rng::Seed;
+use crate::sim::{Fingerprint, Limits, NodeId, SimConfig, SimError, Simulation, StopReason};
+use crate::time::{SimDuration, SimTime};
+use crate::topology::Topology;
+use indexmap::IndexMap;
+use std::sync::Arc;
+
+/// Why a deployment could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DbBuildError {
+    /// The configuration names something that does not exist.
+    #[error("{field}: {message}")]
+    Config {
+        /// Field at fault (`cluster[0].primary`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The kernel refused (duplicate names, fault targets).
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}
+
+/// Builds the simulation of `config` on `topology`, with `faults` installed.
+pub fn build(
+    topology: &Topology,
+    net: &NetConfig,
+    limits: &Limits,
+    config: &DbConfig,
+    faults: &FaultSchedule,
+    seed: Seed,
+) -> Result<(Simulation<DbNode>, Arc<Layout>), DbBuildError> {
+    config
+        .validate(&|s| topology.site_id(s).is_ok())
+        .map_err(|(field, message)| DbBuildError::Config { field, message })?;
+    let config = Arc::new(config.clone());
+    // Names and ids first: ids are the order of addition.
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut take = |name: String, site: &str| {
+        names.push((name, site.to_string()));
+        NodeId(names.len() as u32 - 1)
+    };
+    let mut servers = Vec::new();
+    for c in &config.cluster {
+        let sites: Vec<&String> = match config.engine {
+            Engine::Mysql => std::iter::once(&c.primary).chain(&c.replicas).collect(),
+            Engine::Raft => config.raft.voters.iter().collect(),
+        };
+        let list: Vec<(NodeId, String)> = sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (take(format!("{}-{i}-{s}", c.name), s), s.to_string()))
+            .collect();
+        servers.push(list);
+    }
+    let mut orchestrators = Vec::new();
+    let mut discovery = Vec::new();
+    if config.engine == Engine::Mysql {
+        for (i, s) in config.orchestrator.voters.iter().enumerate() {
+            orchestrators.push(take(format!("orch-{i}-{s}"), s));
+        }
+        for s in &config.discovery.sites {
+            discovery.push((take(format!("discovery-{s}"), s), s.clone()));
+        }
+    }
+    let mut apps = Vec::new();
+    for a in &config.app {
+        let ids = (0..a.servers)
+            .map(|k| take(format!("{}-{k}", a.name), &a.site))
+            .collect();
+        apps.push((ids, a.site.clone()));
+    }
+    let mut clients = Vec::new();
+    for w in &config.workload {
+        let ids = (0..w.clients)
+            .map(|k| take(format!("{}-{k}", w.name), &w.site))
+            .collect();
+        clients.push(ids);
+    }
+    let layout = Arc::new(Layout {
+        config: config.clone(),
+        servers,
+        orchestrators,
+        discovery,
+        apps,
+        clients,
+        names: names.iter().map(|(n, _)| n.clone()).collect(),
+    });
+
+    let sim_config = SimConfig {
+        net: net.clone(),
+        limits: limits.clone(),
+        trace: false,
+    };
+    let mut sim = Simulation::with_config(topology.clone(), seed, sim_config);
+    let add =
+        |sim: &mut Simulation<DbNode>, id: NodeId, node: DbNode| -> Result<(), DbBuildError> {
+            let (name, site) = &names[id.index()];
+            let got = sim.add_node(name, site, node)?;
+            debug_assert_eq!(got, id);
+            Ok(())
+        };
+    for (c, list) in layout.servers.iter().enumerate() {
+        let primary = list[0].0;
+        for (i, &(id, _)) in list.iter().enumerate() {
+            let node = match config.engine {
+                Engine::Mysql => DbNode::Mysql(Box::new(mysql::Mysql::new(
+                    layout.clone(),
+                    c as ClusterIx,
+                    i == 0,
+                    Some(primary),
+                ))),
+                Engine::Raft => DbNode::Raft(Box::new(raft::RaftKv::new(
+                    layout.clone(),
+                    c as ClusterIx,
+                    i == 0,
+                ))),
+            };
+            add(&mut sim, id, node)?;
+        }
+    }
+    for (i, &id) in layout.orchestrators.iter().enumerate() {
+        let node = orchestrator::Orchestrator::new(layout.clone(), i == 0);
+        add(&mut sim, id, DbNode::Orchestrator(Box::new(node)))?;
+    }
+    for &(id, _) in &layout.discovery {
+        add(
+            &mut sim,
+            id,
+            DbNode::Discovery(client::Discovery::new(layout.clone())),
+        )?;
+    }
+    for (tier, (ids, _)) in layout.apps.iter().enumerate() {
+        for &id in ids {
+            add(
+                &mut sim,
+                id,
+                DbNode::App(client::AppServer::new(layout.clone(), tier)),
+            )?;
+        }
+    }
+    for (w, ids) in layout.clients.iter().enumerate() {
+        let tier = config
+            .app
+            .iter()
+            .position(|a| a.name == config.workload[w].via)
+            .unwrap_or(0);
+        let tier_servers = &layout.apps[tier].0;
+        for (k, &id) in ids.iter().enumerate() {
+            let app = tier_servers[k % tier_servers.len()];
+            add(
+                &mut sim,
+                id,
+                DbNode::Client(client::Client::new(layout.clone(), w, app)),
+            )?;
+        }
+    }
+    sim.install_faults(faults)?;
+    Ok((sim, layout))
+}
+
+/// Everything a run produced, judged.
+#[derive(Debug)]
+pub struct DbOutcome {
+    /// Why the run stopped.
+    pub stop: StopReason,
+    /// Trace fingerprint.
+    pub fingerprint: Fingerprint,
+    /// Kernel events handled.
+    pub events: u64,
+    /// Simulated time reached.
+    pub sim_time: SimTime,
+    /// Client operations.
+    pub history: History,
+    /// Ground truth.
+    pub facts: Facts,
+    /// The checkers' findings.
+    pub checks: SuiteReport,
+    /// Figures, by name.
+    pub metrics: IndexMap<String, f64>,
+    /// Notable moments.
+    pub timeline: Vec<TimelineEntry>,
+    /// Per cluster: acknowledged writes missing from its surviving copy.
+    pub diverged_per_cluster: IndexMap<String, usize>,
+}
+
+/// Builds, runs and judges `config` under `faults` for `duration`.
+pub fn run(
+    topology: &Topology,
+    net: &NetConfig,
+    limits: &Limits,
+    config: &DbConfig,
+    faults: &FaultSchedule,
+    seed: Seed,
+    duration: SimDuration,
+) -> Result<DbOutcome, DbBuildError> {
+    let mut limits = limits.clone();
+    limits.time_max = SimTime::ZERO + duration;
+    let (mut sim, layout) = build(topology, net, &limits, config, faults, seed)?;
+    let stop = sim.run();
+    Ok(judge(&sim, &layout, faults, stop))
+}
+
+fn key_name(config: &DbConfig, cluster: ClusterIx, key: u32) -> String {
+    format!("{}/{key}", config.cluster[cluster as usize].name)
+}
+
+fn value_json(v: Option<u64>) -> serde_json::Value {
+    v.map_or(serde_json::Value::Null, serde_json::Value::from)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Turns a finished simulation into history, facts, findings and figures.
+pub fn judge(
+    sim: &Simulation<DbNode>,
+    layout: &Layout,
+    faults: &FaultSchedule,
+    stop: StopReason,
+) -> DbOutcome {
+    let config = &layout.config;
+    let names = &layout.names;
+    let shard = |c: ClusterIx| config.cluster[c as usize].name.clone();
+    let mut history = History::new();
+    let mut facts = Facts::new();
+    let mut timeline: Vec<TimelineEntry> = sim
+        .fault_log()
+        .iter()
+        .map(|f| TimelineEntry {
+            time: f.time,
+            what: format!("fault: {}", f.description),
+        })
+        .collect();
+    let n = names.len();
+    let mut open: Vec<Option<super::Op>> = vec![None; n];
+    let mut incarnation: Vec<u64> = vec![0; n];
+    let mut workload_of: Vec<Option<usize>> = vec![None; n];
+    for (w, ids) in layout.clients.iter().enumerate() {
+        for id in ids {
+            workload_of[id.index()] = Some(w);
+        }
+    }
+    // Per workload: (invoke time, ok) of writes, for unavailability.
+    let mut writes_by_workload: Vec<Vec<(u64, bool)>> = vec![Vec::new(); layout.clients.len()];
+    let mut pending_write_ix: Vec<Option<usize>> = vec![None; n];
+    let mut latencies = Vec::new();
+    let mut invoke_at: Vec<u64> = vec![0; n];
+    let mut failovers = 0u64;
+    let mut first_promoted_write: IndexMap<ClusterIx, ()> = IndexMap::new();
+    let mut promoted: Vec<NodeId> = Vec::new();
+    for o in sim.observations() {
+        let t = o.time.as_nanos();
+        let node = o.node;
+        let who = &names[node.index()];
+        match o.value {
+            DbObs::Invoke { op } => {
+                let process = ((node.index() as u64) << 20) | incarnation[node.index()];
+                let (f, value) = match op.kind {
+                    OpKind::Read => (OpFn::Read, serde_json::Value::Null),
+                    OpKind::Write => (OpFn::Write, serde_json::Value::from(op.value)),
+                };
+                let e = Event::new(process, EventType::Invoke, f, value)
+                    .key(key_name(config, op.cluster, op.key))
+                    .at(t);
+                history
+                    .push(&e)
+                    .expect("the model's clients invoke one operation at a time");
+                open[node.index()] = Some(op);
+                invoke_at[node.index()] = t;
+                if op.kind == OpKind::Write
+                    && let Some(w) = workload_of[node.index()]
+                {
+                    pending_write_ix[node.index()] = Some(writes_by_workload[w].len());
+                    writes_by_workload[w].push((t, false));
+                }
+            }
+            DbObs::Complete { result } => {
+                let Some(op) = open[node.index()].take() else {
+                    continue;
+                };
+                let process = ((node.index() as u64) << 20) | incarnation[node.index()];
+                let (kind, value) = match (result, op.kind) {
+                    (OpResult::Ok(v), OpKind::Read) => (EventType::Ok, value_json(v)),
+                    (OpResult::Ok(_), OpKind::Write) => {
+                        (EventType::Ok, serde_json::Value::from(op.value))
+                    }
+                    (OpResult::Fail(_) | OpResult::NotLeader(_), _) => (
+                        EventType::Fail,
+                        if op.kind == OpKind::Write {
+                            serde_json::Value::from(op.value)
+                        } else {
+                            serde_json::Value::Null
+                        },
+                    ),
+                    (OpResult::Unknown(_), _) => (
+                        EventType::Info,
+                        if op.kind == OpKind::Write {
+                            serde_json::Value::from(op.value)
+                        } else {
+                            serde_json::Value::Null
+                        },
+                    ),
+                };
+                let f = if op.kind == OpKind::Read {
+                    OpFn::Read
+                } else {
+                    OpFn::Write
+                };
+                let e = Event::new(process, kind, f, value)
+                    .key(key_name(config, op.cluster, op.key))
+                    .at(t);
+                history
+                    .push(&e)
+                    .expect("the model's clients complete what they invoked");
+                if kind == EventType::Info {
+                    // An indeterminate process never invokes again: the
+                    // client goes on under a new process id.
+                    incarnation[node.index()] += 1;
+                }
+                if op.kind == OpKind::Write && kind == EventType::Ok {
+                    latencies.push((t - invoke_at[node.index()]) as f64 / 1e6);
+                    if let (Some(w), Some(i)) =
+                        (workload_of[node.index()], pending_write_ix[node.index()])
+                    {
+                        writes_by_workload[w][i].1 = true;
+                    }
+                }
+                pending_write_ix[node.index()] = None;
+            }
+            DbObs::Role {
+                cluster,
+                role,
+                epoch,
+            } => {
+                facts.push(Fact::Role {
+                    time: t,
+                    node: who.clone(),
+                    shard: shard(cluster),
+                    role,
+                    epoch,
+                });
+                if t > 0 {
+                    timeline.push(TimelineEntry {
+                        time: o.time,
+                        what: format!(
+                            "{who} is now {} of {} (epoch {epoch})",
+                            role_name(role),
+                            shard(cluster)
+                        ),
+                    });
+                }
+                if config.engine == Engine::Raft && role == Role::Primary && epoch > 1 {
+                    failovers += 1;
+                }
+                if role == Role::Primary && epoch > 1 {
+                    promoted.push(node);
+                }
+            }
+            DbObs::Accepted {
+                cluster,
+                key,
+                value,
+            } => {
+                facts.push(Fact::Accepted {
+                    time: t,
+                    node: who.clone(),
+                    shard: shard(cluster),
+                    write: WriteRef::new(
+                        Some(&key_name(config, cluster, key)),
+                        serde_json::Value::from(value),
+                    ),
+                });
+                if promoted.contains(&node) && !first_promoted_write.contains_key(&cluster) {
+                    first_promoted_write.insert(cluster, ());
+                    timeline.push(TimelineEntry {
+                        time: o.time,
+                        what: format!(
+                            "first write acknowledged by the promoted primary {who} of {}",
+                            shard(cluster)
+                        ),
+                    });
+                }
+            }
+            DbObs::Leader { term } => timeline.push(TimelineEntry {
+                time: o.time,
+                what: format!("{who} became leader (term {term})"),
+            }),
+            DbObs::SteppedDown { term } => timeline.push(TimelineEntry {
+                time: o.time,
+                what: format!("{who} stepped down: no quorum (term {term})"),
+            }),
+            DbObs::DeadPrimary { primary, .. } => timeline.push(TimelineEntry {
+                time: o.time,
+                what: format!(
+                    "{who} declares {} dead: unreachable, and every reachable replica agrees",
+                    names[primary.index()]
+                ),
+            }),
+            DbObs::RecoveryStarted {
+                cluster,
+                old,
+                candidate,
+            } => timeline.push(TimelineEntry {
+                time: o.time,
+                what: format!(
+                    "{who} starts recovery of {}: promote {} in place of {}",
+                    shard(cluster),
+                    names[candidate.index()],
+                    names[old.index()]
+                ),
+            }),
+            DbObs::RecoveryRefused { cluster, reason } => timeline.push(TimelineEntry {
+                time: o.time,
+                what: format!("{who} does not recover {}: {reason}", shard(cluster)),
+            }),
+            DbObs::Promotion {
+                cluster,
+                primary,
+                epoch,
+            } => {
+                failovers += 1;
+                timeline.push(TimelineEntry {
+                    time: o.time,
+                    what: format!(
+                        "{who} publishes {} as primary of {} (epoch {epoch})",
+                        names[primary.index()],
+                        shard(cluster)
+                    ),
+                });
+            }
+            DbObs::Repointed { cluster, source } => timeline.push(TimelineEntry {
+                time: o.time,
+                what: format!(
+                    "{who} now replicates {} from {}",
+                    shard(cluster),
+                    names[source.index()]
+                ),
+            }),
+            DbObs::ReplicationBroken { cluster } => timeline.push(TimelineEntry {
+                time: o.time,
+                what: format!("{who}: replication of {} broken", shard(cluster)),
+            }),
+        }
+    }
+    // Crashed database nodes stop being anything until they restart.
+    for &(time, node) in sim.crashes() {
+        for (c, list) in layout.servers.iter().enumerate() {
+            if list.iter().any(|(s, _)| *s == node) {
+                facts.push(Fact::Role {
+                    time: time.as_nanos(),
+                    node: names[node.index()].clone(),
+                    shard: shard(c as ClusterIx),
+                    role: Role::Down,
+                    epoch: 0,
+                });
+            }
+        }
+    }
+    // Final states and the authoritative copy per cluster.
+    let mut authority: Vec<Option<NodeId>> = vec![None; layout.servers.len()];
+    match config.engine {
+        Engine::Mysql => {
+            let best = layout
+                .orchestrators
+                .iter()
+                .filter_map(|&id| match sim.node(id) {
+                    DbNode::Orchestrator(o) => Some(o.state()),
+                    _ => None,
+                })
+                .max_by_key(|s| s.version);
+            if let Some(state) = best {
+                for (c, v) in state.clusters.iter().enumerate() {
+                    authority[c] = Some(v.primary);
+                }
+            }
+        }
+        Engine::Raft => {
+            for (c, list) in layout.servers.iter().enumerate() {
+                authority[c] = list
+                    .iter()
+                    .filter_map(|&(id, _)| match sim.node(id) {
+                        DbNode::Raft(r) => Some((r.commit_index(), r.is_leader(), id)),
+                        _ => None,
+                    })
+                    .max_by_key(|&(commit, leader, id)| (commit, leader, std::cmp::Reverse(id)))
+                    .map(|(_, _, id)| id);
+            }
+        }
+    }
+    for (c, list) in layout.servers.iter().enumerate() {
+        let cluster = c as ClusterIx;
+        for &(id, _) in list {
+            let writes: Vec<WriteRef> = match sim.node(id) {
+                DbNode::Mysql(m) => m
+                    .binlog()
+                    .iter()
+                    .map(|t| {
+                        WriteRef::new(
+                            Some(&key_name(config, cluster, t.key)),
+                            serde_json::Value::from(t.value),
+                        )
+                    })
+                    .collect(),
+                DbNode::Raft(r) => r
+                    .committed_writes()
+                    .map(|(k, v)| {
+                        WriteRef::new(
+                            Some(&key_name(config, cluster, k)),
+                            serde_json::Value::from(v),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            facts.push(Fact::Final {
+                node: names[id.index()].clone(),
+                shard: shard(cluster),
+                writes,
+            });
+        }
+        if let Some(a) = authority[c] {
+            facts.push(Fact::Authority {
+                node: names[a.index()].clone(),
+                shard: shard(cluster),
+            });
+        }
+    }
+    if !faults.is_empty()
+        && faults
+            .faults()
+            .iter()
+            .all(|f| f.duration.is_some() || !f.fault.reversible())
+    {
+        facts.push(Fact::Healed {
+            time: faults.end().as_nanos(),
+        });
+    }
+
+    // Checks.
+    let fault_at = faults.faults().first().map(|f| f.at.as_nanos());
+    let mut suite = Suite::new()
+        .with(LostWrites)
+        .with(SplitBrain)
+        .with(StaleReads {
+            bound_ns: config.checks.stale_read_bound.as_nanos(),
+        })
+        .with(Availability {
+            window_ns: config.checks.availability_window.as_nanos().max(1),
+            requests: Requests::Writes,
+            slo: None,
+            fault_at,
+        });
+    if linearizable_by_design(config) {
+        suite = suite.with(Linearizable {
+            options: Options {
+                model: Model::Kv,
+                budget: Budget {
+                    max_states: config.checks.max_states,
+                    ..Budget::default()
+                },
+                witness: true,
+            },
+        });
+    }
+    let checks = suite.run(&CheckInput {
+        history: &history,
+        facts: &facts,
+    });
+
+    // Acknowledged writes missing from each cluster's surviving copy.
+    let mut diverged_per_cluster: IndexMap<String, usize> = IndexMap::new();
+    let mut first_lost: Vec<Option<(u64, String)>> = vec![None; layout.servers.len()];
+    for (c, a) in authority.iter().enumerate() {
+        let name = shard(c as ClusterIx);
+        let present: hashbrown::HashSet<u64> = a
+            .and_then(|a| match sim.node(a) {
+                DbNode::Mysql(m) => Some(m.binlog().iter().map(|t| t.value).collect()),
+                DbNode::Raft(r) => Some(r.committed_writes().map(|(_, v)| v).collect()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let prefix = format!("{name}/");
+        let values = history.values();
+        let mut lost = 0;
+        for op in history.ops() {
+            if op.outcome != Outcome::Ok || op.f != OpFn::Write {
+                continue;
+            }
+            let Some(k) = op.key else { continue };
+            if !history.key_name(k).starts_with(&prefix) {
+                continue;
+            }
+            let v: u64 = values.text(op.value.first()).parse().unwrap_or(0);
+            if !present.contains(&v) {
+                lost += 1;
+                let t = op.complete_time.unwrap_or(0);
+                if first_lost[c].as_ref().is_none_or(|(ft, _)| t < *ft) {
+                    first_lost[c] = Some((t, history.key_name(k).to_string()));
+                }
+            }
+        }
+        diverged_per_cluster.insert(name, lost);
+    }
+    for (c, fl) in first_lost.iter().enumerate() {
+        if let Some((t, key)) = fl {
+            timeline.push(TimelineEntry {
+                time: SimTime::from_nanos(*t),
+                what: format!(
+                    "first acknowledged write missing from the surviving copy of {} (key {key}); {} in all",
+                    shard(c as ClusterIx),
+                    diverged_per_cluster[c]
+                ),
+            });
+        }
+    }
+    timeline.sort_by_key(|e| e.time);
+
+    // Figures.
+    let mut metrics: IndexMap<String, f64> = IndexMap::new();
+    let diverged = diverged_per_cluster.values().copied().max().unwrap_or(0);
+    metrics.insert("diverged_acked_writes".into(), diverged as f64);
+    metrics.insert(
+        "lost_acked_writes_total".into(),
+        diverged_per_cluster.values().sum::<usize>() as f64,
+    );
+    let sb = checks.get("split-brain");
+    let metric = |f: Option<&crate::check::Finding>, k: &str| {
+        f.and_then(|f| f.metrics.get(k).copied()).unwrap_or(0.0)
+    };
+    metrics.insert(
+        "split_brain_seconds".into(),
+        metric(sb, "split_brain_seconds"),
+    );
+    metrics.insert(
+        "dual_primary_seconds".into(),
+        metric(sb, "dual_primary_seconds"),
+    );
+    // Per client group: an outage runs from the invocation of a failed
+    // write that follows a successful one to the invocation of the next
+    // successful write; the worst group's total is reported.
+    let unavailable = writes_by_workload
+        .iter()
+        .map(|writes| {
+            let mut writes = writes.clone();
+            writes.sort_by_key(|&(t, _)| t);
+            let mut total = 0u64;
+            let mut down_since: Option<u64> = None;
+            for &(t, ok) in &writes {
+                match (ok, down_since) {
+                    (false, None) => down_since = Some(t),
+                    (true, Some(s)) => {
+                        total += t - s;
+                        down_since = None;
+                    }
+                    _ => {}
+                }
+            }
+            total as f64 / 1e9
+        })
+        .fold(0.0, f64::max);
+    metrics.insert("write_unavailable_seconds".into(), unavailable);
+    metrics.insert("failovers".into(), failovers as f64);
+    metrics.insert(
+        "partition_seconds".into(),
+        faults
+            .faults()
+            .iter()
+            .filter_map(|f| f.duration)
+            .map(SimDuration::as_secs_f64)
+            .sum(),
+    );
+    latencies.sort_by(f64::total_cmp);
+    metrics.insert("write_latency_p50_ms".into(), percentile(&latencies, 0.5));
+    metrics.insert("write_latency_p99_ms".into(), percentile(&latencies, 0.99));
+    metrics.insert(
+        "stale_reads".into(),
+        metric(checks.get("stale-reads"), "violations"),
+    );
+    metrics.insert("operations".into(), history.ops().len() as f64);
+
+    DbOutcome {
+        stop,
+        fingerprint: sim.fingerprint(),
+        events: sim.events_processed(),
+        sim_time: sim.now(),
+        history,
+        facts,
+        checks,
+        metrics,
+        timeline,
+        diverged_per_cluster,
+    }
+}
+
+/// True if the design promises linearizable reads (Raft, or every client
+/// reading from the primary); replica reads are judged by `stale-reads`
+/// instead.
+pub fn linearizable_by_design(config: &DbConfig) -> bool {
+    config.engine == Engine::Raft
+        || config
+            .workload
+            .iter()
+            .all(|w| w.reads == super::ReadFrom::Primary || w.write_fraction >= 1.0)
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Primary => "primary",
+        Role::Replica => "replica",
+        Role::ReadOnly => "read-only",
+        Role::Down => "down",
+    }
+}
