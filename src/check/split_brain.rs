@@ -77,7 +77,6 @@ impl Checker for SplitBrain {
             .max()
             .unwrap_or(0)
             .saturating_add(1);
-        let surviving = super::lost_writes::surviving(facts).ok();
         let mut overlaps = Vec::new();
         let mut any_roles = false;
         for shard in &shards {
@@ -152,6 +151,12 @@ impl Checker for SplitBrain {
                 "no role facts recorded: cannot tell which nodes were writable".into(),
             ));
         }
+        // The surviving state is only needed to count divergent writes.
+        let surviving = if overlaps.is_empty() {
+            None
+        } else {
+            super::lost_writes::surviving(facts).ok()
+        };
         for o in &mut overlaps {
             for f in &facts.facts {
                 if let Fact::Accepted {

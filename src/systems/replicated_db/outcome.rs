@@ -226,10 +226,6 @@ pub fn run(
     Ok(judge(&sim, &layout, faults, stop))
 }
 
-fn key_name(config: &DbConfig, cluster: ClusterIx, key: u32) -> String {
-    format!("{}/{key}", config.cluster[cluster as usize].name)
-}
-
 fn value_json(v: Option<u64>) -> serde_json::Value {
     v.map_or(serde_json::Value::Null, serde_json::Value::from)
 }
@@ -263,6 +259,13 @@ pub fn judge(
         })
         .collect();
     let n = names.len();
+    // Key names, made once each.
+    let key_names: Vec<Vec<String>> = config
+        .cluster
+        .iter()
+        .map(|c| (0..c.keys).map(|k| format!("{}/{k}", c.name)).collect())
+        .collect();
+    let key_name = |_: &DbConfig, c: ClusterIx, k: u32| key_names[c as usize][k as usize].clone();
     let mut open: Vec<Option<super::Op>> = vec![None; n];
     let mut incarnation: Vec<u64> = vec![0; n];
     let mut workload_of: Vec<Option<usize>> = vec![None; n];
@@ -518,9 +521,12 @@ pub fn judge(
             }
         }
     }
+    // Final states: of the authoritative copies only. Every server's would
+    // cost a list of every write per server per run, and no checker here
+    // reads them (convergence would; it is not part of this suite).
     for (c, list) in layout.servers.iter().enumerate() {
         let cluster = c as ClusterIx;
-        for &(id, _) in list {
+        for &(id, _) in list.iter().filter(|(id, _)| authority[c] == Some(*id)) {
             let writes: Vec<WriteRef> = match sim.node(id) {
                 DbNode::Mysql(m) => m
                     .binlog()
