@@ -382,7 +382,7 @@ impl Comparison {
                 .unwrap_or(usize::MAX)
         };
         let mut runs = std::mem::take(&mut all.runs);
-        runs.sort_by(|a, b| (order(&a.design), a.seed).cmp(&(order(&b.design), b.seed)));
+        runs.sort_by_key(|r| (order(&r.design), r.seed));
         runs.dedup_by(|a, b| a.design == b.design && a.seed == b.seed);
         all.runs = runs;
         all.shard = [1, 1];
@@ -480,9 +480,7 @@ impl Comparison {
 }
 
 fn short(x: f64) -> String {
-    if x == x.trunc() && x.abs() < 1e9 {
-        format!("{x:.0}")
-    } else if x.abs() >= 100.0 {
+    if (x == x.trunc() && x.abs() < 1e9) || x.abs() >= 100.0 {
         format!("{x:.0}")
     } else {
         format!("{x:.1}")

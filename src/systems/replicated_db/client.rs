@@ -70,18 +70,16 @@ impl Part for Discovery {
                 cluster,
                 primary,
                 epoch,
-            } => {
-                if epoch > self.entries[cluster as usize].1 {
-                    let delay = self.layout.config.discovery.propagation_delay;
-                    ctx.set_timer(
-                        delay,
-                        DbTimer::Propagated {
-                            cluster,
-                            primary,
-                            epoch,
-                        },
-                    );
-                }
+            } if epoch > self.entries[cluster as usize].1 => {
+                let delay = self.layout.config.discovery.propagation_delay;
+                ctx.set_timer(
+                    delay,
+                    DbTimer::Propagated {
+                        cluster,
+                        primary,
+                        epoch,
+                    },
+                );
             }
             _ => {}
         }

@@ -549,31 +549,27 @@ impl Part for Mysql {
                 let status = self.status(ctx.now(), ctx.local_time());
                 ctx.send(from, Msg::ProbeReply { status });
             }
-            Msg::Promote { epoch } => {
-                if self.role == Role::Replica && epoch > self.epoch {
-                    self.source = None;
-                    self.promoting = Some((epoch, from));
-                    if self.relay.is_empty() {
-                        self.finish_promotion(ctx);
-                    }
+            Msg::Promote { epoch } if self.role == Role::Replica && epoch > self.epoch => {
+                self.source = None;
+                self.promoting = Some((epoch, from));
+                if self.relay.is_empty() {
+                    self.finish_promotion(ctx);
                 }
             }
-            Msg::ChangeSource { source } => {
-                if self.role == Role::Replica && self.source != Some(source) {
-                    self.source = Some(source);
-                    self.last_heard = None;
-                    ctx.record(DbObs::Repointed {
-                        cluster: self.cluster,
-                        source,
-                    });
-                    self.subscribe(ctx);
-                }
+            Msg::ChangeSource { source }
+                if self.role == Role::Replica && self.source != Some(source) =>
+            {
+                self.source = Some(source);
+                self.last_heard = None;
+                ctx.record(DbObs::Repointed {
+                    cluster: self.cluster,
+                    source,
+                });
+                self.subscribe(ctx);
             }
-            Msg::SetReadOnly => {
-                if !self.read_only {
-                    self.read_only = true;
-                    self.record_role(ctx);
-                }
+            Msg::SetReadOnly if !self.read_only => {
+                self.read_only = true;
+                self.record_role(ctx);
             }
             _ => {}
         }

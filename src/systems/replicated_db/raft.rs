@@ -305,6 +305,7 @@ impl RaftKv {
         fresh >= Layout::majority(self.peers().len())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_append(
         &mut self,
         ctx: &mut Ctx<'_, DbNode>,
