@@ -178,3 +178,106 @@ fn check_bad_input_exits_3_naming_the_line() {
     let (code, _, _) = blastradius(&["check", "/nonexistent/file.jsonl"]);
     assert_eq!(code, 3);
 }
+
+#[test]
+fn replay_prints_the_schema_and_exits_with_the_verdict() {
+    let (code, out, _) = blastradius(&["replay", "github-2018", "--format", "json"]);
+    assert_eq!(code, 1, "the 2018 design is invalid");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    for key in [
+        "scenario",
+        "design",
+        "seed",
+        "fingerprint",
+        "verdict",
+        "checks",
+        "metrics",
+        "published",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["design"], "as-2018");
+    assert_eq!(v["verdict"], "invalid");
+    assert_eq!(v["published"]["diverged_acked_writes"], 954.0);
+    for m in [
+        "diverged_acked_writes",
+        "split_brain_seconds",
+        "write_unavailable_seconds",
+        "failovers",
+        "write_latency_p50_ms",
+        "write_latency_p99_ms",
+    ] {
+        assert!(v["metrics"][m].is_number(), "missing metric {m}");
+    }
+    let (code, text, _) = blastradius(&["replay", "github-2018", "--design", "no-cross-region"]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains(
+            "Replay: blastradius replay github-2018 --design no-cross-region --seed 2018"
+        )
+    );
+    let (code, _, err) = blastradius(&["replay", "github-2018", "--design", "nope"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("unknown design \"nope\""), "{err}");
+    let (code, _, err) = blastradius(&["replay", "github-1999"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("neither a built-in incident"), "{err}");
+}
+
+#[test]
+fn show_prints_a_file_that_runs_and_compare_shards_merge() {
+    let dir = std::env::temp_dir().join(format!("blastradius-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (code, text, _) = blastradius(&["show", "github-2018"]);
+    assert_eq!(code, 0);
+    // A shorter run of the shown file, edited: the cut comes at 30 s.
+    let edited = text
+        .replace("duration = \"1h\"", "duration = \"2m\"")
+        .replace("at = \"10m\"", "at = \"30s\"")
+        .replace("t0_at = \"10m\"", "t0_at = \"30s\"");
+    let file = dir.join("g.toml");
+    std::fs::write(&file, edited).expect("write");
+    let f = file.to_str().expect("utf-8 path");
+    let (code, out, _) = blastradius(&["run", f, "--design", "no-cross-region"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Verdict: VALID"), "{out}");
+    let mut parts = Vec::new();
+    for i in 1..=2 {
+        let shard = format!("{i}/2");
+        let (code, json, _) = blastradius(&[
+            "compare",
+            f,
+            "--seeds",
+            "2",
+            "--designs",
+            "as-2018,no-cross-region",
+            "--shard",
+            &shard,
+            "--format",
+            "json",
+            "--quiet",
+        ]);
+        assert_eq!(code, 0);
+        let p = dir.join(format!("part{i}.json"));
+        std::fs::write(&p, json).expect("write");
+        parts.push(p.to_str().expect("utf-8").to_string());
+    }
+    let (code, merged, err) = blastradius(&[
+        "compare", "--merge", &parts[0], &parts[1], "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (_, whole, _) = blastradius(&[
+        "compare",
+        f,
+        "--seeds",
+        "2",
+        "--designs",
+        "as-2018,no-cross-region",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    assert_eq!(merged, whole);
+    assert!(err.is_empty(), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
