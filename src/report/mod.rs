@@ -74,7 +74,8 @@ pub struct RunReport {
     pub replay: String,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p`-quantile of sorted values (nearest rank); 0 when empty.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -62,27 +62,14 @@ pub struct Orchestrator {
 impl Orchestrator {
     /// A voter; `starts_leader` bootstraps the first leader in term 1.
     pub fn new(layout: Arc<Layout>, starts_leader: bool) -> Self {
-        let clusters = layout
-            .servers
-            .iter()
-            .map(|s| ClusterView {
-                primary: s[0].0,
-                epoch: 1,
-                last_recovery: None,
-                fence: Vec::new(),
-                promoting: None,
-            })
-            .collect();
         let seen = layout.servers.iter().map(|s| vec![None; s.len()]).collect();
         let voters = layout.orchestrators.len();
+        let state = initial_state(&layout);
         Self {
             layout,
             term: 1,
             voted_for: None,
-            state: Arc::new(OrchState {
-                version: 0,
-                clusters,
-            }),
+            state,
             standing: Standing::Follower,
             votes: 0,
             leader_since: SimTime::ZERO,
@@ -408,6 +395,25 @@ impl Orchestrator {
     }
 }
 
+/// The state before any recovery: each cluster's configured primary.
+fn initial_state(layout: &Layout) -> Arc<OrchState> {
+    let clusters = layout
+        .servers
+        .iter()
+        .map(|s| ClusterView {
+            primary: s[0].0,
+            epoch: 1,
+            last_recovery: None,
+            fence: Vec::new(),
+            promoting: None,
+        })
+        .collect();
+    Arc::new(OrchState {
+        version: 0,
+        clusters,
+    })
+}
+
 impl Part for Orchestrator {
     fn start(&mut self, ctx: &mut Ctx<'_, DbNode>) {
         if self.starts_leader && self.term == 1 && self.voted_for.is_none() {
@@ -566,22 +572,7 @@ impl Part for Orchestrator {
         if disk == Disk::Lose {
             self.term = 0;
             self.voted_for = None;
-            let clusters = self
-                .layout
-                .servers
-                .iter()
-                .map(|s| ClusterView {
-                    primary: s[0].0,
-                    epoch: 1,
-                    last_recovery: None,
-                    fence: Vec::new(),
-                    promoting: None,
-                })
-                .collect();
-            self.state = Arc::new(OrchState {
-                version: 0,
-                clusters,
-            });
+            self.state = initial_state(&self.layout);
         }
         self.standing = Standing::Follower;
         self.election_timer = None;

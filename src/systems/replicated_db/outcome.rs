@@ -22,7 +22,7 @@ use crate::check::{CheckInput, Suite, SuiteReport};
 use crate::fault::FaultSchedule;
 use crate::history::{Event, EventType, History, OpFn, Outcome};
 use crate::net::NetConfig;
-use crate::report::TimelineEntry;
+use crate::report::{TimelineEntry, percentile};
 use crate::rng::Seed;
 use crate::sim::{Fingerprint, Limits, NodeId, SimConfig, SimError, Simulation, StopReason};
 use crate::time::{SimDuration, SimTime};
@@ -228,14 +228,6 @@ pub fn run(
 
 fn value_json(v: Option<u64>) -> serde_json::Value {
     v.map_or(serde_json::Value::Null, serde_json::Value::from)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 /// Turns a finished simulation into history, facts, findings and figures.
