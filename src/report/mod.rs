@@ -74,6 +74,16 @@ pub struct RunReport {
     pub replay: String,
 }
 
+/// Timeline entries for the faults as they were applied.
+pub fn fault_timeline(log: &[FaultRecord]) -> Vec<TimelineEntry> {
+    log.iter()
+        .map(|f| TimelineEntry {
+            time: f.time,
+            what: format!("fault: {}", f.description),
+        })
+        .collect()
+}
+
 /// The `p`-quantile of sorted values (nearest rank); 0 when empty.
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -92,14 +102,7 @@ impl RunReport {
         replay: String,
     ) -> RunReport {
         let mut nodes = Vec::new();
-        let mut timeline: Vec<TimelineEntry> = sim
-            .fault_log()
-            .iter()
-            .map(|f| TimelineEntry {
-                time: f.time,
-                what: format!("fault: {}", f.description),
-            })
-            .collect();
+        let mut timeline = fault_timeline(sim.fault_log());
         for (index, spec) in scenario.nodes.iter().enumerate() {
             let id = crate::sim::NodeId(index as u32);
             let mut counts: IndexMap<&'static str, u64> = IndexMap::new();

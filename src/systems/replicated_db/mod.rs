@@ -489,6 +489,22 @@ impl Layout {
     }
 }
 
+/// Re-arms an election timer at a delay drawn uniformly in `[min, max]`
+/// from the node's own stream, cancelling the pending one.
+pub(crate) fn arm_election_timer(
+    ctx: &mut Ctx<'_, DbNode>,
+    pending: &mut Option<TimerId>,
+    min: crate::time::SimDuration,
+    max: crate::time::SimDuration,
+) {
+    use rand::RngExt;
+    if let Some(t) = pending.take() {
+        ctx.cancel_timer(t);
+    }
+    let d = ctx.rng().random_range(min.as_nanos()..=max.as_nanos());
+    *pending = Some(ctx.set_timer(crate::time::SimDuration::from_nanos(d), DbTimer::Election));
+}
+
 /// A node of a replicated-database system.
 #[derive(Debug)]
 pub enum DbNode {

@@ -25,7 +25,6 @@ use crate::check::facts::Role;
 use crate::fault::Disk;
 use crate::sim::{Ctx, NodeId, TimerId};
 use crate::time::{SimDuration, SimTime};
-use rand::RngExt;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,16 +106,11 @@ impl Orchestrator {
     }
 
     fn arm_election(&mut self, ctx: &mut Ctx<'_, DbNode>) {
-        if let Some(t) = self.election_timer.take() {
-            ctx.cancel_timer(t);
-        }
-        let c = self.config();
-        let (lo, hi) = (
-            c.election_timeout_min.as_nanos(),
-            c.election_timeout_max.as_nanos(),
+        let (min, max) = (
+            self.layout.config.orchestrator.election_timeout_min,
+            self.layout.config.orchestrator.election_timeout_max,
         );
-        let d = ctx.rng().random_range(lo..=hi);
-        self.election_timer = Some(ctx.set_timer(SimDuration::from_nanos(d), DbTimer::Election));
+        super::arm_election_timer(ctx, &mut self.election_timer, min, max);
     }
 
     fn become_follower(&mut self, ctx: &mut Ctx<'_, DbNode>, term: u64) {

@@ -22,7 +22,7 @@ use crate::check::{CheckInput, Suite, SuiteReport};
 use crate::fault::FaultSchedule;
 use crate::history::{Event, EventType, History, OpFn, Outcome};
 use crate::net::NetConfig;
-use crate::report::{TimelineEntry, percentile};
+use crate::report::{TimelineEntry, fault_timeline, percentile};
 use crate::rng::Seed;
 use crate::sim::{Fingerprint, Limits, NodeId, SimConfig, SimError, Simulation, StopReason};
 use crate::time::{SimDuration, SimTime};
@@ -242,14 +242,7 @@ pub fn judge(
     let shard = |c: ClusterIx| config.cluster[c as usize].name.clone();
     let mut history = History::new();
     let mut facts = Facts::new();
-    let mut timeline: Vec<TimelineEntry> = sim
-        .fault_log()
-        .iter()
-        .map(|f| TimelineEntry {
-            time: f.time,
-            what: format!("fault: {}", f.description),
-        })
-        .collect();
+    let mut timeline = fault_timeline(sim.fault_log());
     let n = names.len();
     // Key names, made once each.
     let key_names: Vec<Vec<String>> = config

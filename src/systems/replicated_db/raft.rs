@@ -20,9 +20,8 @@ use super::{
 use crate::check::facts::Role;
 use crate::fault::Disk;
 use crate::sim::{Ctx, NodeId, TimerId};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use indexmap::IndexMap;
-use rand::RngExt;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,16 +128,11 @@ impl RaftKv {
     }
 
     fn arm_election(&mut self, ctx: &mut Ctx<'_, DbNode>) {
-        if let Some(t) = self.election_timer.take() {
-            ctx.cancel_timer(t);
-        }
-        let c = &self.layout.config.raft;
-        let (lo, hi) = (
-            c.election_timeout_min.as_nanos(),
-            c.election_timeout_max.as_nanos(),
+        let (min, max) = (
+            self.layout.config.raft.election_timeout_min,
+            self.layout.config.raft.election_timeout_max,
         );
-        let d = ctx.rng().random_range(lo..=hi);
-        self.election_timer = Some(ctx.set_timer(SimDuration::from_nanos(d), DbTimer::Election));
+        super::arm_election_timer(ctx, &mut self.election_timer, min, max);
     }
 
     fn become_follower(&mut self, ctx: &mut Ctx<'_, DbNode>, term: u64) {
