@@ -21,11 +21,18 @@ pub struct Incident {
 }
 
 /// Every built-in incident.
-pub const CATALOGUE: &[Incident] = &[Incident {
-    name: "github-2018",
-    summary: "GitHub 2018-10-21: 43 s partition, cross-coast MySQL failover, split brain (954 writes)",
-    text: include_str!("../../incidents/github-2018.toml"),
-}];
+pub const CATALOGUE: &[Incident] = &[
+    Incident {
+        name: "github-2018",
+        summary: "GitHub 2018-10-21: 43 s partition, cross-coast MySQL failover, split brain (954 writes)",
+        text: include_str!("../../incidents/github-2018.toml"),
+    },
+    Incident {
+        name: "fastly-2021",
+        summary: "Fastly 2021-06-08: one valid customer config hits a latent bug; 85 % of the edge errs",
+        text: include_str!("../../incidents/fastly-2021.toml"),
+    },
+];
 
 /// The incident called `name`.
 pub fn find(name: &str) -> Option<&'static Incident> {

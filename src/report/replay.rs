@@ -19,6 +19,8 @@
 //! | `events` | integer | kernel events handled |
 //! | `timeline` | array of `{time, what}` | notable moments (`time` in ns) |
 //! | `replay` | string | the command that replays this run |
+//! | `series` | object name → array of numbers | per monitor bucket (one minute unless the scenario says otherwise), from simulated time 0: error fraction per cohort, unhealthy PoPs... (empty for database scenarios) |
+//! | `series_step_seconds` | number | length of one series step |
 //!
 //! A comparison (`compare --format json`) is `{scenario, designs, seeds,
 //! shard, runs}` where each run is `{design, seed, verdict, fingerprint,
@@ -29,6 +31,7 @@ use crate::report::TimelineEntry;
 use crate::rng::Seed;
 use crate::scenario::Scenario;
 use crate::systems::replicated_db::{self, DbOutcome};
+use crate::systems::{Outcome, SystemKind, cdn, dns};
 use crate::time::SimTime;
 use indexmap::IndexMap;
 use rayon::prelude::*;
@@ -77,19 +80,23 @@ pub struct ReplayReport {
     pub timeline: Vec<TimelineEntry>,
     /// The command that replays this run.
     pub replay: String,
+    /// Per-bucket series, by name.
+    pub series: IndexMap<String, Vec<f64>>,
+    /// Length of one series step, in seconds.
+    pub series_step_seconds: f64,
     /// Details and witnesses of the checks (text output only).
     #[serde(skip)]
     pub details: Vec<(String, Vec<String>)>,
-    /// Acknowledged writes missing per cluster (text output only).
+    /// System-specific lines (text output only).
     #[serde(skip)]
-    pub diverged_per_cluster: IndexMap<String, usize>,
+    pub notes: Vec<String>,
 }
 
 /// Why a replay could not run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplayError {
     /// The scenario has no built-in system to replay.
-    #[error("scenario {0:?} has no [replicated_db] system; use `blastradius run`")]
+    #[error("scenario {0:?} has no built-in system ([replicated_db], [cdn], [dns_lb]); use `blastradius run`")]
     NoSystem(String),
     /// Unknown design, or a design that does not build.
     #[error("{0}")]
@@ -103,8 +110,9 @@ pub fn replay(
     seed: Seed,
     command: &str,
 ) -> Result<ReplayReport, ReplayError> {
-    let (design, outcome) = run_design(scenario, design, seed)?;
+    let (design, outcome) = run_system(scenario, design, seed)?;
     let replay = format!("{command} --design {design} --seed {}", seed.0);
+    let step = series_step(scenario, Some(&design));
     Ok(ReplayReport {
         scenario: scenario.name.clone(),
         design,
@@ -129,6 +137,8 @@ pub fn replay(
         events: outcome.events,
         timeline: outcome.timeline.clone(),
         replay,
+        series: outcome.series.clone(),
+        series_step_seconds: step,
         details: outcome
             .checks
             .findings
@@ -141,11 +151,85 @@ pub fn replay(
                 (f.name.clone(), lines)
             })
             .collect(),
-        diverged_per_cluster: outcome.diverged_per_cluster.clone(),
+        notes: outcome.notes.clone(),
     })
 }
 
-/// Runs one design and returns its outcome (for tests and benches).
+/// Seconds per series step of a scenario's design (its monitor resolution).
+fn series_step(scenario: &Scenario, design: Option<&str>) -> f64 {
+    let Some(system) = &scenario.system else {
+        return 60.0;
+    };
+    match system.kind {
+        SystemKind::Cdn => system
+            .typed::<cdn::CdnConfig>(design)
+            .map_or(60.0, |(_, c)| c.monitor.resolution.as_secs_f64()),
+        SystemKind::DnsLb => system
+            .typed::<dns::DnsLbConfig>(design)
+            .map_or(60.0, |(_, c)| c.resolution().as_secs_f64()),
+        SystemKind::ReplicatedDb => 60.0,
+    }
+}
+
+/// Runs one design of any built-in system and returns what every report
+/// shares.
+pub fn run_system(
+    scenario: &Scenario,
+    design: Option<&str>,
+    seed: Seed,
+) -> Result<(String, Outcome), ReplayError> {
+    let system = scenario
+        .system
+        .as_ref()
+        .ok_or_else(|| ReplayError::NoSystem(scenario.name.clone()))?;
+    match system.kind {
+        SystemKind::ReplicatedDb => {
+            let (name, o) = run_design(scenario, design, seed)?;
+            Ok((name, o.summary()))
+        }
+        SystemKind::Cdn => {
+            let (name, config) = system
+                .typed::<cdn::CdnConfig>(design)
+                .map_err(ReplayError::Design)?;
+            let topology = scenario
+                .topology_for(Some(&name))
+                .map_err(ReplayError::Design)?;
+            let o = cdn::run(
+                &topology,
+                &scenario.net,
+                &scenario.limits,
+                &config,
+                &scenario.faults,
+                seed,
+                scenario.duration,
+            )
+            .map_err(|e| ReplayError::Design(format!("design {name:?}: {e}")))?;
+            Ok((name, o.summary))
+        }
+        SystemKind::DnsLb => {
+            let (name, config) = system
+                .typed::<dns::DnsLbConfig>(design)
+                .map_err(ReplayError::Design)?;
+            let topology = scenario
+                .topology_for(Some(&name))
+                .map_err(ReplayError::Design)?;
+            let o = dns::run(
+                &topology,
+                &scenario.net,
+                &scenario.limits,
+                &config,
+                &scenario.faults,
+                seed,
+                scenario.duration,
+            )
+            .map_err(|e| ReplayError::Design(format!("design {name:?}: {e}")))?;
+            Ok((name, o.summary))
+        }
+    }
+}
+
+/// Runs one design of a replicated-database scenario and returns its full
+/// outcome (history, facts; for tests and benches).
 pub fn run_design(
     scenario: &Scenario,
     design: Option<&str>,
@@ -155,6 +239,12 @@ pub fn run_design(
         .system
         .as_ref()
         .ok_or_else(|| ReplayError::NoSystem(scenario.name.clone()))?;
+    if system.kind != SystemKind::ReplicatedDb {
+        return Err(ReplayError::Design(format!(
+            "scenario {:?} is not a replicated-database scenario",
+            scenario.name
+        )));
+    }
     let (name, config) = system.config(design).map_err(ReplayError::Design)?;
     let outcome = replicated_db::run(
         &scenario.topology,
@@ -188,6 +278,39 @@ fn rel(time: SimTime, t0: f64) -> String {
 }
 
 impl ReplayReport {
+    /// The series as a table, relative to T0, at most about 30 rows.
+    fn series_text(&self, out: &mut String) {
+        let len = self.series.values().map(Vec::len).max().unwrap_or(0);
+        if len == 0 {
+            return;
+        }
+        let step = self.series_step_seconds.max(1e-9);
+        let stride = len.div_ceil(30).max(1);
+        let _ = writeln!(
+            out,
+            "\nSeries (one row per {:.0} s, value of that step):",
+            step * stride as f64
+        );
+        let mut header = format!("  {:>10}", "from");
+        for name in self.series.keys() {
+            let _ = write!(header, " {:>w$}", name, w = name.len().max(8));
+        }
+        let _ = writeln!(out, "{header}");
+        for i in (0..len).step_by(stride) {
+            let t = i as f64 * step - self.t0_seconds;
+            let mut row = if t < 0.0 {
+                format!("  {:>10}", format!("T-{:.0}m", -t / 60.0))
+            } else {
+                format!("  {:>10}", format!("T+{:.0}m", t / 60.0))
+            };
+            for (name, values) in &self.series {
+                let v = values.get(i).copied().unwrap_or(0.0);
+                let _ = write!(row, " {:>w$.3}", v, w = name.len().max(8));
+            }
+            let _ = writeln!(out, "{row}");
+        }
+    }
+
     /// The human-readable report.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -258,17 +381,11 @@ impl ReplayReport {
                 let _ = writeln!(out, "  {k:<28} {:>12} | {p}", "-");
             }
         }
-        if !self.diverged_per_cluster.is_empty() {
-            let per: Vec<String> = self
-                .diverged_per_cluster
-                .iter()
-                .map(|(c, n)| format!("{c} {n}"))
-                .collect();
-            let _ = writeln!(
-                out,
-                "  acknowledged writes missing per cluster: {}",
-                per.join(", ")
-            );
+        for note in &self.notes {
+            let _ = writeln!(out, "  {note}");
+        }
+        if !self.series.is_empty() {
+            self.series_text(&mut out);
         }
         let _ = writeln!(out, "\nVerdict: {}", verdict_word(&self.verdict));
         let _ = writeln!(out, "Fingerprint: {}", self.fingerprint);
@@ -331,7 +448,7 @@ pub fn compare(
     let mut runs: Vec<(usize, CompareRun)> = pairs
         .par_iter()
         .map(|&(d, seed)| {
-            let (_, outcome) = run_design(scenario, Some(&designs[d]), Seed(seed))?;
+            let (_, outcome) = run_system(scenario, Some(&designs[d]), Seed(seed))?;
             tick();
             Ok((
                 d,

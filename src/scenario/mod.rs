@@ -16,8 +16,10 @@ use crate::net::NetConfig;
 use crate::rng::{Probability, Seed};
 use crate::services::{ServiceNode, ServiceSpec};
 use crate::sim::{Limits, SimConfig, SimError, Simulation};
+use crate::systems::cdn::CdnConfig;
+use crate::systems::dns::DnsLbConfig;
 use crate::systems::replicated_db::DbConfig;
-use crate::systems::replicated_db::outcome::DbBuildError;
+use crate::systems::{BuildError as SystemBuildError, SystemKind};
 use crate::time::{SimDuration, SimTime};
 use crate::topology::{Latency, SiteKind, Topology, TopologyError};
 use serde::Deserialize;
@@ -83,6 +85,10 @@ struct ScenarioFile {
     #[serde(default)]
     replicated_db: Option<Spanned<toml::Table>>,
     #[serde(default)]
+    cdn: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    dns_lb: Option<Spanned<toml::Table>>,
+    #[serde(default)]
     design: indexmap::IndexMap<String, Spanned<toml::Table>>,
     #[serde(default)]
     published: indexmap::IndexMap<String, f64>,
@@ -94,6 +100,27 @@ struct ScenarioFile {
 struct OnlyDb {
     #[allow(dead_code)]
     replicated_db: DbConfig,
+}
+
+#[derive(Deserialize)]
+struct OnlyCdn {
+    #[allow(dead_code)]
+    cdn: CdnConfig,
+}
+
+#[derive(Deserialize)]
+struct OnlyDnsLb {
+    #[allow(dead_code)]
+    dns_lb: DnsLbConfig,
+}
+
+/// Type-checks the system table of `kind` in the whole text.
+fn type_check(kind: SystemKind, text: &str) -> Result<(), toml::de::Error> {
+    match kind {
+        SystemKind::ReplicatedDb => toml::from_str::<OnlyDb>(text).map(|_| ()),
+        SystemKind::Cdn => toml::from_str::<OnlyCdn>(text).map(|_| ()),
+        SystemKind::DnsLb => toml::from_str::<OnlyDnsLb>(text).map(|_| ()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -237,7 +264,9 @@ pub struct Scenario {
 /// A built-in system with its named designs.
 #[derive(Clone, Debug)]
 pub struct SystemSpec {
-    /// The `[replicated_db]` table as written.
+    /// Which system.
+    pub kind: SystemKind,
+    /// The system table (`[replicated_db]`, `[cdn]`, `[dns_lb]`) as written.
     pub base: toml::Table,
     /// Designs in file order: name, description, overrides of `base`.
     pub designs: Vec<Design>,
@@ -252,14 +281,14 @@ pub struct Design {
     pub name: String,
     /// What it changes and why.
     pub description: String,
-    /// Keys of `[replicated_db]` it replaces (tables merge key by key).
+    /// Keys of the system table it replaces (tables merge key by key).
     pub overrides: toml::Table,
 }
 
 impl SystemSpec {
-    /// The configuration of `design` (the default design if `None`); the
-    /// error names the unknown design and the known ones.
-    pub fn config(&self, design: Option<&str>) -> Result<(String, DbConfig), String> {
+    /// The system table of `design` (the default design if `None`): the
+    /// base with the design's overrides merged in.
+    pub fn table(&self, design: Option<&str>) -> Result<(String, toml::Table), String> {
         let name = design
             .map(str::to_string)
             .or_else(|| self.default_design.clone());
@@ -275,10 +304,37 @@ impl SystemSpec {
                 n
             }
         };
-        let config: DbConfig = toml::Value::Table(table)
+        Ok((name, table))
+    }
+
+    /// The typed configuration of `design`; the error names the unknown
+    /// design and the known ones, or what does not deserialize.
+    pub fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        design: Option<&str>,
+    ) -> Result<(String, T), String> {
+        let (name, table) = self.table(design)?;
+        let config: T = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| format!("design {name:?}: {}", e.message().trim()))?;
         Ok((name, config))
+    }
+
+    /// The replicated-database configuration of `design`.
+    pub fn config(&self, design: Option<&str>) -> Result<(String, DbConfig), String> {
+        self.typed(design)
+    }
+
+    /// Links the design does without (its `without_links` key).
+    pub fn without_links(&self, design: Option<&str>) -> Result<Vec<String>, String> {
+        let (_, table) = self.table(design)?;
+        Ok(match table.get("without_links") {
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        })
     }
 
     /// Names of the designs, in file order.
@@ -300,19 +356,19 @@ fn merge(base: &mut toml::Table, over: &toml::Table) {
 }
 
 /// Finds the line of a validation field path like `cluster[1].primary`
-/// inside the `[replicated_db]` part of a file; best effort.
-fn locate_db_field(text: &str, field: &str) -> Option<usize> {
-    let mut section = "replicated_db".to_string();
+/// inside the system table `root` of a file; best effort.
+fn locate_field(text: &str, root: &str, field: &str) -> Option<usize> {
+    let mut section = root.to_string();
     let mut nth = 0usize;
     let mut key = field;
     if let Some((head, rest)) = field.split_once('.') {
         key = rest;
         match head.split_once('[') {
             Some((name, idx)) => {
-                section = format!("replicated_db.{name}");
+                section = format!("{root}.{name}");
                 nth = idx.trim_end_matches(']').parse().ok()?;
             }
-            None => section = format!("replicated_db.{head}"),
+            None => section = format!("{root}.{head}"),
         }
     }
     let key = key.split(['.', '[']).next()?;
@@ -334,6 +390,44 @@ fn locate_db_field(text: &str, field: &str) -> Option<usize> {
         offset += line.len();
     }
     None
+}
+
+/// Why a design of a system did not build.
+enum BuildFailure {
+    /// The design is unknown or does not deserialize.
+    Design(String),
+    /// The system refused its configuration.
+    System(SystemBuildError),
+}
+
+/// Builds (and drops) `design` of `system` once, to validate it.
+fn build_system(
+    scenario: &Scenario,
+    system: &SystemSpec,
+    design: Option<&str>,
+) -> Result<(), BuildFailure> {
+    let topology = {
+        let without = system.without_links(design).map_err(BuildFailure::Design)?;
+        scenario.topology.without_links(&without).map_err(|e| {
+            BuildFailure::System(SystemBuildError::config("without_links", e.to_string()))
+        })?
+    };
+    let (s, net, limits, faults) = (Seed(0), &scenario.net, &scenario.limits, &scenario.faults);
+    let result = match system.kind {
+        SystemKind::ReplicatedDb => {
+            let (_, c) = system.config(design).map_err(BuildFailure::Design)?;
+            crate::systems::replicated_db::build(&topology, net, limits, &c, faults, s).map(|_| ())
+        }
+        SystemKind::Cdn => {
+            let (_, c) = system.typed::<CdnConfig>(design).map_err(BuildFailure::Design)?;
+            crate::systems::cdn::build(&topology, net, limits, &c, faults, s).map(|_| ())
+        }
+        SystemKind::DnsLb => {
+            let (_, c) = system.typed::<DnsLbConfig>(design).map_err(BuildFailure::Design)?;
+            crate::systems::dns::build(&topology, net, limits, &c, faults, s).map(|_| ())
+        }
+    };
+    result.map_err(BuildFailure::System)
 }
 
 /// Locates byte offsets in a file's text.
@@ -647,8 +741,23 @@ impl Scenario {
             t0: header.t0.clone(),
             t0_at: header.t0_at.unwrap_or(SimDuration::ZERO),
         };
-        if let Some(db) = &parsed.replicated_db {
-            return Self::with_system(scenario, &src, &parsed, db);
+        let systems: Vec<(SystemKind, &Spanned<toml::Table>)> = [
+            (SystemKind::ReplicatedDb, &parsed.replicated_db),
+            (SystemKind::Cdn, &parsed.cdn),
+            (SystemKind::DnsLb, &parsed.dns_lb),
+        ]
+        .into_iter()
+        .filter_map(|(k, t)| t.as_ref().map(|t| (k, t)))
+        .collect();
+        if let [_, (second, table), ..] = systems.as_slice() {
+            return Err(src.error(
+                table.span(),
+                second.table(),
+                "a scenario runs one built-in system; this file has two",
+            ));
+        }
+        if let Some(&(kind, table)) = systems.first() {
+            return Self::with_system(scenario, &src, &parsed, kind, table);
         }
         // Build once to check names across nodes and faults; map errors back.
         if let Err(e) = scenario.build(Seed(0), false) {
@@ -688,22 +797,24 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Validates the `[replicated_db]` system and its designs.
+    /// Validates the system table of `kind` and its designs.
     fn with_system(
         mut scenario: Scenario,
         src: &Source<'_>,
         parsed: &ScenarioFile,
+        kind: SystemKind,
         db: &Spanned<toml::Table>,
     ) -> Result<Scenario, ScenarioError> {
+        let root = kind.table();
         if let Some(n) = parsed.node.first() {
             return Err(src.error(
                 n.span(),
                 "node[0]",
-                "a scenario runs either [[node]] services or a [replicated_db] system, not both",
+                format!("a scenario runs either [[node]] services or a [{root}] system, not both"),
             ));
         }
         // Type errors of the base table, with their exact place.
-        if let Err(e) = toml::from_str::<OnlyDb>(src.text) {
+        if let Err(e) = type_check(kind, src.text) {
             let span = e.span().unwrap_or(db.span());
             let field = field_from_toml_error(src.text, &span);
             return Err(src.error(span, field, e.message().trim()));
@@ -742,6 +853,7 @@ impl Scenario {
             None => parsed.design.keys().next().cloned(),
         };
         let spec = SystemSpec {
+            kind,
             base: db.get_ref().clone(),
             designs,
             default_design,
@@ -756,53 +868,58 @@ impl Scenario {
                 .map_or(db.span(), |t| t.span());
             let place = name
                 .as_ref()
-                .map_or("replicated_db".to_string(), |n| format!("design.{n}"));
-            let (_, config) = if name.is_none() {
-                let config: DbConfig = toml::Value::Table(spec.base.clone()).try_into().map_err(
-                    |e: toml::de::Error| src.error(span.clone(), &place, e.message().trim()),
-                )?;
-                (String::new(), config)
+                .map_or(root.to_string(), |n| format!("design.{n}"));
+            let built = if name.is_none() {
+                // The base table alone, without any design's overrides.
+                let base_only = SystemSpec {
+                    designs: Vec::new(),
+                    default_design: None,
+                    ..spec.clone()
+                };
+                build_system(&scenario, &base_only, None)
             } else {
-                spec.config(name.as_deref())
-                    .map_err(|m| src.error(span.clone(), &place, m))?
+                build_system(&scenario, &spec, name.as_deref())
             };
-            let built = crate::systems::replicated_db::build(
-                &scenario.topology,
-                &scenario.net,
-                &scenario.limits,
-                &config,
-                &scenario.faults,
-                Seed(0),
-            );
             match built {
-                Ok(_) => {}
-                Err(DbBuildError::Config { field, message }) => {
+                Ok(()) => {}
+                Err(BuildFailure::Design(m)) => return Err(src.error(span.clone(), &place, m)),
+                Err(BuildFailure::System(SystemBuildError::Config { field, message })) => {
                     let at = if name.is_none() {
-                        locate_db_field(src.text, &field).map_or(span.clone(), |o| o..o)
+                        locate_field(src.text, root, &field).map_or(span.clone(), |o| o..o)
                     } else {
                         span.clone()
                     };
-                    let prefix = if name.is_none() {
-                        "replicated_db".to_string()
-                    } else {
-                        place.clone()
-                    };
-                    return Err(src.error(at, format!("{prefix}.{field}"), message));
+                    return Err(src.error(at, format!("{place}.{field}"), message));
                 }
-                Err(DbBuildError::Sim(SimError::Fault(f))) => {
+                Err(BuildFailure::System(SystemBuildError::Sim(SimError::Fault(f)))) => {
                     return Err(src.error(
                         parsed.fault[f.index].span(),
                         format!("fault[{}].{}", f.index, f.field),
                         f.reason,
                     ));
                 }
-                Err(DbBuildError::Sim(other)) => {
+                Err(BuildFailure::System(SystemBuildError::Sim(other))) => {
                     return Err(src.error(span.clone(), place, other));
                 }
             }
         }
         scenario.system = Some(spec);
         Ok(scenario)
+    }
+
+    /// The topology a design runs on: the scenario's, without the links
+    /// the design does without.
+    pub fn topology_for(&self, design: Option<&str>) -> Result<Topology, String> {
+        let Some(system) = &self.system else {
+            return Ok(self.topology.clone());
+        };
+        let without = system.without_links(design)?;
+        if without.is_empty() {
+            return Ok(self.topology.clone());
+        }
+        self.topology
+            .without_links(&without)
+            .map_err(|e| format!("without_links: {e}"))
     }
 
     /// Builds the simulation for `seed`, with the fault schedule installed.

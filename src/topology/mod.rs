@@ -417,6 +417,55 @@ impl Topology {
     pub fn graph(&self) -> &UnGraph<SiteId, LinkId> {
         &self.graph
     }
+
+    /// Mean one-way latency of the latency-shortest path from `from` to
+    /// every site, by site index (`None`: unreachable). Uses each link's
+    /// mean latency, as routing does.
+    pub fn distances_from(&self, from: SiteId) -> Vec<Option<SimDuration>> {
+        let costs = petgraph::algo::dijkstra(
+            &self.graph,
+            NodeIndex::new(from.0 as usize),
+            None,
+            |e| self.link(*e.weight()).latency.mean().as_nanos(),
+        );
+        (0..self.site_count())
+            .map(|i| {
+                costs
+                    .get(&NodeIndex::new(i))
+                    .map(|&ns| SimDuration::from_nanos(ns))
+            })
+            .collect()
+    }
+
+    /// The same topology without the named links (a design that does
+    /// without a provider's uplink). Groups keep their other links. Site and
+    /// link ids of what remains are renumbered; names are what to rely on.
+    pub fn without_links(&self, names: &[String]) -> Result<Topology, TopologyError> {
+        for n in names {
+            self.link_id(n)?;
+        }
+        let mut t = Topology::new();
+        for site in self.sites.values() {
+            t.add_site_with(&site.name, site.kind, site.local_latency)?;
+        }
+        for link in self.links.values() {
+            if names.contains(&link.name) {
+                continue;
+            }
+            let a = self.site(link.a).name.clone();
+            let b = self.site(link.b).name.clone();
+            t.add_link_with(&link.name, &a, &b, link.latency, link.loss, link.bandwidth_bps)?;
+        }
+        for (name, ids) in &self.groups {
+            let kept: Vec<&str> = ids
+                .iter()
+                .map(|id| self.link(*id).name.as_str())
+                .filter(|n| !names.iter().any(|r| r == n))
+                .collect();
+            t.add_group(name, &kept)?;
+        }
+        Ok(t)
+    }
 }
 
 impl fmt::Display for SiteId {

@@ -24,27 +24,14 @@ use crate::history::{Event, EventType, History, OpFn, Outcome};
 use crate::net::NetConfig;
 use crate::report::{TimelineEntry, fault_timeline, percentile};
 use crate::rng::Seed;
-use crate::sim::{Fingerprint, Limits, NodeId, SimConfig, SimError, Simulation, StopReason};
+use crate::sim::{Fingerprint, Limits, NodeId, SimConfig, Simulation, StopReason};
 use crate::time::{SimDuration, SimTime};
 use crate::topology::Topology;
 use indexmap::IndexMap;
 use std::sync::Arc;
 
-/// Why a deployment could not be built.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DbBuildError {
-    /// The configuration names something that does not exist.
-    #[error("{field}: {message}")]
-    Config {
-        /// Field at fault (`cluster[0].primary`).
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The kernel refused (duplicate names, fault targets).
-    #[error(transparent)]
-    Sim(#[from] SimError),
-}
+/// Why a deployment could not be built (the error every system shares).
+pub type DbBuildError = crate::systems::BuildError;
 
 /// Builds the simulation of `config` on `topology`, with `faults` installed.
 pub fn build(
@@ -207,6 +194,36 @@ pub struct DbOutcome {
     pub timeline: Vec<TimelineEntry>,
     /// Per cluster: acknowledged writes missing from its surviving copy.
     pub diverged_per_cluster: IndexMap<String, usize>,
+}
+
+impl DbOutcome {
+    /// The part every system's report shares.
+    pub fn summary(&self) -> crate::systems::Outcome {
+        let notes = if self.diverged_per_cluster.is_empty() {
+            Vec::new()
+        } else {
+            let per: Vec<String> = self
+                .diverged_per_cluster
+                .iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect();
+            vec![format!(
+                "acknowledged writes missing per cluster: {}",
+                per.join(", ")
+            )]
+        };
+        crate::systems::Outcome {
+            stop: self.stop.clone(),
+            fingerprint: self.fingerprint,
+            events: self.events,
+            sim_time: self.sim_time,
+            checks: self.checks.clone(),
+            metrics: self.metrics.clone(),
+            timeline: self.timeline.clone(),
+            series: IndexMap::new(),
+            notes,
+        }
+    }
 }
 
 /// Builds, runs and judges `config` under `faults` for `duration`.

@@ -1,0 +1,1 @@
+//! LB (placeholder until written).
