@@ -411,8 +411,8 @@ fn run(file: &Path, seed: Option<u64>, check: bool, format: Format) -> Result<Ex
 }
 
 fn analyze(file: &Path, max_cut: usize, format: Format) -> Result<ExitCode> {
-    let scenario = match load(file) {
-        Ok(s) => s,
+    let scenario = match load_named(&file.to_string_lossy()) {
+        Ok((s, _)) => s,
         Err(code) => return Ok(code),
     };
     if !(1..=4).contains(&max_cut) {

@@ -32,6 +32,11 @@ pub const CATALOGUE: &[Incident] = &[
         summary: "Fastly 2021-06-08: one valid customer config hits a latent bug; 85 % of the edge errs",
         text: include_str!("../../incidents/fastly-2021.toml"),
     },
+    Incident {
+        name: "clever-cloud-2021",
+        summary: "Clever Cloud 2021-06-22: flooded provider fibres; one Paris DC degraded, DNS withdrawal, ISP-dependent reachability",
+        text: include_str!("../../incidents/clever-cloud-2021.toml"),
+    },
 ];
 
 /// The incident called `name`.

@@ -287,19 +287,26 @@ pub struct QuestionReport {
 impl AnalysisReport {
     /// Analyses a scenario's topology (cuts of at most `max_size` units).
     pub fn new(scenario: &Scenario, max_size: usize) -> AnalysisReport {
-        let t = &scenario.topology;
-        let site_of = |name: &str| {
-            let spec = scenario
-                .nodes
-                .iter()
-                .find(|n| n.name == name)
-                .expect("validated node name");
-            t.site_id(&spec.site).expect("validated site")
+        // A built-in system's default design may do without some links.
+        let topology = scenario
+            .topology_for(None)
+            .unwrap_or_else(|_| scenario.topology.clone());
+        let t = &topology;
+        let site_of = |name: &str| match scenario.nodes.iter().find(|n| n.name == name) {
+            Some(spec) => t.site_id(&spec.site).expect("validated site"),
+            None => t.site_id(name).expect("validated node or site name"),
         };
         let mut sites: Vec<_> = scenario
             .nodes
             .iter()
             .map(|n| t.site_id(&n.site).expect("validated site"))
+            .chain(
+                scenario
+                    .analyses
+                    .iter()
+                    .flat_map(|a| a.from.iter().chain(&a.to))
+                    .map(|n| site_of(n)),
+            )
             .collect();
         sites.sort();
         sites.dedup();

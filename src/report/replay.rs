@@ -96,7 +96,9 @@ pub struct ReplayReport {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplayError {
     /// The scenario has no built-in system to replay.
-    #[error("scenario {0:?} has no built-in system ([replicated_db], [cdn], [dns_lb]); use `blastradius run`")]
+    #[error(
+        "scenario {0:?} has no built-in system ([replicated_db], [cdn], [dns_lb]); use `blastradius run`"
+    )]
     NoSystem(String),
     /// Unknown design, or a design that does not build.
     #[error("{0}")]

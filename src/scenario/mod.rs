@@ -419,11 +419,15 @@ fn build_system(
             crate::systems::replicated_db::build(&topology, net, limits, &c, faults, s).map(|_| ())
         }
         SystemKind::Cdn => {
-            let (_, c) = system.typed::<CdnConfig>(design).map_err(BuildFailure::Design)?;
+            let (_, c) = system
+                .typed::<CdnConfig>(design)
+                .map_err(BuildFailure::Design)?;
             crate::systems::cdn::build(&topology, net, limits, &c, faults, s).map(|_| ())
         }
         SystemKind::DnsLb => {
-            let (_, c) = system.typed::<DnsLbConfig>(design).map_err(BuildFailure::Design)?;
+            let (_, c) = system
+                .typed::<DnsLbConfig>(design)
+                .map_err(BuildFailure::Design)?;
             crate::systems::dns::build(&topology, net, limits, &c, faults, s).map(|_| ())
         }
     };
@@ -689,15 +693,17 @@ impl Scenario {
         for (i, a) in parsed.analysis.iter().enumerate() {
             let a = a.get_ref();
             for (set, field) in [(&a.from, "from"), (&a.to, "to")] {
+                // Names are nodes, or sites (for built-in systems, whose
+                // nodes are generated).
                 if let Some(bad) = set
                     .get_ref()
                     .iter()
-                    .find(|n| !nodes.iter().any(|s| &s.name == *n))
+                    .find(|n| !nodes.iter().any(|s| &s.name == *n) && topology.site_id(n).is_err())
                 {
                     return Err(src.error(
                         set.span(),
                         format!("analysis[{i}].{field}"),
-                        format!("unknown node {bad:?}"),
+                        format!("unknown node or site {bad:?}"),
                     ));
                 }
                 if set.get_ref().is_empty() {

@@ -422,12 +422,10 @@ impl Topology {
     /// every site, by site index (`None`: unreachable). Uses each link's
     /// mean latency, as routing does.
     pub fn distances_from(&self, from: SiteId) -> Vec<Option<SimDuration>> {
-        let costs = petgraph::algo::dijkstra(
-            &self.graph,
-            NodeIndex::new(from.0 as usize),
-            None,
-            |e| self.link(*e.weight()).latency.mean().as_nanos(),
-        );
+        let costs =
+            petgraph::algo::dijkstra(&self.graph, NodeIndex::new(from.0 as usize), None, |e| {
+                self.link(*e.weight()).latency.mean().as_nanos()
+            });
         (0..self.site_count())
             .map(|i| {
                 costs
@@ -454,7 +452,14 @@ impl Topology {
             }
             let a = self.site(link.a).name.clone();
             let b = self.site(link.b).name.clone();
-            t.add_link_with(&link.name, &a, &b, link.latency, link.loss, link.bandwidth_bps)?;
+            t.add_link_with(
+                &link.name,
+                &a,
+                &b,
+                link.latency,
+                link.loss,
+                link.bandwidth_bps,
+            )?;
         }
         for (name, ids) in &self.groups {
             let kept: Vec<&str> = ids

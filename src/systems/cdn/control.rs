@@ -104,7 +104,14 @@ impl Control {
     }
 
     /// Sends a tenant's configuration to the PoPs `targets` (indices).
-    fn push(&mut self, ctx: &mut Ctx<'_, CdnNode>, targets: &[usize], tenant: u32, features: u64, revision: u32) {
+    fn push(
+        &mut self,
+        ctx: &mut Ctx<'_, CdnNode>,
+        targets: &[usize],
+        tenant: u32,
+        features: u64,
+        revision: u32,
+    ) {
         let propagation = self.w.config.rollout.propagation;
         for &p in targets {
             let d = propagation.sample(ctx.rng());

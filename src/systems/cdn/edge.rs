@@ -472,10 +472,7 @@ impl Shield {
     }
 
     fn fetch(&mut self, ctx: &mut Ctx<'_, CdnNode>, obj: u32, waiter: Option<NodeId>) {
-        ctx.send(
-            self.tenant_origin[(obj >> 16) as usize],
-            Msg::Fetch { obj },
-        );
+        ctx.send(self.tenant_origin[(obj >> 16) as usize], Msg::Fetch { obj });
         if self.pending.is_empty() && !self.sweeping {
             self.sweeping = true;
             ctx.set_timer(SWEEP, Timer::Sweep);

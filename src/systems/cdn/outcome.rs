@@ -449,8 +449,7 @@ pub fn judge(
         let all = p.buckets.iter().chain(std::iter::once(&open));
         for (b, x) in all.enumerate().take(nb) {
             add_bucket(&mut network[b], x);
-            if x.requests > 0
-                && x.errors as f64 / x.requests as f64 >= config.monitor.healthy_below
+            if x.requests > 0 && x.errors as f64 / x.requests as f64 >= config.monitor.healthy_below
             {
                 unhealthy[b] += 1;
             }
@@ -548,7 +547,10 @@ pub fn judge(
                 alert.get_or_insert(at);
                 timeline.push(TimelineEntry {
                     time: at,
-                    what: format!("monitor alerts: {:.1} % of requests erred in the last bucket", fraction * 100.0),
+                    what: format!(
+                        "monitor alerts: {:.1} % of requests erred in the last bucket",
+                        fraction * 100.0
+                    ),
                 });
             }
             Obs::RolledBack { tenant, fraction } => {
@@ -567,13 +569,18 @@ pub fn judge(
             }),
             Obs::Disabled { tenant } => timeline.push(TimelineEntry {
                 time: at,
-                what: format!("operators disable tenant {tenant}'s configuration (pushed globally)"),
+                what: format!(
+                    "operators disable tenant {tenant}'s configuration (pushed globally)"
+                ),
             }),
             Obs::Deploying { version } => timeline.push(TimelineEntry {
                 time: at,
                 what: format!(
                     "deploy of software {} begins",
-                    layout.versions.get(*version as usize).map_or("?", String::as_str)
+                    layout
+                        .versions
+                        .get(*version as usize)
+                        .map_or("?", String::as_str)
                 ),
             }),
         }
@@ -623,7 +630,10 @@ pub fn judge(
     metrics.insert("peak_error_fraction".into(), peak_error);
     metrics.insert("failed_pop_fraction".into(), peak as f64 / n as f64);
     if let (Some(on), Some(a)) = (onset, alert) {
-        metrics.insert("detect_seconds".into(), a.saturating_since(on).as_secs_f64());
+        metrics.insert(
+            "detect_seconds".into(),
+            a.saturating_since(on).as_secs_f64(),
+        );
     }
     if let (Some(on), Some(r)) = (onset, recovered) {
         metrics.insert(
@@ -632,7 +642,10 @@ pub fn judge(
         );
     }
     if let (Some(p), Some(r)) = (first_push, rollback) {
-        metrics.insert("rollback_seconds".into(), r.saturating_since(p).as_secs_f64());
+        metrics.insert(
+            "rollback_seconds".into(),
+            r.saturating_since(p).as_secs_f64(),
+        );
     }
     // The cold start of the run is warm-up, not the incident: the peak is
     // taken from the first configuration push on (or the whole run).
@@ -660,12 +673,18 @@ pub fn judge(
         "bystander_error_requests".into(),
         total.bystander_errors as f64,
     );
-    metrics.insert("slo_breach_minutes".into(), over.len() as f64 * res.as_secs_f64() / 60.0);
+    metrics.insert(
+        "slo_breach_minutes".into(),
+        over.len() as f64 * res.as_secs_f64() / 60.0,
+    );
     metrics.insert("origin_rejected".into(), origin_rejected as f64);
     metrics.insert("origin_served".into(), origin_served as f64);
     metrics.insert("anycast_withdrawals".into(), withdrawals as f64);
     metrics.insert("latency_p50_ms".into(), histogram_percentile(&latency, 0.5));
-    metrics.insert("latency_p99_ms".into(), histogram_percentile(&latency, 0.99));
+    metrics.insert(
+        "latency_p99_ms".into(),
+        histogram_percentile(&latency, 0.99),
+    );
 
     // Checks.
     let bucket_time = |b: usize| SimTime::from_nanos(b as u64 * res.as_nanos());
