@@ -304,11 +304,9 @@ impl Control {
             Timer::Change(i) => self.change(ctx, i),
             Timer::Operator(i) => self.operator(ctx, i),
             Timer::Evaluate => self.evaluate(ctx),
-            Timer::Stage(r) => {
-                if !self.rollouts[r].rolled_back {
-                    self.rollouts[r].stage += 1;
-                    self.push_stage(ctx, r);
-                }
+            Timer::Stage(r) if !self.rollouts[r].rolled_back => {
+                self.rollouts[r].stage += 1;
+                self.push_stage(ctx, r);
             }
             Timer::Deploy { version, next, gap } => {
                 if let Some(&pop) = self.w.pops.get(next as usize) {
