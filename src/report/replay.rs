@@ -189,45 +189,37 @@ pub fn run_system(
             let (name, o) = run_design(scenario, design, seed)?;
             Ok((name, o.summary()))
         }
-        SystemKind::Cdn => {
-            let (name, config) = system
-                .typed::<cdn::CdnConfig>(design)
-                .map_err(ReplayError::Design)?;
-            let topology = scenario
-                .topology_for(Some(&name))
-                .map_err(ReplayError::Design)?;
-            let o = cdn::run(
-                &topology,
-                &scenario.net,
-                &scenario.limits,
-                &config,
-                &scenario.faults,
-                seed,
-                scenario.duration,
-            )
-            .map_err(|e| ReplayError::Design(format!("design {name:?}: {e}")))?;
-            Ok((name, o.summary))
-        }
-        SystemKind::DnsLb => {
-            let (name, config) = system
-                .typed::<dns::DnsLbConfig>(design)
-                .map_err(ReplayError::Design)?;
-            let topology = scenario
-                .topology_for(Some(&name))
-                .map_err(ReplayError::Design)?;
-            let o = dns::run(
-                &topology,
-                &scenario.net,
-                &scenario.limits,
-                &config,
-                &scenario.faults,
-                seed,
-                scenario.duration,
-            )
-            .map_err(|e| ReplayError::Design(format!("design {name:?}: {e}")))?;
-            Ok((name, o.summary))
-        }
+        SystemKind::Cdn => run_typed(scenario, design, |t, c, s| {
+            cdn::run(t, &s.net, &s.limits, c, &s.faults, seed, s.duration).map(|o| o.summary)
+        }),
+        SystemKind::DnsLb => run_typed(scenario, design, |t, c, s| {
+            dns::run(t, &s.net, &s.limits, c, &s.faults, seed, s.duration).map(|o| o.summary)
+        }),
     }
+}
+
+/// Deserializes `design`'s configuration as `C`, takes the design's
+/// topology, and runs `run` on them.
+fn run_typed<C: serde::de::DeserializeOwned>(
+    scenario: &Scenario,
+    design: Option<&str>,
+    run: impl FnOnce(
+        &crate::topology::Topology,
+        &C,
+        &Scenario,
+    ) -> Result<Outcome, crate::systems::BuildError>,
+) -> Result<(String, Outcome), ReplayError> {
+    let system = scenario
+        .system
+        .as_ref()
+        .ok_or_else(|| ReplayError::NoSystem(scenario.name.clone()))?;
+    let (name, config) = system.typed::<C>(design).map_err(ReplayError::Design)?;
+    let topology = scenario
+        .topology_for(Some(&name))
+        .map_err(ReplayError::Design)?;
+    let outcome = run(&topology, &config, scenario)
+        .map_err(|e| ReplayError::Design(format!("design {name:?}: {e}")))?;
+    Ok((name, outcome))
 }
 
 /// Runs one design of a replicated-database scenario and returns its full

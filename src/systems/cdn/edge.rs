@@ -26,6 +26,22 @@ use std::sync::Arc;
 /// How often pending fetches are checked against their deadline.
 const SWEEP: SimDuration = SimDuration::from_secs(1);
 
+/// The objects whose pending fetch is past its deadline, in object order
+/// (the map's own order is not deterministic, so it is never used).
+fn expired<P>(
+    pending: &HashMap<u32, P, FxBuildHasher>,
+    now: SimTime,
+    deadline: impl Fn(&P) -> SimTime,
+) -> Vec<u32> {
+    let mut out: Vec<u32> = pending
+        .iter()
+        .filter(|(_, p)| deadline(p) <= now)
+        .map(|(&obj, _)| obj)
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// One monitor bucket of a PoP.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PopBucket {
@@ -392,15 +408,7 @@ impl Pop {
             }
             Timer::Sweep => {
                 let now = ctx.now();
-                let mut expired: Vec<u32> = self
-                    .pending
-                    .iter()
-                    .filter(|(_, p)| p.deadline <= now)
-                    .map(|(&obj, _)| obj)
-                    .collect();
-                // Map order is not deterministic across builds; sort.
-                expired.sort_unstable();
-                for obj in expired {
+                for obj in expired(&self.pending, now, |p| p.deadline) {
                     self.fetched(now, obj, false);
                 }
                 self.sweeping = !self.pending.is_empty();
@@ -530,14 +538,7 @@ impl Shield {
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CdnNode>, timer: Timer) {
         if let Timer::Sweep = timer {
             let now = ctx.now();
-            let mut expired: Vec<u32> = self
-                .pending
-                .iter()
-                .filter(|(_, p)| p.deadline <= now)
-                .map(|(&obj, _)| obj)
-                .collect();
-            expired.sort_unstable();
-            for obj in expired {
+            for obj in expired(&self.pending, now, |p| p.deadline) {
                 self.fetched(ctx, obj, false);
             }
             self.sweeping = !self.pending.is_empty();
