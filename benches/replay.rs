@@ -3,7 +3,7 @@
 
 use blastradius::Seed;
 use blastradius::incidents;
-use blastradius::report::replay::run_design;
+use blastradius::run::{RunOptions, run};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -17,7 +17,8 @@ fn replay(c: &mut Criterion) {
     for design in ["as-2018", "raft"] {
         group.bench_function(design, |b| {
             b.iter(|| {
-                let (_, o) = run_design(&scenario, Some(design), Seed(2018)).expect("runs");
+                let o =
+                    run(&scenario, Some(design), Seed(2018), &RunOptions::default()).expect("runs");
                 black_box(o.events)
             })
         });

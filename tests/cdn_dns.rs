@@ -3,8 +3,8 @@
 
 use blastradius::incidents;
 use blastradius::report::AnalysisReport;
-use blastradius::report::replay::run_system;
 use blastradius::rng::Seed;
+use blastradius::run::{RunOptions, run};
 use blastradius::scenario::Scenario;
 use blastradius::systems::Outcome;
 use blastradius::time::SimDuration;
@@ -22,7 +22,7 @@ fn scenario(name: &str) -> Scenario {
 fn fastly(design: &str, seed: u64) -> Outcome {
     let mut s = scenario("fastly-2021");
     s.duration = SimDuration::from_secs(70 * 60);
-    run_system(&s, Some(design), Seed(seed)).expect("runs").1
+    run(&s, Some(design), Seed(seed), &RunOptions::default()).expect("runs")
 }
 
 fn verdict(o: &Outcome, check: &str) -> &'static str {
@@ -72,9 +72,10 @@ fn fastly_replays_are_deterministic() {
 fn without_the_triggering_change_nothing_fails() {
     let mut s = scenario("fastly-2021");
     s.duration = SimDuration::from_secs(30 * 60);
-    let sys = s.system.as_mut().expect("system");
-    sys.base.remove("change");
-    let o = run_system(&s, Some("as-2021"), Seed(1)).expect("runs").1;
+    let s = s
+        .with_set("cdn.change", None)
+        .expect("valid without the change");
+    let o = run(&s, Some("as-2021"), Seed(1), &RunOptions::default()).expect("runs");
     assert_eq!(o.metrics["failed_pop_fraction"], 0.0);
     assert_eq!(o.checks.verdict.as_str(), "valid");
     assert!(o.metrics["cache_hit_ratio"] > 0.5, "{:?}", o.metrics);
@@ -83,21 +84,23 @@ fn without_the_triggering_change_nothing_fails() {
 fn clever(design: &str, ttl: Option<&str>) -> Outcome {
     let mut s = scenario("clever-cloud-2021");
     if let Some(ttl) = ttl {
-        let sys = s.system.as_mut().expect("system");
         // Resolvers that overstay the TTL would set the drain time alone.
-        for isp in sys.base["isp"].as_array_mut().expect("isps") {
-            isp.as_table_mut()
-                .expect("isp table")
-                .insert("overstaying_resolvers".into(), toml::Value::Float(0.0));
+        for isp in 0..2 {
+            s = s
+                .with_set(
+                    &format!("dns_lb.isp[{isp}].overstaying_resolvers"),
+                    Some(toml::Value::Float(0.0)),
+                )
+                .expect("valid");
         }
-        let auth = sys
-            .base
-            .get_mut("authority")
-            .and_then(|v| v.as_table_mut())
-            .expect("authority table");
-        auth.insert("ttl".into(), toml::Value::String(ttl.into()));
+        s = s
+            .with_set(
+                "dns_lb.authority.ttl",
+                Some(toml::Value::String(ttl.into())),
+            )
+            .expect("valid");
     }
-    run_system(&s, Some(design), Seed(376)).expect("runs").1
+    run(&s, Some(design), Seed(376), &RunOptions::default()).expect("runs")
 }
 
 #[test]

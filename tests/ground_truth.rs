@@ -28,7 +28,7 @@ use EventType::{Info, Invoke, Ok as Done};
 use OpFn::{Read, Write};
 
 fn run(c: &dyn Checker, h: &History, facts: &Facts) -> Finding {
-    c.check(&CheckInput { history: h, facts }).unwrap()
+    c.check(&CheckInput::new(h, facts)).unwrap()
 }
 
 fn writes_1_to_3() -> History {
@@ -87,10 +87,7 @@ fn lost_writes_both_ways() {
     // No final state: the checker cannot judge.
     assert!(
         LostWrites
-            .check(&CheckInput {
-                history: &h,
-                facts: &Facts::new()
-            })
+            .check(&CheckInput::new(&h, &Facts::new()))
             .is_err()
     );
 }
@@ -343,14 +340,7 @@ fn availability_and_its_slo() {
         requests: Requests::Writes,
         ..strict
     };
-    assert!(
-        writes_only
-            .check(&CheckInput {
-                history: &h,
-                facts: &facts
-            })
-            .is_err()
-    );
+    assert!(writes_only.check(&CheckInput::new(&h, &facts)).is_err());
 }
 
 struct Broken;
@@ -367,10 +357,7 @@ impl Checker for Broken {
 fn a_suite_takes_the_worst_verdict_and_survives_a_failing_checker() {
     let h = writes_1_to_3();
     let facts = Facts::new();
-    let input = CheckInput {
-        history: &h,
-        facts: &facts,
-    };
+    let input = CheckInput::new(&h, &facts);
     let suite = Suite::new()
         .with(blastradius::check::linear::Linearizable::default())
         .with(LostWrites);
@@ -397,10 +384,7 @@ fn a_suite_takes_the_worst_verdict_and_survives_a_failing_checker() {
         (0, Invoke, Read, json!(null), 3),
         (0, Done, Read, json!(5), 4),
     ]);
-    let input = CheckInput {
-        history: &bad,
-        facts: &facts,
-    };
+    let input = CheckInput::new(&bad, &facts);
     let r = Suite::new()
         .with(Broken)
         .with(blastradius::check::linear::Linearizable::default())

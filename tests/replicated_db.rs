@@ -6,9 +6,9 @@
 use blastradius::check::Verdict;
 use blastradius::fault::{Fault, FaultSchedule, ScheduledFault};
 use blastradius::incidents;
-use blastradius::report::replay::{Comparison, compare, run_design};
+use blastradius::run::{Comparison, RunOptions, compare, run as run_design};
 use blastradius::scenario::Scenario;
-use blastradius::systems::replicated_db::DbOutcome;
+use blastradius::systems::Outcome as DbOutcome;
 use blastradius::{Seed, SimDuration, SimTime};
 use std::path::Path;
 
@@ -21,7 +21,11 @@ fn github() -> Scenario {
 
 /// The GitHub world with the cut at `at` lasting `cut`, run for `duration`.
 fn github_with_cut(at: u64, cut: u64, duration: u64) -> Scenario {
-    let mut s = github();
+    with_cut(github(), at, cut, duration)
+}
+
+/// `s` with the cut at `at` lasting `cut`, run for `duration`.
+fn with_cut(mut s: Scenario, at: u64, cut: u64, duration: u64) -> Scenario {
     s.duration = SimDuration::from_secs(duration);
     s.t0_at = SimDuration::from_secs(at);
     s.faults = FaultSchedule::new(vec![ScheduledFault {
@@ -36,9 +40,7 @@ fn github_with_cut(at: u64, cut: u64, duration: u64) -> Scenario {
 }
 
 fn run(s: &Scenario, design: &str, seed: u64) -> DbOutcome {
-    run_design(s, Some(design), Seed(seed))
-        .expect("design runs")
-        .1
+    run_design(s, Some(design), Seed(seed), &RunOptions::default()).expect("design runs")
 }
 
 fn verdict(o: &DbOutcome, check: &str) -> Verdict {
@@ -73,7 +75,7 @@ fn as_2018_promotes_in_the_west_and_loses_acknowledged_east_writes() {
     // Same order of magnitude as the published 954 on the busiest cluster.
     let diverged = m(&o, "diverged_acked_writes");
     assert!((300.0..3000.0).contains(&diverged), "{diverged}");
-    assert_eq!(o.diverged_per_cluster["mysql1"] as f64, diverged);
+    assert_eq!(o.metrics["diverged_acked_writes_mysql1"], diverged);
     // The West takes writes once the link is back.
     let first_west = o
         .timeline
@@ -154,13 +156,13 @@ fn a_longer_cut_diverges_more() {
 
 #[test]
 fn lease_fencing_prevents_split_brain_but_not_the_loss_of_unreplicated_writes() {
-    let mut s = github_with_cut(60, 43, 240);
-    let sys = s.system.as_mut().expect("system");
-    sys.base
-        .get_mut("orchestrator")
-        .and_then(|o| o.as_table_mut())
-        .expect("table")
-        .insert("fencing".into(), toml::Value::String("lease".into()));
+    let leased = github()
+        .with_set(
+            "replicated_db.orchestrator.fencing",
+            Some(toml::Value::String("lease".into())),
+        )
+        .expect("valid");
+    let s = with_cut(leased, 60, 43, 240);
     let o = run(&s, "as-2018", 3);
     assert_eq!(
         verdict(&o, "split-brain"),
@@ -271,12 +273,39 @@ fn bad_system_tables_name_file_line_and_field() {
         assert_eq!(e.field(), field, "{e}");
         assert_eq!(e.line(), line, "{e}");
     }
-    // A design override of the wrong type names the design.
+    // A design override of the wrong type names the override's own line
+    // and key.
     let bad = text.replace(
         "orchestrator.prevent_cross_region_failover = true",
         "orchestrator.prevent_cross_region_failover = \"yes\"",
     );
     let e = Scenario::parse(Path::new("g.toml"), &bad).expect_err("rejected");
-    assert_eq!(e.field(), "design.no-cross-region", "{e}");
-    assert!(e.message().contains("no-cross-region"), "{e}");
+    assert_eq!(
+        e.field(),
+        "design.no-cross-region.orchestrator.prevent_cross_region_failover",
+        "{e}"
+    );
+    assert_eq!(
+        e.line(),
+        line_of("orchestrator.prevent_cross_region_failover = true"),
+        "{e}"
+    );
+    // An override that validates badly (an acker site that does not
+    // exist) names the override's line too, not the design's header.
+    let bad = text.replace(
+        "replication.semi_sync_ackers = [\"west_dc\"]",
+        "replication.semi_sync_ackers = [\"mars\"]",
+    );
+    assert_ne!(bad, text);
+    let e = Scenario::parse(Path::new("g.toml"), &bad).expect_err("rejected");
+    assert!(
+        e.field()
+            .starts_with("design.semi-sync-cross-region.replication.semi_sync_ackers"),
+        "{e}"
+    );
+    assert_eq!(
+        e.line(),
+        line_of("replication.semi_sync_ackers = [\"west_dc\"]"),
+        "{e}"
+    );
 }

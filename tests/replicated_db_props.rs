@@ -7,10 +7,10 @@
 use blastradius::check::Verdict;
 use blastradius::fault::{Fault, FaultSchedule};
 use blastradius::incidents;
-use blastradius::report::replay::run_design;
+use blastradius::run::{RunOptions, run as run_design};
 use blastradius::scenario::Scenario;
 use blastradius::strategy::{FaultTargets, KindSet, fault_schedule};
-use blastradius::systems::replicated_db::DbOutcome;
+use blastradius::systems::Outcome as DbOutcome;
 use blastradius::{Seed, SimDuration};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -30,7 +30,7 @@ fn world(horizon: u64) -> Scenario {
 fn run(s: &Scenario, design: &str, faults: &FaultSchedule) -> DbOutcome {
     let mut s = s.clone();
     s.faults = faults.clone();
-    run_design(&s, Some(design), Seed(99)).expect("runs").1
+    run_design(&s, Some(design), Seed(99), &RunOptions::default()).expect("runs")
 }
 
 fn sites() -> Vec<String> {

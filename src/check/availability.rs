@@ -8,7 +8,7 @@
 //! unavailable window, and the RTO is how long after `fault_at` service came
 //! back.
 
-use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
+use super::{CheckError, CheckInput, Checker, Finding, Tallies, Tally, Verdict, secs};
 use crate::history::{OpFn, Operation, Outcome};
 
 /// Which requests count.
@@ -21,6 +21,10 @@ pub enum Requests {
     Reads,
     /// Writes, cas and appends.
     Writes,
+    /// Requests tallied per window and population
+    /// ([`CheckInput::tallies`](super::CheckInput)), each population judged
+    /// against the SLO on its own.
+    Tallied,
 }
 
 /// "At least `windows` of all `window_ns` windows have a success ratio of at
@@ -103,6 +107,9 @@ impl Checker for Availability {
     }
 
     fn check(&self, input: &CheckInput<'_>) -> Result<Finding, CheckError> {
+        if self.requests == Requests::Tallied {
+            return self.check_tallies(input.tallies);
+        }
         let h = input.history;
         if !h.has_times() {
             return Err(CheckError(
@@ -116,6 +123,7 @@ impl Checker for Availability {
                 Requests::All => true,
                 Requests::Reads => o.f == OpFn::Read,
                 Requests::Writes => o.f != OpFn::Read,
+                Requests::Tallied => false,
             })
             .collect();
         if ops.is_empty() {
@@ -225,6 +233,115 @@ impl Checker for Availability {
         }
         f.summary = summary;
         f.witness = serde_json::json!({ "windows": windows, "outages": outages });
+        Ok(f)
+    }
+}
+
+/// One tallied population: name, windows with requests, windows missing
+/// the SLO (index, counts), and the worst window.
+type Population<'a> = (&'a str, usize, Vec<(usize, Tally)>, Option<(usize, Tally)>);
+
+impl Availability {
+    /// Judges tallied populations: each must meet the SLO on its own.
+    fn check_tallies(&self, tallies: &Tallies) -> Result<Finding, CheckError> {
+        if tallies.requests.is_empty() {
+            return Err(CheckError("no tallied requests to judge".into()));
+        }
+        let window = secs(tallies.window_ns);
+        let (mut total, mut ok) = (0u64, 0u64);
+        let mut per: Vec<Population<'_>> = Vec::new();
+        for (name, windows) in &tallies.requests {
+            total += windows.iter().map(|w| w.requests).sum::<u64>();
+            ok += windows.iter().map(|w| w.ok).sum::<u64>();
+            let used = windows.iter().filter(|w| w.requests > 0).count();
+            let missing: Vec<(usize, Tally)> = match self.slo {
+                Some(slo) => windows
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .filter(|(_, w)| {
+                        w.requests > 0 && (w.ok as f64) < slo.success * w.requests as f64
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            let worst = windows
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, w)| w.requests > 0)
+                .max_by(|a, b| {
+                    a.1.error_fraction()
+                        .total_cmp(&b.1.error_fraction())
+                        .then(b.0.cmp(&a.0))
+                });
+            per.push((name, used, missing, worst));
+        }
+        let mut f = Finding::new(self.name(), Verdict::Valid, String::new())
+            .metric("requests", total as f64)
+            .metric(
+                "ok_fraction",
+                if total == 0 {
+                    0.0
+                } else {
+                    ok as f64 / total as f64
+                },
+            );
+        let Some(slo) = self.slo else {
+            f.summary = format!(
+                "{:.3}% of {total} tallied requests succeeded (no SLO given)",
+                if total == 0 {
+                    0.0
+                } else {
+                    100.0 * ok as f64 / total as f64
+                }
+            );
+            return Ok(f);
+        };
+        let mut missed = Vec::new();
+        for (name, used, missing, worst) in &per {
+            let fraction = 1.0 - missing.len() as f64 / (*used).max(1) as f64;
+            if fraction < slo.windows {
+                let peak = worst.map_or(0.0, |(_, w)| w.error_fraction());
+                missed.push(format!(
+                    "{name}: {} of {used} {window:.0}s window(s) over {:.1} % errors, peak {:.1} %",
+                    missing.len(),
+                    100.0 * (1.0 - slo.success),
+                    100.0 * peak
+                ));
+                for (k, w) in missing.iter().take(10) {
+                    f.details.push(format!(
+                        "{name}: window at t={:.0}s: {} of {} requests failed",
+                        *k as f64 * window,
+                        w.failed(),
+                        w.requests
+                    ));
+                }
+            }
+        }
+        f.witness = serde_json::json!({
+            "populations": per.iter().map(|(name, used, missing, worst)| serde_json::json!({
+                "population": name,
+                "windows": used,
+                "windows_missing_slo": missing.len(),
+                "worst_window_start_ns": worst.map(|(k, _)| k as u64 * tallies.window_ns),
+                "worst_window": worst.map(|(_, w)| w),
+            })).collect::<Vec<_>>(),
+        });
+        if missed.is_empty() {
+            let peak = per
+                .iter()
+                .filter_map(|p| p.3.map(|(_, w)| w.error_fraction()))
+                .fold(0.0, f64::max);
+            f.summary = format!(
+                "every {window:.0}s window of every population at >= {}% success (peak errors {:.2} %)",
+                100.0 * slo.success,
+                100.0 * peak
+            );
+        } else {
+            f.verdict = Verdict::Invalid;
+            f.summary = missed.join("; ");
+        }
         Ok(f)
     }
 }

@@ -116,6 +116,16 @@ pub enum Fact {
         /// When.
         time: u64,
     },
+    /// A unit of redundant capacity (a PoP, a load balancer, a rack) started
+    /// (`on`) or stopped being impaired at `time`. Recorded on transitions.
+    Impaired {
+        /// When.
+        time: u64,
+        /// Which unit.
+        unit: String,
+        /// Impaired from now on, or recovered.
+        on: bool,
+    },
 }
 
 /// The facts of one run, in recording order.
@@ -148,7 +158,7 @@ impl Facts {
                 | Fact::Authority { shard, .. } => {
                     out.insert(shard.clone());
                 }
-                Fact::Healed { .. } => {}
+                Fact::Healed { .. } | Fact::Impaired { .. } => {}
             }
         }
         out.into_iter().collect()

@@ -13,14 +13,18 @@
 //! never a crash of the whole suite.
 
 pub mod availability;
+pub mod blast_radius;
 pub mod convergence;
+pub mod correlated;
 pub mod facts;
 pub mod linear;
 pub mod lost_writes;
 pub mod session;
 pub mod split_brain;
+pub mod tally;
 
 pub use facts::{Fact, Facts, Role, WriteRef};
+pub use tally::{Tallies, Tally};
 
 use crate::history::History;
 use indexmap::IndexMap;
@@ -124,6 +128,28 @@ pub struct CheckInput<'a> {
     pub history: &'a History,
     /// What nodes recorded (may be empty for histories from elsewhere).
     pub facts: &'a Facts,
+    /// Requests counted per window, for systems too busy to record each
+    /// one (empty otherwise).
+    pub tallies: &'a Tallies,
+}
+
+static NO_TALLIES: std::sync::LazyLock<Tallies> = std::sync::LazyLock::new(Tallies::default);
+
+impl<'a> CheckInput<'a> {
+    /// A history and facts, no tallies.
+    pub fn new(history: &'a History, facts: &'a Facts) -> Self {
+        Self {
+            history,
+            facts,
+            tallies: &NO_TALLIES,
+        }
+    }
+
+    /// With tallies.
+    pub fn with_tallies(mut self, tallies: &'a Tallies) -> Self {
+        self.tallies = tallies;
+        self
+    }
 }
 
 /// A named check over a history and facts.
@@ -149,7 +175,22 @@ pub struct SuiteReport {
     pub findings: Vec<Finding>,
 }
 
+impl Default for SuiteReport {
+    fn default() -> Self {
+        Self {
+            verdict: Verdict::Valid,
+            findings: Vec::new(),
+        }
+    }
+}
+
 impl SuiteReport {
+    /// Adds a finding and folds its verdict in.
+    pub fn push(&mut self, finding: Finding) {
+        self.verdict = self.verdict.worst(finding.verdict);
+        self.findings.push(finding);
+    }
+
     /// The finding of a checker by name.
     pub fn get(&self, name: &str) -> Option<&Finding> {
         self.findings.iter().find(|f| f.name == name)

@@ -25,6 +25,36 @@ pub mod synth;
 use indexmap::IndexSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::Path;
+
+/// The formats a history file may be in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// JSON Lines, one event per line (the interchange format).
+    Jsonl,
+    /// Jepsen's EDN (a vector of maps, or one map per line).
+    Edn,
+}
+
+impl Format {
+    /// The format of `path`, by its extension: `.edn` is EDN, anything else
+    /// JSON Lines.
+    pub fn of(path: &Path) -> Format {
+        if path.extension().is_some_and(|e| e == "edn") {
+            Format::Edn
+        } else {
+            Format::Jsonl
+        }
+    }
+}
+
+/// Reads a history file in the format its name says ([`Format::of`]).
+pub fn read_file(path: &Path) -> Result<History, HistoryError> {
+    match Format::of(path) {
+        Format::Edn => edn::read_file(path),
+        Format::Jsonl => jsonl::read_file(path),
+    }
+}
 
 /// Deterministic, fast hasher for interning (membership only: iteration
 /// order of an `IndexSet` is insertion order whatever the hasher).

@@ -1,47 +1,26 @@
 //! Run reports: what happened, in text for people and JSON for tools.
 //!
-//! A report is built from a finished simulation and its scenario; it holds
-//! numbers and strings only, so rendering it never re-runs anything. The
-//! first line of every text report gives the seed and the trace fingerprint,
-//! and the last line the command that replays the run.
+//! A report is built from a finished run (an [`Outcome`](crate::systems::Outcome)
+//! for systems, the services' summary for `[[node]]` scenarios); it holds
+//! numbers and strings only, so rendering it never re-runs anything and
+//! knows no system's internals. The first line of every text report of a
+//! run gives the seed and the trace fingerprint, and the last line the
+//! command that replays the run.
 
 pub mod replay;
 
+pub use crate::services::NodeSummary;
+pub use crate::systems::{TimelineEntry, fault_timeline};
+
 use crate::net::{DropReason, NetStats};
-use crate::scenario::{Scenario, ServiceSummaryKind};
-use crate::services::{ServiceNode, ServiceObservation, ServiceSpec};
+use crate::scenario::Scenario;
+use crate::services::ServiceNode;
 use crate::sim::{FaultRecord, Simulation, StopReason};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use crate::topology::analysis::{self, CutReport, FailureUnit, Question};
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::fmt::Write as _;
-
-/// Per-node summary of what a built-in service saw.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct NodeSummary {
-    /// Node name.
-    pub name: String,
-    /// Its service.
-    pub service: &'static str,
-    /// Observation counts by kind.
-    pub counts: IndexMap<&'static str, u64>,
-    /// Ping round-trip times (ms): p50, p99, max; absent for other services.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtt_ms: Option<[f64; 3]>,
-    /// Longest run of consecutive lost pings, in seconds of simulated time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub longest_outage_s: Option<f64>,
-}
-
-/// A notable moment for the timeline.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TimelineEntry {
-    /// When.
-    pub time: SimTime,
-    /// What.
-    pub what: String,
-}
 
 /// The report of one scenario run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -74,25 +53,6 @@ pub struct RunReport {
     pub replay: String,
 }
 
-/// Timeline entries for the faults as they were applied.
-pub fn fault_timeline(log: &[FaultRecord]) -> Vec<TimelineEntry> {
-    log.iter()
-        .map(|f| TimelineEntry {
-            time: f.time,
-            what: format!("fault: {}", f.description),
-        })
-        .collect()
-}
-
-/// The `p`-quantile of sorted values (nearest rank); 0 when empty.
-pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 impl RunReport {
     /// Builds the report of a finished run.
     pub fn new(
@@ -101,66 +61,10 @@ impl RunReport {
         stop: StopReason,
         replay: String,
     ) -> RunReport {
-        let mut nodes = Vec::new();
+        let summary = crate::services::summarize(sim);
+        let nodes = summary.nodes;
         let mut timeline = fault_timeline(sim.fault_log());
-        for (index, spec) in scenario.nodes.iter().enumerate() {
-            let id = crate::sim::NodeId(index as u32);
-            let mut counts: IndexMap<&'static str, u64> = IndexMap::new();
-            let mut rtts = Vec::new();
-            let mut outage_start: Option<SimTime> = None;
-            let mut longest = SimDuration::ZERO;
-            for o in sim.observations().iter().filter(|o| o.node == id) {
-                *counts.entry(o.value.kind()).or_insert(0) += 1;
-                match &o.value {
-                    ServiceObservation::PingOk { rtt, .. } => {
-                        rtts.push(rtt.as_millis_f64());
-                        if let Some(start) = outage_start.take() {
-                            longest = longest.max(o.time - start);
-                            timeline.push(TimelineEntry {
-                                time: o.time,
-                                what: format!("{}: pings answered again", spec.name),
-                            });
-                        }
-                    }
-                    ServiceObservation::PingLost { .. } => {
-                        if outage_start.is_none() {
-                            outage_start = Some(o.time);
-                            timeline.push(TimelineEntry {
-                                time: o.time,
-                                what: format!("{}: pings start getting lost", spec.name),
-                            });
-                        }
-                    }
-                    ServiceObservation::Suspect { peer } => timeline.push(TimelineEntry {
-                        time: o.time,
-                        what: format!("{} suspects {peer}", spec.name),
-                    }),
-                    ServiceObservation::Trust { peer } => timeline.push(TimelineEntry {
-                        time: o.time,
-                        what: format!("{} trusts {peer} again", spec.name),
-                    }),
-                }
-            }
-            if let Some(start) = outage_start {
-                longest = longest.max(sim.now() - start);
-            }
-            rtts.sort_by(f64::total_cmp);
-            let kind = ServiceSummaryKind::of(&spec.service);
-            let is_ping = matches!(spec.service, ServiceSpec::Ping(_));
-            nodes.push(NodeSummary {
-                name: spec.name.clone(),
-                service: kind.name(),
-                counts,
-                rtt_ms: is_ping.then(|| {
-                    [
-                        percentile(&rtts, 0.5),
-                        percentile(&rtts, 0.99),
-                        rtts.last().copied().unwrap_or(0.0),
-                    ]
-                }),
-                longest_outage_s: is_ping.then(|| longest.as_secs_f64()),
-            });
-        }
+        timeline.extend(summary.timeline);
         timeline.sort_by_key(|e| e.time);
         let stats = sim.net_stats().clone();
         RunReport {
@@ -288,10 +192,7 @@ impl AnalysisReport {
     /// Analyses a scenario's topology (cuts of at most `max_size` units).
     pub fn new(scenario: &Scenario, max_size: usize) -> AnalysisReport {
         // A built-in system's default design may do without some links.
-        let topology = scenario
-            .topology_for(None)
-            .unwrap_or_else(|_| scenario.topology.clone());
-        let t = &topology;
+        let t = scenario.topology_for(None).unwrap_or(&scenario.topology);
         let site_of = |name: &str| match scenario.nodes.iter().find(|n| n.name == name) {
             Some(spec) => t.site_id(&spec.site).expect("validated site"),
             None => t.site_id(name).expect("validated node or site name"),

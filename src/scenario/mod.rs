@@ -1,206 +1,45 @@
 //! Scenario files: TOML in, a validated [`Scenario`] out.
 //!
-//! Parsing happens in two steps. `toml` + serde turn the text into the
-//! mirror types of this module (every field that validation may reject keeps
-//! its source span). [`Scenario::parse`] then validates into types that
-//! cannot be wrong: links name existing sites, probabilities are in range,
-//! `min <= max`, the fault schedule is in time order and names existing
-//! nodes, links and groups. Every error names the file, line, column and
-//! field; nothing downstream re-checks.
+//! Parsing happens in steps, each in its own file:
+//! - `source.rs`: where things are (errors name file, line, column and
+//!   field; spans of values in the parsed document);
+//! - `file.rs`: the mirror types, serde-shaped like the TOML;
+//! - this file: validation of the topology, network, limits, nodes, faults
+//!   and analyses into types that cannot be wrong (links name existing
+//!   sites, probabilities are in range, `min <= max`, the fault schedule is
+//!   in time order and names existing nodes, links and groups);
+//! - `design.rs`: the system table and its designs, merged and configured
+//!   once through the [`Registry`], each design built once to check it.
 //!
-//! **Architecture invariant:** this module and `report`/`main` are the only
-//! places that read files.
+//! Nothing downstream re-checks or re-reads TOML: a [`Scenario`] holds
+//! typed, validated configurations.
+//!
+//! **Architecture invariant:** this module, `history` I/O and the CLI are
+//! the only places that read files.
+
+mod design;
+mod file;
+mod source;
+
+pub use design::{DesignSetup, SystemSetup, UnknownDesign};
+pub use source::ScenarioError;
 
 use crate::fault::{FaultSchedule, ScheduledFault};
 use crate::net::NetConfig;
 use crate::rng::{Probability, Seed};
 use crate::services::{ServiceNode, ServiceSpec};
 use crate::sim::{Limits, SimConfig, SimError, Simulation};
-use crate::systems::cdn::CdnConfig;
-use crate::systems::dns::DnsLbConfig;
-use crate::systems::replicated_db::DbConfig;
-use crate::systems::{BuildError as SystemBuildError, SystemKind};
+use crate::systems::Registry;
+use crate::systems::registry::SCENARIO_TABLES;
 use crate::time::{SimDuration, SimTime};
-use crate::topology::{Latency, SiteKind, Topology, TopologyError};
+use crate::topology::{Latency, Topology, TopologyError};
+use file::ScenarioFile;
 use serde::Deserialize;
-use std::fmt;
-use std::ops::Range;
+use source::Source;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use toml::Spanned;
-
-/// Bad scenario input: where, which field, what is wrong.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}:{line}:{column}: {field}: {message}", file.display())]
-pub struct ScenarioError {
-    file: PathBuf,
-    line: usize,
-    column: usize,
-    field: String,
-    message: String,
-}
-
-impl ScenarioError {
-    /// The file.
-    pub fn file(&self) -> &Path {
-        &self.file
-    }
-    /// 1-based line.
-    pub fn line(&self) -> usize {
-        self.line
-    }
-    /// 1-based column.
-    pub fn column(&self) -> usize {
-        self.column
-    }
-    /// The field at fault, as a path (`link[2].latency`).
-    pub fn field(&self) -> &str {
-        &self.field
-    }
-    /// What is wrong.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScenarioFile {
-    scenario: Spanned<HeaderFile>,
-    #[serde(default)]
-    limits: Option<LimitsFile>,
-    #[serde(default)]
-    network: Option<NetworkFile>,
-    #[serde(default)]
-    site: Vec<Spanned<SiteFile>>,
-    #[serde(default)]
-    link: Vec<Spanned<LinkFile>>,
-    #[serde(default)]
-    group: Vec<Spanned<GroupFile>>,
-    #[serde(default)]
-    node: Vec<Spanned<toml::Table>>,
-    #[serde(default)]
-    fault: Vec<Spanned<toml::Table>>,
-    #[serde(default)]
-    analysis: Vec<Spanned<AnalysisFile>>,
-    #[serde(default)]
-    replicated_db: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    cdn: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    dns_lb: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    design: indexmap::IndexMap<String, Spanned<toml::Table>>,
-    #[serde(default)]
-    published: indexmap::IndexMap<String, f64>,
-}
-
-/// Only the system table, typed: parsed again from the whole text when the
-/// system does not deserialize, so that the error carries its exact span.
-#[derive(Deserialize)]
-struct OnlyDb {
-    #[allow(dead_code)]
-    replicated_db: DbConfig,
-}
-
-#[derive(Deserialize)]
-struct OnlyCdn {
-    #[allow(dead_code)]
-    cdn: CdnConfig,
-}
-
-#[derive(Deserialize)]
-struct OnlyDnsLb {
-    #[allow(dead_code)]
-    dns_lb: DnsLbConfig,
-}
-
-/// Type-checks the system table of `kind` in the whole text.
-fn type_check(kind: SystemKind, text: &str) -> Result<(), toml::de::Error> {
-    match kind {
-        SystemKind::ReplicatedDb => toml::from_str::<OnlyDb>(text).map(|_| ()),
-        SystemKind::Cdn => toml::from_str::<OnlyCdn>(text).map(|_| ()),
-        SystemKind::DnsLb => toml::from_str::<OnlyDnsLb>(text).map(|_| ()),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HeaderFile {
-    name: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    seed: Option<u64>,
-    duration: Spanned<SimDuration>,
-    #[serde(default)]
-    t0: Option<String>,
-    #[serde(default)]
-    t0_at: Option<SimDuration>,
-    #[serde(default)]
-    design: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitsFile {
-    events_max: Option<u64>,
-    events_per_instant_max: Option<u64>,
-    inbox_max: Option<usize>,
-    held_max: Option<usize>,
-    observations_max: Option<usize>,
-    trace_max: Option<usize>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NetworkFile {
-    #[serde(default)]
-    duplicate: Option<Spanned<f64>>,
-    #[serde(default)]
-    reorder: Option<Spanned<f64>>,
-    #[serde(default)]
-    reorder_delay: Option<Spanned<Latency>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SiteFile {
-    name: Spanned<String>,
-    #[serde(default)]
-    kind: SiteKind,
-    #[serde(default)]
-    local_latency: Option<Spanned<Latency>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LinkFile {
-    name: Spanned<String>,
-    a: Spanned<String>,
-    b: Spanned<String>,
-    latency: Spanned<Latency>,
-    #[serde(default)]
-    loss: Option<Spanned<f64>>,
-    #[serde(default)]
-    bandwidth_mbps: Option<Spanned<f64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GroupFile {
-    name: Spanned<String>,
-    links: Spanned<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AnalysisFile {
-    name: String,
-    from: Spanned<Vec<String>>,
-    to: Spanned<Vec<String>>,
-    #[serde(default)]
-    quorum: Option<Spanned<usize>>,
-}
+use toml::de::{DeTable, DeValue};
 
 /// A node of a scenario: where it is and what it runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -251,214 +90,25 @@ pub struct Scenario {
     pub faults: FaultSchedule,
     /// Separation questions.
     pub analyses: Vec<AnalysisSpec>,
-    /// The built-in system this scenario runs instead of `nodes`, if any.
-    pub system: Option<SystemSpec>,
+    /// The system this scenario runs instead of `nodes`, with its designs
+    /// resolved, if any.
+    pub system: Option<SystemSetup>,
     /// Figures published about the real incident, by metric name.
     pub published: indexmap::IndexMap<String, f64>,
     /// The real instant the scenario's origin `T0` stands for.
     pub t0: Option<String>,
     /// Simulated time at which `T0` falls (a warm-up before it).
     pub t0_at: SimDuration,
+    /// Where it was read from, for edits (`with_set`).
+    origin: Origin,
 }
 
-/// A built-in system with its named designs.
+/// The file a scenario came from and the systems it was read with.
 #[derive(Clone, Debug)]
-pub struct SystemSpec {
-    /// Which system.
-    pub kind: SystemKind,
-    /// The system table (`[replicated_db]`, `[cdn]`, `[dns_lb]`) as written.
-    pub base: toml::Table,
-    /// Designs in file order: name, description, overrides of `base`.
-    pub designs: Vec<Design>,
-    /// The design run when none is asked for.
-    pub default_design: Option<String>,
-}
-
-/// A named design: overrides of the system table.
-#[derive(Clone, Debug)]
-pub struct Design {
-    /// Name (`as-2018`).
-    pub name: String,
-    /// What it changes and why.
-    pub description: String,
-    /// Keys of the system table it replaces (tables merge key by key).
-    pub overrides: toml::Table,
-}
-
-impl SystemSpec {
-    /// The system table of `design` (the default design if `None`): the
-    /// base with the design's overrides merged in.
-    pub fn table(&self, design: Option<&str>) -> Result<(String, toml::Table), String> {
-        let name = design
-            .map(str::to_string)
-            .or_else(|| self.default_design.clone());
-        let mut table = self.base.clone();
-        let name = match name {
-            None => "base".to_string(),
-            Some(n) => {
-                let d = self.designs.iter().find(|d| d.name == n).ok_or_else(|| {
-                    let known: Vec<&str> = self.designs.iter().map(|d| d.name.as_str()).collect();
-                    format!("unknown design {n:?} (known: {})", known.join(", "))
-                })?;
-                merge(&mut table, &d.overrides);
-                n
-            }
-        };
-        Ok((name, table))
-    }
-
-    /// The typed configuration of `design`; the error names the unknown
-    /// design and the known ones, or what does not deserialize.
-    pub fn typed<T: serde::de::DeserializeOwned>(
-        &self,
-        design: Option<&str>,
-    ) -> Result<(String, T), String> {
-        let (name, table) = self.table(design)?;
-        let config: T = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("design {name:?}: {}", e.message().trim()))?;
-        Ok((name, config))
-    }
-
-    /// The replicated-database configuration of `design`.
-    pub fn config(&self, design: Option<&str>) -> Result<(String, DbConfig), String> {
-        self.typed(design)
-    }
-
-    /// Links the design does without (its `without_links` key).
-    pub fn without_links(&self, design: Option<&str>) -> Result<Vec<String>, String> {
-        let (_, table) = self.table(design)?;
-        Ok(match table.get("without_links") {
-            Some(toml::Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        })
-    }
-
-    /// Names of the designs, in file order.
-    pub fn design_names(&self) -> Vec<&str> {
-        self.designs.iter().map(|d| d.name.as_str()).collect()
-    }
-}
-
-/// Deep merge: tables merge key by key, anything else is replaced.
-fn merge(base: &mut toml::Table, over: &toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            _ => {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
-/// Finds the line of a validation field path like `cluster[1].primary`
-/// inside the system table `root` of a file; best effort.
-fn locate_field(text: &str, root: &str, field: &str) -> Option<usize> {
-    let mut section = root.to_string();
-    let mut nth = 0usize;
-    let mut key = field;
-    if let Some((head, rest)) = field.split_once('.') {
-        key = rest;
-        match head.split_once('[') {
-            Some((name, idx)) => {
-                section = format!("{root}.{name}");
-                nth = idx.trim_end_matches(']').parse().ok()?;
-            }
-            None => section = format!("{root}.{head}"),
-        }
-    }
-    let key = key.split(['.', '[']).next()?;
-    let mut offset = 0;
-    let mut seen = 0usize;
-    let mut inside = false;
-    for line in text.split_inclusive('\n') {
-        let l = line.trim();
-        if l.starts_with('[') {
-            let name = l.trim_matches(|c| c == '[' || c == ']').trim();
-            inside = name == section && {
-                let hit = seen == nth;
-                seen += 1;
-                hit
-            };
-        } else if inside && l.split('=').next().map(str::trim) == Some(key) {
-            return Some(offset);
-        }
-        offset += line.len();
-    }
-    None
-}
-
-/// Why a design of a system did not build.
-enum BuildFailure {
-    /// The design is unknown or does not deserialize.
-    Design(String),
-    /// The system refused its configuration.
-    System(SystemBuildError),
-}
-
-/// Builds (and drops) `design` of `system` once, to validate it.
-fn build_system(
-    scenario: &Scenario,
-    system: &SystemSpec,
-    design: Option<&str>,
-) -> Result<(), BuildFailure> {
-    let topology = {
-        let without = system.without_links(design).map_err(BuildFailure::Design)?;
-        scenario.topology.without_links(&without).map_err(|e| {
-            BuildFailure::System(SystemBuildError::config("without_links", e.to_string()))
-        })?
-    };
-    let (s, net, limits, faults) = (Seed(0), &scenario.net, &scenario.limits, &scenario.faults);
-    let result = match system.kind {
-        SystemKind::ReplicatedDb => {
-            let (_, c) = system.config(design).map_err(BuildFailure::Design)?;
-            crate::systems::replicated_db::build(&topology, net, limits, &c, faults, s).map(|_| ())
-        }
-        SystemKind::Cdn => {
-            let (_, c) = system
-                .typed::<CdnConfig>(design)
-                .map_err(BuildFailure::Design)?;
-            crate::systems::cdn::build(&topology, net, limits, &c, faults, s).map(|_| ())
-        }
-        SystemKind::DnsLb => {
-            let (_, c) = system
-                .typed::<DnsLbConfig>(design)
-                .map_err(BuildFailure::Design)?;
-            crate::systems::dns::build(&topology, net, limits, &c, faults, s).map(|_| ())
-        }
-    };
-    result.map_err(BuildFailure::System)
-}
-
-/// Locates byte offsets in a file's text.
-struct Source<'a> {
-    file: &'a Path,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn error(
-        &self,
-        span: Range<usize>,
-        field: impl fmt::Display,
-        message: impl fmt::Display,
-    ) -> ScenarioError {
-        let start = span.start.min(self.text.len());
-        let before = &self.text[..start];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(start, |nl| start - nl - 1) + 1;
-        ScenarioError {
-            file: self.file.to_path_buf(),
-            line,
-            column,
-            field: field.to_string(),
-            message: message.to_string(),
-        }
-    }
+struct Origin {
+    file: PathBuf,
+    text: Arc<str>,
+    registry: Registry,
 }
 
 fn probability(
@@ -491,27 +141,36 @@ fn latency(
 }
 
 impl Scenario {
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file, with the built-in systems.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            field: "file".into(),
-            message: format!("cannot read: {e}"),
-        })?;
-        Scenario::parse(path, &text)
+        Self::load_with(&Registry::builtin(), path)
     }
 
-    /// Validates scenario `text`; `file` names it in errors.
+    /// Reads and validates a scenario file whose system may be one of
+    /// `registry`'s.
+    pub fn load_with(registry: &Registry, path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::file_level(path, "file", format!("cannot read: {e}")))?;
+        Scenario::parse_with(registry, path, &text)
+    }
+
+    /// Validates scenario `text` with the built-in systems; `file` names it
+    /// in errors.
     pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        Self::parse_with(&Registry::builtin(), file, text)
+    }
+
+    /// Validates scenario `text`, whose system may be one of `registry`'s.
+    pub fn parse_with(
+        registry: &Registry,
+        file: &Path,
+        text: &str,
+    ) -> Result<Scenario, ScenarioError> {
         let src = Source { file, text };
-        let parsed: ScenarioFile = toml::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim().to_string();
-            let field = field_from_toml_error(text, &span);
-            src.error(span, field, message)
-        })?;
+        let doc = DeTable::parse(text).map_err(|e| src.toml_error(&e, 0..0))?;
+        let (rest, systems, designs) = split_document(&src, registry, doc)?;
+        let parsed = ScenarioFile::deserialize(toml::de::Deserializer::from(rest))
+            .map_err(|e| src.toml_error(&e, 0..0))?;
         let header = parsed.scenario.get_ref();
         if *header.duration.get_ref() == SimDuration::ZERO {
             return Err(src.error(
@@ -731,7 +390,7 @@ impl Scenario {
             });
         }
 
-        let scenario = Scenario {
+        let mut scenario = Scenario {
             name: header.name.clone(),
             description: header.description.clone(),
             seed: header.seed.map(Seed),
@@ -746,24 +405,57 @@ impl Scenario {
             published: parsed.published.clone(),
             t0: header.t0.clone(),
             t0_at: header.t0_at.unwrap_or(SimDuration::ZERO),
+            origin: Origin {
+                file: file.to_path_buf(),
+                text: Arc::from(text),
+                registry: registry.clone(),
+            },
         };
-        let systems: Vec<(SystemKind, &Spanned<toml::Table>)> = [
-            (SystemKind::ReplicatedDb, &parsed.replicated_db),
-            (SystemKind::Cdn, &parsed.cdn),
-            (SystemKind::DnsLb, &parsed.dns_lb),
-        ]
-        .into_iter()
-        .filter_map(|(k, t)| t.as_ref().map(|t| (k, t)))
-        .collect();
+        let fault_spans: Vec<_> = parsed.fault.iter().map(|f| f.span()).collect();
         if let [_, (second, table), ..] = systems.as_slice() {
             return Err(src.error(
                 table.span(),
-                second.table(),
-                "a scenario runs one built-in system; this file has two",
+                second.as_str(),
+                "a scenario runs one system; this file has two",
             ));
         }
-        if let Some(&(kind, table)) = systems.first() {
-            return Self::with_system(scenario, &src, &parsed, kind, table);
+        if let Some((name, table)) = systems.first() {
+            if let Some(n) = parsed.node.first() {
+                return Err(src.error(
+                    n.span(),
+                    "node[0]",
+                    format!(
+                        "a scenario runs either [[node]] services or a [{name}] system, not both"
+                    ),
+                ));
+            }
+            let system = registry
+                .get(name)
+                .expect("split_document found it registered");
+            let cx = design::Context {
+                src: &src,
+                system,
+                base: table,
+                topology: &scenario.topology,
+                net: &scenario.net,
+                limits: &scenario.limits,
+                faults: &scenario.faults,
+                duration: scenario.duration,
+                fault_spans: &fault_spans,
+            };
+            let setup = design::resolve_all(&cx, designs.as_ref(), header.design.as_ref())?;
+            scenario.system = Some(setup);
+            return Ok(scenario);
+        }
+        if let Some(d) = &designs {
+            return Err(src.error(
+                d.span(),
+                "design",
+                format!(
+                    "designs override a system table, and this file has none (systems: {})",
+                    registry.tables().join(", ")
+                ),
+            ));
         }
         // Build once to check names across nodes and faults; map errors back.
         if let Err(e) = scenario.build(Seed(0), false) {
@@ -781,7 +473,7 @@ impl Scenario {
                     )
                 }
                 BuildError::Sim(SimError::Fault(f)) => src.error(
-                    parsed.fault[f.index].span(),
+                    fault_spans[f.index].clone(),
                     format!("fault[{}].{}", f.index, f.field),
                     f.reason,
                 ),
@@ -803,129 +495,47 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Validates the system table of `kind` and its designs.
-    fn with_system(
-        mut scenario: Scenario,
-        src: &Source<'_>,
-        parsed: &ScenarioFile,
-        kind: SystemKind,
-        db: &Spanned<toml::Table>,
+    /// The scenario with the value at `path` set (`replicated_db.orchestrator.fencing`,
+    /// `fault[0].duration`, `dns_lb.isp[1].rps`), or removed when `value` is
+    /// `None`, validated again from the edited file. Errors name the path
+    /// (and, for a value that does not validate, the place in the file as
+    /// rewritten).
+    pub fn with_set(
+        &self,
+        path: &str,
+        value: Option<toml::Value>,
     ) -> Result<Scenario, ScenarioError> {
-        let root = kind.table();
-        if let Some(n) = parsed.node.first() {
-            return Err(src.error(
-                n.span(),
-                "node[0]",
-                format!("a scenario runs either [[node]] services or a [{root}] system, not both"),
-            ));
-        }
-        // Type errors of the base table, with their exact place.
-        if let Err(e) = type_check(kind, src.text) {
-            let span = e.span().unwrap_or(db.span());
-            let field = field_from_toml_error(src.text, &span);
-            return Err(src.error(span, field, e.message().trim()));
-        }
-        let mut designs = Vec::new();
-        for (name, table) in &parsed.design {
-            let mut overrides = table.get_ref().clone();
-            let description = match overrides.remove("description") {
-                Some(toml::Value::String(s)) => s,
-                Some(_) => {
-                    return Err(src.error(
-                        table.span(),
-                        format!("design.{name}.description"),
-                        "expected a string",
-                    ));
-                }
-                None => String::new(),
-            };
-            designs.push(Design {
-                name: name.clone(),
-                description,
-                overrides,
-            });
-        }
-        let default_design = match &parsed.scenario.get_ref().design {
-            Some(d) => {
-                if !parsed.design.contains_key(d.get_ref()) {
-                    return Err(src.error(
-                        d.span(),
-                        "scenario.design",
-                        format!("no [design.{}] table", d.get_ref()),
-                    ));
-                }
-                Some(d.get_ref().clone())
-            }
-            None => parsed.design.keys().next().cloned(),
-        };
-        let spec = SystemSpec {
-            kind,
-            base: db.get_ref().clone(),
-            designs,
-            default_design,
-        };
-        // Every design must deserialize, validate and build.
-        let mut names: Vec<Option<String>> = vec![None];
-        names.extend(spec.designs.iter().map(|d| Some(d.name.clone())));
-        for name in names {
-            let span = name
-                .as_ref()
-                .and_then(|n| parsed.design.get(n))
-                .map_or(db.span(), |t| t.span());
-            let place = name
-                .as_ref()
-                .map_or(root.to_string(), |n| format!("design.{n}"));
-            let built = if name.is_none() {
-                // The base table alone, without any design's overrides.
-                let base_only = SystemSpec {
-                    designs: Vec::new(),
-                    default_design: None,
-                    ..spec.clone()
-                };
-                build_system(&scenario, &base_only, None)
-            } else {
-                build_system(&scenario, &spec, name.as_deref())
-            };
-            match built {
-                Ok(()) => {}
-                Err(BuildFailure::Design(m)) => return Err(src.error(span.clone(), &place, m)),
-                Err(BuildFailure::System(SystemBuildError::Config { field, message })) => {
-                    let at = if name.is_none() {
-                        locate_field(src.text, root, &field).map_or(span.clone(), |o| o..o)
-                    } else {
-                        span.clone()
-                    };
-                    return Err(src.error(at, format!("{place}.{field}"), message));
-                }
-                Err(BuildFailure::System(SystemBuildError::Sim(SimError::Fault(f)))) => {
-                    return Err(src.error(
-                        parsed.fault[f.index].span(),
-                        format!("fault[{}].{}", f.index, f.field),
-                        f.reason,
-                    ));
-                }
-                Err(BuildFailure::System(SystemBuildError::Sim(other))) => {
-                    return Err(src.error(span.clone(), place, other));
-                }
-            }
-        }
-        scenario.system = Some(spec);
-        Ok(scenario)
+        let o = &self.origin;
+        let bad = |m: String| ScenarioError::file_level(&o.file, path, m);
+        let mut doc: toml::Table =
+            toml::from_str(&o.text).map_err(|e| bad(format!("cannot re-read: {e}")))?;
+        set_path(&mut doc, path, value).map_err(bad)?;
+        let text = toml::to_string(&doc).map_err(|e| bad(format!("cannot rewrite: {e}")))?;
+        Scenario::parse_with(&o.registry, &o.file, &text)
+    }
+
+    /// The text this scenario was read from.
+    pub fn source_text(&self) -> &str {
+        &self.origin.text
+    }
+
+    /// The design called `name` (the default one if `None`), for a scenario
+    /// with a system.
+    pub fn design(&self, name: Option<&str>) -> Result<&DesignSetup, ScenarioDesignError> {
+        let system = self
+            .system
+            .as_ref()
+            .ok_or_else(|| ScenarioDesignError::NoSystem(self.name.clone()))?;
+        system.design(name).map_err(ScenarioDesignError::Unknown)
     }
 
     /// The topology a design runs on: the scenario's, without the links
     /// the design does without.
-    pub fn topology_for(&self, design: Option<&str>) -> Result<Topology, String> {
-        let Some(system) = &self.system else {
-            return Ok(self.topology.clone());
-        };
-        let without = system.without_links(design)?;
-        if without.is_empty() {
-            return Ok(self.topology.clone());
+    pub fn topology_for(&self, design: Option<&str>) -> Result<&Topology, ScenarioDesignError> {
+        match &self.system {
+            None => Ok(&self.topology),
+            Some(_) => self.design(design).map(|d| &d.topology),
         }
-        self.topology
-            .without_links(&without)
-            .map_err(|e| format!("without_links: {e}"))
     }
 
     /// Builds the simulation for `seed`, with the fault schedule installed.
@@ -969,64 +579,120 @@ pub enum BuildError {
     },
 }
 
-/// Best-effort field path for a toml/serde error: the `[[table]]` header
-/// above the span and the key on the span's line.
-fn field_from_toml_error(text: &str, span: &Range<usize>) -> String {
-    let start = span.start.min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let line = &text[line_start..line_end];
-    let key = line
-        .split('=')
-        .next()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && !k.starts_with('['));
-    let mut table = String::new();
-    let mut counts: indexmap::IndexMap<String, usize> = indexmap::IndexMap::new();
-    for l in text[..line_start].lines() {
-        let l = l.trim();
-        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
-            let n = counts.entry(name.to_string()).or_insert(0);
-            table = format!("{name}[{n}]");
-            *n += 1;
-        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-            table = name.to_string();
-        }
-    }
-    match (table.is_empty(), key) {
-        (true, Some(k)) => k.to_string(),
-        (false, Some(k)) => format!("{table}.{k}"),
-        (false, None) => table,
-        (true, None) => "file".into(),
-    }
+/// Why a scenario has no such design.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioDesignError {
+    /// The scenario runs `[[node]]` services, not a system.
+    #[error("scenario {0:?} has no system table, so no designs; use `blastradius run`")]
+    NoSystem(String),
+    /// No design of that name.
+    #[error(transparent)]
+    Unknown(UnknownDesign),
 }
 
-/// The name of a node's service, for reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServiceSummaryKind {
-    /// `echo`.
-    Echo,
-    /// `ping`.
-    Ping,
-    /// `heartbeat`.
-    Heartbeat,
+/// A document split into the scenario's own tables, system tables, and
+/// the `[design]` table.
+type Split<'i> = (
+    Spanned<DeTable<'i>>,
+    Vec<(String, Spanned<DeValue<'i>>)>,
+    Option<Spanned<DeValue<'i>>>,
+);
+
+/// Takes the system tables and `[design]` out of the document; a
+/// top-level table that is neither the scenario's nor a registered
+/// system's is an error naming both lists.
+fn split_document<'i>(
+    src: &Source<'_>,
+    registry: &Registry,
+    doc: Spanned<DeTable<'i>>,
+) -> Result<Split<'i>, ScenarioError> {
+    let span = doc.span();
+    let mut rest = doc.into_inner();
+    let mut systems = Vec::new();
+    let keys: Vec<Spanned<toml::de::DeString<'i>>> = rest.keys().cloned().collect();
+    for k in keys {
+        let name = k.get_ref().as_ref();
+        if SCENARIO_TABLES.contains(&name) {
+            continue;
+        }
+        if registry.get(name).is_some() {
+            let v = rest.remove(name).expect("listed");
+            systems.push((name.to_string(), v));
+        } else {
+            return Err(src.error(
+                k.span(),
+                name,
+                format!(
+                    "unknown table (scenario tables: {}; systems: {})",
+                    SCENARIO_TABLES.join(", "),
+                    registry.tables().join(", ")
+                ),
+            ));
+        }
+    }
+    systems.sort_by_key(|(_, v)| v.span().start);
+    let designs = rest.remove("design");
+    Ok((Spanned::new(span, rest), systems, designs))
 }
 
-impl ServiceSummaryKind {
-    /// The kind of a service spec.
-    pub fn of(spec: &ServiceSpec) -> Self {
-        match spec {
-            ServiceSpec::Echo {} => ServiceSummaryKind::Echo,
-            ServiceSpec::Ping(_) => ServiceSummaryKind::Ping,
-            ServiceSpec::Heartbeat(_) => ServiceSummaryKind::Heartbeat,
+/// Sets (or removes) the value at a dotted path with `[i]` indices.
+fn set_path(doc: &mut toml::Table, path: &str, value: Option<toml::Value>) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut table = doc;
+    for (n, part) in parts.iter().enumerate() {
+        let last = n + 1 == parts.len();
+        let (key, index) = match part.split_once('[') {
+            Some((k, i)) => (
+                k,
+                Some(
+                    i.trim_end_matches(']')
+                        .parse::<usize>()
+                        .map_err(|_| format!("{part:?}: the index is not a number"))?,
+                ),
+            ),
+            None => (*part, None),
+        };
+        if last && index.is_none() {
+            match value {
+                Some(v) => {
+                    table.insert(key.to_string(), v);
+                }
+                None => {
+                    table
+                        .remove(key)
+                        .ok_or_else(|| format!("no key {key:?} to remove"))?;
+                }
+            }
+            return Ok(());
         }
+        let here = table
+            .get_mut(key)
+            .ok_or_else(|| format!("no key {key:?} (the path must exist up to its last key)"))?;
+        let here = match index {
+            None => here,
+            Some(i) => {
+                let a = here
+                    .as_array_mut()
+                    .ok_or_else(|| format!("{key:?} is not an array"))?;
+                let len = a.len();
+                if i >= len {
+                    return Err(format!("{key}[{i}]: the array has {len} entries"));
+                }
+                if last {
+                    match value {
+                        Some(v) => a[i] = v,
+                        None => {
+                            a.remove(i);
+                        }
+                    }
+                    return Ok(());
+                }
+                &mut a[i]
+            }
+        };
+        table = here
+            .as_table_mut()
+            .ok_or_else(|| format!("{key:?} is not a table"))?;
     }
-    /// Its file name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ServiceSummaryKind::Echo => "echo",
-            ServiceSummaryKind::Ping => "ping",
-            ServiceSummaryKind::Heartbeat => "heartbeat",
-        }
-    }
+    Ok(())
 }

@@ -14,6 +14,10 @@
 //! Each declares its durable state in `on_crash`: none of them has any, so a
 //! crash forgets everything, as a restarted process would.
 
+mod summary;
+
+pub use summary::{NodeSummary, ServicesSummary, summarize};
+
 use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
 use crate::time::{SimDuration, SimTime};
@@ -155,6 +159,15 @@ pub enum ServiceNode {
 }
 
 impl ServiceNode {
+    /// The service's name in scenario files.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ServiceNode::Echo => "echo",
+            ServiceNode::Ping { .. } => "ping",
+            ServiceNode::Heartbeat { .. } => "heartbeat",
+        }
+    }
+
     /// Builds a node for `spec`; `resolve` maps node names to ids.
     pub fn new(
         spec: &ServiceSpec,

@@ -1,25 +1,39 @@
-//! Built-in models of real systems.
+//! Systems: the seam between scenario files, models and reports.
 //!
-//! Each model is a set of [`Node`](crate::sim::Node)s that talk only through
-//! the kernel's `Ctx`, configured by plain data (serde), and recording
-//! ground truth so that checkers can judge a run. The incident scenarios in
-//! [`crate::incidents`] are these models plus a topology and a fault
-//! schedule.
+//! A *system* is a model of a real system (a replicated database, a CDN,
+//! DNS with load balancers, or a user's own) that a scenario configures by
+//! one table (`[replicated_db]`, `[cdn]`, `[dns_lb]`). Implementing
+//! [`System`] is all a system needs to run from scenario files, replays and
+//! comparisons: a serde configuration, validated once; a way to
+//! [deploy](System::deploy) its nodes onto the topology; and a
+//! [judge](System::judge) that turns what its nodes recorded into a
+//! [`Judgement`] through [`crate::check::Suite`]. The [`Registry`] maps
+//! table names to systems; [`Registry::builtin`] holds the built-in ones,
+//! and users [`register`](Registry::register) their own.
 //!
-//! Every model ends a run the same way, in an [`Outcome`]: findings,
-//! figures, a timeline and per-minute series, so that one report format and
-//! one JSON schema serve every scenario.
+//! Mechanisms several systems need (workload clients, elections) live in
+//! [`parts`], embedded by systems with their own typed messages.
+//!
+//! **Architecture invariants:** no code outside a system's folder and the
+//! one line of [`Registry::builtin`] names a built-in system; reports know
+//! only [`Outcome`]; systems know nothing of files, reports or the CLI.
 
 pub mod cdn;
-pub mod dns;
-pub mod lb;
+pub mod deploy;
+pub mod dns_lb;
+pub mod outcome;
+pub mod parts;
+pub mod registry;
 pub mod replicated_db;
 
-use crate::check::SuiteReport;
-use crate::report::TimelineEntry;
-use crate::sim::{Fingerprint, SimError, StopReason};
-use crate::time::SimTime;
-use indexmap::IndexMap;
+pub use deploy::Deployment;
+pub use outcome::{Judgement, Outcome, TimelineEntry, fault_timeline};
+pub use registry::{AnySystem, Configured, Registry, RegistryError, World};
+
+use crate::fault::FaultSchedule;
+use crate::sim::{Node, SimError, Simulation, StopReason};
+use crate::time::SimDuration;
+use crate::topology::Topology;
 
 /// Why a system could not be built from its configuration.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -28,7 +42,8 @@ pub enum BuildError {
     /// out of range.
     #[error("{field}: {message}")]
     Config {
-        /// Field at fault (`cluster[0].primary`, `tenants.count`).
+        /// Field at fault, as a path inside the system's table
+        /// (`cluster[0].primary`, `tenants.count`).
         field: String,
         /// What is wrong.
         message: String,
@@ -48,52 +63,98 @@ impl BuildError {
     }
 }
 
-/// The built-in systems a scenario can run, by the name of their table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SystemKind {
-    /// `[replicated_db]`: primaries, replicas, orchestrators, Raft.
-    ReplicatedDb,
-    /// `[cdn]`: PoPs, caches, shields, origins, config rollout.
-    Cdn,
-    /// `[dns_lb]`: authoritative DNS, resolvers, load balancers, apps and
-    /// add-ons across datacenters.
-    DnsLb,
-}
-
-impl SystemKind {
-    /// Every kind, in the order a scenario file is searched.
-    pub const ALL: [SystemKind; 3] = [SystemKind::ReplicatedDb, SystemKind::Cdn, SystemKind::DnsLb];
-
-    /// The scenario table that configures it.
-    pub fn table(self) -> &'static str {
-        match self {
-            SystemKind::ReplicatedDb => "replicated_db",
-            SystemKind::Cdn => "cdn",
-            SystemKind::DnsLb => "dns_lb",
-        }
-    }
-}
-
-/// What a judged run of any system produced: the part reports share.
-#[derive(Clone, Debug)]
-pub struct Outcome {
+/// A finished run of one system, for its judge.
+pub struct Finished<'a, S: System + ?Sized> {
+    /// The simulation, stopped.
+    pub sim: &'a Simulation<S::Node>,
+    /// What [`System::deploy`] returned.
+    pub layout: &'a S::Layout,
+    /// The fault schedule that was installed.
+    pub faults: &'a FaultSchedule,
     /// Why the run stopped.
-    pub stop: StopReason,
-    /// Trace fingerprint.
-    pub fingerprint: Fingerprint,
-    /// Kernel events handled.
-    pub events: u64,
-    /// Simulated time reached.
-    pub sim_time: SimTime,
-    /// The checkers' findings.
-    pub checks: SuiteReport,
-    /// Figures, by name.
-    pub metrics: IndexMap<String, f64>,
-    /// Notable moments.
-    pub timeline: Vec<TimelineEntry>,
-    /// Per-minute series (error fraction per cohort, ...), by name; the
-    /// first value is the minute that starts at simulated time 0.
-    pub series: IndexMap<String, Vec<f64>>,
-    /// Extra lines for the text report (per-cluster losses, per-ISP tables).
-    pub notes: Vec<String>,
+    pub stop: &'a StopReason,
+}
+
+/// A model that scenario files can configure, deploy and judge.
+///
+/// ```
+/// # use blastradius::systems::*;
+/// # use blastradius::sim::*;
+/// # use blastradius::fault::Disk;
+/// # use blastradius::topology::Topology;
+/// /// One node that counts its own ticks.
+/// struct Ticker;
+/// #[derive(serde::Deserialize)]
+/// struct TickerConfig { site: String }
+/// struct Tick(u64);
+/// impl Node for Tick {
+///     type Message = ();
+///     type Timer = ();
+///     type Observation = u64;
+///     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) { ctx.set_timer(blastradius::SimDuration::from_secs(1), ()); }
+///     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+///     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: TimerId, _: ()) {
+///         self.0 += 1;
+///         ctx.set_timer(blastradius::SimDuration::from_secs(1), ());
+///     }
+///     fn on_crash(&mut self, _: Disk) {}
+/// }
+/// impl System for Ticker {
+///     type Config = TickerConfig;
+///     type Node = Tick;
+///     type Layout = NodeId;
+///     fn table(&self) -> &'static str { "ticker" }
+///     fn validate(&self, c: &TickerConfig, t: &Topology) -> Result<(), BuildError> {
+///         t.site_id(&c.site).map(|_| ()).map_err(|e| BuildError::config("site", e.to_string()))
+///     }
+///     fn deploy(&self, c: &TickerConfig, d: &mut Deployment<Tick>) -> Result<NodeId, BuildError> {
+///         d.add("ticker", &c.site, "", Tick(0))
+///     }
+///     fn judge(&self, _: &TickerConfig, run: &Finished<'_, Self>) -> Judgement {
+///         let mut j = Judgement::default();
+///         j.metrics.insert("ticks".into(), run.sim.node(*run.layout).0 as f64);
+///         j
+///     }
+/// }
+/// let mut registry = Registry::builtin();
+/// registry.register(Ticker).unwrap();
+/// assert!(registry.get("ticker").is_some());
+/// ```
+pub trait System: Send + Sync + 'static {
+    /// The scenario table's contents, as serde reads them.
+    type Config: serde::de::DeserializeOwned + Send + Sync + 'static;
+    /// The node type of the deployment (usually an enum of roles).
+    type Node: Node + 'static;
+    /// Where the deployment put things, for the judge.
+    type Layout: 'static;
+
+    /// The name of the scenario table that configures it (`replicated_db`).
+    fn table(&self) -> &'static str;
+
+    /// One line for `list` and errors.
+    fn about(&self) -> &'static str {
+        ""
+    }
+
+    /// Checks `config` against `topology` (sites exist, ranges hold, min <=
+    /// max). Errors name the field as a path inside the table.
+    fn validate(&self, config: &Self::Config, topology: &Topology) -> Result<(), BuildError>;
+
+    /// Places the system's nodes (and any sites it generates) on the
+    /// deployment. Called once per run, after [`System::validate`] passed.
+    fn deploy(
+        &self,
+        config: &Self::Config,
+        deployment: &mut Deployment<Self::Node>,
+    ) -> Result<Self::Layout, BuildError>;
+
+    /// Turns what the nodes recorded into history, facts, findings (through
+    /// a [`crate::check::Suite`]), figures, a timeline and series.
+    fn judge(&self, config: &Self::Config, run: &Finished<'_, Self>) -> Judgement;
+
+    /// Length of one step of the judgement's series.
+    fn series_step(&self, config: &Self::Config) -> SimDuration {
+        let _ = config;
+        SimDuration::from_secs(60)
+    }
 }

@@ -15,9 +15,6 @@ use serde::{Deserialize, Serialize};
 pub struct CdnConfig {
     /// Software version every PoP runs at the start.
     pub software: String,
-    /// Links of the scenario's topology this deployment does without.
-    #[serde(default)]
-    pub without_links: Vec<String>,
     /// Points of presence.
     pub pops: PopsConfig,
     /// Client regions: where PoPs stand and where traffic comes from.

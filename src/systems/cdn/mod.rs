@@ -21,18 +21,67 @@
 //!   origins (workers and a bounded queue);
 //! - [`control`]: config rollout (global or staged with automatic
 //!   rollback), the error-rate monitor and alert, operator actions;
-//! - [`outcome`]: building a deployment on a topology, running and judging
-//!   it.
+//! - [`deploy`]: placing a deployment on a topology;
+//! - [`judge`]: what clients got, through the check suite.
 
 pub mod cache;
 pub mod config;
 pub mod control;
+pub mod deploy;
 pub mod edge;
-pub mod outcome;
+pub mod judge;
 pub mod traffic;
 
 pub use config::CdnConfig;
-pub use outcome::{build, run};
+pub use deploy::Layout;
+
+/// The `[cdn]` system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cdn;
+
+impl crate::systems::System for Cdn {
+    type Config = CdnConfig;
+    type Node = CdnNode;
+    type Layout = std::sync::Arc<Layout>;
+
+    fn table(&self) -> &'static str {
+        "cdn"
+    }
+
+    fn about(&self) -> &'static str {
+        "PoPs with caches, shields, origins, anycast clients and a config-rollout control plane"
+    }
+
+    fn validate(
+        &self,
+        config: &CdnConfig,
+        topology: &crate::topology::Topology,
+    ) -> Result<(), crate::systems::BuildError> {
+        config
+            .validate(&|s| topology.site_id(s).is_ok())
+            .map_err(|(field, message)| crate::systems::BuildError::Config { field, message })
+    }
+
+    fn deploy(
+        &self,
+        config: &CdnConfig,
+        deployment: &mut crate::systems::Deployment<CdnNode>,
+    ) -> Result<Self::Layout, crate::systems::BuildError> {
+        deploy::deploy(config, deployment)
+    }
+
+    fn judge(
+        &self,
+        config: &CdnConfig,
+        run: &crate::systems::Finished<'_, Self>,
+    ) -> crate::systems::Judgement {
+        judge::judge(run.sim, run.layout, config)
+    }
+
+    fn series_step(&self, config: &CdnConfig) -> SimDuration {
+        config.monitor.resolution
+    }
+}
 
 use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};

@@ -11,20 +11,11 @@
 
 use super::{CdnNode, Msg, Timer, bucket_of};
 use crate::sim::{Ctx, NodeId};
+use crate::systems::parts::workload::{PoissonArrivals, Popularity};
 use crate::time::{SimDuration, SimTime};
 use crate::topology::Latency;
-use rand::RngExt;
-use rand_distr::Distribution;
-use rand_distr::weighted::WeightedAliasIndex;
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// A zipf law over `n` ranks with exponent `s`, as an alias table
-/// (O(1) draws; rank 0 is the most popular).
-pub fn zipf_law(n: u32, s: f64) -> WeightedAliasIndex<f64> {
-    let weights: Vec<f64> = (1..=n).map(|k| 1.0 / (k as f64).powf(s)).collect();
-    WeightedAliasIndex::new(weights).expect("validated: n >= 1 and finite exponent")
-}
 
 /// What a metro's clients are wired to.
 #[derive(Clone)]
@@ -34,9 +25,9 @@ pub struct ClientsWiring {
     /// Requests per second.
     pub rate: f64,
     /// Tenants' shares of traffic.
-    pub tenants: Arc<WeightedAliasIndex<f64>>,
+    pub tenants: Arc<Popularity>,
     /// Objects' popularity (the same law for every tenant).
-    pub objects: Arc<WeightedAliasIndex<f64>>,
+    pub objects: Arc<Popularity>,
     /// Monitor bucket length (for counting unroutable requests).
     pub resolution: SimDuration,
 }
@@ -63,9 +54,8 @@ impl Clients {
     }
 
     fn next_arrival(&mut self, ctx: &mut Ctx<'_, CdnNode>) {
-        let u: f64 = ctx.rng().random();
-        let gap = -(1.0 - u).ln() / self.w.rate;
-        ctx.set_timer(SimDuration::from_secs_f64(gap), Timer::Arrival);
+        let gap = PoissonArrivals::new(self.w.rate).next_gap(ctx.rng());
+        ctx.set_timer(gap, Timer::Arrival);
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, CdnNode>) {
@@ -84,8 +74,8 @@ impl Clients {
         if !matches!(timer, Timer::Arrival) {
             return;
         }
-        let tenant = self.w.tenants.sample(ctx.rng()) as u32;
-        let object = self.w.objects.sample(ctx.rng()) as u32;
+        let tenant = self.w.tenants.sample(ctx.rng());
+        let object = self.w.objects.sample(ctx.rng());
         let obj = (tenant << 16) | object;
         self.sent += 1;
         match self.up.iter().position(|&u| u) {
@@ -194,11 +184,11 @@ mod tests {
 
     #[test]
     fn zipf_law_favours_low_ranks_as_the_exponent_says() {
-        let law = zipf_law(100, 1.0);
+        let law = Popularity::zipf(100, 1.0);
         let mut rng = Seed(5).stream("test", "zipf");
         let mut counts = [0u32; 100];
         for _ in 0..200_000 {
-            counts[law.sample(&mut rng)] += 1;
+            counts[law.sample(&mut rng) as usize] += 1;
         }
         // Rank 1 of 100 under s = 1 holds 19.3 % of the mass, rank 2 half that.
         let p0 = counts[0] as f64 / 200_000.0;

@@ -331,12 +331,9 @@ impl Client {
     }
 
     fn think(&self, ctx: &mut Ctx<'_, DbNode>, extra: SimDuration) {
-        let mean = self.layout.config.workload[self.workload]
-            .think
-            .as_secs_f64();
-        let u: f64 = ctx.rng().random();
-        let d = -mean * (1.0 - u).ln();
-        ctx.set_timer(extra + SimDuration::from_secs_f64(d), DbTimer::Think);
+        let mean = self.layout.config.workload[self.workload].think;
+        let d = crate::systems::parts::workload::exponential(ctx.rng(), mean);
+        ctx.set_timer(extra + d, DbTimer::Think);
     }
 
     fn issue(&mut self, ctx: &mut Ctx<'_, DbNode>) {

@@ -19,19 +19,63 @@
 //! - [`raft`]: the quorum-replicated baseline (elections, log replication,
 //!   commit on majority, reads through the log).
 //!
-//! Nodes record compact [`DbObs`] observations; [`outcome`] turns them into
+//! Nodes record compact [`DbObs`] observations; [`judge`] turns them into
 //! a [`History`](crate::history::History), [`Facts`](crate::check::facts::Facts),
 //! metrics and a timeline after the run.
 
 pub mod client;
 pub mod config;
+pub mod deploy;
+pub mod judge;
 pub mod mysql;
 pub mod orchestrator;
-pub mod outcome;
 pub mod raft;
 
 pub use config::{DbConfig, Engine, Fencing, ReadFrom, ReplicationMode};
-pub use outcome::{DbOutcome, build, run};
+
+/// The `[replicated_db]` system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReplicatedDb;
+
+impl crate::systems::System for ReplicatedDb {
+    type Config = DbConfig;
+    type Node = DbNode;
+    type Layout = Arc<Layout>;
+
+    fn table(&self) -> &'static str {
+        "replicated_db"
+    }
+
+    fn about(&self) -> &'static str {
+        "primary/replica clusters (MySQL-style, async or semi-sync) with a failover orchestrator, or Raft"
+    }
+
+    fn validate(
+        &self,
+        config: &DbConfig,
+        topology: &crate::topology::Topology,
+    ) -> Result<(), crate::systems::BuildError> {
+        config
+            .validate(&|s| topology.site_id(s).is_ok())
+            .map_err(|(field, message)| crate::systems::BuildError::Config { field, message })
+    }
+
+    fn deploy(
+        &self,
+        config: &DbConfig,
+        deployment: &mut crate::systems::Deployment<DbNode>,
+    ) -> Result<Arc<Layout>, crate::systems::BuildError> {
+        deploy::deploy(config, deployment)
+    }
+
+    fn judge(
+        &self,
+        _config: &DbConfig,
+        run: &crate::systems::Finished<'_, Self>,
+    ) -> crate::systems::Judgement {
+        judge::judge(run.sim, run.layout, run.faults)
+    }
+}
 
 use crate::check::facts::Role;
 use crate::fault::Disk;
@@ -485,24 +529,8 @@ impl Layout {
 
     /// Majority of `n` voters.
     pub fn majority(n: usize) -> usize {
-        n / 2 + 1
+        crate::systems::parts::election::majority(n)
     }
-}
-
-/// Re-arms an election timer at a delay drawn uniformly in `[min, max]`
-/// from the node's own stream, cancelling the pending one.
-pub(crate) fn arm_election_timer(
-    ctx: &mut Ctx<'_, DbNode>,
-    pending: &mut Option<TimerId>,
-    min: crate::time::SimDuration,
-    max: crate::time::SimDuration,
-) {
-    use rand::RngExt;
-    if let Some(t) = pending.take() {
-        ctx.cancel_timer(t);
-    }
-    let d = ctx.rng().random_range(min.as_nanos()..=max.as_nanos());
-    *pending = Some(ctx.set_timer(crate::time::SimDuration::from_nanos(d), DbTimer::Election));
 }
 
 /// A node of a replicated-database system.

@@ -24,6 +24,7 @@ use super::{
 use crate::check::facts::Role;
 use crate::fault::Disk;
 use crate::sim::{Ctx, NodeId, TimerId};
+use crate::systems::parts::election::{self, ReplyEffect};
 use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
 
@@ -110,7 +111,7 @@ impl Orchestrator {
             self.layout.config.orchestrator.election_timeout_min,
             self.layout.config.orchestrator.election_timeout_max,
         );
-        super::arm_election_timer(ctx, &mut self.election_timer, min, max);
+        election::arm_timer(ctx, &mut self.election_timer, min, max, DbTimer::Election);
     }
 
     fn become_follower(&mut self, ctx: &mut Ctx<'_, DbNode>, term: u64) {
@@ -427,17 +428,23 @@ impl Part for Orchestrator {
     fn message(&mut self, ctx: &mut Ctx<'_, DbNode>, from: NodeId, msg: Msg) {
         match msg {
             Msg::OrchVote { term, version } => {
-                let recent_leader = self.standing == Standing::Leader
-                    || self.last_leader_contact.is_some_and(|t| {
-                        ctx.now().saturating_since(t) < self.config().election_timeout_min
-                    });
-                if term > self.term && !recent_leader {
+                let sticky = election::sticky(
+                    self.standing == Standing::Leader,
+                    self.last_leader_contact,
+                    ctx.now(),
+                    self.config().election_timeout_min,
+                );
+                if election::adopts_term(term, self.term, sticky) {
                     self.become_follower(ctx, term);
                 }
-                let granted = term == self.term
-                    && self.voted_for.is_none_or(|v| v == from)
-                    && version >= self.state.version
-                    && !recent_leader;
+                let granted = election::grants_vote(
+                    term,
+                    self.term,
+                    self.voted_for,
+                    from,
+                    version >= self.state.version,
+                    sticky,
+                );
                 if granted {
                     self.voted_for = Some(from);
                     self.arm_election(ctx);
@@ -451,13 +458,17 @@ impl Part for Orchestrator {
                 );
             }
             Msg::OrchVoteReply { term, granted } => {
-                if term > self.term {
-                    self.become_follower(ctx, term);
-                } else if self.standing == Standing::Candidate && term == self.term && granted {
-                    self.votes += 1;
-                    if self.votes >= Layout::majority(self.layout.orchestrators.len()) {
-                        self.become_leader(ctx);
-                    }
+                match election::on_vote_reply(
+                    term,
+                    granted,
+                    self.term,
+                    self.standing == Standing::Candidate,
+                    &mut self.votes,
+                    self.layout.orchestrators.len(),
+                ) {
+                    ReplyEffect::StepDown(t) => self.become_follower(ctx, t),
+                    ReplyEffect::Elected => self.become_leader(ctx),
+                    ReplyEffect::Nothing => {}
                 }
             }
             Msg::OrchAppend { term, state } => {

@@ -20,6 +20,7 @@ use super::{
 use crate::check::facts::Role;
 use crate::fault::Disk;
 use crate::sim::{Ctx, NodeId, TimerId};
+use crate::systems::parts::election::{self, ReplyEffect};
 use crate::time::SimTime;
 use indexmap::IndexMap;
 use std::sync::Arc;
@@ -132,7 +133,7 @@ impl RaftKv {
             self.layout.config.raft.election_timeout_min,
             self.layout.config.raft.election_timeout_max,
         );
-        super::arm_election_timer(ctx, &mut self.election_timer, min, max);
+        election::arm_timer(ctx, &mut self.election_timer, min, max, DbTimer::Election);
     }
 
     fn become_follower(&mut self, ctx: &mut Ctx<'_, DbNode>, term: u64) {
@@ -453,18 +454,23 @@ impl Part for RaftKv {
                 last_index,
                 last_term,
             } => {
-                let min = self.layout.config.raft.election_timeout_min;
-                let sticky = self.standing == Standing::Leader
-                    || self
-                        .last_leader_contact
-                        .is_some_and(|t| ctx.now().saturating_since(t) < min);
-                if term > self.term && !sticky {
+                let sticky = election::sticky(
+                    self.standing == Standing::Leader,
+                    self.last_leader_contact,
+                    ctx.now(),
+                    self.layout.config.raft.election_timeout_min,
+                );
+                if election::adopts_term(term, self.term, sticky) {
                     self.become_follower(ctx, term);
                 }
-                let granted = !sticky
-                    && term == self.term
-                    && self.voted_for.is_none_or(|v| v == from)
-                    && (last_term, last_index) >= self.last();
+                let granted = election::grants_vote(
+                    term,
+                    self.term,
+                    self.voted_for,
+                    from,
+                    (last_term, last_index) >= self.last(),
+                    sticky,
+                );
                 if granted {
                     self.voted_for = Some(from);
                     self.arm_election(ctx);
@@ -478,13 +484,18 @@ impl Part for RaftKv {
                 );
             }
             Msg::RaftVoteReply { term, granted } => {
-                if term > self.term {
-                    self.become_follower(ctx, term);
-                } else if self.standing == Standing::Candidate && term == self.term && granted {
-                    self.votes += 1;
-                    if self.votes >= Layout::majority(self.peers().len()) {
-                        self.become_leader(ctx);
-                    }
+                let voters = self.peers().len();
+                match election::on_vote_reply(
+                    term,
+                    granted,
+                    self.term,
+                    self.standing == Standing::Candidate,
+                    &mut self.votes,
+                    voters,
+                ) {
+                    ReplyEffect::StepDown(t) => self.become_follower(ctx, t),
+                    ReplyEffect::Elected => self.become_leader(ctx),
+                    ReplyEffect::Nothing => {}
                 }
             }
             _ => {}

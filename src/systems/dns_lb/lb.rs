@@ -10,7 +10,7 @@
 //! when the inter-DC path does not. Apps answer the client directly.
 
 use crate::sim::{Ctx, NodeId};
-use crate::systems::dns::{DnsLbNode, Msg, Obs, Timer, bucket_of};
+use crate::systems::dns_lb::{DnsLbNode, Msg, Obs, Timer, bucket_of};
 use crate::time::{SimDuration, SimTime};
 use crate::topology::Latency;
 use hashbrown::HashMap;

@@ -5,6 +5,7 @@
 
 use super::{DnsLbNode, Msg, Timer, bucket_of};
 use crate::sim::{Ctx, NodeId};
+use crate::systems::parts::workload::PoissonArrivals;
 use crate::time::{SimDuration, SimTime};
 use hashbrown::HashMap;
 use rand::RngExt;
@@ -122,9 +123,8 @@ impl IspClients {
     }
 
     fn next_arrival(&mut self, ctx: &mut Ctx<'_, DnsLbNode>) {
-        let u: f64 = ctx.rng().random();
-        let gap = -(1.0 - u).ln() / self.w.rate;
-        ctx.set_timer(SimDuration::from_secs_f64(gap), Timer::Arrival);
+        let gap = PoissonArrivals::new(self.w.rate).next_gap(ctx.rng());
+        ctx.set_timer(gap, Timer::Arrival);
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, DnsLbNode>) {

@@ -14,24 +14,74 @@
 //!   TTL, or longer if it is one of the overstaying ones;
 //! - [`client::IspClients`]: a population of users behind one ISP, each
 //!   with its own cached answer, retrying another record on failure;
-//! - the load balancer, apps and add-ons in [`crate::systems::lb`].
+//! - the load balancer, apps and add-ons in [`lb`].
 //!
 //! DNS queries travel outside the simulated network (a fixed query
 //! latency): the incident is about the data path, not DNS availability.
 
 pub mod client;
 pub mod config;
-pub mod outcome;
+pub mod deploy;
+pub mod judge;
+pub mod lb;
 
 pub use config::DnsLbConfig;
-pub use outcome::{build, run};
+pub use deploy::Layout;
+
+/// The `[dns_lb]` system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DnsLb;
+
+impl crate::systems::System for DnsLb {
+    type Config = DnsLbConfig;
+    type Node = DnsLbNode;
+    type Layout = std::sync::Arc<Layout>;
+
+    fn table(&self) -> &'static str {
+        "dns_lb"
+    }
+
+    fn about(&self) -> &'static str {
+        "authoritative DNS, caching resolvers, ISP client cohorts, load balancers, apps and add-ons across datacenters"
+    }
+
+    fn validate(
+        &self,
+        config: &DnsLbConfig,
+        topology: &crate::topology::Topology,
+    ) -> Result<(), crate::systems::BuildError> {
+        config
+            .validate(&|s| topology.site_id(s).is_ok())
+            .map_err(|(field, message)| crate::systems::BuildError::Config { field, message })
+    }
+
+    fn deploy(
+        &self,
+        config: &DnsLbConfig,
+        deployment: &mut crate::systems::Deployment<DnsLbNode>,
+    ) -> Result<Self::Layout, crate::systems::BuildError> {
+        deploy::deploy(config, deployment)
+    }
+
+    fn judge(
+        &self,
+        config: &DnsLbConfig,
+        run: &crate::systems::Finished<'_, Self>,
+    ) -> crate::systems::Judgement {
+        judge::judge(run.sim, run.layout, config)
+    }
+
+    fn series_step(&self, config: &DnsLbConfig) -> SimDuration {
+        config.resolution()
+    }
+}
 
 use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
-use crate::systems::lb::{Addon, App, Lb};
 use crate::time::{SimDuration, SimTime};
 use crate::topology::Latency;
 use config::{DnsAction, DnsActionConfig, HealthCheckConfig};
+use lb::{Addon, App, Lb};
 
 /// Messages of the DNS + LB system.
 #[derive(Clone, Debug)]

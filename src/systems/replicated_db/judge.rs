@@ -1,4 +1,4 @@
-//! Building, running and judging a replicated-database simulation.
+//! Judging a finished replicated-database run.
 //!
 //! After the run, the compact observations become a [`History`] (client
 //! operations) and [`Facts`] (roles, accepted writes, final states, the
@@ -9,257 +9,34 @@
 //! latency.
 
 use super::config::{DbConfig, Engine};
-use super::{
-    ClusterIx, DbNode, DbObs, Layout, OpKind, OpResult, client, mysql, orchestrator, raft,
-};
+use super::{ClusterIx, DbNode, DbObs, Layout, OpKind, OpResult};
 use crate::check::availability::{Availability, Requests};
 use crate::check::facts::{Fact, Facts, Role, WriteRef};
 use crate::check::linear::{Budget, Linearizable, Model, Options};
 use crate::check::lost_writes::LostWrites;
 use crate::check::session::StaleReads;
 use crate::check::split_brain::SplitBrain;
-use crate::check::{CheckInput, Suite, SuiteReport};
+use crate::check::{CheckInput, Suite};
 use crate::fault::FaultSchedule;
 use crate::history::{Event, EventType, History, OpFn, Outcome};
-use crate::net::NetConfig;
-use crate::report::{TimelineEntry, fault_timeline, percentile};
-use crate::rng::Seed;
-use crate::sim::{Fingerprint, Limits, NodeId, SimConfig, Simulation, StopReason};
-use crate::time::{SimDuration, SimTime};
-use crate::topology::Topology;
+use crate::sim::{NodeId, Simulation};
+use crate::stats::percentile;
+use crate::systems::{Judgement, TimelineEntry};
+use crate::time::SimTime;
 use indexmap::IndexMap;
-use std::sync::Arc;
-
-/// Why a deployment could not be built (the error every system shares).
-pub type DbBuildError = crate::systems::BuildError;
-
-/// Builds the simulation of `config` on `topology`, with `faults` installed.
-pub fn build(
-    topology: &Topology,
-    net: &NetConfig,
-    limits: &Limits,
-    config: &DbConfig,
-    faults: &FaultSchedule,
-    seed: Seed,
-) -> Result<(Simulation<DbNode>, Arc<Layout>), DbBuildError> {
-    config
-        .validate(&|s| topology.site_id(s).is_ok())
-        .map_err(|(field, message)| DbBuildError::Config { field, message })?;
-    let config = Arc::new(config.clone());
-    // Names and ids first: ids are the order of addition.
-    let mut names: Vec<(String, String)> = Vec::new();
-    let mut take = |name: String, site: &str| {
-        names.push((name, site.to_string()));
-        NodeId(names.len() as u32 - 1)
-    };
-    let mut servers = Vec::new();
-    for c in &config.cluster {
-        let sites: Vec<&String> = match config.engine {
-            Engine::Mysql => std::iter::once(&c.primary).chain(&c.replicas).collect(),
-            Engine::Raft => config.raft.voters.iter().collect(),
-        };
-        let list: Vec<(NodeId, String)> = sites
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (take(format!("{}-{i}-{s}", c.name), s), s.to_string()))
-            .collect();
-        servers.push(list);
-    }
-    let mut orchestrators = Vec::new();
-    let mut discovery = Vec::new();
-    if config.engine == Engine::Mysql {
-        for (i, s) in config.orchestrator.voters.iter().enumerate() {
-            orchestrators.push(take(format!("orch-{i}-{s}"), s));
-        }
-        for s in &config.discovery.sites {
-            discovery.push((take(format!("discovery-{s}"), s), s.clone()));
-        }
-    }
-    let mut apps = Vec::new();
-    for a in &config.app {
-        let ids = (0..a.servers)
-            .map(|k| take(format!("{}-{k}", a.name), &a.site))
-            .collect();
-        apps.push((ids, a.site.clone()));
-    }
-    let mut clients = Vec::new();
-    for w in &config.workload {
-        let ids = (0..w.clients)
-            .map(|k| take(format!("{}-{k}", w.name), &w.site))
-            .collect();
-        clients.push(ids);
-    }
-    let layout = Arc::new(Layout {
-        config: config.clone(),
-        servers,
-        orchestrators,
-        discovery,
-        apps,
-        clients,
-        names: names.iter().map(|(n, _)| n.clone()).collect(),
-    });
-
-    let sim_config = SimConfig {
-        net: net.clone(),
-        limits: limits.clone(),
-        trace: false,
-    };
-    let mut sim = Simulation::with_config(topology.clone(), seed, sim_config);
-    let add =
-        |sim: &mut Simulation<DbNode>, id: NodeId, node: DbNode| -> Result<(), DbBuildError> {
-            let (name, site) = &names[id.index()];
-            let got = sim.add_node(name, site, node)?;
-            debug_assert_eq!(got, id);
-            Ok(())
-        };
-    for (c, list) in layout.servers.iter().enumerate() {
-        let primary = list[0].0;
-        for (i, &(id, _)) in list.iter().enumerate() {
-            let node = match config.engine {
-                Engine::Mysql => DbNode::Mysql(Box::new(mysql::Mysql::new(
-                    layout.clone(),
-                    c as ClusterIx,
-                    i == 0,
-                    Some(primary),
-                ))),
-                Engine::Raft => DbNode::Raft(Box::new(raft::RaftKv::new(
-                    layout.clone(),
-                    c as ClusterIx,
-                    i == 0,
-                ))),
-            };
-            add(&mut sim, id, node)?;
-        }
-    }
-    for (i, &id) in layout.orchestrators.iter().enumerate() {
-        let node = orchestrator::Orchestrator::new(layout.clone(), i == 0);
-        add(&mut sim, id, DbNode::Orchestrator(Box::new(node)))?;
-    }
-    for &(id, _) in &layout.discovery {
-        add(
-            &mut sim,
-            id,
-            DbNode::Discovery(client::Discovery::new(layout.clone())),
-        )?;
-    }
-    for (tier, (ids, _)) in layout.apps.iter().enumerate() {
-        for &id in ids {
-            add(
-                &mut sim,
-                id,
-                DbNode::App(client::AppServer::new(layout.clone(), tier)),
-            )?;
-        }
-    }
-    for (w, ids) in layout.clients.iter().enumerate() {
-        let tier = config
-            .app
-            .iter()
-            .position(|a| a.name == config.workload[w].via)
-            .unwrap_or(0);
-        let tier_servers = &layout.apps[tier].0;
-        for (k, &id) in ids.iter().enumerate() {
-            let app = tier_servers[k % tier_servers.len()];
-            add(
-                &mut sim,
-                id,
-                DbNode::Client(client::Client::new(layout.clone(), w, app)),
-            )?;
-        }
-    }
-    sim.install_faults(faults)?;
-    Ok((sim, layout))
-}
-
-/// Everything a run produced, judged.
-#[derive(Debug)]
-pub struct DbOutcome {
-    /// Why the run stopped.
-    pub stop: StopReason,
-    /// Trace fingerprint.
-    pub fingerprint: Fingerprint,
-    /// Kernel events handled.
-    pub events: u64,
-    /// Simulated time reached.
-    pub sim_time: SimTime,
-    /// Client operations.
-    pub history: History,
-    /// Ground truth.
-    pub facts: Facts,
-    /// The checkers' findings.
-    pub checks: SuiteReport,
-    /// Figures, by name.
-    pub metrics: IndexMap<String, f64>,
-    /// Notable moments.
-    pub timeline: Vec<TimelineEntry>,
-    /// Per cluster: acknowledged writes missing from its surviving copy.
-    pub diverged_per_cluster: IndexMap<String, usize>,
-}
-
-impl DbOutcome {
-    /// The part every system's report shares.
-    pub fn summary(&self) -> crate::systems::Outcome {
-        let notes = if self.diverged_per_cluster.is_empty() {
-            Vec::new()
-        } else {
-            let per: Vec<String> = self
-                .diverged_per_cluster
-                .iter()
-                .map(|(c, n)| format!("{c} {n}"))
-                .collect();
-            vec![format!(
-                "acknowledged writes missing per cluster: {}",
-                per.join(", ")
-            )]
-        };
-        crate::systems::Outcome {
-            stop: self.stop.clone(),
-            fingerprint: self.fingerprint,
-            events: self.events,
-            sim_time: self.sim_time,
-            checks: self.checks.clone(),
-            metrics: self.metrics.clone(),
-            timeline: self.timeline.clone(),
-            series: IndexMap::new(),
-            notes,
-        }
-    }
-}
-
-/// Builds, runs and judges `config` under `faults` for `duration`.
-pub fn run(
-    topology: &Topology,
-    net: &NetConfig,
-    limits: &Limits,
-    config: &DbConfig,
-    faults: &FaultSchedule,
-    seed: Seed,
-    duration: SimDuration,
-) -> Result<DbOutcome, DbBuildError> {
-    let mut limits = limits.clone();
-    limits.time_max = SimTime::ZERO + duration;
-    let (mut sim, layout) = build(topology, net, &limits, config, faults, seed)?;
-    let stop = sim.run();
-    Ok(judge(&sim, &layout, faults, stop))
-}
 
 fn value_json(v: Option<u64>) -> serde_json::Value {
     v.map_or(serde_json::Value::Null, serde_json::Value::from)
 }
 
 /// Turns a finished simulation into history, facts, findings and figures.
-pub fn judge(
-    sim: &Simulation<DbNode>,
-    layout: &Layout,
-    faults: &FaultSchedule,
-    stop: StopReason,
-) -> DbOutcome {
+pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) -> Judgement {
     let config = &layout.config;
     let names = &layout.names;
     let shard = |c: ClusterIx| config.cluster[c as usize].name.clone();
     let mut history = History::new();
     let mut facts = Facts::new();
-    let mut timeline = fault_timeline(sim.fault_log());
+    let mut timeline: Vec<TimelineEntry> = Vec::new();
     let n = names.len();
     // Key names, made once each.
     let key_names: Vec<Vec<String>> = config
@@ -376,14 +153,14 @@ pub fn judge(
                     epoch,
                 });
                 if t > 0 {
-                    timeline.push(TimelineEntry {
-                        time: o.time,
-                        what: format!(
+                    timeline.push(TimelineEntry::new(
+                        o.time,
+                        format!(
                             "{who} is now {} of {} (epoch {epoch})",
                             role_name(role),
                             shard(cluster)
                         ),
-                    });
+                    ));
                 }
                 if config.engine == Engine::Raft && role == Role::Primary && epoch > 1 {
                     failovers += 1;
@@ -408,74 +185,74 @@ pub fn judge(
                 });
                 if promoted.contains(&node) && !first_promoted_write.contains_key(&cluster) {
                     first_promoted_write.insert(cluster, ());
-                    timeline.push(TimelineEntry {
-                        time: o.time,
-                        what: format!(
+                    timeline.push(TimelineEntry::new(
+                        o.time,
+                        format!(
                             "first write acknowledged by the promoted primary {who} of {}",
                             shard(cluster)
                         ),
-                    });
+                    ));
                 }
             }
-            DbObs::Leader { term } => timeline.push(TimelineEntry {
-                time: o.time,
-                what: format!("{who} became leader (term {term})"),
-            }),
-            DbObs::SteppedDown { term } => timeline.push(TimelineEntry {
-                time: o.time,
-                what: format!("{who} stepped down: no quorum (term {term})"),
-            }),
-            DbObs::DeadPrimary { primary, .. } => timeline.push(TimelineEntry {
-                time: o.time,
-                what: format!(
+            DbObs::Leader { term } => timeline.push(TimelineEntry::new(
+                o.time,
+                format!("{who} became leader (term {term})"),
+            )),
+            DbObs::SteppedDown { term } => timeline.push(TimelineEntry::new(
+                o.time,
+                format!("{who} stepped down: no quorum (term {term})"),
+            )),
+            DbObs::DeadPrimary { primary, .. } => timeline.push(TimelineEntry::new(
+                o.time,
+                format!(
                     "{who} declares {} dead: unreachable, and every reachable replica agrees",
                     names[primary.index()]
                 ),
-            }),
+            )),
             DbObs::RecoveryStarted {
                 cluster,
                 old,
                 candidate,
-            } => timeline.push(TimelineEntry {
-                time: o.time,
-                what: format!(
+            } => timeline.push(TimelineEntry::new(
+                o.time,
+                format!(
                     "{who} starts recovery of {}: promote {} in place of {}",
                     shard(cluster),
                     names[candidate.index()],
                     names[old.index()]
                 ),
-            }),
-            DbObs::RecoveryRefused { cluster, reason } => timeline.push(TimelineEntry {
-                time: o.time,
-                what: format!("{who} does not recover {}: {reason}", shard(cluster)),
-            }),
+            )),
+            DbObs::RecoveryRefused { cluster, reason } => timeline.push(TimelineEntry::new(
+                o.time,
+                format!("{who} does not recover {}: {reason}", shard(cluster)),
+            )),
             DbObs::Promotion {
                 cluster,
                 primary,
                 epoch,
             } => {
                 failovers += 1;
-                timeline.push(TimelineEntry {
-                    time: o.time,
-                    what: format!(
+                timeline.push(TimelineEntry::new(
+                    o.time,
+                    format!(
                         "{who} publishes {} as primary of {} (epoch {epoch})",
                         names[primary.index()],
                         shard(cluster)
                     ),
-                });
+                ));
             }
-            DbObs::Repointed { cluster, source } => timeline.push(TimelineEntry {
-                time: o.time,
-                what: format!(
+            DbObs::Repointed { cluster, source } => timeline.push(TimelineEntry::routine(
+                o.time,
+                format!(
                     "{who} now replicates {} from {}",
                     shard(cluster),
                     names[source.index()]
                 ),
-            }),
-            DbObs::ReplicationBroken { cluster } => timeline.push(TimelineEntry {
-                time: o.time,
-                what: format!("{who}: replication of {} broken", shard(cluster)),
-            }),
+            )),
+            DbObs::ReplicationBroken { cluster } => timeline.push(TimelineEntry::new(
+                o.time,
+                format!("{who}: replication of {} broken", shard(cluster)),
+            )),
         }
     }
     // Crashed database nodes stop being anything until they restart.
@@ -601,10 +378,7 @@ pub fn judge(
             },
         });
     }
-    let checks = suite.run(&CheckInput {
-        history: &history,
-        facts: &facts,
-    });
+    let checks = suite.run(&CheckInput::new(&history, &facts));
 
     // Acknowledged writes missing from each cluster's surviving copy.
     let mut diverged_per_cluster: IndexMap<String, usize> = IndexMap::new();
@@ -642,14 +416,11 @@ pub fn judge(
     }
     for (c, fl) in first_lost.iter().enumerate() {
         if let Some((t, key)) = fl {
-            timeline.push(TimelineEntry {
-                time: SimTime::from_nanos(*t),
-                what: format!(
+            timeline.push(TimelineEntry::new(SimTime::from_nanos(*t), format!(
                     "first acknowledged write missing from the surviving copy of {} (key {key}); {} in all",
                     shard(c as ClusterIx),
                     diverged_per_cluster[c]
-                ),
-            });
+                )));
         }
     }
     timeline.sort_by_key(|e| e.time);
@@ -662,6 +433,9 @@ pub fn judge(
         "lost_acked_writes_total".into(),
         diverged_per_cluster.values().sum::<usize>() as f64,
     );
+    for (cluster, n) in &diverged_per_cluster {
+        metrics.insert(format!("diverged_acked_writes_{cluster}"), *n as f64);
+    }
     let sb = checks.get("split-brain");
     let metric = |f: Option<&crate::check::Finding>, k: &str| {
         f.and_then(|f| f.metrics.get(k).copied()).unwrap_or(0.0)
@@ -701,12 +475,7 @@ pub fn judge(
     metrics.insert("failovers".into(), failovers as f64);
     metrics.insert(
         "partition_seconds".into(),
-        faults
-            .faults()
-            .iter()
-            .filter_map(|f| f.duration)
-            .map(SimDuration::as_secs_f64)
-            .sum(),
+        fault_seconds_in_effect(faults, sim.now()),
     );
     latencies.sort_by(f64::total_cmp);
     metrics.insert("write_latency_p50_ms".into(), percentile(&latencies, 0.5));
@@ -717,18 +486,41 @@ pub fn judge(
     );
     metrics.insert("operations".into(), history.ops().len() as f64);
 
-    DbOutcome {
-        stop,
-        fingerprint: sim.fingerprint(),
-        events: sim.events_processed(),
-        sim_time: sim.now(),
+    let notes = if diverged_per_cluster.is_empty() {
+        Vec::new()
+    } else {
+        let per: Vec<String> = diverged_per_cluster
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        vec![format!(
+            "acknowledged writes missing per cluster: {}",
+            per.join(", ")
+        )]
+    };
+    Judgement {
         history,
         facts,
         checks,
         metrics,
         timeline,
-        diverged_per_cluster,
+        series: IndexMap::new(),
+        notes,
     }
+}
+
+/// Seconds the schedule's timed faults were in effect before `end`: a
+/// fault that never fired (the run stopped first) counts nothing, one cut
+/// short by the end counts up to it.
+fn fault_seconds_in_effect(faults: &FaultSchedule, end: SimTime) -> f64 {
+    faults
+        .faults()
+        .iter()
+        .filter_map(|f| {
+            let d = f.duration?;
+            (f.at <= end).then(|| d.min(end.saturating_since(f.at)).as_secs_f64())
+        })
+        .sum()
 }
 
 /// True if the design promises linearizable reads (Raft, or every client

@@ -10,9 +10,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsLbConfig {
-    /// Links of the scenario's topology this design does without.
-    #[serde(default)]
-    pub without_links: Vec<String>,
     /// Length of a series bucket.
     #[serde(default = "default_resolution")]
     pub resolution: SimDuration,

@@ -1,0 +1,24 @@
+//! `analyze`: single points of failure and smallest cuts.
+
+use super::{EXIT_BAD_INPUT, Format, load_named};
+use anyhow::Result;
+use blastradius::report::AnalysisReport;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn analyze(file: &Path, max_cut: usize, format: Format) -> Result<ExitCode> {
+    let scenario = match load_named(&file.to_string_lossy()) {
+        Ok((s, _)) => s,
+        Err(code) => return Ok(code),
+    };
+    if !(1..=4).contains(&max_cut) {
+        eprintln!("error: --max-cut: {max_cut} is not between 1 and 4");
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    let report = AnalysisReport::new(&scenario, max_cut);
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(ExitCode::SUCCESS)
+}

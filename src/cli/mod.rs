@@ -1,0 +1,317 @@
+//! Arguments, shared helpers and dispatch of the CLI's commands.
+
+mod analyze;
+mod check;
+mod compare;
+mod list;
+mod replay;
+mod run;
+
+use anyhow::Result;
+use blastradius::check::Verdict;
+use blastradius::scenario::Scenario;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub const EXIT_INVALID: u8 = 1;
+pub const EXIT_LIMIT: u8 = 2;
+pub const EXIT_BAD_INPUT: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "blastradius",
+    version,
+    about = "Deterministic simulation of distributed-systems failures"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in incident scenarios and their designs.
+    List,
+    /// Replay a built-in incident (or a scenario file with a system) and
+    /// judge it: timeline, checks, figures beside the published ones.
+    /// Exit code: 0 valid, 1 invalid, 2 unknown (or stopped at a limit),
+    /// 3 bad input.
+    Replay {
+        /// Incident name (`blastradius list`) or scenario file.
+        scenario: String,
+        /// Design to run (default: the scenario's).
+        #[arg(long)]
+        design: Option<String>,
+        /// Seed (default: the scenario's, else one picked and printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Run twice and fail loudly if the fingerprints differ.
+        #[arg(long)]
+        check_determinism: bool,
+    },
+    /// Print a built-in incident's scenario file (edit it, then `run` it).
+    Show {
+        /// Incident name.
+        name: String,
+    },
+    /// Run every design over many seeds in parallel and tabulate the
+    /// figures; `--shard i/n` runs a part, `--merge` joins the parts' JSON.
+    Compare {
+        /// Incident name or scenario file (not needed with --merge).
+        scenario: Option<String>,
+        /// Number of seeds, counting up from the scenario's seed.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// First seed (default: the scenario's, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Designs, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        designs: Vec<String>,
+        /// Run only part i of n of the (design, seed) pairs, e.g. 2/8.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Merge the JSON outputs of shards instead of running.
+        #[arg(long, num_args = 1.., conflicts_with = "scenario")]
+        merge: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run a scenario file (or a built-in incident by name).
+    Run {
+        /// The scenario (TOML), or an incident name.
+        file: PathBuf,
+        /// Seed (default: the file's, else one picked and printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Design, for a scenario with a system (default: the file's).
+        #[arg(long)]
+        design: Option<String>,
+        /// Run twice and fail loudly if the fingerprints differ.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check histories (JSON Lines; `.edn` files are read as Jepsen EDN)
+    /// for linearizability. Prints `FILE<TAB>valid|invalid|unknown` per file.
+    Check {
+        /// History files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The object each key is.
+        #[arg(long, value_enum, default_value_t = check::ModelArg::Kv)]
+        model: check::ModelArg,
+        /// Output format (json: one object per file per line).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Search budget per key: configurations stored.
+        #[arg(long, default_value_t = 20_000_000)]
+        max_states: u64,
+        /// Search budget per key: memo table size, MiB.
+        #[arg(long, default_value_t = 1024)]
+        max_memory_mib: u64,
+        /// Print operations checked per second and timings to stderr.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Find single points of failure and the smallest cuts between node sets.
+    Analyze {
+        /// The scenario (TOML), or an incident name.
+        file: PathBuf,
+        /// Largest cut searched, in failure units.
+        #[arg(long, default_value_t = 3)]
+        max_cut: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// Runs the command.
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::List => Ok(list::list()),
+        Command::Show { name } => Ok(list::show(&name)),
+        Command::Replay {
+            scenario,
+            design,
+            seed,
+            format,
+            check_determinism,
+        } => replay::replay(
+            &scenario,
+            design.as_deref(),
+            seed,
+            format,
+            check_determinism,
+        ),
+        Command::Compare {
+            scenario,
+            seeds,
+            seed,
+            designs,
+            shard,
+            merge,
+            format,
+            quiet,
+        } => compare::compare(
+            compare::Args {
+                name: scenario.as_deref(),
+                seeds,
+                first: seed,
+                designs,
+                shard,
+                merge: &merge,
+                quiet,
+            },
+            format,
+        ),
+        Command::Run {
+            file,
+            seed,
+            design,
+            check_determinism,
+            format,
+        } => {
+            let name = file.to_string_lossy();
+            let (scenario, _) = match load_named(&name) {
+                Ok(x) => x,
+                Err(code) => return Ok(code),
+            };
+            if scenario.system.is_some() {
+                replay::replay(&name, design.as_deref(), seed, format, check_determinism)
+            } else if let Some(d) = design {
+                eprintln!(
+                    "error: --design {d:?}: scenario {:?} has no system table, so no designs",
+                    scenario.name
+                );
+                Ok(ExitCode::from(EXIT_BAD_INPUT))
+            } else {
+                run::run(&scenario, &name, seed, check_determinism, format)
+            }
+        }
+        Command::Analyze {
+            file,
+            max_cut,
+            format,
+        } => analyze::analyze(&file, max_cut, format),
+        Command::Check {
+            files,
+            model,
+            format,
+            max_states,
+            max_memory_mib,
+            stats,
+        } => Ok(check::check(
+            &files,
+            model,
+            max_states,
+            max_memory_mib,
+            format,
+            stats,
+        )),
+    }
+}
+
+/// The CLI may pick a seed (the library never does); it prints it first.
+#[allow(clippy::disallowed_methods)]
+pub fn pick_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+/// The seed asked for, else the scenario's, else one picked and printed.
+pub fn seed_for(asked: Option<u64>, scenario: &Scenario) -> u64 {
+    asked.or(scenario.seed.map(|s| s.0)).unwrap_or_else(|| {
+        let s = pick_seed();
+        eprintln!("seed: {s}");
+        s
+    })
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not of the form i/n"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("{i:?} is not a number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{n:?} is not a number"))?;
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("shard {i}/{n}: need 1 <= i <= n"));
+    }
+    Ok((i, n))
+}
+
+/// A built-in incident by name, else a scenario file; with the command
+/// that replays it.
+pub fn load_named(name: &str) -> Result<(Scenario, String), ExitCode> {
+    if let Some(i) = blastradius::incidents::find(name) {
+        return i
+            .scenario()
+            .map(|s| (s, format!("blastradius replay {name}")))
+            .map_err(|e| {
+                eprintln!("error: built-in {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            });
+    }
+    let path = Path::new(name);
+    if !path.exists() {
+        eprintln!(
+            "error: {name:?} is neither a built-in incident (see `blastradius list`) nor a file"
+        );
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    Scenario::load(path)
+        .map(|s| (s, format!("blastradius run {name}")))
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        })
+}
+
+pub fn verdict_exit(v: Verdict) -> ExitCode {
+    match v {
+        Verdict::Valid => ExitCode::SUCCESS,
+        Verdict::Invalid => ExitCode::from(EXIT_INVALID),
+        Verdict::Unknown => ExitCode::from(EXIT_LIMIT),
+    }
+}
+
+/// Wall-clock timing for `--stats` only: the figure a user asks for, never
+/// part of a verdict.
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    #[allow(clippy::disallowed_methods)]
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}

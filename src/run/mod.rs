@@ -1,0 +1,86 @@
+//! Running scenarios: one run, and comparisons of designs over seeds.
+//!
+//! `run` takes a validated [`Scenario`], a design, a seed and
+//! [`RunOptions`] to an [`Outcome`] through the design's configured system
+//! (no code here knows which system it is). A run that stops at a limit
+//! before the end of simulated time is judged `unknown`, with the limit
+//! and what to raise, whatever its checks said: its figures are partial.
+//! [`compare`] runs designs × seeds in parallel, or one shard of them, and
+//! merges shards.
+
+pub mod compare;
+
+pub use compare::{CompareRun, Comparison, compare};
+
+use crate::check::{Finding, Verdict};
+use crate::rng::Seed;
+use crate::scenario::{Scenario, ScenarioDesignError};
+use crate::systems::{BuildError, Outcome, World};
+
+/// How to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Record every kernel event (for traces; slower).
+    pub trace: bool,
+}
+
+/// Why a run could not start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// No system, or no such design.
+    #[error(transparent)]
+    Design(#[from] ScenarioDesignError),
+    /// The design did not build (a bug if it escapes validation, which
+    /// builds every design once).
+    #[error("design {design:?}: {error}")]
+    Build {
+        /// The design.
+        design: String,
+        /// What failed.
+        error: BuildError,
+    },
+}
+
+/// Runs `design` (the scenario's default if `None`) with `seed`.
+pub fn run(
+    scenario: &Scenario,
+    design: Option<&str>,
+    seed: Seed,
+    options: &RunOptions,
+) -> Result<Outcome, RunError> {
+    let d = scenario.design(design)?;
+    let world = World {
+        topology: &d.topology,
+        net: &scenario.net,
+        limits: &scenario.limits,
+        faults: &scenario.faults,
+        duration: scenario.duration,
+        trace: options.trace,
+    };
+    let mut outcome = d
+        .config
+        .run(&world, seed)
+        .map_err(|error| RunError::Build {
+            design: d.name.clone(),
+            error,
+        })?;
+    outcome.design = d.name.clone();
+    judge_stop(&mut outcome);
+    Ok(outcome)
+}
+
+/// A run cut short by a limit is `unknown`: what it checked covers only
+/// the simulated time it reached.
+fn judge_stop(outcome: &mut Outcome) {
+    if outcome.stop.is_limit() {
+        outcome.checks.push(Finding::new(
+            "run",
+            Verdict::Unknown,
+            format!(
+                "the run stopped at t={:.3}s, before the end: {}; every check and figure covers only the time reached",
+                outcome.sim_time.as_secs_f64(),
+                outcome.stop
+            ),
+        ));
+    }
+}

@@ -1,0 +1,361 @@
+//! Judging a CDN run: what clients got, per monitor bucket.
+//!
+//! Checks (run by [`crate::check::Suite`]):
+//! - `availability`: no monitor bucket's network-wide error fraction above
+//!   the SLO;
+//! - `blast-radius`: one tenant's change never leaves more than the allowed
+//!   fraction of PoPs failing at once (tenant isolation).
+
+use super::config::CdnConfig;
+use super::deploy::Layout;
+use super::edge::{LatencyHistogram, PopBucket};
+use super::{CdnNode, Obs};
+use crate::check::availability::{Availability, Requests, Slo};
+use crate::check::blast_radius::BlastRadius;
+use crate::check::{CheckInput, Fact, Facts, Suite, Tallies, Tally};
+use crate::history::History;
+use crate::sim::Simulation;
+use crate::systems::{Judgement, TimelineEntry};
+use crate::time::SimTime;
+use indexmap::IndexMap;
+
+fn add_bucket(into: &mut PopBucket, b: &PopBucket) {
+    into.requests += b.requests;
+    into.errors += b.errors;
+    into.bystander_errors += b.bystander_errors;
+    into.hits += b.hits;
+    into.stale += b.stale;
+    into.misses += b.misses;
+}
+
+fn histogram_percentile(h: &LatencyHistogram, p: f64) -> f64 {
+    let total: u64 = h.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let want = (p * total as f64).ceil().max(1.0) as u64;
+    let mut acc = 0;
+    for (k, &c) in h.iter().enumerate() {
+        acc += c;
+        if acc >= want {
+            // Geometric middle of [2^k, 2^(k+1)) µs, in ms.
+            return 2f64.powf(k as f64 + 0.5) / 1000.0;
+        }
+    }
+    2f64.powi(32) / 1000.0
+}
+
+/// Turns a finished run into findings, figures, series and a timeline.
+pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> Judgement {
+    let n = layout.pops.len();
+    let res = layout.resolution;
+    let end = sim.now();
+    let nb = (end.as_nanos() / res.as_nanos()) as usize + 1;
+    let mut network = vec![PopBucket::default(); nb];
+    let mut unhealthy = vec![0u32; nb];
+    let mut latency: LatencyHistogram = [0; 32];
+    for &id in &layout.pops {
+        let CdnNode::Pop(p) = sim.node(id) else {
+            continue;
+        };
+        let open = p.open_bucket();
+        let all = p.buckets.iter().chain(std::iter::once(&open));
+        for (b, x) in all.enumerate().take(nb) {
+            add_bucket(&mut network[b], x);
+            if x.requests > 0 && x.errors as f64 / x.requests as f64 >= config.monitor.healthy_below
+            {
+                unhealthy[b] += 1;
+            }
+        }
+        for (k, c) in p.latency.iter().enumerate() {
+            latency[k] += c;
+        }
+    }
+    let mut requests = 0u64;
+    for &id in &layout.clients {
+        if let CdnNode::Clients(c) = sim.node(id) {
+            requests += c.sent;
+            for (b, &u) in c.unroutable.iter().enumerate().take(nb) {
+                network[b].requests += u;
+                network[b].errors += u;
+            }
+        }
+    }
+    let mut origin_per_second: Vec<u64> = Vec::new();
+    let (mut origin_served, mut origin_rejected) = (0u64, 0u64);
+    for &id in &layout.origins {
+        if let CdnNode::Origin(o) = sim.node(id) {
+            if origin_per_second.len() < o.per_second.len() {
+                origin_per_second.resize(o.per_second.len(), 0);
+            }
+            for (s, &c) in o.per_second.iter().enumerate() {
+                origin_per_second[s] += c as u64;
+            }
+            origin_served += o.served;
+            origin_rejected += o.rejected;
+        }
+    }
+
+    // Failing PoPs over time, from their transitions.
+    let mut timeline: Vec<TimelineEntry> = Vec::new();
+    let mut facts = Facts::new();
+    let mut failing = vec![false; n];
+    let mut count = 0usize;
+    let mut onset: Option<SimTime> = None;
+    let (mut peak, mut peak_at) = (0usize, SimTime::ZERO);
+    let mut recovered: Option<SimTime> = None;
+    let mut first_push: Option<SimTime> = None;
+    let mut alert: Option<SimTime> = None;
+    let mut rollback: Option<SimTime> = None;
+    let mut withdrawals = 0u64;
+    let healthy_floor = n / 20; // at most 5 % failing = 95 % healthy
+    for o in sim.observations() {
+        let at = o.time;
+        match &o.value {
+            Obs::Failing { pop, on } => {
+                let p = *pop as usize;
+                if failing[p] == *on {
+                    continue;
+                }
+                failing[p] = *on;
+                facts.push(Fact::Impaired {
+                    time: at.as_nanos(),
+                    unit: layout.pop_names[p].clone(),
+                    on: *on,
+                });
+                if *on {
+                    count += 1;
+                    if onset.is_none() {
+                        onset = Some(at);
+                        timeline.push(TimelineEntry::new(
+                            at,
+                            format!("{} starts failing (first PoP)", layout.pop_names[p]),
+                        ));
+                    }
+                    if count > peak {
+                        peak = count;
+                        peak_at = at;
+                        recovered = None;
+                    }
+                } else {
+                    count -= 1;
+                    if recovered.is_none() && count <= healthy_floor && peak > healthy_floor {
+                        recovered = Some(at);
+                    }
+                }
+            }
+            Obs::Route { up, .. } => {
+                if !up {
+                    withdrawals += 1;
+                }
+            }
+            Obs::Pushed {
+                tenant,
+                stage,
+                pops,
+            } => {
+                first_push.get_or_insert(at);
+                timeline.push(TimelineEntry::new(at, format!(
+                        "control plane pushes tenant {tenant}'s change (stage {stage}): {pops} of {n} PoPs"
+                    )));
+            }
+            Obs::Alert { fraction } => {
+                alert.get_or_insert(at);
+                timeline.push(TimelineEntry::new(
+                    at,
+                    format!(
+                        "monitor alerts: {:.1} % of requests erred in the last bucket",
+                        fraction * 100.0
+                    ),
+                ));
+            }
+            Obs::RolledBack { tenant, fraction } => {
+                rollback.get_or_insert(at);
+                timeline.push(TimelineEntry::new(at, format!(
+                        "automatic rollback of tenant {tenant}'s change (pushed PoPs at {:.1} % errors)",
+                        fraction * 100.0
+                    )));
+            }
+            Obs::Identified { tenant } => timeline.push(TimelineEntry::new(
+                at,
+                format!("operators identify tenant {tenant}'s configuration"),
+            )),
+            Obs::Disabled { tenant } => timeline.push(TimelineEntry::new(
+                at,
+                format!("operators disable tenant {tenant}'s configuration (pushed globally)"),
+            )),
+            Obs::Deploying { version } => timeline.push(TimelineEntry::new(
+                at,
+                format!(
+                    "deploy of software {} begins",
+                    layout
+                        .versions
+                        .get(*version as usize)
+                        .map_or("?", String::as_str)
+                ),
+            )),
+        }
+    }
+    if peak > 0 {
+        timeline.push(TimelineEntry::new(
+            peak_at,
+            format!(
+                "{peak} of {n} PoPs failing ({:.0} %), the peak",
+                100.0 * peak as f64 / n as f64
+            ),
+        ));
+    }
+    if let Some(r) = recovered {
+        timeline.push(TimelineEntry::new(r, "95 % of PoPs healthy again"));
+    }
+    timeline.sort_by_key(|e| e.time);
+
+    // Figures.
+    let total = network.iter().fold(PopBucket::default(), |mut a, b| {
+        add_bucket(&mut a, b);
+        a
+    });
+    let fraction = |b: &PopBucket| {
+        if b.requests == 0 {
+            0.0
+        } else {
+            b.errors as f64 / b.requests as f64
+        }
+    };
+    let peak_error = network.iter().map(fraction).fold(0.0f64, f64::max);
+    let slo = &config.slo;
+    let over: Vec<usize> = (0..nb)
+        .filter(|&b| fraction(&network[b]) > slo.error_fraction)
+        .collect();
+    let served = (total.hits + total.stale + total.misses) as f64;
+    let mut metrics: IndexMap<String, f64> = IndexMap::new();
+    metrics.insert("peak_error_fraction".into(), peak_error);
+    metrics.insert("failed_pop_fraction".into(), peak as f64 / n as f64);
+    if let (Some(on), Some(a)) = (onset, alert) {
+        metrics.insert(
+            "detect_seconds".into(),
+            a.saturating_since(on).as_secs_f64(),
+        );
+    }
+    if let (Some(on), Some(r)) = (onset, recovered) {
+        metrics.insert(
+            "recovered_95_seconds".into(),
+            r.saturating_since(on).as_secs_f64(),
+        );
+    }
+    if let (Some(p), Some(r)) = (first_push, rollback) {
+        metrics.insert(
+            "rollback_seconds".into(),
+            r.saturating_since(p).as_secs_f64(),
+        );
+    }
+    // The cold start of the run is warm-up, not the incident: the peak is
+    // taken from the first configuration push on (or the whole run).
+    let from_second = first_push.map_or(0, |t| (t.as_nanos() / 1_000_000_000) as usize);
+    metrics.insert(
+        "origin_peak_rps".into(),
+        origin_per_second
+            .iter()
+            .skip(from_second)
+            .copied()
+            .max()
+            .unwrap_or(0) as f64,
+    );
+    metrics.insert(
+        "cache_hit_ratio".into(),
+        if served > 0.0 {
+            (total.hits + total.stale) as f64 / served
+        } else {
+            0.0
+        },
+    );
+    metrics.insert("requests".into(), requests as f64);
+    metrics.insert("error_requests".into(), total.errors as f64);
+    metrics.insert(
+        "bystander_error_requests".into(),
+        total.bystander_errors as f64,
+    );
+    metrics.insert(
+        "slo_breach_minutes".into(),
+        over.len() as f64 * res.as_secs_f64() / 60.0,
+    );
+    metrics.insert("origin_rejected".into(), origin_rejected as f64);
+    metrics.insert("origin_served".into(), origin_served as f64);
+    metrics.insert("anycast_withdrawals".into(), withdrawals as f64);
+    metrics.insert("latency_p50_ms".into(), histogram_percentile(&latency, 0.5));
+    metrics.insert(
+        "latency_p99_ms".into(),
+        histogram_percentile(&latency, 0.99),
+    );
+
+    // Checks.
+    let mut tallies = Tallies::new(res.as_nanos());
+    tallies.requests.insert(
+        "network".into(),
+        network
+            .iter()
+            .map(|b| {
+                Tally::new(
+                    b.requests as u64,
+                    b.requests.saturating_sub(b.errors) as u64,
+                )
+            })
+            .collect(),
+    );
+    let checks = Suite::new()
+        .with(Availability {
+            window_ns: res.as_nanos(),
+            requests: Requests::Tallied,
+            slo: Some(Slo {
+                success: 1.0 - slo.error_fraction,
+                windows: 1.0,
+            }),
+            fault_at: None,
+        })
+        .with(BlastRadius {
+            units: n,
+            unit_name: "PoPs".into(),
+            max_fraction: slo.blast_radius,
+        })
+        .run(&CheckInput::new(&History::new(), &facts).with_tallies(&tallies));
+
+    // Series, one value per bucket.
+    let mut series: IndexMap<String, Vec<f64>> = IndexMap::new();
+    series.insert(
+        "error_fraction".into(),
+        network.iter().map(fraction).collect(),
+    );
+    series.insert(
+        "unhealthy_pop_fraction".into(),
+        unhealthy.iter().map(|&u| u as f64 / n as f64).collect(),
+    );
+    let per_bucket_secs = (res.as_nanos() / 1_000_000_000).max(1) as usize;
+    series.insert(
+        "origin_rps".into(),
+        (0..nb)
+            .map(|b| {
+                let from = b * per_bucket_secs;
+                let s: u64 = origin_per_second
+                    .iter()
+                    .skip(from)
+                    .take(per_bucket_secs)
+                    .sum();
+                s as f64 / per_bucket_secs as f64
+            })
+            .collect(),
+    );
+    let conditions = layout.conditions_met.iter().filter(|&&c| c).count();
+    let notes = vec![format!(
+        "{conditions} of {n} PoPs meet the bug's conditions; {requests} client requests, {:.1} % served from cache",
+        metrics["cache_hit_ratio"] * 100.0
+    )];
+    Judgement {
+        history: History::new(),
+        facts,
+        checks,
+        metrics,
+        timeline,
+        series,
+        notes,
+    }
+}

@@ -1,0 +1,172 @@
+//! A deployment in the making: the topology a system may extend, and the
+//! nodes it places on it.
+//!
+//! A system first *reserves* every node (name, site, failure domain) and
+//! gets back the id the node will have, so that nodes can be wired to one
+//! another before any of them exists; then it *places* a node in each
+//! reservation. The runner adds the nodes to the kernel in reservation
+//! order and checks that each gets the id it was promised, so wiring by
+//! assumed order cannot happen: the only ids a system holds are the ones
+//! this type handed out.
+
+use crate::net::NodeId;
+use crate::rng::{Seed, SimRng};
+use crate::sim::{Node, Simulation};
+use crate::systems::BuildError;
+use crate::topology::Topology;
+
+struct Slot<N> {
+    name: String,
+    site: String,
+    domain: String,
+    node: Option<N>,
+}
+
+/// Nodes of one system being placed on a topology.
+pub struct Deployment<N: Node> {
+    topology: Topology,
+    seed: Seed,
+    slots: Vec<Slot<N>>,
+    names: indexmap::IndexMap<String, NodeId>,
+}
+
+impl<N: Node> Deployment<N> {
+    /// A deployment on `topology` for a run drawing from `seed`.
+    pub fn new(topology: Topology, seed: Seed) -> Self {
+        Self {
+            topology,
+            seed,
+            slots: Vec::new(),
+            names: indexmap::IndexMap::new(),
+        }
+    }
+
+    /// The topology as it stands (the scenario's, with the design's edits
+    /// and whatever sites the system added).
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The topology, to add the sites and links the system generates (PoPs
+    /// and their uplinks, say).
+    pub fn topology_mut(&mut self) -> &mut Topology {
+        &mut self.topology
+    }
+
+    /// The run's seed, for deployment-time draws (which PoPs meet a
+    /// condition); draw from named streams, `seed().stream(system, purpose)`.
+    pub fn seed(&self) -> Seed {
+        self.seed
+    }
+
+    /// A named stream of the run's seed.
+    pub fn stream(&self, component: &str, purpose: &str) -> SimRng {
+        self.seed.stream(component, purpose)
+    }
+
+    /// Reserves a node called `name` at `site` (failure domain `domain`
+    /// below it, `""` for the site itself) and returns its id.
+    pub fn reserve(&mut self, name: &str, site: &str, domain: &str) -> Result<NodeId, BuildError> {
+        if self.names.contains_key(name) {
+            return Err(BuildError::config(
+                name,
+                format!("two nodes are called {name:?}"),
+            ));
+        }
+        if self.topology.site_id(site).is_err() {
+            return Err(BuildError::config(
+                name,
+                format!("node {name:?} is placed at unknown site {site:?}"),
+            ));
+        }
+        let id = NodeId(self.slots.len() as u32);
+        self.slots.push(Slot {
+            name: name.to_string(),
+            site: site.to_string(),
+            domain: domain.to_string(),
+            node: None,
+        });
+        self.names.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    /// Places `node` in the reservation `id`.
+    pub fn place(&mut self, id: NodeId, node: N) -> Result<(), BuildError> {
+        let slot = self
+            .slots
+            .get_mut(id.index())
+            .ok_or_else(|| BuildError::config("deploy", format!("no reservation {id:?}")))?;
+        if slot.node.is_some() {
+            return Err(BuildError::config(
+                &slot.name,
+                format!("node {:?} placed twice", slot.name),
+            ));
+        }
+        slot.node = Some(node);
+        Ok(())
+    }
+
+    /// Reserves and places at once, for nodes nobody needs to know of in
+    /// advance.
+    pub fn add(
+        &mut self,
+        name: &str,
+        site: &str,
+        domain: &str,
+        node: N,
+    ) -> Result<NodeId, BuildError> {
+        let id = self.reserve(name, site, domain)?;
+        self.place(id, node)?;
+        Ok(id)
+    }
+
+    /// The id reserved for `name`.
+    pub fn id(&self, name: &str) -> Option<NodeId> {
+        self.names.get(name).copied()
+    }
+
+    /// The name reserved as `id`.
+    pub fn name(&self, id: NodeId) -> Option<&str> {
+        self.slots.get(id.index()).map(|s| s.name.as_str())
+    }
+
+    /// The site of the node reserved as `id`.
+    pub fn site_of(&self, id: NodeId) -> Option<&str> {
+        self.slots.get(id.index()).map(|s| s.site.as_str())
+    }
+
+    /// Nodes reserved so far.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True before the first reservation.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Names of all reserved nodes, in id order.
+    pub fn names(&self) -> Vec<String> {
+        self.slots.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// The topology and the nodes in id order, each checked placed.
+    pub(crate) fn finish(
+        self,
+        into: impl FnOnce(Topology) -> Simulation<N>,
+    ) -> Result<Simulation<N>, BuildError> {
+        if let Some(s) = self.slots.iter().find(|s| s.node.is_none()) {
+            return Err(BuildError::config(
+                &s.name,
+                format!("node {:?} was reserved but never placed", s.name),
+            ));
+        }
+        let mut sim = into(self.topology);
+        for (k, slot) in self.slots.into_iter().enumerate() {
+            let node = slot.node.expect("checked placed");
+            let id = sim.add_node_in(&slot.name, &slot.site, &slot.domain, node)?;
+            assert_eq!(id.index(), k, "the kernel gives ids in order of addition");
+        }
+        Ok(sim)
+    }
+}

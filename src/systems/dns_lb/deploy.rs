@@ -1,0 +1,159 @@
+//! Deploying DNS + load balancers across datacenters: the authority, a
+//! load balancer and apps per DC, add-ons, resolvers and client cohorts per
+//! ISP, each wired by the ids its reservation returned.
+
+use super::client::{IspClients, IspWiring};
+use super::config::DnsLbConfig;
+use super::lb::{Addon, App, AppWiring, Lb};
+use super::{Authority, DnsLbNode, Resolver};
+use crate::sim::NodeId;
+use crate::systems::{BuildError, Deployment};
+use std::sync::Arc;
+
+/// Where everything of a deployment is.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// DC names by index.
+    pub dcs: Vec<String>,
+    /// Load balancers by DC.
+    pub lbs: Vec<NodeId>,
+    /// Apps.
+    pub apps: Vec<NodeId>,
+    /// ISP names and client nodes.
+    pub isps: Vec<(String, NodeId)>,
+    /// The authority.
+    pub authority: NodeId,
+}
+
+/// Places the deployment `config` on `d`. Every node is reserved first and
+/// wired by the ids the reservations return.
+pub fn deploy(
+    config: &DnsLbConfig,
+    d: &mut Deployment<DnsLbNode>,
+) -> Result<Arc<Layout>, BuildError> {
+    let dc_index = |name: &str| config.dc.iter().position(|d| d.name == name).unwrap_or(0) as u8;
+    let authority = d.reserve("dns-authority", &config.authority.site, "")?;
+    let mut lbs: Vec<NodeId> = Vec::new();
+    for dc in &config.dc {
+        lbs.push(d.reserve(&format!("lb-{}", dc.name), &dc.site, "")?);
+    }
+    let mut apps: Vec<Vec<NodeId>> = Vec::new();
+    for dc in &config.dc {
+        let mut ids = Vec::new();
+        for k in 0..dc.apps {
+            ids.push(d.reserve(&format!("app-{}-{k}", dc.name), &dc.site, "")?);
+        }
+        apps.push(ids);
+    }
+    let mut addons: Vec<Vec<NodeId>> = Vec::new();
+    for dc in &config.dc {
+        let mut ids = Vec::new();
+        for k in 0..dc.addons {
+            ids.push(d.reserve(&format!("addon-{}-{k}", dc.name), &dc.site, "")?);
+        }
+        addons.push(ids);
+    }
+    let mut resolvers: Vec<Vec<(NodeId, bool)>> = Vec::new();
+    for p in &config.isp {
+        let overstaying = (p.overstaying_resolvers * p.resolvers as f64).round() as u32;
+        let mut list = Vec::new();
+        for k in 0..p.resolvers {
+            list.push((
+                d.reserve(&format!("resolver-{}-{k}", p.name), &p.site, "")?,
+                k < overstaying,
+            ));
+        }
+        resolvers.push(list);
+    }
+    let mut clients: Vec<NodeId> = Vec::new();
+    for p in &config.isp {
+        clients.push(d.reserve(&format!("clients-{}", p.name), &p.site, "")?);
+    }
+    let layout = Arc::new(Layout {
+        dcs: config.dc.iter().map(|d| d.name.clone()).collect(),
+        lbs: lbs.clone(),
+        apps: apps.iter().flatten().copied().collect(),
+        isps: config
+            .isp
+            .iter()
+            .map(|p| p.name.clone())
+            .zip(clients.iter().copied())
+            .collect(),
+        authority,
+    });
+
+    d.place(
+        authority,
+        DnsLbNode::Authority(Authority::new(
+            lbs.clone(),
+            config.authority.ttl,
+            config.authority.query_latency,
+            config.authority.health_check.clone(),
+            &config.authority.action,
+            &dc_index,
+        )),
+    )?;
+    for (k, dc) in config.dc.iter().enumerate() {
+        d.place(
+            lbs[k],
+            DnsLbNode::Lb(Lb::new(
+                k as u8,
+                apps[k].clone(),
+                config.app.lb_check_interval,
+            )),
+        )?;
+        let their_addons = dc
+            .addon_dc
+            .as_ref()
+            .map(|a| addons[dc_index(a) as usize].clone())
+            .unwrap_or_default();
+        for &id in &apps[k] {
+            d.place(
+                id,
+                DnsLbNode::App(App::new(AppWiring {
+                    addons: their_addons.clone(),
+                    addon_fraction: dc.addon_fraction,
+                    service_time: config.app.service_time,
+                    addon_timeout: config.app.addon_timeout,
+                    resolution: config.resolution,
+                })),
+            )?;
+        }
+    }
+    for list in &addons {
+        for &id in list {
+            d.place(
+                id,
+                DnsLbNode::Addon(Addon::new(config.app.addon_service_time)),
+            )?;
+        }
+    }
+    for (i, p) in config.isp.iter().enumerate() {
+        for &(id, overstays) in &resolvers[i] {
+            d.place(
+                id,
+                DnsLbNode::Resolver(Resolver::new(
+                    authority,
+                    config.authority.query_latency,
+                    overstays.then_some(p.overstay),
+                )),
+            )?;
+        }
+    }
+    for (i, p) in config.isp.iter().enumerate() {
+        d.place(
+            clients[i],
+            DnsLbNode::Clients(IspClients::new(IspWiring {
+                lbs: lbs.clone(),
+                resolvers: resolvers[i].iter().map(|(id, _)| *id).collect(),
+                rate: p.rps,
+                users: p.users,
+                timeout: config.client.timeout,
+                attempts: config.client.attempts,
+                resolution: config.resolution,
+                probe_interval: config.client.probe_interval,
+            })),
+        )?;
+    }
+    Ok(layout)
+}

@@ -1,0 +1,316 @@
+//! Judging a DNS + LB run: what each ISP's clients got.
+//!
+//! Checks (run by [`crate::check::Suite`]):
+//! - `availability`: no series bucket of any ISP cohort above the SLO's
+//!   error fraction;
+//! - `correlated-failure`: no probe round of any cohort lost every DC at
+//!   once (the DCs were supposed to fail independently).
+
+use super::client::CohortBucket;
+use super::config::DnsLbConfig;
+use super::deploy::Layout;
+use super::lb::AddonBucket;
+use super::{Cause, DnsLbNode, Obs};
+use crate::check::availability::{Availability, Requests, Slo};
+use crate::check::correlated::CorrelatedFailure;
+use crate::check::{CheckInput, Facts, Suite, Tallies, Tally};
+use crate::history::History;
+use crate::sim::Simulation;
+use crate::stats::percentile;
+use crate::systems::{Judgement, TimelineEntry};
+use crate::time::SimTime;
+use indexmap::IndexMap;
+
+/// Seconds from `from` until tries to `dc` fall under 2 % of all tries
+/// and stay there for a minute (or until `until`).
+fn drain_seconds(sent_to: &[u32], dcs: usize, dc: usize, from: usize, until: usize) -> Option<f64> {
+    let seconds = sent_to.len() / dcs.max(1);
+    let share = |s: usize| {
+        let row = &sent_to[s * dcs..(s + 1) * dcs];
+        let total: u32 = row.iter().sum();
+        if total == 0 {
+            0.0
+        } else {
+            row[dc] as f64 / total as f64
+        }
+    };
+    let until = until.min(seconds);
+    (from..until)
+        .find(|&s| (s..(s + 60).min(until)).all(|t| share(t) < 0.02))
+        .map(|s| (s - from) as f64)
+}
+
+/// Turns a finished run into findings, figures, series and a timeline.
+pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig) -> Judgement {
+    let res = config.resolution;
+    let end = sim.now();
+    let nb = (end.as_nanos() / res.as_nanos()) as usize + 1;
+    let dcs = layout.dcs.len();
+    let mut cohorts: IndexMap<String, Vec<CohortBucket>> = IndexMap::new();
+    let mut sent_to: Vec<u32> = Vec::new();
+    let mut latencies: Vec<f64> = Vec::new();
+    for (name, id) in &layout.isps {
+        let DnsLbNode::Clients(c) = sim.node(*id) else {
+            continue;
+        };
+        let mut b = c.buckets.clone();
+        b.resize(nb, CohortBucket::default());
+        cohorts.insert(name.clone(), b);
+        if sent_to.len() < c.sent_to.len() {
+            sent_to.resize(c.sent_to.len(), 0);
+        }
+        for (i, &v) in c.sent_to.iter().enumerate() {
+            sent_to[i] += v;
+        }
+        latencies.extend(c.latencies_ms.iter().map(|&x| x as f64));
+    }
+    latencies.sort_by(f64::total_cmp);
+    let mut addon = vec![AddonBucket::default(); nb];
+    for &id in &layout.apps {
+        if let DnsLbNode::App(a) = sim.node(id) {
+            for (b, x) in a.addon_buckets.iter().enumerate().take(nb) {
+                addon[b].answered += x.answered;
+                addon[b].rtt_ms_sum += x.rtt_ms_sum;
+                addon[b].timeouts += x.timeouts;
+            }
+        }
+    }
+
+    // Timeline and record changes.
+    let mut timeline: Vec<TimelineEntry> = Vec::new();
+    let mut flaps_by_dc: Vec<Vec<(SimTime, bool)>> = vec![Vec::new(); dcs];
+    let mut first_withdrawal: Option<(SimTime, usize)> = None;
+    let mut restore_after: Option<SimTime> = None;
+    let mut withdrawals = 0u32;
+    let mut flaps = 0u32;
+    for o in sim.observations() {
+        let by = |c: &Cause| match c {
+            Cause::Operator => "operators",
+            Cause::HealthCheck => "health checks",
+        };
+        match &o.value {
+            Obs::Withdrawn { dc, by: c } => {
+                withdrawals += 1;
+                if first_withdrawal.is_none() {
+                    first_withdrawal = Some((o.time, *dc as usize));
+                }
+                timeline.push(TimelineEntry::new(
+                    o.time,
+                    format!(
+                        "{} withdraw {}'s record from DNS",
+                        by(c),
+                        layout.dcs[*dc as usize]
+                    ),
+                ));
+            }
+            Obs::Restored { dc, by: c } => {
+                flaps += 1;
+                if let Some((_, w)) = first_withdrawal
+                    && w == *dc as usize
+                    && restore_after.is_none()
+                {
+                    restore_after = Some(o.time);
+                }
+                timeline.push(TimelineEntry::new(
+                    o.time,
+                    format!("{} restore {}'s record", by(c), layout.dcs[*dc as usize]),
+                ));
+            }
+            Obs::Backend { dc, healthy } => flaps_by_dc[*dc as usize].push((o.time, *healthy)),
+        }
+    }
+    for (dc, marks) in flaps_by_dc.iter().enumerate() {
+        timeline.extend(fold_backend_marks(&layout.dcs[dc], marks));
+    }
+    timeline.sort_by_key(|e| e.time);
+
+    let frac = |b: &CohortBucket| {
+        if b.requests == 0 {
+            0.0
+        } else {
+            b.errors as f64 / b.requests as f64
+        }
+    };
+    let mut metrics: IndexMap<String, f64> = IndexMap::new();
+    let mut series: IndexMap<String, Vec<f64>> = IndexMap::new();
+    let (mut requests, mut errors, mut everywhere) = (0u64, 0u64, 0u64);
+    for (name, buckets) in &cohorts {
+        let r: u64 = buckets.iter().map(|b| b.requests as u64).sum();
+        let e: u64 = buckets.iter().map(|b| b.errors as u64).sum();
+        let f: u64 = buckets.iter().map(|b| b.failed_everywhere as u64).sum();
+        requests += r;
+        errors += e;
+        everywhere += f;
+        let peak = buckets.iter().map(frac).fold(0.0, f64::max);
+        metrics.insert(
+            format!("error_fraction_{name}"),
+            if r == 0 { 0.0 } else { e as f64 / r as f64 },
+        );
+        metrics.insert(format!("peak_error_fraction_{name}"), peak);
+        series.insert(format!("errors_{name}"), buckets.iter().map(frac).collect());
+    }
+    metrics.insert("requests".into(), requests as f64);
+    metrics.insert("error_requests".into(), errors as f64);
+    metrics.insert("failed_on_every_dc".into(), everywhere as f64);
+    metrics.insert("record_withdrawals".into(), withdrawals as f64);
+    metrics.insert("record_restores".into(), flaps as f64);
+    if let Some((t, dc)) = first_withdrawal {
+        let from = (t.as_nanos() / 1_000_000_000) as usize;
+        let until = restore_after.map_or(usize::MAX, |r| (r.as_nanos() / 1_000_000_000) as usize);
+        if let Some(d) = drain_seconds(&sent_to, dcs, dc, from, until) {
+            metrics.insert("drain_seconds_after_withdrawal".into(), d);
+        }
+        metrics.insert("first_withdrawal_at_seconds".into(), t.as_secs_f64());
+    }
+    let addon_mean: Vec<f64> = addon
+        .iter()
+        .map(|b| {
+            if b.answered == 0 {
+                0.0
+            } else {
+                b.rtt_ms_sum / b.answered as f64
+            }
+        })
+        .collect();
+    let mut sorted_means: Vec<f64> = addon_mean.iter().copied().filter(|&m| m > 0.0).collect();
+    sorted_means.sort_by(f64::total_cmp);
+    metrics.insert(
+        "addon_latency_baseline_ms".into(),
+        percentile(&sorted_means, 0.5),
+    );
+    metrics.insert(
+        "addon_latency_peak_ms".into(),
+        sorted_means.last().copied().unwrap_or(0.0),
+    );
+    metrics.insert(
+        "addon_timeouts".into(),
+        addon.iter().map(|b| b.timeouts as f64).sum(),
+    );
+    metrics.insert("latency_p50_ms".into(), percentile(&latencies, 0.5));
+    metrics.insert("latency_p99_ms".into(), percentile(&latencies, 0.99));
+    series.insert("addon_latency_ms".into(), addon_mean);
+    series.insert(
+        "addon_timeouts".into(),
+        addon.iter().map(|b| b.timeouts as f64).collect(),
+    );
+
+    let lost: Vec<(String, u64, u64)> = cohorts
+        .iter()
+        .map(|(n, b)| {
+            (
+                n.clone(),
+                b.iter().map(|x| x.all_dcs_lost as u64).sum(),
+                b.iter().map(|x| x.probe_rounds as u64).sum(),
+            )
+        })
+        .collect();
+    let lost_rounds: u64 = lost.iter().map(|(_, l, _)| l).sum();
+    metrics.insert("probe_rounds_all_dcs_lost".into(), lost_rounds as f64);
+    for (name, buckets) in &cohorts {
+        series.insert(
+            format!("all_dcs_lost_{name}"),
+            buckets
+                .iter()
+                .map(|b| {
+                    if b.probe_rounds == 0 {
+                        0.0
+                    } else {
+                        b.all_dcs_lost as f64 / b.probe_rounds as f64
+                    }
+                })
+                .collect(),
+        );
+    }
+    let mut tallies = Tallies::new(res.as_nanos());
+    for (name, buckets) in &cohorts {
+        tallies.requests.insert(
+            name.clone(),
+            buckets
+                .iter()
+                .map(|b| {
+                    Tally::new(
+                        b.requests as u64,
+                        (b.requests - b.errors.min(b.requests)) as u64,
+                    )
+                })
+                .collect(),
+        );
+        tallies.probes.insert(
+            name.clone(),
+            buckets
+                .iter()
+                .map(|b| {
+                    let r = b.probe_rounds as u64;
+                    Tally::new(r, r - (b.all_dcs_lost as u64).min(r))
+                })
+                .collect(),
+        );
+    }
+    let checks = Suite::new()
+        .with(Availability {
+            window_ns: res.as_nanos(),
+            requests: Requests::Tallied,
+            slo: Some(Slo {
+                success: 1.0 - config.slo.error_fraction,
+                windows: 1.0,
+            }),
+            fault_at: None,
+        })
+        .with(CorrelatedFailure {
+            target_name: "datacenter".into(),
+        })
+        .run(&CheckInput::new(&History::new(), &Facts::new()).with_tallies(&tallies));
+    let mut notes = vec![format!(
+        "{everywhere} request(s) failed on every datacenter they tried"
+    )];
+    for (name, b) in &cohorts {
+        let r: u64 = b.iter().map(|x| x.requests as u64).sum();
+        let e: u64 = b.iter().map(|x| x.errors as u64).sum();
+        let retries: u64 = b.iter().map(|x| x.retries as u64).sum();
+        notes.push(format!(
+            "cohort {name}: {r} requests, {e} failed, {retries} retries"
+        ));
+    }
+    Judgement {
+        history: History::new(),
+        facts: Facts::new(),
+        checks,
+        metrics,
+        timeline,
+        series,
+        notes,
+    }
+}
+
+/// Health-check marks of one LB's apps, folded: a burst of marks (no gap
+/// longer than five minutes) is one timeline line with its counts, so the
+/// timeline keeps room for what matters (withdrawals, faults).
+fn fold_backend_marks(dc: &str, marks: &[(SimTime, bool)]) -> Vec<TimelineEntry> {
+    const GAP: u64 = 300_000_000_000;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < marks.len() {
+        let mut j = i + 1;
+        while j < marks.len() && marks[j].0.as_nanos() - marks[j - 1].0.as_nanos() <= GAP {
+            j += 1;
+        }
+        let burst = &marks[i..j];
+        let what = if let [(_, healthy)] = burst {
+            format!(
+                "lb-{dc}: an app marked {}",
+                if *healthy { "up" } else { "down" }
+            )
+        } else {
+            let down = burst.iter().filter(|(_, h)| !h).count();
+            let span = burst[burst.len() - 1].0.saturating_since(burst[0].0);
+            format!(
+                "lb-{dc}: apps flapping: marked down {down} and up {} times over {:.0} s",
+                burst.len() - down,
+                span.as_secs_f64()
+            )
+        };
+        out.push(TimelineEntry::new(burst[0].0, what));
+        i = j;
+    }
+    out
+}

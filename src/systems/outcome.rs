@@ -1,0 +1,120 @@
+//! What a judged run of any system produced: the one shape reports render.
+//!
+//! A system's judge returns a [`Judgement`] (what its nodes recorded, read
+//! as history, facts, findings, figures and a timeline); the runner adds
+//! what only it knows (the design, the seed, why the run stopped, the
+//! fingerprint, the faults as applied) and hands reports an [`Outcome`].
+//! Reports render an `Outcome` and nothing else, so they know no system.
+
+use crate::check::{Facts, SuiteReport, Verdict};
+use crate::history::History;
+use crate::sim::{FaultRecord, Fingerprint, StopReason};
+use crate::time::{SimDuration, SimTime};
+use indexmap::IndexMap;
+use serde::Serialize;
+
+/// A notable moment for the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    /// When.
+    pub time: SimTime,
+    /// What.
+    pub what: String,
+    /// Routine bookkeeping (a replica re-pointed after a failover): kept in
+    /// JSON, left out of the text timeline (which says how many it hid).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub routine: bool,
+}
+
+impl TimelineEntry {
+    /// An entry at `time`.
+    pub fn new(time: SimTime, what: impl Into<String>) -> Self {
+        Self {
+            time,
+            what: what.into(),
+            routine: false,
+        }
+    }
+
+    /// A routine entry at `time`.
+    pub fn routine(time: SimTime, what: impl Into<String>) -> Self {
+        Self {
+            routine: true,
+            ..Self::new(time, what)
+        }
+    }
+}
+
+/// Timeline entries for the faults as they were applied.
+pub fn fault_timeline(log: &[FaultRecord]) -> Vec<TimelineEntry> {
+    log.iter()
+        .map(|f| TimelineEntry::new(f.time, format!("fault: {}", f.description)))
+        .collect()
+}
+
+/// What a system's judge makes of a finished run.
+#[derive(Clone, Debug, Default)]
+pub struct Judgement {
+    /// Client operations, where the system records them one by one (empty
+    /// for systems that tally requests per window).
+    pub history: History,
+    /// Ground truth the nodes recorded.
+    pub facts: Facts,
+    /// The checkers' findings (a [`crate::check::Suite`]'s report).
+    pub checks: SuiteReport,
+    /// Figures, by name.
+    pub metrics: IndexMap<String, f64>,
+    /// Notable moments (the runner adds the faults).
+    pub timeline: Vec<TimelineEntry>,
+    /// Per-step series (error fraction per cohort, ...), by name; the first
+    /// value is the step that starts at simulated time 0.
+    pub series: IndexMap<String, Vec<f64>>,
+    /// Extra lines for the text report (per-cluster losses, per-ISP tables).
+    pub notes: Vec<String>,
+}
+
+/// A judged run: the part every report shares.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The design that ran.
+    pub design: String,
+    /// Its seed.
+    pub seed: u64,
+    /// Why the run stopped.
+    pub stop: StopReason,
+    /// Trace fingerprint.
+    pub fingerprint: Fingerprint,
+    /// Kernel events handled.
+    pub events: u64,
+    /// Simulated time reached.
+    pub sim_time: SimTime,
+    /// Client operations (empty for tallying systems).
+    pub history: History,
+    /// Ground truth.
+    pub facts: Facts,
+    /// The checkers' findings; a run that stopped at a limit carries a `run`
+    /// finding with verdict `unknown`.
+    pub checks: SuiteReport,
+    /// Figures, by name.
+    pub metrics: IndexMap<String, f64>,
+    /// Notable moments, faults included, in time order.
+    pub timeline: Vec<TimelineEntry>,
+    /// Per-step series, by name.
+    pub series: IndexMap<String, Vec<f64>>,
+    /// Length of one series step.
+    pub series_step: SimDuration,
+    /// Extra lines for the text report.
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    /// The worst verdict of the run.
+    pub fn verdict(&self) -> Verdict {
+        self.checks.verdict
+    }
+
+    /// A figure by name.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics.get(name).copied()
+    }
+}

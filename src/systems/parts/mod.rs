@@ -1,0 +1,22 @@
+//! Reusable parts: mechanisms several systems embed.
+//!
+//! A part is a plain struct with the state and decisions of one mechanism
+//! (when the next request arrives, how long to back off, whether to grant
+//! a vote). It knows no system's messages: a system embeds the part in its
+//! own node, asks it what to do, and sends its own typed messages, so
+//! nothing is boxed per message and each system keeps one closed node
+//! enum. Parts draw randomness only from the node's own stream
+//! (`ctx.rng()`), in a documented order, so embedding one does not change
+//! any other node's draws.
+//!
+//! - [`workload`]: open-loop (Poisson) arrivals and closed-loop think
+//!   times, key and object popularity laws, timeouts and retries with
+//!   backoff and jitter;
+//! - [`election`]: the term, vote and candidacy rules of a Raft-style
+//!   election, and its randomised timer.
+//!
+//! Sessions with heartbeats, backup agents, operators and scanners go here
+//! too: each a struct a system embeds.
+
+pub mod election;
+pub mod workload;
