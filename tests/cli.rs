@@ -281,3 +281,108 @@ fn show_prints_a_file_that_runs_and_compare_shards_merge() {
     assert!(err.is_empty(), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("blastradius-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn compare_works_for_every_system() {
+    // Shortened copies of the CDN and DNS incidents: compare used to read
+    // every system's designs as a database's.
+    let dir = temp_dir("compare");
+    for (name, shorten) in [
+        ("fastly-2021", ("duration = \"3h\"", "duration = \"20m\"")),
+        (
+            "clever-cloud-2021",
+            ("duration = \"1h40m\"", "duration = \"20m\""),
+        ),
+    ] {
+        let (code, text, _) = blastradius(&["show", name]);
+        assert_eq!(code, 0);
+        assert!(text.contains(shorten.0), "{name}: {}", shorten.0);
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, text.replacen(shorten.0, shorten.1, 1)).expect("write");
+        let (code, out, err) = blastradius(&[
+            "compare",
+            file.to_str().expect("utf-8"),
+            "--seeds",
+            "1",
+            "--quiet",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let designs = v["designs"].as_array().expect("designs").len();
+        assert!(designs >= 2, "{name}: {out}");
+        assert_eq!(v["runs"].as_array().expect("runs").len(), designs);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_replay_stopped_by_a_limit_is_unknown_and_counts_no_unfired_fault() {
+    let (_, text, _) = blastradius(&["show", "github-2018"]);
+    let limited = text.replacen(
+        "[scenario]",
+        "[limits]\nevents_max = 100000\n\n[scenario]",
+        1,
+    );
+    let dir = temp_dir("limit");
+    let file = dir.join("g.toml");
+    std::fs::write(&file, limited).expect("write");
+    let (code, out, err) =
+        blastradius(&["replay", file.to_str().expect("utf-8"), "--format", "json"]);
+    assert_eq!(code, 2, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["verdict"], "unknown", "{out}");
+    let run = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "run")
+        .expect("a run finding");
+    assert_eq!(run["verdict"], "unknown");
+    assert!(
+        run["summary"]
+            .as_str()
+            .expect("text")
+            .contains("events_max"),
+        "{run}"
+    );
+    // The cut is at 10 min; the run stopped long before.
+    assert_eq!(v["metrics"]["partition_seconds"], 0.0, "{out}");
+    assert!(err.contains("event limit"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_takes_built_in_names_and_checks_determinism_of_systems() {
+    let (code, out, err) = blastradius(&[
+        "run",
+        "github-2018",
+        "--design",
+        "no-cross-region",
+        "--check-determinism",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("determinism: two runs agree"), "{out}");
+    assert!(out.starts_with("seed=2018 fingerprint="), "{out}");
+    let (code, _, err) = blastradius(&["run", "scenarios/ping-partition.toml", "--design", "raft"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("no system table"), "{err}");
+}
+
+#[test]
+fn list_shows_each_incidents_designs() {
+    let (code, out, _) = blastradius(&["list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("designs: as-2018, no-cross-region, semi-sync-cross-region, raft"),
+        "{out}"
+    );
+    assert!(out.contains("designs: as-2021, staged-rollout"), "{out}");
+}

@@ -6,6 +6,9 @@
 //! ([`Facts::authority`]). The RPO is the span of time over which lost
 //! writes were acknowledged.
 
+// Hash maps here: the surviving writes are only asked for membership, so their order cannot reach a verdict.
+#![allow(clippy::disallowed_types)]
+
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::{Fact, Facts};
 use crate::history::{OpFn, OpValue, Outcome};

@@ -19,6 +19,9 @@
 //!   earlier in real time) observed its later one; and no node applies them
 //!   out of order (from `Applied` facts).
 
+// Hash maps here: per-key indexes are looked up, never iterated in an order that reaches a finding, so their order cannot reach a verdict.
+#![allow(clippy::disallowed_types)]
+
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::Fact;
 use crate::history::{History, KeyId, OpFn, OpValue, Operation, Outcome, ValueId, describe};

@@ -135,7 +135,10 @@ pub(super) fn resolve_all(
             let DeValue::Table(all_t) = all.get_ref() else {
                 return Err(src.error(all.span(), "design", "expected tables [design.NAME]"));
             };
-            for (name, over) in all_t.iter() {
+            // In file order (the document's tables are sorted by name).
+            let mut entries: Vec<_> = all_t.iter().collect();
+            entries.sort_by_key(|(_, v)| v.span().start);
+            for (name, over) in entries {
                 let name = name.get_ref().to_string();
                 let DeValue::Table(t) = over.get_ref() else {
                     return Err(src.error(

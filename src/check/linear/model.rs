@@ -5,6 +5,9 @@
 //! id in a per-key table of the strings reached so far (transitions are
 //! memoised, so each concatenation is built once).
 
+// Hash maps here: the interner and transition memo are looked up, never iterated, so their order cannot reach a verdict.
+#![allow(clippy::disallowed_types)]
+
 use crate::history::ValueId;
 
 /// A state id that equals no value: "some value other than all of these",

@@ -25,6 +25,9 @@
 //! ones and the last non-zero word, which is all that differs between
 //! configurations of a long history.
 
+// Hash maps here: the memo table and producer index are looked up, never iterated, so their order cannot reach a verdict.
+#![allow(clippy::disallowed_types)]
+
 use super::model::{Kernel, Step};
 use hashbrown::HashTable;
 

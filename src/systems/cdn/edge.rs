@@ -17,10 +17,8 @@ use super::cache::{Cache, Lookup, Rules};
 use super::{Bug, CdnNode, Msg, Obs, Timer, bucket_of};
 use crate::sim::{Ctx, NodeId};
 use crate::systems::cdn::config::BugEffect;
+use crate::systems::parts::LookupMap;
 use crate::time::{SimDuration, SimTime};
-use hashbrown::HashMap;
-use hashbrown::hash_map::Entry;
-use rustc_hash::FxBuildHasher;
 use std::sync::Arc;
 
 /// How often pending fetches are checked against their deadline.
@@ -29,17 +27,11 @@ const SWEEP: SimDuration = SimDuration::from_secs(1);
 /// The objects whose pending fetch is past its deadline, in object order
 /// (the map's own order is not deterministic, so it is never used).
 fn expired<P>(
-    pending: &HashMap<u32, P, FxBuildHasher>,
+    pending: &LookupMap<u32, P>,
     now: SimTime,
     deadline: impl Fn(&P) -> SimTime,
 ) -> Vec<u32> {
-    let mut out: Vec<u32> = pending
-        .iter()
-        .filter(|(_, p)| deadline(p) <= now)
-        .map(|(&obj, _)| obj)
-        .collect();
-    out.sort_unstable();
-    out
+    pending.keys_where(|p| deadline(p) <= now)
 }
 
 /// One monitor bucket of a PoP.
@@ -117,7 +109,7 @@ pub struct PopWiring {
 pub struct Pop {
     w: PopWiring,
     servers: Vec<Server>,
-    pending: HashMap<u32, Pending, FxBuildHasher>,
+    pending: LookupMap<u32, Pending>,
     features: Vec<u64>,
     revisions: Vec<u32>,
     version: u16,
@@ -145,7 +137,7 @@ impl Pop {
             .collect();
         Pop {
             servers,
-            pending: HashMap::with_hasher(FxBuildHasher),
+            pending: LookupMap::new(),
             features: vec![0; w.tenants as usize],
             revisions: vec![0; w.tenants as usize],
             version: w.version,
@@ -444,7 +436,7 @@ struct ShieldPending {
 /// A shield cache between PoPs and origins.
 pub struct Shield {
     cache: Cache,
-    pending: HashMap<u32, ShieldPending, FxBuildHasher>,
+    pending: LookupMap<u32, ShieldPending>,
     tenant_origin: Arc<Vec<NodeId>>,
     fetch_timeout: SimDuration,
     sweeping: bool,
@@ -465,7 +457,7 @@ impl Shield {
     ) -> Self {
         Shield {
             cache: Cache::new(capacity, universe.0, universe.1, rules),
-            pending: HashMap::with_hasher(FxBuildHasher),
+            pending: LookupMap::new(),
             tenant_origin,
             fetch_timeout,
             sweeping: false,
@@ -524,9 +516,9 @@ impl Shield {
                             self.fetch(ctx, obj, None);
                         }
                     }
-                    Lookup::StaleIfError | Lookup::Miss => match self.pending.entry(obj) {
-                        Entry::Occupied(mut e) => e.get_mut().waiters.push(from),
-                        Entry::Vacant(_) => self.fetch(ctx, obj, Some(from)),
+                    Lookup::StaleIfError | Lookup::Miss => match self.pending.get_mut(&obj) {
+                        Some(p) => p.waiters.push(from),
+                        None => self.fetch(ctx, obj, Some(from)),
                     },
                 }
             }

@@ -5,11 +5,10 @@
 
 use super::{DnsLbNode, Msg, Timer, bucket_of};
 use crate::sim::{Ctx, NodeId};
+use crate::systems::parts::LookupMap;
 use crate::systems::parts::workload::PoissonArrivals;
 use crate::time::{SimDuration, SimTime};
-use hashbrown::HashMap;
 use rand::RngExt;
-use rustc_hash::FxBuildHasher;
 use std::collections::VecDeque;
 
 /// One series bucket of a cohort.
@@ -43,6 +42,8 @@ struct Outstanding {
     tried: u8,
     attempts: u32,
     dc: u8,
+    /// The user's resolver overstays the TTL.
+    overstaying: bool,
 }
 
 /// What an ISP's clients are wired to.
@@ -52,6 +53,8 @@ pub struct IspWiring {
     pub lbs: Vec<NodeId>,
     /// The ISP's resolvers.
     pub resolvers: Vec<NodeId>,
+    /// How many of them (the first ones) overstay the TTL.
+    pub overstaying_resolvers: usize,
     /// Requests per second.
     pub rate: f64,
     /// Users.
@@ -72,7 +75,7 @@ pub struct IspClients {
     users: Vec<User>,
     /// Requests waiting for their user's DNS answer.
     queued: Vec<Vec<SimTime>>,
-    outstanding: HashMap<u32, Outstanding, FxBuildHasher>,
+    outstanding: LookupMap<u32, Outstanding>,
     deadlines: VecDeque<(SimTime, u32, u32)>,
     next_req: u32,
     sweeping: bool,
@@ -80,8 +83,11 @@ pub struct IspClients {
     probe_answered: Vec<bool>,
     /// Series buckets.
     pub buckets: Vec<CohortBucket>,
-    /// Tries sent to each DC, per second: `[second * dcs + dc]`.
+    /// Tries sent to each DC by users of resolvers that keep to the TTL,
+    /// per second: `[second * dcs + dc]`.
     pub sent_to: Vec<u32>,
+    /// The same for users of resolvers that overstay it.
+    pub sent_to_overstaying: Vec<u32>,
     /// Answered requests' latencies, in ms (first try to answer).
     pub latencies_ms: Vec<f32>,
 }
@@ -101,7 +107,7 @@ impl IspClients {
                 w.users as usize
             ],
             queued: vec![Vec::new(); w.users as usize],
-            outstanding: HashMap::with_hasher(FxBuildHasher),
+            outstanding: LookupMap::new(),
             deadlines: VecDeque::new(),
             next_req: 0,
             sweeping: false,
@@ -109,6 +115,7 @@ impl IspClients {
             probe_answered: vec![true; w.lbs.len()],
             buckets: Vec::new(),
             sent_to: Vec::new(),
+            sent_to_overstaying: Vec::new(),
             latencies_ms: Vec::new(),
             w,
         }
@@ -155,6 +162,7 @@ impl IspClients {
             }
         }
         let o = self.outstanding.get_mut(&req).expect("checked");
+        let overstaying = o.overstaying;
         o.tried |= 1 << dc;
         o.attempts += 1;
         o.dc = dc;
@@ -164,10 +172,15 @@ impl IspClients {
         }
         let dcs = self.w.lbs.len();
         let slot = (now.as_nanos() / 1_000_000_000) as usize * dcs + dc as usize;
-        if self.sent_to.len() <= slot {
-            self.sent_to.resize((slot / dcs + 1) * dcs, 0);
+        let sent_to = if overstaying {
+            &mut self.sent_to_overstaying
+        } else {
+            &mut self.sent_to
+        };
+        if sent_to.len() <= slot {
+            sent_to.resize((slot / dcs + 1) * dcs, 0);
         }
-        self.sent_to[slot] += 1;
+        sent_to[slot] += 1;
         let me = ctx.id();
         ctx.send(self.w.lbs[dc as usize], Msg::Http { req, client: me });
         self.deadlines
@@ -197,6 +210,8 @@ impl IspClients {
                 tried: 0,
                 attempts: 0,
                 dc: 0,
+                overstaying: ((user as usize) % self.w.resolvers.len())
+                    < self.w.overstaying_resolvers,
             },
         );
         self.try_send(ctx, req);

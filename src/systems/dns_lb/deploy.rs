@@ -8,6 +8,8 @@ use super::lb::{Addon, App, AppWiring, Lb};
 use super::{Authority, DnsLbNode, Resolver};
 use crate::sim::NodeId;
 use crate::systems::{BuildError, Deployment};
+use crate::time::SimTime;
+use rand::RngExt;
 use std::sync::Arc;
 
 /// Where everything of a deployment is.
@@ -82,17 +84,16 @@ pub fn deploy(
         authority,
     });
 
-    d.place(
-        authority,
-        DnsLbNode::Authority(Authority::new(
-            lbs.clone(),
-            config.authority.ttl,
-            config.authority.query_latency,
-            config.authority.health_check.clone(),
-            &config.authority.action,
-            &dc_index,
-        )),
-    )?;
+    let auth = Authority::new(
+        lbs.clone(),
+        config.authority.ttl,
+        config.authority.query_latency,
+        config.authority.health_check.clone(),
+        &config.authority.action,
+        &dc_index,
+    );
+    let published = auth.records();
+    d.place(authority, DnsLbNode::Authority(auth))?;
     for (k, dc) in config.dc.iter().enumerate() {
         d.place(
             lbs[k],
@@ -128,14 +129,23 @@ pub fn deploy(
             )?;
         }
     }
+    // Resolvers have been running for a while: each holds the answer
+    // published at the start, fetched at a random moment of its keep time,
+    // so caches do not expire in lockstep at multiples of the TTL.
     for (i, p) in config.isp.iter().enumerate() {
         for &(id, overstays) in &resolvers[i] {
+            let ttl = config.authority.ttl;
+            let keep = if overstays { p.overstay.max(ttl) } else { ttl };
+            let name = d.name(id).unwrap_or_default().to_string();
+            let mut rng = d.stream("dns_lb", &format!("resolver-phase/{name}"));
+            let left = rng.random_range(1..=keep.as_nanos().max(1));
             d.place(
                 id,
                 DnsLbNode::Resolver(Resolver::new(
                     authority,
                     config.authority.query_latency,
                     overstays.then_some(p.overstay),
+                    Some((published, SimTime::from_nanos(left))),
                 )),
             )?;
         }
@@ -146,6 +156,7 @@ pub fn deploy(
             DnsLbNode::Clients(IspClients::new(IspWiring {
                 lbs: lbs.clone(),
                 resolvers: resolvers[i].iter().map(|(id, _)| *id).collect(),
+                overstaying_resolvers: resolvers[i].iter().filter(|(_, o)| *o).count(),
                 rate: p.rps,
                 users: p.users,
                 timeout: config.client.timeout,

@@ -40,6 +40,15 @@ fn drain_seconds(sent_to: &[u32], dcs: usize, dc: usize, from: usize, until: usi
         .map(|s| (s - from) as f64)
 }
 
+fn add_counts(into: &mut Vec<u32>, from: &[u32]) {
+    if into.len() < from.len() {
+        into.resize(from.len(), 0);
+    }
+    for (i, &v) in from.iter().enumerate() {
+        into[i] += v;
+    }
+}
+
 /// Turns a finished run into findings, figures, series and a timeline.
 pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig) -> Judgement {
     let res = config.resolution;
@@ -48,6 +57,7 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
     let dcs = layout.dcs.len();
     let mut cohorts: IndexMap<String, Vec<CohortBucket>> = IndexMap::new();
     let mut sent_to: Vec<u32> = Vec::new();
+    let mut sent_to_overstaying: Vec<u32> = Vec::new();
     let mut latencies: Vec<f64> = Vec::new();
     for (name, id) in &layout.isps {
         let DnsLbNode::Clients(c) = sim.node(*id) else {
@@ -56,12 +66,8 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
         let mut b = c.buckets.clone();
         b.resize(nb, CohortBucket::default());
         cohorts.insert(name.clone(), b);
-        if sent_to.len() < c.sent_to.len() {
-            sent_to.resize(c.sent_to.len(), 0);
-        }
-        for (i, &v) in c.sent_to.iter().enumerate() {
-            sent_to[i] += v;
-        }
+        add_counts(&mut sent_to, &c.sent_to);
+        add_counts(&mut sent_to_overstaying, &c.sent_to_overstaying);
         latencies.extend(c.latencies_ms.iter().map(|&x| x as f64));
     }
     latencies.sort_by(f64::total_cmp);
@@ -157,8 +163,15 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
     if let Some((t, dc)) = first_withdrawal {
         let from = (t.as_nanos() / 1_000_000_000) as usize;
         let until = restore_after.map_or(usize::MAX, |r| (r.as_nanos() / 1_000_000_000) as usize);
+        // Users of resolvers that keep to the TTL, and the tail behind
+        // resolvers that overstay it, drain apart: one figure each.
         if let Some(d) = drain_seconds(&sent_to, dcs, dc, from, until) {
             metrics.insert("drain_seconds_after_withdrawal".into(), d);
+        }
+        if sent_to_overstaying.iter().any(|&n| n > 0)
+            && let Some(d) = drain_seconds(&sent_to_overstaying, dcs, dc, from, until)
+        {
+            metrics.insert("drain_seconds_after_withdrawal_overstaying".into(), d);
         }
         metrics.insert("first_withdrawal_at_seconds".into(), t.as_secs_f64());
     }

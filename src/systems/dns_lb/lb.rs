@@ -11,11 +11,10 @@
 
 use crate::sim::{Ctx, NodeId};
 use crate::systems::dns_lb::{DnsLbNode, Msg, Obs, Timer, bucket_of};
+use crate::systems::parts::LookupMap;
 use crate::time::{SimDuration, SimTime};
 use crate::topology::Latency;
-use hashbrown::HashMap;
 use rand::RngExt;
-use rustc_hash::FxBuildHasher;
 use std::collections::VecDeque;
 
 /// A DC's load balancer.
@@ -32,6 +31,11 @@ pub struct Lb {
 }
 
 impl Lb {
+    /// The apps it balances over.
+    pub fn backends(&self) -> &[NodeId] {
+        &self.apps
+    }
+
     /// A load balancer that starts with every app considered up.
     pub fn new(dc: u8, apps: Vec<NodeId>, interval: SimDuration) -> Self {
         let n = apps.len();
@@ -145,7 +149,7 @@ pub struct AddonBucket {
 /// An application server.
 pub struct App {
     w: AppWiring,
-    calls: HashMap<u32, Call, FxBuildHasher>,
+    calls: LookupMap<u32, Call>,
     deadlines: VecDeque<(SimTime, u32)>,
     next_tag: u32,
     next_addon: usize,
@@ -161,7 +165,7 @@ impl App {
     pub fn new(w: AppWiring) -> Self {
         App {
             w,
-            calls: HashMap::with_hasher(FxBuildHasher),
+            calls: LookupMap::new(),
             deadlines: VecDeque::new(),
             next_tag: 0,
             next_addon: 0,

@@ -318,6 +318,11 @@ impl Authority {
         }
     }
 
+    /// The load balancer each record (one per DC, in DC order) points at.
+    pub fn record_targets(&self) -> &[NodeId] {
+        &self.lbs
+    }
+
     /// The published records (bit per DC). Fails open: if health checks
     /// would leave nothing, the operator's set is published.
     pub fn records(&self) -> u8 {
@@ -443,14 +448,22 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    /// A cold resolver.
-    pub fn new(authority: NodeId, latency: Latency, overstay: Option<SimDuration>) -> Self {
+    /// A resolver; `primed` is the answer it holds at the start (the
+    /// records, and when it expires), as a resolver that has been running
+    /// for a while does, or `None` for a cold one.
+    pub fn new(
+        authority: NodeId,
+        latency: Latency,
+        overstay: Option<SimDuration>,
+        primed: Option<(u8, SimTime)>,
+    ) -> Self {
+        let (records, expires) = primed.unwrap_or((0, SimTime::ZERO));
         Resolver {
             authority,
             latency,
             overstay,
-            records: 0,
-            expires: SimTime::ZERO,
+            records,
+            expires,
             asking: false,
             waiting: Vec::new(),
             upstream_queries: 0,

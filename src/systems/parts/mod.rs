@@ -13,10 +13,14 @@
 //!   times, key and object popularity laws, timeouts and retries with
 //!   backoff and jitter;
 //! - [`election`]: the term, vote and candidacy rules of a Raft-style
-//!   election, and its randomised timer.
+//!   election, and its randomised timer;
+//! - [`lookup`]: the table for in-flight work, with no iteration order.
 //!
 //! Sessions with heartbeats, backup agents, operators and scanners go here
 //! too: each a struct a system embeds.
 
 pub mod election;
+pub mod lookup;
 pub mod workload;
+
+pub use lookup::LookupMap;

@@ -385,7 +385,7 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
     let mut first_lost: Vec<Option<(u64, String)>> = vec![None; layout.servers.len()];
     for (c, a) in authority.iter().enumerate() {
         let name = shard(c as ClusterIx);
-        let present: hashbrown::HashSet<u64> = a
+        let present: std::collections::BTreeSet<u64> = a
             .and_then(|a| match sim.node(a) {
                 DbNode::Mysql(m) => Some(m.binlog().iter().map(|t| t.value).collect()),
                 DbNode::Raft(r) => Some(r.committed_writes().map(|(_, v)| v).collect()),
