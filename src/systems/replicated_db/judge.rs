@@ -16,7 +16,7 @@ use crate::check::linear::{Budget, Linearizable, Model, Options};
 use crate::check::lost_writes::LostWrites;
 use crate::check::session::StaleReads;
 use crate::check::split_brain::SplitBrain;
-use crate::check::{CheckInput, Suite};
+use crate::check::{CheckInput, Suite, SuiteReport};
 use crate::fault::FaultSchedule;
 use crate::history::{Event, EventType, History, OpFn, Outcome};
 use crate::sim::{NodeId, Simulation};
@@ -29,8 +29,85 @@ fn value_json(v: Option<u64>) -> serde_json::Value {
     v.map_or(serde_json::Value::Null, serde_json::Value::from)
 }
 
-/// Turns a finished simulation into history, facts, findings and figures.
+/// What the observations say, read once in recording order.
+struct Recorded {
+    history: History,
+    facts: Facts,
+    timeline: Vec<TimelineEntry>,
+    /// Per workload: (invoke time, ok) of writes, for unavailability.
+    writes_by_workload: Vec<Vec<(u64, bool)>>,
+    /// Acknowledged writes' latencies, ms.
+    latencies: Vec<f64>,
+    failovers: u64,
+}
+
+/// Key names per cluster, made once each.
+fn key_names(config: &DbConfig) -> Vec<Vec<String>> {
+    config
+        .cluster
+        .iter()
+        .map(|c| (0..c.keys).map(|k| format!("{}/{k}", c.name)).collect())
+        .collect()
+}
+
+/// Turns a finished simulation into history, facts, findings and figures,
+/// in named steps.
 pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) -> Judgement {
+    let keys = key_names(&layout.config);
+    let Recorded {
+        history,
+        mut facts,
+        mut timeline,
+        writes_by_workload,
+        latencies,
+        failovers,
+    } = read_observations(sim, layout, &keys);
+    record_crashes(sim, layout, &mut facts);
+    let authority = authoritative_copies(sim, layout);
+    record_final_states(sim, layout, &keys, &authority, faults, &mut facts);
+    let checks = suite(&layout.config, faults).run(&CheckInput::new(&history, &facts));
+    let diverged_per_cluster = lost_per_cluster(sim, layout, &authority, &history, &mut timeline);
+    timeline.sort_by_key(|e| e.time);
+    let metrics = figures(Figures {
+        sim,
+        faults,
+        history: &history,
+        checks: &checks,
+        diverged_per_cluster: &diverged_per_cluster,
+        writes_by_workload: &writes_by_workload,
+        latencies,
+        failovers,
+    });
+    let notes = if diverged_per_cluster.is_empty() {
+        Vec::new()
+    } else {
+        let per: Vec<String> = diverged_per_cluster
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        vec![format!(
+            "acknowledged writes missing per cluster: {}",
+            per.join(", ")
+        )]
+    };
+    Judgement {
+        history,
+        facts,
+        checks,
+        metrics,
+        timeline,
+        series: IndexMap::new(),
+        notes,
+    }
+}
+
+/// Client operations become the history; nodes' role changes and accepted
+/// writes become facts; notable moments the timeline.
+fn read_observations(
+    sim: &Simulation<DbNode>,
+    layout: &Layout,
+    key_names: &[Vec<String>],
+) -> Recorded {
     let config = &layout.config;
     let names = &layout.names;
     let shard = |c: ClusterIx| config.cluster[c as usize].name.clone();
@@ -38,12 +115,6 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
     let mut facts = Facts::new();
     let mut timeline: Vec<TimelineEntry> = Vec::new();
     let n = names.len();
-    // Key names, made once each.
-    let key_names: Vec<Vec<String>> = config
-        .cluster
-        .iter()
-        .map(|c| (0..c.keys).map(|k| format!("{}/{k}", c.name)).collect())
-        .collect();
     let key_name = |_: &DbConfig, c: ClusterIx, k: u32| key_names[c as usize][k as usize].clone();
     let mut open: Vec<Option<super::Op>> = vec![None; n];
     let mut incarnation: Vec<u64> = vec![0; n];
@@ -255,7 +326,20 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
             )),
         }
     }
-    // Crashed database nodes stop being anything until they restart.
+    Recorded {
+        history,
+        facts,
+        timeline,
+        writes_by_workload,
+        latencies,
+        failovers,
+    }
+}
+
+/// Crashed database nodes stop being anything until they restart.
+fn record_crashes(sim: &Simulation<DbNode>, layout: &Layout, facts: &mut Facts) {
+    let names = &layout.names;
+    let shard = |c: ClusterIx| layout.config.cluster[c as usize].name.clone();
     for &(time, node) in sim.crashes() {
         for (c, list) in layout.servers.iter().enumerate() {
             if list.iter().any(|(s, _)| *s == node) {
@@ -269,7 +353,12 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
             }
         }
     }
-    // Final states and the authoritative copy per cluster.
+}
+
+/// The authoritative copy of each cluster: the primary of the most recent
+/// orchestrator state (MySQL), or the most advanced Raft server.
+fn authoritative_copies(sim: &Simulation<DbNode>, layout: &Layout) -> Vec<Option<NodeId>> {
+    let config = &layout.config;
     let mut authority: Vec<Option<NodeId>> = vec![None; layout.servers.len()];
     match config.engine {
         Engine::Mysql => {
@@ -300,6 +389,23 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
             }
         }
     }
+    authority
+}
+
+/// Final states of the authoritative copies, which copy is authoritative,
+/// and when faults stopped.
+fn record_final_states(
+    sim: &Simulation<DbNode>,
+    layout: &Layout,
+    key_names: &[Vec<String>],
+    authority: &[Option<NodeId>],
+    faults: &FaultSchedule,
+    facts: &mut Facts,
+) {
+    let config = &layout.config;
+    let names = &layout.names;
+    let shard = |c: ClusterIx| config.cluster[c as usize].name.clone();
+    let key_name = |_: &DbConfig, c: ClusterIx, k: u32| key_names[c as usize][k as usize].clone();
     // Final states: of the authoritative copies only. Every server's would
     // cost a list of every write per server per run, and no checker here
     // reads them (convergence would; it is not part of this suite).
@@ -351,8 +457,10 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
             time: faults.end().as_nanos(),
         });
     }
+}
 
-    // Checks.
+/// The checks this design is held to.
+fn suite(config: &DbConfig, faults: &FaultSchedule) -> Suite {
     let fault_at = faults.faults().first().map(|f| f.at.as_nanos());
     let mut suite = Suite::new()
         .with(LostWrites)
@@ -378,9 +486,19 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
             },
         });
     }
-    let checks = suite.run(&CheckInput::new(&history, &facts));
+    suite
+}
 
-    // Acknowledged writes missing from each cluster's surviving copy.
+/// Acknowledged writes missing from each cluster's surviving copy, and a
+/// timeline entry for the first of each cluster.
+fn lost_per_cluster(
+    sim: &Simulation<DbNode>,
+    layout: &Layout,
+    authority: &[Option<NodeId>],
+    history: &History,
+    timeline: &mut Vec<TimelineEntry>,
+) -> IndexMap<String, usize> {
+    let shard = |c: ClusterIx| layout.config.cluster[c as usize].name.clone();
     let mut diverged_per_cluster: IndexMap<String, usize> = IndexMap::new();
     let mut first_lost: Vec<Option<(u64, String)>> = vec![None; layout.servers.len()];
     for (c, a) in authority.iter().enumerate() {
@@ -423,9 +541,33 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
                 )));
         }
     }
-    timeline.sort_by_key(|e| e.time);
+    diverged_per_cluster
+}
 
-    // Figures.
+/// What the figures are computed from.
+struct Figures<'a> {
+    sim: &'a Simulation<DbNode>,
+    faults: &'a FaultSchedule,
+    history: &'a History,
+    checks: &'a SuiteReport,
+    diverged_per_cluster: &'a IndexMap<String, usize>,
+    writes_by_workload: &'a [Vec<(u64, bool)>],
+    latencies: Vec<f64>,
+    failovers: u64,
+}
+
+/// The figures an architect compares designs by.
+fn figures(f: Figures<'_>) -> IndexMap<String, f64> {
+    let Figures {
+        sim,
+        faults,
+        history,
+        checks,
+        diverged_per_cluster,
+        writes_by_workload,
+        mut latencies,
+        failovers,
+    } = f;
     let mut metrics: IndexMap<String, f64> = IndexMap::new();
     let diverged = diverged_per_cluster.values().copied().max().unwrap_or(0);
     metrics.insert("diverged_acked_writes".into(), diverged as f64);
@@ -433,7 +575,7 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
         "lost_acked_writes_total".into(),
         diverged_per_cluster.values().sum::<usize>() as f64,
     );
-    for (cluster, n) in &diverged_per_cluster {
+    for (cluster, n) in diverged_per_cluster {
         metrics.insert(format!("diverged_acked_writes_{cluster}"), *n as f64);
     }
     let sb = checks.get("split-brain");
@@ -485,28 +627,7 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
         metric(checks.get("stale-reads"), "violations"),
     );
     metrics.insert("operations".into(), history.ops().len() as f64);
-
-    let notes = if diverged_per_cluster.is_empty() {
-        Vec::new()
-    } else {
-        let per: Vec<String> = diverged_per_cluster
-            .iter()
-            .map(|(c, n)| format!("{c} {n}"))
-            .collect();
-        vec![format!(
-            "acknowledged writes missing per cluster: {}",
-            per.join(", ")
-        )]
-    };
-    Judgement {
-        history,
-        facts,
-        checks,
-        metrics,
-        timeline,
-        series: IndexMap::new(),
-        notes,
-    }
+    metrics
 }
 
 /// Seconds the schedule's timed faults were in effect before `end`: a
