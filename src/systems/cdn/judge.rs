@@ -45,12 +45,209 @@ fn histogram_percentile(h: &LatencyHistogram, p: f64) -> f64 {
     2f64.powi(32) / 1000.0
 }
 
-/// Turns a finished run into findings, figures, series and a timeline.
+/// Per-bucket and per-second counts summed over the fleet.
+struct Counts {
+    /// Network-wide, per monitor bucket.
+    network: Vec<PopBucket>,
+    /// PoPs over the monitor's health threshold, per bucket.
+    unhealthy: Vec<u32>,
+    latency: LatencyHistogram,
+    requests: u64,
+    origin_per_second: Vec<u64>,
+    origin_served: u64,
+    origin_rejected: u64,
+}
+
+/// What the observations say: the timeline, the PoPs' impairment facts,
+/// and the moments the figures are measured between.
+struct Transitions {
+    timeline: Vec<TimelineEntry>,
+    facts: Facts,
+    onset: Option<SimTime>,
+    peak: usize,
+    recovered: Option<SimTime>,
+    first_push: Option<SimTime>,
+    alert: Option<SimTime>,
+    rollback: Option<SimTime>,
+    withdrawals: u64,
+}
+
+/// Turns a finished run into findings, figures, series and a timeline,
+/// in named steps.
 pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> Judgement {
     let n = layout.pops.len();
     let res = layout.resolution;
-    let end = sim.now();
-    let nb = (end.as_nanos() / res.as_nanos()) as usize + 1;
+    let nb = (sim.now().as_nanos() / res.as_nanos()) as usize + 1;
+    let counts = count(sim, layout, config, nb);
+    let Transitions {
+        timeline,
+        facts,
+        onset,
+        peak,
+        recovered,
+        first_push,
+        alert,
+        rollback,
+        withdrawals,
+    } = read_transitions(sim, layout);
+    let Counts {
+        network,
+        unhealthy,
+        latency,
+        requests,
+        origin_per_second,
+        origin_served,
+        origin_rejected,
+    } = counts;
+    // Figures.
+    let total = network.iter().fold(PopBucket::default(), |mut a, b| {
+        add_bucket(&mut a, b);
+        a
+    });
+    let fraction = |b: &PopBucket| {
+        if b.requests == 0 {
+            0.0
+        } else {
+            b.errors as f64 / b.requests as f64
+        }
+    };
+    let peak_error = network.iter().map(fraction).fold(0.0f64, f64::max);
+    let slo = &config.slo;
+    let over: Vec<usize> = (0..nb)
+        .filter(|&b| fraction(&network[b]) > slo.error_fraction)
+        .collect();
+    let served = (total.hits + total.stale + total.misses) as f64;
+    let mut metrics: IndexMap<String, f64> = IndexMap::new();
+    metrics.insert("peak_error_fraction".into(), peak_error);
+    metrics.insert("failed_pop_fraction".into(), peak as f64 / n as f64);
+    if let (Some(on), Some(a)) = (onset, alert) {
+        metrics.insert(
+            "detect_seconds".into(),
+            a.saturating_since(on).as_secs_f64(),
+        );
+    }
+    if let (Some(on), Some(r)) = (onset, recovered) {
+        metrics.insert(
+            "recovered_95_seconds".into(),
+            r.saturating_since(on).as_secs_f64(),
+        );
+    }
+    if let (Some(p), Some(r)) = (first_push, rollback) {
+        metrics.insert(
+            "rollback_seconds".into(),
+            r.saturating_since(p).as_secs_f64(),
+        );
+    }
+    // The cold start of the run is warm-up, not the incident: the peak is
+    // taken from the first configuration push on (or the whole run).
+    let from_second = first_push.map_or(0, |t| (t.as_nanos() / 1_000_000_000) as usize);
+    metrics.insert(
+        "origin_peak_rps".into(),
+        origin_per_second
+            .iter()
+            .skip(from_second)
+            .copied()
+            .max()
+            .unwrap_or(0) as f64,
+    );
+    metrics.insert(
+        "cache_hit_ratio".into(),
+        if served > 0.0 {
+            (total.hits + total.stale) as f64 / served
+        } else {
+            0.0
+        },
+    );
+    metrics.insert("requests".into(), requests as f64);
+    metrics.insert("error_requests".into(), total.errors as f64);
+    metrics.insert(
+        "bystander_error_requests".into(),
+        total.bystander_errors as f64,
+    );
+    metrics.insert(
+        "slo_breach_minutes".into(),
+        over.len() as f64 * res.as_secs_f64() / 60.0,
+    );
+    metrics.insert("origin_rejected".into(), origin_rejected as f64);
+    metrics.insert("origin_served".into(), origin_served as f64);
+    metrics.insert("anycast_withdrawals".into(), withdrawals as f64);
+    metrics.insert("latency_p50_ms".into(), histogram_percentile(&latency, 0.5));
+    metrics.insert(
+        "latency_p99_ms".into(),
+        histogram_percentile(&latency, 0.99),
+    );
+    // Checks.
+    let mut tallies = Tallies::new(res.as_nanos());
+    tallies.requests.insert(
+        "network".into(),
+        network
+            .iter()
+            .map(|b| {
+                Tally::new(
+                    b.requests as u64,
+                    b.requests.saturating_sub(b.errors) as u64,
+                )
+            })
+            .collect(),
+    );
+    let checks = Suite::new()
+        .with(Availability {
+            window_ns: res.as_nanos(),
+            requests: Requests::Tallied,
+            slo: Some(Slo {
+                success: 1.0 - slo.error_fraction,
+                windows: 1.0,
+            }),
+            fault_at: None,
+        })
+        .with(BlastRadius {
+            units: n,
+            unit_name: "PoPs".into(),
+            max_fraction: slo.blast_radius,
+        })
+        .run(&CheckInput::new(&History::new(), &facts).with_tallies(&tallies));
+    // Series, one value per bucket.
+    let mut series: IndexMap<String, Vec<f64>> = IndexMap::new();
+    series.insert(
+        "error_fraction".into(),
+        network.iter().map(fraction).collect(),
+    );
+    series.insert(
+        "unhealthy_pop_fraction".into(),
+        unhealthy.iter().map(|&u| u as f64 / n as f64).collect(),
+    );
+    let per_bucket_secs = (res.as_nanos() / 1_000_000_000).max(1) as usize;
+    series.insert(
+        "origin_rps".into(),
+        (0..nb)
+            .map(|b| {
+                let from = b * per_bucket_secs;
+                let s: u64 = origin_per_second
+                    .iter()
+                    .skip(from)
+                    .take(per_bucket_secs)
+                    .sum();
+                s as f64 / per_bucket_secs as f64
+            })
+            .collect(),
+    );
+    let conditions = layout.conditions_met.iter().filter(|&&c| c).count();
+    let notes = vec![format!(
+        "{conditions} of {n} PoPs meet the bug's conditions; {requests} client requests, {:.1} % served from cache",
+        metrics["cache_hit_ratio"] * 100.0
+    )];
+    Judgement {
+        history: History::new(),
+        facts,
+        checks,
+        metrics,
+        timeline,
+        series,
+        notes,
+    }
+}
+/// Sums every PoP's, client metro's and origin's counters.
+fn count(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig, nb: usize) -> Counts {
     let mut network = vec![PopBucket::default(); nb];
     let mut unhealthy = vec![0u32; nb];
     let mut latency: LatencyHistogram = [0; 32];
@@ -95,8 +292,21 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
             origin_rejected += o.rejected;
         }
     }
+    Counts {
+        network,
+        unhealthy,
+        latency,
+        requests,
+        origin_per_second,
+        origin_served,
+        origin_rejected,
+    }
+}
 
-    // Failing PoPs over time, from their transitions.
+/// Failing PoPs over time, from their transitions, and the control
+/// plane's moments.
+fn read_transitions(sim: &Simulation<CdnNode>, layout: &Layout) -> Transitions {
+    let n = layout.pops.len();
     let mut timeline: Vec<TimelineEntry> = Vec::new();
     let mut facts = Facts::new();
     let mut failing = vec![false; n];
@@ -209,153 +419,15 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
         timeline.push(TimelineEntry::new(r, "95 % of PoPs healthy again"));
     }
     timeline.sort_by_key(|e| e.time);
-
-    // Figures.
-    let total = network.iter().fold(PopBucket::default(), |mut a, b| {
-        add_bucket(&mut a, b);
-        a
-    });
-    let fraction = |b: &PopBucket| {
-        if b.requests == 0 {
-            0.0
-        } else {
-            b.errors as f64 / b.requests as f64
-        }
-    };
-    let peak_error = network.iter().map(fraction).fold(0.0f64, f64::max);
-    let slo = &config.slo;
-    let over: Vec<usize> = (0..nb)
-        .filter(|&b| fraction(&network[b]) > slo.error_fraction)
-        .collect();
-    let served = (total.hits + total.stale + total.misses) as f64;
-    let mut metrics: IndexMap<String, f64> = IndexMap::new();
-    metrics.insert("peak_error_fraction".into(), peak_error);
-    metrics.insert("failed_pop_fraction".into(), peak as f64 / n as f64);
-    if let (Some(on), Some(a)) = (onset, alert) {
-        metrics.insert(
-            "detect_seconds".into(),
-            a.saturating_since(on).as_secs_f64(),
-        );
-    }
-    if let (Some(on), Some(r)) = (onset, recovered) {
-        metrics.insert(
-            "recovered_95_seconds".into(),
-            r.saturating_since(on).as_secs_f64(),
-        );
-    }
-    if let (Some(p), Some(r)) = (first_push, rollback) {
-        metrics.insert(
-            "rollback_seconds".into(),
-            r.saturating_since(p).as_secs_f64(),
-        );
-    }
-    // The cold start of the run is warm-up, not the incident: the peak is
-    // taken from the first configuration push on (or the whole run).
-    let from_second = first_push.map_or(0, |t| (t.as_nanos() / 1_000_000_000) as usize);
-    metrics.insert(
-        "origin_peak_rps".into(),
-        origin_per_second
-            .iter()
-            .skip(from_second)
-            .copied()
-            .max()
-            .unwrap_or(0) as f64,
-    );
-    metrics.insert(
-        "cache_hit_ratio".into(),
-        if served > 0.0 {
-            (total.hits + total.stale) as f64 / served
-        } else {
-            0.0
-        },
-    );
-    metrics.insert("requests".into(), requests as f64);
-    metrics.insert("error_requests".into(), total.errors as f64);
-    metrics.insert(
-        "bystander_error_requests".into(),
-        total.bystander_errors as f64,
-    );
-    metrics.insert(
-        "slo_breach_minutes".into(),
-        over.len() as f64 * res.as_secs_f64() / 60.0,
-    );
-    metrics.insert("origin_rejected".into(), origin_rejected as f64);
-    metrics.insert("origin_served".into(), origin_served as f64);
-    metrics.insert("anycast_withdrawals".into(), withdrawals as f64);
-    metrics.insert("latency_p50_ms".into(), histogram_percentile(&latency, 0.5));
-    metrics.insert(
-        "latency_p99_ms".into(),
-        histogram_percentile(&latency, 0.99),
-    );
-
-    // Checks.
-    let mut tallies = Tallies::new(res.as_nanos());
-    tallies.requests.insert(
-        "network".into(),
-        network
-            .iter()
-            .map(|b| {
-                Tally::new(
-                    b.requests as u64,
-                    b.requests.saturating_sub(b.errors) as u64,
-                )
-            })
-            .collect(),
-    );
-    let checks = Suite::new()
-        .with(Availability {
-            window_ns: res.as_nanos(),
-            requests: Requests::Tallied,
-            slo: Some(Slo {
-                success: 1.0 - slo.error_fraction,
-                windows: 1.0,
-            }),
-            fault_at: None,
-        })
-        .with(BlastRadius {
-            units: n,
-            unit_name: "PoPs".into(),
-            max_fraction: slo.blast_radius,
-        })
-        .run(&CheckInput::new(&History::new(), &facts).with_tallies(&tallies));
-
-    // Series, one value per bucket.
-    let mut series: IndexMap<String, Vec<f64>> = IndexMap::new();
-    series.insert(
-        "error_fraction".into(),
-        network.iter().map(fraction).collect(),
-    );
-    series.insert(
-        "unhealthy_pop_fraction".into(),
-        unhealthy.iter().map(|&u| u as f64 / n as f64).collect(),
-    );
-    let per_bucket_secs = (res.as_nanos() / 1_000_000_000).max(1) as usize;
-    series.insert(
-        "origin_rps".into(),
-        (0..nb)
-            .map(|b| {
-                let from = b * per_bucket_secs;
-                let s: u64 = origin_per_second
-                    .iter()
-                    .skip(from)
-                    .take(per_bucket_secs)
-                    .sum();
-                s as f64 / per_bucket_secs as f64
-            })
-            .collect(),
-    );
-    let conditions = layout.conditions_met.iter().filter(|&&c| c).count();
-    let notes = vec![format!(
-        "{conditions} of {n} PoPs meet the bug's conditions; {requests} client requests, {:.1} % served from cache",
-        metrics["cache_hit_ratio"] * 100.0
-    )];
-    Judgement {
-        history: History::new(),
-        facts,
-        checks,
-        metrics,
+    Transitions {
         timeline,
-        series,
-        notes,
+        facts,
+        onset,
+        peak,
+        recovered,
+        first_push,
+        alert,
+        rollback,
+        withdrawals,
     }
 }
