@@ -1,0 +1,261 @@
+//! Validation of the scenario's own tables, one step per table: into types
+//! that cannot be wrong, every error placed in the file.
+
+use super::file::ScenarioFile;
+use super::source::{ScenarioError, Source};
+use super::{AnalysisSpec, NodeSpec, latency, probability};
+use crate::fault::{FaultSchedule, ScheduledFault};
+use crate::net::NetConfig;
+use crate::services::ServiceSpec;
+use crate::sim::Limits;
+use crate::time::{SimDuration, SimTime};
+use crate::topology::{Latency, Topology, TopologyError};
+
+/// Sites, links and shared-risk groups.
+pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topology, ScenarioError> {
+    let mut topology = Topology::new();
+    for (i, site) in parsed.site.iter().enumerate() {
+        let s = site.get_ref();
+        let local = match &s.local_latency {
+            Some(l) => latency(src, l, format!("site[{i}].local_latency"))?,
+            None => Latency::constant(SimDuration::from_micros(50)),
+        };
+        topology
+            .add_site_with(s.name.get_ref(), s.kind, local)
+            .map_err(|e| src.error(s.name.span(), format!("site[{i}].name"), e))?;
+    }
+    for (i, link) in parsed.link.iter().enumerate() {
+        let l = link.get_ref();
+        for (end, field) in [(&l.a, "a"), (&l.b, "b")] {
+            if topology.site_id(end.get_ref()).is_err() {
+                return Err(src.error(
+                    end.span(),
+                    format!("link[{i}].{field}"),
+                    format!("unknown site {:?}", end.get_ref()),
+                ));
+            }
+        }
+        if l.a.get_ref() == l.b.get_ref() {
+            return Err(src.error(
+                l.b.span(),
+                format!("link[{i}].b"),
+                "a link must join two different sites",
+            ));
+        }
+        let lat = latency(src, &l.latency, format!("link[{i}].latency"))?;
+        let loss = probability(src, &l.loss, format!("link[{i}].loss"))?;
+        let bandwidth = match &l.bandwidth_mbps {
+            None => None,
+            Some(b) if b.get_ref().is_finite() && *b.get_ref() > 0.0 => {
+                Some((*b.get_ref() * 1e6) as u64)
+            }
+            Some(b) => {
+                return Err(src.error(
+                    b.span(),
+                    format!("link[{i}].bandwidth_mbps"),
+                    format!("{} is not a positive number", b.get_ref()),
+                ));
+            }
+        };
+        topology
+            .add_link_with(
+                l.name.get_ref(),
+                l.a.get_ref(),
+                l.b.get_ref(),
+                lat,
+                loss,
+                bandwidth,
+            )
+            .map_err(|e| src.error(l.name.span(), format!("link[{i}].name"), e))?;
+    }
+    for (i, group) in parsed.group.iter().enumerate() {
+        let g = group.get_ref();
+        let names: Vec<&str> = g.links.get_ref().iter().map(String::as_str).collect();
+        topology.add_group(g.name.get_ref(), &names).map_err(|e| {
+            let (span, field) = match e {
+                TopologyError::Duplicate { .. } => (g.name.span(), "name"),
+                _ => (g.links.span(), "links"),
+            };
+            src.error(span, format!("group[{i}].{field}"), e)
+        })?;
+    }
+    Ok(topology)
+}
+
+/// Network-wide behaviour.
+pub(super) fn network(src: &Source<'_>, parsed: &ScenarioFile) -> Result<NetConfig, ScenarioError> {
+    let mut net = NetConfig::default();
+    if let Some(n) = &parsed.network {
+        net.duplicate = probability(src, &n.duplicate, "network.duplicate".into())?;
+        net.reorder = probability(src, &n.reorder, "network.reorder".into())?;
+        if let Some(d) = &n.reorder_delay {
+            net.reorder_delay = latency(src, d, "network.reorder_delay".into())?;
+        }
+    }
+    Ok(net)
+}
+
+/// Hard limits, `time_max` from the duration.
+pub(super) fn limits(parsed: &ScenarioFile) -> Limits {
+    let header = parsed.scenario.get_ref();
+    let mut limits = Limits {
+        time_max: SimTime::ZERO + *header.duration.get_ref(),
+        ..Limits::default()
+    };
+    if let Some(l) = &parsed.limits {
+        limits.events_max = l.events_max.unwrap_or(limits.events_max);
+        limits.events_per_instant_max = l
+            .events_per_instant_max
+            .unwrap_or(limits.events_per_instant_max);
+        limits.inbox_max = l.inbox_max.unwrap_or(limits.inbox_max);
+        limits.held_max = l.held_max.unwrap_or(limits.held_max);
+        limits.observations_max = l.observations_max.unwrap_or(limits.observations_max);
+        limits.trace_max = l.trace_max.unwrap_or(limits.trace_max);
+    }
+    limits
+}
+
+/// `[[node]]` services.
+pub(super) fn nodes(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    topology: &Topology,
+) -> Result<Vec<NodeSpec>, ScenarioError> {
+    let mut nodes = Vec::new();
+    for (i, node) in parsed.node.iter().enumerate() {
+        let mut table = node.get_ref().clone();
+        let err = |field: &str, message: String| {
+            src.error(node.span(), format!("node[{i}].{field}"), message)
+        };
+        let mut take = |key: &str, required: bool| -> Result<Option<String>, ScenarioError> {
+            match table.remove(key) {
+                Some(toml::Value::String(s)) => Ok(Some(s)),
+                Some(other) => Err(err(
+                    key,
+                    format!("expected a string, found {}", other.type_str()),
+                )),
+                None if required => Err(err(key, "missing".into())),
+                None => Ok(None),
+            }
+        };
+        let name = take("name", true)?.unwrap_or_default();
+        let site = take("site", true)?.unwrap_or_default();
+        let domain = take("domain", false)?.unwrap_or_default();
+        if !table.contains_key("service") {
+            return Err(err(
+                "service",
+                "missing (one of: echo, ping, heartbeat)".into(),
+            ));
+        }
+        let service: ServiceSpec = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| err("service", e.message().trim().to_string()))?;
+        if topology.site_id(&site).is_err() {
+            return Err(err("site", format!("unknown site {site:?}")));
+        }
+        nodes.push(NodeSpec {
+            name,
+            site,
+            domain,
+            service,
+        });
+    }
+    Ok(nodes)
+}
+
+/// The fault schedule, in time order.
+pub(super) fn faults(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+) -> Result<FaultSchedule, ScenarioError> {
+    let mut faults = Vec::new();
+    for (i, fault) in parsed.fault.iter().enumerate() {
+        let mut table = fault.get_ref().clone();
+        let err = |field: &str, message: String| {
+            src.error(fault.span(), format!("fault[{i}].{field}"), message)
+        };
+        let at: SimTime = match table.remove("at") {
+            Some(v) => v
+                .try_into()
+                .map_err(|e: toml::de::Error| err("at", e.message().trim().to_string()))?,
+            None => return Err(err("at", "missing".into())),
+        };
+        let duration: Option<SimDuration> =
+            match table.remove("duration") {
+                Some(v) => Some(v.try_into().map_err(|e: toml::de::Error| {
+                    err("duration", e.message().trim().to_string())
+                })?),
+                None => None,
+            };
+        if !table.contains_key("kind") {
+            return Err(err("kind", "missing".into()));
+        }
+        let parsed_fault = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| err("kind", e.message().trim().to_string()))?;
+        faults.push(ScheduledFault {
+            at,
+            duration,
+            fault: parsed_fault,
+        });
+    }
+    let schedule = FaultSchedule::new(faults).map_err(|e| {
+        src.error(
+            parsed.fault[e.index].span(),
+            format!("fault[{}].{}", e.index, e.field),
+            e.reason,
+        )
+    })?;
+    Ok(schedule)
+}
+
+/// Separation questions for `analyze`.
+pub(super) fn analyses(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    nodes: &[NodeSpec],
+    topology: &Topology,
+) -> Result<Vec<AnalysisSpec>, ScenarioError> {
+    let mut analyses = Vec::new();
+    for (i, a) in parsed.analysis.iter().enumerate() {
+        let a = a.get_ref();
+        for (set, field) in [(&a.from, "from"), (&a.to, "to")] {
+            // Names are nodes, or sites (for built-in systems, whose
+            // nodes are generated).
+            if let Some(bad) = set
+                .get_ref()
+                .iter()
+                .find(|n| !nodes.iter().any(|s| &s.name == *n) && topology.site_id(n).is_err())
+            {
+                return Err(src.error(
+                    set.span(),
+                    format!("analysis[{i}].{field}"),
+                    format!("unknown node or site {bad:?}"),
+                ));
+            }
+            if set.get_ref().is_empty() {
+                return Err(src.error(
+                    set.span(),
+                    format!("analysis[{i}].{field}"),
+                    "names no node",
+                ));
+            }
+        }
+        let quorum = a.quorum.as_ref().map_or(1, |q| *q.get_ref());
+        if quorum == 0 || quorum > a.to.get_ref().len() {
+            let span = a.quorum.as_ref().map_or(a.to.span(), |q| q.span());
+            return Err(src.error(
+                span,
+                format!("analysis[{i}].quorum"),
+                format!("{quorum} is not between 1 and the size of `to`"),
+            ));
+        }
+        analyses.push(AnalysisSpec {
+            name: a.name.clone(),
+            from: a.from.get_ref().clone(),
+            to: a.to.get_ref().clone(),
+            quorum,
+        });
+    }
+    Ok(analyses)
+}
