@@ -13,7 +13,7 @@ use super::lb::AddonBucket;
 use super::{Cause, DnsLbNode, Obs};
 use crate::check::availability::{Availability, Requests, Slo};
 use crate::check::correlated::CorrelatedFailure;
-use crate::check::{CheckInput, Facts, Suite, Tallies, Tally};
+use crate::check::{CheckInput, Facts, Suite, SuiteReport, Tallies, Tally};
 use crate::history::History;
 use crate::sim::Simulation;
 use crate::stats::percentile;
@@ -52,84 +52,22 @@ fn add_counts(into: &mut Vec<u32>, from: &[u32]) {
 /// Turns a finished run into findings, figures, series and a timeline.
 pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig) -> Judgement {
     let res = config.resolution;
-    let end = sim.now();
-    let nb = (end.as_nanos() / res.as_nanos()) as usize + 1;
+    let nb = (sim.now().as_nanos() / res.as_nanos()) as usize + 1;
     let dcs = layout.dcs.len();
-    let mut cohorts: IndexMap<String, Vec<CohortBucket>> = IndexMap::new();
-    let mut sent_to: Vec<u32> = Vec::new();
-    let mut sent_to_overstaying: Vec<u32> = Vec::new();
-    let mut latencies: Vec<f64> = Vec::new();
-    for (name, id) in &layout.isps {
-        let DnsLbNode::Clients(c) = sim.node(*id) else {
-            continue;
-        };
-        let mut b = c.buckets.clone();
-        b.resize(nb, CohortBucket::default());
-        cohorts.insert(name.clone(), b);
-        add_counts(&mut sent_to, &c.sent_to);
-        add_counts(&mut sent_to_overstaying, &c.sent_to_overstaying);
-        latencies.extend(c.latencies_ms.iter().map(|&x| x as f64));
-    }
-    latencies.sort_by(f64::total_cmp);
-    let mut addon = vec![AddonBucket::default(); nb];
-    for &id in &layout.apps {
-        if let DnsLbNode::App(a) = sim.node(id) {
-            for (b, x) in a.addon_buckets.iter().enumerate().take(nb) {
-                addon[b].answered += x.answered;
-                addon[b].rtt_ms_sum += x.rtt_ms_sum;
-                addon[b].timeouts += x.timeouts;
-            }
-        }
-    }
-
-    // Timeline and record changes.
-    let mut timeline: Vec<TimelineEntry> = Vec::new();
-    let mut flaps_by_dc: Vec<Vec<(SimTime, bool)>> = vec![Vec::new(); dcs];
-    let mut first_withdrawal: Option<(SimTime, usize)> = None;
-    let mut restore_after: Option<SimTime> = None;
-    let mut withdrawals = 0u32;
-    let mut flaps = 0u32;
-    for o in sim.observations() {
-        let by = |c: &Cause| match c {
-            Cause::Operator => "operators",
-            Cause::HealthCheck => "health checks",
-        };
-        match &o.value {
-            Obs::Withdrawn { dc, by: c } => {
-                withdrawals += 1;
-                if first_withdrawal.is_none() {
-                    first_withdrawal = Some((o.time, *dc as usize));
-                }
-                timeline.push(TimelineEntry::new(
-                    o.time,
-                    format!(
-                        "{} withdraw {}'s record from DNS",
-                        by(c),
-                        layout.dcs[*dc as usize]
-                    ),
-                ));
-            }
-            Obs::Restored { dc, by: c } => {
-                flaps += 1;
-                if let Some((_, w)) = first_withdrawal
-                    && w == *dc as usize
-                    && restore_after.is_none()
-                {
-                    restore_after = Some(o.time);
-                }
-                timeline.push(TimelineEntry::new(
-                    o.time,
-                    format!("{} restore {}'s record", by(c), layout.dcs[*dc as usize]),
-                ));
-            }
-            Obs::Backend { dc, healthy } => flaps_by_dc[*dc as usize].push((o.time, *healthy)),
-        }
-    }
-    for (dc, marks) in flaps_by_dc.iter().enumerate() {
-        timeline.extend(fold_backend_marks(&layout.dcs[dc], marks));
-    }
-    timeline.sort_by_key(|e| e.time);
-
+    let Gathered {
+        cohorts,
+        sent_to,
+        sent_to_overstaying,
+        latencies,
+        addon,
+    } = gather(sim, layout, nb);
+    let Records {
+        timeline,
+        first_withdrawal,
+        restore_after,
+        withdrawals,
+        flaps,
+    } = read_records(sim, layout);
     let frac = |b: &CohortBucket| {
         if b.requests == 0 {
             0.0
@@ -234,8 +172,34 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
                 .collect(),
         );
     }
+    let checks = checks(&cohorts, config);
+    let mut notes = vec![format!(
+        "{everywhere} request(s) failed on every datacenter they tried"
+    )];
+    for (name, b) in &cohorts {
+        let r: u64 = b.iter().map(|x| x.requests as u64).sum();
+        let e: u64 = b.iter().map(|x| x.errors as u64).sum();
+        let retries: u64 = b.iter().map(|x| x.retries as u64).sum();
+        notes.push(format!(
+            "cohort {name}: {r} requests, {e} failed, {retries} retries"
+        ));
+    }
+    Judgement {
+        history: History::new(),
+        facts: Facts::new(),
+        checks,
+        metrics,
+        timeline,
+        series,
+        notes,
+    }
+}
+
+/// Tallies per cohort (requests, probe rounds), judged by the suite.
+fn checks(cohorts: &IndexMap<String, Vec<CohortBucket>>, config: &DnsLbConfig) -> SuiteReport {
+    let res = config.resolution;
     let mut tallies = Tallies::new(res.as_nanos());
-    for (name, buckets) in &cohorts {
+    for (name, buckets) in cohorts {
         tallies.requests.insert(
             name.clone(),
             buckets
@@ -259,7 +223,7 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
                 .collect(),
         );
     }
-    let checks = Suite::new()
+    Suite::new()
         .with(Availability {
             window_ns: res.as_nanos(),
             requests: Requests::Tallied,
@@ -272,26 +236,119 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
         .with(CorrelatedFailure {
             target_name: "datacenter".into(),
         })
-        .run(&CheckInput::new(&History::new(), &Facts::new()).with_tallies(&tallies));
-    let mut notes = vec![format!(
-        "{everywhere} request(s) failed on every datacenter they tried"
-    )];
-    for (name, b) in &cohorts {
-        let r: u64 = b.iter().map(|x| x.requests as u64).sum();
-        let e: u64 = b.iter().map(|x| x.errors as u64).sum();
-        let retries: u64 = b.iter().map(|x| x.retries as u64).sum();
-        notes.push(format!(
-            "cohort {name}: {r} requests, {e} failed, {retries} retries"
-        ));
+        .run(&CheckInput::new(&History::new(), &Facts::new()).with_tallies(&tallies))
+}
+
+/// Per-cohort buckets, tries per DC per second, latencies, add-on calls.
+struct Gathered {
+    cohorts: IndexMap<String, Vec<CohortBucket>>,
+    sent_to: Vec<u32>,
+    sent_to_overstaying: Vec<u32>,
+    latencies: Vec<f64>,
+    addon: Vec<AddonBucket>,
+}
+
+/// Sums the client cohorts' and apps' counters.
+fn gather(sim: &Simulation<DnsLbNode>, layout: &Layout, nb: usize) -> Gathered {
+    let mut cohorts: IndexMap<String, Vec<CohortBucket>> = IndexMap::new();
+    let mut sent_to: Vec<u32> = Vec::new();
+    let mut sent_to_overstaying: Vec<u32> = Vec::new();
+    let mut latencies: Vec<f64> = Vec::new();
+    for (name, id) in &layout.isps {
+        let DnsLbNode::Clients(c) = sim.node(*id) else {
+            continue;
+        };
+        let mut b = c.buckets.clone();
+        b.resize(nb, CohortBucket::default());
+        cohorts.insert(name.clone(), b);
+        add_counts(&mut sent_to, &c.sent_to);
+        add_counts(&mut sent_to_overstaying, &c.sent_to_overstaying);
+        latencies.extend(c.latencies_ms.iter().map(|&x| x as f64));
     }
-    Judgement {
-        history: History::new(),
-        facts: Facts::new(),
-        checks,
-        metrics,
+    latencies.sort_by(f64::total_cmp);
+    let mut addon = vec![AddonBucket::default(); nb];
+    for &id in &layout.apps {
+        if let DnsLbNode::App(a) = sim.node(id) {
+            for (b, x) in a.addon_buckets.iter().enumerate().take(nb) {
+                addon[b].answered += x.answered;
+                addon[b].rtt_ms_sum += x.rtt_ms_sum;
+                addon[b].timeouts += x.timeouts;
+            }
+        }
+    }
+    Gathered {
+        cohorts,
+        sent_to,
+        sent_to_overstaying,
+        latencies,
+        addon,
+    }
+}
+
+/// Record withdrawals and restores, and health-check marks folded.
+struct Records {
+    timeline: Vec<TimelineEntry>,
+    first_withdrawal: Option<(SimTime, usize)>,
+    restore_after: Option<SimTime>,
+    withdrawals: u32,
+    flaps: u32,
+}
+
+/// The timeline and record changes, from the observations.
+fn read_records(sim: &Simulation<DnsLbNode>, layout: &Layout) -> Records {
+    let dcs = layout.dcs.len();
+    let mut timeline: Vec<TimelineEntry> = Vec::new();
+    let mut flaps_by_dc: Vec<Vec<(SimTime, bool)>> = vec![Vec::new(); dcs];
+    let mut first_withdrawal: Option<(SimTime, usize)> = None;
+    let mut restore_after: Option<SimTime> = None;
+    let mut withdrawals = 0u32;
+    let mut flaps = 0u32;
+    for o in sim.observations() {
+        let by = |c: &Cause| match c {
+            Cause::Operator => "operators",
+            Cause::HealthCheck => "health checks",
+        };
+        match &o.value {
+            Obs::Withdrawn { dc, by: c } => {
+                withdrawals += 1;
+                if first_withdrawal.is_none() {
+                    first_withdrawal = Some((o.time, *dc as usize));
+                }
+                timeline.push(TimelineEntry::new(
+                    o.time,
+                    format!(
+                        "{} withdraw {}'s record from DNS",
+                        by(c),
+                        layout.dcs[*dc as usize]
+                    ),
+                ));
+            }
+            Obs::Restored { dc, by: c } => {
+                flaps += 1;
+                if let Some((_, w)) = first_withdrawal
+                    && w == *dc as usize
+                    && restore_after.is_none()
+                {
+                    restore_after = Some(o.time);
+                }
+                timeline.push(TimelineEntry::new(
+                    o.time,
+                    format!("{} restore {}'s record", by(c), layout.dcs[*dc as usize]),
+                ));
+            }
+            Obs::Backend { dc, healthy } => flaps_by_dc[*dc as usize].push((o.time, *healthy)),
+        }
+    }
+    for (dc, marks) in flaps_by_dc.iter().enumerate() {
+        timeline.extend(fold_backend_marks(&layout.dcs[dc], marks));
+    }
+    timeline.sort_by_key(|e| e.time);
+    Records {
         timeline,
-        series,
-        notes,
+        first_withdrawal,
+        restore_after,
+        withdrawals,
+        flaps,
     }
 }
 
