@@ -1,4 +1,4 @@
-//! PHOLD, the standard discrete-event benchmark (`shared/phold.md`), on the
+//! PHOLD, the standard discrete-event benchmark (`docs/phold.md`), on the
 //! blastradius kernel, and the plain `BinaryHeap` loop it is measured against.
 //!
 //! ```text

@@ -1,5 +1,5 @@
 //! PHOLD, the standard discrete-event benchmark, exactly as
-//! `shared/phold.md` defines it, built on the public kernel API: each
+//! `docs/phold.md` defines it, built on the public kernel API: each
 //! logical process is an ordinary [`Node`] and each event an ordinary
 //! message sent with [`Ctx::send_direct`]. The figure it gives is what users
 //! get, not a special path.

@@ -309,3 +309,34 @@ fn bad_system_tables_name_file_line_and_field() {
         "{e}"
     );
 }
+
+#[test]
+fn any_design_of_the_database_may_do_without_links() {
+    let text = incidents::find("github-2018").expect("built in").text;
+    let with = format!(
+        "{text}\n[design.no-cloud-link]\ndescription = \"the East cloud is cut off\"\nwithout_links = [\"east_hub-east_cloud\"]\n"
+    );
+    let s = Scenario::parse(Path::new("g.toml"), &with).expect("valid");
+    let d = s.design(Some("no-cloud-link")).expect("design");
+    assert!(d.topology.link_id("east_hub-east_cloud").is_err());
+    assert!(
+        s.design(Some("as-2018"))
+            .expect("design")
+            .topology
+            .link_id("east_hub-east_cloud")
+            .is_ok()
+    );
+    let cut_off = run(&s, "no-cloud-link", 5);
+    let normal = run(&s, "as-2018", 5);
+    assert_ne!(cut_off.fingerprint, normal.fingerprint);
+    // A link that does not exist is named at the design's own line.
+    let bad = with.replace("[\"east_hub-east_cloud\"]", "[\"east_hub-mars\"]");
+    let e = Scenario::parse(Path::new("g.toml"), &bad).expect_err("rejected");
+    assert_eq!(e.field(), "design.no-cloud-link.without_links", "{e}");
+    let line = bad
+        .lines()
+        .position(|l| l.contains("east_hub-mars"))
+        .expect("there")
+        + 1;
+    assert_eq!(e.line(), line, "{e}");
+}

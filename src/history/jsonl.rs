@@ -1,4 +1,4 @@
-//! JSON Lines: the interchange format of `shared/history-format.md`.
+//! JSON Lines: the interchange format of `docs/history-format.md`.
 //!
 //! The reader streams (one reused line buffer, borrowed strings, raw JSON
 //! values interned without building a tree when they are already canonical),

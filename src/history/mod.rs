@@ -1,7 +1,7 @@
 //! Histories: what the clients of a system saw.
 //!
 //! A history is the sequence of `invoke` / `ok` / `fail` / `info` events of
-//! `shared/history-format.md` (Jepsen's model). Checkers judge histories and
+//! `docs/history-format.md` (Jepsen's model). Checkers judge histories and
 //! nothing else of the simulation, so a history recorded from a real system
 //! is judged exactly like one recorded from a simulated run.
 //!

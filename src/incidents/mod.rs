@@ -4,7 +4,7 @@
 //! the repository, compiled in), so `blastradius show NAME` prints exactly
 //! what `blastradius replay NAME` runs, and an edited copy runs with
 //! `blastradius run FILE`. Facts in the files are tagged as published,
-//! secondary, derived or assumed (see `shared/incidents.md`).
+//! secondary, derived or assumed (see `docs/incidents.md`).
 
 use crate::scenario::{Scenario, ScenarioError};
 use std::path::Path;

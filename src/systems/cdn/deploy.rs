@@ -73,12 +73,16 @@ fn apportion(n: u32, weights: &[f64]) -> Vec<u32> {
     out
 }
 
-/// Places the deployment `config` on `d`: PoP sites and their uplinks, then
-/// every node.
-pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Layout>, BuildError> {
-    let config = Arc::new(config.clone());
+/// PoP sites generated per region, hanging off its hub.
+struct PopSites {
+    names: Vec<String>,
+    region: Vec<usize>,
+    per_region: Vec<u32>,
+    shares: Vec<f64>,
+}
 
-    // PoP sites, spread over regions.
+/// Adds the PoP sites and their uplinks to the topology.
+fn add_pop_sites(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<PopSites, BuildError> {
     let shares: Vec<f64> = config.region.iter().map(|r| r.share).collect();
     let per_region = apportion(config.pops.count, &shares);
     let mut pop_names = Vec::new();
@@ -101,16 +105,17 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
             pop_region.push(r);
         }
     }
-    let n = pop_names.len();
-    let topo = d.topology().clone();
-    let pop_sites: Vec<_> = pop_names
-        .iter()
-        .map(|p| topo.site_id(p).expect("just added"))
-        .collect();
-    let distances: Vec<Vec<Option<SimDuration>>> =
-        pop_sites.iter().map(|&s| topo.distances_from(s)).collect();
+    Ok(PopSites {
+        names: pop_names,
+        region: pop_region,
+        per_region,
+        shares,
+    })
+}
 
-    // Which PoPs meet each condition, and the bug's predicate per PoP.
+/// Which PoPs meet the bug's conditions: each condition holds at
+/// `round(fraction × PoPs)` PoPs drawn from the seed.
+fn conditions_met(config: &CdnConfig, d: &Deployment<CdnNode>, n: usize) -> Vec<bool> {
     let mut meets: IndexMap<&str, Vec<bool>> = IndexMap::new();
     for c in &config.condition {
         let mut order: Vec<usize> = (0..n).collect();
@@ -122,7 +127,7 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
         }
         meets.insert(c.name.as_str(), v);
     }
-    let conditions_met: Vec<bool> = (0..n)
+    (0..n)
         .map(|p| {
             config.bug.as_ref().is_some_and(|b| {
                 b.conditions
@@ -130,9 +135,19 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
                     .all(|c| meets.get(c.as_str()).is_some_and(|v| v[p]))
             })
         })
-        .collect();
+        .collect()
+}
 
-    // Versions and features, interned to bits.
+/// Software versions and tenant features, interned to bits.
+struct Interned {
+    versions: Vec<String>,
+    bug: Option<Arc<Bug>>,
+    change_bits: Vec<u64>,
+    deploy_versions: Vec<u16>,
+}
+
+/// Interns versions and features; at most 64 of each.
+fn intern_versions_and_features(config: &CdnConfig) -> Result<Interned, BuildError> {
     let mut versions = vec![config.software.clone()];
     let mut features: Vec<String> = Vec::new();
     let bug = config.bug.as_ref().map(|b| {
@@ -176,6 +191,39 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
     if versions.len() > 64 {
         return Err(BuildError::config("operator", "at most 64 versions"));
     }
+    Ok(Interned {
+        versions,
+        bug,
+        change_bits,
+        deploy_versions,
+    })
+}
+
+/// Places the deployment `config` on `d`: PoP sites and their uplinks, then
+/// every node.
+pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Layout>, BuildError> {
+    let config = Arc::new(config.clone());
+    let PopSites {
+        names: pop_names,
+        region: pop_region,
+        per_region,
+        shares,
+    } = add_pop_sites(&config, d)?;
+    let n = pop_names.len();
+    let topo = d.topology().clone();
+    let pop_sites: Vec<_> = pop_names
+        .iter()
+        .map(|p| topo.site_id(p).expect("just added"))
+        .collect();
+    let distances: Vec<Vec<Option<SimDuration>>> =
+        pop_sites.iter().map(|&s| topo.distances_from(s)).collect();
+    let conditions_met = conditions_met(&config, d, n);
+    let Interned {
+        versions,
+        bug,
+        change_bits,
+        deploy_versions,
+    } = intern_versions_and_features(&config)?;
 
     // Node ids: control, origins, shields, PoPs, clients.
     let control = d.reserve("control", &config.region[0].hub, "")?;
