@@ -217,13 +217,28 @@ struct DurationVisitor;
 impl de::Visitor<'_> for DurationVisitor {
     type Value = u64;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a duration such as \"43s\" or \"250ms\", or integer nanoseconds")
+        f.write_str("a duration with a unit, such as \"43s\" or \"250ms\"")
     }
+    // A bare number has no unit: `duration = 120` meant seconds to whoever
+    // wrote it, and would run 120 ns. Only 0 is unambiguous.
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-        Ok(v)
+        if v == 0 {
+            return Ok(0);
+        }
+        Err(E::custom(format!(
+            "{v} has no unit: write \"{v}s\", \"{v}ms\", \"{v}us\" or \"{v}ns\""
+        )))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
-        u64::try_from(v).map_err(|_| E::custom(format!("duration {v} is negative")))
+        if v < 0 {
+            return Err(E::custom(format!("duration {v} is negative")));
+        }
+        self.visit_u64(v as u64)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+        Err(E::custom(format!(
+            "{v} has no unit: write \"{v}s\" or \"{v}ms\""
+        )))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
         if v.trim_start().starts_with('-') {
@@ -287,13 +302,20 @@ impl<'de> Deserialize<'de> for SignedDuration {
         impl de::Visitor<'_> for V {
             type Value = i64;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a signed duration such as \"-2s\", or integer nanoseconds")
+                f.write_str("a signed duration with a unit, such as \"-2s\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
-                Ok(v)
+                if v == 0 {
+                    return Ok(0);
+                }
+                Err(E::custom(format!(
+                    "{v} has no unit: write \"{v}s\" or \"{v}ms\""
+                )))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
-                i64::try_from(v).map_err(|_| E::custom("offset too large"))
+                i64::try_from(v)
+                    .map_err(|_| E::custom("offset too large"))
+                    .and_then(|v| self.visit_i64(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
                 let (neg, rest) = match v.trim().strip_prefix('-') {
@@ -353,8 +375,16 @@ mod tests {
         assert!(parse_duration("3 parsecs").is_err());
         let d: SimDuration = serde_json::from_str("\"250ms\"").unwrap();
         assert_eq!(d, SimDuration::from_millis(250));
-        let n: SimDuration = serde_json::from_str("17").unwrap();
-        assert_eq!(n.as_nanos(), 17);
+        // A bare number has no unit and is refused, saying how to write it.
+        let e = serde_json::from_str::<SimDuration>("17")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no unit") && e.contains("\"17s\""), "{e}");
+        assert_eq!(
+            serde_json::from_str::<SimDuration>("0").unwrap(),
+            SimDuration::ZERO
+        );
+        assert!(serde_json::from_str::<SimDuration>("1.5").is_err());
         assert!(serde_json::from_str::<SimDuration>("\"-1s\"").is_err());
         let back: SimDuration = serde_json::from_str(
             &serde_json::to_string(&SimDuration::from_nanos(1_234_567_891)).unwrap(),

@@ -224,6 +224,7 @@ fn every_dns_record_and_lb_backend_is_at_the_site_its_config_names() {
         faults: &s.faults,
         duration: s.duration,
         trace: false,
+        watch: None,
     };
     let (sim, layout) = registry::build(&DnsLb, &config, &world, Seed(1)).expect("builds");
     let site = |id| {

@@ -222,12 +222,20 @@ fn an_unknown_fault_kind() {
 
 #[test]
 fn a_misspelt_field_is_not_ignored() {
+    // Named as written, at its own line (not the entry's header).
     expect_error(
         "duration = \"1s\"",
         "duraton = \"1s\"",
-        31,
-        "fault[0].kind",
+        33,
+        "fault[0].duraton",
         "unknown field `duraton`",
+    );
+    expect_error(
+        "interval = \"1s\"",
+        "intervl = \"1s\"",
+        28,
+        "node[1].intervl",
+        "unknown field `intervl`",
     );
 }
 

@@ -194,6 +194,12 @@ impl Checker for Availability {
             total,
             secs(longest)
         );
+        // With no SLO the figures stand alone, but a service that answered
+        // nothing is unavailable whatever the objective.
+        if self.slo.is_none() && ok == 0.0 {
+            f.verdict = Verdict::Invalid;
+            summary.push_str("; no request succeeded (no SLO given, and none can excuse 0 %)");
+        }
         if let Some(slo) = self.slo {
             let met = meeting(slo.success);
             let fraction = met as f64 / windows.len().max(1) as f64;

@@ -60,7 +60,7 @@ pub fn check(
     let results: Vec<_> = files.par_iter().map(|f| check_one(f, &options)).collect();
     let (mut invalid, mut unknown, mut bad) = (false, false, false);
     let mut out = String::new();
-    for (file, (result, ..)) in files.iter().zip(&results) {
+    for (file, (result, n_ops, ..)) in files.iter().zip(&results) {
         let name = file.display();
         match result {
             Checked::BadInput(e) => {
@@ -74,6 +74,11 @@ pub fn check(
                 }
             }
             Checked::Verdict(r) => {
+                if *n_ops == 0 {
+                    eprintln!(
+                        "warning: {name}: the history has no operations; it is trivially linearizable"
+                    );
+                }
                 invalid |= r.verdict == Verdict::Invalid;
                 unknown |= r.verdict == Verdict::Unknown;
                 match format {

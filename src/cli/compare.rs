@@ -2,7 +2,7 @@
 
 use super::{EXIT_BAD_INPUT, Format, load_named};
 use anyhow::Result;
-use blastradius::run::{Comparison, compare as run_compare};
+use blastradius::run::{Comparison, compare_with};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +14,7 @@ pub struct Args<'a> {
     pub shard: Option<(usize, usize)>,
     pub merge: &'a [PathBuf],
     pub quiet: bool,
+    pub deadline: std::time::Duration,
 }
 
 fn merged(files: &[PathBuf]) -> Result<Comparison, String> {
@@ -73,9 +74,24 @@ pub fn compare(args: Args<'_>, format: Format) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
         let first = args.first.or(scenario.seed.map(|s| s.0)).unwrap_or(1);
-        let seeds: Vec<u64> = (0..args.seeds).map(|k| first.wrapping_add(k)).collect();
+        if first.checked_add(args.seeds - 1).is_none() {
+            eprintln!(
+                "error: --seeds {}: counting up from seed {first} passes the largest seed, {}",
+                args.seeds,
+                u64::MAX
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        let seeds: Vec<u64> = (0..args.seeds).map(|k| first + k).collect();
         let shard = args.shard.unwrap_or((1, 1));
         let total = designs.len() * seeds.len();
+        if shard.0 > total {
+            eprintln!(
+                "error: --shard {}/{}: the sweep has only {total} run(s), so shard {} would be empty",
+                shard.0, shard.1, shard.0
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
         let mine = (0..total).filter(|k| k % shard.1 == shard.0 - 1).count();
         let bar = if args.quiet {
             indicatif::ProgressBar::hidden()
@@ -89,7 +105,8 @@ pub fn compare(args: Args<'_>, format: Format) -> Result<ExitCode> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let tick = || bar.inc(1);
-        let result = run_compare(&scenario, &designs, &seeds, shard, &tick)?;
+        let options = super::watch(args.deadline, false);
+        let result = compare_with(&scenario, &designs, &seeds, shard, &tick, &options)?;
         bar.finish_and_clear();
         result
     };

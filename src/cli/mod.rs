@@ -58,6 +58,9 @@ enum Command {
         /// Run twice and fail loudly if the fingerprints differ.
         #[arg(long)]
         check_determinism: bool,
+        /// Wall-clock time a run may take before it stops as unknown.
+        #[arg(long, default_value = "10m", value_parser = parse_deadline)]
+        deadline: std::time::Duration,
     },
     /// Print a built-in incident's scenario file (edit it, then `run` it).
     Show {
@@ -90,6 +93,10 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Wall-clock time the whole comparison may take; runs still going
+        /// past it stop as unknown.
+        #[arg(long, default_value = "10m", value_parser = parse_deadline)]
+        deadline: std::time::Duration,
     },
     /// Run a scenario file (or a built-in incident by name).
     Run {
@@ -107,6 +114,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Wall-clock time the run may take before it stops as unknown.
+        #[arg(long, default_value = "10m", value_parser = parse_deadline)]
+        deadline: std::time::Duration,
     },
     /// Check histories (JSON Lines; `.edn` files are read as Jepsen EDN)
     /// for linearizability. Prints `FILE<TAB>valid|invalid|unknown` per file.
@@ -154,12 +164,14 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
             format,
             check_determinism,
+            deadline,
         } => replay::replay(
             &scenario,
             design.as_deref(),
             seed,
             format,
             check_determinism,
+            deadline,
         ),
         Command::Compare {
             scenario,
@@ -170,6 +182,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             merge,
             format,
             quiet,
+            deadline,
         } => compare::compare(
             compare::Args {
                 name: scenario.as_deref(),
@@ -179,6 +192,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 shard,
                 merge: &merge,
                 quiet,
+                deadline,
             },
             format,
         ),
@@ -188,6 +202,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             design,
             check_determinism,
             format,
+            deadline,
         } => {
             let name = file.to_string_lossy();
             let (scenario, _) = match load_named(&name) {
@@ -195,7 +210,14 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Err(code) => return Ok(code),
             };
             if scenario.system.is_some() {
-                replay::replay(&name, design.as_deref(), seed, format, check_determinism)
+                replay::replay(
+                    &name,
+                    design.as_deref(),
+                    seed,
+                    format,
+                    check_determinism,
+                    deadline,
+                )
             } else if let Some(d) = design {
                 eprintln!(
                     "error: --design {d:?}: scenario {:?} has no system table, so no designs",
@@ -203,7 +225,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 );
                 Ok(ExitCode::from(EXIT_BAD_INPUT))
             } else {
-                run::run(&scenario, &name, seed, check_determinism, format)
+                run::run(&scenario, &name, seed, check_determinism, format, deadline)
             }
         }
         Command::Analyze {
@@ -246,6 +268,55 @@ pub fn seed_for(asked: Option<u64>, scenario: &Scenario) -> u64 {
         eprintln!("seed: {s}");
         s
     })
+}
+
+fn parse_deadline(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (write \"90s\", \"10m\")"))
+}
+
+/// A watch for one run: stops it past `deadline` (wall clock), and shows
+/// progress on stderr when stderr is a terminal and `show` is set.
+pub fn watch(deadline: std::time::Duration, show: bool) -> blastradius::run::RunOptions {
+    use std::io::{IsTerminal, Write};
+    let clock = Stopwatch::start();
+    let show = show && std::io::stderr().is_terminal();
+    let last = std::sync::Mutex::new(0.0f64);
+    let watch = move |p: &blastradius::sim::Progress| {
+        let t = clock.seconds();
+        if show
+            && let Ok(mut l) = last.lock()
+            && t - *l >= 1.0
+        {
+            *l = t;
+            let _ = write!(
+                std::io::stderr(),
+                "\r  simulated {:.0}s of {:.0}s, {:.1} M events, {:.2} M events/s   ",
+                p.now.as_secs_f64(),
+                p.end.as_secs_f64().min(1e12),
+                p.events as f64 / 1e6,
+                p.events as f64 / t.max(1e-9) / 1e6
+            );
+        }
+        (t > deadline.as_secs_f64()).then(|| {
+            format!(
+                "the run passed its wall-clock deadline of {} at simulated {:.3}s (raise it with --deadline)",
+                humantime::format_duration(deadline),
+                p.now.as_secs_f64()
+            )
+        })
+    };
+    blastradius::run::RunOptions {
+        watch: Some(std::sync::Arc::new(watch)),
+        ..Default::default()
+    }
+}
+
+/// Clears a progress line left on a terminal.
+pub fn clear_progress() {
+    use std::io::{IsTerminal, Write};
+    if std::io::stderr().is_terminal() {
+        let _ = write!(std::io::stderr(), "\r{:70}\r", "");
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {

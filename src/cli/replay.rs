@@ -4,7 +4,7 @@ use super::{EXIT_BAD_INPUT, EXIT_INVALID, Format, load_named, seed_for, verdict_
 use anyhow::Result;
 use blastradius::Seed;
 use blastradius::report::replay::ReplayReport;
-use blastradius::run::{RunOptions, run};
+use blastradius::run::run;
 use std::process::ExitCode;
 
 pub fn replay(
@@ -13,13 +13,18 @@ pub fn replay(
     seed: Option<u64>,
     format: Format,
     check_determinism: bool,
+    deadline: std::time::Duration,
 ) -> Result<ExitCode> {
     let (scenario, command) = match load_named(name) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let seed = Seed(seed_for(seed, &scenario));
-    let once = || run(&scenario, design, seed, &RunOptions::default());
+    let once = || {
+        let r = run(&scenario, design, seed, &super::watch(deadline, true));
+        super::clear_progress();
+        r
+    };
     let outcome = match once() {
         Ok(o) => o,
         Err(e) => {

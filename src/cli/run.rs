@@ -13,12 +13,16 @@ pub fn run(
     seed: Option<u64>,
     check: bool,
     format: Format,
+    deadline: std::time::Duration,
 ) -> Result<ExitCode> {
     let seed = Seed(seed_for(seed, scenario));
     let replay = format!("blastradius run {name} --seed {}", seed.0);
     let once = || -> Result<RunReport> {
         let mut sim = scenario.build(seed, false)?;
-        let stop = sim.run();
+        let options = super::watch(deadline, true);
+        let watch = options.watch.expect("a watch");
+        let stop = sim.run_watched(&mut |p| watch(p));
+        super::clear_progress();
         Ok(RunReport::new(scenario, &sim, stop, replay.clone()))
     };
     let report = once()?;

@@ -16,11 +16,21 @@ use std::str::FromStr;
 /// Reads a Jepsen EDN history file.
 pub fn read_file(path: &Path) -> Result<History, HistoryError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| HistoryError::Io {
-        file: name.clone(),
-        source,
-    })?;
+    let text = super::read_bounded(path, &name)?;
     parse_str(&text, &name)
+}
+
+/// An `edn-rs` error as a sentence.
+fn edn_message(e: &edn_rs::EdnError) -> String {
+    match e {
+        edn_rs::EdnError::ParseEdn(s)
+        | edn_rs::EdnError::Deserialize(s)
+        | edn_rs::EdnError::Iter(s) => {
+            format!("not valid EDN: {s}")
+        }
+        edn_rs::EdnError::TryFromInt(e) => format!("not valid EDN: {e}"),
+        _ => "not valid EDN".to_string(),
+    }
 }
 
 /// Parses a Jepsen EDN history; `file` names it in errors.
@@ -39,7 +49,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<History, HistoryError> {
             field,
             message,
         };
-        let edn = Edn::from_str(body).map_err(|e| err("edn", format!("{e:?}")))?;
+        let edn = Edn::from_str(body).map_err(|e| err("edn", edn_message(&e)))?;
         let Some(event) = to_event(&edn).map_err(|(f, m)| err(f, m))? else {
             continue;
         };
@@ -74,7 +84,12 @@ fn to_event(e: &Edn) -> Result<Option<Event>, (&'static str, String)> {
         Some(Edn::Int(p)) if *p >= 0 => *p as u64,
         Some(Edn::UInt(p)) => *p,
         Some(Edn::Key(_)) => return Ok(None), // :nemesis
-        Some(other) => return Err(("process", format!("{other:?} is not a process number"))),
+        Some(other) => {
+            return Err((
+                "process",
+                format!("{} is not a process number", to_json(other)),
+            ));
+        }
         None => return Err(("process", "missing".into())),
     };
     let kind = get(e, "type")
@@ -149,7 +164,9 @@ fn to_json(e: &Edn) -> serde_json::Value {
 
 /// Splits EDN text into its top-level maps, each with its 1-based line.
 /// Understands strings, character literals and `;` comments; anything
-/// outside maps other than `[`, `]`, `(`, `)`, commas and blanks is an error.
+/// outside maps other than `[`, `]`, `(`, `)`, commas and blanks is an error,
+/// as is a value nested deeper than [`EDN_DEPTH_MAX`](crate::bounds::EDN_DEPTH_MAX)
+/// (the parser behind it recurses) or a string that never closes.
 fn split_maps(text: &str) -> impl Iterator<Item = Result<(usize, &str), (usize, String)>> {
     let bytes = text.as_bytes();
     let mut i = 0usize;
@@ -181,10 +198,12 @@ fn split_maps(text: &str) -> impl Iterator<Item = Result<(usize, &str), (usize, 
         let start = i;
         let start_line = line;
         let mut depth = 0usize;
+        let mut nesting = 0usize;
         while i < bytes.len() {
             match bytes[i] {
                 b'\n' => line += 1,
                 b'"' => {
+                    let string_line = line;
                     i += 1;
                     while i < bytes.len() && bytes[i] != b'"' {
                         if bytes[i] == b'\\' {
@@ -194,16 +213,47 @@ fn split_maps(text: &str) -> impl Iterator<Item = Result<(usize, &str), (usize, 
                         }
                         i += 1;
                     }
+                    if i >= bytes.len() {
+                        return Some(Err((string_line, "unterminated string".to_string())));
+                    }
                 }
+                b'[' | b'(' => {
+                    nesting += 1;
+                    if nesting > crate::bounds::EDN_DEPTH_MAX {
+                        i = bytes.len();
+                        return Some(Err((
+                            line,
+                            format!(
+                                "a value nested deeper than {} levels",
+                                crate::bounds::EDN_DEPTH_MAX
+                            ),
+                        )));
+                    }
+                }
+                b']' | b')' => nesting = nesting.saturating_sub(1),
                 b'\\' => i += 1,
                 b';' => {
                     while i + 1 < bytes.len() && bytes[i + 1] != b'\n' {
                         i += 1;
                     }
                 }
-                b'{' => depth += 1,
+                b'{' => {
+                    depth += 1;
+                    nesting += 1;
+                    if nesting > crate::bounds::EDN_DEPTH_MAX {
+                        i = bytes.len();
+                        return Some(Err((
+                            line,
+                            format!(
+                                "a value nested deeper than {} levels",
+                                crate::bounds::EDN_DEPTH_MAX
+                            ),
+                        )));
+                    }
+                }
                 b'}' => {
                     depth -= 1;
+                    nesting = nesting.saturating_sub(1);
                     if depth == 0 {
                         i += 1;
                         return Some(Ok((start_line, &text[start..i])));

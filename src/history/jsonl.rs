@@ -35,7 +35,9 @@ pub fn read_file(path: &Path) -> Result<History, HistoryError> {
         file: name.clone(),
         source,
     })?;
-    read(std::io::BufReader::with_capacity(1 << 16, file), &name)
+    use std::io::Read;
+    let bounded = file.take(crate::bounds::HISTORY_BYTES_MAX + 1);
+    read(std::io::BufReader::with_capacity(1 << 16, bounded), &name)
 }
 
 /// Parses a history held in memory; `file` names it in errors.
@@ -48,9 +50,11 @@ pub fn read(mut input: impl BufRead, file: &str) -> Result<History, HistoryError
     let mut h = History::new();
     let mut buf = Vec::with_capacity(256);
     let mut line_no = 0usize;
+    let mut total = 0u64;
+    let (keyed, keyless) = (&mut 0usize, &mut 0usize);
     loop {
         buf.clear();
-        let n = input
+        let n = std::io::Read::take(&mut input, crate::bounds::LINE_BYTES_MAX as u64 + 1)
             .read_until(b'\n', &mut buf)
             .map_err(|source| HistoryError::Io {
                 file: file.to_string(),
@@ -60,23 +64,73 @@ pub fn read(mut input: impl BufRead, file: &str) -> Result<History, HistoryError
             break;
         }
         line_no += 1;
+        total += n as u64;
         let err = |field: &'static str, message: String| HistoryError::Line {
             file: file.to_string(),
             line: line_no,
             field,
             message,
         };
-        let text = std::str::from_utf8(&buf).map_err(|e| err("json", format!("not UTF-8: {e}")))?;
+        if n > crate::bounds::LINE_BYTES_MAX {
+            return Err(err(
+                "json",
+                format!(
+                    "the line is longer than {} KiB, the limit for one event",
+                    crate::bounds::LINE_BYTES_MAX >> 10
+                ),
+            ));
+        }
+        if total > crate::bounds::HISTORY_BYTES_MAX {
+            return Err(err(
+                "file",
+                format!(
+                    "the file is larger than {} GiB, the limit for a history",
+                    crate::bounds::HISTORY_BYTES_MAX >> 30
+                ),
+            ));
+        }
+        let mut text =
+            std::str::from_utf8(&buf).map_err(|e| err("json", format!("not UTF-8: {e}")))?;
+        if line_no == 1 {
+            // A byte-order mark carries no data.
+            text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        }
         if text.trim().is_empty() {
             continue;
         }
-        parse_line(&mut h, text, line_no as u32).map_err(|(field, message)| err(field, message))?;
+        let has_key = parse_line(&mut h, text, line_no as u32)
+            .map_err(|(field, message)| err(field, message))?;
+        // A history has keys or it does not: keyless events beside keyed
+        // ones would be checked as one more object without a word.
+        if has_key {
+            *keyed += 1;
+        } else {
+            *keyless += 1;
+        }
+        if *keyed > 0 && *keyless > 0 {
+            return Err(err(
+                "key",
+                if has_key {
+                    "this event has a key, but earlier ones have none: a history either has keys or is one register".to_string()
+                } else {
+                    "this event has no key, but earlier ones have keys: a history either has keys or is one register".to_string()
+                },
+            ));
+        }
     }
     Ok(h)
 }
 
-fn parse_line(h: &mut History, text: &str, line: u32) -> Result<(), (&'static str, String)> {
-    let l: Line<'_> = serde_json::from_str(text).map_err(|e| ("json", e.to_string()))?;
+/// Parses one line into `h`; says whether the event had a key.
+fn parse_line(h: &mut History, text: &str, line: u32) -> Result<bool, (&'static str, String)> {
+    let l: Line<'_> = serde_json::from_str(text).map_err(|e| {
+        // The reader names the line; say the column only.
+        let m = e.to_string();
+        let m = m
+            .rsplit_once(" at line ")
+            .map_or(m.clone(), |(m, _)| m.to_string());
+        ("json", format!("{m} (column {})", e.column()))
+    })?;
     let process = match l.process {
         None => return Err(("process", "missing".into())),
         Some(raw) => raw.get().trim().parse::<u64>().map_err(|_| {
@@ -133,7 +187,8 @@ fn parse_line(h: &mut History, text: &str, line: u32) -> Result<(), (&'static st
     };
     let value = raw_value(h, kind, f, l.value).map_err(|m| ("value", m))?;
     h.push_interned(process, kind, f, key, value, time, line)
-        .map_err(|e| (e.field, e.message))
+        .map_err(|e| (e.field, e.message))?;
+    Ok(key.is_some())
 }
 
 fn raw_value(

@@ -48,6 +48,40 @@ impl Format {
     }
 }
 
+/// Reads a whole file as UTF-8, refusing one larger than
+/// [`HISTORY_BYTES_MAX`](crate::bounds::HISTORY_BYTES_MAX).
+pub(crate) fn read_bounded(path: &Path, name: &str) -> Result<String, HistoryError> {
+    use std::io::Read;
+    let io = |source| HistoryError::Io {
+        file: name.to_string(),
+        source,
+    };
+    let max = crate::bounds::HISTORY_BYTES_MAX;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(HistoryError::Line {
+            file: name.to_string(),
+            line: 0,
+            field: "file",
+            message: format!("larger than {} GiB, the limit for a history", max >> 30),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        HistoryError::Line {
+            file: name.to_string(),
+            line: e.as_bytes()[..good].iter().filter(|&&b| b == b'\n').count() + 1,
+            field: "file",
+            message: "not UTF-8 text".into(),
+        }
+    })
+}
+
 /// Reads a history file in the format its name says ([`Format::of`]).
 pub fn read_file(path: &Path) -> Result<History, HistoryError> {
     match Format::of(path) {

@@ -53,6 +53,25 @@ pub fn compare(
     shard: (usize, usize),
     tick: &(dyn Fn() + Sync),
 ) -> Result<Comparison, RunError> {
+    compare_with(
+        scenario,
+        designs,
+        seeds,
+        shard,
+        tick,
+        &RunOptions::default(),
+    )
+}
+
+/// [`compare`] with options for every run (a per-run deadline).
+pub fn compare_with(
+    scenario: &Scenario,
+    designs: &[String],
+    seeds: &[u64],
+    shard: (usize, usize),
+    tick: &(dyn Fn() + Sync),
+    options: &RunOptions,
+) -> Result<Comparison, RunError> {
     for d in designs {
         scenario.design(Some(d))?;
     }
@@ -68,12 +87,7 @@ pub fn compare(
     let mut runs: Vec<(usize, CompareRun)> = pairs
         .par_iter()
         .map(|&(d, seed)| {
-            let outcome = run(
-                scenario,
-                Some(&designs[d]),
-                Seed(seed),
-                &RunOptions::default(),
-            )?;
+            let outcome = run(scenario, Some(&designs[d]), Seed(seed), options)?;
             tick();
             Ok((
                 d,

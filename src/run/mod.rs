@@ -4,24 +4,40 @@
 //! [`RunOptions`] to an [`Outcome`] through the design's configured system
 //! (no code here knows which system it is). A run that stops at a limit
 //! before the end of simulated time is judged `unknown`, with the limit
-//! and what to raise, whatever its checks said: its figures are partial.
+//! and what to raise, whatever its checks said (they judged a prefix of the
+//! run, whose end state is not the run's): its figures are partial.
 //! [`compare`] runs designs × seeds in parallel, or one shard of them, and
 //! merges shards.
 
 pub mod compare;
 
-pub use compare::{CompareRun, Comparison, compare};
+pub use compare::{CompareRun, Comparison, compare, compare_with};
 
 use crate::check::{Finding, Verdict};
 use crate::rng::Seed;
 use crate::scenario::{Scenario, ScenarioDesignError};
+use crate::systems::registry::Watch;
 use crate::systems::{BuildError, Outcome, World};
+use std::sync::Arc;
 
 /// How to run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Record every kernel event (for traces; slower).
     pub trace: bool,
+    /// Asked every few hundred thousand events whether to go on: a
+    /// wall-clock deadline, a progress line for a person. The library sets
+    /// none; a stop by it is a limit stop (`unknown`).
+    pub watch: Option<Arc<Watch>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("trace", &self.trace)
+            .field("watch", &self.watch.is_some())
+            .finish()
+    }
 }
 
 /// Why a run could not start.
@@ -56,6 +72,7 @@ pub fn run(
         faults: &scenario.faults,
         duration: scenario.duration,
         trace: options.trace,
+        watch: options.watch.as_deref(),
     };
     let mut outcome = d
         .config
@@ -69,11 +86,14 @@ pub fn run(
     Ok(outcome)
 }
 
-/// A run cut short by a limit is `unknown`: what it checked covers only
-/// the simulated time it reached.
+/// A run cut short by a limit is `unknown`, whatever its checks said: what
+/// they judged is a prefix of the run (a write not yet replicated at the
+/// cut is not a lost write; an outage may have ended a second later). The
+/// checks keep their own verdicts, for what they are worth.
 fn judge_stop(outcome: &mut Outcome) {
     if outcome.stop.is_limit() {
-        outcome.checks.push(Finding::new(
+        outcome.checks.verdict = Verdict::Unknown;
+        outcome.checks.findings.push(Finding::new(
             "run",
             Verdict::Unknown,
             format!(

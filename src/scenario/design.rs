@@ -255,6 +255,7 @@ fn resolve(
         faults: cx.faults,
         duration: cx.duration,
         trace: false,
+        watch: None,
     };
     config
         .check_builds(&world)

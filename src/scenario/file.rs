@@ -42,9 +42,9 @@ pub(super) struct HeaderFile {
     pub(super) seed: Option<u64>,
     pub(super) duration: Spanned<SimDuration>,
     #[serde(default)]
-    pub(super) t0: Option<String>,
+    pub(super) t0: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) t0_at: Option<SimDuration>,
+    pub(super) t0_at: Option<Spanned<SimDuration>>,
     #[serde(default)]
     pub(super) design: Option<Spanned<String>>,
 }
@@ -58,6 +58,7 @@ pub(super) struct LimitsFile {
     pub(super) held_max: Option<usize>,
     pub(super) observations_max: Option<usize>,
     pub(super) trace_max: Option<usize>,
+    pub(super) pending_max: Option<usize>,
 }
 
 #[derive(Deserialize)]

@@ -150,8 +150,45 @@ impl Scenario {
     /// Reads and validates a scenario file whose system may be one of
     /// `registry`'s.
     pub fn load_with(registry: &Registry, path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError::file_level(path, "file", format!("cannot read: {e}")))?;
+        use std::io::Read;
+        let max = crate::bounds::SCENARIO_BYTES_MAX;
+        let cannot = |e: std::io::Error| {
+            ScenarioError::file_level(path, "file", format!("cannot read: {e}"))
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(cannot)?
+            .take(max + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+        if bytes.len() as u64 > max {
+            return Err(ScenarioError::file_level(
+                path,
+                "file",
+                format!(
+                    "larger than {} MiB, the limit for a scenario file",
+                    max >> 20
+                ),
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let good = e.utf8_error().valid_up_to();
+            let before = &e.as_bytes()[..good];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = good
+                - before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1)
+                + 1;
+            ScenarioError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                field: "file".into(),
+                message: "not UTF-8 text (a scenario file is TOML, UTF-8)".into(),
+            }
+        })?;
         Scenario::parse_with(registry, path, &text)
     }
 
@@ -180,6 +217,42 @@ impl Scenario {
                 "must be positive",
             ));
         }
+        if *header.duration.get_ref() > crate::bounds::DURATION_MAX {
+            return Err(src.error(
+                header.duration.span(),
+                "scenario.duration",
+                format!(
+                    "{} is over the limit of {}",
+                    header.duration.get_ref(),
+                    crate::bounds::DURATION_MAX
+                ),
+            ));
+        }
+        if let Some(t0) = &header.t0
+            && humantime::parse_rfc3339_weak(t0.get_ref()).is_err()
+        {
+            return Err(src.error(
+                t0.span(),
+                "scenario.t0",
+                format!(
+                    "{:?} is not a date and time such as \"2018-10-21T22:52:00Z\"",
+                    t0.get_ref()
+                ),
+            ));
+        }
+        if let Some(at) = &header.t0_at
+            && at.get_ref() > header.duration.get_ref()
+        {
+            return Err(src.error(
+                at.span(),
+                "scenario.t0_at",
+                format!(
+                    "{} is past the end of the scenario ({})",
+                    at.get_ref(),
+                    header.duration.get_ref()
+                ),
+            ));
+        }
 
         let topology = validate::topology(&src, &parsed)?;
         let net = validate::network(&src, &parsed)?;
@@ -187,6 +260,7 @@ impl Scenario {
         let nodes = validate::nodes(&src, &parsed, &topology)?;
         let schedule = validate::faults(&src, &parsed)?;
         let analyses = validate::analyses(&src, &parsed, &nodes, &topology)?;
+        validate::service_load(&src, &parsed, &nodes, &limits)?;
 
         let mut scenario = Scenario {
             name: header.name.clone(),
@@ -201,8 +275,11 @@ impl Scenario {
             analyses,
             system: None,
             published: parsed.published.clone(),
-            t0: header.t0.clone(),
-            t0_at: header.t0_at.unwrap_or(SimDuration::ZERO),
+            t0: header.t0.as_ref().map(|t| t.get_ref().clone()),
+            t0_at: header
+                .t0_at
+                .as_ref()
+                .map_or(SimDuration::ZERO, |t| *t.get_ref()),
             origin: Origin {
                 file: file.to_path_buf(),
                 text: Arc::from(text),

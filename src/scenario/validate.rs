@@ -4,15 +4,39 @@
 use super::file::ScenarioFile;
 use super::source::{ScenarioError, Source};
 use super::{AnalysisSpec, NodeSpec, latency, probability};
+use crate::bounds;
 use crate::fault::{FaultSchedule, ScheduledFault};
 use crate::net::NetConfig;
 use crate::services::ServiceSpec;
 use crate::sim::Limits;
 use crate::time::{SimDuration, SimTime};
 use crate::topology::{Latency, Topology, TopologyError};
+use std::ops::Range;
 
 /// Sites, links and shared-risk groups.
 pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topology, ScenarioError> {
+    if let Some(s) = parsed.site.get(bounds::SITES_MAX) {
+        return Err(src.error(
+            s.span(),
+            format!("site[{}]", bounds::SITES_MAX),
+            format!(
+                "{} sites are over the limit of {}",
+                parsed.site.len(),
+                bounds::SITES_MAX
+            ),
+        ));
+    }
+    if let Some(l) = parsed.link.get(bounds::LINKS_MAX) {
+        return Err(src.error(
+            l.span(),
+            format!("link[{}]", bounds::LINKS_MAX),
+            format!(
+                "{} links are over the limit of {}",
+                parsed.link.len(),
+                bounds::LINKS_MAX
+            ),
+        ));
+    }
     let mut topology = Topology::new();
     for (i, site) in parsed.site.iter().enumerate() {
         let s = site.get_ref();
@@ -111,6 +135,7 @@ pub(super) fn limits(parsed: &ScenarioFile) -> Limits {
         limits.held_max = l.held_max.unwrap_or(limits.held_max);
         limits.observations_max = l.observations_max.unwrap_or(limits.observations_max);
         limits.trace_max = l.trace_max.unwrap_or(limits.trace_max);
+        limits.pending_max = l.pending_max.unwrap_or(limits.pending_max);
     }
     limits
 }
@@ -121,6 +146,17 @@ pub(super) fn nodes(
     parsed: &ScenarioFile,
     topology: &Topology,
 ) -> Result<Vec<NodeSpec>, ScenarioError> {
+    if let Some(n) = parsed.node.get(bounds::NODES_MAX) {
+        return Err(src.error(
+            n.span(),
+            format!("node[{}]", bounds::NODES_MAX),
+            format!(
+                "{} nodes are over the limit of {}",
+                parsed.node.len(),
+                bounds::NODES_MAX
+            ),
+        ));
+    }
     let mut nodes = Vec::new();
     for (i, node) in parsed.node.iter().enumerate() {
         let mut table = node.get_ref().clone();
@@ -147,9 +183,20 @@ pub(super) fn nodes(
                 "missing (one of: echo, ping, heartbeat)".into(),
             ));
         }
-        let service: ServiceSpec = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| err("service", e.message().trim().to_string()))?;
+        let service: ServiceSpec =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    key_error(src, node.span(), &format!("node[{i}]"), "service", &e)
+                })?;
+        let interval = match &service {
+            ServiceSpec::Ping(p) => Some(p.interval),
+            ServiceSpec::Heartbeat(h) => Some(h.interval),
+            ServiceSpec::Echo {} => None,
+        };
+        if let Some(d) = interval {
+            bounds::interval("interval", d).map_err(|(f, m)| err(&f, m))?;
+        }
         if topology.site_id(&site).is_err() {
             return Err(err("site", format!("unknown site {site:?}")));
         }
@@ -168,6 +215,18 @@ pub(super) fn faults(
     src: &Source<'_>,
     parsed: &ScenarioFile,
 ) -> Result<FaultSchedule, ScenarioError> {
+    if let Some(f) = parsed.fault.get(bounds::FAULTS_MAX) {
+        return Err(src.error(
+            f.span(),
+            format!("fault[{}]", bounds::FAULTS_MAX),
+            format!(
+                "{} faults are over the limit of {}",
+                parsed.fault.len(),
+                bounds::FAULTS_MAX
+            ),
+        ));
+    }
+    let end = SimTime::ZERO + *parsed.scenario.get_ref().duration.get_ref();
     let mut faults = Vec::new();
     for (i, fault) in parsed.fault.iter().enumerate() {
         let mut table = fault.get_ref().clone();
@@ -180,6 +239,16 @@ pub(super) fn faults(
                 .map_err(|e: toml::de::Error| err("at", e.message().trim().to_string()))?,
             None => return Err(err("at", "missing".into())),
         };
+        if at > end {
+            return Err(err(
+                "at",
+                format!(
+                    "{} is past the end of the scenario ({}): the fault would never happen",
+                    at.saturating_since(SimTime::ZERO),
+                    end.saturating_since(SimTime::ZERO)
+                ),
+            ));
+        }
         let duration: Option<SimDuration> =
             match table.remove("duration") {
                 Some(v) => Some(v.try_into().map_err(|e: toml::de::Error| {
@@ -192,7 +261,9 @@ pub(super) fn faults(
         }
         let parsed_fault = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| err("kind", e.message().trim().to_string()))?;
+            .map_err(|e: toml::de::Error| {
+                key_error(src, fault.span(), &format!("fault[{i}]"), "kind", &e)
+            })?;
         faults.push(ScheduledFault {
             at,
             duration,
@@ -258,4 +329,83 @@ pub(super) fn analyses(
         });
     }
     Ok(analyses)
+}
+
+/// An error from deserializing one `[[table]]` entry: an unknown key is
+/// named and placed at its own line; anything else at the entry, under
+/// `fallback`.
+fn key_error(
+    src: &Source<'_>,
+    table: Range<usize>,
+    prefix: &str,
+    fallback: &str,
+    e: &toml::de::Error,
+) -> ScenarioError {
+    let message = e.message().trim();
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next());
+    if let Some(key) = unknown
+        && let Some(at) = key_line(src.text, table.clone(), key)
+    {
+        return src.error(at..at, format!("{prefix}.{key}"), message);
+    }
+    src.error(table, format!("{prefix}.{fallback}"), message)
+}
+
+/// The offset of the line that sets `key` inside the table starting at
+/// `table` (up to the next header).
+fn key_line(text: &str, table: Range<usize>, key: &str) -> Option<usize> {
+    let start = table.start.min(text.len());
+    let mut offset = start;
+    for (n, line) in text[start..].split_inclusive('\n').enumerate() {
+        let l = line.trim_start();
+        if n > 0 && l.starts_with('[') {
+            return None;
+        }
+        if n > 0 && l.split('=').next().map(str::trim) == Some(key) && l.contains('=') {
+            return Some(offset + (line.len() - l.len()));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Refuses `[[node]]` services that would need more kernel events than
+/// `limits.events_max` over the scenario's duration (estimated from their
+/// periods: a ping is about four events, a heartbeat round two per peer),
+/// rather than run until the limit stops them.
+pub(super) fn service_load(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    nodes: &[NodeSpec],
+    limits: &Limits,
+) -> Result<(), ScenarioError> {
+    let header = parsed.scenario.get_ref();
+    let duration = header.duration.get_ref().as_nanos() as f64;
+    let estimate: f64 = nodes
+        .iter()
+        .map(|n| match &n.service {
+            ServiceSpec::Ping(p) => duration / p.interval.as_nanos().max(1) as f64 * 4.0,
+            ServiceSpec::Heartbeat(h) => {
+                duration / h.interval.as_nanos().max(1) as f64 * (2.0 * h.peers.len() as f64 + 1.0)
+            }
+            ServiceSpec::Echo {} => 0.0,
+        })
+        .sum();
+    // Against the limit a person can wait for, or a higher events_max
+    // the file asks for; a file that lowers events_max to cut a run short
+    // gets its limit stop.
+    let allowed = limits.events_max.max(bounds::EVENTS_ESTIMATE_MAX);
+    if estimate > allowed as f64 {
+        return Err(src.error(
+            header.duration.span(),
+            "scenario.duration",
+            format!(
+                "the services would need about {estimate:.2e} kernel events over {}, more than the {allowed} allowed: shorten the duration, lengthen the intervals, or raise limits.events_max",
+                header.duration.get_ref()
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -200,6 +200,15 @@ impl Node for ServiceNode {
     type Timer = ServiceTimer;
     type Observation = ServiceObservation;
 
+    /// On the wire: an ICMP-echo-sized ping or pong, a small heartbeat
+    /// datagram, so links with a bandwidth delay them as they would.
+    fn message_bytes(message: &ServiceMessage) -> u32 {
+        match message {
+            ServiceMessage::Ping { .. } | ServiceMessage::Pong { .. } => 64,
+            ServiceMessage::Heartbeat => 48,
+        }
+    }
+
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
             ServiceNode::Echo => {}

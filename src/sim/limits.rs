@@ -21,6 +21,10 @@ pub struct Limits {
     pub observations_max: usize,
     /// Trace records kept when tracing; beyond, counted as truncated.
     pub trace_max: usize,
+    /// Events pending in the queue (the kernel's memory that grows with
+    /// the model's fan-out); beyond, the run stops. Checked every
+    /// [`WATCH_EVERY`](super::WATCH_EVERY) events.
+    pub pending_max: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +37,7 @@ impl Default for Limits {
             held_max: 1_000_000,
             observations_max: 10_000_000,
             trace_max: 1_000_000,
+            pending_max: 20_000_000,
         }
     }
 }
@@ -64,6 +69,16 @@ pub enum StopReason {
         /// How many.
         observations: usize,
     },
+    /// `pending_max` events waiting in the queue.
+    PendingLimit {
+        /// How many.
+        pending: usize,
+    },
+    /// The watch (a wall-clock deadline, a user's budget) stopped the run.
+    Watched {
+        /// Its reason.
+        reason: String,
+    },
     /// A node asked to stop.
     Requested {
         /// Its reason.
@@ -79,6 +94,8 @@ impl StopReason {
             StopReason::EventLimit { .. }
                 | StopReason::Livelock { .. }
                 | StopReason::ObservationLimit { .. }
+                | StopReason::PendingLimit { .. }
+                | StopReason::Watched { .. }
         )
     }
 }
@@ -101,6 +118,11 @@ impl fmt::Display for StopReason {
                 f,
                 "stopped at the observation limit ({observations}); raise limits.observations_max"
             ),
+            StopReason::PendingLimit { pending } => write!(
+                f,
+                "stopped with {pending} events pending, the limit (limits.pending_max); the model schedules work faster than it completes it"
+            ),
+            StopReason::Watched { reason } => write!(f, "{reason}"),
             StopReason::Requested { reason } => write!(f, "stopped by a node: {reason}"),
         }
     }

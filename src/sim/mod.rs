@@ -365,6 +365,22 @@ impl<N: Node> Kernel<N> {
     }
 }
 
+/// How often [`Simulation::run_watched`] looks up: every this many events.
+pub const WATCH_EVERY: u64 = 1 << 18;
+
+/// Where a run stands, for a watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Events handled.
+    pub events: u64,
+    /// Simulated time reached.
+    pub now: SimTime,
+    /// Where simulated time ends (`limits.time_max`).
+    pub end: SimTime,
+    /// Events pending.
+    pub pending: usize,
+}
+
 /// A deterministic discrete-event simulation of nodes of type `N`.
 pub struct Simulation<N: Node> {
     nodes: Vec<N>,
@@ -654,6 +670,46 @@ impl<N: Node> Simulation<N> {
             state.wake_pending = true;
             let at = state.busy_until.max(k.now);
             k.queue.push(at, Event::Wake { node });
+        }
+    }
+
+    /// Runs like [`Simulation::run`], and every [`WATCH_EVERY`] events
+    /// checks `limits.pending_max` and asks `watch` whether to go on (a
+    /// wall-clock deadline, progress for a person): `Some(reason)` stops the
+    /// run with [`StopReason::Watched`]. The run is cut into slices by a
+    /// temporary event limit, so the hot loop is the same loop and the
+    /// events handled are the same as without a watch.
+    pub fn run_watched(
+        &mut self,
+        watch: &mut dyn FnMut(&Progress) -> Option<String>,
+    ) -> StopReason {
+        let events_max = self.kernel.limits.events_max;
+        loop {
+            let slice_end = self
+                .kernel
+                .ordinal
+                .saturating_add(WATCH_EVERY)
+                .min(events_max);
+            self.kernel.limits.events_max = slice_end;
+            let stop = self.run();
+            self.kernel.limits.events_max = events_max;
+            let sliced = matches!(stop, StopReason::EventLimit { .. }) && slice_end < events_max;
+            if !sliced {
+                return stop;
+            }
+            let pending = self.kernel.queue.len();
+            if pending > self.kernel.limits.pending_max {
+                return StopReason::PendingLimit { pending };
+            }
+            let progress = Progress {
+                events: self.kernel.ordinal,
+                now: SimTime::from_nanos(self.kernel.now),
+                end: self.kernel.limits.time_max,
+                pending,
+            };
+            if let Some(reason) = watch(&progress) {
+                return StopReason::Watched { reason };
+            }
         }
     }
 

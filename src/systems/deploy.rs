@@ -67,6 +67,15 @@ impl<N: Node> Deployment<N> {
     /// Reserves a node called `name` at `site` (failure domain `domain`
     /// below it, `""` for the site itself) and returns its id.
     pub fn reserve(&mut self, name: &str, site: &str, domain: &str) -> Result<NodeId, BuildError> {
+        if self.slots.len() >= crate::bounds::NODES_MAX {
+            return Err(BuildError::config(
+                name,
+                format!(
+                    "the deployment would have more than {} nodes, the limit",
+                    crate::bounds::NODES_MAX
+                ),
+            ));
+        }
         if self.names.contains_key(name) {
             return Err(BuildError::config(
                 name,

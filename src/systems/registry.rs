@@ -24,7 +24,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 /// Everything a run needs besides the system's configuration.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct World<'a> {
     /// The topology (a design's edits applied).
     pub topology: &'a Topology,
@@ -38,7 +38,13 @@ pub struct World<'a> {
     pub duration: SimDuration,
     /// Record every kernel event.
     pub trace: bool,
+    /// Asked every [`WATCH_EVERY`](crate::sim::WATCH_EVERY) events whether to
+    /// go on (a deadline, progress); `Some(reason)` stops the run.
+    pub watch: Option<&'a Watch>,
 }
+
+/// A run's watch: `Some(reason)` stops it.
+pub type Watch = dyn Fn(&crate::sim::Progress) -> Option<String> + Send + Sync;
 
 /// Why a system table could not be configured.
 #[derive(Debug, Clone)]
@@ -164,7 +170,10 @@ pub fn execute<S: System>(
     seed: Seed,
 ) -> Result<Outcome, BuildError> {
     let (mut sim, layout) = build(system, config, world, seed)?;
-    let stop = sim.run();
+    let stop = match world.watch {
+        Some(watch) => sim.run_watched(&mut |p| watch(p)),
+        None => sim.run_watched(&mut |_| None),
+    };
     let judgement = system.judge(
         config,
         &Finished {

@@ -383,12 +383,23 @@ impl CdnConfig {
                 Err((field.to_string(), "must be positive".into()))
             }
         };
+        use crate::bounds;
         positive("pops.count", self.pops.count > 0)?;
-        if self.pops.count > 4096 {
-            return Err(("pops.count".into(), "at most 4096 PoPs".into()));
-        }
+        bounds::at_most("pops.count", self.pops.count.into(), bounds::POPS_MAX)?;
         positive("pops.servers", self.pops.servers > 0)?;
+        bounds::at_most("pops.servers", self.pops.servers.into(), 1_000)?;
         positive("pops.cache_objects", self.pops.cache_objects > 0)?;
+        bounds::at_most(
+            "pops.cache_objects",
+            self.pops.cache_objects.into(),
+            bounds::CACHE_OBJECTS_MAX,
+        )?;
+        bounds::at_most(
+            "shield.cache_objects",
+            self.shield.cache_objects.into(),
+            bounds::CACHE_OBJECTS_MAX,
+        )?;
+        bounds::interval("monitor.resolution", self.monitor.resolution)?;
         positive(
             "pops.fetch_timeout",
             self.pops.fetch_timeout > SimDuration::ZERO,
@@ -415,10 +426,7 @@ impl CdnConfig {
                 ));
             }
         }
-        positive(
-            "traffic.rps",
-            self.traffic.rps.is_finite() && self.traffic.rps > 0.0,
-        )?;
+        bounds::rate("traffic.rps", self.traffic.rps, bounds::RPS_MAX)?;
         for (f, v) in [
             ("traffic.tenant_zipf", self.traffic.tenant_zipf),
             ("traffic.object_zipf", self.traffic.object_zipf),
@@ -428,12 +436,30 @@ impl CdnConfig {
             }
         }
         positive("tenants.count", self.tenants.count > 0)?;
-        if self.tenants.count > 65_536 {
-            return Err(("tenants.count".into(), "at most 65536 tenants".into()));
-        }
+        bounds::at_most(
+            "tenants.count",
+            self.tenants.count.into(),
+            bounds::TENANTS_MAX,
+        )?;
         positive("tenants.objects", self.tenants.objects > 0)?;
-        if self.tenants.objects > 65_536 {
-            return Err(("tenants.objects".into(), "at most 65536 objects".into()));
+        // Objects are numbered (tenant << 16) | object.
+        bounds::at_most("tenants.objects", self.tenants.objects.into(), 65_535)?;
+        // Every cache (one per PoP server, one per shield) indexes the whole
+        // catalogue densely: 4 bytes per object.
+        let catalogue = u64::from(self.tenants.count) * u64::from(self.tenants.objects);
+        let caches = u64::from(self.pops.count) * u64::from(self.pops.servers)
+            + self.shield.sites.len() as u64;
+        if catalogue.saturating_mul(caches) > bounds::CATALOGUE_MAX * 4 {
+            return Err((
+                "tenants.objects".into(),
+                format!(
+                    "{} tenants x {} objects indexed by {caches} caches is {} entries, over the limit of {}",
+                    self.tenants.count,
+                    self.tenants.objects,
+                    catalogue.saturating_mul(caches),
+                    bounds::CATALOGUE_MAX * 4
+                ),
+            ));
         }
         positive("tenants.ttl", self.tenants.ttl > SimDuration::ZERO)?;
         if self.origin.is_empty() {
@@ -442,6 +468,16 @@ impl CdnConfig {
         for (i, o) in self.origin.iter().enumerate() {
             site(format!("origin[{i}].site"), &o.site)?;
             positive(&format!("origin[{i}].workers"), o.workers > 0)?;
+            bounds::at_most(
+                format!("origin[{i}].workers"),
+                o.workers.into(),
+                bounds::GROUP_MAX,
+            )?;
+            bounds::at_most(
+                format!("origin[{i}].queue_max"),
+                o.queue_max.into(),
+                10_000_000,
+            )?;
             o.service_time
                 .validate()
                 .map_err(|m| (format!("origin[{i}].service_time"), m))?;

@@ -212,6 +212,10 @@ impl DnsLbConfig {
                 "interval, failures and rises must be positive",
             );
         }
+        use crate::bounds;
+        if let Some(h) = &self.authority.health_check {
+            bounds::interval("authority.health_check.interval", h.interval)?;
+        }
         if self.dc.is_empty() || self.dc.len() > 8 {
             return err("dc".into(), "between 1 and 8 datacenters");
         }
@@ -220,6 +224,12 @@ impl DnsLbConfig {
             if d.apps == 0 {
                 return err(format!("dc[{i}].apps"), "must be positive");
             }
+            bounds::at_most(format!("dc[{i}].apps"), d.apps.into(), bounds::GROUP_MAX)?;
+            bounds::at_most(
+                format!("dc[{i}].addons"),
+                d.addons.into(),
+                bounds::GROUP_MAX,
+            )?;
             if self.dc[..i].iter().any(|o| o.name == d.name) {
                 return err(format!("dc[{i}].name"), "duplicate datacenter");
             }
@@ -250,6 +260,8 @@ impl DnsLbConfig {
         ] {
             l.validate().map_err(|m| (f.to_string(), m))?;
         }
+        bounds::interval("app.lb_check_interval", self.app.lb_check_interval)?;
+        bounds::interval("client.probe_interval", self.client.probe_interval)?;
         if self.app.addon_timeout == SimDuration::ZERO
             || self.app.lb_check_interval == SimDuration::ZERO
         {
@@ -263,9 +275,13 @@ impl DnsLbConfig {
         }
         for (i, p) in self.isp.iter().enumerate() {
             site(format!("isp[{i}].site"), &p.site)?;
-            if !(p.rps.is_finite() && p.rps > 0.0) {
-                return err(format!("isp[{i}].rps"), "must be positive");
-            }
+            bounds::rate(format!("isp[{i}].rps"), p.rps, bounds::RPS_MAX)?;
+            bounds::at_most(format!("isp[{i}].users"), p.users.into(), bounds::USERS_MAX)?;
+            bounds::at_most(
+                format!("isp[{i}].resolvers"),
+                p.resolvers.into(),
+                bounds::GROUP_MAX,
+            )?;
             if p.users == 0 || p.resolvers == 0 {
                 return err(
                     format!("isp[{i}].users"),
@@ -276,6 +292,7 @@ impl DnsLbConfig {
                 return err(format!("isp[{i}].overstaying_resolvers"), "not in [0, 1]");
             }
         }
+        bounds::at_most("client.attempts", self.client.attempts.into(), 100)?;
         if self.client.timeout == SimDuration::ZERO
             || self.client.attempts == 0
             || self.client.probe_interval == SimDuration::ZERO

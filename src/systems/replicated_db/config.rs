@@ -350,9 +350,11 @@ impl DbConfig {
                 Err((field, format!("unknown site {s:?}")))
             }
         };
+        use crate::bounds;
         if self.cluster.is_empty() {
             return Err(("cluster".into(), "at least one cluster is needed".into()));
         }
+        bounds::at_most("cluster", self.cluster.len() as u64, 1_000)?;
         for (s, _) in &self.regions {
             site(format!("regions.{s}"), s)?;
         }
@@ -364,6 +366,16 @@ impl DbConfig {
             if c.keys == 0 {
                 return Err((format!("cluster[{i}].keys"), "must be positive".into()));
             }
+            bounds::at_most(
+                format!("cluster[{i}].keys"),
+                c.keys.into(),
+                bounds::KEYS_MAX,
+            )?;
+            bounds::at_most(
+                format!("cluster[{i}].replicas"),
+                c.replicas.len() as u64,
+                64,
+            )?;
             if self.cluster[..i].iter().any(|o| o.name == c.name) {
                 return Err((
                     format!("cluster[{i}].name"),
@@ -400,12 +412,15 @@ impl DbConfig {
                         "must exceed heartbeat_interval and not exceed election_timeout_max".into(),
                     ));
                 }
-                if o.detection_interval == SimDuration::ZERO {
-                    return Err((
-                        "orchestrator.detection_interval".into(),
-                        "must be positive".into(),
-                    ));
-                }
+                bounds::interval("orchestrator.detection_interval", o.detection_interval)?;
+                bounds::interval("orchestrator.heartbeat_interval", o.heartbeat_interval)?;
+                bounds::interval("orchestrator.publish_interval", o.publish_interval)?;
+                bounds::interval(
+                    "replication.heartbeat_period",
+                    self.replication.heartbeat_period,
+                )?;
+                bounds::at_most("orchestrator.voters", o.voters.len() as u64, 64)?;
+                self.semi_sync_can_commit()?;
             }
             Engine::Raft => {
                 if self.raft.voters.is_empty() {
@@ -423,6 +438,8 @@ impl DbConfig {
                         "must exceed heartbeat_interval and not exceed election_timeout_max".into(),
                     ));
                 }
+                bounds::interval("raft.heartbeat_interval", r.heartbeat_interval)?;
+                bounds::at_most("raft.voters", r.voters.len() as u64, 64)?;
                 if r.max_batch == 0 {
                     return Err(("raft.max_batch".into(), "must be positive".into()));
                 }
@@ -433,6 +450,11 @@ impl DbConfig {
             if a.servers == 0 {
                 return Err((format!("app[{i}].servers"), "must be positive".into()));
             }
+            bounds::at_most(
+                format!("app[{i}].servers"),
+                a.servers.into(),
+                bounds::GROUP_MAX,
+            )?;
         }
         for (i, w) in self.workload.iter().enumerate() {
             site(format!("workload[{i}].site"), &w.site)?;
@@ -456,6 +478,38 @@ impl DbConfig {
             }
             if w.think == SimDuration::ZERO {
                 return Err((format!("workload[{i}].think"), "must be positive".into()));
+            }
+            bounds::at_most(
+                format!("workload[{i}].clients"),
+                w.clients.into(),
+                bounds::GROUP_MAX,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Semi-synchronous replication without fallback must be able to
+    /// commit: every cluster needs `semi_sync_wait_for` replicas at acker
+    /// sites, or no write is ever acknowledged.
+    fn semi_sync_can_commit(&self) -> Result<(), (String, String)> {
+        let r = &self.replication;
+        if r.mode != ReplicationMode::SemiSync || r.semi_sync_fallback {
+            return Ok(());
+        }
+        for c in &self.cluster {
+            let ackers = c
+                .replicas
+                .iter()
+                .filter(|s| r.semi_sync_ackers.is_empty() || r.semi_sync_ackers.contains(s))
+                .count() as u32;
+            if ackers < r.semi_sync_wait_for {
+                return Err((
+                    "replication.semi_sync_wait_for".into(),
+                    format!(
+                        "{} acknowledgements needed but cluster {:?} has only {ackers} replica(s) at acker sites, and there is no fallback to async: no write could ever commit",
+                        r.semi_sync_wait_for, c.name
+                    ),
+                ));
             }
         }
         Ok(())
