@@ -314,3 +314,50 @@ fn the_witness_window_is_itself_not_linearizable() {
         w.orderings
     );
 }
+
+/// A hot, concurrent append key (hard) beside a key that is plainly not
+/// linearizable (a read of a value never written): the check stops after
+/// the first, small round, with the easy key's witness, the same at any
+/// thread count, instead of exhausting the hard key's budget first.
+#[test]
+fn an_easy_failing_key_is_found_without_waiting_for_hard_ones() {
+    let hard = synth::generate(
+        &synth::Params {
+            ops: 20_000,
+            keys: 1,
+            clients: 50,
+            appends: 0.25,
+            info: 0.01,
+            ..synth::Params::default()
+        },
+        Seed(4),
+    );
+    let mut text = jsonl::to_string(&hard);
+    text.push_str(
+        "{\"process\":900000,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"zz\",\"value\":\"1\"}\n\
+         {\"process\":900000,\"type\":\"ok\",\"f\":\"write\",\"key\":\"zz\",\"value\":\"1\"}\n\
+         {\"process\":900001,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"zz\",\"value\":null}\n\
+         {\"process\":900001,\"type\":\"ok\",\"f\":\"read\",\"key\":\"zz\",\"value\":\"2\"}\n",
+    );
+    let h = jsonl::parse_str(&text, "mixed.jsonl").expect("valid file");
+    let options = Options {
+        model: linear::Model::Kv,
+        budget: linear::Budget::default(),
+        witness: true,
+    };
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(|| linear::check(&h, &options).expect("checks"))
+    };
+    let one = run(1);
+    assert_eq!(one.verdict, Verdict::Invalid);
+    let w = one.witness.as_ref().expect("a witness");
+    assert_eq!(w.key.as_deref(), Some("zz"), "{w:?}");
+    // Nothing was searched past the first round's 10,000 states per key.
+    assert!(one.states <= 2 * 10_000, "{} states", one.states);
+    let two = run(2);
+    assert_eq!(one, two);
+}

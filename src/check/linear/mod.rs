@@ -384,6 +384,68 @@ fn check_group(h: &History, group: &[u32], budget: Budget) -> KeyResult {
     }
 }
 
+/// States a key may store in the first round of [`check_in_rounds`].
+const FIRST_ROUND_STATES: u64 = 10_000;
+
+/// Checks the keys in two rounds: first every key with a small budget
+/// ([`FIRST_ROUND_STATES`]), then the keys that ran out of it with the whole
+/// budget, unless some key already failed. A history whose easy keys fail
+/// is judged without waiting for its hard ones; a key decided in the first
+/// round is not searched again, and one searched again costs at most the
+/// small first budget more. The rounds are the same whatever the thread
+/// count, so the verdict and the failing key (the lowest) are too. Returns
+/// one result per key: its decision, or its last exhausted search.
+///
+/// (More rounds of growing budgets would find hard failures sooner, but a
+/// search is restarted, not resumed, so every extra round costs a valid
+/// hard key its earlier rounds again.)
+fn check_in_rounds(
+    h: &History,
+    groups: &[Vec<u32>],
+    mut pending: Vec<usize>,
+    budget: Budget,
+) -> Vec<(usize, KeyResult)> {
+    let mut done: Vec<(usize, KeyResult)> = Vec::with_capacity(pending.len());
+    let mut states = FIRST_ROUND_STATES.min(budget.max_states).max(1);
+    loop {
+        let last = states >= budget.max_states;
+        let round = Budget {
+            max_states: states,
+            ..budget
+        };
+        let results: Vec<(usize, KeyResult)> = pending
+            .par_iter()
+            .map(|&g| (g, check_group(h, &groups[g], round)))
+            .collect();
+        let mut again = Vec::new();
+        let mut failed = false;
+        for (g, r) in results {
+            match r.outcome {
+                // Out of this round's states (not of memory, which a
+                // bigger round would not add): try again.
+                search::Outcome::Exhausted(n) if !last && n >= states => {
+                    again.push(g);
+                    done.push((g, r));
+                }
+                search::Outcome::NotLinearizable => {
+                    failed = true;
+                    done.push((g, r));
+                }
+                _ => done.push((g, r)),
+            }
+        }
+        if failed || again.is_empty() {
+            // Keys left undecided keep their last (exhausted) attempt.
+            let mut seen = std::collections::BTreeSet::new();
+            done.reverse();
+            done.retain(|(g, _)| seen.insert(*g));
+            return done;
+        }
+        pending = again;
+        states = budget.max_states;
+    }
+}
+
 /// Checks a history.
 pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
     let ops = h.ops();
@@ -411,10 +473,7 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
         .collect();
     // Biggest first, for load balance; results are re-sorted by key below.
     order.sort_by_key(|&g| std::cmp::Reverse(groups[g].len()));
-    let mut results: Vec<(usize, KeyResult)> = order
-        .par_iter()
-        .map(|&g| (g, check_group(h, &groups[g], opts.budget)))
-        .collect();
+    let mut results = check_in_rounds(h, &groups, order, opts.budget);
     results.sort_by_key(|(g, _)| *g);
     let mut report = Report {
         verdict: Verdict::Valid,
