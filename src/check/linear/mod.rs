@@ -299,10 +299,53 @@ fn prepare(h: &History, group: &[u32]) -> Prepared {
             Some(a) => a.local(v, values.as_string(v)),
         }
     };
+    // On an append key without cas, an indeterminate append whose string
+    // no read contains, or write whose value no read starts with, can be
+    // left out: placed before a read it would show in it, and after every
+    // read nothing can tell. Reads are compared against the maximal ones
+    // (no other read extends them), which contain every token of theirs.
+    let has_cas = group.iter().any(|&i| ops[i as usize].f == OpFn::Cas);
+    let maximal: Option<Vec<String>> = (has_append && !has_cas).then(|| {
+        let mut reads: Vec<String> = group
+            .iter()
+            .map(|&i| &ops[i as usize])
+            .filter(|o| o.f == OpFn::Read && o.outcome == Outcome::Ok)
+            .filter_map(|o| values.as_string(o.value.first()))
+            .collect();
+        reads.sort_unstable();
+        reads.dedup();
+        (0..reads.len())
+            .filter(|&k| {
+                reads
+                    .get(k + 1)
+                    .is_none_or(|n| !n.starts_with(reads[k].as_str()))
+            })
+            .map(|k| reads[k].clone())
+            .collect()
+    });
+    let unobserved = |o: &Operation| -> bool {
+        let Some(maximal) = &maximal else {
+            return false;
+        };
+        if !o.is_info() {
+            return false;
+        }
+        let Some(v) = values.as_string(o.value.first()) else {
+            return false;
+        };
+        match o.f {
+            OpFn::Append => !maximal.iter().any(|r| r.contains(v.as_str())),
+            OpFn::Write => !maximal.iter().any(|r| r.starts_with(v.as_str())),
+            _ => false,
+        }
+    };
     let mut det = Vec::new();
     let mut info = Vec::new();
     for &i in group {
         let o = &ops[i as usize];
+        if unobserved(o) {
+            continue;
+        }
         let step = match (o.f, o.outcome, o.value) {
             (OpFn::Read, Outcome::Ok, v) => Step::Read(id(v.first())),
             (OpFn::Read, _, _) => continue,
