@@ -63,7 +63,7 @@ pub fn compare(
     )
 }
 
-/// [`compare`] with options for every run (a per-run deadline).
+/// [`compare()`] with options for every run (a deadline, progress).
 pub fn compare_with(
     scenario: &Scenario,
     designs: &[String],

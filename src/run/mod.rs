@@ -6,7 +6,7 @@
 //! before the end of simulated time is judged `unknown`, with the limit
 //! and what to raise, whatever its checks said (they judged a prefix of the
 //! run, whose end state is not the run's): its figures are partial.
-//! [`compare`] runs designs × seeds in parallel, or one shard of them, and
+//! [`compare()`] runs designs × seeds in parallel, or one shard of them, and
 //! merges shards.
 
 pub mod compare;

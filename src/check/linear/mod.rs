@@ -17,6 +17,33 @@
 //! an unknown start state, is not linearizable only if the whole history is
 //! not, so the window is a sound witness; the shortest prefix and then the
 //! shortest suffix of it that still fail are found by bisection.
+//!
+//! Keys are searched in two rounds (a small budget for every key, then the
+//! whole budget for the keys still open), and the check stops after a round
+//! in which a key failed: the lowest failing key gives the witness, so the
+//! answer is the same at any thread count.
+//!
+//! # Soundness
+//!
+//! `Invalid` means no order exists: the search is exhaustive over the
+//! orders the reductions keep, and each reduction (here and in [`search`])
+//! removes only orders that cannot succeed where a kept one does not. The
+//! ones made before the search: failed reads, and failed writes and
+//! appends, constrain nothing and are left out; an indeterminate write
+//! whose value nothing observes is left out when the key has no failed cas
+//! and no append (no read or compare could tell whether it happened); on an
+//! append key without cas, an indeterminate append whose string no read
+//! contains, or write whose value no read starts with, is left out (placed
+//! before a read it would show in it; after every read nothing can tell).
+//! `Valid` comes with an order that the search built, legal step by step.
+//!
+//! # Completeness
+//!
+//! Every linearizable history is `Valid` when its search fits the budget;
+//! past it the answer is `Unknown`, naming the keys and the budget, never a
+//! guess. An invalid history whose failing key needs more than the first
+//! round's budget is found in the second round, after the hard keys are
+//! searched too.
 
 // Hash maps here: the set of observed values is only asked for membership, so their order cannot reach a verdict.
 #![allow(clippy::disallowed_types)]

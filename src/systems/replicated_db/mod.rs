@@ -411,7 +411,7 @@ pub enum DbTimer {
     },
 }
 
-/// Compact observations; [`outcome`] turns them into history and facts.
+/// Compact observations; [`judge`] turns them into history and facts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DbObs {
     /// A database node took a role.
