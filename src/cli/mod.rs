@@ -364,6 +364,36 @@ pub fn load_named(name: &str) -> Result<(Scenario, String), ExitCode> {
         })
 }
 
+/// Prints a report (text or JSON) after checking, if asked, that a second
+/// run gives the same one; `Err` is the exit code of a mismatch.
+pub fn print_checked<R: PartialEq + serde::Serialize>(
+    report: &R,
+    again: Option<R>,
+    fingerprint: &str,
+    seed: u64,
+    text: impl Fn(&R) -> String,
+    format: Format,
+) -> Result<Result<(), ExitCode>> {
+    if let Some(again) = &again
+        && again != report
+    {
+        eprintln!(
+            "error: NONDETERMINISM: seed {seed} gave fingerprint {fingerprint} then another; the run is not reproducible"
+        );
+        return Ok(Err(ExitCode::from(EXIT_INVALID)));
+    }
+    match format {
+        Format::Text => {
+            print!("{}", text(report));
+            if again.is_some() {
+                println!("determinism: two runs agree (fingerprint {fingerprint})");
+            }
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
+    }
+    Ok(Ok(()))
+}
+
 pub fn verdict_exit(v: Verdict) -> ExitCode {
     match v {
         Verdict::Valid => ExitCode::SUCCESS,

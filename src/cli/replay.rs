@@ -1,6 +1,6 @@
 //! `replay` (and `run` of a scenario with a system): one design, judged.
 
-use super::{EXIT_BAD_INPUT, EXIT_INVALID, Format, load_named, seed_for, verdict_exit};
+use super::{EXIT_BAD_INPUT, Format, load_named, print_checked, seed_for, verdict_exit};
 use anyhow::Result;
 use blastradius::Seed;
 use blastradius::report::replay::ReplayReport;
@@ -33,27 +33,21 @@ pub fn replay(
         }
     };
     let report = ReplayReport::new(&scenario, &outcome, &command);
-    if check_determinism {
-        let again = ReplayReport::new(&scenario, &once()?, &command);
-        if again != report {
-            eprintln!(
-                "error: NONDETERMINISM: seed {} gave fingerprint {} then {}; the run is not reproducible",
-                seed.0, report.fingerprint, again.fingerprint
-            );
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
-    }
-    match format {
-        Format::Text => {
-            print!("{}", report.to_text());
-            if check_determinism {
-                println!(
-                    "determinism: two runs agree (fingerprint {})",
-                    report.fingerprint
-                );
-            }
-        }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    let again = if check_determinism {
+        Some(ReplayReport::new(&scenario, &once()?, &command))
+    } else {
+        None
+    };
+    let fingerprint = report.fingerprint.clone();
+    if let Err(code) = print_checked(
+        &report,
+        again,
+        &fingerprint,
+        seed.0,
+        ReplayReport::to_text,
+        format,
+    )? {
+        return Ok(code);
     }
     if outcome.stop.is_limit() {
         eprintln!("warning: {}", outcome.stop);

@@ -1,6 +1,6 @@
 //! `run` of a scenario of `[[node]]` services.
 
-use super::{EXIT_INVALID, EXIT_LIMIT, Format, seed_for};
+use super::{EXIT_LIMIT, Format, print_checked, seed_for};
 use anyhow::Result;
 use blastradius::Seed;
 use blastradius::report::RunReport;
@@ -26,27 +26,17 @@ pub fn run(
         Ok(RunReport::new(scenario, &sim, stop, replay.clone()))
     };
     let report = once()?;
-    if check {
-        let again = once()?;
-        if again != report {
-            eprintln!(
-                "error: NONDETERMINISM: seed {} gave fingerprint {} then {}; the run is not reproducible",
-                seed.0, report.fingerprint, again.fingerprint
-            );
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
-    }
-    match format {
-        Format::Text => {
-            print!("{}", report.to_text());
-            if check {
-                println!(
-                    "determinism: two runs agree (fingerprint {})",
-                    report.fingerprint
-                );
-            }
-        }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    let again = if check { Some(once()?) } else { None };
+    let fingerprint = report.fingerprint.clone();
+    if let Err(code) = print_checked(
+        &report,
+        again,
+        &fingerprint,
+        seed.0,
+        RunReport::to_text,
+        format,
+    )? {
+        return Ok(code);
     }
     if report.stop.is_limit() {
         eprintln!("warning: {}", report.stop);

@@ -162,6 +162,16 @@ fn to_json(e: &Edn) -> serde_json::Value {
     }
 }
 
+fn too_deep(line: usize) -> (usize, String) {
+    (
+        line,
+        format!(
+            "a value nested deeper than {} levels",
+            crate::bounds::EDN_DEPTH_MAX
+        ),
+    )
+}
+
 /// Splits EDN text into its top-level maps, each with its 1-based line.
 /// Understands strings, character literals and `;` comments; anything
 /// outside maps other than `[`, `]`, `(`, `)`, commas and blanks is an error,
@@ -221,13 +231,7 @@ fn split_maps(text: &str) -> impl Iterator<Item = Result<(usize, &str), (usize, 
                     nesting += 1;
                     if nesting > crate::bounds::EDN_DEPTH_MAX {
                         i = bytes.len();
-                        return Some(Err((
-                            line,
-                            format!(
-                                "a value nested deeper than {} levels",
-                                crate::bounds::EDN_DEPTH_MAX
-                            ),
-                        )));
+                        return Some(Err(too_deep(line)));
                     }
                 }
                 b']' | b')' => nesting = nesting.saturating_sub(1),
@@ -242,13 +246,7 @@ fn split_maps(text: &str) -> impl Iterator<Item = Result<(usize, &str), (usize, 
                     nesting += 1;
                     if nesting > crate::bounds::EDN_DEPTH_MAX {
                         i = bytes.len();
-                        return Some(Err((
-                            line,
-                            format!(
-                                "a value nested deeper than {} levels",
-                                crate::bounds::EDN_DEPTH_MAX
-                            ),
-                        )));
+                        return Some(Err(too_deep(line)));
                     }
                 }
                 b'}' => {

@@ -53,6 +53,13 @@ pub enum BuildError {
     Sim(#[from] SimError),
 }
 
+impl From<(String, String)> for BuildError {
+    /// `(field, message)`, as configs' own `validate` methods return them.
+    fn from((field, message): (String, String)) -> Self {
+        BuildError::Config { field, message }
+    }
+}
+
 impl BuildError {
     /// A configuration error at `field`.
     pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {

@@ -55,9 +55,7 @@ impl crate::systems::System for ReplicatedDb {
         config: &DbConfig,
         topology: &crate::topology::Topology,
     ) -> Result<(), crate::systems::BuildError> {
-        config
-            .validate(&|s| topology.site_id(s).is_ok())
-            .map_err(|(field, message)| crate::systems::BuildError::Config { field, message })
+        Ok(config.validate(&|s| topology.site_id(s).is_ok())?)
     }
 
     fn deploy(
