@@ -86,6 +86,16 @@ impl AppendStates {
         }
     }
 
+    /// True if state `a` can become state `b` by appends alone: `a` is
+    /// absent, or a string `b` starts with.
+    pub fn is_prefix(&self, a: u32, b: u32) -> bool {
+        match (self.table.get(a as usize), self.table.get(b as usize)) {
+            (Some(Local::Nil), _) => true,
+            (Some(Local::Str(x)), Some(Local::Str(y))) => y.starts_with(&**x),
+            _ => a == b,
+        }
+    }
+
     fn append(&mut self, state: u32, s: u32) -> Option<u32> {
         if let Some(&r) = self.memo.get(&(state, s)) {
             return r;

@@ -121,7 +121,9 @@ pub(crate) struct Search<'a> {
     /// stays short.
     bit_of: Vec<u32>,
     /// For register keys: value → operations that can set the object to it.
-    producers: Option<hashbrown::HashMap<u32, Vec<u32>>>,
+    /// For append keys: read value → operations that can set the object to
+    /// a prefix of it (appends can then reach it).
+    producers: hashbrown::HashMap<u32, Vec<u32>>,
     bits: Vec<u64>,
     lo: u32,
     hi: u32,
@@ -175,15 +177,39 @@ impl<'a> Search<'a> {
         let words = ops.len().div_ceil(64).max(1);
         let mut by_call: Vec<u32> = (0..ops.len() as u32).collect();
         by_call.sort_by_key(|&i| (ops[i as usize].call, i));
-        let producers = kernel.appends.is_none().then(|| {
-            let mut m: hashbrown::HashMap<u32, Vec<u32>> = hashbrown::HashMap::new();
-            for (i, o) in ops.iter().enumerate() {
-                if let Step::Write(v) | Step::CasOk(_, v) | Step::CasInfo(_, v) = o.step {
-                    m.entry(v).or_default().push(i as u32);
+        let mut producers: hashbrown::HashMap<u32, Vec<u32>> = hashbrown::HashMap::new();
+        let setters = ops.iter().enumerate().filter_map(|(i, o)| match o.step {
+            Step::Write(v) | Step::CasOk(_, v) | Step::CasInfo(_, v) => Some((i as u32, v)),
+            _ => None,
+        });
+        match &kernel.appends {
+            None => {
+                for (i, v) in setters {
+                    producers.entry(v).or_default().push(i);
                 }
             }
-            m
-        });
+            Some(a) => {
+                // Per distinct read value, the setters of a prefix of it.
+                let mut reads: Vec<u32> = ops
+                    .iter()
+                    .filter_map(|o| match o.step {
+                        Step::Read(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect();
+                reads.sort_unstable();
+                reads.dedup();
+                let setters: Vec<(u32, u32)> = setters.collect();
+                for r in reads {
+                    let bases: Vec<u32> = setters
+                        .iter()
+                        .filter(|&&(_, w)| a.is_prefix(w, r))
+                        .map(|&(i, _)| i)
+                        .collect();
+                    producers.insert(r, bases);
+                }
+            }
+        }
         let mut bit_of = vec![0u32; ops.len()];
         for (rank, &i) in by_call.iter().enumerate() {
             bit_of[i as usize] = rank as u32;
@@ -301,19 +327,45 @@ impl<'a> Search<'a> {
     }
 
     /// True if read `op` of `v` can never become legal from here: the state
-    /// is not `v` and nothing left that may precede the read's return sets it.
+    /// is not `v` and nothing left that may precede the read's return sets
+    /// it (on append keys: the state is not a prefix of `v`, which appends
+    /// only extend, and nothing left sets a prefix of it).
     fn read_is_hopeless(&self, op: u32, v: u32, state: u32) -> bool {
         if state == v {
             return false;
         }
-        let Some(producers) = &self.producers else {
+        if let Some(a) = &self.kernel.appends
+            && a.is_prefix(state, v)
+        {
             return false;
-        };
+        }
         let ret = self.ops[op as usize].ret;
-        !producers.get(&v).is_some_and(|ps| {
+        !self.producers.get(&v).is_some_and(|ps| {
             ps.iter()
                 .any(|&p| !self.is_set(p) && self.ops[p as usize].call < ret)
         })
+    }
+
+    /// True if one of the next [`LOOKAHEAD`] pending reads (by call, not
+    /// only the candidates) is hopeless from `state`. Any subset is sound to
+    /// check: a hopeless read fails every order.
+    fn pending_read_is_hopeless(&self, state: u32) -> bool {
+        const LOOKAHEAD: usize = 16;
+        let mut e = self.next[self.head() as usize];
+        let mut seen = 0;
+        while e != NIL && seen < LOOKAHEAD {
+            if e.is_multiple_of(2) {
+                let op = e / 2;
+                if let Step::Read(v) = self.ops[op as usize].step {
+                    seen += 1;
+                    if self.read_is_hopeless(op, v, state) {
+                        return true;
+                    }
+                }
+            }
+            e = self.next[e as usize];
+        }
+        false
     }
 
     fn is_forced_kind(step: Step) -> bool {
@@ -393,6 +445,13 @@ impl<'a> Search<'a> {
                     }
                     if self.lifted == det {
                         return Outcome::Linearizable;
+                    }
+                    // On append keys, a pending read a little further on
+                    // that no order can satisfy any more fails this
+                    // configuration now (candidates are checked below).
+                    if self.kernel.appends.is_some() && self.pending_read_is_hopeless(state) {
+                        cursor = Some(Cursor::Info { k: info, limit: 0 });
+                        continue;
                     }
                     // Forced steps: a legal state-preserving candidate goes first.
                     let mut e = self.next[head as usize];
