@@ -476,7 +476,12 @@ fn check_in_rounds(
     budget: Budget,
 ) -> Vec<(usize, KeyResult)> {
     let mut done: Vec<(usize, KeyResult)> = Vec::with_capacity(pending.len());
-    let mut states = FIRST_ROUND_STATES.min(budget.max_states).max(1);
+    // One key has no other to stop early for: one round.
+    let mut states = if pending.len() > 1 {
+        FIRST_ROUND_STATES.min(budget.max_states).max(1)
+    } else {
+        budget.max_states
+    };
     loop {
         let last = states >= budget.max_states;
         let round = Budget {
