@@ -107,22 +107,42 @@ fn line(o: &Operation) -> String {
     }
 }
 
-fn finish(name: &str, what: &str, checked: usize, bad: Vec<String>) -> Finding {
-    let verdict = if bad.is_empty() {
+/// Violations found: all counted, the first [`SHOWN`] described (a
+/// description is built only if it will be shown).
+#[derive(Default)]
+struct Violations {
+    count: usize,
+    shown: Vec<String>,
+}
+
+/// Violations described in a finding's details.
+const SHOWN: usize = 20;
+
+impl Violations {
+    fn push(&mut self, describe: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.shown.len() < SHOWN {
+            self.shown.push(describe());
+        }
+    }
+}
+
+fn finish(name: &str, what: &str, checked: usize, bad: Violations) -> Finding {
+    let n = bad.count;
+    let verdict = if n == 0 {
         Verdict::Valid
     } else {
         Verdict::Invalid
     };
-    let summary = if bad.is_empty() {
+    let summary = if n == 0 {
         format!("{checked} reads checked: no {what}")
     } else {
-        format!("{} {what} in {checked} reads", bad.len())
+        format!("{n} {what} in {checked} reads")
     };
-    let mut f = Finding::new(name, verdict, summary).metric("violations", bad.len() as f64);
-    let n = bad.len();
-    f.details = bad.into_iter().take(20).collect();
-    if n > 20 {
-        f.details.push(format!("... and {} more", n - 20));
+    let mut f = Finding::new(name, verdict, summary).metric("violations", n as f64);
+    f.details = bad.shown;
+    if n > SHOWN {
+        f.details.push(format!("... and {} more", n - SHOWN));
     }
     f
 }
@@ -170,7 +190,7 @@ impl Checker for StaleReads {
             .collect();
         let mut checked = 0;
         let mut worst = 0u64;
-        let mut bad = Vec::new();
+        let mut bad = Violations::default();
         for (i, r) in ok_reads(h) {
             let Ok(version) = idx.version(r) else {
                 continue;
@@ -195,7 +215,7 @@ impl Checker for StaleReads {
             let staleness = start - acked_at;
             worst = worst.max(staleness);
             if staleness > self.bound_ns {
-                bad.push(format!(
+                bad.push(|| format!(
                     "op {i} {}{} is {:.3}s stale: op {newer} {} was acknowledged {:.3}s before it began",
                     describe(h, r),
                     line(r),
@@ -223,7 +243,7 @@ impl Checker for ReadYourWrites {
         let h = input.history;
         let idx = Index::new(h);
         let mut own: hashbrown::HashMap<(u64, Option<KeyId>), usize> = hashbrown::HashMap::new();
-        let mut bad = Vec::new();
+        let mut bad = Violations::default();
         let mut checked = 0;
         for (i, o) in h.ops().iter().enumerate() {
             if o.outcome == Outcome::Ok && written(o).is_some() {
@@ -234,7 +254,7 @@ impl Checker for ReadYourWrites {
                 if let Some(&w) = own.get(&(o.process, o.key))
                     && idx.older(v, Some(w))
                 {
-                    bad.push(format!(
+                    bad.push(|| format!(
                         "op {i} {}{} returned a version older than its own acknowledged op {w} {}",
                         describe(h, o),
                         line(o),
@@ -266,7 +286,7 @@ impl Checker for MonotonicReads {
         let idx = Index::new(h);
         let mut last: hashbrown::HashMap<(u64, Option<KeyId>), (usize, Version)> =
             hashbrown::HashMap::new();
-        let mut bad = Vec::new();
+        let mut bad = Violations::default();
         let mut checked = 0;
         for (i, r) in ok_reads(h) {
             let Ok(v) = idx.version(r) else { continue };
@@ -274,7 +294,7 @@ impl Checker for MonotonicReads {
             if let Some(&(prev, pv)) = last.get(&(r.process, r.key))
                 && idx.older(v, pv)
             {
-                bad.push(format!(
+                bad.push(|| format!(
                     "op {i} {}{} went back in time: the same process read a newer version in op {prev} {}",
                     describe(h, r),
                     line(r),
@@ -306,7 +326,7 @@ impl Checker for MonotonicWrites {
         let h = input.history;
         let ops = h.ops();
         let idx = Index::new(h);
-        let mut bad = Vec::new();
+        let mut bad = Violations::default();
         // Reads that observed each write, by write.
         let mut seen_by: hashbrown::HashMap<usize, Vec<usize>> = hashbrown::HashMap::new();
         let mut checked = 0;
@@ -342,7 +362,7 @@ impl Checker for MonotonicWrites {
                 if let (Some(r1), Some(r2)) = (latest_r1, earliest_r2)
                     && ops[r2].precedes(&ops[r1])
                 {
-                    bad.push(format!(
+                    bad.push(|| format!(
                         "process {}: op {w1} then op {w2}, but op {r2} {} saw the later write before op {r1} {}{} saw the earlier",
                         k.0,
                         describe(h, &ops[r2]),
@@ -383,7 +403,7 @@ impl Checker for MonotonicWrites {
             if let Some(&prev) = applied.get(&(node, p))
                 && op < prev
             {
-                bad.push(format!(
+                bad.push(|| format!(
                     "node {node} applied op {op} {} at t={:.3}s after op {prev}, which process {p} issued later",
                     describe(h, &ops[op]),
                     secs(time)
