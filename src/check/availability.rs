@@ -44,7 +44,8 @@ pub struct Availability {
     pub window_ns: u64,
     /// Which requests count.
     pub requests: Requests,
-    /// The assertion; `None` reports figures only (always `Valid`).
+    /// The assertion; `None` reports figures only (`Valid`, unless no
+    /// request succeeded at all: `Invalid`).
     pub slo: Option<Slo>,
     /// When the fault began, for the RTO.
     pub fault_at: Option<u64>,

@@ -51,7 +51,6 @@ pub fn read(mut input: impl BufRead, file: &str) -> Result<History, HistoryError
     let mut buf = Vec::with_capacity(256);
     let mut line_no = 0usize;
     let mut total = 0u64;
-    let (keyed, keyless) = (&mut 0usize, &mut 0usize);
     loop {
         buf.clear();
         let n = std::io::Read::take(&mut input, crate::bounds::LINE_BYTES_MAX as u64 + 1)
@@ -98,31 +97,13 @@ pub fn read(mut input: impl BufRead, file: &str) -> Result<History, HistoryError
         if text.trim().is_empty() {
             continue;
         }
-        let has_key = parse_line(&mut h, text, line_no as u32)
-            .map_err(|(field, message)| err(field, message))?;
-        // A history has keys or it does not: keyless events beside keyed
-        // ones would be checked as one more object without a word.
-        if has_key {
-            *keyed += 1;
-        } else {
-            *keyless += 1;
-        }
-        if *keyed > 0 && *keyless > 0 {
-            return Err(err(
-                "key",
-                if has_key {
-                    "this event has a key, but earlier ones have none: a history either has keys or is one register".to_string()
-                } else {
-                    "this event has no key, but earlier ones have keys: a history either has keys or is one register".to_string()
-                },
-            ));
-        }
+        parse_line(&mut h, text, line_no as u32).map_err(|(field, message)| err(field, message))?;
     }
     Ok(h)
 }
 
-/// Parses one line into `h`; says whether the event had a key.
-fn parse_line(h: &mut History, text: &str, line: u32) -> Result<bool, (&'static str, String)> {
+/// Parses one line into `h`.
+fn parse_line(h: &mut History, text: &str, line: u32) -> Result<(), (&'static str, String)> {
     let l: Line<'_> = serde_json::from_str(text).map_err(|e| {
         // The reader names the line; say the column only.
         let m = e.to_string();
@@ -187,8 +168,7 @@ fn parse_line(h: &mut History, text: &str, line: u32) -> Result<bool, (&'static 
     };
     let value = raw_value(h, kind, f, l.value).map_err(|m| ("value", m))?;
     h.push_interned(process, kind, f, key, value, time, line)
-        .map_err(|e| (e.field, e.message))?;
-    Ok(key.is_some())
+        .map_err(|e| (e.field, e.message))
 }
 
 fn raw_value(

@@ -474,6 +474,9 @@ pub struct History {
     events: u32,
     processes: indexmap::IndexMap<u64, ProcessState, FastHash>,
     last_time: Option<u64>,
+    /// Whether the events so far have keys (`None` before the first): a
+    /// history has keys or is one register, never both.
+    keyed: Option<bool>,
 }
 
 impl History {
@@ -612,6 +615,20 @@ impl History {
         time: Option<u64>,
         line: u32,
     ) -> Result<(), EventError> {
+        match self.keyed {
+            None => self.keyed = Some(key.is_some()),
+            Some(keyed) if keyed != key.is_some() => {
+                return Err(EventError::new(
+                    "key",
+                    if keyed {
+                        "this event has no key, but earlier ones have keys: a history either has keys or is one register"
+                    } else {
+                        "this event has a key, but earlier ones have none: a history either has keys or is one register"
+                    },
+                ));
+            }
+            Some(_) => {}
+        }
         if let Some(t) = time {
             if let Some(last) = self.last_time
                 && t < last

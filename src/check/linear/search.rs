@@ -346,14 +346,17 @@ impl<'a> Search<'a> {
         })
     }
 
-    /// True if one of the next [`LOOKAHEAD`] pending reads (by call, not
-    /// only the candidates) is hopeless from `state`. Any subset is sound to
-    /// check: a hopeless read fails every order.
+    /// True if one of the next 16 pending reads (by call, not only the
+    /// candidates), among the next 64 entries of the list, is hopeless from
+    /// `state`. Any subset is sound to check: a hopeless read fails every
+    /// order. Both bounds keep the check constant-time per configuration.
     fn pending_read_is_hopeless(&self, state: u32) -> bool {
-        const LOOKAHEAD: usize = 16;
+        const READS: usize = 16;
+        const ENTRIES: usize = 64;
         let mut e = self.next[self.head() as usize];
-        let mut seen = 0;
-        while e != NIL && seen < LOOKAHEAD {
+        let (mut seen, mut walked) = (0, 0);
+        while e != NIL && seen < READS && walked < ENTRIES {
+            walked += 1;
             if e.is_multiple_of(2) {
                 let op = e / 2;
                 if let Step::Read(v) = self.ops[op as usize].step {
