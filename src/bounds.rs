@@ -42,6 +42,9 @@ pub const CATALOGUE_MAX: u64 = 16_000_000;
 pub const POPS_MAX: u64 = 1_000;
 /// Objects one cache may hold.
 pub const CACHE_OBJECTS_MAX: u64 = 10_000_000;
+/// Grid points of one sweep (every combination of its `--set` values);
+/// each point is a scenario held in memory while the sweep runs.
+pub const SWEEP_POINTS_MAX: usize = 100_000;
 /// Kernel events a scenario may be expected to need, estimated at load
 /// from its periodic services (the `[limits] events_max` default).
 pub const EVENTS_ESTIMATE_MAX: u64 = 1_000_000_000;

@@ -12,7 +12,27 @@ mod cli;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// A reader that closed the pipe (`blastradius show x | head`) ends the
+/// output: exit as a program killed by SIGPIPE would (128 + 13), without
+/// the panic text `println!` would print.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to std") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,
         Err(e) => {

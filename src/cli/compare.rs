@@ -1,13 +1,18 @@
-//! `compare`: designs × seeds, shards and merges.
+//! `compare` (designs × seeds) and `sweep` (grid points × designs ×
+//! seeds): shards and merges.
 
-use super::{EXIT_BAD_INPUT, Format, load_named};
+use super::{EXIT_BAD_INPUT, TableFormat, load_named};
 use anyhow::Result;
-use blastradius::run::{Comparison, compare_with};
+use blastradius::run::{Axis, Comparison, sweep};
+use blastradius::scenario::Scenario;
+use blastradius::scenario::knobs::{knobs, nearest};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub struct Args<'a> {
     pub name: Option<&'a str>,
+    /// `Some` for `sweep`: its `--set` arguments.
+    pub sets: Option<&'a [String]>,
     pub seeds: u64,
     pub first: Option<u64>,
     pub designs: Vec<String>,
@@ -15,6 +20,73 @@ pub struct Args<'a> {
     pub merge: &'a [PathBuf],
     pub quiet: bool,
     pub deadline: std::time::Duration,
+}
+
+/// Splits `V1,V2,...` at commas outside brackets and quotes.
+fn split_values(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth, mut quote) = (Vec::new(), String::new(), 0i32, None);
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_string());
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur.trim().to_string());
+    out
+}
+
+/// The axes of `--set` arguments, each path checked against the
+/// scenario's knobs (a new key may go in an existing table).
+fn axes(scenario: &Scenario, sets: &[String]) -> Result<Vec<Axis>, String> {
+    let all = knobs(scenario.source_text())?;
+    let mut out: Vec<Axis> = Vec::new();
+    for set in sets {
+        let Some((path, values)) = set.split_once('=') else {
+            return Err(format!("--set {set:?}: write PATH=V1,V2,..."));
+        };
+        let path = path.trim();
+        let values = split_values(values);
+        if values.iter().any(String::is_empty) {
+            return Err(format!("--set {set:?}: an empty value"));
+        }
+        let parent = path.rsplit_once('.').map(|(p, _)| format!("{p}."));
+        let known = all.iter().any(|k| k.path == path)
+            || parent
+                .as_deref()
+                .is_some_and(|p| all.iter().any(|k| k.path.starts_with(p)));
+        if !known {
+            return Err(format!(
+                "--set {path}: {:?} has no such knob; nearest: {} (all: `blastradius show {} --knobs`)",
+                scenario.name,
+                nearest(&all, path, 3).join(", "),
+                scenario.name
+            ));
+        }
+        if out.iter().any(|a| a.path == path) {
+            return Err(format!("--set {path}: set twice"));
+        }
+        out.push(Axis {
+            path: path.to_string(),
+            values,
+        });
+    }
+    let points: usize = out.iter().map(|a| a.values.len()).product();
+    if points > blastradius::bounds::SWEEP_POINTS_MAX {
+        return Err(format!(
+            "the grid has {points} points, more than {} (split it into several sweeps)",
+            blastradius::bounds::SWEEP_POINTS_MAX
+        ));
+    }
+    Ok(out)
 }
 
 fn merged(files: &[PathBuf]) -> Result<Comparison, String> {
@@ -29,7 +101,7 @@ fn merged(files: &[PathBuf]) -> Result<Comparison, String> {
     Comparison::merge(parts)
 }
 
-pub fn compare(args: Args<'_>, format: Format) -> Result<ExitCode> {
+pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
     let result = if !args.merge.is_empty() {
         match merged(args.merge) {
             Ok(c) => c,
@@ -47,6 +119,21 @@ pub fn compare(args: Args<'_>, format: Format) -> Result<ExitCode> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
+        let axes = match args.sets {
+            None => Vec::new(),
+            Some([]) => {
+                eprintln!("error: sweep needs at least one --set PATH=V1,V2,...");
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            }
+            Some(sets) => match axes(&scenario, sets) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            },
+        };
+        let points: usize = axes.iter().map(|a| a.values.len()).product();
         let Some(system) = &scenario.system else {
             eprintln!(
                 "error: scenario {:?} has no system table, so no designs to compare",
@@ -84,7 +171,7 @@ pub fn compare(args: Args<'_>, format: Format) -> Result<ExitCode> {
         }
         let seeds: Vec<u64> = (0..args.seeds).map(|k| first + k).collect();
         let shard = args.shard.unwrap_or((1, 1));
-        let total = designs.len() * seeds.len();
+        let total = points * designs.len() * seeds.len();
         if shard.0 > total {
             eprintln!(
                 "error: --shard {}/{}: the sweep has only {total} run(s), so shard {} would be empty",
@@ -106,13 +193,21 @@ pub fn compare(args: Args<'_>, format: Format) -> Result<ExitCode> {
         );
         let tick = || bar.inc(1);
         let options = super::watch(args.deadline, false);
-        let result = compare_with(&scenario, &designs, &seeds, shard, &tick, &options)?;
+        let result = match sweep(&scenario, &axes, &designs, &seeds, shard, &tick, &options) {
+            Ok(r) => r,
+            Err(e) => {
+                bar.finish_and_clear();
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            }
+        };
         bar.finish_and_clear();
         result
     };
     match format {
-        Format::Text => print!("{}", result.to_text()),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        TableFormat::Text => print!("{}", result.to_text()),
+        TableFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        TableFormat::Csv => print!("{}", result.to_csv()?),
     }
     if result.shard == [1, 1] && result.missing() > 0 {
         eprintln!(

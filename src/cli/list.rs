@@ -15,14 +15,38 @@ pub fn list() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-pub fn show(name: &str) -> ExitCode {
-    match blastradius::incidents::find(name) {
-        Some(i) => {
-            print!("{}", i.text);
+pub fn show(name: &str, knobs: bool) -> ExitCode {
+    if !knobs {
+        return match blastradius::incidents::find(name) {
+            Some(i) => {
+                print!("{}", i.text);
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: no built-in incident {name:?} (see `blastradius list`)");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        };
+    }
+    let (scenario, _) = match super::load_named(name) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    match blastradius::scenario::knobs::knobs(scenario.source_text()) {
+        Ok(all) => {
+            let width = all.iter().map(|k| k.path.len()).max().unwrap_or(0);
+            for k in &all {
+                let tag = k.tag.map(|t| format!("[{t}]")).unwrap_or_else(|| "   ".into());
+                println!("{tag} {:<width$} = {}", k.path, k.value);
+            }
+            println!(
+                "\n{} knob(s); set one with `blastradius sweep {name} --set PATH=V1,V2` or edit `blastradius show {name}`",
+                all.len()
+            );
             ExitCode::SUCCESS
         }
-        None => {
-            eprintln!("error: no built-in incident {name:?} (see `blastradius list`)");
+        Err(e) => {
+            eprintln!("error: {name}: {e}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

@@ -35,6 +35,15 @@ pub enum Format {
     Json,
 }
 
+/// Formats of a table of runs (compare, sweep).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Text,
+    Json,
+    /// One row per run.
+    Csv,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// List the built-in incident scenarios and their designs.
@@ -64,8 +73,12 @@ enum Command {
     },
     /// Print a built-in incident's scenario file (edit it, then `run` it).
     Show {
-        /// Incident name.
+        /// Incident name (with --knobs, a scenario file too).
         name: String,
+        /// List every knob path with its value and the tag of its fact
+        /// ([P]ublished, [S]econdary, [D]erived, [A]ssumed).
+        #[arg(long)]
+        knobs: bool,
     },
     /// Run every design over many seeds in parallel and tabulate the
     /// figures; `--shard i/n` runs a part, `--merge` joins the parts' JSON.
@@ -88,13 +101,51 @@ enum Command {
         #[arg(long, num_args = 1.., conflicts_with = "scenario")]
         merge: Vec<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+        format: TableFormat,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
         /// Wall-clock time the whole comparison may take; runs still going
         /// past it stop as unknown.
+        #[arg(long, default_value = "10m", value_parser = parse_deadline)]
+        deadline: std::time::Duration,
+    },
+    /// What if: run every combination of knob values (`--set PATH=V1,V2`,
+    /// paths as `show NAME --knobs` lists them) x designs x seeds in
+    /// parallel, and tabulate each metric per grid point; `--shard i/n`
+    /// and `--merge` as for compare.
+    Sweep {
+        /// Incident name or scenario file (not needed with --merge).
+        scenario: Option<String>,
+        /// A knob and its values: `fault[0].duration=3s,43s,180s`. Repeat
+        /// for more axes; the grid is every combination.
+        #[arg(long = "set", value_name = "PATH=V1,V2,...")]
+        sets: Vec<String>,
+        /// Number of seeds per grid point and design, counting up from the
+        /// scenario's seed.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// First seed (default: the scenario's, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Designs, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        designs: Vec<String>,
+        /// Run only part i of n of the runs, e.g. 2/8.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Merge the JSON outputs of shards instead of running.
+        #[arg(long, num_args = 1.., conflicts_with = "scenario")]
+        merge: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+        format: TableFormat,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Wall-clock time the whole sweep may take; runs still going past
+        /// it stop as unknown.
         #[arg(long, default_value = "10m", value_parser = parse_deadline)]
         deadline: std::time::Duration,
     },
@@ -157,7 +208,7 @@ enum Command {
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List => Ok(list::list()),
-        Command::Show { name } => Ok(list::show(&name)),
+        Command::Show { name, knobs } => Ok(list::show(&name, knobs)),
         Command::Replay {
             scenario,
             design,
@@ -186,6 +237,32 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => compare::compare(
             compare::Args {
                 name: scenario.as_deref(),
+                sets: None,
+                seeds,
+                first: seed,
+                designs,
+                shard,
+                merge: &merge,
+                quiet,
+                deadline,
+            },
+            format,
+        ),
+        Command::Sweep {
+            scenario,
+            sets,
+            seeds,
+            seed,
+            designs,
+            shard,
+            merge,
+            format,
+            quiet,
+            deadline,
+        } => compare::compare(
+            compare::Args {
+                name: scenario.as_deref(),
+                sets: Some(&sets),
                 seeds,
                 first: seed,
                 designs,

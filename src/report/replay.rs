@@ -277,13 +277,21 @@ impl ReplayReport {
 }
 
 impl Comparison {
-    /// The design × metric table: median and range per cell, verdict counts.
+    /// The design × metric table (a comparison), or per metric a table of
+    /// grid points × designs (a sweep): median and range per cell, verdict
+    /// counts.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        let points = self.points();
         let _ = writeln!(
             out,
-            "{}: {} design(s) x {} seed(s), {} run(s){}",
+            "{}: {}{} design(s) x {} seed(s), {} run(s){}",
             self.scenario,
+            if self.axes.is_empty() {
+                String::new()
+            } else {
+                format!("{} grid point(s) x ", points.len())
+            },
             self.designs.len(),
             self.seeds.len(),
             self.runs.len(),
@@ -294,59 +302,144 @@ impl Comparison {
             }
         );
         let width = 22;
-        let _ = write!(out, "\n{:<28}", "");
-        for d in &self.designs {
-            let _ = write!(out, " {d:>width$}");
-        }
-        let _ = writeln!(out);
-        let by_design: Vec<Vec<&crate::run::CompareRun>> = self
-            .designs
+        let names = self.metric_names();
+        let rows: Vec<(String, usize)> = if self.axes.is_empty() {
+            vec![(String::new(), 0)]
+        } else {
+            (0..points.len()).map(|p| (self.point_label(p), p)).collect()
+        };
+        let label_width = rows
             .iter()
-            .map(|d| self.runs.iter().filter(|r| &r.design == d).collect())
-            .collect();
-        let _ = write!(out, "{:<28}", "verdicts (valid/invalid/unk)");
-        for runs in &by_design {
-            let count = |v: Verdict| runs.iter().filter(|r| r.verdict == v).count();
-            let cell = format!(
+            .map(|(l, _)| l.len())
+            .max()
+            .unwrap_or(0)
+            .max(28);
+        let header = |out: &mut String, first: &str| {
+            let _ = write!(out, "\n{first:<label_width$}");
+            for d in &self.designs {
+                let _ = write!(out, " {d:>width$}");
+            }
+            let _ = writeln!(out);
+        };
+        let cell = |point: usize, design: &str, name: &str| -> String {
+            let mut v: Vec<f64> = self
+                .runs
+                .iter()
+                .filter(|r| r.point == point && r.design == design)
+                .filter_map(|r| r.metrics.get(name).copied())
+                .collect();
+            v.sort_by(f64::total_cmp);
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                let med = v[(v.len() - 1) / 2];
+                format!("{} [{}-{}]", short(med), short(v[0]), short(v[v.len() - 1]))
+            }
+        };
+        let verdicts = |point: usize, design: &str| -> String {
+            let count = |v: Verdict| {
+                self.runs
+                    .iter()
+                    .filter(|r| r.point == point && r.design == design && r.verdict == v)
+                    .count()
+            };
+            format!(
                 "{}/{}/{}",
                 count(Verdict::Valid),
                 count(Verdict::Invalid),
                 count(Verdict::Unknown)
-            );
-            let _ = write!(out, " {cell:>width$}");
-        }
-        let _ = writeln!(out);
-        let mut names: Vec<&String> = Vec::new();
-        for r in &self.runs {
-            for k in r.metrics.keys() {
-                if !names.contains(&k) {
-                    names.push(k);
-                }
-            }
-        }
-        for name in names {
-            let _ = write!(out, "{name:<28}");
-            for runs in &by_design {
-                let mut v: Vec<f64> = runs
-                    .iter()
-                    .filter_map(|r| r.metrics.get(name).copied())
-                    .collect();
-                v.sort_by(f64::total_cmp);
-                let cell = if v.is_empty() {
-                    "-".to_string()
-                } else {
-                    let med = v[(v.len() - 1) / 2];
-                    format!("{} [{}-{}]", short(med), short(v[0]), short(v[v.len() - 1]))
-                };
-                let _ = write!(out, " {cell:>width$}");
-            }
-            if let Some(p) = self.published.get(name) {
-                let _ = write!(out, "   published {p}");
+            )
+        };
+        if self.axes.is_empty() {
+            header(&mut out, "");
+            let _ = write!(out, "{:<label_width$}", "verdicts (valid/invalid/unk)");
+            for d in &self.designs {
+                let _ = write!(out, " {:>width$}", verdicts(0, d));
             }
             let _ = writeln!(out);
+            for name in &names {
+                let _ = write!(out, "{name:<label_width$}");
+                for d in &self.designs {
+                    let _ = write!(out, " {:>width$}", cell(0, d, name));
+                }
+                if let Some(p) = self.published.get(name) {
+                    let _ = write!(out, "   published {p}");
+                }
+                let _ = writeln!(out);
+            }
+        } else {
+            let mut block = |title: String, f: &dyn Fn(usize, &str) -> String| {
+                if title.len() > label_width {
+                    let _ = write!(out, "\n{title}");
+                    header(&mut out, "");
+                } else {
+                    header(&mut out, &title);
+                }
+                for (label, p) in &rows {
+                    let _ = write!(out, "{label:<label_width$}");
+                    for d in &self.designs {
+                        let _ = write!(out, " {:>width$}", f(*p, d));
+                    }
+                    let _ = writeln!(out);
+                }
+            };
+            block("verdicts (valid/invalid/unk)".into(), &verdicts);
+            for name in &names {
+                let title = match self.published.get(name.as_str()) {
+                    Some(p) => format!("{name} (published {p})"),
+                    None => name.clone(),
+                };
+                block(title, &|p, d| cell(p, d, name));
+            }
         }
         let _ = writeln!(out, "\ncells: median [min-max] over seeds");
         out
+    }
+
+    /// Every metric name of the runs, in first-seen order.
+    pub fn metric_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for r in &self.runs {
+            for k in r.metrics.keys() {
+                if !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// One row per run: point values, design, seed, verdict, fingerprint,
+    /// then every metric (empty where a run has none).
+    pub fn to_csv(&self) -> Result<String, csv::Error> {
+        let names = self.metric_names();
+        let points = self.points();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut head: Vec<String> = self.axes.iter().map(|a| a.path.clone()).collect();
+        head.extend(["design", "seed", "verdict", "fingerprint"].map(String::from));
+        head.extend(names.iter().cloned());
+        w.write_record(&head)?;
+        for r in &self.runs {
+            let mut row: Vec<String> = match points.get(r.point) {
+                Some(p) => self
+                    .axes
+                    .iter()
+                    .zip(p)
+                    .map(|(a, &v)| a.values[v].clone())
+                    .collect(),
+                None => vec![String::new(); self.axes.len()],
+            };
+            row.push(r.design.clone());
+            row.push(r.seed.to_string());
+            row.push(verdict_word(r.verdict).to_string());
+            row.push(r.fingerprint.clone());
+            for n in &names {
+                row.push(r.metrics.get(n).map(|x| x.to_string()).unwrap_or_default());
+            }
+            w.write_record(&row)?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 

@@ -11,7 +11,7 @@
 
 pub mod compare;
 
-pub use compare::{CompareRun, Comparison, compare, compare_with};
+pub use compare::{Axis, CompareRun, Comparison, SweepError, compare, compare_with, sweep};
 
 use crate::check::{Finding, Verdict};
 use crate::rng::Seed;

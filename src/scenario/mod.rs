@@ -18,6 +18,7 @@
 //! the only places that read files.
 
 mod design;
+pub mod knobs;
 mod file;
 mod source;
 mod validate;
@@ -372,9 +373,9 @@ impl Scenario {
 
     /// The scenario with the value at `path` set (`replicated_db.orchestrator.fencing`,
     /// `fault[0].duration`, `dns_lb.isp[1].rps`), or removed when `value` is
-    /// `None`, validated again from the edited file. Errors name the path
-    /// (and, for a value that does not validate, the place in the file as
-    /// rewritten).
+    /// `None`, validated again from the edited file. The edit keeps the
+    /// file's comments and layout (one value replaced in place), so an
+    /// error names the line of the original file; errors name the path.
     pub fn with_set(
         &self,
         path: &str,
@@ -382,11 +383,19 @@ impl Scenario {
     ) -> Result<Scenario, ScenarioError> {
         let o = &self.origin;
         let bad = |m: String| ScenarioError::file_level(&o.file, path, m);
-        let mut doc: toml::Table =
-            toml::from_str(&o.text).map_err(|e| bad(format!("cannot re-read: {e}")))?;
-        set_path(&mut doc, path, value).map_err(bad)?;
-        let text = toml::to_string(&doc).map_err(|e| bad(format!("cannot rewrite: {e}")))?;
-        Scenario::parse_with(&o.registry, &o.file, &text)
+        let mut doc: toml_edit::DocumentMut = o
+            .text
+            .parse()
+            .map_err(|e| bad(format!("cannot re-read: {e}")))?;
+        let value = value
+            .map(|v| {
+                v.to_string()
+                    .parse::<toml_edit::Value>()
+                    .map_err(|e| bad(format!("cannot write {v}: {e}")))
+            })
+            .transpose()?;
+        set_path(doc.as_table_mut(), path, value).map_err(bad)?;
+        Scenario::parse_with(&o.registry, &o.file, &doc.to_string())
     }
 
     /// The text this scenario was read from.
@@ -510,27 +519,35 @@ fn split_document<'i>(
     Ok((Spanned::new(span, rest), systems, designs))
 }
 
-/// Sets (or removes) the value at a dotted path with `[i]` indices.
-fn set_path(doc: &mut toml::Table, path: &str, value: Option<toml::Value>) -> Result<(), String> {
+/// Sets (or removes) the value at a dotted path with `[i]` indices, in
+/// place: a replaced value keeps the comment after it.
+fn set_path(
+    root: &mut dyn toml_edit::TableLike,
+    path: &str,
+    value: Option<toml_edit::Value>,
+) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
-    let mut table = doc;
+    let mut table = root;
     for (n, part) in parts.iter().enumerate() {
         let last = n + 1 == parts.len();
         let (key, index) = match part.split_once('[') {
             Some((k, i)) => (
                 k,
                 Some(
-                    i.trim_end_matches(']')
-                        .parse::<usize>()
-                        .map_err(|_| format!("{part:?}: the index is not a number"))?,
+                    i.strip_suffix(']')
+                        .and_then(|i| i.parse::<usize>().ok())
+                        .ok_or_else(|| format!("{part:?}: the index is not a number"))?,
                 ),
             ),
             None => (*part, None),
         };
         if last && index.is_none() {
             match value {
-                Some(v) => {
-                    table.insert(key.to_string(), v);
+                Some(mut v) => {
+                    if let Some(old) = table.get(key).and_then(|i| i.as_value()) {
+                        *v.decor_mut() = old.decor().clone();
+                    }
+                    table.insert(key, toml_edit::Item::Value(v));
                 }
                 None => {
                     table
@@ -543,31 +560,60 @@ fn set_path(doc: &mut toml::Table, path: &str, value: Option<toml::Value>) -> Re
         let here = table
             .get_mut(key)
             .ok_or_else(|| format!("no key {key:?} (the path must exist up to its last key)"))?;
-        let here = match index {
-            None => here,
+        table = match index {
+            None => here
+                .as_table_like_mut()
+                .ok_or_else(|| format!("{key:?} is not a table"))?,
             Some(i) => {
-                let a = here
-                    .as_array_mut()
-                    .ok_or_else(|| format!("{key:?} is not an array"))?;
-                let len = a.len();
-                if i >= len {
-                    return Err(format!("{key}[{i}]: the array has {len} entries"));
-                }
-                if last {
-                    match value {
-                        Some(v) => a[i] = v,
-                        None => {
-                            a.remove(i);
-                        }
+                if here.is_array_of_tables() {
+                    let a = here
+                        .as_array_of_tables_mut()
+                        .ok_or_else(|| format!("{key:?} is not an array"))?;
+                    let len = a.len();
+                    if i >= len {
+                        return Err(format!("{key}[{i}]: the array has {len} entries"));
                     }
-                    return Ok(());
+                    if last {
+                        return match value {
+                            Some(_) => Err(format!("{key}[{i}] is a table: set one of its keys")),
+                            None => {
+                                a.remove(i);
+                                Ok(())
+                            }
+                        };
+                    }
+                    match a.get_mut(i) {
+                        Some(t) => t,
+                        None => return Err(format!("{key}[{i}]: no such entry")),
+                    }
+                } else {
+                    let a = here
+                        .as_array_mut()
+                        .ok_or_else(|| format!("{key:?} is not an array"))?;
+                    let len = a.len();
+                    if i >= len {
+                        return Err(format!("{key}[{i}]: the array has {len} entries"));
+                    }
+                    if last {
+                        match value {
+                            Some(mut v) => {
+                                if let Some(old) = a.get(i) {
+                                    *v.decor_mut() = old.decor().clone();
+                                }
+                                a.replace(i, v);
+                            }
+                            None => {
+                                a.remove(i);
+                            }
+                        }
+                        return Ok(());
+                    }
+                    return Err(format!(
+                        "{key}[{i}]: an inline array's entries are set whole"
+                    ));
                 }
-                &mut a[i]
             }
         };
-        table = here
-            .as_table_mut()
-            .ok_or_else(|| format!("{key:?} is not a table"))?;
     }
     Ok(())
 }
