@@ -36,7 +36,10 @@ pub fn show(name: &str, knobs: bool) -> ExitCode {
         Ok(all) => {
             let width = all.iter().map(|k| k.path.len()).max().unwrap_or(0);
             for k in &all {
-                let tag = k.tag.map(|t| format!("[{t}]")).unwrap_or_else(|| "   ".into());
+                let tag = k
+                    .tag
+                    .map(|t| format!("[{t}]"))
+                    .unwrap_or_else(|| "   ".into());
                 println!("{tag} {:<width$} = {}", k.path, k.value);
             }
             println!(

@@ -306,14 +306,11 @@ impl Comparison {
         let rows: Vec<(String, usize)> = if self.axes.is_empty() {
             vec![(String::new(), 0)]
         } else {
-            (0..points.len()).map(|p| (self.point_label(p), p)).collect()
+            (0..points.len())
+                .map(|p| (self.point_label(p), p))
+                .collect()
         };
-        let label_width = rows
-            .iter()
-            .map(|(l, _)| l.len())
-            .max()
-            .unwrap_or(0)
-            .max(28);
+        let label_width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0).max(28);
         let header = |out: &mut String, first: &str| {
             let _ = write!(out, "\n{first:<label_width$}");
             for d in &self.designs {

@@ -134,15 +134,21 @@ pub fn grid(axes: &[Axis]) -> Vec<Vec<usize>> {
 }
 
 /// The scenario at one grid point.
-pub fn at_point(scenario: &Scenario, axes: &[Axis], point: &[usize]) -> Result<Scenario, SweepError> {
+pub fn at_point(
+    scenario: &Scenario,
+    axes: &[Axis],
+    point: &[usize],
+) -> Result<Scenario, SweepError> {
     let mut s = scenario.clone();
     for (axis, &v) in axes.iter().zip(point) {
         let raw = &axis.values[v];
         let value = value_for(&s, &axis.path, raw);
-        s = s.with_set(&axis.path, Some(value)).map_err(|error| SweepError::Point {
-            setting: setting_text(axes, point),
-            error: Box::new(error),
-        })?;
+        s = s
+            .with_set(&axis.path, Some(value))
+            .map_err(|error| SweepError::Point {
+                setting: setting_text(axes, point),
+                error: Box::new(error),
+            })?;
     }
     Ok(s)
 }

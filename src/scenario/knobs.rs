@@ -38,8 +38,8 @@ pub fn knobs(text: &str) -> Result<Vec<Knob>, String> {
         out: &mut out,
     };
     walk.table(doc.get_ref(), "");
-    out.sort_by_key(|k| k.line);
-    Ok(out)
+    out.sort_by_key(|(offset, _)| *offset);
+    Ok(out.into_iter().map(|(_, k)| k).collect())
 }
 
 /// The knob paths closest to `path` (edit distance on the path, then on
@@ -64,7 +64,7 @@ struct Walk<'a> {
     text: &'a str,
     lines: &'a [&'a str],
     starts: &'a [usize],
-    out: &'a mut Vec<Knob>,
+    out: &'a mut Vec<(usize, Knob)>,
 }
 
 impl Walk<'_> {
@@ -92,12 +92,13 @@ impl Walk<'_> {
             _ => {
                 let span = v.span();
                 let line = self.starts.partition_point(|&s| s <= span.start);
-                self.out.push(Knob {
+                let knob = Knob {
                     path: path.to_string(),
-                    value: self.text[span].trim().to_string(),
+                    value: self.text[span.clone()].trim().to_string(),
                     tag: tag_at(self.lines, line.saturating_sub(1)),
                     line,
-                });
+                };
+                self.out.push((span.start, knob));
             }
         }
     }

@@ -18,8 +18,8 @@
 //! the only places that read files.
 
 mod design;
-pub mod knobs;
 mod file;
+pub mod knobs;
 mod source;
 mod validate;
 
