@@ -41,6 +41,8 @@ pub struct RunReport {
     pub faults: Vec<String>,
     /// Faults as applied.
     pub fault_log: Vec<FaultRecord>,
+    /// What each fault did.
+    pub fault_effects: Vec<crate::systems::coverage::FaultEffect>,
     /// Network counters.
     pub network: NetStats,
     /// Drops by reason name.
@@ -81,6 +83,15 @@ impl RunReport {
                 .map(ToString::to_string)
                 .collect(),
             fault_log: sim.fault_log().to_vec(),
+            fault_effects: crate::systems::coverage::fault_effects(
+                scenario.faults.len(),
+                sim.fault_log(),
+                sim.now(),
+                sim.net_stats(),
+                &crate::history::History::new(),
+                &crate::check::Facts::new(),
+                &crate::check::Tallies::default(),
+            ),
             dropped: DropReason::ALL
                 .iter()
                 .map(|r| (r.name(), stats.dropped(*r)))
@@ -121,6 +132,7 @@ impl RunReport {
                 self.timeline.len() - SHOWN
             );
         }
+        replay::fault_effects_text(&self.fault_effects, 0.0, &mut out);
         let n = &self.network;
         let _ = writeln!(
             out,

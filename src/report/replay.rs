@@ -21,14 +21,18 @@
 //! | `replay` | string | the command that replays this run |
 //! | `series` | object name → array of numbers | per monitor bucket (one minute unless the scenario says otherwise), from simulated time 0: error fraction per cohort, unhealthy PoPs... (empty for database scenarios) |
 //! | `series_step_seconds` | number | length of one series step |
+//! | `fault_effects` | array | per schedule entry: `entry`, `fault`, `from`/`until` (ns), `ended` (`{by: duration | entry | end_of_run | not_reached}`), `undid`, `dropped` (reason → count), `held`, `stopped`, `role_changes`, `role_changes_after`, `failed_operations`, `failed_requests`, `overlaps` |
 //!
-//! A comparison (`compare --format json`) is `{scenario, designs, seeds,
-//! shard, runs}` where each run is `{design, seed, verdict, fingerprint,
-//! metrics}`; comparisons of the shards of one sweep merge into the whole.
+//! A comparison (`compare --format json`) is `{scenario, axes, designs,
+//! seeds, shard, runs, published}` where each run is `{point, design, seed,
+//! verdict, fingerprint, metrics}`; a sweep's `axes` are `{path, values}`
+//! (none for a comparison) and `point` indexes their grid, first axis
+//! slowest; the shards of one sweep merge into the whole.
 
 use crate::check::Verdict;
 use crate::run::Comparison;
 use crate::scenario::Scenario;
+use crate::systems::coverage::FaultEffect;
 use crate::systems::{Outcome, TimelineEntry};
 use crate::time::SimTime;
 use indexmap::IndexMap;
@@ -81,6 +85,8 @@ pub struct ReplayReport {
     pub series: IndexMap<String, Vec<f64>>,
     /// Length of one series step, in seconds.
     pub series_step_seconds: f64,
+    /// What each fault did.
+    pub fault_effects: Vec<FaultEffect>,
     /// Details and witnesses of the checks (text output only).
     #[serde(skip)]
     pub details: Vec<(String, Vec<String>)>,
@@ -124,6 +130,7 @@ impl ReplayReport {
             replay,
             series: outcome.series.clone(),
             series_step_seconds: outcome.series_step.as_secs_f64(),
+            fault_effects: outcome.fault_effects.clone(),
             details: outcome
                 .checks
                 .findings
@@ -138,6 +145,20 @@ impl ReplayReport {
                 .collect(),
             notes: outcome.notes.clone(),
         }
+    }
+}
+
+/// The "Fault effects" section (nothing without faults).
+pub fn fault_effects_text(effects: &[FaultEffect], t0: f64, out: &mut String) {
+    if effects.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nFault effects (what each fault of the schedule did):"
+    );
+    for e in effects {
+        let _ = writeln!(out, "  {}", e.line(t0));
     }
 }
 
@@ -226,6 +247,7 @@ impl ReplayReport {
                 "  ({routine} routine entries not shown, such as replicas re-pointed; --format json has them)"
             );
         }
+        fault_effects_text(&self.fault_effects, self.t0_seconds, &mut out);
         let _ = writeln!(out, "\nChecks:");
         for c in &self.checks {
             let _ = writeln!(

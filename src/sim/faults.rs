@@ -53,15 +53,57 @@ pub(super) enum Action {
 pub(super) struct CompiledAction {
     pub(super) label: String,
     pub(super) action: Action,
+    /// The schedule entry (index in the installed schedules).
+    pub(super) entry: usize,
+    /// The entry's own end (its `duration` ran out).
+    pub(super) revert: bool,
 }
 
-/// A fault as it was applied, for reports' timelines.
+/// What a fault holds while in force, so that a later action that undoes
+/// it (its own end, a `heal`, a `restore_link`, a `restart`) is known to
+/// end it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum Hold {
+    Rule(RuleId),
+    Cut(LinkId),
+    Degraded(LinkId),
+    Crashed(NodeId),
+    Paused(NodeId),
+    Skewed(NodeId),
+    Drifting(NodeId),
+    Slowed(NodeId),
+}
+
+/// A fault as it was applied, for reports' timelines and for what each
+/// fault did (see `systems::coverage`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FaultRecord {
     /// When it was applied.
     pub time: SimTime,
     /// What was done (`cut_link link="a-b"`, `revert: ...`).
     pub description: String,
+    /// The schedule entry it belongs to (0-based, in schedule order).
+    #[serde(skip)]
+    pub entry: usize,
+    /// True for the entry's own end (its duration ran out).
+    #[serde(skip)]
+    pub revert: bool,
+    /// Entries whose effect this action ended (its own, for a revert; the
+    /// partitions a `heal` removed; the crash a `restart` undid).
+    #[serde(skip)]
+    pub ends: Vec<usize>,
+    /// Whether the entry holds something after this action (a partition,
+    /// a cut, a crash...): false for actions that only undo (`heal`,
+    /// `restore_link`, `restart`), which take no time.
+    #[serde(skip)]
+    pub holds: bool,
+    /// Nodes this action stopped (crashed or paused; already stopped ones
+    /// not counted).
+    #[serde(skip)]
+    pub stopped: u32,
+    /// The network's counters just before it was applied.
+    #[serde(skip)]
+    pub net: NetStats,
 }
 
 impl<N: Node> Kernel<N> {
@@ -361,6 +403,7 @@ impl<N: Node> Simulation<N> {
         // first in a separate pass so a revert at t precedes an apply at t.
         let mut timeline: Vec<(SimTime, u8, usize, CompiledAction)> = Vec::new();
         for (i, (entry, apply, revert)) in compiled.into_iter().enumerate() {
+            let i = base + i;
             let label = entry.to_string();
             let label = label
                 .split_once(' ')
@@ -374,6 +417,8 @@ impl<N: Node> Simulation<N> {
                     CompiledAction {
                         label: format!("end of: {label}"),
                         action: revert,
+                        entry: i,
+                        revert: true,
                     },
                 ));
             }
@@ -384,10 +429,13 @@ impl<N: Node> Simulation<N> {
                 CompiledAction {
                     label,
                     action: apply,
+                    entry: i,
+                    revert: false,
                 },
             ));
         }
         timeline.sort_by_key(|(t, order, i, _)| (*t, *order, *i));
+        k.holds_by.resize(base + schedule.len(), Vec::new());
         for (time, _, _, action) in timeline {
             let index = k.actions.len() as u32;
             k.actions.push(action);
@@ -398,14 +446,96 @@ impl<N: Node> Simulation<N> {
     }
 
     pub(super) fn apply(&mut self, index: usize) {
-        let CompiledAction { label, action } = self.kernel.actions[index].clone();
+        let CompiledAction {
+            label,
+            action,
+            entry,
+            revert,
+        } = self.kernel.actions[index].clone();
         let k = &mut self.kernel;
         let ordinal = k.ordinal;
+        let record = k.fault_log.len();
         k.fault_log.push(FaultRecord {
             time: SimTime::from_nanos(k.now),
             description: label.clone(),
+            entry,
+            revert,
+            ends: Vec::new(),
+            holds: false,
+            stopped: 0,
+            net: k.net.stats().clone(),
         });
         k.trace_push(TraceKind::Fault, None, None, label);
+        let stopped_before = self.stopped_count();
+        let (mut holds, mut released) = self.apply_action(action, ordinal);
+        let stopped = self.stopped_count().saturating_sub(stopped_before);
+        let k = &mut self.kernel;
+        if revert {
+            // An entry's own end releases whatever it still holds.
+            holds.clear();
+            released = k.holds_by[entry].clone();
+        }
+        let mut ends: Vec<usize> = Vec::new();
+        for h in released {
+            if let Some(owner) = k.holders.remove(&h) {
+                k.holds_by[owner].retain(|x| *x != h);
+                if !ends.contains(&owner) {
+                    ends.push(owner);
+                }
+            }
+        }
+        if revert && !ends.contains(&entry) {
+            ends.push(entry);
+        }
+        for h in holds {
+            if let Some(prev) = k.holders.insert(h, entry)
+                && prev != entry
+            {
+                // Replaced (a second degrade of the link, a new skew): the
+                // earlier entry ends once it holds nothing else.
+                k.holds_by[prev].retain(|x| *x != h);
+                if k.holds_by[prev].is_empty() && !ends.contains(&prev) {
+                    ends.push(prev);
+                }
+            }
+            if !k.holds_by[entry].contains(&h) {
+                k.holds_by[entry].push(h);
+            }
+        }
+        ends.sort_unstable();
+        let holds_now = !k.holds_by[entry].is_empty();
+        let r = &mut k.fault_log[record];
+        r.ends = ends;
+        r.holds = holds_now;
+        r.stopped = stopped as u32;
+    }
+
+    fn stopped_count(&self) -> usize {
+        self.kernel
+            .nodes
+            .iter()
+            .filter(|n| n.status != Status::Up)
+            .count()
+    }
+
+    /// Applies one action; returns what it now holds and what it released.
+    fn apply_action(&mut self, action: Action, ordinal: u64) -> (Vec<Hold>, Vec<Hold>) {
+        let (mut holds, mut released) = (Vec::new(), Vec::new());
+        let k = &mut self.kernel;
+        match &action {
+            Action::Cut(links) => holds.extend(links.iter().map(|l| Hold::Cut(*l))),
+            Action::Restore(links) => released.extend(links.iter().map(|l| Hold::Cut(*l))),
+            Action::Degrade { link, .. } => holds.push(Hold::Degraded(*link)),
+            Action::Repair(link) => released.push(Hold::Degraded(*link)),
+            Action::Crash { nodes, .. } => holds.extend(nodes.iter().map(|n| Hold::Crashed(*n))),
+            Action::Restart(nodes) => released.extend(nodes.iter().map(|n| Hold::Crashed(*n))),
+            Action::Pause(nodes) => holds.extend(nodes.iter().map(|n| Hold::Paused(*n))),
+            Action::Resume(nodes) => released.extend(nodes.iter().map(|n| Hold::Paused(*n))),
+            Action::Skew { nodes, .. } => holds.extend(nodes.iter().map(|n| Hold::Skewed(*n))),
+            Action::Drift { nodes, .. } => holds.extend(nodes.iter().map(|n| Hold::Drifting(*n))),
+            Action::Slow { nodes, .. } => holds.extend(nodes.iter().map(|n| Hold::Slowed(*n))),
+            _ => {}
+        }
         match action {
             Action::InstallRule {
                 entry,
@@ -415,13 +545,16 @@ impl<N: Node> Simulation<N> {
             } => {
                 let id = k.net.install_rule(name, pairs, action, ordinal);
                 k.entry_rules[entry] = Some(id);
+                holds.push(Hold::Rule(id));
             }
             Action::RevertRule { entry } => {
-                if let Some(id) = k.entry_rules[entry].take()
-                    && let Some(rule) = k.net.remove_rule(id)
-                    && rule.action == RuleAction::Hold
-                {
-                    k.release_held(id);
+                if let Some(id) = k.entry_rules[entry].take() {
+                    released.push(Hold::Rule(id));
+                    if let Some(rule) = k.net.remove_rule(id)
+                        && rule.action == RuleAction::Hold
+                    {
+                        k.release_held(id);
+                    }
                 }
             }
             Action::RemoveRules { name, action } => {
@@ -433,6 +566,7 @@ impl<N: Node> Simulation<N> {
                     .map(|r| r.id)
                     .collect();
                 for id in ids {
+                    released.push(Hold::Rule(id));
                     k.net.remove_rule(id);
                     if action == RuleAction::Hold {
                         k.release_held(id);
@@ -507,6 +641,7 @@ impl<N: Node> Simulation<N> {
                 }
             }
         }
+        (holds, released)
     }
 
     pub(super) fn crash(&mut self, node: NodeId, disk: Disk) {

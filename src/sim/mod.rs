@@ -190,10 +190,17 @@ pub struct Kernel<N: Node> {
     actions: Vec<CompiledAction>,
     /// Rule installed by each schedule entry, for its revert.
     entry_rules: Vec<Option<RuleId>>,
+    /// Which entry holds each rule, cut, degradation, crash or pause now.
+    holders: std::collections::BTreeMap<faults::Hold, usize>,
+    /// What each entry holds now.
+    holds_by: Vec<Vec<faults::Hold>>,
     fault_log: Vec<FaultRecord>,
     crashes: Vec<(SimTime, NodeId)>,
     observations: Vec<Observed<N::Observation>>,
     trace: Option<Vec<TraceRecord>>,
+    /// When tracing: the time of each event by ordinal (up to the trace's
+    /// length limit), for the send time of arrivals.
+    ordinal_times: Option<Vec<u64>>,
     trace_truncated: u64,
     limits: Limits,
     stop: Option<StopReason>,
@@ -424,10 +431,13 @@ impl<N: Node> Simulation<N> {
                 held: Vec::new(),
                 actions: Vec::new(),
                 entry_rules: Vec::new(),
+                holders: std::collections::BTreeMap::new(),
+                holds_by: Vec::new(),
                 fault_log: Vec::new(),
                 crashes: Vec::new(),
                 observations: Vec::new(),
                 trace: config.trace.then(Vec::new),
+                ordinal_times: config.trace.then(Vec::new),
                 trace_truncated: 0,
                 limits: config.limits,
                 stop: None,
@@ -513,6 +523,11 @@ impl<N: Node> Simulation<N> {
             k.now = entry.time;
         }
         k.ordinal += 1;
+        if let Some(times) = &mut k.ordinal_times
+            && times.len() < k.limits.trace_max
+        {
+            times.push(k.now);
+        }
         match entry.event {
             Event::Deliver {
                 to,
@@ -522,6 +537,9 @@ impl<N: Node> Simulation<N> {
                 message,
             } => {
                 k.mix(1, to.0, from.0);
+                if k.trace.is_some() {
+                    k.trace_arrival(to, from, sent);
+                }
                 if path != crate::net::DIRECT_PATH && k.net.changed_since(sent) {
                     if let Some(message) = k.recheck_in_flight(from, to, sent, path, message) {
                         self.dispatch(

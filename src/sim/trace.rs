@@ -18,6 +18,10 @@ pub struct TraceRecord {
     pub peer: Option<NodeId>,
     /// Human-readable detail (message contents, fault description).
     pub detail: String,
+    /// For an arrival: when the message was sent (`None` past the
+    /// trace's length limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent: Option<SimTime>,
 }
 
 /// Kinds of trace records.
@@ -26,6 +30,9 @@ pub struct TraceRecord {
 pub enum TraceKind {
     /// A node started.
     Start,
+    /// A message reached its destination (`sent` says when it left); a
+    /// paused or busy node handles it later (`Deliver`).
+    Arrive,
     /// A message was handed to a node.
     Deliver,
     /// A message was dropped (detail says why).
@@ -60,10 +67,27 @@ impl<N: Node> Kernel<N> {
                     node,
                     peer,
                     detail,
+                    sent: None,
                 });
             } else {
                 self.trace_truncated += 1;
             }
+        }
+    }
+
+    /// Records a message's arrival at `to`, with its send time.
+    pub(super) fn trace_arrival(&mut self, to: NodeId, from: NodeId, sent_ordinal: u64) {
+        let sent = self.ordinal_times.as_ref().and_then(|t| {
+            sent_ordinal
+                .checked_sub(1)
+                .map_or(Some(0), |i| t.get(i as usize).copied())
+        });
+        self.trace_push(TraceKind::Arrive, Some(to), Some(from), String::new());
+        if let (Some(trace), Some(sent)) = (&mut self.trace, sent)
+            && let Some(last) = trace.last_mut()
+            && last.kind == TraceKind::Arrive
+        {
+            last.sent = Some(SimTime::from_nanos(sent));
         }
     }
 

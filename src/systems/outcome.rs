@@ -6,7 +6,8 @@
 //! fingerprint, the faults as applied) and hands reports an [`Outcome`].
 //! Reports render an `Outcome` and nothing else, so they know no system.
 
-use crate::check::{Facts, SuiteReport, Verdict};
+use super::coverage::FaultEffect;
+use crate::check::{Facts, SuiteReport, Tallies, Verdict};
 use crate::history::History;
 use crate::sim::{FaultRecord, Fingerprint, StopReason};
 use crate::time::{SimDuration, SimTime};
@@ -71,6 +72,9 @@ pub struct Judgement {
     pub series: IndexMap<String, Vec<f64>>,
     /// Extra lines for the text report (per-cluster losses, per-ISP tables).
     pub notes: Vec<String>,
+    /// Requests counted per window, for systems that tally (what failed
+    /// while each fault was in force).
+    pub tallies: Tallies,
 }
 
 /// A judged run: the part every report shares.
@@ -105,6 +109,8 @@ pub struct Outcome {
     pub series_step: SimDuration,
     /// Extra lines for the text report.
     pub notes: Vec<String>,
+    /// What each fault of the schedule did.
+    pub fault_effects: Vec<FaultEffect>,
 }
 
 impl Outcome {

@@ -186,6 +186,7 @@ pub fn execute<S: System>(
     Ok(assemble(
         judgement,
         &sim,
+        world.faults.len(),
         stop,
         system.series_step(config),
         seed,
@@ -195,6 +196,7 @@ pub fn execute<S: System>(
 fn assemble<N: crate::sim::Node>(
     j: Judgement,
     sim: &Simulation<N>,
+    entries: usize,
     stop: StopReason,
     series_step: SimDuration,
     seed: Seed,
@@ -202,6 +204,15 @@ fn assemble<N: crate::sim::Node>(
     let mut timeline = fault_timeline(sim.fault_log());
     timeline.extend(j.timeline);
     timeline.sort_by_key(|e| e.time);
+    let fault_effects = super::coverage::fault_effects(
+        entries,
+        sim.fault_log(),
+        sim.now(),
+        sim.net_stats(),
+        &j.history,
+        &j.facts,
+        &j.tallies,
+    );
     Outcome {
         design: String::new(),
         seed: seed.0,
@@ -217,6 +228,7 @@ fn assemble<N: crate::sim::Node>(
         series: j.series,
         series_step,
         notes: j.notes,
+        fault_effects,
     }
 }
 

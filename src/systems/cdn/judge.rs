@@ -244,6 +244,7 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
         timeline,
         series,
         notes,
+        tallies,
     }
 }
 /// Sums every PoP's, client metro's and origin's counters.

@@ -172,7 +172,7 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
                 .collect(),
         );
     }
-    let checks = checks(&cohorts, config);
+    let (checks, tallies) = checks(&cohorts, config);
     let mut notes = vec![format!(
         "{everywhere} request(s) failed on every datacenter they tried"
     )];
@@ -192,11 +192,15 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
         timeline,
         series,
         notes,
+        tallies,
     }
 }
 
 /// Tallies per cohort (requests, probe rounds), judged by the suite.
-fn checks(cohorts: &IndexMap<String, Vec<CohortBucket>>, config: &DnsLbConfig) -> SuiteReport {
+fn checks(
+    cohorts: &IndexMap<String, Vec<CohortBucket>>,
+    config: &DnsLbConfig,
+) -> (SuiteReport, Tallies) {
     let res = config.resolution;
     let mut tallies = Tallies::new(res.as_nanos());
     for (name, buckets) in cohorts {
@@ -223,7 +227,7 @@ fn checks(cohorts: &IndexMap<String, Vec<CohortBucket>>, config: &DnsLbConfig) -
                 .collect(),
         );
     }
-    Suite::new()
+    let report = Suite::new()
         .with(Availability {
             window_ns: res.as_nanos(),
             requests: Requests::Tallied,
@@ -236,7 +240,8 @@ fn checks(cohorts: &IndexMap<String, Vec<CohortBucket>>, config: &DnsLbConfig) -
         .with(CorrelatedFailure {
             target_name: "datacenter".into(),
         })
-        .run(&CheckInput::new(&History::new(), &Facts::new()).with_tallies(&tallies))
+        .run(&CheckInput::new(&History::new(), &Facts::new()).with_tallies(&tallies));
+    (report, tallies)
 }
 
 /// Per-cohort buckets, tries per DC per second, latencies, add-on calls.

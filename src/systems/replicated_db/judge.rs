@@ -98,6 +98,7 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
         timeline,
         series: IndexMap::new(),
         notes,
+        tallies: Default::default(),
     }
 }
 

@@ -1,0 +1,185 @@
+//! What each fault did: drops while a partition holds, the heal that ends
+//! it, a crash ended by a restart, a fault with nothing to show, one never
+//! reached, and the GitHub cut's failed operations and role changes.
+
+use blastradius::Seed;
+use blastradius::report::RunReport;
+use blastradius::run::{RunOptions, run};
+use blastradius::scenario::Scenario;
+use blastradius::systems::coverage::{Ended, FaultEffect};
+use std::path::Path;
+
+const SCENARIO: &str = r#"
+[scenario]
+name = "effects"
+seed = 3
+duration = "60s"
+
+[[site]]
+name = "a"
+
+[[site]]
+name = "b"
+
+[[link]]
+name = "a-b"
+a = "a"
+b = "b"
+latency = { dist = "constant", value = "5ms" }
+
+[[node]]
+name = "n1"
+site = "a"
+service = "heartbeat"
+peers = ["n2", "n3"]
+interval = "100ms"
+timeout = "1s"
+
+[[node]]
+name = "n2"
+site = "b"
+service = "heartbeat"
+peers = ["n1", "n3"]
+interval = "100ms"
+timeout = "1s"
+
+[[node]]
+name = "n3"
+site = "b"
+service = "heartbeat"
+peers = ["n1", "n2"]
+interval = "100ms"
+timeout = "1s"
+
+# 0: a named partition, ended by the heal (entry 1).
+[[fault]]
+at = "5s"
+kind = "partition"
+name = "split"
+groups = [["n1"], ["n2", "n3"]]
+
+[[fault]]
+at = "15s"
+kind = "heal"
+name = "split"
+
+# 2: a crash, ended by the restart (entry 3).
+[[fault]]
+at = "20s"
+kind = "crash"
+target = "n3"
+
+[[fault]]
+at = "30s"
+kind = "restart"
+target = "n3"
+
+# 4: a skew the detector cannot see (it measures intervals).
+[[fault]]
+at = "35s"
+duration = "5s"
+kind = "skew_clock"
+target = "n2"
+offset = "3s"
+
+# 5: a cut still in force at the end.
+[[fault]]
+at = "50s"
+kind = "cut_link"
+link = "a-b"
+"#;
+
+fn effects() -> Vec<FaultEffect> {
+    let s = Scenario::parse(Path::new("effects.toml"), SCENARIO).expect("valid");
+    let mut sim = s.build(Seed(3), false).unwrap();
+    let stop = sim.run();
+    RunReport::new(&s, &sim, stop, String::new()).fault_effects
+}
+
+#[test]
+fn each_fault_says_what_it_did_and_what_ended_it() {
+    let e = effects();
+    assert_eq!(e.len(), 6);
+    // The partition: n1 heartbeats to n2 and n3 and back, 10 per second
+    // each way, for 10 s, are dropped.
+    assert_eq!(e[0].ended, Ended::Entry { entry: 1 });
+    assert_eq!(e[0].seconds(), 10.0);
+    let partition = e[0].dropped.get("partition").copied().unwrap_or(0);
+    assert!((350..=450).contains(&partition), "{partition}");
+    // The heal acts at one instant and ends the partition.
+    assert_eq!(e[1].ended, Ended::Instant);
+    assert_eq!(e[1].undid, vec![0]);
+    assert!(e[1].dropped.is_empty());
+    // The crash stops one node until the restart.
+    assert_eq!(e[2].stopped, 1);
+    assert_eq!(e[2].ended, Ended::Entry { entry: 3 });
+    assert_eq!(e[3].undid, vec![2]);
+    // The skew: nothing to show, and the report says so.
+    assert_eq!(e[4].ended, Ended::Duration);
+    assert!(!e[4].observable(), "{e:?}");
+    assert!(
+        e[4].line(0.0).ends_with("no observable effect"),
+        "{}",
+        e[4].line(0.0)
+    );
+    // The cut holds to the end of the run and drops n1's traffic.
+    assert_eq!(e[5].ended, Ended::EndOfRun);
+    assert!(e[5].dropped.get("no_route").copied().unwrap_or(0) > 100);
+    assert!(e[5].line(0.0).contains("to the end"));
+}
+
+#[test]
+fn a_fault_after_a_limit_stop_is_not_reached() {
+    // About 90 events per simulated second: the run stops near 25 s,
+    // after the crash and before the restart.
+    let text = SCENARIO.replace(
+        "[[site]]\nname = \"a\"",
+        "[limits]\nevents_max = 2300\n\n[[site]]\nname = \"a\"",
+    );
+    let s = Scenario::parse(Path::new("effects.toml"), &text).expect("valid");
+    let mut sim = s.build(Seed(3), false).unwrap();
+    let stop = sim.run();
+    assert!(stop.is_limit(), "{stop}");
+    assert!(
+        (20.0..30.0).contains(&sim.now().as_secs_f64()),
+        "{}",
+        sim.now()
+    );
+    let e = RunReport::new(&s, &sim, stop, String::new()).fault_effects;
+    assert_eq!(e[2].ended, Ended::EndOfRun);
+    assert_eq!(e[3].ended, Ended::NotReached);
+    assert!(e[3].line(0.0).contains("not reached"));
+}
+
+#[test]
+fn the_github_cut_failed_operations_and_moved_roles() {
+    let s = blastradius::incidents::find("github-2018")
+        .unwrap()
+        .scenario()
+        .unwrap();
+    let o = run(&s, Some("as-2018"), Seed(2018), &RunOptions::default()).unwrap();
+    let cut = &o.fault_effects[0];
+    assert_eq!(cut.ended, Ended::Duration);
+    assert!(
+        cut.dropped.get("no_route").copied().unwrap_or(0) > 1000,
+        "{cut:?}"
+    );
+    assert!(
+        cut.role_changes >= 1,
+        "the West promotion happens during the cut"
+    );
+    assert!(cut.failed_operations > 0);
+    // No cross-region failover: no role changes, the same drops.
+    let o = run(
+        &s,
+        Some("no-cross-region"),
+        Seed(2018),
+        &RunOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        o.fault_effects[0].role_changes, 0,
+        "{:?}",
+        o.fault_effects[0]
+    );
+}
