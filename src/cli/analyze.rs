@@ -1,12 +1,12 @@
 //! `analyze`: single points of failure and smallest cuts.
 
-use super::{EXIT_BAD_INPUT, Format, load_named};
+use super::{EXIT_BAD_INPUT, PlainFormat, load_named};
 use anyhow::Result;
 use blastradius::report::AnalysisReport;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn analyze(file: &Path, max_cut: usize, format: Format) -> Result<ExitCode> {
+pub fn analyze(file: &Path, max_cut: usize, format: PlainFormat) -> Result<ExitCode> {
     let scenario = match load_named(&file.to_string_lossy()) {
         Ok((s, _)) => s,
         Err(code) => return Ok(code),
@@ -17,8 +17,8 @@ pub fn analyze(file: &Path, max_cut: usize, format: Format) -> Result<ExitCode> 
     }
     let report = AnalysisReport::new(&scenario, max_cut);
     match format {
-        Format::Text => print!("{}", report.to_text()),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        PlainFormat::Text => print!("{}", report.to_text()),
+        PlainFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,22 +17,24 @@ pub enum ModelArg {
 
 /// The outcome of checking one file.
 enum Checked {
-    Verdict(Box<linear::Report>),
+    /// The report, and the history when a picture needs it.
+    Verdict(Box<linear::Report>, Option<Box<history::History>>),
     BadInput(String),
 }
 
-fn check_one(file: &Path, options: &linear::Options) -> (Checked, usize, f64, f64) {
+fn check_one(file: &Path, options: &linear::Options, keep: bool) -> (Checked, usize, f64, f64) {
     let clock = Stopwatch::start();
     let h = match history::read_file(file) {
         Ok(h) => h,
         Err(e) => return (Checked::BadInput(e.to_string()), 0, clock.seconds(), 0.0),
     };
     let parsed = clock.seconds();
+    let n = h.ops().len();
     let result = match linear::check(&h, options) {
-        Ok(r) => Checked::Verdict(Box::new(r)),
+        Ok(r) => Checked::Verdict(Box::new(r), keep.then(|| Box::new(h))),
         Err(e) => Checked::BadInput(format!("{}:{e}", file.display())),
     };
-    (result, h.ops().len(), parsed, clock.seconds() - parsed)
+    (result, n, parsed, clock.seconds() - parsed)
 }
 
 pub fn check(
@@ -57,7 +59,12 @@ pub fn check(
         witness: true,
     };
     let clock = Stopwatch::start();
-    let results: Vec<_> = files.par_iter().map(|f| check_one(f, &options)).collect();
+    let keep = format == Format::Html;
+    let results: Vec<_> = files
+        .par_iter()
+        .map(|f| check_one(f, &options, keep))
+        .collect();
+    let mut pages: Vec<(String, &history::History, &linear::Report)> = Vec::new();
     let (mut invalid, mut unknown, mut bad) = (false, false, false);
     let mut out = String::new();
     for (file, (result, n_ops, ..)) in files.iter().zip(&results) {
@@ -73,7 +80,7 @@ pub fn check(
                     out.push('\n');
                 }
             }
-            Checked::Verdict(r) => {
+            Checked::Verdict(r, h) => {
                 if *n_ops == 0 {
                     eprintln!(
                         "warning: {name}: the history has no operations; it is trivially linearizable"
@@ -99,9 +106,17 @@ pub fn check(
                         out.push_str(&v.to_string());
                         out.push('\n');
                     }
+                    Format::Html => {
+                        if let Some(h) = h {
+                            pages.push((name.to_string(), h, r));
+                        }
+                    }
                 }
             }
         }
+    }
+    if format == Format::Html {
+        out = blastradius::report::html::history_checks(&pages);
     }
     print!("{out}");
     if stats {

@@ -208,6 +208,7 @@ pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
         TableFormat::Text => print!("{}", result.to_text()),
         TableFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
         TableFormat::Csv => print!("{}", result.to_csv()?),
+        TableFormat::Html => print!("{}", blastradius::report::html::comparison(&result)),
     }
     if result.shard == [1, 1] && result.missing() > 0 {
         eprintln!(

@@ -33,6 +33,15 @@ pub struct Cli {
 pub enum Format {
     Text,
     Json,
+    /// One self-contained HTML page (no network, no script).
+    Html,
+}
+
+/// Formats of `analyze`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlainFormat {
+    Text,
+    Json,
 }
 
 /// Formats of a table of runs (compare, sweep).
@@ -42,6 +51,8 @@ pub enum TableFormat {
     Json,
     /// One row per run.
     Csv,
+    /// One self-contained HTML page: the table and a plot per metric.
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -199,8 +210,8 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         max_cut: usize,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = PlainFormat::Text)]
+        format: PlainFormat,
     },
 }
 
@@ -449,6 +460,7 @@ pub fn print_checked<R: PartialEq + serde::Serialize>(
     fingerprint: &str,
     seed: u64,
     text: impl Fn(&R) -> String,
+    html: impl Fn(&R) -> String,
     format: Format,
 ) -> Result<Result<(), ExitCode>> {
     if let Some(again) = &again
@@ -467,6 +479,7 @@ pub fn print_checked<R: PartialEq + serde::Serialize>(
             }
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        Format::Html => print!("{}", html(report)),
     }
     Ok(Ok(()))
 }

@@ -45,6 +45,7 @@ pub fn replay(
         &fingerprint,
         seed.0,
         ReplayReport::to_text,
+        |r| blastradius::report::html::replay(r, &outcome),
         format,
     )? {
         return Ok(code);

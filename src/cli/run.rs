@@ -34,6 +34,7 @@ pub fn run(
         &fingerprint,
         seed.0,
         RunReport::to_text,
+        blastradius::report::html::service_run,
         format,
     )? {
         return Ok(code);

@@ -7,7 +7,9 @@
 //! run gives the seed and the trace fingerprint, and the last line the
 //! command that replays the run.
 
+pub mod html;
 pub mod replay;
+pub mod svg;
 
 pub use crate::services::NodeSummary;
 pub use crate::systems::{TimelineEntry, fault_timeline};

@@ -111,6 +111,9 @@ pub struct Outcome {
     pub notes: Vec<String>,
     /// What each fault of the schedule did.
     pub fault_effects: Vec<FaultEffect>,
+    /// Every node's site, by node name, in node order (pictures group
+    /// lanes by site).
+    pub places: IndexMap<String, String>,
 }
 
 impl Outcome {
