@@ -1,0 +1,249 @@
+//! The HTML reports in a real browser: headless Chromium loads each page
+//! from a file, with its console on stderr. A page passes when the browser
+//! logged no console message (a blocked load, a broken page), the DOM it
+//! built holds the lanes, fault bands, violation marks and plots that run
+//! should have, and its screenshot (kept under `target/browser/`) is not
+//! blank. Pages forbid every load with a Content-Security-Policy, so any
+//! attempt at a network request is refused and logged, which fails the
+//! test; a control page with a remote image shows the check can fail.
+//!
+//! Needs Debian's `chromium` (CI installs it). Without it the test says so
+//! and passes, unless `BLASTRADIUS_REQUIRE_BROWSER` is set, as CI sets it.
+
+use scraper::{Html, Selector};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chromium() -> Option<PathBuf> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("BLASTRADIUS_REQUIRE_BROWSER").is_none(),
+            "BLASTRADIUS_REQUIRE_BROWSER is set but chromium is not installed (apt-get install chromium)"
+        );
+        eprintln!("browser tests skipped: chromium not found (apt-get install chromium)");
+    }
+    found
+}
+
+fn out_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+    std::fs::create_dir_all(&dir).expect("target/browser");
+    dir
+}
+
+/// Runs headless Chromium on `page`; returns (DOM, console lines).
+fn browse(chrome: &Path, page: &Path, args: &[&str]) -> (String, Vec<String>) {
+    let profile = out_dir().join(format!(
+        "profile-{}-{}",
+        page.file_stem().unwrap().to_string_lossy(),
+        std::process::id()
+    ));
+    let out = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    let console = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
+}
+
+/// Loads `page`, checks the console is silent and the screenshot is not
+/// blank, and returns the DOM as the browser built it.
+fn load(chrome: &Path, page: &Path, height: u32) -> Html {
+    let (dom, console) = browse(chrome, page, &["--dump-dom"]);
+    assert!(
+        console.is_empty(),
+        "{}: console: {console:#?}",
+        page.display()
+    );
+    assert!(dom.contains("</html>"), "{}: no DOM", page.display());
+    let shot = out_dir().join(format!(
+        "{}.png",
+        page.file_stem().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_file(&shot);
+    let (_, console) = browse(
+        chrome,
+        page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            &format!("--window-size=1280,{height}"),
+        ],
+    );
+    assert!(console.is_empty(), "{console:#?}");
+    assert_not_blank(&shot);
+    let doc = Html::parse_document(&dom);
+    for (sel, attr) in [("[src]", "src"), ("link[href]", "href")] {
+        for e in doc.select(&Selector::parse(sel).unwrap()) {
+            let v = e.value().attr(attr).unwrap_or("");
+            assert!(!v.contains("//"), "{}: external {attr} {v}", page.display());
+        }
+    }
+    doc
+}
+
+fn assert_not_blank(png: &Path) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(png).expect("a screenshot"),
+    ));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let px = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    let total = pixels.len() / px;
+    let inked = pixels
+        .chunks(px)
+        .filter(|p| p.iter().take(3).any(|&c| c < 200))
+        .count();
+    let mut colours: Vec<[u8; 3]> = pixels
+        .chunks(px)
+        .step_by(97)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(
+        inked * 50 > total && colours.len() > 8,
+        "{}: blank? {inked} of {total} pixels inked, {} colours",
+        png.display(),
+        colours.len()
+    );
+}
+
+fn count(doc: &Html, selector: &str) -> usize {
+    doc.select(&Selector::parse(selector).unwrap()).count()
+}
+
+fn write_report(args: &[&str], name: &str) -> PathBuf {
+    let out = Command::new(env!("CARGO_BIN_EXE_blastradius"))
+        .args(args)
+        .args(["--format", "html"])
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= 2), "{args:?}");
+    let path = out_dir().join(format!("{name}.html"));
+    std::fs::write(&path, &out.stdout).unwrap();
+    let size = out.stdout.len();
+    assert!(size < 5 << 20, "{name}: {size} bytes: needs sampling");
+    path
+}
+
+/// (node, from, to) of every primary span of `shard`.
+fn primaries(doc: &Html, shard: &str) -> Vec<(String, f64, f64)> {
+    let lanes = Selector::parse(&format!("g.lane[data-shard=\"{shard}\"]")).unwrap();
+    let spans = Selector::parse("rect.span.primary").unwrap();
+    let mut out = Vec::new();
+    for lane in doc.select(&lanes) {
+        let node = lane.value().attr("data-node").unwrap().to_string();
+        for s in lane.select(&spans) {
+            let f = |a| s.value().attr(a).unwrap().parse::<f64>().unwrap();
+            out.push((node.clone(), f("data-from"), f("data-to")));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_remote_load_is_caught() {
+    let Some(chrome) = chromium() else { return };
+    let page = out_dir().join("control-remote.html");
+    std::fs::write(
+        &page,
+        "<!doctype html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\"></head><body><img src=\"http://192.0.2.1/x.png\"></body></html>",
+    )
+    .unwrap();
+    let (_, console) = browse(&chrome, &page, &["--dump-dom"]);
+    assert!(
+        console.iter().any(|l| l.contains("192.0.2.1")),
+        "the blocked load must reach the console: {console:?}"
+    );
+}
+
+#[test]
+fn github_2018_shows_two_primaries_during_the_cut() {
+    let Some(chrome) = chromium() else { return };
+    let page = write_report(&["replay", "github-2018"], "github-2018");
+    let doc = load(&chrome, &page, 2400);
+    assert!(count(&doc, "g.lane") >= 10);
+    assert_eq!(count(&doc, "g.fault-row"), 1);
+    assert!(count(&doc, "svg.timeline rect.band.fault") >= 1);
+    // East's primary never stops; West's is promoted during the cut: two
+    // primary lanes of mysql1 overlap, from different nodes.
+    let p = primaries(&doc, "mysql1");
+    let cut = (600.0, 643.0);
+    let overlapping: Vec<_> = p
+        .iter()
+        .filter(|(_, a, b)| *a < cut.1 && *b > cut.0 + 10.0)
+        .collect();
+    let nodes: std::collections::BTreeSet<&str> =
+        overlapping.iter().map(|(n, ..)| n.as_str()).collect();
+    assert!(nodes.len() >= 2, "{p:?}");
+    // Split brain marked; lost writes outlined and linked to their check.
+    assert!(count(&doc, "rect.band.split") >= 1);
+    let marked = count(&doc, "a[href=\"#check-lost-writes\"] rect.op.violation");
+    assert!(marked >= 10, "{marked}");
+    assert_eq!(count(&doc, "tr#check-lost-writes.invalid"), 1);
+    assert!(count(&doc, "svg.plot") >= 1);
+    assert!(count(&doc, "li.effect") == 1);
+}
+
+#[test]
+fn fastly_2021_shows_the_impaired_pops_and_the_error_series() {
+    let Some(chrome) = chromium() else { return };
+    let page = write_report(&["replay", "fastly-2021"], "fastly-2021");
+    let doc = load(&chrome, &page, 2000);
+    let impaired = count(&doc, "g.lane rect.span.impaired");
+    assert!(impaired >= 40, "{impaired}");
+    assert!(count(&doc, "svg.plot[data-series=\"error_fraction\"] polyline") == 1);
+    assert_eq!(count(&doc, "g.fault-row"), 0, "no scheduled faults");
+}
+
+#[test]
+fn clever_cloud_2021_shows_every_fault_and_bands_behind_the_series() {
+    let Some(chrome) = chromium() else { return };
+    let page = write_report(&["replay", "clever-cloud-2021"], "clever-cloud-2021");
+    let doc = load(&chrome, &page, 2000);
+    assert_eq!(count(&doc, "g.fault-row"), 16);
+    assert!(count(&doc, "svg.plot") >= 4);
+    assert!(count(&doc, "svg.plot rect.band.fault") >= 16);
+    assert_eq!(count(&doc, "li.effect"), 16);
+}
+
+#[test]
+fn an_invalid_history_shows_its_window_and_the_blocked_operation() {
+    let Some(chrome) = chromium() else { return };
+    let history = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/histories/kv/invalid/acknowledged-append-lost.jsonl");
+    let page = write_report(
+        &["check", &history.display().to_string()],
+        "invalid-history",
+    );
+    let doc = load(&chrome, &page, 900);
+    assert_eq!(count(&doc, "svg#window rect.op.blocked"), 1);
+    assert!(count(&doc, "svg#window rect.op.linearized") >= 1);
+    assert_eq!(count(&doc, "svg#window g.process"), 3);
+}
