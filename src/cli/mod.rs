@@ -78,6 +78,15 @@ enum Command {
         /// Run twice and fail loudly if the fingerprints differ.
         #[arg(long)]
         check_determinism: bool,
+        /// Write the run as a Chrome trace (Perfetto, chrome://tracing) to
+        /// this file: sites as processes, nodes as threads, roles and faults
+        /// as slices, series as counters.
+        #[arg(long, value_name = "FILE.json")]
+        trace: Option<PathBuf>,
+        /// With --trace: also draw messages as flows from send to arrival
+        /// (records every kernel event: slower).
+        #[arg(long, requires = "trace")]
+        trace_messages: bool,
         /// Wall-clock time a run may take before it stops as unknown.
         #[arg(long, default_value = "10m", value_parser = parse_deadline)]
         deadline: std::time::Duration,
@@ -173,6 +182,15 @@ enum Command {
         /// Run twice and fail loudly if the fingerprints differ.
         #[arg(long)]
         check_determinism: bool,
+        /// Write the run as a Chrome trace (Perfetto, chrome://tracing) to
+        /// this file: sites as processes, nodes as threads, roles and faults
+        /// as slices, series as counters.
+        #[arg(long, value_name = "FILE.json")]
+        trace: Option<PathBuf>,
+        /// With --trace: also draw messages as flows from send to arrival
+        /// (records every kernel event: slower).
+        #[arg(long, requires = "trace")]
+        trace_messages: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -226,6 +244,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
             format,
             check_determinism,
+            trace,
+            trace_messages,
             deadline,
         } => replay::replay(
             &scenario,
@@ -233,6 +253,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
             format,
             check_determinism,
+            replay::TraceTo::new(trace, trace_messages),
             deadline,
         ),
         Command::Compare {
@@ -289,9 +310,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
             design,
             check_determinism,
+            trace,
+            trace_messages,
             format,
             deadline,
         } => {
+            let trace = replay::TraceTo::new(trace, trace_messages);
             let name = file.to_string_lossy();
             let (scenario, _) = match load_named(&name) {
                 Ok(x) => x,
@@ -304,6 +328,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                     seed,
                     format,
                     check_determinism,
+                    trace,
                     deadline,
                 )
             } else if let Some(d) = design {
@@ -313,7 +338,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 );
                 Ok(ExitCode::from(EXIT_BAD_INPUT))
             } else {
-                run::run(&scenario, &name, seed, check_determinism, format, deadline)
+                run::run(
+                    &scenario,
+                    &name,
+                    seed,
+                    check_determinism,
+                    trace,
+                    format,
+                    deadline,
+                )
             }
         }
         Command::Analyze {

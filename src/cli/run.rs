@@ -12,21 +12,29 @@ pub fn run(
     name: &str,
     seed: Option<u64>,
     check: bool,
+    trace: super::replay::TraceTo,
     format: Format,
     deadline: std::time::Duration,
 ) -> Result<ExitCode> {
     let seed = Seed(seed_for(seed, scenario));
     let replay = format!("blastradius run {name} --seed {}", seed.0);
-    let once = || -> Result<RunReport> {
-        let mut sim = scenario.build(seed, false)?;
+    let once = |write_trace: bool| -> Result<RunReport> {
+        let mut sim = scenario.build(seed, trace.messages)?;
         let options = super::watch(deadline, true);
         let watch = options.watch.expect("a watch");
         let stop = sim.run_watched(&mut |p| watch(p));
         super::clear_progress();
-        Ok(RunReport::new(scenario, &sim, stop, replay.clone()))
+        let report = RunReport::new(scenario, &sim, stop, replay.clone());
+        if write_trace {
+            let outcome = blastradius::report::service_outcome(&sim, &report);
+            trace
+                .write(&scenario.name, &outcome)
+                .map_err(anyhow::Error::msg)?;
+        }
+        Ok(report)
     };
-    let report = once()?;
-    let again = if check { Some(once()?) } else { None };
+    let report = once(true)?;
+    let again = if check { Some(once(false)?) } else { None };
     let fingerprint = report.fingerprint.clone();
     if let Err(code) = print_checked(
         &report,

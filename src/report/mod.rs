@@ -8,6 +8,7 @@
 //! command that replays the run.
 
 pub mod html;
+pub mod perfetto;
 pub mod replay;
 pub mod svg;
 
@@ -200,6 +201,36 @@ pub struct QuestionReport {
     pub name: String,
     /// The smallest cuts.
     pub cuts: CutReport,
+}
+
+/// A run of `[[node]]` services as an [`crate::systems::Outcome`], for
+/// the pictures and traces that render outcomes: no history, facts or
+/// checks; the report's timeline and fault effects; the messages if the
+/// run was traced.
+pub fn service_outcome(
+    sim: &Simulation<ServiceNode>,
+    report: &RunReport,
+) -> crate::systems::Outcome {
+    crate::systems::Outcome {
+        design: String::new(),
+        seed: report.seed,
+        stop: report.stop.clone(),
+        fingerprint: sim.fingerprint(),
+        events: report.events,
+        sim_time: report.sim_time,
+        history: crate::history::History::new(),
+        facts: crate::check::Facts::new(),
+        checks: crate::check::SuiteReport::default(),
+        metrics: IndexMap::new(),
+        timeline: report.timeline.clone(),
+        series: IndexMap::new(),
+        series_step: crate::time::SimDuration::from_secs(60),
+        notes: Vec::new(),
+        fault_effects: report.fault_effects.clone(),
+        places: crate::systems::outcome::places_of(sim),
+        messages: crate::systems::outcome::message_flows(sim),
+        trace_truncated: sim.trace_truncated(),
+    }
 }
 
 impl AnalysisReport {

@@ -114,6 +114,25 @@ pub struct Outcome {
     /// Every node's site, by node name, in node order (pictures group
     /// lanes by site).
     pub places: IndexMap<String, String>,
+    /// Messages that arrived, when the run was traced (`RunOptions::trace`),
+    /// up to the trace's length limit; empty otherwise.
+    pub messages: Vec<MessageFlow>,
+    /// Kernel trace records not kept because the trace was full.
+    pub trace_truncated: u64,
+}
+
+/// One message that arrived: from node to node (indices in
+/// [`Outcome::places`]), when it left and when it arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct MessageFlow {
+    /// Sender.
+    pub from: u32,
+    /// Receiver.
+    pub to: u32,
+    /// Sent at.
+    pub sent: SimTime,
+    /// Arrived at.
+    pub arrived: SimTime,
 }
 
 impl Outcome {
@@ -126,4 +145,34 @@ impl Outcome {
     pub fn metric(&self, name: &str) -> Option<f64> {
         self.metrics.get(name).copied()
     }
+}
+
+/// Every node's site, by node name, in node order.
+pub fn places_of<N: crate::sim::Node>(sim: &crate::sim::Simulation<N>) -> IndexMap<String, String> {
+    sim.nodes()
+        .map(|(id, name, _)| {
+            let site = sim.network().site_of(id);
+            (
+                name.to_string(),
+                sim.network().topology().site(site).name.clone(),
+            )
+        })
+        .collect()
+}
+
+/// The messages that arrived, from a traced run's kernel trace.
+pub fn message_flows<N: crate::sim::Node>(sim: &crate::sim::Simulation<N>) -> Vec<MessageFlow> {
+    sim.trace()
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.kind == crate::sim::TraceKind::Arrive)
+        .filter_map(|r| {
+            Some(MessageFlow {
+                from: r.peer?.0,
+                to: r.node?.0,
+                sent: r.sent?,
+                arrived: r.time,
+            })
+        })
+        .collect()
 }

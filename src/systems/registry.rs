@@ -229,16 +229,9 @@ fn assemble<N: crate::sim::Node>(
         series_step,
         notes: j.notes,
         fault_effects,
-        places: sim
-            .nodes()
-            .map(|(id, name, _)| {
-                let site = sim.network().site_of(id);
-                (
-                    name.to_string(),
-                    sim.network().topology().site(site).name.clone(),
-                )
-            })
-            .collect(),
+        places: super::outcome::places_of(sim),
+        messages: super::outcome::message_flows(sim),
+        trace_truncated: sim.trace_truncated(),
     }
 }
 
