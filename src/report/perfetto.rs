@@ -25,6 +25,9 @@ pub const MESSAGES_MAX: usize = 20_000;
 /// Lost writes marked at most.
 pub const LOST_MAX: usize = 5_000;
 
+/// (time, role, epoch) of one node in one shard.
+type RoleChange = (u64, Role, u64);
+
 /// The process of faults, checks and the timeline.
 const PID_RUN: u64 = 1;
 
@@ -66,8 +69,7 @@ impl Events {
 
     fn slice(
         &mut self,
-        pid: u64,
-        tid: u64,
+        (pid, tid): (u64, u64),
         name: &str,
         cat: &str,
         from: u64,
@@ -116,7 +118,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         *t
     };
     // Lanes: roles per (node, shard), impairment per unit.
-    let mut roles: IndexMap<(String, String), Vec<(u64, Role, u64)>> = IndexMap::new();
+    let mut roles: IndexMap<(String, String), Vec<RoleChange>> = IndexMap::new();
     let mut impaired: IndexMap<String, Vec<(u64, bool)>> = IndexMap::new();
     for f in &outcome.facts.facts {
         match f {
@@ -152,8 +154,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         for (i, &(t, role, epoch)) in changes.iter().enumerate() {
             let to = changes.get(i + 1).map(|c| c.0).unwrap_or(end).max(t);
             ev.slice(
-                pid,
-                tid,
+                (pid, tid),
                 role_name(role),
                 "role",
                 t,
@@ -187,14 +188,14 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
             match (on, open) {
                 (true, None) => open = Some(t),
                 (false, Some(a)) => {
-                    ev.slice(pid, tid, "impaired", "impaired", a, t.max(a), json!({}));
+                    ev.slice((pid, tid), "impaired", "impaired", a, t.max(a), json!({}));
                     open = None;
                 }
                 _ => {}
             }
         }
         if let Some(a) = open {
-            ev.slice(pid, tid, "impaired", "impaired", a, end.max(a), json!({}));
+            ev.slice((pid, tid), "impaired", "impaired", a, end.max(a), json!({}));
         }
     }
     // Faults, one thread each.
@@ -214,8 +215,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
             ev.instant(PID_RUN, t, &e.fault, "fault", e.from.as_nanos());
         } else {
             ev.slice(
-                PID_RUN,
-                t,
+                (PID_RUN, t),
                 &e.fault,
                 "fault",
                 e.from.as_nanos(),
@@ -256,7 +256,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
                     continue;
                 };
                 let t = run_tid(&format!("{} · {shard}", f.name), &mut ev);
-                ev.slice(PID_RUN, t, &f.name, "violation", a, b.max(a), o.clone());
+                ev.slice((PID_RUN, t), &f.name, "violation", a, b.max(a), o.clone());
             }
         }
         if let Some(lost) = f.witness.get("lost").and_then(Value::as_array) {
@@ -320,7 +320,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
                 let (name, site) = names
                     .get(node as usize)
                     .copied()
-                    .unwrap_or((&names[0].0, &names[0].1));
+                    .unwrap_or((names[0].0, names[0].1));
                 let pid = sites.get(site.as_str()).copied().unwrap_or(PID_RUN);
                 let tid = 100_000 + u64::from(node);
                 ev.name_thread(pid, tid, &format!("{name} messages"));
