@@ -32,6 +32,10 @@ pub const LANES_MAX: usize = 160;
 pub const CLIENTS_MAX: usize = 24;
 /// Operation bars drawn at most.
 pub const OPS_MAX: usize = 6_000;
+/// Colours of designs in plots.
+const PALETTE: [&str; 8] = [
+    "#1f5fbf", "#d8452c", "#2f8f46", "#8a3fb5", "#e0a526", "#0f8b8d", "#7a5230", "#c2185b",
+];
 /// Width of the pictures, px.
 const WIDTH: f64 = 1200.0;
 /// Left margin for lane names, px.
@@ -56,7 +60,7 @@ svg{display:block;margin:4px 0}svg text{font:11px system-ui,sans-serif;fill:#1d2
 .mark{stroke:#111;stroke-width:1}.mark.event{stroke:#6a3fb5;stroke-width:1.5}
 .op.ok{fill:#7bb77f}.op.fail{fill:#d77b74}.op.info{fill:#e3c25a}
 .op.violation{stroke:#b00020;stroke-width:2}.op.other{fill:#c9d1da}.op.linearized{fill:#7bb77f}.op.blocked{fill:#d32f2f}
-.line{fill:none;stroke:#1f5fbf;stroke-width:1.5}.whisker{stroke:#1f5fbf;stroke-width:2}.median{fill:#1f5fbf}
+.line{fill:none;stroke:#1f5fbf;stroke-width:1.5}.whisker{stroke-width:2}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-2px}
 .note{color:#505a66;font-size:13px}
 @media print{body{margin:0}h2{break-after:avoid}svg,table{break-inside:avoid}}
@@ -890,14 +894,11 @@ pub fn comparison(c: &Comparison) -> String {
                 .map(|p| format!(" <span class=\"note\">(published {})</span>", num(p)))
                 .unwrap_or_default()
         );
-        // Plot: x = (point, design) slots.
-        let slots: Vec<(usize, &String)> = rows
+        // Plot: x = designs (a comparison) or grid points (a sweep, one
+        // colour per design, medians joined across points).
+        let all: Vec<f64> = rows
             .iter()
-            .flat_map(|(p, _)| c.designs.iter().map(move |d| (*p, d)))
-            .collect();
-        let all: Vec<f64> = slots
-            .iter()
-            .flat_map(|(p, d)| values(*p, d, &name))
+            .flat_map(|(p, _)| c.designs.iter().flat_map(|d| values(*p, d, &name)))
             .chain(published)
             .collect();
         let lo = all.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
@@ -905,15 +906,25 @@ pub fn comparison(c: &Comparison) -> String {
         if !hi.is_finite() || hi <= lo {
             hi = lo + 1.0;
         }
-        let (h, left, bottom, top) = (170.0, 70.0, 44.0, 10.0);
-        let width = (left + slots.len() as f64 * 46.0 + 20.0).clamp(320.0, WIDTH);
+        let sweep = !c.axes.is_empty();
+        let slots = if sweep { rows.len() } else { c.designs.len() };
+        let (h, left, bottom, top) = (190.0, 110.0, 64.0, 12.0);
+        let width = (left + slots as f64 * 70.0 + 30.0).clamp(360.0, WIDTH);
         let sy = Scale {
             from: lo,
             to: hi,
             px0: h - bottom,
             px1: top,
         };
-        let slot_w = (width - left - 10.0) / slots.len().max(1) as f64;
+        let slot_w = (width - left - 20.0) / slots.max(1) as f64;
+        let x_of = |slot: usize, design: usize| {
+            let spread = if sweep {
+                (design as f64 - (c.designs.len() as f64 - 1.0) / 2.0) * 6.0
+            } else {
+                0.0
+            };
+            left + (slot as f64 + 0.5) * slot_w + spread
+        };
         let _ = write!(
             b,
             r#"<svg class="plot metric" data-metric="{}" viewBox="0 0 {width:.0} {h}" width="{width:.0}" height="{h}">"#,
@@ -939,46 +950,86 @@ pub fn comparison(c: &Comparison) -> String {
                 num(p)
             );
         }
-        for (k, (p, d)) in slots.iter().enumerate() {
-            let x = left + (k as f64 + 0.5) * slot_w;
-            let v = values(*p, d, &name);
-            let label = if c.axes.is_empty() {
-                (*d).clone()
-            } else {
-                format!("{} {}", c.point_label(*p), d)
-            };
-            if let (Some(a), Some(z)) = (v.first(), v.last()) {
+        for (di, d) in c.designs.iter().enumerate() {
+            let colour = PALETTE[di % PALETTE.len()];
+            let mut medians = Vec::new();
+            for (slot, (p, label)) in rows.iter().enumerate() {
+                let slot = if sweep { slot } else { di };
+                let x = x_of(slot, di);
+                let v = values(*p, d, &name);
+                let (Some(a), Some(z)) = (v.first(), v.last()) else {
+                    continue;
+                };
                 let med = v[(v.len() - 1) / 2];
+                medians.push(format!("{x:.1},{:.1}", sy.at(med)));
                 let _ = write!(
                     b,
-                    r#"<g class="cell" data-design="{}" data-point="{p}"><line class="whisker" x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{:.1}"/><circle class="median" cx="{x:.1}" cy="{:.1}" r="4"><title>{}: median {} [{}–{}]</title></circle></g>"#,
+                    r#"<g class="cell" data-design="{}" data-point="{p}"><line class="whisker" stroke="{colour}" x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{:.1}"/><circle class="median" fill="{colour}" cx="{x:.1}" cy="{:.1}" r="4"><title>{} {}: median {} [{}–{}]</title></circle></g>"#,
                     esc(d),
                     sy.at(*a),
                     sy.at(*z),
                     sy.at(med),
-                    esc(&label),
+                    esc(label),
+                    esc(d),
                     num(med),
                     num(*a),
                     num(*z)
                 );
             }
-            let short: String = label
-                .chars()
-                .rev()
-                .take(18)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            if sweep && medians.len() > 1 {
+                let _ = write!(
+                    b,
+                    r#"<polyline fill="none" stroke="{colour}" stroke-opacity=".6" points="{}"/>"#,
+                    medians.join(" ")
+                );
+            }
+        }
+        let labels: Vec<String> = if sweep {
+            (0..rows.len())
+                .map(|p| {
+                    c.points()[p]
+                        .iter()
+                        .zip(&c.axes)
+                        .map(|(&v, a)| a.values[v].clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .collect()
+        } else {
+            c.designs.clone()
+        };
+        for (slot, label) in labels.iter().enumerate() {
+            let x = x_of(slot, (c.designs.len().saturating_sub(1)) / 2);
+            let y = h - bottom + 14.0;
+            let short: String = label.chars().take(22).collect();
             let _ = write!(
                 b,
-                r#"<text class="tick" x="{x:.1}" y="{:.1}" text-anchor="end" transform="rotate(-25 {x:.1} {:.1})">{}</text>"#,
-                h - bottom + 14.0,
-                h - bottom + 14.0,
+                r#"<text class="tick" x="{x:.1}" y="{y:.1}" text-anchor="end" transform="rotate(-20 {x:.1} {y:.1})">{}</text>"#,
                 esc(&short)
             );
         }
         b.push_str("</svg>\n");
+        if sweep {
+            b.push_str("<p class=\"legend\">");
+            for (di, d) in c.designs.iter().enumerate() {
+                let _ = write!(
+                    b,
+                    r#"<span><i style="background:{}"></i>{}</span>"#,
+                    PALETTE[di % PALETTE.len()],
+                    esc(d)
+                );
+            }
+            let _ = write!(
+                b,
+                "<span class=\"note\">x: {}</span></p>\n",
+                esc(&c
+                    .axes
+                    .iter()
+                    .map(|a| a.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            );
+        }
         // The same as a table.
         b.push_str("<table><tr><th></th>");
         for d in &c.designs {
