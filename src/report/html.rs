@@ -1019,9 +1019,9 @@ pub fn comparison(c: &Comparison) -> String {
                     esc(d)
                 );
             }
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<span class=\"note\">x: {}</span></p>\n",
+                "<span class=\"note\">x: {}</span></p>",
                 esc(&c
                     .axes
                     .iter()
