@@ -387,3 +387,54 @@ fn list_shows_each_incidents_designs() {
     );
     assert!(out.contains("designs: as-2021, staged-rollout"), "{out}");
 }
+
+#[test]
+fn html_and_trace_outputs_of_every_command() {
+    let dir = temp_dir("html");
+    let trace = dir.join("hb.json");
+    let trace_arg = trace.display().to_string();
+    let (code, out, err) = blastradius(&[
+        "run",
+        "scenarios/heartbeat-ring.toml",
+        "--format",
+        "html",
+        "--trace",
+        &trace_arg,
+        "--trace-messages",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("<!doctype html>") && out.contains("no observable effect"),
+        "{out}"
+    );
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert!(t["metadata"]["messages_drawn"].as_u64().unwrap() > 1000);
+    let (code, out, _) = blastradius(&[
+        "compare",
+        "github-2018",
+        "--seeds",
+        "1",
+        "--designs",
+        "raft",
+        "--quiet",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("data-metric=\"diverged_acked_writes\""));
+    // --trace-messages needs --trace; analyze has no html.
+    let (code, _, _) = blastradius(&["replay", "github-2018", "--trace-messages"]);
+    assert_eq!(code, 3);
+    let (code, _, _) = blastradius(&["analyze", "github-2018", "--format", "html"]);
+    assert_eq!(code, 3);
+    let (code, _, err) = blastradius(&[
+        "replay",
+        "github-2018",
+        "--trace",
+        "/nonexistent/dir/t.json",
+    ]);
+    assert_eq!(code, 3);
+    assert!(err.contains("--trace /nonexistent/dir/t.json"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}

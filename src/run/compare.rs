@@ -18,6 +18,9 @@ use indexmap::IndexMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// Grid points whose scenarios are held at once while a sweep runs.
+pub const POINTS_IN_MEMORY: usize = 64;
+
 /// One knob a sweep varies, with its values as given (`3s`, `true`, `60`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Axis {
@@ -207,46 +210,63 @@ pub fn sweep(
         .collect();
     let mut needed: Vec<usize> = mine.iter().map(|&(p, _, _)| p).collect();
     needed.dedup();
-    // Built in parallel; the first failing point in grid order is the
-    // error, whatever the thread count.
-    let built: Vec<(usize, Scenario)> = needed
+    // Every point is built and validated before any run (in parallel; the
+    // first failing point in grid order is the error, whatever the thread
+    // count), then dropped: the runs go a chunk of points at a time, so a
+    // large grid holds at most POINTS_IN_MEMORY scenarios at once.
+    needed
         .par_iter()
-        .map(|&p| at_point(scenario, axes, &grid[p]).map(|s| (p, s)))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect::<Result<_, SweepError>>()?;
-    let scenario_at = |p: usize| {
-        built
-            .binary_search_by_key(&p, |(q, _)| *q)
-            .map(|k| &built[k].1)
-            .unwrap_or(scenario)
-    };
-    for (_, s) in &built {
-        for d in designs {
-            s.design(Some(d)).map_err(RunError::from)?;
-        }
-    }
-    let mut runs: Vec<(usize, usize, CompareRun)> = mine
-        .par_iter()
-        .map(|&(p, d, seed)| {
-            let outcome = run(scenario_at(p), Some(&designs[d]), Seed(seed), options)?;
-            tick();
-            Ok((
-                p,
-                d,
-                CompareRun {
-                    point: p,
-                    design: designs[d].clone(),
-                    seed,
-                    verdict: outcome.checks.verdict,
-                    fingerprint: outcome.fingerprint.to_string(),
-                    metrics: outcome.metrics,
-                },
-            ))
+        .map(|&p| {
+            let s = at_point(scenario, axes, &grid[p])?;
+            for d in designs {
+                s.design(Some(d)).map_err(RunError::from)?;
+            }
+            Ok(())
         })
         .collect::<Vec<_>>()
         .into_iter()
-        .collect::<Result<_, RunError>>()?;
+        .collect::<Result<(), SweepError>>()?;
+    let mut runs: Vec<(usize, usize, CompareRun)> = Vec::with_capacity(mine.len());
+    for chunk in needed.chunks(POINTS_IN_MEMORY) {
+        let built: Vec<(usize, Scenario)> = chunk
+            .par_iter()
+            .map(|&p| at_point(scenario, axes, &grid[p]).map(|s| (p, s)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Result<_, SweepError>>()?;
+        let scenario_at = |p: usize| {
+            built
+                .binary_search_by_key(&p, |(q, _)| *q)
+                .map(|k| &built[k].1)
+                .unwrap_or(scenario)
+        };
+        let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+        let part = mine
+            .iter()
+            .filter(|(p, _, _)| (first..=last).contains(p))
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|&&(p, d, seed)| {
+                let outcome = run(scenario_at(p), Some(&designs[d]), Seed(seed), options)?;
+                tick();
+                Ok((
+                    p,
+                    d,
+                    CompareRun {
+                        point: p,
+                        design: designs[d].clone(),
+                        seed,
+                        verdict: outcome.checks.verdict,
+                        fingerprint: outcome.fingerprint.to_string(),
+                        metrics: outcome.metrics,
+                    },
+                ))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Result<Vec<_>, RunError>>()?;
+        runs.extend(part);
+    }
     runs.sort_by_key(|(p, d, r)| (*p, *d, r.seed));
     Ok(Comparison {
         scenario: scenario.name.clone(),
