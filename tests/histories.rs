@@ -208,3 +208,39 @@ fn a_search_out_of_budget_is_unknown_with_its_reason() {
         Verdict::Valid
     );
 }
+
+/// Knossos's reading of EDN: registers start at 0, `:fail` did not happen,
+/// an `:ok` read of `nil` is unknown. Each history below has one verdict
+/// under each reading, and they differ.
+#[test]
+fn knossos_semantics_reads_its_corpus_as_knossos_does() {
+    let check = |text: &str, semantics| {
+        let h = edn::parse_str_with(text, "k.edn", semantics).unwrap();
+        let options = Options {
+            model: Model::CasRegister,
+            ..Options::default()
+        };
+        linear::check(&h, &options).unwrap().verdict
+    };
+    // A read of 0 before any write: the initial value.
+    let initial = "{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read, :value 0}\n";
+    assert_eq!(check(initial, edn::Semantics::Observed), Verdict::Invalid);
+    assert_eq!(check(initial, edn::Semantics::Knossos), Verdict::Valid);
+    // An ok read of nil after a write: unknown to Knossos, null to us.
+    let unknown = "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}\n{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value nil}\n";
+    assert_eq!(check(unknown, edn::Semantics::Observed), Verdict::Invalid);
+    assert_eq!(check(unknown, edn::Semantics::Knossos), Verdict::Valid);
+    // A failed cas of 0 -> 1 at the start: under Knossos it did not
+    // happen (and 0 is still there); under ours it saw the register was
+    // not 0, which it was not (null).
+    let failed = "{:process 0, :type :invoke, :f :cas, :value [0 1]}\n{:process 0, :type :fail, :f :cas, :value [0 1]}\n{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value 0}\n";
+    assert_eq!(check(failed, edn::Semantics::Observed), Verdict::Invalid);
+    assert_eq!(check(failed, edn::Semantics::Knossos), Verdict::Valid);
+    // Knossos still finds what is wrong: a read of 1 before anything wrote 1.
+    let wrong = "{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read, :value 1}\n{:process 1, :type :invoke, :f :write, :value 1}\n{:process 1, :type :ok, :f :write, :value 1}\n";
+    assert_eq!(check(wrong, edn::Semantics::Knossos), Verdict::Invalid);
+    // The synthetic process and its line-0 write are not an error source.
+    let h = edn::parse_str_with(initial, "k.edn", edn::Semantics::Knossos).unwrap();
+    assert_eq!(h.ops().len(), 2);
+    assert_eq!(h.ops()[0].process, 1);
+}

@@ -22,9 +22,24 @@ enum Checked {
     BadInput(String),
 }
 
-fn check_one(file: &Path, options: &linear::Options, keep: bool) -> (Checked, usize, f64, f64) {
+/// How `.edn` files are read.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EdnArg {
+    /// What the client saw: registers start at null, :fail is observed.
+    Observed,
+    /// Knossos's: registers start at 0, :fail did not happen, an ok read of
+    /// nil is unknown.
+    Knossos,
+}
+
+fn check_one(
+    file: &Path,
+    options: &linear::Options,
+    keep: bool,
+    edn: history::edn::Semantics,
+) -> (Checked, usize, f64, f64) {
     let clock = Stopwatch::start();
-    let h = match history::read_file(file) {
+    let h = match history::read_file_with(file, edn) {
         Ok(h) => h,
         Err(e) => return (Checked::BadInput(e.to_string()), 0, clock.seconds(), 0.0),
     };
@@ -40,6 +55,7 @@ fn check_one(file: &Path, options: &linear::Options, keep: bool) -> (Checked, us
 pub fn check(
     files: &[PathBuf],
     model: ModelArg,
+    edn: EdnArg,
     max_states: u64,
     max_memory_mib: u64,
     format: Format,
@@ -62,7 +78,13 @@ pub fn check(
     let keep = format == Format::Html;
     let results: Vec<_> = files
         .par_iter()
-        .map(|f| check_one(f, &options, keep))
+        .map(|f| {
+            let edn = match edn {
+                EdnArg::Observed => history::edn::Semantics::Observed,
+                EdnArg::Knossos => history::edn::Semantics::Knossos,
+            };
+            check_one(f, &options, keep, edn)
+        })
         .collect();
     let mut pages: Vec<(String, &history::History, &linear::Report)> = Vec::new();
     let (mut invalid, mut unknown, mut bad) = (false, false, false);

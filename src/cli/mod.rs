@@ -207,6 +207,11 @@ enum Command {
         /// The object each key is.
         #[arg(long, value_enum, default_value_t = check::ModelArg::Kv)]
         model: check::ModelArg,
+        /// How `.edn` files are read: `observed` (what clients saw) or
+        /// `knossos` (Knossos's corpus: registers start at 0, :fail did not
+        /// happen, an ok read of nil is unknown).
+        #[arg(long, value_enum, default_value_t = check::EdnArg::Observed)]
+        edn: check::EdnArg,
         /// Output format (json: one object per file per line).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -357,6 +362,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check {
             files,
             model,
+            edn,
             format,
             max_states,
             max_memory_mib,
@@ -364,6 +370,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => Ok(check::check(
             &files,
             model,
+            edn,
             max_states,
             max_memory_mib,
             format,

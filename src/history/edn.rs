@@ -7,17 +7,42 @@
 //! the `edn-rs` crate and converted to an [`Event`]. Events of the nemesis
 //! (a `:process` that is not an integer) are skipped: they are faults, not
 //! client operations.
+//!
+//! Two readings ([`Semantics`]). Ours, the default, keeps what a client
+//! saw: a register starts at `null`, `:fail` is an observation (a failed
+//! `cas` saw the compare fail), `:ok :read nil` read `null`. Knossos's, for
+//! its own corpus: a register starts at 0, `:fail` means the operation did
+//! not happen (it is dropped, invoke and all), and an `:ok` read of `nil`
+//! means the value is unknown (the read constrains nothing and is dropped).
+//! Under Knossos's reading a synthetic process (one past the largest
+//! process of the file) writes 0 to each object before the first event.
 
 use super::{Event, EventType, History, HistoryError, OpFn};
 use edn_rs::Edn;
 use std::path::Path;
 use std::str::FromStr;
 
+/// How an EDN history is read (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Semantics {
+    /// Registers start at `null`; `:fail` observes; a read of `nil` read `null`.
+    #[default]
+    Observed,
+    /// Knossos's: registers start at 0; `:fail` did not happen; a read of
+    /// `nil` is unknown.
+    Knossos,
+}
+
 /// Reads a Jepsen EDN history file.
 pub fn read_file(path: &Path) -> Result<History, HistoryError> {
+    read_file_with(path, Semantics::Observed)
+}
+
+/// Reads a Jepsen EDN history file under `semantics`.
+pub fn read_file_with(path: &Path, semantics: Semantics) -> Result<History, HistoryError> {
     let name = path.display().to_string();
     let text = super::read_bounded(path, &name)?;
-    parse_str(&text, &name)
+    parse_str_with(&text, &name, semantics)
 }
 
 /// An `edn-rs` error as a sentence.
@@ -35,7 +60,33 @@ fn edn_message(e: &edn_rs::EdnError) -> String {
 
 /// Parses a Jepsen EDN history; `file` names it in errors.
 pub fn parse_str(text: &str, file: &str) -> Result<History, HistoryError> {
+    parse_str_with(text, file, Semantics::Observed)
+}
+
+/// Parses a Jepsen EDN history under `semantics`.
+pub fn parse_str_with(
+    text: &str,
+    file: &str,
+    semantics: Semantics,
+) -> Result<History, HistoryError> {
+    if semantics == Semantics::Knossos {
+        return knossos(text, file);
+    }
     let mut h = History::new();
+    each_event(text, file, |line, event| {
+        h.push_from_line(&event, line as u32)
+            .map_err(|e| (e.field, e.message))
+    })?;
+    Ok(h)
+}
+
+/// Calls `f` with every event of the file and its line, nemesis events
+/// left out; an error of `f` is reported at that line.
+fn each_event(
+    text: &str,
+    file: &str,
+    mut f: impl FnMut(usize, Event) -> Result<(), (&'static str, String)>,
+) -> Result<(), HistoryError> {
     for item in split_maps(text) {
         let (line, body) = item.map_err(|(line, message)| HistoryError::Line {
             file: file.to_string(),
@@ -43,18 +94,89 @@ pub fn parse_str(text: &str, file: &str) -> Result<History, HistoryError> {
             field: "edn",
             message,
         })?;
-        let err = |field: &'static str, message: String| HistoryError::Line {
+        let err = |(field, message): (&'static str, String)| HistoryError::Line {
             file: file.to_string(),
             line,
             field,
             message,
         };
-        let edn = Edn::from_str(body).map_err(|e| err("edn", edn_message(&e)))?;
-        let Some(event) = to_event(&edn).map_err(|(f, m)| err(f, m))? else {
-            continue;
-        };
-        h.push_from_line(&event, line as u32)
-            .map_err(|e| err(e.field, e.message))?;
+        let edn = Edn::from_str(body).map_err(|e| err(("edn", edn_message(&e))))?;
+        if let Some(event) = to_event(&edn).map_err(err)? {
+            f(line, event).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Knossos's reading: drop `:fail` operations and `:ok` reads of `nil`
+/// (invoke and completion), then start every object at 0.
+fn knossos(text: &str, file: &str) -> Result<History, HistoryError> {
+    let mut all: Vec<(usize, Event)> = Vec::new();
+    each_event(text, file, |line, e| {
+        all.push((line, e));
+        Ok(())
+    })?;
+    let mut keep = vec![true; all.len()];
+    let mut open: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    for (i, (_, e)) in all.iter().enumerate() {
+        match e.kind {
+            EventType::Invoke => {
+                open.insert(e.process, i);
+            }
+            kind => {
+                let unknown_read = kind == EventType::Ok && e.f == OpFn::Read && e.value.is_null();
+                if (kind == EventType::Fail || unknown_read)
+                    && let Some(invoke) = open.remove(&e.process)
+                {
+                    keep[invoke] = false;
+                    keep[i] = false;
+                } else {
+                    open.remove(&e.process);
+                }
+            }
+        }
+    }
+    let synthetic = all
+        .iter()
+        .map(|(_, e)| e.process)
+        .max()
+        .map_or(0, |p| p + 1);
+    let mut keys: Vec<Option<String>> = Vec::new();
+    for (_, e) in &all {
+        if !keys.contains(&e.key) {
+            keys.push(e.key.clone());
+        }
+    }
+    if keys.is_empty() {
+        keys.push(None);
+    }
+    let at = |line: usize| {
+        move |err: super::EventError| HistoryError::Line {
+            file: file.to_string(),
+            line,
+            field: err.field,
+            message: err.message,
+        }
+    };
+    let mut h = History::new();
+    let time = all.iter().find_map(|(_, e)| e.time).map(|_| 0);
+    for key in keys {
+        for kind in [EventType::Invoke, EventType::Ok] {
+            let init = Event {
+                process: synthetic,
+                kind,
+                f: OpFn::Write,
+                key: key.clone(),
+                value: serde_json::Value::from(0),
+                time,
+            };
+            h.push_from_line(&init, 0).map_err(at(0))?;
+        }
+    }
+    for ((line, e), keep) in all.iter().zip(keep) {
+        if keep {
+            h.push_from_line(e, *line as u32).map_err(at(*line))?;
+        }
     }
     Ok(h)
 }

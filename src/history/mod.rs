@@ -84,8 +84,14 @@ pub(crate) fn read_bounded(path: &Path, name: &str) -> Result<String, HistoryErr
 
 /// Reads a history file in the format its name says ([`Format::of`]).
 pub fn read_file(path: &Path) -> Result<History, HistoryError> {
+    read_file_with(path, edn::Semantics::Observed)
+}
+
+/// [`read_file`], reading EDN files under `semantics` (JSON Lines has one
+/// reading).
+pub fn read_file_with(path: &Path, semantics: edn::Semantics) -> Result<History, HistoryError> {
     match Format::of(path) {
-        Format::Edn => edn::read_file(path),
+        Format::Edn => edn::read_file_with(path, semantics),
         Format::Jsonl => jsonl::read_file(path),
     }
 }
