@@ -103,6 +103,63 @@ fn brute_force(h: &History) -> bool {
     go(h, &ops, &mut used, &State::new())
 }
 
+/// The same search as [`brute_force`] with a memo of the configurations
+/// already explored (the whole placed set and the state): for histories
+/// too long to enumerate, with few clients. It shares nothing with the
+/// checker's memo (a window of words behind a dense prefix).
+fn brute_force_memo(h: &History) -> bool {
+    let ops: Vec<&Operation> = h
+        .ops()
+        .iter()
+        .filter(|o| match (o.f, o.outcome) {
+            (OpFn::Read, Outcome::Ok) => true,
+            (OpFn::Read, _) => false,
+            (OpFn::Cas, _) => true,
+            (_, Outcome::Fail) => false,
+            _ => true,
+        })
+        .collect();
+    type Seen = std::collections::BTreeSet<(Vec<bool>, String)>;
+    fn go(
+        h: &History,
+        ops: &[&Operation],
+        used: &mut Vec<bool>,
+        state: &State,
+        seen: &mut Seen,
+    ) -> bool {
+        if ops
+            .iter()
+            .zip(used.iter())
+            .all(|(o, &u)| u || o.outcome == Outcome::Info)
+        {
+            return true;
+        }
+        if !seen.insert((used.clone(), format!("{state:?}"))) {
+            return false;
+        }
+        for i in 0..ops.len() {
+            if used[i] {
+                continue;
+            }
+            let ready = (0..ops.len())
+                .all(|j| used[j] || !ops[j].precedes(ops[i]) || ops[j].outcome == Outcome::Info);
+            if !ready {
+                continue;
+            }
+            if let Some(next) = step(h, state, ops[i]) {
+                used[i] = true;
+                if go(h, ops, used, &next, seen) {
+                    return true;
+                }
+                used[i] = false;
+            }
+        }
+        false
+    }
+    let mut used = vec![false; ops.len()];
+    go(h, &ops, &mut used, &State::new(), &mut Seen::new())
+}
+
 #[derive(Clone, Debug)]
 struct Case {
     seed: u64,
@@ -132,6 +189,38 @@ fn params() -> impl Strategy<Value = synth::Params> {
                 appends: if append { 0.2 } else { 0.0 },
                 info: f64::from(info) * 0.1,
                 pending: 0.5,
+                fail: 0.1,
+                latency_ns: 1000,
+                think_ns: 300,
+                hot_keys: false,
+            },
+        )
+}
+
+/// Long histories with few clients: the checker's memo window spans many
+/// words (indeterminate operations that never complete hold its dense
+/// prefix back), yet the memoised reference stays small.
+fn long_params() -> impl Strategy<Value = synth::Params> {
+    (
+        70usize..=160,
+        2usize..=3,
+        0usize..=1,
+        1u32..=3,
+        0u8..=2,
+        any::<bool>(),
+        0u8..=1,
+    )
+        .prop_map(
+            |(ops, clients, keys, values, cas, append, info)| synth::Params {
+                ops,
+                keys,
+                clients,
+                values,
+                reads: 0.4,
+                cas: f64::from(cas) * 0.1,
+                appends: if append { 0.2 } else { 0.0 },
+                info: f64::from(info) * 0.03,
+                pending: 0.6,
                 fail: 0.1,
                 latency_ns: 1000,
                 think_ns: 300,
@@ -189,10 +278,10 @@ fn mutate(text: &str, (line, kind, v): (usize, u8, i64)) -> Option<String> {
     Some(lines.join("\n"))
 }
 
-fn cases() -> impl Strategy<Value = Case> {
+fn cases(params: impl Strategy<Value = synth::Params>) -> impl Strategy<Value = Case> {
     (
         any::<u64>(),
-        params(),
+        params,
         any::<bool>(),
         (any::<usize>(), 0u8..=2, -1i64..3),
     )
@@ -203,54 +292,75 @@ fn cases() -> impl Strategy<Value = Case> {
         })
 }
 
-#[test]
-fn checker_agrees_with_brute_force_on_10000_histories() {
-    // A fixed seed: the same 26,000 cases on every run (CI must not flake).
+/// What a cross-check saw.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    built: usize,
+    mutated: usize,
+    invalid: usize,
+    skipped: usize,
+    /// Histories where an operation that never completes has at least 64
+    /// operations invoked after it: the checker's memo window (words of 64
+    /// operations behind the dense prefix) spans several words there.
+    wide: usize,
+}
+
+/// Runs `n` cases from `rng` through the checker and `reference`.
+fn cross_check(
+    n: u32,
+    rng: proptest::test_runner::TestRng,
+    params: impl Strategy<Value = synth::Params>,
+    reference: fn(&History) -> bool,
+) -> Counts {
     let mut runner = TestRunner::new_with_rng(
         Config {
-            cases: 26_000,
+            cases: n,
             failure_persistence: None,
             ..Config::default()
         },
-        proptest::test_runner::TestRng::deterministic_rng(
-            proptest::test_runner::RngAlgorithm::ChaCha,
-        ),
+        rng,
     );
-    let counts = std::cell::RefCell::new([0usize; 4]); // valid-built, mutated, invalid, skipped
-    let strategy = cases();
+    let counts = std::cell::RefCell::new(Counts::default());
+    let strategy = cases(params);
     runner
         .run(&strategy, |case| {
             let h = synth::generate(&case.params, Seed(case.seed));
             let history = match case.mutation {
                 None => {
-                    counts.borrow_mut()[0] += 1;
+                    counts.borrow_mut().built += 1;
                     h
                 }
                 Some(m) => {
                     let Some(text) = mutate(&jsonl::to_string(&h), m) else {
-                        counts.borrow_mut()[3] += 1;
+                        counts.borrow_mut().skipped += 1;
                         return Ok(());
                     };
                     match jsonl::parse_str(&text, "mutated") {
                         Ok(h) => {
-                            counts.borrow_mut()[1] += 1;
+                            counts.borrow_mut().mutated += 1;
                             h
                         }
                         Err(_) => {
-                            counts.borrow_mut()[3] += 1;
+                            counts.borrow_mut().skipped += 1;
                             return Ok(());
                         }
                     }
                 }
             };
-            let expected = brute_force(&history);
+            let ops = history.ops();
+            if ops.iter().any(|o| {
+                o.complete.is_none() && ops.iter().filter(|p| p.invoke > o.invoke).count() >= 64
+            }) {
+                counts.borrow_mut().wide += 1;
+            }
+            let expected = reference(&history);
             let report = linear::check(&history, &Options::default()).expect("kv accepts all");
             let text = jsonl::to_string(&history);
             prop_assert_ne!(report.verdict, Verdict::Unknown, "{}", text);
             prop_assert_eq!(
                 report.verdict == Verdict::Valid,
                 expected,
-                "checker {:?}, brute force {}, history:\n{}",
+                "checker {:?}, reference {}, history:\n{}",
                 report.verdict,
                 expected,
                 text
@@ -263,7 +373,7 @@ fn checker_agrees_with_brute_force_on_10000_histories() {
                 );
             }
             if report.verdict == Verdict::Invalid {
-                counts.borrow_mut()[2] += 1;
+                counts.borrow_mut().invalid += 1;
                 let w = report.witness.as_ref().expect("invalid has a witness");
                 prop_assert!(!w.window.is_empty());
                 prop_assert!(w.blocked.is_some());
@@ -271,13 +381,76 @@ fn checker_agrees_with_brute_force_on_10000_histories() {
             Ok(())
         })
         .unwrap();
-    let [built, mutated, invalid, skipped] = *counts.borrow();
-    eprintln!("{built} built, {mutated} mutated ({invalid} invalid), {skipped} skipped");
-    // Both directions were exercised in earnest.
-    assert!(built >= 5000, "{built} built");
-    assert!(mutated >= 5000, "{mutated} mutated");
-    assert!(invalid >= 1500, "only {invalid} invalid histories");
-    assert!(built + mutated >= 10_000, "{skipped} skipped");
+    counts.into_inner()
+}
+
+/// Both directions exercised in earnest, as fractions of the cases (a
+/// count would fail for some seeds; these hold for any seed by a wide
+/// margin: half the cases are built, about a fifth of all are mutated into
+/// a history that still parses, and about 14 % of all are invalid, each
+/// many standard deviations above its bound at these case counts).
+fn assert_both_directions(c: Counts, n: u32) {
+    let n = f64::from(n);
+    eprintln!(
+        "{} built, {} mutated ({} invalid), {} skipped, {} with a wide window",
+        c.built, c.mutated, c.invalid, c.skipped, c.wide
+    );
+    assert!(c.built as f64 >= 0.35 * n, "{c:?}");
+    assert!(c.mutated as f64 >= 0.1 * n, "{c:?}");
+    assert!(c.invalid as f64 >= 0.05 * n, "{c:?}");
+}
+
+fn fixed_rng() -> proptest::test_runner::TestRng {
+    // A fixed seed: the same cases on every run (CI must not flake).
+    proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha)
+}
+
+#[test]
+fn checker_agrees_with_brute_force_on_small_histories() {
+    let n = 26_000;
+    assert_both_directions(cross_check(n, fixed_rng(), params(), brute_force), n);
+}
+
+#[test]
+fn checker_agrees_with_the_reference_on_long_histories() {
+    // 70-160 operations: the memo's window spans several words.
+    let n = 1_000;
+    let c = cross_check(n, fixed_rng(), long_params(), brute_force_memo);
+    assert_both_directions(c, n);
+    assert!(c.wide * 10 >= n as usize, "{c:?}: too few wide windows");
+}
+
+/// The long hunt: 200,000 small and 5,000 long histories from a seed of
+/// the clock, printed so a failure can be replayed with
+/// `BLASTRADIUS_CROSS_SEED=N cargo test --release --test linearizability -- --ignored`.
+#[test]
+#[ignore]
+fn checker_agrees_on_200000_histories_from_a_printed_seed() {
+    let seed: u64 = std::env::var("BLASTRADIUS_CROSS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            #[allow(clippy::disallowed_methods)]
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1);
+            t
+        });
+    eprintln!("cross-check seed: {seed} (BLASTRADIUS_CROSS_SEED={seed} replays it)");
+    let rng = |k: u64| {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        bytes[8..16].copy_from_slice(&k.to_le_bytes());
+        proptest::test_runner::TestRng::from_seed(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+            &bytes,
+        )
+    };
+    let n = 200_000;
+    assert_both_directions(cross_check(n, rng(1), params(), brute_force), n);
+    let n = 5_000;
+    assert_both_directions(cross_check(n, rng(2), long_params(), brute_force_memo), n);
 }
 
 #[test]

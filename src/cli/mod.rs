@@ -218,8 +218,9 @@ enum Command {
         /// Search budget per key: configurations stored.
         #[arg(long, default_value_t = 20_000_000)]
         max_states: u64,
-        /// Search budget per key: memo table size, MiB.
-        #[arg(long, default_value_t = 1024)]
+        /// Search budget per key: memo table size, MiB (at most 32768: the
+        /// memo's offsets are 32-bit words).
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=32_768))]
         max_memory_mib: u64,
         /// Print operations checked per second and timings to stderr.
         #[arg(long)]

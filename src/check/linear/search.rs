@@ -290,10 +290,16 @@ impl<'a> Search<'a> {
         }
         self.stats.states += 1;
         let bytes = self.table.len() as u64 * 40 + self.arena.len() as u64 * 8;
+        // Offsets into the arena are u32: a search that would pass 2^32
+        // words stops as over budget rather than wrap and alias an entry.
+        let Ok(off) =
+            u32::try_from(self.arena.len() + window.len()).map(|end| end - window.len() as u32)
+        else {
+            return Err(());
+        };
         if self.stats.states > self.limits.max_states || bytes > self.limits.max_bytes {
             return Err(());
         }
-        let off = self.arena.len() as u32;
         self.arena.extend_from_slice(window);
         let slot = Slot {
             hash,
