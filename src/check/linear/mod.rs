@@ -224,6 +224,9 @@ pub struct Witness {
     /// The start state the window is checked from: `null` if it starts at
     /// the beginning of the history, else `any`.
     pub window_start: String,
+    /// Whether the window is the smallest failing one (false: the shrink's
+    /// budget ran out, and this is the smallest it found).
+    pub window_minimal: bool,
     /// The real-time orderings among the window's operations (transitively
     /// reduced), each with the lines that establish it.
     pub orderings: Vec<Ordering>,
@@ -441,16 +444,29 @@ struct KeyResult {
     outcome: search::Outcome,
     states: u64,
     ops: usize,
+    /// The deepest configuration the search reached (for a witness).
+    deepest: Deepest,
+    /// For a failing key: the search's model tables, whose state ids the
+    /// deepest configuration uses.
+    kernel: Option<Kernel>,
 }
 
 fn check_group(h: &History, group: &[u32], budget: Budget) -> KeyResult {
     let mut p = prepare(h, group);
     let mut search = Search::new(&p.sops, &mut p.kernel, limits(budget));
-    let outcome = search.run(0, None, &mut Deepest::default());
+    let mut deepest = Deepest {
+        track: true,
+        ..Deepest::default()
+    };
+    let outcome = search.run(0, None, &mut deepest);
+    let states = search.stats.states;
+    let failed = outcome == search::Outcome::NotLinearizable;
     KeyResult {
         outcome,
-        states: search.stats.states,
+        states,
         ops: p.sops.len(),
+        deepest,
+        kernel: failed.then_some(p.kernel),
     }
 }
 
@@ -560,13 +576,26 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
     };
     let key_of = |g: usize| (g > 0).then(|| KeyId(g as u32 - 1));
     let key_name = |g: usize| key_of(g).map(|k| h.key_name(k).to_string());
-    if let Some((g, _)) = results
+    if let Some((g, r)) = results
         .iter()
         .find(|(_, r)| r.outcome == search::Outcome::NotLinearizable)
     {
         report.verdict = Verdict::Invalid;
         if opts.witness {
-            report.witness = Some(witness(h, &groups[*g], key_name(*g), opts.budget));
+            // The shrink gets as many states as the failing search used
+            // (at least WITNESS_STATES_MIN, at most the key's budget).
+            let shrink = Budget {
+                max_states: r.states.max(WITNESS_STATES_MIN).min(opts.budget.max_states),
+                ..opts.budget
+            };
+            report.witness = Some(witness(
+                h,
+                &groups[*g],
+                key_name(*g),
+                &r.deepest,
+                r.kernel.clone(),
+                shrink,
+            ));
         }
     } else if let Some((g, r)) = results
         .iter()
@@ -610,24 +639,38 @@ fn state_text(h: &History, kernel: &Kernel, s: u32) -> String {
     }
 }
 
-/// Runs a search over a subset of a prepared key, from `initial`.
-fn run_subset(sops: &[SOp], kernel: &mut Kernel, budget: Budget, initial: u32) -> search::Outcome {
+/// States the witness's shrink may use at least.
+const WITNESS_STATES_MIN: u64 = 1_000_000;
+
+/// Runs a search over a subset of a prepared key, from `initial`; returns
+/// its outcome and the states it stored.
+fn run_subset(
+    sops: &[SOp],
+    kernel: &mut Kernel,
+    budget: Budget,
+    initial: u32,
+) -> (search::Outcome, u64) {
     let mut s = Search::new(sops, kernel, limits(budget));
-    s.run(initial, None, &mut Deepest::default())
+    let outcome = s.run(initial, None, &mut Deepest::default());
+    (outcome, s.stats.states)
 }
 
-fn witness(h: &History, group: &[u32], key: Option<String>, budget: Budget) -> Witness {
+/// The witness of a failing key, from the deepest configuration its search
+/// reached (recorded during that search, not searched again) and a window
+/// shrunk within `budget` states in all.
+fn witness(
+    h: &History,
+    group: &[u32],
+    key: Option<String>,
+    deepest: &Deepest,
+    kernel: Option<Kernel>,
+    budget: Budget,
+) -> Witness {
+    // Preparing is deterministic: the search's op indices are the same;
+    // its model tables (append states) are the search's own.
     let mut p = prepare(h, group);
-    // The deepest configuration: run once for its depth, once to record it.
-    let depth = {
-        let mut s = Search::new(&p.sops, &mut p.kernel, limits(budget));
-        s.run(0, None, &mut Deepest::default());
-        s.stats.max_depth
-    };
-    let mut deepest = Deepest::default();
-    {
-        let mut s = Search::new(&p.sops, &mut p.kernel, limits(budget));
-        s.run(0, Some(depth), &mut deepest);
+    if let Some(k) = kernel {
+        p.kernel = k;
     }
     let blocked = deepest.blocked.map(|b| op_ref(h, p.ids[b as usize]));
     let end_state = deepest.prefix.last().map_or(0, |&(_, s)| s);
@@ -660,7 +703,7 @@ fn witness(h: &History, group: &[u32], key: Option<String>, budget: Budget) -> W
             state: state_text(h, &p.kernel, s),
         })
         .collect();
-    let (window, any_start) = shrink(&p, budget);
+    let (window, any_start, window_minimal) = shrink(&p, budget);
     let mut window_ids: Vec<u32> = window.iter().map(|&i| p.ids[i]).collect();
     window_ids.sort_unstable();
     let orderings = orderings(h, &window_ids);
@@ -672,13 +715,16 @@ fn witness(h: &History, group: &[u32], key: Option<String>, budget: Budget) -> W
         prefix_tail,
         window: window_ids.iter().map(|&i| op_ref(h, i)).collect(),
         window_start: if any_start { "any" } else { "null" }.into(),
+        window_minimal,
         orderings,
     }
 }
 
 /// The smallest window between quiescent points that still fails: indices
-/// into `p.sops`, and whether it starts from an unknown state.
-fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool) {
+/// into `p.sops`, whether it starts from an unknown state, and whether it
+/// is the smallest (false when the `budget` of states, shared by every
+/// sub-search, ran out first: the window is then the smallest found).
+fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool, bool) {
     let det: Vec<usize> = {
         let mut d: Vec<usize> = (0..p.sops.len())
             .filter(|&i| !p.sops[i].is_info())
@@ -709,10 +755,31 @@ fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool) {
     let fresh = || Kernel {
         appends: p.kernel.appends.clone(),
     };
-    let fails = |a: usize, b: usize| -> bool {
+    // States left for the sub-searches; `None` from `fails` once spent.
+    let left = std::cell::Cell::new(budget.max_states);
+    let attempt = |sops: &[SOp], start: u32| -> Option<bool> {
+        if left.get() == 0 {
+            return None;
+        }
+        let b = Budget {
+            max_states: left.get(),
+            ..budget
+        };
+        let (outcome, used) = run_subset(sops, &mut fresh(), b, start);
+        left.set(left.get().saturating_sub(used.max(1)));
+        match outcome {
+            search::Outcome::NotLinearizable => Some(true),
+            search::Outcome::Linearizable => Some(false),
+            search::Outcome::Exhausted(_) => {
+                left.set(0);
+                None
+            }
+        }
+    };
+    let fails = |a: usize, b: usize| -> Option<bool> {
         let sops = subset(a, b);
         if a == 0 {
-            return run_subset(&sops, &mut fresh(), budget, 0) == search::Outcome::NotLinearizable;
+            return attempt(&sops, 0);
         }
         let mut starts: Vec<u32> = vec![0, OTHER];
         for s in &sops {
@@ -725,38 +792,47 @@ fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool) {
         }
         starts.sort_unstable();
         starts.dedup();
-        starts.len() <= 256
-            && starts.into_iter().all(|s| {
-                run_subset(&sops, &mut fresh(), budget, s) == search::Outcome::NotLinearizable
-            })
+        if starts.len() > 256 {
+            return Some(false);
+        }
+        for s in starts {
+            if !attempt(&sops, s)? {
+                return Some(false);
+            }
+        }
+        Some(true)
     };
+    let mut minimal = true;
     // Smallest b with [0, b) failing (monotone in b).
     let (mut lo, mut hi) = (1usize, segments);
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if fails(0, mid) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
+        match fails(0, mid) {
+            Some(true) => hi = mid,
+            Some(false) => lo = mid + 1,
+            None => {
+                minimal = false;
+                break;
+            }
         }
     }
     let b = hi;
     // Largest a with [a, b) failing from any start (monotone in a). The
     // start state of an append key cannot be enumerated: keep a = 0.
     let (mut lo, mut hi) = (0usize, if p.kernel.appends.is_some() { 0 } else { b - 1 });
-    while lo < hi {
+    while lo < hi && minimal {
         let mid = (lo + hi).div_ceil(2);
-        if fails(mid, b) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
+        match fails(mid, b) {
+            Some(true) => lo = mid,
+            Some(false) => hi = mid - 1,
+            None => minimal = false,
         }
     }
     let a = lo;
     let end = det.get(cuts[b]).map_or(u32::MAX, |&i| p.sops[i].call);
     let mut w: Vec<usize> = det[cuts[a]..cuts[b]].to_vec();
     w.extend(info.iter().copied().filter(|&i| p.sops[i].call < end));
-    (w, a > 0)
+    (w, a > 0, minimal)
 }
 
 /// Real-time orderings among `ids` (history indices), transitively reduced.

@@ -73,6 +73,20 @@ pub(crate) struct Deepest {
     pub prefix: Vec<(u32, u32)>,
     /// The earliest-returning operation not linearized at that point.
     pub blocked: Option<u32>,
+    /// Keep the deepest configuration of the whole run (set before the
+    /// run): copied as the stack grows past its deepest, each entry at
+    /// most once per push, so it costs no more than the search.
+    pub track: bool,
+}
+
+/// The deepest stack of a tracked run: `ops[..common]` is still the
+/// bottom of the live stack.
+#[derive(Default)]
+struct Tracker {
+    ops: Vec<u32>,
+    common: usize,
+    depth: Option<u32>,
+    blocked: Option<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -421,6 +435,40 @@ impl<'a> Search<'a> {
         record_depth: Option<u32>,
         deepest: &mut Deepest,
     ) -> Outcome {
+        let mut tracker = Tracker::default();
+        let outcome = self.run_inner(initial, record_depth, deepest, &mut tracker);
+        if deepest.track {
+            let mut s = initial;
+            deepest.prefix.clear();
+            for &op in &tracker.ops {
+                s = self
+                    .kernel
+                    .apply(s, self.ops[op as usize].step)
+                    .unwrap_or(s);
+                deepest.prefix.push((op, s));
+            }
+            deepest.blocked = tracker.blocked;
+        }
+        outcome
+    }
+
+    /// The earliest-returning operation not linearized now.
+    fn blocked_now(&self) -> Option<u32> {
+        let mut e = self.next[self.head() as usize];
+        while e != NIL && e.is_multiple_of(2) {
+            e = self.next[e as usize];
+        }
+        (e != NIL).then_some(e / 2)
+    }
+
+    fn run_inner(
+        &mut self,
+        initial: u32,
+        record_depth: Option<u32>,
+        deepest: &mut Deepest,
+        tracker: &mut Tracker,
+    ) -> Outcome {
+        let track = deepest.track;
         let det = self.det;
         let head = self.head();
         let info = self.ops.len() as u32 - det;
@@ -439,6 +487,10 @@ impl<'a> Search<'a> {
                 if record_depth == Some(0) {
                     self.record(initial, &stack, deepest);
                 }
+                if track {
+                    tracker.depth = Some(0);
+                    tracker.blocked = self.blocked_now();
+                }
                 return Outcome::NotLinearizable;
             }
         }
@@ -451,6 +503,14 @@ impl<'a> Search<'a> {
                     if !recorded && record_depth == Some(depth) {
                         recorded = true;
                         self.record(initial, &stack, deepest);
+                    }
+                    if track && tracker.depth.is_none_or(|d| depth > d) {
+                        let common = tracker.common;
+                        tracker.ops.truncate(common);
+                        tracker.ops.extend(stack[common..].iter().map(|f| f.op));
+                        tracker.common = stack.len();
+                        tracker.depth = Some(depth);
+                        tracker.blocked = self.blocked_now();
                     }
                     if self.lifted == det {
                         return Outcome::Linearizable;
@@ -558,6 +618,7 @@ impl<'a> Search<'a> {
                 let Some(frame) = stack.pop() else {
                     return Outcome::NotLinearizable;
                 };
+                tracker.common = tracker.common.min(stack.len());
                 self.clear(frame.op);
                 if frame.op < det {
                     self.unlift(frame.op);
@@ -584,10 +645,6 @@ impl<'a> Search<'a> {
                 .unwrap_or(s);
             deepest.prefix.push((f.op, s));
         }
-        let mut e = self.next[self.head() as usize];
-        while e != NIL && e.is_multiple_of(2) {
-            e = self.next[e as usize];
-        }
-        deepest.blocked = (e != NIL).then_some(e / 2);
+        deepest.blocked = self.blocked_now();
     }
 }
