@@ -270,9 +270,14 @@ impl Witness {
             ));
         }
         out.push(format!(
-            "smallest failing sub-history found: {} ops of {key}, from start state {}:",
+            "smallest failing sub-history found: {} ops of {key}, from start state {}{}:",
             self.window.len(),
-            self.window_start
+            self.window_start,
+            if self.window_minimal {
+                ""
+            } else {
+                " (the shrink's budget ran out first: a smaller one may exist)"
+            }
         ));
         const SHOWN: usize = 40;
         for o in self.window.iter().take(SHOWN) {
