@@ -100,10 +100,52 @@ fn kv_read_and_check(c: &mut Criterion) {
     g.finish();
 }
 
+/// The key-value shapes of Jepsen and porcupine tests: appends and writes
+/// on few keys, many clients, each operation taking effect at a random
+/// instant inside its interval, a few indeterminate operations.
+fn kv_shape(ops: usize, keys: usize, hot: bool) -> synth::Params {
+    synth::Params {
+        ops,
+        keys,
+        clients: 50,
+        values: 0,
+        reads: 0.5,
+        cas: 0.0,
+        appends: 0.25,
+        info: 0.01,
+        pending: 0.2,
+        fail: 0.01,
+        latency_ns: 1_000_000,
+        think_ns: 100_000,
+        hot_keys: hot,
+    }
+}
+
+fn kv_shapes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kv-shapes");
+    g.sample_size(10);
+    // About 2,000 operations on 10 keys with a stale read: invalid.
+    let h = synth::generate(&kv_shape(2_024, 10, false), Seed(3));
+    let stale = synth::corrupt(&jsonl::to_string(&h), synth::Corruption::Stale).unwrap();
+    let stale = jsonl::parse_str(&stale, "bench").unwrap();
+    g.throughput(Throughput::Elements(2_024));
+    g.bench_function("appends-2k-50-clients-stale/invalid", |b| {
+        b.iter(|| black_box(linear::check(&stale, &Options::default()).unwrap().verdict))
+    });
+    // 100,000 operations on 10 hot keys: valid.
+    let hot = synth::generate(&kv_shape(100_000, 10, true), Seed(4));
+    g.throughput(Throughput::Elements(100_000));
+    g.bench_function("hot-appends-100k/valid", |b| {
+        b.iter(|| black_box(linear::check(&hot, &Options::default()).unwrap().verdict))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     length_by_concurrency,
     jepsen_register,
-    kv_read_and_check
+    kv_read_and_check,
+    kv_shapes
 );
 criterion_main!(benches);

@@ -6,8 +6,11 @@
 //! target/release/blastradius check --stats kv.jsonl
 //! ```
 //!
-//! `--corrupt` changes one read near the end to a value never written, so
-//! the history is invalid.
+//! `--corrupt` changes the last read to a value never written, `--stale`
+//! to an old value of its key (a stale read), so the history is invalid.
+//! Each operation takes effect at a uniformly random instant inside its
+//! interval; `--appends`, `--info` and `--hot` give the key-value shapes
+//! of Jepsen and porcupine tests.
 
 use blastradius::Seed;
 use blastradius::history::{jsonl, synth};
@@ -44,9 +47,12 @@ struct Args {
     hot: bool,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Make the history invalid: a late read returns a value never written.
-    #[arg(long)]
+    /// Make the history invalid: the last read returns a value never written.
+    #[arg(long, conflicts_with = "stale")]
     corrupt: bool,
+    /// Make the history invalid: the last read returns an old value.
+    #[arg(long)]
+    stale: bool,
 }
 
 fn main() -> std::io::Result<()> {
@@ -68,13 +74,21 @@ fn main() -> std::io::Result<()> {
     };
     let h = synth::generate(&p, Seed(a.seed));
     let mut text = jsonl::to_string(&h);
-    if a.corrupt
-        && let Some(pos) = text.rfind("\"type\":\"ok\",\"f\":\"read\"")
-        && let Some(v) = text[pos..].find("\"value\":")
-    {
-        let start = pos + v + 8;
-        let end = start + text[start..].find([',', '}']).unwrap_or(0);
-        text.replace_range(start..end, "\"never-written\"");
+    let how = if a.corrupt {
+        Some(synth::Corruption::NeverWritten)
+    } else if a.stale {
+        Some(synth::Corruption::Stale)
+    } else {
+        None
+    };
+    if let Some(how) = how {
+        match synth::corrupt(&text, how) {
+            Some(t) => text = t,
+            None => {
+                eprintln!("error: no read to corrupt in this history");
+                std::process::exit(3);
+            }
+        }
     }
     std::io::stdout().lock().write_all(text.as_bytes())
 }

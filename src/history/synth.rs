@@ -236,3 +236,48 @@ pub fn generate(p: &Params, seed: Seed) -> History {
     }
     h
 }
+
+/// A change that makes a generated history invalid, for benchmarks and
+/// corpora of invalid histories (applied to its JSON Lines text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corruption {
+    /// The last ok read returns a value nothing wrote.
+    NeverWritten,
+    /// The last ok read of a key returns an old value of that key (its
+    /// first write, or for an append key its first non-empty read): a
+    /// stale read, which only the real-time order exposes.
+    Stale,
+}
+
+/// `text` (JSON Lines) with `how` applied; `None` if the history has no
+/// ok read to change (or, for `Stale`, no older value of that key).
+pub fn corrupt(text: &str, how: Corruption) -> Option<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_default())
+        .collect();
+    let is = |e: &serde_json::Value, kind: &str, f: &str| e["type"] == kind && e["f"] == f;
+    let (i, read) = parsed
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, e)| is(e, "ok", "read") && !e["value"].is_null())?;
+    let key = read["key"].clone();
+    let new = match how {
+        Corruption::NeverWritten => serde_json::Value::from("never-written"),
+        Corruption::Stale => parsed.iter().find(|e| {
+            e["key"] == key
+                && e["value"] != read["value"]
+                && !e["value"].is_null()
+                && (is(e, "ok", "write") || (is(e, "ok", "read") && e["value"].is_string()))
+        })?["value"]
+            .clone(),
+    };
+    let mut e = read.clone();
+    e["value"] = new;
+    lines[i] = e.to_string();
+    let mut out = lines.join("\n");
+    out.push('\n');
+    Some(out)
+}

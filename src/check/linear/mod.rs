@@ -681,17 +681,17 @@ fn witness(
     let end_state = deepest.prefix.last().map_or(0, |&(_, s)| s);
     let end_text = state_text(h, &p.kernel, end_state);
     let why = match deepest.blocked.map(|b| p.sops[b as usize].step) {
-        Some(Step::Read(v)) => format!(
+        Some(Step::Read(v)) if v != end_state => format!(
             "it read {}, but after the longest linearizable prefix the object holds {end_text}, and no operation that may still take effect before the read returns makes it {}",
             state_text(h, &p.kernel, v),
             state_text(h, &p.kernel, v)
         ),
-        Some(Step::CasOk(a, _)) => format!(
+        Some(Step::CasOk(a, _)) if a != end_state => format!(
             "its compare succeeded, so the object held {}; after the longest linearizable prefix it holds {end_text}, and nothing that may still take effect first makes it {}",
             state_text(h, &p.kernel, a),
             state_text(h, &p.kernel, a)
         ),
-        Some(Step::CasFail(a)) => format!(
+        Some(Step::CasFail(a)) if a == end_state => format!(
             "its compare failed, so the object did not hold {}; but after the longest linearizable prefix it holds exactly that, and nothing that may still take effect first changes it",
             state_text(h, &p.kernel, a)
         ),
