@@ -16,7 +16,12 @@
 //! precedes every operation after it). A window between two such cuts, from
 //! an unknown start state, is not linearizable only if the whole history is
 //! not, so the window is a sound witness; the shortest prefix and then the
-//! shortest suffix of it that still fail are found by bisection.
+//! shortest suffix of it that still fail are found by bisection. The
+//! longest prefix is the deepest configuration the failing key's own search
+//! reached, kept as it searched (no search is run again for it); the
+//! bisection's sub-searches share a budget of their own, as many states as
+//! the failing search used (at least a million), and a window shrunk less
+//! than it could be when that runs out says so (`window_minimal`).
 //!
 //! Keys are searched in two rounds (a small budget for every key, then the
 //! whole budget for the keys still open), and the check stops after a round
@@ -124,7 +129,8 @@ pub struct Options {
     pub model: Model,
     /// Per-key search budget.
     pub budget: Budget,
-    /// Build a witness for an invalid history (costs a few extra searches).
+    /// Build a witness for an invalid history (the window's bisection costs
+    /// extra searches, within their own budget).
     pub witness: bool,
 }
 
