@@ -356,6 +356,16 @@ const WORDS: &[&str] = &[
     ",,,",
     "/dev/null",
     "--max-memory-mib",
+    "sweep",
+    "--set",
+    "fault[0].duration=1s,2s",
+    "fault[9]=x",
+    "csv",
+    // Not --trace: followed by any word it would write a file of that name.
+    "--trace-messages",
+    "--knobs",
+    "--edn",
+    "knossos",
 ];
 
 fn fuzz_cli(cases: u32, seed: u64) {
@@ -368,7 +378,7 @@ fn fuzz_cli(cases: u32, seed: u64) {
                 let mut args = args;
                 if matches!(
                     args.first().map(String::as_str),
-                    Some("replay" | "run" | "compare")
+                    Some("replay" | "run" | "compare" | "sweep")
                 ) {
                     args.push("--deadline".into());
                     args.push("2s".into());

@@ -450,7 +450,7 @@ impl Comparison {
             };
             row.push(r.design.clone());
             row.push(r.seed.to_string());
-            row.push(verdict_word(r.verdict).to_string());
+            row.push(r.verdict.to_string());
             row.push(r.fingerprint.clone());
             for n in &names {
                 row.push(r.metrics.get(n).map(|x| x.to_string()).unwrap_or_default());
