@@ -45,6 +45,8 @@ pub(crate) struct AppendStates {
     table: Vec<Local>,
     index: hashbrown::HashMap<Local, u32>,
     memo: hashbrown::HashMap<(u32, u32), Option<u32>>,
+    /// Bytes held by the three, estimated (a search's budget counts them).
+    bytes: u64,
 }
 
 impl AppendStates {
@@ -59,9 +61,21 @@ impl AppendStates {
             return i;
         }
         let i = self.table.len() as u32;
+        // The string twice (table and index), each behind a 24-byte
+        // entry, plus the index's slot and control byte.
+        let text = match &l {
+            Local::Str(x) => x.len() as u64,
+            _ => 0,
+        };
+        self.bytes += 2 * (text + 24) + 9;
         self.table.push(l.clone());
         self.index.insert(l, i);
         i
+    }
+
+    /// Bytes held, estimated.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// The local id of an interned value (`text` is its JSON string
@@ -113,6 +127,7 @@ impl AppendStates {
             _ => None,
         };
         self.memo.insert((state, s), r);
+        self.bytes += 17;
         r
     }
 }
@@ -124,6 +139,11 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
+    /// Bytes its tables hold, estimated.
+    pub fn bytes(&self) -> u64 {
+        self.appends.as_ref().map_or(0, AppendStates::bytes)
+    }
+
     /// The state after `step` from `state`, or `None` if it is not legal.
     #[inline]
     pub fn apply(&mut self, state: u32, step: Step) -> Option<u32> {

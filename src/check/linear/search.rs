@@ -303,7 +303,10 @@ impl<'a> Search<'a> {
             return Ok(false);
         }
         self.stats.states += 1;
-        let bytes = self.table.len() as u64 * 40 + self.arena.len() as u64 * 8;
+        // Everything the search holds: the memo table, its arena, and the
+        // model's tables (append strings and their transitions).
+        let bytes =
+            self.table.len() as u64 * 40 + self.arena.len() as u64 * 8 + self.kernel.bytes();
         // Offsets into the arena are u32: a search that would pass 2^32
         // words stops as over budget rather than wrap and alias an entry.
         let Ok(off) =
