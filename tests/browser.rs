@@ -191,6 +191,12 @@ fn github_2018_shows_two_primaries_during_the_cut() {
     assert!(count(&doc, "g.lane") >= 10);
     assert_eq!(count(&doc, "g.fault-row"), 1);
     assert!(count(&doc, "svg.timeline rect.band.fault") >= 1);
+    // The cut's band covers the lanes of the nodes at its ends (east_dc),
+    // not the West's.
+    assert_eq!(
+        count(&doc, "rect.band.fault[data-hit=\"lane\"]"),
+        count(&doc, "g.lane[data-site=\"east_dc\"]")
+    );
     // East's primary never stops; West's is promoted during the cut: two
     // primary lanes of mysql1 overlap, from different nodes.
     let p = primaries(&doc, "mysql1");

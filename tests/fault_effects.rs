@@ -112,6 +112,8 @@ fn each_fault_says_what_it_did_and_what_ended_it() {
     assert!(e[1].dropped.is_empty());
     // The crash stops one node until the restart.
     assert_eq!(e[2].stopped, 1);
+    assert_eq!(e[2].nodes, vec!["n3".to_string()]);
+    assert_eq!(e[0].nodes, vec!["n1", "n2", "n3"]);
     assert_eq!(e[2].ended, Ended::Entry { entry: 3 });
     assert_eq!(e[3].undid, vec![2]);
     // The skew: nothing to show, and the report says so.
@@ -169,6 +171,17 @@ fn the_github_cut_failed_operations_and_moved_roles() {
         "the West promotion happens during the cut"
     );
     assert!(cut.failed_operations > 0);
+    // It acts on the nodes at both ends of the link, not on the West's.
+    assert!(
+        cut.nodes.iter().any(|n| n == "mysql1-0-east_dc"),
+        "{:?}",
+        cut.nodes
+    );
+    assert!(
+        !cut.nodes.iter().any(|n| n.ends_with("west_dc")),
+        "{:?}",
+        cut.nodes
+    );
     // No cross-region failover: no role changes, the same drops.
     let o = run(
         &s,

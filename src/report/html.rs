@@ -433,6 +433,7 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
     }
     // Lanes, grouped by site.
     let mut site = "";
+    let mut lane_ys: Vec<(&str, f64)> = Vec::new();
     let split = splits(outcome);
     for l in all.iter().take(shown) {
         if l.site != site {
@@ -505,9 +506,12 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
             }
         }
         out.push_str("</g>");
+        lane_ys.push((l.name.as_str(), y));
         y += lane_h;
     }
-    // Fault bands over every lane.
+    // Fault bands: over the lanes of the nodes a fault acts on (all lanes
+    // when it names none), and over the clients.
+    let clients_h = clients.len() as f64 * lane_h;
     for e in &outcome.fault_effects {
         if e.ended == Ended::NotReached {
             continue;
@@ -517,17 +521,36 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
             continue;
         }
         let (xa, xb) = (sx.at(a), sx.at(b));
-        let _ = write!(
-            out,
-            r##"<a href="#fault-{}"><rect class="band fault" data-entry="{}" x="{xa:.1}" y="{:.1}" width="{:.1}" height="{:.1}"><title>fault #{}: {}</title></rect></a>"##,
-            e.entry,
-            e.entry,
-            top + faults_h,
-            (xb - xa).max(2.0),
-            (client_top + clients.len() as f64 * lane_h - top - faults_h).max(0.0),
-            e.entry,
-            esc(&e.fault)
-        );
+        let w = (xb - xa).max(2.0);
+        let mut band = |y: f64, h: f64, hit: &str| {
+            let _ = write!(
+                out,
+                r##"<a href="#fault-{}"><rect class="band fault" data-entry="{}" data-hit="{hit}" x="{xa:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}"><title>fault #{}: {}</title></rect></a>"##,
+                e.entry,
+                e.entry,
+                e.entry,
+                esc(&e.fault)
+            );
+        };
+        let hit: Vec<f64> = lane_ys
+            .iter()
+            .filter(|(n, _)| e.nodes.iter().any(|m| m == n))
+            .map(|&(_, y)| y)
+            .collect();
+        if e.nodes.is_empty() {
+            band(
+                top + faults_h,
+                (client_top - top - faults_h).max(0.0),
+                "all",
+            );
+        } else {
+            for y in hit {
+                band(y, lane_h, "lane");
+            }
+        }
+        if clients_h > 0.0 {
+            band(client_top, clients_h, "clients");
+        }
     }
     // Client operations.
     let mut drawn = 0usize;
@@ -586,7 +609,7 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
     out.push_str("</svg>\n");
     let _ = write!(
         out,
-        r#"<p class="legend"><span><i class="sw" style="background:#1f5fbf"></i>primary</span><span><i style="background:#9db7dc"></i>replica</span><span><i style="background:#e0a526"></i>read-only</span><span><i style="background:#4a4f55"></i>down</span><span><i style="background:#d8452c"></i>impaired</span><span><i style="background:#f2b23366;border:1px solid #d99a1c"></i>fault in force</span><span><i style="background:#c62828;height:4px"></i>split brain (two writable primaries)</span><span><i style="background:#7bb77f"></i>op ok</span><span><i style="background:#d77b74"></i>op failed</span><span><i style="background:#e3c25a"></i>op indeterminate</span><span><i style="border:2px solid #b00020"></i>named by a check</span><span><i style="background:#6a3fb5"></i>system event</span></p>"#
+        r#"<p class="legend"><span><i class="sw" style="background:#1f5fbf"></i>primary</span><span><i style="background:#9db7dc"></i>replica</span><span><i style="background:#e0a526"></i>read-only</span><span><i style="background:#4a4f55"></i>down</span><span><i style="background:#d8452c"></i>impaired</span><span><i style="background:#f2b23366;border:1px solid #d99a1c"></i>fault in force (over the nodes it acts on, and the clients)</span><span><i style="background:#c62828;height:4px"></i>split brain (two writable primaries)</span><span><i style="background:#7bb77f"></i>op ok</span><span><i style="background:#d77b74"></i>op failed</span><span><i style="background:#e3c25a"></i>op indeterminate</span><span><i style="border:2px solid #b00020"></i>named by a check</span><span><i style="background:#6a3fb5"></i>system event</span></p>"#
     );
     let mut notes = Vec::new();
     if (from, to) != (0.0, end) {

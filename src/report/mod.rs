@@ -89,6 +89,7 @@ impl RunReport {
             fault_effects: crate::systems::coverage::fault_effects(
                 scenario.faults.len(),
                 sim.fault_log(),
+                &sim.nodes().map(|(_, name, _)| name).collect::<Vec<_>>(),
                 sim.now(),
                 sim.net_stats(),
                 &crate::history::History::new(),

@@ -104,9 +104,49 @@ pub struct FaultRecord {
     /// The network's counters just before it was applied.
     #[serde(skip)]
     pub net: NetStats,
+    /// The nodes it acts on (node indices, sorted): the ends of a rule, the
+    /// nodes at both ends of a cut or degraded link, the nodes it crashes,
+    /// pauses, restarts, skews or slows.
+    #[serde(skip)]
+    pub nodes: Vec<u32>,
 }
 
 impl<N: Node> Kernel<N> {
+    /// The nodes an action acts on (see [`FaultRecord::nodes`]).
+    fn touched(&self, action: &Action) -> Vec<u32> {
+        let at_ends = |links: &[LinkId]| {
+            let topo = self.net.topology();
+            links
+                .iter()
+                .flat_map(|&l| {
+                    let link = topo.link(l);
+                    [link.a, link.b]
+                })
+                .flat_map(|site| self.net.nodes_at(site).map(|n| n.0))
+                .collect::<Vec<u32>>()
+        };
+        let mut out: Vec<u32> = match action {
+            Action::InstallRule { pairs, .. } => pairs
+                .iter()
+                .flat_map(|(a, b)| a.ones().chain(b.ones()))
+                .map(|i| i as u32)
+                .collect(),
+            Action::Cut(links) | Action::Restore(links) => at_ends(links),
+            Action::Degrade { link, .. } | Action::Repair(link) => at_ends(&[*link]),
+            Action::Crash { nodes, .. }
+            | Action::Restart(nodes)
+            | Action::Pause(nodes)
+            | Action::Resume(nodes)
+            | Action::Skew { nodes, .. }
+            | Action::Drift { nodes, .. }
+            | Action::Slow { nodes, .. } => nodes.iter().map(|n| n.0).collect(),
+            Action::RevertRule { .. } | Action::RemoveRules { .. } => Vec::new(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     pub(super) fn select(&self, selector: &str) -> Result<Vec<NodeId>, String> {
         let all = || (0..self.nodes.len() as u32).map(NodeId);
         let found: Vec<NodeId> = if selector == "*" {
@@ -464,6 +504,7 @@ impl<N: Node> Simulation<N> {
             holds: false,
             stopped: 0,
             net: k.net.stats().clone(),
+            nodes: k.touched(&action),
         });
         k.trace_push(TraceKind::Fault, None, None, label);
         let stopped_before = self.stopped_count();

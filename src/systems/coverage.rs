@@ -81,6 +81,9 @@ pub struct FaultEffect {
     pub failed_requests: u64,
     /// Other entries in force at some point of its window.
     pub overlaps: Vec<usize>,
+    /// The nodes it acts on, by name (empty for an entry that only undoes
+    /// others): pictures draw its band over these nodes' lanes.
+    pub nodes: Vec<String>,
 }
 
 impl FaultEffect {
@@ -165,9 +168,11 @@ impl FaultEffect {
 
 /// What every entry of a schedule of `entries` did, from the kernel's log
 /// of applied actions and the network's counters at the end (`now`).
+#[allow(clippy::too_many_arguments)]
 pub fn fault_effects(
     entries: usize,
     log: &[FaultRecord],
+    names: &[&str],
     now: SimTime,
     net_now: &NetStats,
     history: &History,
@@ -200,6 +205,7 @@ pub fn fault_effects(
                 failed_operations: 0,
                 failed_requests: 0,
                 overlaps: Vec::new(),
+                nodes: Vec::new(),
             });
             continue;
         };
@@ -264,6 +270,11 @@ pub fn fault_effects(
             failed_operations,
             failed_requests,
             overlaps: Vec::new(),
+            nodes: start
+                .nodes
+                .iter()
+                .filter_map(|&n| names.get(n as usize).map(|s| s.to_string()))
+                .collect(),
         });
     }
     let windows: Vec<(usize, u64, u64)> = out

@@ -204,9 +204,11 @@ fn assemble<N: crate::sim::Node>(
     let mut timeline = fault_timeline(sim.fault_log());
     timeline.extend(j.timeline);
     timeline.sort_by_key(|e| e.time);
+    let names: Vec<&str> = sim.nodes().map(|(_, name, _)| name).collect();
     let fault_effects = super::coverage::fault_effects(
         entries,
         sim.fault_log(),
+        &names,
         sim.now(),
         sim.net_stats(),
         &j.history,
