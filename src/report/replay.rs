@@ -21,7 +21,7 @@
 //! | `replay` | string | the command that replays this run |
 //! | `series` | object name → array of numbers | per monitor bucket (one minute unless the scenario says otherwise), from simulated time 0: error fraction per cohort, unhealthy PoPs... (empty for database scenarios) |
 //! | `series_step_seconds` | number | length of one series step |
-//! | `fault_effects` | array | per schedule entry: `entry`, `fault`, `from`/`until` (ns), `ended` (`{by: duration | entry | end_of_run | not_reached}`), `undid`, `dropped` (reason → count), `held`, `stopped`, `role_changes`, `role_changes_after`, `failed_operations`, `failed_requests`, `overlaps`, `nodes` (the nodes it acts on) |
+//! | `fault_effects` | array | per schedule entry: `entry`, `fault`, `from`/`until` (ns), `ended` (`{by: duration | entry | end_of_run | instant | not_reached}`; `entry` adds `entry`), `undid`, `dropped` (reason → count), `held`, `stopped`, `role_changes`, `role_changes_after`, `failed_operations`, `failed_requests`, `overlaps`, `nodes` (the nodes it acts on) |
 //!
 //! A comparison (`compare --format json`) is `{scenario, axes, designs,
 //! seeds, shard, runs, published}` where each run is `{point, design, seed,
