@@ -234,6 +234,13 @@ fn clever_cloud_2021_shows_every_fault_and_bands_behind_the_series() {
     let page = write_report(&["replay", "clever-cloud-2021"], "clever-cloud-2021");
     let doc = load(&chrome, &page, 2000);
     assert_eq!(count(&doc, "g.fault-row"), 16);
+    // The operators' withdrawal of par_a's DNS record is a lane.
+    assert!(
+        count(
+            &doc,
+            "g.lane[data-node=\"par_a record\"] rect.span.impaired"
+        ) >= 1
+    );
     assert!(count(&doc, "svg.plot") >= 4);
     assert!(count(&doc, "svg.plot rect.band.fault") >= 16);
     assert_eq!(count(&doc, "li.effect"), 16);

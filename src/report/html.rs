@@ -509,8 +509,8 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
         lane_ys.push((l.name.as_str(), y));
         y += lane_h;
     }
-    // Fault bands: over the lanes of the nodes a fault acts on (all lanes
-    // when it names none), and over the clients.
+    // Fault bands: over the lanes of the nodes a fault acts on, and over
+    // the clients.
     let clients_h = clients.len() as f64 * lane_h;
     for e in &outcome.fault_effects {
         if e.ended == Ended::NotReached {
@@ -537,16 +537,10 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
             .filter(|(n, _)| e.nodes.iter().any(|m| m == n))
             .map(|&(_, y)| y)
             .collect();
-        if e.nodes.is_empty() {
-            band(
-                top + faults_h,
-                (client_top - top - faults_h).max(0.0),
-                "all",
-            );
-        } else {
-            for y in hit {
-                band(y, lane_h, "lane");
-            }
+        // A fault that acts on no node directly (a link with no node at
+        // either end) has its row, and no band over lanes.
+        for y in hit {
+            band(y, lane_h, "lane");
         }
         if clients_h > 0.0 {
             band(client_top, clients_h, "clients");

@@ -13,7 +13,7 @@ use super::lb::AddonBucket;
 use super::{Cause, DnsLbNode, Obs};
 use crate::check::availability::{Availability, Requests, Slo};
 use crate::check::correlated::CorrelatedFailure;
-use crate::check::{CheckInput, Facts, Suite, SuiteReport, Tallies, Tally};
+use crate::check::{CheckInput, Fact, Facts, Suite, SuiteReport, Tallies, Tally};
 use crate::history::History;
 use crate::sim::Simulation;
 use crate::stats::percentile;
@@ -63,6 +63,7 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
     } = gather(sim, layout, nb);
     let Records {
         timeline,
+        impaired,
         first_withdrawal,
         restore_after,
         withdrawals,
@@ -186,7 +187,9 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
     }
     Judgement {
         history: History::new(),
-        facts: Facts::new(),
+        // Withdrawn records and LBs with apps down, for pictures; no check
+        // of this system reads them.
+        facts: impaired,
         checks,
         metrics,
         timeline,
@@ -293,6 +296,9 @@ fn gather(sim: &Simulation<DnsLbNode>, layout: &Layout, nb: usize) -> Gathered {
 /// Record withdrawals and restores, and health-check marks folded.
 struct Records {
     timeline: Vec<TimelineEntry>,
+    /// A DC's DNS record withdrawn (unit `DC record`), and an LB with an
+    /// app marked down (unit `lb-DC apps`), as `Impaired` transitions.
+    impaired: Facts,
     first_withdrawal: Option<(SimTime, usize)>,
     restore_after: Option<SimTime>,
     withdrawals: u32,
@@ -308,6 +314,8 @@ fn read_records(sim: &Simulation<DnsLbNode>, layout: &Layout) -> Records {
     let mut restore_after: Option<SimTime> = None;
     let mut withdrawals = 0u32;
     let mut flaps = 0u32;
+    let mut impaired = Facts::new();
+    let mut down_apps: Vec<u32> = vec![0; dcs];
     for o in sim.observations() {
         let by = |c: &Cause| match c {
             Cause::Operator => "operators",
@@ -315,6 +323,11 @@ fn read_records(sim: &Simulation<DnsLbNode>, layout: &Layout) -> Records {
         };
         match &o.value {
             Obs::Withdrawn { dc, by: c } => {
+                impaired.push(Fact::Impaired {
+                    time: o.time.as_nanos(),
+                    unit: format!("{} record", layout.dcs[*dc as usize]),
+                    on: true,
+                });
                 withdrawals += 1;
                 if first_withdrawal.is_none() {
                     first_withdrawal = Some((o.time, *dc as usize));
@@ -329,6 +342,11 @@ fn read_records(sim: &Simulation<DnsLbNode>, layout: &Layout) -> Records {
                 ));
             }
             Obs::Restored { dc, by: c } => {
+                impaired.push(Fact::Impaired {
+                    time: o.time.as_nanos(),
+                    unit: format!("{} record", layout.dcs[*dc as usize]),
+                    on: false,
+                });
                 flaps += 1;
                 if let Some((_, w)) = first_withdrawal
                     && w == *dc as usize
@@ -341,7 +359,23 @@ fn read_records(sim: &Simulation<DnsLbNode>, layout: &Layout) -> Records {
                     format!("{} restore {}'s record", by(c), layout.dcs[*dc as usize]),
                 ));
             }
-            Obs::Backend { dc, healthy } => flaps_by_dc[*dc as usize].push((o.time, *healthy)),
+            Obs::Backend { dc, healthy } => {
+                let d = *dc as usize;
+                flaps_by_dc[d].push((o.time, *healthy));
+                let before = down_apps[d];
+                down_apps[d] = if *healthy {
+                    before.saturating_sub(1)
+                } else {
+                    before + 1
+                };
+                if (before == 0) != (down_apps[d] == 0) {
+                    impaired.push(Fact::Impaired {
+                        time: o.time.as_nanos(),
+                        unit: format!("lb-{} apps", layout.dcs[d]),
+                        on: down_apps[d] > 0,
+                    });
+                }
+            }
         }
     }
     for (dc, marks) in flaps_by_dc.iter().enumerate() {
@@ -350,6 +384,7 @@ fn read_records(sim: &Simulation<DnsLbNode>, layout: &Layout) -> Records {
     timeline.sort_by_key(|e| e.time);
     Records {
         timeline,
+        impaired,
         first_withdrawal,
         restore_after,
         withdrawals,
