@@ -57,11 +57,11 @@ fn step(h: &History, state: &State, o: &Operation) -> Option<State> {
     Some(next)
 }
 
-/// Tries every real-time-respecting order; indeterminate operations may be
-/// placed or left out.
-fn brute_force(h: &History) -> bool {
-    let ops: Vec<&Operation> = h
-        .ops()
+/// The operations an order must place (ok reads, every cas) or may place
+/// (indeterminate writes and appends): failed reads, writes and appends
+/// constrain nothing.
+fn constraining(h: &History) -> Vec<&Operation> {
+    h.ops()
         .iter()
         .filter(|o| match (o.f, o.outcome) {
             (OpFn::Read, Outcome::Ok) => true,
@@ -70,7 +70,13 @@ fn brute_force(h: &History) -> bool {
             (_, Outcome::Fail) => false,
             _ => true,
         })
-        .collect();
+        .collect()
+}
+
+/// Tries every real-time-respecting order; indeterminate operations may be
+/// placed or left out.
+fn brute_force(h: &History) -> bool {
+    let ops = constraining(h);
     fn go(h: &History, ops: &[&Operation], used: &mut Vec<bool>, state: &State) -> bool {
         if ops
             .iter()
@@ -108,17 +114,7 @@ fn brute_force(h: &History) -> bool {
 /// too long to enumerate, with few clients. It shares nothing with the
 /// checker's memo (a window of words behind a dense prefix).
 fn brute_force_memo(h: &History) -> bool {
-    let ops: Vec<&Operation> = h
-        .ops()
-        .iter()
-        .filter(|o| match (o.f, o.outcome) {
-            (OpFn::Read, Outcome::Ok) => true,
-            (OpFn::Read, _) => false,
-            (OpFn::Cas, _) => true,
-            (_, Outcome::Fail) => false,
-            _ => true,
-        })
-        .collect();
+    let ops = constraining(h);
     type Seen = std::collections::BTreeSet<(Vec<bool>, String)>;
     fn go(
         h: &History,

@@ -16,9 +16,10 @@
 //! process, porcupine-style, with the linearized prefix and the operation
 //! that could not be linearized marked.
 
+use super::lanes::State;
 use super::replay::ReplayReport;
 use super::svg::{Band, Scale, esc, line_plot, num, ticks};
-use crate::check::{Fact, Role, Verdict};
+use crate::check::{Role, Verdict};
 use crate::history::{History, Outcome as OpOutcome};
 use crate::run::Comparison;
 use crate::systems::Outcome;
@@ -113,83 +114,28 @@ fn role_class(r: Role) -> &'static str {
 
 fn lanes(outcome: &Outcome, end: f64) -> Vec<Lane> {
     let ns = |t: u64| t as f64 / 1e9;
-    let mut by: IndexMap<(String, String), Vec<(f64, &'static str)>> = IndexMap::new();
-    let mut impaired: IndexMap<String, Vec<(f64, bool)>> = IndexMap::new();
-    for f in &outcome.facts.facts {
-        match f {
-            Fact::Role {
-                time,
-                node,
-                shard,
-                role,
-                ..
-            } => by
-                .entry((node.clone(), shard.clone()))
-                .or_default()
-                .push((ns(*time), role_class(*role))),
-            Fact::Impaired { time, unit, on } => impaired
-                .entry(unit.clone())
-                .or_default()
-                .push((ns(*time), *on)),
-            _ => {}
-        }
-    }
-    let site_of = |node: &str| {
-        outcome
-            .places
-            .get(node)
-            .cloned()
-            .unwrap_or_else(|| "(units)".to_string())
-    };
-    let mut out = Vec::new();
-    for ((node, shard), mut changes) in by {
-        changes.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let spans = changes
-            .iter()
-            .enumerate()
-            .map(|(i, &(t, state))| {
-                let next = changes.get(i + 1).map(|c| c.0).unwrap_or(end);
-                (t, next, state)
-            })
-            .filter(|(a, b, _)| b > a)
-            .collect();
-        out.push(Lane {
-            site: site_of(&node),
-            name: node,
-            shard: Some(shard),
-            spans,
-        });
-    }
-    for (unit, mut changes) in impaired {
-        changes.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut spans = Vec::new();
-        let mut open: Option<f64> = None;
-        for (t, on) in changes {
-            match (on, open) {
-                (true, None) => open = Some(t),
-                (false, Some(a)) => {
-                    spans.push((a, t, "impaired"));
-                    open = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(a) = open {
-            spans.push((a, end, "impaired"));
-        }
-        let site = outcome
-            .places
-            .values()
-            .find(|s| **s == unit)
-            .cloned()
-            .unwrap_or_else(|| site_of(&unit));
-        out.push(Lane {
-            site,
-            name: unit,
-            shard: None,
-            spans,
-        });
-    }
+    let mut out: Vec<Lane> = super::lanes::lanes(&outcome.facts, (end * 1e9) as u64)
+        .into_iter()
+        .map(|l| Lane {
+            site: super::lanes::site_of(outcome, &l)
+                .unwrap_or("(units)")
+                .to_string(),
+            spans: l
+                .spans
+                .iter()
+                .filter(|s| s.to > s.from)
+                .map(|s| {
+                    let state = match s.state {
+                        State::Role(r, _) => role_class(r),
+                        State::Impaired => "impaired",
+                    };
+                    (ns(s.from), ns(s.to), state)
+                })
+                .collect(),
+            name: l.name,
+            shard: l.shard,
+        })
+        .collect();
     // Group by site, in the order sites first appear among the nodes.
     let order: Vec<&String> = {
         let mut v: Vec<&String> = Vec::new();
@@ -867,35 +813,22 @@ pub fn comparison(c: &Comparison) -> String {
         v.sort_by(f64::total_cmp);
         v
     };
-    b.push_str("<h2>Verdicts</h2><table><tr><th></th>");
-    for d in &c.designs {
-        let _ = write!(b, "<th>{}</th>", esc(d));
-    }
-    b.push_str("</tr>");
-    for (p, label) in &rows {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td>",
-            if label.is_empty() { "all seeds" } else { label }
-        );
-        for d in &c.designs {
-            let count = |v: Verdict| {
-                c.runs
-                    .iter()
-                    .filter(|r| r.point == *p && &r.design == d && r.verdict == v)
-                    .count()
-            };
-            let _ = write!(
-                b,
-                "<td class=\"n\">{} valid · {} invalid · {} unknown</td>",
-                count(Verdict::Valid),
-                count(Verdict::Invalid),
-                count(Verdict::Unknown)
-            );
-        }
-        b.push_str("</tr>");
-    }
-    b.push_str("</table>\n<h2>Metrics</h2>\n<p class=\"note\">Each plot: median (dot) and range over seeds (bar) per design");
+    b.push_str("<h2>Verdicts</h2>");
+    grid_table(&mut b, c, &rows, |p, d| {
+        let count = |v: Verdict| {
+            c.runs
+                .iter()
+                .filter(|r| r.point == p && r.design == d && r.verdict == v)
+                .count()
+        };
+        format!(
+            "{} valid · {} invalid · {} unknown",
+            count(Verdict::Valid),
+            count(Verdict::Invalid),
+            count(Verdict::Unknown)
+        )
+    });
+    b.push_str("<h2>Metrics</h2>\n<p class=\"note\">Each plot: median (dot) and range over seeds (bar) per design");
     b.push_str(if c.axes.is_empty() {
         ".</p>\n"
     } else {
@@ -1048,32 +981,44 @@ pub fn comparison(c: &Comparison) -> String {
             );
         }
         // The same as a table.
-        b.push_str("<table><tr><th></th>");
-        for d in &c.designs {
-            let _ = write!(b, "<th>{}</th>", esc(d));
-        }
-        b.push_str("</tr>");
-        for (p, label) in &rows {
-            let _ = write!(
-                b,
-                "<tr><td>{}</td>",
-                if label.is_empty() { "all seeds" } else { label }
-            );
-            for d in &c.designs {
-                let v = values(*p, d, &name);
-                let cell = match (v.first(), v.last()) {
-                    (Some(a), Some(z)) => {
-                        format!("{} [{}–{}]", num(v[(v.len() - 1) / 2]), num(*a), num(*z))
-                    }
-                    _ => "–".into(),
-                };
-                let _ = write!(b, "<td class=\"n\">{cell}</td>");
+        grid_table(&mut b, c, &rows, |p, d| {
+            let v = values(p, d, &name);
+            match (v.first(), v.last()) {
+                (Some(a), Some(z)) => {
+                    format!("{} [{}–{}]", num(v[(v.len() - 1) / 2]), num(*a), num(*z))
+                }
+                _ => "–".into(),
             }
-            b.push_str("</tr>");
-        }
-        b.push_str("</table>\n");
+        });
     }
     page(&format!("{} — blastradius", c.scenario), &b)
+}
+
+/// A table of grid points (rows) × designs (columns), each cell given by
+/// `cell(point, design)` as text.
+fn grid_table(
+    b: &mut String,
+    c: &Comparison,
+    rows: &[(usize, String)],
+    cell: impl Fn(usize, &str) -> String,
+) {
+    b.push_str("<table><tr><th></th>");
+    for d in &c.designs {
+        let _ = write!(b, "<th>{}</th>", esc(d));
+    }
+    b.push_str("</tr>");
+    for (p, label) in rows {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td>",
+            if label.is_empty() { "all seeds" } else { label }
+        );
+        for d in &c.designs {
+            let _ = write!(b, "<td class=\"n\">{}</td>", esc(&cell(*p, d)));
+        }
+        b.push_str("</tr>");
+    }
+    b.push_str("</table>\n");
 }
 
 /// The HTML report of checking histories: one section per file.

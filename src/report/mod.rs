@@ -8,6 +8,7 @@
 //! command that replays the run.
 
 pub mod html;
+pub mod lanes;
 pub mod perfetto;
 pub mod replay;
 pub mod svg;

@@ -14,7 +14,8 @@
 //! simulated microseconds. The bytes depend only on the run: same scenario
 //! and seed, same file.
 
-use crate::check::{Fact, Role, Verdict};
+use super::lanes::State;
+use crate::check::{Role, Verdict};
 use crate::systems::Outcome;
 use crate::systems::coverage::Ended;
 use indexmap::IndexMap;
@@ -24,9 +25,6 @@ use serde_json::{Value, json};
 pub const MESSAGES_MAX: usize = 20_000;
 /// Lost writes marked at most.
 pub const LOST_MAX: usize = 5_000;
-
-/// (time, role, epoch) of one node in one shard.
-type RoleChange = (u64, Role, u64);
 
 /// The process of faults, checks and the timeline.
 const PID_RUN: u64 = 1;
@@ -118,84 +116,47 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         *t
     };
     // Lanes: roles per (node, shard), impairment per unit.
-    let mut roles: IndexMap<(String, String), Vec<RoleChange>> = IndexMap::new();
-    let mut impaired: IndexMap<String, Vec<(u64, bool)>> = IndexMap::new();
-    for f in &outcome.facts.facts {
-        match f {
-            Fact::Role {
-                time,
-                node,
-                shard,
-                role,
-                epoch,
-            } => roles
-                .entry((node.clone(), shard.clone()))
-                .or_default()
-                .push((*time, *role, *epoch)),
-            Fact::Impaired { time, unit, on } => {
-                impaired.entry(unit.clone()).or_default().push((*time, *on))
-            }
-            _ => {}
-        }
-    }
-    let pid_of = |node: &str| {
-        outcome
-            .places
-            .get(node)
-            .and_then(|s| sites.get(s.as_str()))
+    for lane in super::lanes::lanes(&outcome.facts, end) {
+        let pid = super::lanes::site_of(outcome, &lane)
+            .and_then(|s| sites.get(s))
             .copied()
-            .unwrap_or(PID_RUN)
-    };
-    for ((node, shard), mut changes) in roles {
-        changes.sort_by_key(|c| c.0);
-        let pid = pid_of(&node);
+            .unwrap_or(PID_RUN);
         let tid = tid_for(pid);
-        ev.name_thread(pid, tid, &format!("{node} · {shard}"));
-        for (i, &(t, role, epoch)) in changes.iter().enumerate() {
-            let to = changes.get(i + 1).map(|c| c.0).unwrap_or(end).max(t);
-            ev.slice(
-                (pid, tid),
-                role_name(role),
-                "role",
-                t,
-                to,
-                json!({"shard": shard, "epoch": epoch}),
-            );
-            if i > 0 {
-                ev.instant(
-                    pid,
-                    tid,
-                    &format!("becomes {}", role_name(role)),
-                    "role change",
-                    t,
-                );
-            }
-        }
-    }
-    for (unit, mut changes) in impaired {
-        changes.sort_by_key(|c| c.0);
-        let pid = outcome
-            .places
-            .values()
-            .find(|s| **s == unit)
-            .and_then(|s| sites.get(s.as_str()))
-            .copied()
-            .unwrap_or_else(|| pid_of(&unit));
-        let tid = tid_for(pid);
-        ev.name_thread(pid, tid, &unit);
-        let mut open: Option<u64> = None;
-        for (t, on) in changes {
-            match (on, open) {
-                (true, None) => open = Some(t),
-                (false, Some(a)) => {
-                    ev.slice((pid, tid), "impaired", "impaired", a, t.max(a), json!({}));
-                    open = None;
+        let name = match &lane.shard {
+            Some(shard) => format!("{} · {shard}", lane.name),
+            None => lane.name.clone(),
+        };
+        ev.name_thread(pid, tid, &name);
+        for (i, span) in lane.spans.iter().enumerate() {
+            match span.state {
+                State::Role(role, epoch) => {
+                    ev.slice(
+                        (pid, tid),
+                        role_name(role),
+                        "role",
+                        span.from,
+                        span.to,
+                        json!({"shard": lane.shard, "epoch": epoch}),
+                    );
+                    if i > 0 {
+                        ev.instant(
+                            pid,
+                            tid,
+                            &format!("becomes {}", role_name(role)),
+                            "role change",
+                            span.from,
+                        );
+                    }
                 }
-                _ => {}
+                State::Impaired => ev.slice(
+                    (pid, tid),
+                    "impaired",
+                    "impaired",
+                    span.from,
+                    span.to,
+                    json!({}),
+                ),
             }
-        }
-        if let Some(a) = open {
-            ev.slice((pid, tid), "impaired", "impaired", a, end.max(a), json!({}));
         }
     }
     // Faults, one thread each.
