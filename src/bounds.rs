@@ -56,6 +56,16 @@ pub const HISTORY_BYTES_MAX: u64 = 4 << 30;
 pub const LINE_BYTES_MAX: usize = 1 << 20;
 /// Nesting depth of an EDN value.
 pub const EDN_DEPTH_MAX: usize = 64;
+/// Runs of one backup job within a run (a period of 1 s over 30 days would
+/// be 2.6 M copies held in memory).
+pub const BACKUP_RUNS_MAX: usize = 100_000;
+/// Steps of one runbook.
+pub const RUNBOOK_STEPS_MAX: usize = 10_000;
+/// Tracked client writes per hour of one write kind (each is recorded as
+/// an operation of the history).
+pub const WRITES_PER_HOUR_MAX: f64 = 360_000.0;
+/// Bytes of a dataset (1 PB).
+pub const DATASET_BYTES_MAX: f64 = 1e15;
 
 /// `value` of `field` is at most `max`.
 pub fn at_most(field: impl Into<String>, value: u64, max: u64) -> Result<(), (String, String)> {

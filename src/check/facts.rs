@@ -126,6 +126,74 @@ pub enum Fact {
         /// Impaired from now on, or recovered.
         on: bool,
     },
+    /// A backup job ran, copying `source`'s `shard`; the copy was complete
+    /// at `time`.
+    Backup {
+        /// When the run ended.
+        time: u64,
+        /// The job.
+        job: String,
+        /// Which shard.
+        shard: String,
+        /// The host copied.
+        source: String,
+        /// A copy exists in the target.
+        produced: bool,
+        /// It restores.
+        restorable: bool,
+        /// The instant of the data it holds.
+        data_at: u64,
+        /// Why not, or "ok".
+        detail: String,
+        /// A failure reached a person through the alert path.
+        alerted: bool,
+    },
+    /// `node`'s copy of `shard` was destroyed at `time` by the operation
+    /// `by` (a wipe on that host, or a drop replicated to it).
+    Destroyed {
+        /// When.
+        time: u64,
+        /// Which copy.
+        node: String,
+        /// Which shard.
+        shard: String,
+        /// The operation, named the same on every copy it reached.
+        by: String,
+    },
+    /// A connection to `node` from `from` arrived at `time`.
+    Access {
+        /// When.
+        time: u64,
+        /// The host connected to.
+        node: String,
+        /// Who connected (a node name).
+        from: String,
+        /// The sender is on the host's allow list.
+        listed: bool,
+        /// The host accepted the connection.
+        admitted: bool,
+    },
+    /// An operator's (or a script's) step reached host `target` at `time`.
+    Step {
+        /// When it ended.
+        time: u64,
+        /// Who ran it.
+        actor: String,
+        /// Its index in the actor's runbook.
+        step: u32,
+        /// What it does (`wipe`).
+        what: String,
+        /// The host it was meant for.
+        intended: String,
+        /// The host it ran on.
+        target: String,
+        /// It destroys data.
+        destructive: bool,
+        /// It was carried out (not refused, not failed).
+        done: bool,
+        /// The outcome in words.
+        detail: String,
+    },
 }
 
 /// The facts of one run, in recording order.
@@ -155,10 +223,15 @@ impl Facts {
                 | Fact::Accepted { shard, .. }
                 | Fact::Applied { shard, .. }
                 | Fact::Final { shard, .. }
-                | Fact::Authority { shard, .. } => {
+                | Fact::Authority { shard, .. }
+                | Fact::Backup { shard, .. }
+                | Fact::Destroyed { shard, .. } => {
                     out.insert(shard.clone());
                 }
-                Fact::Healed { .. } | Fact::Impaired { .. } => {}
+                Fact::Healed { .. }
+                | Fact::Impaired { .. }
+                | Fact::Access { .. }
+                | Fact::Step { .. } => {}
             }
         }
         out.into_iter().collect()

@@ -16,6 +16,7 @@ pub mod availability;
 pub mod blast_radius;
 pub mod convergence;
 pub mod correlated;
+pub mod durability;
 pub mod facts;
 pub mod linear;
 pub mod lost_writes;

@@ -14,13 +14,22 @@
 //!   backoff and jitter;
 //! - [`election`]: the term, vote and candidacy rules of a Raft-style
 //!   election, and its randomised timer;
-//! - [`lookup`]: the table for in-flight work, with no iteration order.
+//! - [`lookup`]: the table for in-flight work, with no iteration order;
+//! - [`backup`]: backup jobs (schedules, silent failures, alert paths), the
+//!   catalogue of copies with retention, the newest restorable point;
+//! - [`operator`]: runbooks as data, the operator's wrong-host mistake, and
+//!   guards on destructive steps;
+//! - [`exposure`]: a host's firewall chain with the container runtime's
+//!   rule ahead of it, authentication and credential scope, and when an
+//!   internet scanner probes.
 //!
-//! Sessions with heartbeats, backup agents, operators and scanners go here
-//! too: each a struct a system embeds.
+//! Sessions with heartbeats go here too: each a struct a system embeds.
 
+pub mod backup;
 pub mod election;
+pub mod exposure;
 pub mod lookup;
+pub mod operator;
 pub mod workload;
 
 pub use lookup::LookupMap;
