@@ -147,7 +147,7 @@ impl BackupJob {
             let mut t = SimTime::ZERO + self.first;
             while t < until && out.len() < crate::bounds::BACKUP_RUNS_MAX {
                 out.push(t);
-                t = t + every;
+                t += every;
             }
         }
         out.sort();
