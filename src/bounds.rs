@@ -56,9 +56,6 @@ pub const HISTORY_BYTES_MAX: u64 = 4 << 30;
 pub const LINE_BYTES_MAX: usize = 1 << 20;
 /// Nesting depth of an EDN value.
 pub const EDN_DEPTH_MAX: usize = 64;
-/// Runs of one backup job within a run (a period of 1 s over 30 days would
-/// be 2.6 M copies held in memory).
-pub const BACKUP_RUNS_MAX: usize = 100_000;
 /// Steps of one runbook.
 pub const RUNBOOK_STEPS_MAX: usize = 10_000;
 /// Tracked client writes per hour of one write kind (each is recorded as

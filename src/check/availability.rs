@@ -305,6 +305,37 @@ impl Availability {
             );
             return Ok(f);
         };
+        if let Some(at) = self.fault_at {
+            // Per population: the run of windows under the SLO that the
+            // fault started (the first one at or after its window), and
+            // the longest such run.
+            let w0 = (at / tallies.window_ns.max(1)) as usize;
+            let mut rto: Option<u64> = None;
+            let mut longest = 0usize;
+            for windows in tallies.requests.values() {
+                let bad = |k: usize| {
+                    windows.get(k).is_some_and(|w| {
+                        w.requests > 0 && (w.ok as f64) < slo.success * w.requests as f64
+                    })
+                };
+                let mut run = 0usize;
+                for k in 0..windows.len() {
+                    run = if bad(k) { run + 1 } else { 0 };
+                    longest = longest.max(run);
+                }
+                if let Some(first) = (w0..windows.len()).find(|&k| bad(k)) {
+                    let end = (first..windows.len())
+                        .find(|&k| !bad(k) && windows[k].requests > 0)
+                        .unwrap_or(windows.len());
+                    let back = (end as u64 * tallies.window_ns).saturating_sub(at);
+                    rto = Some(rto.map_or(back, |r| r.max(back)));
+                }
+            }
+            f = f.metric("longest_unavailable_seconds", longest as f64 * window);
+            if let Some(r) = rto {
+                f = f.metric("rto_seconds", secs(r));
+            }
+        }
         let mut missed = Vec::new();
         for (name, used, missing, worst) in &per {
             let fraction = 1.0 - missing.len() as f64 / (*used).max(1) as f64;

@@ -121,7 +121,7 @@ impl Checker for BackupFreshness {
                     reasons.iter().cloned().collect::<Vec<_>>().join("; ")
                 };
                 details.push(format!(
-                    "{}: no restorable copy younger than {} at T={} ({runs} runs, {failed} without a restorable copy, {unalerted} of those alerted nobody): {why}",
+                    "{}: no restorable copy younger than {}s at T={:.3}s ({runs} runs, {failed} without a restorable copy, {unalerted} of those alerted nobody): {why}",
                     p.job,
                     secs(p.max_age_ns),
                     secs(t)
@@ -138,7 +138,7 @@ impl Checker for BackupFreshness {
         };
         let summary = match &first_bad {
             Some((t, job)) => format!(
-                "{stale} of {} backup jobs broke their promise; first {job} at T={}",
+                "{stale} of {} backup jobs broke their promise; first {job} at T={:.3}s",
                 self.promises.len(),
                 secs(*t)
             ),
@@ -285,7 +285,7 @@ impl Checker for DestructiveReach {
                 format!("only the stopped {} escaped it", t.survivors.join(", "))
             };
             details.push(format!(
-                "{} ({}, T={}) reached every online copy: {}; {saved}",
+                "{} ({}, T={:.3}s) reached every online copy: {}; {saved}",
                 t.op.by,
                 t.op.shard,
                 secs(t.op.time),
@@ -298,7 +298,7 @@ impl Checker for DestructiveReach {
                 .any(|t| t.op.by == op.by && t.op.shard == op.shard)
             {
                 details.push(format!(
-                    "{} ({}, T={}) reached {} and not every online copy",
+                    "{} ({}, T={:.3}s) reached {} and not every online copy",
                     op.by,
                     op.shard,
                     secs(op.time),
@@ -310,7 +310,7 @@ impl Checker for DestructiveReach {
             Some(t) => (
                 Verdict::Invalid,
                 format!(
-                    "{} of {} destructive operations reached every online copy; first {} at T={}",
+                    "{} of {} destructive operations reached every online copy; first {} at T={:.3}s",
                     total.len(),
                     ops.len(),
                     t.op.by,
@@ -333,6 +333,14 @@ impl Checker for DestructiveReach {
                 ops.iter().map(|o| o.reached.len()).sum::<usize>() as f64,
             );
         f.details = details;
+        if let Some(t) = total.first() {
+            f.witness = serde_json::json!({
+                "first_ns": t.op.time,
+                "operation": t.op.by,
+                "online": t.online,
+                "survivors": t.survivors,
+            });
+        }
         Ok(f)
     }
 }
@@ -381,7 +389,7 @@ impl Checker for ReconnectHazard {
                     )),
                     Some(b) => match saved(b) {
                         Some(at) => details.push(format!(
-                            "{s} survived {}; a copy of it was saved at T={} before it came back at T={}",
+                            "{s} survived {}; a copy of it was saved at T={:.3}s before it came back at T={:.3}s",
                             t.op.by,
                             secs(at),
                             secs(b)
@@ -389,7 +397,7 @@ impl Checker for ReconnectHazard {
                         None => {
                             hazards += 1;
                             details.push(format!(
-                                "{s}, the copy that survived {}, came back online at T={} before any copy of it was saved",
+                                "{s}, the copy that survived {}, came back online at T={:.3}s before any copy of it was saved",
                                 t.op.by,
                                 secs(b)
                             ));
@@ -450,7 +458,7 @@ impl Checker for WrongTarget {
                     if *done {
                         wrong += 1;
                         details.push(format!(
-                            "{actor} step {step} ({what}), meant for {intended}, ran on {target} at T={}",
+                            "{actor} step {step} ({what}), meant for {intended}, ran on {target} at T={:.3}s",
                             secs(*time)
                         ));
                     } else {
@@ -513,7 +521,7 @@ impl Checker for OutsideAccess {
             Some((t, node, from)) => (
                 Verdict::Invalid,
                 format!(
-                    "{admitted} of {outside} connections from outside the allow list were accepted; first {from} → {node} at T={}",
+                    "{admitted} of {outside} connections from outside the allow list were accepted; first {from} → {node} at T={:.3}s",
                     secs(t)
                 ),
             ),

@@ -37,6 +37,11 @@ pub const CATALOGUE: &[Incident] = &[
         summary: "Clever Cloud 2021-06-22: flooded provider fibres; one Paris DC degraded, DNS withdrawal, ISP-dependent reachability",
         text: include_str!("../../incidents/clever-cloud-2021.toml"),
     },
+    Incident {
+        name: "gitlab-2017",
+        summary: "GitLab.com 2017-01-31: the primary wiped on the wrong host; no backup restores the last 6 h",
+        text: include_str!("../../incidents/gitlab-2017.toml"),
+    },
 ];
 
 /// The incident called `name`.

@@ -22,6 +22,7 @@ pub mod cdn;
 pub mod coverage;
 pub mod deploy;
 pub mod dns_lb;
+pub mod durable_db;
 pub mod outcome;
 pub mod parts;
 pub mod registry;

@@ -288,6 +288,7 @@ impl Registry {
             r.register(super::replicated_db::ReplicatedDb),
             r.register(super::cdn::Cdn),
             r.register(super::dns_lb::DnsLb),
+            r.register(super::durable_db::DurableDb),
         ];
         debug_assert!(ok.iter().all(Result::is_ok), "built-in names are distinct");
         r

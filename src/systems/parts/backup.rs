@@ -111,9 +111,9 @@ impl BackupJob {
     /// Checks ranges; errors are `(field, message)` inside the job.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if let Some(e) = self.every
-            && e == SimDuration::ZERO
+            && e < SimDuration::from_secs(1)
         {
-            return Err(("every".into(), "a period must be positive".into()));
+            return Err(("every".into(), format!("a period of at least 1s, not {e}")));
         }
         if self.every.is_none() && self.at.is_empty() {
             return Err((
@@ -132,27 +132,30 @@ impl BackupJob {
         self.promise.or(self.every)
     }
 
-    /// Start times of its runs in `[0, until)`, sorted (none if disabled).
-    pub fn runs(&self, until: SimTime) -> Vec<SimTime> {
+    /// The first run at or after `t` (none if disabled).
+    pub fn next_run(&self, t: SimTime) -> Option<SimTime> {
         if self.failure == BackupFailure::Disabled {
-            return Vec::new();
+            return None;
         }
-        let mut out: Vec<SimTime> = self
+        let one_off = self
             .at
             .iter()
             .map(|&d| SimTime::ZERO + d)
-            .filter(|&t| t < until)
-            .collect();
-        if let Some(every) = self.every {
-            let mut t = SimTime::ZERO + self.first;
-            while t < until && out.len() < crate::bounds::BACKUP_RUNS_MAX {
-                out.push(t);
-                t += every;
+            .filter(|&r| r >= t)
+            .min();
+        let periodic = self.every.map(|every| {
+            let first = SimTime::ZERO + self.first;
+            if t <= first {
+                first
+            } else {
+                let k = (t - first).as_nanos().div_ceil(every.as_nanos());
+                first.saturating_add(SimDuration::from_nanos(k.saturating_mul(every.as_nanos())))
             }
+        });
+        match (one_off, periodic) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        out.sort();
-        out.dedup();
-        out
     }
 
     /// How long a run takes to read `bytes`.
@@ -333,16 +336,23 @@ mod tests {
     #[test]
     fn schedules_merge_periodic_and_one_off_runs() {
         let j = job(Some(100), &[15, 210], BackupFailure::None);
-        let runs: Vec<u64> = j
-            .runs(SimTime::from_secs(300))
-            .iter()
-            .map(|t| t.as_nanos() / 1_000_000_000)
-            .collect();
+        let mut runs = Vec::new();
+        let mut t = SimTime::ZERO;
+        while let Some(r) = j.next_run(t) {
+            if r >= SimTime::from_secs(300) {
+                break;
+            }
+            runs.push(r.as_nanos() / 1_000_000_000);
+            t = r + SimDuration::from_nanos(1);
+        }
         assert_eq!(runs, vec![10, 15, 110, 210]);
-        assert!(
-            job(Some(100), &[], BackupFailure::Disabled)
-                .runs(SimTime::from_secs(300))
-                .is_empty()
+        assert_eq!(
+            job(Some(100), &[], BackupFailure::Disabled).next_run(SimTime::ZERO),
+            None
+        );
+        assert_eq!(
+            job(None, &[15], BackupFailure::None).next_run(SimTime::from_secs(16)),
+            None
         );
     }
 

@@ -157,6 +157,10 @@ pub struct Step {
     /// `start`: as primary, on its own.
     #[serde(default)]
     pub as_primary: bool,
+    /// Give up on the step if it has not finished by then (a base backup
+    /// that hangs); the host is told to abandon it.
+    #[serde(default)]
+    pub timeout: Option<SimDuration>,
     /// Why (shown in the timeline).
     #[serde(default)]
     pub note: String,
@@ -326,6 +330,7 @@ mod tests {
             setting: None,
             value: None,
             as_primary: false,
+            timeout: None,
             note: String::new(),
         }
     }

@@ -1,0 +1,132 @@
+//! Deploying the durable database: hosts, the application, the backup
+//! store, the actors and the scanner, each reserved first and wired by the
+//! ids the reservations returned.
+
+use super::DurableNode;
+use super::actors::{Actor, App, Scanner, Store};
+use super::config::DurableDbConfig;
+use super::host::Host;
+use crate::sim::NodeId;
+use crate::systems::{BuildError, Deployment};
+use std::sync::Arc;
+
+/// How the nodes find one another.
+#[derive(Clone, Debug)]
+pub struct Wiring {
+    /// Hosts, in configuration order.
+    pub hosts: Vec<NodeId>,
+    /// Host names, in the same order.
+    pub host_names: Vec<String>,
+    /// Every node's site, by node index.
+    pub sites: Vec<String>,
+    /// Every node's name, by node index.
+    pub names: Vec<String>,
+    /// The application.
+    pub app: NodeId,
+    /// The backup store.
+    pub store: NodeId,
+    throughputs: Vec<f64>,
+}
+
+impl Wiring {
+    /// The host called `name` (validated to exist).
+    pub fn host(&self, name: &str) -> NodeId {
+        let i = self
+            .host_names
+            .iter()
+            .position(|h| h == name)
+            .expect("host names are validated at load");
+        self.hosts[i]
+    }
+
+    /// A node's name.
+    pub fn name(&self, id: NodeId) -> &str {
+        &self.names[id.index()]
+    }
+
+    /// The receive throughput of node `id`, Mbit/s (hosts' own; others
+    /// unlimited).
+    pub fn throughput(&self, id: NodeId) -> f64 {
+        self.hosts
+            .iter()
+            .position(|&h| h == id)
+            .map_or(0.0, |i| self.throughputs[i])
+    }
+}
+
+/// Where everything is, for the judge.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The wiring.
+    pub wiring: Arc<Wiring>,
+    /// Actors, in configuration order.
+    pub actors: Vec<NodeId>,
+    /// The scanner, if any.
+    pub scanner: Option<NodeId>,
+}
+
+/// Places `config` on `d`.
+pub fn deploy(
+    config: &DurableDbConfig,
+    d: &mut Deployment<DurableNode>,
+) -> Result<Arc<Layout>, BuildError> {
+    let cfg = Arc::new(config.clone());
+    let mut hosts = Vec::new();
+    for h in &config.host {
+        hosts.push(d.reserve(&h.name, &h.site, "")?);
+    }
+    let app = d.reserve("app", &config.app.site, "")?;
+    let store = d.reserve(&config.store.name, &config.store.site, "")?;
+    let mut actors = Vec::new();
+    for a in &config.actor {
+        actors.push(d.reserve(&a.name, &a.site, "")?);
+    }
+    let scanner = match &config.scanner {
+        Some(s) => Some(d.reserve("scanner", &s.site, "")?),
+        None => None,
+    };
+    let n = d.len();
+    let ids = (0..n as u32).map(NodeId);
+    let wiring = Arc::new(Wiring {
+        host_names: config.host.iter().map(|h| h.name.clone()).collect(),
+        sites: ids
+            .clone()
+            .map(|i| d.site_of(i).unwrap_or_default().to_string())
+            .collect(),
+        names: ids
+            .map(|i| d.name(i).unwrap_or_default().to_string())
+            .collect(),
+        throughputs: config.host.iter().map(|h| h.throughput_mbps).collect(),
+        hosts: hosts.clone(),
+        app,
+        store,
+    });
+    for (i, &id) in hosts.iter().enumerate() {
+        d.place(
+            id,
+            DurableNode::Host(Box::new(Host::new(i, cfg.clone(), wiring.clone()))),
+        )?;
+    }
+    d.place(app, DurableNode::App(App::new(cfg.clone(), &wiring)))?;
+    d.place(
+        store,
+        DurableNode::Store(Store::new(cfg.clone(), wiring.clone())),
+    )?;
+    for (i, &id) in actors.iter().enumerate() {
+        d.place(
+            id,
+            DurableNode::Actor(Actor::new(i, cfg.clone(), wiring.clone())),
+        )?;
+    }
+    if let Some(id) = scanner {
+        d.place(
+            id,
+            DurableNode::Scanner(Scanner::new(cfg.clone(), wiring.clone())),
+        )?;
+    }
+    Ok(Arc::new(Layout {
+        wiring,
+        actors,
+        scanner,
+    }))
+}
