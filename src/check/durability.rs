@@ -142,6 +142,7 @@ impl Checker for BackupFreshness {
                 self.promises.len(),
                 secs(*t)
             ),
+            None if self.promises.is_empty() => "no scheduled backup job to judge".to_string(),
             None => format!(
                 "every one of {} backup jobs kept a restorable copy within its promise",
                 self.promises.len()

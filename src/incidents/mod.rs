@@ -42,6 +42,11 @@ pub const CATALOGUE: &[Incident] = &[
         summary: "GitLab.com 2017-01-31: the primary wiped on the wrong host; no backup restores the last 6 h",
         text: include_str!("../../incidents/gitlab-2017.toml"),
     },
+    Incident {
+        name: "digitalocean-2017",
+        summary: "DigitalOcean 2017-04-05: a test runner with production credentials drops the control-plane database; a delayed replica saves it",
+        text: include_str!("../../incidents/digitalocean-2017.toml"),
+    },
 ];
 
 /// The incident called `name`.

@@ -313,7 +313,11 @@ impl Actor {
         let a = &cfg.actor[index];
         Self {
             runbook: Runbook::new(a.step.clone()),
-            credential: a.credential.clone(),
+            credential: a
+                .credential
+                .as_ref()
+                .and_then(|c| cfg.credentials.get(c))
+                .cloned(),
             index,
             waiting: None,
             since: SimTime::ZERO,

@@ -58,6 +58,10 @@ pub struct DurableDbConfig {
     /// Backup jobs.
     #[serde(default)]
     pub backup: Vec<BackupJob>,
+    /// Named credentials actors hold (`[durable_db.credentials.ci]`), so a
+    /// design can rescope one without restating the runbooks.
+    #[serde(default)]
+    pub credentials: indexmap::IndexMap<String, Credential>,
     /// Operators and scripts, each with a runbook.
     #[serde(default)]
     pub actor: Vec<ActorConfig>,
@@ -259,9 +263,9 @@ pub struct ActorConfig {
     pub name: String,
     /// Site (its commands cross the network from here).
     pub site: String,
-    /// The credential it presents, if any.
+    /// The credential it presents (a name in `credentials`), if any.
     #[serde(default)]
-    pub credential: Option<Credential>,
+    pub credential: Option<String>,
     /// Its steps, run in order.
     #[serde(default)]
     pub step: Vec<Step>,
@@ -468,6 +472,14 @@ impl DurableDbConfig {
         }
         for (i, a) in self.actor.iter().enumerate() {
             site(format!("actor[{i}].site"), &a.site)?;
+            if let Some(c) = &a.credential
+                && !self.credentials.contains_key(c)
+            {
+                return Err((
+                    format!("actor[{i}].credential"),
+                    format!("no credential called {c:?} in `credentials`"),
+                ));
+            }
             if a.step.len() > crate::bounds::RUNBOOK_STEPS_MAX {
                 return Err((
                     format!("actor[{i}].step"),

@@ -603,8 +603,14 @@ impl Host {
             data.relay.clear();
         }
         self.data = Some(data);
-        let wait = self.cfg.restore.start_time
-            + transfer_time(replay, self.cfg.restore.replay_mb_per_s * 8.0);
+        // A restored primary runs its start-up checks; a re-seeded replica
+        // just starts streaming.
+        let start = if inc.kind == IncomingKind::Restore {
+            self.cfg.restore.start_time
+        } else {
+            SimDuration::ZERO
+        };
+        let wait = start + transfer_time(replay, self.cfg.restore.replay_mb_per_s * 8.0);
         self.recovering = Some((inc, p));
         ctx.set_timer(wait, Timer::Recovered);
     }
