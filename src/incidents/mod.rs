@@ -47,6 +47,11 @@ pub const CATALOGUE: &[Incident] = &[
         summary: "DigitalOcean 2017-04-05: a test runner with production credentials drops the control-plane database; a delayed replica saves it",
         text: include_str!("../../incidents/digitalocean-2017.toml"),
     },
+    Incident {
+        name: "newsblur-2021",
+        summary: "NewsBlur 2021-06-23: Docker publishes MongoDB past the firewall; a scanner drops it; a stopped copy restores it",
+        text: include_str!("../../incidents/newsblur-2021.toml"),
+    },
 ];
 
 /// The incident called `name`.

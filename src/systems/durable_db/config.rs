@@ -51,6 +51,11 @@ pub struct DurableDbConfig {
     pub postgres: PostgresLimits,
     /// The database hosts.
     pub host: Vec<HostConfig>,
+    /// Firewall, container runtime and authentication per host, by host
+    /// name (`[durable_db.exposure.db1]`); a host not named has no
+    /// firewall and no authentication.
+    #[serde(default)]
+    pub exposure: indexmap::IndexMap<String, Exposure>,
     /// The application: tracked writes and reads.
     pub app: AppConfig,
     /// Where backup copies are kept.
@@ -197,9 +202,6 @@ pub struct HostConfig {
     /// Rate of a snapshot of this host into the backup store, Mbit/s.
     #[serde(default = "default_snapshot")]
     pub snapshot_mbps: f64,
-    /// Firewall, container runtime, authentication.
-    #[serde(default)]
-    pub exposure: Exposure,
 }
 
 fn default_snapshot() -> f64 {
@@ -419,11 +421,14 @@ impl DurableDbConfig {
                 }
                 _ => {}
             }
-            if let Some(allow) = &h.exposure.allow
+        }
+        for (name, e) in &self.exposure {
+            host(format!("exposure.{name}"), name)?;
+            if let Some(allow) = &e.allow
                 && allow.is_empty()
             {
                 return Err((
-                    format!("host[{i}].exposure.allow"),
+                    format!("exposure.{name}.allow"),
                     "an empty allow list drops everyone, the application too".into(),
                 ));
             }
@@ -528,6 +533,11 @@ impl DurableDbConfig {
                 && b.source == host
                 && b.failure == crate::systems::parts::backup::BackupFailure::None
         })
+    }
+
+    /// A host's exposure (none configured: no firewall, no authentication).
+    pub fn exposure_of(&self, host: &str) -> Exposure {
+        self.exposure.get(host).cloned().unwrap_or_default()
     }
 
     /// The log rate at `t` (from the start), bytes per second.

@@ -15,7 +15,7 @@ use crate::check::Role;
 use crate::fault::Disk;
 use crate::sim::{Ctx, NodeId};
 use crate::systems::parts::backup::{BackupKind, transfer_time};
-use crate::systems::parts::exposure::Credential;
+use crate::systems::parts::exposure::{Credential, Exposure};
 use crate::systems::parts::operator::{Action, RestoreFrom, Setting};
 use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
@@ -92,6 +92,7 @@ pub struct Host {
     jobs: Vec<usize>,
     recorded: Option<Role>,
     delay: SimDuration,
+    exposure: Exposure,
 }
 
 impl Host {
@@ -148,6 +149,7 @@ impl Host {
             jobs,
             recorded: None,
             delay: h.delay,
+            exposure: cfg.exposure_of(&h.name),
             cfg,
             wiring,
         }
@@ -434,7 +436,7 @@ impl Host {
             }
             Msg::Vandalize
                 if self.admit(ctx, from).is_some()
-                    && self.cfg.host[self.index].exposure.authorize(None).is_ok()
+                    && self.exposure.authorize(None).is_ok()
                     && self.serving_primary() =>
             {
                 self.drop_database(
@@ -450,7 +452,7 @@ impl Host {
     /// The firewall chain for a connection from `from`; records the
     /// access. `Some(auth required)` if accepted.
     fn admit(&self, ctx: &mut Ctx<'_, DurableNode>, from: NodeId) -> Option<bool> {
-        let e = &self.cfg.host[self.index].exposure;
+        let e = &self.exposure;
         let a = e.admit(&self.wiring.sites[from.index()], ctx.node_name(from));
         ctx.record(Obs::Access {
             from,
@@ -701,10 +703,7 @@ impl Host {
         let done = |ctx: &mut Ctx<'_, DurableNode>, ok: bool, detail: String| {
             ctx.send(actor, Msg::Done { step, ok, detail });
         };
-        if let Err(e) = self.cfg.host[self.index]
-            .exposure
-            .authorize(credential.as_ref())
-        {
+        if let Err(e) = self.exposure.authorize(credential.as_ref()) {
             return done(ctx, false, format!("{}: {e}", self.name));
         }
         let primary = self.serving_primary();

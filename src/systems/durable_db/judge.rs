@@ -53,7 +53,8 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
     let mut first_destroyed: Option<u64> = None;
     let mut became_primary: IndexMap<u32, u64> = IndexMap::new();
     let mut exposed_ns: Option<u64> = None;
-    let mut restore_ns: Vec<u64> = Vec::new();
+    // (host, duration) of restores and re-seeds that finished.
+    let mut restore_ns: Vec<(String, u64)> = Vec::new();
     let kind_name = |k: u16| cfg.app.writes[k as usize].kind.as_str();
     for o in sim.observations() {
         let t = o.time.as_nanos();
@@ -216,8 +217,16 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
                     continue;
                 };
                 let s = &cfg.actor[actor_index(layout, o.node)].step[*step as usize];
-                if s.what == crate::systems::parts::operator::Do::Restore && *ok {
-                    restore_ns.push(t.saturating_sub(started.as_nanos()));
+                if matches!(
+                    s.what,
+                    crate::systems::parts::operator::Do::Restore
+                        | crate::systems::parts::operator::Do::BaseBackup
+                ) && *ok
+                {
+                    restore_ns.push((
+                        w.name(*target).to_string(),
+                        t.saturating_sub(started.as_nanos()),
+                    ));
                 }
                 facts.push(Fact::Step {
                     time: t,
@@ -374,8 +383,12 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
             metrics.insert("longest_outage_hours".into(), l / 3600.0);
         }
     }
-    if let Some(&r) = restore_ns.first() {
-        metrics.insert("restore_hours".into(), hours(r));
+    // The restore that brought back the copy that survives: the last
+    // restore or re-seed of the authoritative host.
+    if let Some(node) = facts.authority(&shard)
+        && let Some((_, r)) = restore_ns.iter().rev().find(|(h, _)| h == node)
+    {
+        metrics.insert("restore_hours".into(), hours(*r));
     }
     if let Some(e) = exposed_ns {
         metrics.insert("exposed_hours".into(), hours(e));
