@@ -234,13 +234,12 @@ fn totals(facts: &Facts) -> Vec<Total<'_>> {
         if on.is_empty() || !on.iter().all(|n| op.reached.contains(n)) {
             continue;
         }
-        // Stopped copies that still held data: no destruction of theirs
-        // since they were last online.
+        // Copies stopped when it was issued that still held data (no
+        // destruction of theirs since they were last online); one may be
+        // reached later, when it comes back: the hazard.
         let survivors: Vec<&str> = roles
             .iter()
-            .filter(|(n, r)| {
-                **r == Role::Down && !op.reached.contains(**n) && holds_data(facts, n, op.index)
-            })
+            .filter(|(n, r)| **r == Role::Down && holds_data(facts, n, op.index))
             .map(|(n, _)| *n)
             .collect();
         out.push(Total {
@@ -280,11 +279,19 @@ impl Checker for DestructiveReach {
         let total = totals(input.facts);
         let mut details = Vec::new();
         for t in &total {
-            let saved = if t.survivors.is_empty() {
+            let (later, escaped): (Vec<&str>, Vec<&str>) =
+                t.survivors.iter().partition(|n| t.op.reached.contains(**n));
+            let mut saved = if escaped.is_empty() {
                 "no stopped copy escaped it".to_string()
             } else {
-                format!("only the stopped {} escaped it", t.survivors.join(", "))
+                format!("only the stopped {} escaped it", escaped.join(", "))
             };
+            if !later.is_empty() {
+                saved.push_str(&format!(
+                    "; the stopped {} received it later, once back online",
+                    later.join(", ")
+                ));
+            }
             details.push(format!(
                 "{} ({}, T={:.3}s) reached every online copy: {}; {saved}",
                 t.op.by,
@@ -730,6 +737,19 @@ mod tests {
         let f = run(&ReconnectHazard, newsblur(None, 300));
         assert_eq!(f.verdict, Verdict::Invalid);
         assert_eq!(f.metrics["hazards"], 1.0);
+        // Reached later, once back online: still the hazard, and named.
+        let mut later = newsblur(None, 300);
+        later.push(destroyed(301, "old", "dropDatabase"));
+        assert_eq!(
+            run(&ReconnectHazard, later.clone()).verdict,
+            Verdict::Invalid
+        );
+        let reach = run(&DestructiveReach, later);
+        assert!(
+            reach.details[0].contains("received it later"),
+            "{:?}",
+            reach.details
+        );
         // A snapshot taken after it came back does not count.
         assert_eq!(
             run(&ReconnectHazard, newsblur(Some(400), 300)).verdict,

@@ -608,9 +608,15 @@ fn set_path(
                         }
                         return Ok(());
                     }
-                    return Err(format!(
-                        "{key}[{i}]: an inline array's entries are set whole"
-                    ));
+                    // An inline table in an inline array: descend into it.
+                    match a.get_mut(i).and_then(|v| v.as_inline_table_mut()) {
+                        Some(t) => t,
+                        None => {
+                            return Err(format!(
+                                "{key}[{i}]: an inline array's entries that are not tables are set whole"
+                            ));
+                        }
+                    }
                 }
             }
         };

@@ -155,6 +155,15 @@ impl Host {
         }
     }
 
+    /// A restore into this host is still running (copying or recovering).
+    pub fn restoring(&self) -> bool {
+        self.recovering.is_some()
+            || self
+                .incoming
+                .as_ref()
+                .is_some_and(|i| i.kind == IncomingKind::Restore)
+    }
+
     /// The role the facts record.
     pub fn role(&self) -> Role {
         if !self.up || self.data.is_none() {
