@@ -56,6 +56,12 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
     // (host, duration) of restores and re-seeds that finished.
     let mut restore_ns: Vec<(String, u64)> = Vec::new();
     let kind_name = |k: u16| cfg.app.writes[k as usize].kind.as_str();
+    // Writes are drawn from a pool of connections: each takes the lowest
+    // free one, so a process is a connection doing one write at a time;
+    // one left indeterminate is retired.
+    let mut free: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+    let mut next_process = 0u64;
+    let mut process_of: IndexMap<u32, u64> = IndexMap::new();
     for o in sim.observations() {
         let t = o.time.as_nanos();
         let who = w.name(o.node).to_string();
@@ -80,8 +86,13 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
             }
             Obs::Invoke { id, kind } => {
                 kind_of.insert(*id, *kind);
+                let p = free.pop_first().unwrap_or_else(|| {
+                    next_process += 1;
+                    next_process - 1
+                });
+                process_of.insert(*id, p);
                 let e = Event::new(
-                    *id as u64,
+                    p,
                     EventType::Invoke,
                     OpFn::Write,
                     serde_json::Value::from(*id),
@@ -90,7 +101,7 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
                 .at(t);
                 history
                     .push(&e)
-                    .expect("each write is its own process, invoked once");
+                    .expect("a connection invokes a write only when it has none open");
             }
             Obs::Complete { id, ok } => {
                 let kind = match ok {
@@ -102,7 +113,13 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
                     acked.push((*id, t));
                 }
                 let k = kind_of.get(id).copied().unwrap_or(0);
-                let e = Event::new(*id as u64, kind, OpFn::Write, serde_json::Value::from(*id))
+                let Some(p) = process_of.swap_remove(id) else {
+                    continue;
+                };
+                if ok.is_some() {
+                    free.insert(p);
+                }
+                let e = Event::new(p, kind, OpFn::Write, serde_json::Value::from(*id))
                     .key(kind_name(k))
                     .at(t);
                 history
