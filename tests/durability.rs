@@ -351,3 +351,35 @@ fn bad_durability_tables_name_the_line_and_field() {
     let e = Scenario::parse(Path::new("g.toml"), &bad).unwrap_err();
     assert!(e.to_string().contains("at least 1s"), "{e}");
 }
+
+#[test]
+fn show_edit_run_rescopes_the_test_runner_credential() {
+    let bin = env!("CARGO_BIN_EXE_blastradius");
+    let shown = std::process::Command::new(bin)
+        .args(["show", "digitalocean-2017"])
+        .output()
+        .expect("runs");
+    assert!(shown.status.success());
+    let text = String::from_utf8(shown.stdout).expect("utf-8");
+    let edited = text.replace(
+        "ci = { environment = \"production\" }",
+        "ci = { environment = \"test\" }",
+    );
+    assert_ne!(edited, text, "the credential line is in the file");
+    let dir = std::env::temp_dir().join(format!("blastradius-do-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("do.toml");
+    std::fs::write(&file, edited).unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["run", file.to_str().unwrap(), "--design", "as-2017"])
+        .output()
+        .expect("runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    // Every check valid: the drop is refused, nothing is lost.
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("a test credential is not valid for production"),
+        "{report}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
