@@ -338,6 +338,17 @@ fn positive(field: &str, v: f64) -> Result<(), (String, String)> {
     }
 }
 
+/// Chunks of one transfer (each is a message and a timer).
+pub const CHUNKS_MAX: f64 = 100_000.0;
+
+fn at_most(field: &str, v: f64, max: f64) -> Result<(), (String, String)> {
+    if v <= max {
+        Ok(())
+    } else {
+        Err((field.into(), format!("at most {max}, not {v}")))
+    }
+}
+
 fn non_negative(field: &str, v: f64) -> Result<(), (String, String)> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
@@ -376,9 +387,19 @@ impl DurableDbConfig {
             ));
         }
         non_negative("wal_mb_per_s", self.wal_mb_per_s)?;
+        at_most("wal_mb_per_s", self.wal_mb_per_s, 100_000.0)?;
         non_negative("wal_keep_gb", self.wal_keep_gb)?;
+        at_most(
+            "wal_keep_gb",
+            self.wal_keep_gb,
+            crate::bounds::DATASET_BYTES_MAX / GB,
+        )?;
+        if self.write_bytes > 1 << 30 {
+            return Err(("write_bytes".into(), "at most 1 GiB per write".into()));
+        }
         for (i, s) in self.surge.iter().enumerate() {
             non_negative(&format!("surge[{i}].factor"), s.factor)?;
+            at_most(&format!("surge[{i}].factor"), s.factor, 1000.0)?;
             if s.until <= s.from {
                 return Err((format!("surge[{i}].until"), "must be after `from`".into()));
             }
@@ -399,6 +420,11 @@ impl DurableDbConfig {
         for (i, h) in self.host.iter().enumerate() {
             site(format!("host[{i}].site"), &h.site)?;
             positive(&format!("host[{i}].throughput_mbps"), h.throughput_mbps)?;
+            at_most(
+                &format!("host[{i}].throughput_mbps"),
+                h.throughput_mbps,
+                1e7,
+            )?;
             positive(&format!("host[{i}].snapshot_mbps"), h.snapshot_mbps)?;
             if self.host[..i].iter().any(|o| o.name == h.name) {
                 return Err((format!("host[{i}].name"), format!("{:?} twice", h.name)));
@@ -517,6 +543,16 @@ impl DurableDbConfig {
         positive("restore.chunk_mb", self.restore.chunk_mb)?;
         if self.restore.chunk_mb > 4000.0 {
             return Err(("restore.chunk_mb".into(), "at most 4000 MB".into()));
+        }
+        let chunks = self.size_gb * 1000.0 / self.restore.chunk_mb;
+        if chunks > CHUNKS_MAX {
+            return Err((
+                "restore.chunk_mb".into(),
+                format!(
+                    "a copy of {} GB would take {chunks:.0} chunks, more than {CHUNKS_MAX}: make the chunks larger",
+                    self.size_gb
+                ),
+            ));
         }
         positive("restore.replay_mb_per_s", self.restore.replay_mb_per_s)?;
         if !(0.0..=1.0).contains(&self.slo.success) || !(0.0..=1.0).contains(&self.slo.windows) {

@@ -252,7 +252,7 @@ impl Host {
         let rate = self.cfg.wal_rate(now.saturating_since(SimTime::ZERO));
         let archives = self.cfg.archives(&self.name);
         if let Some(d) = self.data.as_mut() {
-            d.lsn += (rate * dt.as_secs_f64()) as u64;
+            d.lsn = d.lsn.saturating_add((rate * dt.as_secs_f64()) as u64);
             if !archives {
                 let keep_from = d.lsn.saturating_sub((self.cfg.wal_keep_gb * GB) as u64);
                 let cut = self.log.partition_point(|r| r.lsn < keep_from);
@@ -325,7 +325,7 @@ impl Host {
                 if ok {
                     self.advance(ctx.now());
                     let d = self.data.as_mut().expect("serving");
-                    d.lsn += self.cfg.write_bytes;
+                    d.lsn = d.lsn.saturating_add(self.cfg.write_bytes);
                     d.writes.push(id);
                     self.log.push(Rec {
                         lsn: d.lsn,
@@ -609,7 +609,7 @@ impl Host {
                         data.writes.push(id);
                     }
                 }
-                replay += last.saturating_sub(first);
+                replay = replay.saturating_add(last.saturating_sub(first));
             }
             data.relay.clear();
         }
@@ -686,7 +686,7 @@ impl Host {
         let d = self.data.as_mut().expect("serving");
         d.writes.clear();
         d.present = false;
-        d.lsn += 1024;
+        d.lsn = d.lsn.saturating_add(1024);
         self.log.push(Rec {
             lsn: d.lsn,
             at: ctx.now(),
@@ -848,7 +848,7 @@ impl Host {
                 }
                 self.stop_serving();
                 let sem = self.cfg.postgres.semaphores;
-                let need = self.max_connections + self.max_senders;
+                let need = self.max_connections.saturating_add(self.max_senders);
                 if self.postgres() && sem > 0 && need > sem {
                     self.up = false;
                     self.sync_role(ctx);
@@ -961,7 +961,7 @@ impl Host {
         actor: NodeId,
         step: u32,
     ) {
-        self.next_transfer += 1;
+        self.next_transfer = self.next_transfer.wrapping_add(1);
         let transfer = (ctx.id().0 << 12) | (self.next_transfer & 0xfff);
         self.incoming = Some(Incoming {
             transfer,
