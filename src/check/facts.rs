@@ -173,6 +173,16 @@ pub enum Fact {
         /// The host accepted the connection.
         admitted: bool,
     },
+    /// A control plane pushed a configuration to `target` at `time`,
+    /// computed from state that was complete (`complete`) or not.
+    ConfigPushed {
+        /// When.
+        time: u64,
+        /// The unit configured.
+        target: String,
+        /// The state it was computed from was all there.
+        complete: bool,
+    },
     /// An operator's (or a script's) step reached host `target` at `time`.
     Step {
         /// When it ended.
@@ -231,6 +241,7 @@ impl Facts {
                 Fact::Healed { .. }
                 | Fact::Impaired { .. }
                 | Fact::Access { .. }
+                | Fact::ConfigPushed { .. }
                 | Fact::Step { .. } => {}
             }
         }

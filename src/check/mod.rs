@@ -14,6 +14,7 @@
 
 pub mod availability;
 pub mod blast_radius;
+pub mod control;
 pub mod convergence;
 pub mod correlated;
 pub mod durability;

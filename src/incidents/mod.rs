@@ -52,6 +52,11 @@ pub const CATALOGUE: &[Incident] = &[
         summary: "NewsBlur 2021-06-23: Docker publishes MongoDB past the firewall; a scanner drops it; a stopped copy restores it",
         text: include_str!("../../incidents/newsblur-2021.toml"),
     },
+    Incident {
+        name: "aws-elb-2012",
+        summary: "AWS ELB 2012-12-24: control-plane state deleted; workflows misconfigure running load balancers (6.8 %)",
+        text: include_str!("../../incidents/aws-elb-2012.toml"),
+    },
 ];
 
 /// The incident called `name`.

@@ -19,6 +19,7 @@
 //! only [`Outcome`]; systems know nothing of files, reports or the CLI.
 
 pub mod cdn;
+pub mod control_plane;
 pub mod coverage;
 pub mod deploy;
 pub mod dns_lb;

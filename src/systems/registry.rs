@@ -289,6 +289,7 @@ impl Registry {
             r.register(super::cdn::Cdn),
             r.register(super::dns_lb::DnsLb),
             r.register(super::durable_db::DurableDb),
+            r.register(super::control_plane::ControlPlane),
         ];
         debug_assert!(ok.iter().all(Result::is_ok), "built-in names are distinct");
         r

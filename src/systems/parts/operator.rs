@@ -260,19 +260,33 @@ impl Guards {
     }
 }
 
+/// A step of some runbook: all a runbook needs is when it may start.
+/// Systems with actions of their own (a control plane's "disable
+/// workflows") give their own step type.
+pub trait Timed {
+    /// Earliest start, from the start of the run.
+    fn at(&self) -> SimDuration;
+}
+
+impl Timed for Step {
+    fn at(&self) -> SimDuration {
+        self.at
+    }
+}
+
 /// The progress of a runbook: steps run one after another.
 #[derive(Clone, Debug, Default)]
-pub struct Runbook {
+pub struct Runbook<S = Step> {
     /// The steps.
-    pub steps: Vec<Step>,
+    pub steps: Vec<S>,
     next: usize,
     running: bool,
     last_done: SimTime,
 }
 
-impl Runbook {
+impl<S: Timed> Runbook<S> {
     /// A runbook not started.
-    pub fn new(steps: Vec<Step>) -> Self {
+    pub fn new(steps: Vec<S>) -> Self {
         Self {
             steps,
             next: 0,
@@ -288,7 +302,7 @@ impl Runbook {
             return None;
         }
         let s = self.steps.get(self.next)?;
-        let at = SimTime::ZERO + s.at;
+        let at = SimTime::ZERO + s.at();
         Some((self.next, at.max(self.last_done)))
     }
 
