@@ -99,6 +99,13 @@ fn gitlab_as_2017_loses_the_writes_since_the_newest_copy_that_restores() {
     assert!(!fresh.details.iter().any(|d| d.starts_with("lvm-daily:")));
     assert_eq!(verdict(&o, "wrong-target"), Verdict::Invalid);
     assert_eq!(verdict(&o, "destructive-reach"), Verdict::Invalid);
+    // The dump's failures were e-mailed to nobody (DMARC).
+    let alerts = o.checks.get("alerts").unwrap();
+    assert_eq!(alerts.verdict, Verdict::Invalid);
+    assert!(
+        alerts.summary.contains("pg_dump") && alerts.summary.contains("email"),
+        "{alerts:?}"
+    );
     // The replica broke because the log it needed was gone, and the sender
     // limit and the semaphores refused what the timeline says they did.
     let timeline: Vec<&str> = o.timeline.iter().map(|e| e.what.as_str()).collect();
@@ -136,6 +143,7 @@ fn gitlab_tested_backups_lose_at_most_the_archive_period_and_host_guard_loses_no
     let o = replay(&s, "tested-backups");
     assert!(o.metrics["rpo_hours"] * 3600.0 <= 60.0, "{:?}", o.metrics);
     assert_eq!(verdict(&o, "backup-freshness"), Verdict::Valid);
+    assert_eq!(verdict(&o, "alerts"), Verdict::Valid);
     // The mistake still happens; the backups make it cheap.
     assert_eq!(verdict(&o, "wrong-target"), Verdict::Invalid);
     let g = replay(&s, "host-guard");

@@ -173,6 +173,18 @@ pub enum Fact {
         /// The host accepted the connection.
         admitted: bool,
     },
+    /// A condition that should have alerted someone happened at `time`:
+    /// `cause`, on alarm path `alarm`; `delivered` if a person got it.
+    Alert {
+        /// When.
+        time: u64,
+        /// The alarm path (`email`, `liquid-sensor`), or `none`.
+        alarm: String,
+        /// What happened.
+        cause: String,
+        /// A person got the alert.
+        delivered: bool,
+    },
     /// A control plane pushed a configuration to `target` at `time`,
     /// computed from state that was complete (`complete`) or not.
     ConfigPushed {
@@ -242,6 +254,7 @@ impl Facts {
                 | Fact::Impaired { .. }
                 | Fact::Access { .. }
                 | Fact::ConfigPushed { .. }
+                | Fact::Alert { .. }
                 | Fact::Step { .. } => {}
             }
         }

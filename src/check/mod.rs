@@ -12,6 +12,7 @@
 //! internally (an error, or even a panic) yields `Unknown` with the reason,
 //! never a crash of the whole suite.
 
+pub mod alerts;
 pub mod availability;
 pub mod blast_radius;
 pub mod control;

@@ -10,11 +10,14 @@
 //! - `backup-freshness`: every scheduled job kept a restorable copy within
 //!   its promise, up to the moment the backups were needed (the first
 //!   operation that reached every online copy), or the end;
+//! - `alerts`: every backup run that left no restorable copy reached a
+//!   person through its alert path (none configured counts as silent);
 //! - `destructive-reach`, `reconnect-hazard`, `wrong-target`, `access`.
 
 use super::config::DurableDbConfig;
 use super::deploy::Layout;
 use super::{DurableNode, Obs};
+use crate::check::alerts::SilentAlarms;
 use crate::check::availability::{Availability, Requests, Slo};
 use crate::check::durability::{
     BackupFreshness, DestructiveReach, OutsideAccess, Promise, ReconnectHazard, WrongTarget,
@@ -146,6 +149,17 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
                     detail: detail.clone(),
                     alerted: *alerted,
                 });
+                if !restorable && t > 0 {
+                    facts.push(Fact::Alert {
+                        time: t,
+                        alarm: b
+                            .alert
+                            .as_ref()
+                            .map_or("none".into(), |a| a.channel.clone()),
+                        cause: format!("backup {} of {who}: {detail}", b.name),
+                        delivered: *alerted,
+                    });
+                }
                 if !restorable && !first_failure[*job] {
                     first_failure[*job] = true;
                     let alert = match &b.alert {
@@ -352,6 +366,7 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
             promises,
             until_ns: needed,
         })
+        .with(SilentAlarms)
         .with(DestructiveReach)
         .with(ReconnectHazard)
         .with(WrongTarget)

@@ -19,12 +19,15 @@
 //!   catalogue of copies with retention, the newest restorable point;
 //! - [`operator`]: runbooks as data, the operator's wrong-host mistake, and
 //!   guards on destructive steps;
+//! - [`alarm`]: a sensor → alarm → on-call chain whose alarm can be
+//!   silently broken, and when someone acts;
 //! - [`exposure`]: a host's firewall chain with the container runtime's
 //!   rule ahead of it, authentication and credential scope, and when an
 //!   internet scanner probes.
 //!
 //! Sessions with heartbeats go here too: each a struct a system embeds.
 
+pub mod alarm;
 pub mod backup;
 pub mod election;
 pub mod exposure;
