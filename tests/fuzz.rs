@@ -198,9 +198,20 @@ fn scenario_case(bytes: &[u8]) -> Result<(), TestCaseError> {
             "the loader panicked on:\n{text}"
         )));
     };
-    if let Ok(mut s) = loaded
-        && s.system.is_none()
+    if let Ok(s) = &loaded
+        && s.system.is_some()
     {
+        let mut s = s.clone();
+        // A system scenario that loads runs its default design, briefly.
+        s.duration = s.duration.min(SimDuration::from_secs(2 * 3600));
+        s.limits.events_max = s.limits.events_max.min(200_000);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            blastradius::run::run(&s, None, Seed(1), &blastradius::run::RunOptions::default())
+        }));
+        if run.is_err() {
+            return Err(TestCaseError::fail(format!("the run panicked on:\n{text}")));
+        }
+    } else if let Ok(mut s) = loaded {
         {
             s.duration = s.duration.min(SimDuration::from_secs(30));
             s.limits.events_max = s.limits.events_max.min(200_000);
