@@ -56,6 +56,8 @@ pub const HISTORY_BYTES_MAX: u64 = 4 << 30;
 pub const LINE_BYTES_MAX: usize = 1 << 20;
 /// Nesting depth of an EDN value.
 pub const EDN_DEPTH_MAX: usize = 64;
+/// Pieces of equipment (and hazards) in one topology.
+pub const EQUIPMENT_MAX: usize = 10_000;
 /// Steps of one runbook.
 pub const RUNBOOK_STEPS_MAX: usize = 10_000;
 /// Tracked client writes per hour of one write kind (each is recorded as

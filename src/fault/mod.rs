@@ -10,7 +10,9 @@
 //!
 //! Targets are *selectors*: a node name, `site:NAME` (every node at a site),
 //! `domain:PATH` (every node whose failure domain is under `PATH`, e.g.
-//! `domain:par_a/room-1`), or `*` (every node).
+//! `domain:par_a/room-1`), `equipment:NAME` (every node that sits in the
+//! equipment or in anything that depends on it), `hazard:NAME` (every node
+//! in equipment the hazard reaches), or `*` (every node).
 
 mod nemesis;
 

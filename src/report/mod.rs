@@ -194,6 +194,9 @@ pub struct AnalysisReport {
     pub single_points_of_failure: Vec<FailureUnit>,
     /// One entry per `[[analysis]]` question.
     pub questions: Vec<QuestionReport>,
+    /// What each piece of equipment and each hazard takes down (the nodes
+    /// of the default design), largest first.
+    pub equipment: Vec<analysis::EquipmentImpact>,
 }
 
 /// The answer to one separation question.
@@ -273,10 +276,17 @@ impl AnalysisReport {
                 }
             })
             .collect();
+        let equipment = match scenario.placements(None) {
+            Ok((topology, nodes)) if !topology.equipment().is_empty() => {
+                analysis::equipment_impact(&topology, &nodes)
+            }
+            _ => Vec::new(),
+        };
         AnalysisReport {
             scenario: scenario.name.clone(),
             single_points_of_failure: analysis::single_points_of_failure(t, &sites),
             questions,
+            equipment,
         }
     }
 
@@ -322,6 +332,28 @@ impl AnalysisReport {
                         "  search budget exhausted before a cut was found (unknown)"
                     );
                 }
+            }
+        }
+        if !self.equipment.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nequipment and hazards (each alone takes down these nodes):"
+            );
+            for e in &self.equipment {
+                let more = e.nodes_down.saturating_sub(e.nodes.len());
+                let tail = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "  {}: {} node(s), {:.1} %: {}{tail}",
+                    e.unit,
+                    e.nodes_down,
+                    100.0 * e.fraction,
+                    e.nodes.join(", ")
+                );
             }
         }
         out

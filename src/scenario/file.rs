@@ -23,6 +23,10 @@ pub(super) struct ScenarioFile {
     #[serde(default)]
     pub(super) group: Vec<Spanned<GroupFile>>,
     #[serde(default)]
+    pub(super) equipment: Vec<Spanned<EquipmentFile>>,
+    #[serde(default)]
+    pub(super) hazard: Vec<Spanned<HazardFile>>,
+    #[serde(default)]
     pub(super) node: Vec<Spanned<toml::Table>>,
     #[serde(default)]
     pub(super) fault: Vec<Spanned<toml::Table>>,
@@ -100,6 +104,26 @@ pub(super) struct LinkFile {
 pub(super) struct GroupFile {
     pub(super) name: Spanned<String>,
     pub(super) links: Spanned<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EquipmentFile {
+    pub(super) name: Spanned<String>,
+    #[serde(default)]
+    pub(super) kind: crate::topology::EquipmentKind,
+    pub(super) site: Spanned<String>,
+    #[serde(default)]
+    pub(super) depends_on: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HazardFile {
+    pub(super) name: Spanned<String>,
+    pub(super) on: Spanned<String>,
+    #[serde(default)]
+    pub(super) reach: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]

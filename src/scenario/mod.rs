@@ -398,6 +398,41 @@ impl Scenario {
         Scenario::parse_with(&o.registry, &o.file, &doc.to_string())
     }
 
+    /// Every node's name, site and failure-domain path, as a design (the
+    /// default if `None`) deploys them, with the topology it deploys on;
+    /// for a `[[node]]` scenario, its nodes.
+    pub fn placements(&self, design: Option<&str>) -> Result<(Topology, Vec<NodePlace>), String> {
+        if self.system.is_none() {
+            let nodes = self
+                .nodes
+                .iter()
+                .map(|n| {
+                    let site = self.topology.site_id(&n.site).map_err(|e| e.to_string())?;
+                    Ok((n.name.clone(), site, n.domain.clone()))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            return Ok((self.topology.clone(), nodes));
+        }
+        let d = self.design(design).map_err(|e| e.to_string())?;
+        let world = crate::systems::World {
+            topology: &d.topology,
+            net: &self.net,
+            limits: &self.limits,
+            faults: &self.faults,
+            duration: self.duration,
+            trace: false,
+            watch: None,
+        };
+        let (t, placed) = d.config.placements(&world).map_err(|e| e.to_string())?;
+        Ok((
+            t,
+            placed
+                .into_iter()
+                .map(|p| (p.name, p.site, p.domain))
+                .collect(),
+        ))
+    }
+
     /// The text this scenario was read from.
     pub fn source_text(&self) -> &str {
         &self.origin.text
@@ -445,6 +480,9 @@ impl Scenario {
         Ok(sim)
     }
 }
+
+/// Where a node is: name, site, failure-domain path.
+pub type NodePlace = (String, crate::topology::SiteId, String);
 
 /// A scenario that validated but could not be built (a bug if it escapes
 /// [`Scenario::parse`], which builds once to check).

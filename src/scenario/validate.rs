@@ -103,6 +103,67 @@ pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topolo
             src.error(span, format!("group[{i}].{field}"), e)
         })?;
     }
+    if let Some(e) = parsed.equipment.get(bounds::EQUIPMENT_MAX) {
+        return Err(src.error(
+            e.span(),
+            format!("equipment[{}]", bounds::EQUIPMENT_MAX),
+            format!("more than {} pieces of equipment", bounds::EQUIPMENT_MAX),
+        ));
+    }
+    for (i, eq) in parsed.equipment.iter().enumerate() {
+        let e = eq.get_ref();
+        let deps: Vec<&str> = e
+            .depends_on
+            .as_ref()
+            .map_or(&[][..], |d| d.get_ref().as_slice())
+            .iter()
+            .map(String::as_str)
+            .collect();
+        topology
+            .add_equipment(e.name.get_ref(), e.kind, e.site.get_ref(), &deps)
+            .map_err(|err| {
+                let (span, field) = match &err {
+                    TopologyError::Duplicate { .. } => (e.name.span(), "name"),
+                    TopologyError::Unknown { what: "site", .. } => (e.site.span(), "site"),
+                    _ => (
+                        e.depends_on.as_ref().map_or(e.name.span(), |d| d.span()),
+                        "depends_on",
+                    ),
+                };
+                let err = match err {
+                    TopologyError::Unknown { what: "equipment", name } => format!(
+                        "unknown equipment {name:?} (equipment depends only on equipment declared before it)"
+                    ),
+                    other => other.to_string(),
+                };
+                src.error(span, format!("equipment[{i}].{field}"), err)
+            })?;
+    }
+    for (i, hz) in parsed.hazard.iter().enumerate() {
+        let h = hz.get_ref();
+        let reach: Vec<&str> = h
+            .reach
+            .as_ref()
+            .map_or(&[][..], |r| r.get_ref().as_slice())
+            .iter()
+            .map(String::as_str)
+            .collect();
+        topology
+            .add_hazard(h.name.get_ref(), h.on.get_ref(), &reach)
+            .map_err(|err| {
+                let (span, field) = match &err {
+                    TopologyError::Duplicate { .. } => (h.name.span(), "name"),
+                    TopologyError::Unknown { name, .. } if name == h.on.get_ref() => {
+                        (h.on.span(), "on")
+                    }
+                    _ => (
+                        h.reach.as_ref().map_or(h.name.span(), |r| r.span()),
+                        "reach",
+                    ),
+                };
+                src.error(span, format!("hazard[{i}].{field}"), err)
+            })?;
+    }
     Ok(topology)
 }
 

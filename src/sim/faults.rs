@@ -158,6 +158,27 @@ impl<N: Node> Kernel<N> {
                 .site_id(site)
                 .map_err(|e| e.to_string())?;
             self.net.nodes_at(id).collect()
+        } else if let Some(rest) = selector
+            .strip_prefix("equipment:")
+            .map(|e| (e, false))
+            .or_else(|| selector.strip_prefix("hazard:").map(|h| (h, true)))
+        {
+            // Every node that sits in equipment the failure reaches.
+            let (name, hazard) = rest;
+            let t = self.net.topology();
+            let failing = if hazard {
+                t.hazard_id(name).map(|h| t.failing_with_hazard(h))
+            } else {
+                t.equipment_id(name).map(|e| t.failing_with_equipment(e))
+            }
+            .map_err(|e| e.to_string())?;
+            all()
+                .filter(|n| {
+                    let site = self.net.site_of(*n);
+                    !t.equipment_of(site, &self.nodes[n.index()].domain)
+                        .is_disjoint(&failing)
+                })
+                .collect()
         } else if let Some(path) = selector.strip_prefix("domain:") {
             let path = path.trim_end_matches('/');
             all()

@@ -841,6 +841,11 @@ impl<N: Node> Simulation<N> {
         &self.kernel.nodes[id.index()].name
     }
 
+    /// A node's failure-domain path (`site/room/rack`).
+    pub fn domain_of(&self, id: NodeId) -> &str {
+        &self.kernel.nodes[id.index()].domain
+    }
+
     /// Whether a node is currently crashed.
     pub fn is_crashed(&self, id: NodeId) -> bool {
         self.kernel.nodes[id.index()].status == Status::Crashed

@@ -67,6 +67,21 @@ pub trait Configured: Send + Sync {
     /// checks once at load, so that names in faults and generated nodes
     /// are known to exist.
     fn check_builds(&self, world: &World<'_>) -> Result<(), BuildError>;
+    /// Deploys without running: the topology as the deployment left it
+    /// (with any sites the system generates) and every node's name, site
+    /// and failure-domain path, for `analyze`.
+    fn placements(&self, world: &World<'_>) -> Result<(Topology, Vec<Placement>), BuildError>;
+}
+
+/// Where a deployed node is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// Its name.
+    pub name: String,
+    /// Its site.
+    pub site: crate::topology::SiteId,
+    /// Its failure-domain path.
+    pub domain: String,
 }
 
 impl fmt::Debug for dyn Configured {
@@ -137,6 +152,20 @@ impl<S: System> Configured for ConfiguredSystem<S> {
 
     fn check_builds(&self, world: &World<'_>) -> Result<(), BuildError> {
         build(&*self.system, &self.config, world, Seed(0)).map(|_| ())
+    }
+
+    fn placements(&self, world: &World<'_>) -> Result<(Topology, Vec<Placement>), BuildError> {
+        let (sim, _) = build(&*self.system, &self.config, world, Seed(0))?;
+        let net = sim.network();
+        let nodes = sim
+            .nodes()
+            .map(|(id, name, _)| Placement {
+                name: name.to_string(),
+                site: net.site_of(id),
+                domain: sim.domain_of(id).to_string(),
+            })
+            .collect();
+        Ok((net.topology().clone(), nodes))
     }
 }
 
@@ -256,6 +285,8 @@ pub const SCENARIO_TABLES: &[&str] = &[
     "site",
     "link",
     "group",
+    "equipment",
+    "hazard",
     "node",
     "fault",
     "analysis",

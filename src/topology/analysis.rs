@@ -28,6 +28,10 @@ pub enum FailureUnit {
     Group(String),
     /// A site: its nodes and every link through it.
     Site(String),
+    /// A piece of equipment: the nodes in it and in what depends on it.
+    Equipment(String),
+    /// A hazard: the equipment within its reach.
+    Hazard(String),
 }
 
 impl fmt::Display for FailureUnit {
@@ -36,6 +40,8 @@ impl fmt::Display for FailureUnit {
             FailureUnit::Link(n) => write!(f, "link {n}"),
             FailureUnit::Group(n) => write!(f, "shared-risk group {n}"),
             FailureUnit::Site(n) => write!(f, "site {n}"),
+            FailureUnit::Equipment(n) => write!(f, "equipment {n}"),
+            FailureUnit::Hazard(n) => write!(f, "hazard {n}"),
         }
     }
 }
@@ -358,4 +364,65 @@ mod tests {
         }
         assert_eq!(count, 10);
     }
+}
+
+/// What one piece of equipment, or one hazard, takes down.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EquipmentImpact {
+    /// The equipment or hazard.
+    pub unit: FailureUnit,
+    /// Nodes it takes down.
+    pub nodes_down: usize,
+    /// Of all the nodes placed.
+    pub fraction: f64,
+    /// Their names (the first 20).
+    pub nodes: Vec<String>,
+}
+
+/// For every piece of equipment and every hazard, the nodes (name, site,
+/// failure-domain path) it takes down; those that take down none are left
+/// out. Largest first, then in declaration order.
+pub fn equipment_impact(
+    topology: &Topology,
+    nodes: &[(String, SiteId, String)],
+) -> Vec<EquipmentImpact> {
+    let sits: Vec<FixedBitSet> = nodes
+        .iter()
+        .map(|(_, site, domain)| topology.equipment_of(*site, domain))
+        .collect();
+    let impact = |unit: FailureUnit, failing: FixedBitSet| {
+        let down: Vec<&str> = nodes
+            .iter()
+            .zip(&sits)
+            .filter(|(_, s)| !s.is_disjoint(&failing))
+            .map(|((n, _, _), _)| n.as_str())
+            .collect();
+        EquipmentImpact {
+            unit,
+            nodes_down: down.len(),
+            fraction: down.len() as f64 / nodes.len().max(1) as f64,
+            nodes: down.iter().take(20).map(|s| s.to_string()).collect(),
+        }
+    };
+    let mut out: Vec<EquipmentImpact> = topology
+        .equipment()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            impact(
+                FailureUnit::Equipment(e.name.clone()),
+                topology.failing_with_equipment(i),
+            )
+        })
+        .chain(topology.hazards().iter().enumerate().map(|(i, h)| {
+            impact(
+                FailureUnit::Hazard(h.name.clone()),
+                topology.failing_with_hazard(i),
+            )
+        }))
+        .filter(|x| x.nodes_down > 0)
+        .collect();
+    // Stable: ties keep declaration order.
+    out.sort_by_key(|x| std::cmp::Reverse(x.nodes_down));
+    out
 }

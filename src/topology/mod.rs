@@ -10,6 +10,9 @@
 //! routing and analysis never meet a dangling reference.
 
 pub mod analysis;
+pub mod equipment;
+
+pub use equipment::{Equipment, EquipmentKind, Hazard};
 
 use crate::rng::{Probability, SimRng};
 use crate::time::SimDuration;
@@ -221,6 +224,8 @@ pub struct Topology {
     links: IndexMap<String, Link>,
     groups: IndexMap<String, Vec<LinkId>>,
     graph: UnGraph<SiteId, LinkId>,
+    equipment: Vec<equipment::Equipment>,
+    hazards: Vec<equipment::Hazard>,
 }
 
 impl Topology {

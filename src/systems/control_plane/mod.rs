@@ -57,6 +57,14 @@ pub struct ControlPlaneConfig {
     pub control_site: String,
     /// Site of the load balancers.
     pub lb_site: String,
+    /// Failure-domain path of the store and workers below their site
+    /// (the equipment they sit in).
+    #[serde(default)]
+    pub control_domain: String,
+    /// Failure-domain paths of the load balancers, assigned round-robin
+    /// (racks, power feeds); empty: the site itself.
+    #[serde(default)]
+    pub lb_domains: Vec<String>,
     /// Site of the customers (traffic and API calls).
     pub customer_site: String,
     /// Modify and scaling workflows per load balancer per hour (Poisson).
@@ -268,12 +276,17 @@ impl crate::systems::System for ControlPlane {
         d: &mut Deployment<CpNode>,
     ) -> Result<Self::Layout, BuildError> {
         let cfg = Arc::new(config.clone());
-        let store = d.reserve("state-store", &config.control_site, "")?;
-        let workers = d.reserve("workers", &config.control_site, "")?;
+        let store = d.reserve("state-store", &config.control_site, &config.control_domain)?;
+        let workers = d.reserve("workers", &config.control_site, &config.control_domain)?;
         let customers = d.reserve("customers", &config.customer_site, "")?;
         let mut lbs = Vec::new();
         for k in 0..config.lbs {
-            lbs.push(d.reserve(&format!("lb-{k}"), &config.lb_site, "")?);
+            let domain = if config.lb_domains.is_empty() {
+                ""
+            } else {
+                config.lb_domains[k as usize % config.lb_domains.len()].as_str()
+            };
+            lbs.push(d.reserve(&format!("lb-{k}"), &config.lb_site, domain)?);
         }
         let mut actors = Vec::new();
         for a in &config.actor {

@@ -202,6 +202,11 @@ pub struct HostConfig {
     /// Rate of a snapshot of this host into the backup store, Mbit/s.
     #[serde(default = "default_snapshot")]
     pub snapshot_mbps: f64,
+    /// Its failure-domain path below the site (`room-3/vnx-1`): the
+    /// equipment it sits in, for `analyze` and `equipment:`/`hazard:`
+    /// faults.
+    #[serde(default)]
+    pub domain: String,
 }
 
 fn default_snapshot() -> f64 {

@@ -73,7 +73,7 @@ pub fn deploy(
     let cfg = Arc::new(config.clone());
     let mut hosts = Vec::new();
     for h in &config.host {
-        hosts.push(d.reserve(&h.name, &h.site, "")?);
+        hosts.push(d.reserve(&h.name, &h.site, &h.domain)?);
     }
     let app = d.reserve("app", &config.app.site, "")?;
     let store = d.reserve(&config.store.name, &config.store.site, "")?;

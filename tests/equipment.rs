@@ -1,0 +1,205 @@
+//! Physical failure domains: equipment (rooms, power feeds, cooling loops,
+//! storage arrays) and hazards as failure units. `analyze` names what each
+//! takes down, a redundant placement removes the single point of failure,
+//! faults select nodes by equipment and hazard, and bad tables name the
+//! line and field.
+
+use blastradius::incidents;
+use blastradius::report::AnalysisReport;
+use blastradius::rng::Seed;
+use blastradius::scenario::Scenario;
+use blastradius::topology::analysis::FailureUnit;
+use std::path::Path;
+
+/// A room with a water-cooled loop, two arrays on one power feed or two,
+/// two databases, and a leak that reaches the array next to the loop.
+fn p19(db2_array: &str, vnx2_feed: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "p19"
+duration = "1m"
+
+[[site]]
+name = "p19"
+
+[[site]]
+name = "web"
+
+[[link]]
+name = "web-p19"
+a = "web"
+b = "p19"
+latency = {{ dist = "constant", value = "1ms" }}
+
+[[equipment]]
+name = "room-3"
+kind = "room"
+site = "p19"
+
+[[equipment]]
+name = "feed-a"
+kind = "power_feed"
+site = "p19"
+
+[[equipment]]
+name = "feed-b"
+kind = "power_feed"
+site = "p19"
+
+[[equipment]]
+name = "loop-3"
+kind = "cooling_loop"
+site = "p19"
+depends_on = ["room-3"]
+
+[[equipment]]
+name = "vnx-1"
+kind = "storage_array"
+site = "p19"
+depends_on = ["feed-a"]
+
+[[equipment]]
+name = "vnx-2"
+kind = "storage_array"
+site = "p19"
+depends_on = ["{vnx2_feed}"]
+
+[[hazard]]
+name = "leak-loop-3"
+on = "loop-3"
+reach = ["vnx-1"]
+
+[[node]]
+name = "db-1"
+site = "p19"
+domain = "vnx-1"
+service = "echo"
+
+[[node]]
+name = "db-2"
+site = "p19"
+domain = "{db2_array}"
+service = "echo"
+
+[[node]]
+name = "front"
+site = "web"
+service = "echo"
+
+[[fault]]
+at = "10s"
+kind = "crash"
+target = "hazard:leak-loop-3"
+"#
+    )
+}
+
+fn parse(text: &str) -> Scenario {
+    Scenario::parse(Path::new("p19.toml"), text).expect("valid")
+}
+
+fn down(report: &AnalysisReport, unit: FailureUnit) -> usize {
+    report
+        .equipment
+        .iter()
+        .find(|e| e.unit == unit)
+        .map_or(0, |e| e.nodes_down)
+}
+
+#[test]
+fn analyze_names_the_array_and_the_leak_and_a_redundant_placement_removes_them() {
+    let one = AnalysisReport::new(&parse(&p19("vnx-1", "feed-a")), 2);
+    assert_eq!(down(&one, FailureUnit::Equipment("vnx-1".into())), 2);
+    assert_eq!(down(&one, FailureUnit::Hazard("leak-loop-3".into())), 2);
+    assert_eq!(one.equipment[0].nodes, ["db-1", "db-2"]);
+    assert!(
+        one.to_text().contains("equipment vnx-1: 2 node(s)"),
+        "{}",
+        one.to_text()
+    );
+    // The second database on the other array, on the same feed: the feed
+    // is now the single point of failure, the leak takes one database.
+    let shared_feed = AnalysisReport::new(&parse(&p19("vnx-2", "feed-a")), 2);
+    assert_eq!(
+        down(&shared_feed, FailureUnit::Equipment("vnx-1".into())),
+        1
+    );
+    assert_eq!(
+        down(&shared_feed, FailureUnit::Hazard("leak-loop-3".into())),
+        1
+    );
+    assert_eq!(
+        down(&shared_feed, FailureUnit::Equipment("feed-a".into())),
+        2
+    );
+    // On its own feed too: nothing takes both.
+    let redundant = AnalysisReport::new(&parse(&p19("vnx-2", "feed-b")), 2);
+    assert!(
+        redundant.equipment.iter().all(|e| e.nodes_down <= 1),
+        "{:?}",
+        redundant.equipment
+    );
+}
+
+#[test]
+fn a_hazard_fault_stops_the_nodes_in_the_equipment_it_reaches() {
+    for (db2, crashed) in [("vnx-1", 2), ("vnx-2", 1)] {
+        let s = parse(&p19(db2, "feed-b"));
+        let mut sim = s.build(Seed(1), false).expect("builds");
+        sim.run();
+        let stopped: Vec<&str> = sim
+            .nodes()
+            .filter(|(id, _, _)| sim.is_crashed(*id))
+            .map(|(_, name, _)| name)
+            .collect();
+        assert_eq!(stopped.len(), crashed, "{stopped:?}");
+        assert!(stopped.contains(&"db-1"));
+        assert!(!stopped.contains(&"front"));
+    }
+}
+
+#[test]
+fn bad_equipment_tables_name_the_line_and_field() {
+    let text = p19("vnx-1", "feed-a");
+    let bad = text.replace("depends_on = [\"room-3\"]", "depends_on = [\"room-9\"]");
+    let e = Scenario::parse(Path::new("p.toml"), &bad).unwrap_err();
+    assert_eq!(e.field(), "equipment[3].depends_on", "{e}");
+    assert!(
+        bad.lines().nth(e.line() - 1).unwrap().contains("room-9"),
+        "{e}"
+    );
+    let bad = text.replace("on = \"loop-3\"", "on = \"loop-9\"");
+    let e = Scenario::parse(Path::new("p.toml"), &bad).unwrap_err();
+    assert_eq!(e.field(), "hazard[0].on", "{e}");
+    let bad = text.replace(
+        "target = \"hazard:leak-loop-3\"",
+        "target = \"hazard:flood\"",
+    );
+    let e = Scenario::parse(Path::new("p.toml"), &bad).unwrap_err();
+    assert!(e.to_string().contains("flood"), "{e}");
+    let bad = text.replace("kind = \"cooling_loop\"", "kind = \"coolant\"");
+    let e = Scenario::parse(Path::new("p.toml"), &bad).unwrap_err();
+    assert!(e.line() > 0, "{e}");
+}
+
+#[test]
+fn a_system_places_its_nodes_in_equipment() {
+    // GitLab's two database hosts, both on one array in one room.
+    let text = incidents::find("gitlab-2017").unwrap().text;
+    let text = text
+        .replace(
+            "[[link]]\nname = \"staging-azure_east\"",
+            "[[equipment]]\nname = \"array-1\"\nkind = \"storage_array\"\nsite = \"azure_east\"\n\n[[link]]\nname = \"staging-azure_east\"",
+        )
+        .replace("role = \"primary\"\n", "role = \"primary\"\ndomain = \"array-1\"\n")
+        .replace("role = \"replica\"\n", "role = \"replica\"\ndomain = \"array-1\"\n");
+    let s = Scenario::parse(Path::new("g.toml"), &text).expect("valid");
+    let report = AnalysisReport::new(&s, 2);
+    let array = report
+        .equipment
+        .iter()
+        .find(|e| e.unit == FailureUnit::Equipment("array-1".into()))
+        .expect("the array takes something down");
+    assert_eq!(array.nodes, ["db1", "db2"]);
+}
