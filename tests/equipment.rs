@@ -203,3 +203,63 @@ fn a_system_places_its_nodes_in_equipment() {
         .expect("the array takes something down");
     assert_eq!(array.nodes, ["db1", "db2"]);
 }
+
+#[test]
+fn every_built_in_system_can_place_its_nodes_in_equipment() {
+    // GitHub's busiest cluster: the primary and one East replica on one
+    // array; the West replicas elsewhere.
+    let text = incidents::find("github-2018").unwrap().text;
+    let with_array = text
+        .replace(
+            "[published]",
+            "[[equipment]]\nname = \"east-array\"\nkind = \"storage_array\"\nsite = \"east_dc\"\n\n[published]",
+        )
+        .replace(
+            "replicas = [\"east_dc\", \"east_dc\", \"west_dc\", \"west_dc\"]\nkeys = 5000",
+            "replicas = [\"east_dc\", \"east_dc\", \"west_dc\", \"west_dc\"]\nkeys = 5000\ndomains = [\"east-array\", \"east-array\", \"\", \"\", \"\"]",
+        );
+    assert_ne!(with_array, text);
+    let report = AnalysisReport::new(
+        &Scenario::parse(Path::new("g.toml"), &with_array).expect("valid"),
+        2,
+    );
+    let array = &report.equipment[0];
+    assert_eq!(array.unit, FailureUnit::Equipment("east-array".into()));
+    assert_eq!(array.nodes, ["mysql1-0-east_dc", "mysql1-1-east_dc"]);
+    // One domain per server, or none.
+    let bad = with_array.replace(
+        "domains = [\"east-array\", \"east-array\", \"\", \"\", \"\"]",
+        "domains = [\"east-array\"]",
+    );
+    let e = Scenario::parse(Path::new("g.toml"), &bad).unwrap_err();
+    assert_eq!(e.field(), "replicated_db.cluster[0].domains", "{e}");
+    // DNS + LB: a DC's load balancer, apps and add-ons; CDN: its origins.
+    let text = incidents::find("clever-cloud-2021").unwrap().text;
+    let s = text
+        .replace(
+            "[[link]]\nname = \"par_a-provider1\"",
+            "[[equipment]]\nname = \"par-a-room\"\nkind = \"room\"\nsite = \"par_a\"\n\n[[link]]\nname = \"par_a-provider1\"",
+        );
+    assert_ne!(s, text);
+    let s = s.replace(
+        "[[dns_lb.dc]]\nname = \"par_a\"\nsite = \"par_a\"\n",
+        "[[dns_lb.dc]]\nname = \"par_a\"\nsite = \"par_a\"\ndomain = \"par-a-room\"\n",
+    );
+    assert!(s.contains("domain = \"par-a-room\""));
+    match Scenario::parse(Path::new("c.toml"), &s) {
+        Ok(sc) => {
+            let report = AnalysisReport::new(&sc, 2);
+            let room = report
+                .equipment
+                .iter()
+                .find(|e| e.unit == FailureUnit::Equipment("par-a-room".into()))
+                .expect("the room takes the DC's nodes");
+            assert!(
+                room.nodes.iter().any(|n| n == "lb-par_a"),
+                "{:?}",
+                room.nodes
+            );
+        }
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -474,6 +474,10 @@ impl Topology {
                 .collect();
             t.add_group(name, &kept)?;
         }
+        // Equipment and hazards do not depend on links: kept whole (site
+        // ids are the same, sites being added in the same order).
+        t.equipment = self.equipment.clone();
+        t.hazards = self.hazards.clone();
         Ok(t)
     }
 }

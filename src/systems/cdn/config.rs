@@ -147,6 +147,9 @@ pub struct OriginConfig {
     pub name: String,
     /// Site.
     pub site: String,
+    /// Failure-domain path below the site (the equipment it sits in).
+    #[serde(default)]
+    pub domain: String,
     /// Requests served at once.
     pub workers: u32,
     /// Time to serve one request.

@@ -229,7 +229,7 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
     let control = d.reserve("control", &config.region[0].hub, "")?;
     let mut origins: Vec<NodeId> = Vec::new();
     for o in &config.origin {
-        origins.push(d.reserve(&o.name, &o.site, "")?);
+        origins.push(d.reserve(&o.name, &o.site, &o.domain)?);
     }
     let mut shields: Vec<NodeId> = Vec::new();
     for s in &config.shield.sites {

@@ -111,6 +111,10 @@ pub struct DcConfig {
     /// Fraction of requests that need an add-on call.
     #[serde(default)]
     pub addon_fraction: f64,
+    /// Failure-domain path of its load balancer, apps and add-ons below
+    /// the site (the equipment they sit in).
+    #[serde(default)]
+    pub domain: String,
 }
 
 /// Application behaviour.

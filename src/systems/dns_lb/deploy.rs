@@ -37,13 +37,13 @@ pub fn deploy(
     let authority = d.reserve("dns-authority", &config.authority.site, "")?;
     let mut lbs: Vec<NodeId> = Vec::new();
     for dc in &config.dc {
-        lbs.push(d.reserve(&format!("lb-{}", dc.name), &dc.site, "")?);
+        lbs.push(d.reserve(&format!("lb-{}", dc.name), &dc.site, &dc.domain)?);
     }
     let mut apps: Vec<Vec<NodeId>> = Vec::new();
     for dc in &config.dc {
         let mut ids = Vec::new();
         for k in 0..dc.apps {
-            ids.push(d.reserve(&format!("app-{}-{k}", dc.name), &dc.site, "")?);
+            ids.push(d.reserve(&format!("app-{}-{k}", dc.name), &dc.site, &dc.domain)?);
         }
         apps.push(ids);
     }
@@ -51,7 +51,7 @@ pub fn deploy(
     for dc in &config.dc {
         let mut ids = Vec::new();
         for k in 0..dc.addons {
-            ids.push(d.reserve(&format!("addon-{}-{k}", dc.name), &dc.site, "")?);
+            ids.push(d.reserve(&format!("addon-{}-{k}", dc.name), &dc.site, &dc.domain)?);
         }
         addons.push(ids);
     }

@@ -69,6 +69,12 @@ pub struct ClusterConfig {
     /// Number of keys the workload spreads over.
     #[serde(default = "default_keys")]
     pub keys: u32,
+    /// Failure-domain paths of its MySQL servers below their sites (the
+    /// equipment they sit in), the primary first, then the replicas in
+    /// order; empty: each at its site itself. A Raft design (whose voters
+    /// are `raft.voters`, not these servers) does not use them.
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 fn default_keys() -> u32 {
@@ -360,6 +366,16 @@ impl DbConfig {
         }
         for (i, c) in self.cluster.iter().enumerate() {
             site(format!("cluster[{i}].primary"), &c.primary)?;
+            let servers = 1 + c.replicas.len();
+            if self.engine == Engine::Mysql && !c.domains.is_empty() && c.domains.len() != servers {
+                return Err((
+                    format!("cluster[{i}].domains"),
+                    format!(
+                        "{} domains for {servers} servers: give one per server, or none",
+                        c.domains.len()
+                    ),
+                ));
+            }
             for s in &c.replicas {
                 site(format!("cluster[{i}].replicas"), s)?;
             }

@@ -19,8 +19,12 @@ pub fn deploy(config: &DbConfig, d: &mut Deployment<DbNode>) -> Result<Arc<Layou
         };
         let mut list: Vec<(NodeId, String)> = Vec::new();
         for (i, s) in sites.iter().enumerate() {
+            let domain = match config.engine {
+                Engine::Mysql => c.domains.get(i).map_or("", String::as_str),
+                Engine::Raft => "",
+            };
             list.push((
-                d.reserve(&format!("{}-{i}-{s}", c.name), s, "")?,
+                d.reserve(&format!("{}-{i}-{s}", c.name), s, domain)?,
                 s.to_string(),
             ));
         }
