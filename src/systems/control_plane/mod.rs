@@ -1051,12 +1051,9 @@ impl CpActorNode {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, CpNode>, timer: Timer) {
         match timer {
             Timer::Step => {
-                let Some((k, at)) = self.runbook.due() else {
+                let Some(k) = self.runbook.start_due(ctx.now()) else {
                     return;
                 };
-                if at > ctx.now() {
-                    return;
-                }
                 let spec = self.runbook.steps[k].clone();
                 let to = match spec.what {
                     CpDo::DisableWorkflows | CpDo::EnableWorkflows => self.wiring.workers,

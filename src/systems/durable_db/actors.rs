@@ -358,12 +358,9 @@ impl Actor {
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, DurableNode>, timer: Timer) {
         match timer {
             Timer::Step => {
-                let Some((k, at)) = self.runbook.due() else {
+                let Some(k) = self.runbook.start_due(ctx.now()) else {
                     return;
                 };
-                if at > ctx.now() {
-                    return;
-                }
                 let s = &self.runbook.steps[k];
                 let Ok(action) = s.action() else {
                     return;
@@ -380,7 +377,6 @@ impl Actor {
                         credential: self.credential.clone(),
                     },
                 );
-                self.runbook.started(k);
                 self.waiting = Some((k as u32, target, false));
                 self.since = ctx.now();
                 self.timeout = Some(ctx.set_timer(limit, Timer::StepTimeout(k as u32)));
@@ -481,19 +477,19 @@ impl Scanner {
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, DurableNode>) {
-        ctx.set_timer(self.probes().first, Timer::Sweep2);
+        ctx.set_timer(self.probes().first, Timer::Scan);
     }
 
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, DurableNode>, timer: Timer) {
         match timer {
-            Timer::Sweep2 => {
+            Timer::Scan => {
                 for &h in &self.wiring.hosts {
                     if !self.done.contains(&h) {
                         ctx.send(h, Msg::Connect);
                     }
                 }
                 let gap = next_gap(self.probes(), ctx.rng());
-                ctx.set_timer(gap, Timer::Sweep2);
+                ctx.set_timer(gap, Timer::Scan);
             }
             Timer::Dropped(h) => {
                 let what = format!(

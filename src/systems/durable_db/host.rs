@@ -716,25 +716,12 @@ impl Host {
             return done(ctx, false, format!("{}: {e}", self.name));
         }
         let primary = self.serving_primary();
-        if destructive {
-            let probe = crate::systems::parts::operator::Step {
-                at: SimDuration::ZERO,
-                host: intended.clone(),
-                executed_on: None,
-                what: match action {
-                    Action::Wipe => crate::systems::parts::operator::Do::Wipe,
-                    _ => crate::systems::parts::operator::Do::DropDatabase,
-                },
-                from: None,
-                setting: None,
-                value: None,
-                as_primary: false,
-                timeout: None,
-                note: String::new(),
-            };
-            if let Err(e) = self.cfg.guards.allow(&probe, &self.name, primary) {
-                return done(ctx, false, format!("refused: {e}"));
-            }
+        if let Err(e) = self
+            .cfg
+            .guards
+            .allow(destructive, &intended, &self.name, primary)
+        {
+            return done(ctx, false, format!("refused: {e}"));
         }
         ctx.send(actor, Msg::Started { step });
         let me = self.name.clone();

@@ -376,8 +376,8 @@ pub enum Timer {
     Step,
     /// Actor: a step went unanswered.
     StepTimeout(u32),
-    /// Scanner: sweep.
-    Sweep2,
+    /// Scanner: sweep every host.
+    Scan,
     /// Scanner: the drops on a host are done.
     Dropped(NodeId),
 }

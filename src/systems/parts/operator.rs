@@ -241,16 +241,22 @@ pub struct Guards {
 }
 
 impl Guards {
-    /// Whether `step` may run on host `on` (a primary if `primary`):
-    /// `Err` with the refusal.
-    pub fn allow(&self, step: &Step, on: &str, primary: bool) -> Result<(), String> {
-        if !step.what.is_destructive() {
+    /// Whether a destructive step meant for `intended` may run on host
+    /// `on` (a primary serving writes if `primary`): `Err` with the
+    /// refusal. Steps that destroy nothing are never refused.
+    pub fn allow(
+        &self,
+        destructive: bool,
+        intended: &str,
+        on: &str,
+        primary: bool,
+    ) -> Result<(), String> {
+        if !destructive {
             return Ok(());
         }
-        if self.host_identity && on != step.host {
+        if self.host_identity && on != intended {
             return Err(format!(
-                "host-identity guard: this is {on}, the step names {}",
-                step.host
+                "host-identity guard: this is {on}, the step names {intended}"
             ));
         }
         if self.refuse_primary && primary {
@@ -304,6 +310,16 @@ impl<S: Timed> Runbook<S> {
         let s = self.steps.get(self.next)?;
         let at = SimTime::ZERO + s.at();
         Some((self.next, at.max(self.last_done)))
+    }
+
+    /// Starts the next step if it is due at `now`: its index.
+    pub fn start_due(&mut self, now: SimTime) -> Option<usize> {
+        let (k, at) = self.due()?;
+        if at > now {
+            return None;
+        }
+        self.started(k);
+        Some(k)
     }
 
     /// Step `k` started.
@@ -370,21 +386,27 @@ mod tests {
         let wipe = step(0, "db2", Some("db1"), Do::Wipe);
         assert_eq!(wipe.target(), "db1");
         let none = Guards::default();
-        assert!(none.allow(&wipe, "db1", true).is_ok());
+        assert!(
+            none.allow(wipe.what.is_destructive(), &wipe.host, wipe.target(), true)
+                .is_ok()
+        );
         let id = Guards {
             host_identity: true,
             refuse_primary: false,
         };
-        assert!(id.allow(&wipe, "db1", false).is_err());
-        assert!(id.allow(&wipe, "db2", false).is_ok());
+        assert!(id.allow(true, &wipe.host, "db1", false).is_err());
+        assert!(id.allow(true, &wipe.host, "db2", false).is_ok());
         let prim = Guards {
             host_identity: false,
             refuse_primary: true,
         };
-        assert!(prim.allow(&wipe, "db1", true).is_err());
-        assert!(prim.allow(&wipe, "db1", false).is_ok());
+        assert!(prim.allow(true, &wipe.host, "db1", true).is_err());
+        assert!(prim.allow(true, &wipe.host, "db1", false).is_ok());
         let restart = step(0, "db2", Some("db1"), Do::Restart);
-        assert!(id.allow(&restart, "db1", true).is_ok());
+        assert!(
+            id.allow(restart.what.is_destructive(), &restart.host, "db1", true)
+                .is_ok()
+        );
     }
 
     #[test]
