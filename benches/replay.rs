@@ -28,7 +28,11 @@ fn replay(c: &mut Criterion) {
     group.finish();
     let mut group = c.benchmark_group("replay/incidents");
     group.sample_size(10);
-    for (name, seed) in [("gitlab-2017", 2017), ("aws-elb-2012", 1224)] {
+    for (name, seed) in [
+        ("gitlab-2017", 2017),
+        ("aws-elb-2012", 1224),
+        ("ovh-2017", 629),
+    ] {
         let scenario = incidents::find(name)
             .expect("built in")
             .scenario()

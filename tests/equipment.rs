@@ -263,3 +263,195 @@ fn every_built_in_system_can_place_its_nodes_in_equipment() {
         Err(e) => panic!("{e}"),
     }
 }
+
+// OVH 2017: the array next to the leaking loop, the silent alarm, and the
+// restore from cold backups.
+
+fn ovh() -> Scenario {
+    incidents::find("ovh-2017")
+        .expect("built in")
+        .scenario()
+        .expect("valid")
+}
+
+fn replay(s: &Scenario, design: &str) -> blastradius::systems::Outcome {
+    blastradius::run::run(
+        s,
+        Some(design),
+        Seed(629),
+        &blastradius::run::RunOptions::default(),
+    )
+    .expect("runs")
+}
+
+fn verdict(o: &blastradius::systems::Outcome, check: &str) -> blastradius::check::Verdict {
+    o.checks.get(check).expect("check ran").verdict
+}
+
+fn has(o: &blastradius::systems::Outcome, what: &str) -> bool {
+    o.timeline.iter().any(|e| e.what.contains(what))
+}
+
+#[test]
+fn ovh_2017_every_site_on_the_array_is_down_until_its_vm_is_restored() {
+    use blastradius::check::Verdict;
+    let o = replay(&ovh(), "as-2017");
+    let m = &o.metrics;
+    assert_eq!(m["sites_down_peak"], 50_000.0, "{m:?}");
+    // The alarm reached nobody: the team came by service monitoring, at
+    // the end of a chain of probe rounds, escalation and response.
+    assert_eq!(verdict(&o, "alerts"), Verdict::Invalid);
+    assert!(
+        has(&o, "team called by service monitoring"),
+        "{:?}",
+        o.timeline
+    );
+    assert!((10.0..12.0).contains(&m["team_acting_minutes"]), "{m:?}");
+    // Neither the restart nor the spare brings the data back.
+    assert!(has(&o, "restart_array"));
+    assert!(has(&o, "vnx-rbx does not come up"));
+    assert_eq!(m["vms_restored"], 99.0);
+    assert_eq!(m["vms_remounted"], 0.0);
+    // Some sites are down more than a day; the last back near T0 + 29 h.
+    assert!(m["sites_down_over_24h"] > 5_000.0, "{m:?}");
+    assert!((24.0..34.0).contains(&m["last_site_back_hours"]), "{m:?}");
+    // The nightly dumps were fine: the loss is the day since the last.
+    assert_eq!(verdict(&o, "backup-freshness"), Verdict::Valid);
+    assert!((16.0..17.0).contains(&m["rpo_hours_max"]), "{m:?}");
+    assert_eq!(verdict(&o, "availability"), Verdict::Invalid);
+}
+
+#[test]
+fn ovh_2017_a_working_alarm_alone_barely_changes_the_recovery() {
+    use blastradius::check::Verdict;
+    let s = ovh();
+    let broken = replay(&s, "as-2017");
+    let working = replay(&s, "alarm-working");
+    assert_eq!(verdict(&working, "alerts"), Verdict::Valid);
+    let (b, w) = (&broken.metrics, &working.metrics);
+    assert!(w["team_acting_minutes"] < 3.0, "{w:?}");
+    let gained = b["last_site_back_hours"] - w["last_site_back_hours"];
+    // The team acts ~9 min earlier; the sites come back at most that much
+    // earlier, and still more than a day after the leak.
+    assert!((0.0..0.25).contains(&gained), "{gained}");
+    assert!(gained / b["last_site_back_hours"] < 0.01, "{gained}");
+    assert!(w["last_site_back_hours"] > 24.0);
+}
+
+#[test]
+fn ovh_2017_a_mirror_in_another_room_keeps_every_site_up_and_hides_the_loss() {
+    use blastradius::check::Verdict;
+    let o = replay(&ovh(), "redundant-array");
+    assert_eq!(o.metrics["sites_down_peak"], 0.0, "{:?}", o.metrics);
+    assert_eq!(verdict(&o, "availability"), Verdict::Valid);
+    assert_eq!(o.metrics["io_failovers"], 99.0);
+    // With the alarm still silent and no site failing, nobody hears that
+    // the array died: the mirror now runs alone.
+    assert_eq!(verdict(&o, "alerts"), Verdict::Invalid);
+    assert!(!has(&o, "team acting"), "{:?}", o.timeline);
+}
+
+#[test]
+fn ovh_2017_automated_restores_bring_the_sites_back_in_hours() {
+    let s = ovh();
+    let auto = replay(&s, "automated-restore");
+    let last = auto.metrics["last_site_back_hours"];
+    assert!((4.0..14.0).contains(&last), "{:?}", auto.metrics);
+    assert_eq!(auto.metrics["sites_down_over_24h"], 0.0);
+    // The restore's rates are the model's, not a script: halve the import
+    // rate and the restores take markedly longer.
+    let slow = s
+        .with_set(
+            "hosting.restore.import_mb_per_s",
+            Some(toml::Value::Float(7.5)),
+        )
+        .expect("a valid edit");
+    let slow = replay(&slow, "automated-restore");
+    assert!(
+        slow.metrics["last_site_back_hours"] > last * 1.4,
+        "{} vs {last}",
+        slow.metrics["last_site_back_hours"]
+    );
+}
+
+#[test]
+fn ovh_2017_what_ends_the_outage_comes_from_the_arrays() {
+    let s = ovh();
+    // The leak's damage lasts an hour: the team's restart attempts reach
+    // the array once it is back, and nothing is restored from backup.
+    let mut brief = s
+        .with_set("fault[0].duration", Some(toml::Value::String("1h".into())))
+        .expect("a valid edit");
+    brief.duration = blastradius::time::SimDuration::from_secs(20 * 3600);
+    let o = replay(&brief, "as-2017");
+    assert_eq!(o.metrics["vms_restored"], 0.0, "{:?}", o.metrics);
+    let back = o.metrics["last_site_back_hours"];
+    assert!((1.0..1.1).contains(&back), "{back}");
+    // The spare comes up with the array's disks: the VMs not yet restored
+    // remount it, with no data lost.
+    let spare = s
+        .with_set(
+            "hosting.array[1].comes_up",
+            Some(toml::Value::Boolean(true)),
+        )
+        .expect("a valid edit");
+    let mut spare = spare;
+    spare.duration = blastradius::time::SimDuration::from_secs(24 * 3600);
+    let o = replay(&spare, "as-2017");
+    assert!(o.metrics["vms_remounted"] > 90.0, "{:?}", o.metrics);
+    let back = o.metrics["last_site_back_hours"];
+    assert!((6.0..7.0).contains(&back), "{back}");
+}
+
+#[test]
+fn ovh_2017_analyze_names_the_array_and_the_mirror_removes_it() {
+    let s = ovh();
+    let units = |r: &AnalysisReport, unit: &str| {
+        r.equipment
+            .iter()
+            .find(|e| e.unit == FailureUnit::Equipment(unit.into()))
+            .map_or(0, |e| e.nodes_down)
+    };
+    let as_2017 = AnalysisReport::new(&s, 2);
+    // The array and every VM whose volume it holds.
+    assert_eq!(units(&as_2017, "vnx-a"), 100, "{}", as_2017.to_text());
+    assert!(as_2017.to_text().contains("equipment vnx-a: 100 node(s)"));
+    let mirrored = AnalysisReport::for_design(&s, "redundant-array", 2).expect("a design");
+    assert_eq!(units(&mirrored, "vnx-a"), 1, "{}", mirrored.to_text());
+    assert!(mirrored.to_text().contains("design: redundant-array"));
+    assert!(AnalysisReport::for_design(&s, "nope", 2).is_err());
+}
+
+#[test]
+fn ovh_2017_replays_deterministically_and_bad_tables_name_line_and_field() {
+    let mut s = ovh();
+    s.duration = blastradius::time::SimDuration::from_secs(18 * 3600);
+    let a = replay(&s, "as-2017");
+    let b = replay(&s, "as-2017");
+    assert_eq!(a.fingerprint, b.fingerprint);
+    assert_eq!(a.metrics, b.metrics);
+    let text = incidents::find("ovh-2017").unwrap().text;
+    for (from, to, field) in [
+        (
+            "volumes = { on = \"vnx-a\" }",
+            "volumes = { on = \"vnx-z\" }",
+            "hosting.volumes.on",
+        ),
+        (
+            "parallel = 8,",
+            "parallel = 0,",
+            "hosting.team.step[3].parallel",
+        ),
+        (
+            "import_mb_per_s = 15.0",
+            "import_mb_per_s = -1.0",
+            "hosting.restore.import_mb_per_s",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let e = Scenario::parse(Path::new("o.toml"), &bad).unwrap_err();
+        assert_eq!(e.field(), field, "{e}");
+        assert!(bad.lines().nth(e.line() - 1).unwrap().contains(to), "{e}");
+    }
+}

@@ -6,7 +6,12 @@ use blastradius::report::AnalysisReport;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn analyze(file: &Path, max_cut: usize, format: PlainFormat) -> Result<ExitCode> {
+pub fn analyze(
+    file: &Path,
+    max_cut: usize,
+    design: Option<&str>,
+    format: PlainFormat,
+) -> Result<ExitCode> {
     let scenario = match load_named(&file.to_string_lossy()) {
         Ok((s, _)) => s,
         Err(code) => return Ok(code),
@@ -15,7 +20,16 @@ pub fn analyze(file: &Path, max_cut: usize, format: PlainFormat) -> Result<ExitC
         eprintln!("error: --max-cut: {max_cut} is not between 1 and 4");
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
-    let report = AnalysisReport::new(&scenario, max_cut);
+    let report = match design {
+        None => AnalysisReport::new(&scenario, max_cut),
+        Some(d) => match AnalysisReport::for_design(&scenario, d, max_cut) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: --design: {e}");
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            }
+        },
+    };
     match format {
         PlainFormat::Text => print!("{}", report.to_text()),
         PlainFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -233,6 +233,9 @@ enum Command {
         /// Largest cut searched, in failure units.
         #[arg(long, default_value_t = 3)]
         max_cut: usize,
+        /// The design to analyse (default: the scenario's own).
+        #[arg(long)]
+        design: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlainFormat::Text)]
         format: PlainFormat,
@@ -358,8 +361,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Analyze {
             file,
             max_cut,
+            design,
             format,
-        } => analyze::analyze(&file, max_cut, format),
+        } => analyze::analyze(&file, max_cut, design.as_deref(), format),
         Command::Check {
             files,
             model,

@@ -57,6 +57,11 @@ pub const CATALOGUE: &[Incident] = &[
         summary: "AWS ELB 2012-12-24: control-plane state deleted; workflows misconfigure running load balancers (6.8 %)",
         text: include_str!("../../incidents/aws-elb-2012.toml"),
     },
+    Incident {
+        name: "ovh-2017",
+        summary: "OVH P19 2017-06-29: a coolant leak kills a non-redundant storage array, the alarm is silent; ~50,000 sites down, some > 24 h",
+        text: include_str!("../../incidents/ovh-2017.toml"),
+    },
 ];
 
 /// The incident called `name`.

@@ -190,12 +190,15 @@ impl RunReport {
 pub struct AnalysisReport {
     /// Scenario name.
     pub scenario: String,
+    /// The design analysed (`None`: the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub design: Option<String>,
     /// Units whose loss alone disconnects two sites that hold nodes.
     pub single_points_of_failure: Vec<FailureUnit>,
     /// One entry per `[[analysis]]` question.
     pub questions: Vec<QuestionReport>,
     /// What each piece of equipment and each hazard takes down (the nodes
-    /// of the default design), largest first.
+    /// of the design analysed), largest first.
     pub equipment: Vec<analysis::EquipmentImpact>,
 }
 
@@ -239,10 +242,26 @@ pub fn service_outcome(
 }
 
 impl AnalysisReport {
-    /// Analyses a scenario's topology (cuts of at most `max_size` units).
+    /// Analyses a scenario's topology (cuts of at most `max_size` units),
+    /// as its default design deploys it.
     pub fn new(scenario: &Scenario, max_size: usize) -> AnalysisReport {
-        // A built-in system's default design may do without some links.
-        let t = scenario.topology_for(None).unwrap_or(&scenario.topology);
+        Self::of(scenario, None, max_size)
+    }
+
+    /// Analyses the scenario as design `design` deploys it (its topology
+    /// edits, its nodes and what they need).
+    pub fn for_design(
+        scenario: &Scenario,
+        design: &str,
+        max_size: usize,
+    ) -> Result<AnalysisReport, crate::scenario::ScenarioDesignError> {
+        scenario.topology_for(Some(design))?;
+        Ok(Self::of(scenario, Some(design), max_size))
+    }
+
+    fn of(scenario: &Scenario, design: Option<&str>, max_size: usize) -> AnalysisReport {
+        // A built-in system's design may do without some links.
+        let t = scenario.topology_for(design).unwrap_or(&scenario.topology);
         let site_of = |name: &str| match scenario.nodes.iter().find(|n| n.name == name) {
             Some(spec) => t.site_id(&spec.site).expect("validated site"),
             None => t.site_id(name).expect("validated node or site name"),
@@ -276,7 +295,7 @@ impl AnalysisReport {
                 }
             })
             .collect();
-        let equipment = match scenario.placements(None) {
+        let equipment = match scenario.placements(design) {
             Ok((topology, nodes)) if !topology.equipment().is_empty() => {
                 analysis::equipment_impact(&topology, &nodes)
             }
@@ -284,6 +303,7 @@ impl AnalysisReport {
         };
         AnalysisReport {
             scenario: scenario.name.clone(),
+            design: design.map(str::to_string),
             single_points_of_failure: analysis::single_points_of_failure(t, &sites),
             questions,
             equipment,
@@ -294,6 +314,9 @@ impl AnalysisReport {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "scenario: {}", self.scenario);
+        if let Some(d) = &self.design {
+            let _ = writeln!(out, "design: {d}");
+        }
         let _ = writeln!(
             out,
             "single points of failure (each alone disconnects two sites that hold nodes):"

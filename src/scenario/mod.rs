@@ -408,7 +408,7 @@ impl Scenario {
                 .iter()
                 .map(|n| {
                     let site = self.topology.site_id(&n.site).map_err(|e| e.to_string())?;
-                    Ok((n.name.clone(), site, n.domain.clone()))
+                    Ok(NodePlace::new(n.name.clone(), site, n.domain.clone()))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             return Ok((self.topology.clone(), nodes));
@@ -423,14 +423,7 @@ impl Scenario {
             trace: false,
             watch: None,
         };
-        let (t, placed) = d.config.placements(&world).map_err(|e| e.to_string())?;
-        Ok((
-            t,
-            placed
-                .into_iter()
-                .map(|p| (p.name, p.site, p.domain))
-                .collect(),
-        ))
+        d.config.placements(&world).map_err(|e| e.to_string())
     }
 
     /// The text this scenario was read from.
@@ -481,8 +474,8 @@ impl Scenario {
     }
 }
 
-/// Where a node is: name, site, failure-domain path.
-pub type NodePlace = (String, crate::topology::SiteId, String);
+/// Where a node is: name, site, failure-domain path, and what it needs.
+pub use crate::topology::analysis::Placement as NodePlace;
 
 /// A scenario that validated but could not be built (a bug if it escapes
 /// [`Scenario::parse`], which builds once to check).

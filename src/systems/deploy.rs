@@ -19,6 +19,7 @@ struct Slot<N> {
     name: String,
     site: String,
     domain: String,
+    needs: Vec<Vec<NodeId>>,
     node: Option<N>,
 }
 
@@ -93,6 +94,7 @@ impl<N: Node> Deployment<N> {
             name: name.to_string(),
             site: site.to_string(),
             domain: domain.to_string(),
+            needs: Vec::new(),
             node: None,
         });
         self.names.insert(name.to_string(), id);
@@ -113,6 +115,36 @@ impl<N: Node> Deployment<N> {
         }
         slot.node = Some(node);
         Ok(())
+    }
+
+    /// Declares that the node reserved as `id` works only while at least
+    /// one of `any_of` does (a VM and the arrays holding its volume), so
+    /// that `analyze` counts it among what a failed piece of equipment
+    /// takes down. Only the analysis reads it: at run time the dependency
+    /// is the node's own messages.
+    pub fn needs_one_of(&mut self, id: NodeId, any_of: &[NodeId]) {
+        if let Some(slot) = self.slots.get_mut(id.index()) {
+            slot.needs.push(any_of.to_vec());
+        }
+    }
+
+    /// Every reservation's placement, in id order, with the topology.
+    pub(crate) fn placements(self) -> (Topology, Vec<crate::topology::analysis::Placement>) {
+        let places = self
+            .slots
+            .iter()
+            .map(|s| crate::topology::analysis::Placement {
+                name: s.name.clone(),
+                site: self.topology.site_id(&s.site).expect("checked at reserve"),
+                domain: s.domain.clone(),
+                needs: s
+                    .needs
+                    .iter()
+                    .map(|g| g.iter().map(|n| n.index()).collect())
+                    .collect(),
+            })
+            .collect();
+        (self.topology, places)
     }
 
     /// Reserves and places at once, for nodes nobody needs to know of in

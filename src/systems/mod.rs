@@ -24,6 +24,7 @@ pub mod coverage;
 pub mod deploy;
 pub mod dns_lb;
 pub mod durable_db;
+pub mod hosting;
 pub mod outcome;
 pub mod parts;
 pub mod registry;

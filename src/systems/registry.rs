@@ -73,16 +73,7 @@ pub trait Configured: Send + Sync {
     fn placements(&self, world: &World<'_>) -> Result<(Topology, Vec<Placement>), BuildError>;
 }
 
-/// Where a deployed node is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Placement {
-    /// Its name.
-    pub name: String,
-    /// Its site.
-    pub site: crate::topology::SiteId,
-    /// Its failure-domain path.
-    pub domain: String,
-}
+pub use crate::topology::analysis::Placement;
 
 impl fmt::Debug for dyn Configured {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -155,17 +146,9 @@ impl<S: System> Configured for ConfiguredSystem<S> {
     }
 
     fn placements(&self, world: &World<'_>) -> Result<(Topology, Vec<Placement>), BuildError> {
-        let (sim, _) = build(&*self.system, &self.config, world, Seed(0))?;
-        let net = sim.network();
-        let nodes = sim
-            .nodes()
-            .map(|(id, name, _)| Placement {
-                name: name.to_string(),
-                site: net.site_of(id),
-                domain: sim.domain_of(id).to_string(),
-            })
-            .collect();
-        Ok((net.topology().clone(), nodes))
+        let mut deployment = Deployment::new(world.topology.clone(), Seed(0));
+        self.system.deploy(&self.config, &mut deployment)?;
+        Ok(deployment.placements())
     }
 }
 
@@ -321,6 +304,7 @@ impl Registry {
             r.register(super::dns_lb::DnsLb),
             r.register(super::durable_db::DurableDb),
             r.register(super::control_plane::ControlPlane),
+            r.register(super::hosting::Hosting),
         ];
         debug_assert!(ok.iter().all(Result::is_ok), "built-in names are distinct");
         r

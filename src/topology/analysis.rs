@@ -356,6 +356,40 @@ mod tests {
     }
 
     #[test]
+    fn a_node_is_down_with_every_alternative_it_needs() {
+        use crate::topology::equipment::EquipmentKind;
+        let mut t = Topology::new();
+        let dc = t.add_site("dc", SiteKind::Datacenter).unwrap();
+        for a in ["array-a", "array-b", "rack"] {
+            t.add_equipment(a, EquipmentKind::StorageArray, "dc", &[])
+                .unwrap();
+        }
+        // 0, 1: arrays; 2 needs array 0; 3 needs array 0 or 1; 4 needs 2
+        // (a chain).
+        let mut nodes = vec![
+            Placement::new("a", dc, "array-a"),
+            Placement::new("b", dc, "array-b"),
+            Placement::new("vm-single", dc, "rack"),
+            Placement::new("vm-mirrored", dc, ""),
+            Placement::new("app", dc, ""),
+        ];
+        nodes[2].needs = vec![vec![0]];
+        nodes[3].needs = vec![vec![0, 1]];
+        nodes[4].needs = vec![vec![2]];
+        let impact = equipment_impact(&t, &nodes);
+        let of = |name: &str| {
+            impact
+                .iter()
+                .find(|e| e.unit == FailureUnit::Equipment(name.into()))
+                .map(|e| e.nodes.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(of("array-a"), ["a", "vm-single", "app"]);
+        assert_eq!(of("array-b"), ["b"]);
+        assert_eq!(of("rack"), ["vm-single", "app"]);
+    }
+
+    #[test]
     fn combinations_are_enumerated_exactly_once() {
         let mut combo = vec![0, 1];
         let mut count = 1;
@@ -379,23 +413,72 @@ pub struct EquipmentImpact {
     pub nodes: Vec<String>,
 }
 
-/// For every piece of equipment and every hazard, the nodes (name, site,
-/// failure-domain path) it takes down; those that take down none are left
-/// out. Largest first, then in declaration order.
-pub fn equipment_impact(
-    topology: &Topology,
-    nodes: &[(String, SiteId, String)],
-) -> Vec<EquipmentImpact> {
+/// Where a deployed node is, and what it cannot work without.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// Its name.
+    pub name: String,
+    /// Its site.
+    pub site: SiteId,
+    /// Its failure-domain path.
+    pub domain: String,
+    /// Other nodes it needs, as groups of alternatives (indices into the
+    /// same list): it is down when every node of some group is down. A
+    /// database VM whose volume lives on an array needs `[[array]]`; with a
+    /// mirror, `[[array, mirror]]`.
+    pub needs: Vec<Vec<usize>>,
+}
+
+impl Placement {
+    /// A node that needs no other node.
+    pub fn new(name: impl Into<String>, site: SiteId, domain: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            site,
+            domain: domain.into(),
+            needs: Vec::new(),
+        }
+    }
+}
+
+/// Which nodes are down when the equipment in `failing` fails: those
+/// sitting in it, then, until nothing changes, those with a group of needs
+/// all down.
+fn down_with(sits: &[FixedBitSet], nodes: &[Placement], failing: &FixedBitSet) -> Vec<bool> {
+    let mut down: Vec<bool> = sits.iter().map(|s| !s.is_disjoint(failing)).collect();
+    loop {
+        let mut changed = false;
+        for (i, p) in nodes.iter().enumerate() {
+            if !down[i]
+                && p.needs.iter().any(|g| {
+                    !g.is_empty() && g.iter().all(|&j| down.get(j).copied().unwrap_or(false))
+                })
+            {
+                down[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return down;
+        }
+    }
+}
+
+/// For every piece of equipment and every hazard, the nodes it takes down:
+/// those placed in it, and those that need them (see [`Placement::needs`]);
+/// units that take down none are left out. Largest first, then in
+/// declaration order.
+pub fn equipment_impact(topology: &Topology, nodes: &[Placement]) -> Vec<EquipmentImpact> {
     let sits: Vec<FixedBitSet> = nodes
         .iter()
-        .map(|(_, site, domain)| topology.equipment_of(*site, domain))
+        .map(|p| topology.equipment_of(p.site, &p.domain))
         .collect();
     let impact = |unit: FailureUnit, failing: FixedBitSet| {
-        let down: Vec<&str> = nodes
-            .iter()
-            .zip(&sits)
-            .filter(|(_, s)| !s.is_disjoint(&failing))
-            .map(|((n, _, _), _)| n.as_str())
+        let down: Vec<&str> = down_with(&sits, nodes, &failing)
+            .into_iter()
+            .zip(nodes)
+            .filter(|(d, _)| *d)
+            .map(|(_, p)| p.name.as_str())
             .collect();
         EquipmentImpact {
             unit,
