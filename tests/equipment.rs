@@ -455,3 +455,34 @@ fn ovh_2017_replays_deterministically_and_bad_tables_name_line_and_field() {
         assert!(bad.lines().nth(e.line() - 1).unwrap().contains(to), "{e}");
     }
 }
+
+#[test]
+fn ovh_2017_the_detector_chain_acts_when_its_closed_form_says() {
+    use blastradius::systems::parts::alarm::{AlertPath, DetectorChain};
+    use blastradius::time::SimDuration;
+    // The chain the scenario's nodes run, as a formula: the sensor trips
+    // after `misses` polls, the service monitoring after `rounds` probe
+    // rounds plus the escalation; the team acts `response` later.
+    let chain = |delivered: bool| DetectorChain {
+        sensor_delay: SimDuration::from_secs(3 * 5),
+        alarm: AlertPath {
+            channel: "liquid alarm".into(),
+            delivered,
+        },
+        response: SimDuration::from_secs(90),
+        noticed_otherwise: Some(SimDuration::from_secs(3 * 60 + 390 + 90)),
+    };
+    let s = ovh();
+    for (design, delivered) in [("as-2017", false), ("alarm-working", true)] {
+        let mut short = s.clone();
+        short.duration = SimDuration::from_secs(17 * 3600);
+        let o = replay(&short, design);
+        let expected = chain(delivered).acted_after().unwrap().as_secs_f64() / 60.0;
+        let simulated = o.metrics["team_acting_minutes"];
+        // The nodes add network latency and poll phases: within a second.
+        assert!(
+            (simulated - expected).abs() < 1.0 / 60.0,
+            "{design}: {simulated} vs {expected}"
+        );
+    }
+}

@@ -6,9 +6,12 @@
 //! update that disabled OVH's liquid alarm; e-mails rejected for lack of
 //! DMARC), the response time of whoever it reaches, and how long the
 //! failure takes to be noticed some other way when the alarm is silent
-//! (rounds, customers calling). Systems ask it when someone acts, and
-//! record a [`crate::check::Fact::Alert`] so the `alerts` checker can say
-//! which alarms should have fired and did not.
+//! (rounds, customers calling). A system that does not run the chain as
+//! nodes asks it when someone acts; the `hosting` system runs it as nodes
+//! (sensor, operations centre, team), and its tests check the nodes
+//! against this closed form. Either way the system records a
+//! [`crate::check::Fact::Alert`] so the `alerts` checker can say which
+//! alarms should have fired and did not.
 
 pub use super::backup::AlertPath;
 use crate::time::SimDuration;
