@@ -32,6 +32,7 @@ fn replay(c: &mut Criterion) {
         ("gitlab-2017", 2017),
         ("aws-elb-2012", 1224),
         ("ovh-2017", 629),
+        ("elastic-2019-01", 118),
     ] {
         let scenario = incidents::find(name)
             .expect("built in")

@@ -22,6 +22,7 @@ pub mod durability;
 pub mod facts;
 pub mod linear;
 pub mod lost_writes;
+pub mod metastable;
 pub mod session;
 pub mod split_brain;
 pub mod tally;

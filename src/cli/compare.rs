@@ -20,6 +20,8 @@ pub struct Args<'a> {
     pub merge: &'a [PathBuf],
     pub quiet: bool,
     pub deadline: std::time::Duration,
+    /// `sweep --map METRIC`.
+    pub map: Option<&'a str>,
 }
 
 /// Splits `V1,V2,...` at commas outside brackets and quotes.
@@ -205,7 +207,18 @@ pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
         result
     };
     match format {
-        TableFormat::Text => print!("{}", result.to_text()),
+        TableFormat::Text => {
+            print!("{}", result.to_text());
+            if let Some(metric) = args.map {
+                match result.map_text(metric) {
+                    Ok(m) => print!("{m}"),
+                    Err(e) => {
+                        eprintln!("error: --map: {e}");
+                        return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+                    }
+                }
+            }
+        }
         TableFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
         TableFormat::Csv => print!("{}", result.to_csv()?),
         TableFormat::Html => print!("{}", blastradius::report::html::comparison(&result)),

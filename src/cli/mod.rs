@@ -168,6 +168,11 @@ enum Command {
         /// it stop as unknown.
         #[arg(long, default_value = "10m", value_parser = parse_deadline)]
         deadline: std::time::Duration,
+        /// Also print METRIC as a map per design over the (one or two)
+        /// axes, e.g. `metastability_class`: stable, recovered or
+        /// metastable at each point.
+        #[arg(long, value_name = "METRIC")]
+        map: Option<String>,
     },
     /// Run a scenario file (or a built-in incident by name).
     Run {
@@ -277,6 +282,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             deadline,
         } => compare::compare(
             compare::Args {
+                map: None,
                 name: scenario.as_deref(),
                 sets: None,
                 seeds,
@@ -300,8 +306,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             format,
             quiet,
             deadline,
+            map,
         } => compare::compare(
             compare::Args {
+                map: map.as_deref(),
                 name: scenario.as_deref(),
                 sets: Some(&sets),
                 seeds,

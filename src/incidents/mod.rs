@@ -38,6 +38,11 @@ pub const CATALOGUE: &[Incident] = &[
         text: include_str!("../../incidents/clever-cloud-2021.toml"),
     },
     Incident {
+        name: "elastic-2019-01",
+        summary: "Elastic Cloud 2019-01-18: a ZooKeeper leader CPU spike; TreeCache refresh storms keep the proxies down after it",
+        text: include_str!("../../incidents/elastic-2019-01.toml"),
+    },
+    Incident {
         name: "gitlab-2017",
         summary: "GitLab.com 2017-01-31: the primary wiped on the wrong host; no backup restores the last 6 h",
         text: include_str!("../../incidents/gitlab-2017.toml"),

@@ -428,6 +428,93 @@ impl Comparison {
         names
     }
 
+    /// A sweep of one or two axes as a map per design: rows are the first
+    /// axis's values, columns the second's, each cell the median of
+    /// `metric` over seeds. For `metastability_class` a cell names the
+    /// class most seeds fell in (`stable`, `recovered`, `metastable`) and
+    /// how many did; ties go to the worse class.
+    pub fn map_text(&self, metric: &str) -> Result<String, String> {
+        if self.axes.is_empty() || self.axes.len() > 2 {
+            return Err(format!(
+                "a map needs one or two `--set` axes, not {}",
+                self.axes.len()
+            ));
+        }
+        if !self.metric_names().iter().any(|m| m == metric) {
+            return Err(format!(
+                "no run reported {metric:?} (known: {})",
+                self.metric_names().join(", ")
+            ));
+        }
+        let points = self.points();
+        let rows = &self.axes[0];
+        let cols = self.axes.get(1);
+        let ncols = cols.map_or(1, |c| c.values.len());
+        let classes = metric == "metastability_class";
+        let cell = |p: usize, design: &str| -> String {
+            let mut vals: Vec<f64> = self
+                .runs
+                .iter()
+                .filter(|r| r.point == p && r.design == design)
+                .filter_map(|r| r.metrics.get(metric).copied())
+                .collect();
+            if vals.is_empty() {
+                return "-".into();
+            }
+            if classes {
+                let mut counts = [0usize; 3];
+                for v in &vals {
+                    counts[(*v as usize).min(2)] += 1;
+                }
+                let best = (0..3).rev().max_by_key(|&k| counts[k]).unwrap_or(0);
+                let name = ["stable", "recovered", "metastable"][best];
+                return if vals.len() == 1 {
+                    name.to_string()
+                } else {
+                    format!("{name} {}/{}", counts[best], vals.len())
+                };
+            }
+            vals.sort_by(f64::total_cmp);
+            format!("{:.3}", vals[vals.len() / 2])
+        };
+        let mut out = String::new();
+        for d in &self.designs {
+            let _ = writeln!(out, "\n{metric}, design {d}:");
+            let head = match cols {
+                Some(c) => format!("{} \\ {}", rows.path, c.path),
+                None => rows.path.clone(),
+            };
+            let w = 16usize;
+            let first = head
+                .len()
+                .max(rows.values.iter().map(|v| v.len()).max().unwrap_or(0));
+            let _ = write!(out, "  {head:<first$}");
+            match cols {
+                Some(c) => {
+                    for v in &c.values {
+                        let _ = write!(out, " {v:>w$}");
+                    }
+                }
+                None => {
+                    let _ = write!(out, " {:>w$}", "");
+                }
+            }
+            let _ = writeln!(out);
+            for (i, rv) in rows.values.iter().enumerate() {
+                let _ = write!(out, "  {rv:<first$}");
+                for j in 0..ncols {
+                    let p = points
+                        .iter()
+                        .position(|pt| pt[0] == i && (cols.is_none() || pt[1] == j))
+                        .expect("every combination is a point");
+                    let _ = write!(out, " {:>w$}", cell(p, d));
+                }
+                let _ = writeln!(out);
+            }
+        }
+        Ok(out)
+    }
+
     /// One row per run: point values, design, seed, verdict, fingerprint,
     /// then every metric (empty where a run has none).
     pub fn to_csv(&self) -> Result<String, csv::Error> {

@@ -20,6 +20,7 @@
 
 pub mod cdn;
 pub mod control_plane;
+pub mod coordination;
 pub mod coverage;
 pub mod deploy;
 pub mod dns_lb;

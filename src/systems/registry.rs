@@ -305,6 +305,7 @@ impl Registry {
             r.register(super::durable_db::DurableDb),
             r.register(super::control_plane::ControlPlane),
             r.register(super::hosting::Hosting),
+            r.register(super::coordination::Coordination),
         ];
         debug_assert!(ok.iter().all(Result::is_ok), "built-in names are distinct");
         r

@@ -25,7 +25,9 @@
 //!   rule ahead of it, authentication and credential scope, and when an
 //!   internet scanner probes.
 //!
-//! Sessions with heartbeats go here too: each a struct a system embeds.
+//! - [`session`]: a coordination-service client's session: heartbeats,
+//!   connection loss, resumption within the timeout, expiry, reconnect
+//!   back-off.
 
 pub mod alarm;
 pub mod backup;
@@ -33,6 +35,7 @@ pub mod election;
 pub mod exposure;
 pub mod lookup;
 pub mod operator;
+pub mod session;
 pub mod workload;
 
 pub use lookup::LookupMap;

@@ -1,0 +1,369 @@
+//! The `[coordination]` table: the ensemble, its capacity and heap, the
+//! proxies that mirror its tree, their customers, and the operators.
+
+use crate::systems::parts::operator::Timed;
+use crate::systems::parts::session::Backoff;
+use crate::time::SimDuration;
+use serde::{Deserialize, Serialize};
+
+/// The whole deployment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinationConfig {
+    /// Length of a tally window.
+    #[serde(default = "minute")]
+    pub resolution: SimDuration,
+    /// Ensemble members (voters).
+    pub servers: u32,
+    /// Their site.
+    pub server_site: String,
+    /// Their failure-domain paths, round-robin.
+    #[serde(default)]
+    pub server_domains: Vec<String>,
+    /// ZooKeeper's `tickTime`: leader heartbeats and session checks.
+    pub tick: SimDuration,
+    /// Ticks a follower has to sync with a new leader.
+    pub init_limit: u32,
+    /// Ticks without hearing from the leader (or, for the leader, from a
+    /// quorum) before giving up on it.
+    pub sync_limit: u32,
+    /// Election timeout, drawn in `[min, max]`.
+    pub election: Window,
+    /// CPU cost of each kind of request.
+    pub cpu: Cpu,
+    /// Requests a server holds in its queue before it stops reading from
+    /// clients (`globalOutstandingLimit`).
+    pub queue_max: u64,
+    /// The heap and its collector.
+    pub heap: Heap,
+    /// Znodes in the subtree every proxy mirrors.
+    pub znodes: u64,
+    /// The proxies.
+    pub proxies: Proxies,
+    /// Customers' requests through the proxies.
+    pub customers: Customers,
+    /// Writes to the tree (cluster locations changing).
+    pub writers: Writers,
+    /// Operators.
+    #[serde(default)]
+    pub actor: Vec<CoordActor>,
+    /// The metastability judgement.
+    pub metastable: MetastableBound,
+}
+
+fn minute() -> SimDuration {
+    SimDuration::from_secs(60)
+}
+
+/// A range of durations.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// Shortest.
+    pub min: SimDuration,
+    /// Longest.
+    pub max: SimDuration,
+}
+
+/// CPU per request, microseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cpu {
+    /// A read (`getData`, `getChildren`, with its watch).
+    pub read_us: f64,
+    /// A write's proposal, at the leader.
+    pub write_us: f64,
+    /// A heartbeat.
+    pub ping_us: f64,
+    /// Setting up a connection and its session (TLS, authentication,
+    /// re-registering watches).
+    pub connect_us: f64,
+}
+
+/// A server's heap: what occupies it, and the pauses its collector takes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heap {
+    /// Size, MB.
+    pub mb: f64,
+    /// Occupied at rest (the data tree, caches), MB.
+    pub base_mb: f64,
+    /// Per queued request, KB.
+    pub request_kb: f64,
+    /// Per connected session, KB.
+    pub session_kb: f64,
+    /// Per watch, bytes.
+    pub watch_bytes: f64,
+    /// Between collections.
+    pub gc_every: SimDuration,
+    /// Pause of a collection on an empty heap.
+    pub gc_base: SimDuration,
+    /// Pause growth near full: `gc_base / (1 − occupancy)^gc_exponent`.
+    pub gc_exponent: f64,
+    /// Longest pause.
+    pub gc_max: SimDuration,
+}
+
+/// Which client the proxies run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TreeClient {
+    /// Curator's TreeCache: on every reconnect, re-read the whole tree in
+    /// one batch, stacked on whatever is still unsent.
+    TreeCache,
+    /// Elastic's TreeWatcher: no refresh on a resumed session; a new
+    /// session's refresh paced by responses, replacing one in flight.
+    TreeWatcher,
+}
+
+/// The proxy fleet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proxies {
+    /// Proxies running at the start.
+    pub count: u32,
+    /// Proxies deployed but off, for an operator to start.
+    #[serde(default)]
+    pub spare: u32,
+    /// Their site.
+    pub site: String,
+    /// Their failure-domain paths, round-robin.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// The client implementation.
+    pub client: TreeClient,
+    /// Session timeout.
+    pub session_timeout: SimDuration,
+    /// Reconnect back-off.
+    pub backoff: Backoff,
+    /// Memory limit, MB: past it the proxy dies.
+    pub memory_mb: f64,
+    /// Memory at rest (the mirror, the routing table), MB.
+    pub base_mb: f64,
+    /// Per outstanding request (unsent or unanswered), KB.
+    pub request_kb: f64,
+    /// Requests per message on the wire.
+    pub chunk: u64,
+    /// Requests sent and not yet answered at most (socket buffers);
+    /// `tree-watcher` keeps one chunk in flight.
+    pub send_window: u64,
+    /// From a proxy's death to its supervisor restarting it.
+    pub restart_after: SimDuration,
+    /// A proxy counts as unhealthy while not connected to the ensemble
+    /// (as in February 2019), not only before its first full mirror.
+    #[serde(default)]
+    pub healthy_needs_connection: bool,
+    /// Between the load balancer's health checks.
+    pub health_every: SimDuration,
+}
+
+/// Customers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customers {
+    /// Site.
+    pub site: String,
+    /// Requests per second (Poisson).
+    pub per_s: f64,
+}
+
+/// The writers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Writers {
+    /// Site.
+    pub site: String,
+    /// Writes per second (Poisson).
+    pub per_s: f64,
+}
+
+/// What the metastability checker allows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetastableBound {
+    /// Longest failure after the trigger ends.
+    pub bound: SimDuration,
+    /// A window is healthy at this success fraction.
+    pub healthy: f64,
+}
+
+/// What an operator step does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoordDo {
+    /// Start `add` spare proxies and give every proxy `memory_mb`.
+    ScaleProxies,
+    /// Make the leader step down: a new election.
+    ForceElection,
+}
+
+impl CoordDo {
+    /// The name in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            CoordDo::ScaleProxies => "scale_proxies",
+            CoordDo::ForceElection => "force_election",
+        }
+    }
+}
+
+/// One operator step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordStep {
+    /// Earliest start, from the start of the run.
+    pub at: SimDuration,
+    /// What.
+    #[serde(rename = "do")]
+    pub what: CoordDo,
+    /// `scale_proxies`: spares started.
+    #[serde(default)]
+    pub add: Option<u32>,
+    /// `scale_proxies`: the new memory limit.
+    #[serde(default)]
+    pub memory_mb: Option<f64>,
+    /// Why.
+    #[serde(default)]
+    pub note: String,
+}
+
+impl Timed for CoordStep {
+    fn at(&self) -> SimDuration {
+        self.at
+    }
+}
+
+/// An operator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordActor {
+    /// Name.
+    pub name: String,
+    /// Site.
+    pub site: String,
+    /// Steps, in order.
+    pub step: Vec<CoordStep>,
+}
+
+impl CoordinationConfig {
+    pub(super) fn validate(
+        &self,
+        site_exists: &dyn Fn(&str) -> bool,
+    ) -> Result<(), (String, String)> {
+        for (field, s) in [
+            ("server_site", &self.server_site),
+            ("proxies.site", &self.proxies.site),
+            ("customers.site", &self.customers.site),
+            ("writers.site", &self.writers.site),
+        ] {
+            if !site_exists(s) {
+                return Err((field.into(), format!("no site called {s:?}")));
+            }
+        }
+        if !(1..=15).contains(&self.servers) {
+            return Err(("servers".into(), "between 1 and 15".into()));
+        }
+        let p = &self.proxies;
+        if p.count == 0 || p.count + p.spare > 10_000 {
+            return Err((
+                "proxies.count".into(),
+                "at least 1, and count + spare at most 10000".into(),
+            ));
+        }
+        if self.znodes == 0 || self.znodes > 100_000_000 {
+            return Err(("znodes".into(), "between 1 and 100000000".into()));
+        }
+        if p.chunk == 0 || self.znodes / p.chunk > 100_000 {
+            return Err((
+                "proxies.chunk".into(),
+                "at least 1, and at most 100000 chunks per tree".into(),
+            ));
+        }
+        if p.send_window < p.chunk {
+            return Err(("proxies.send_window".into(), "at least one chunk".into()));
+        }
+        for (field, d) in [
+            ("resolution", self.resolution),
+            ("tick", self.tick),
+            ("heap.gc_every", self.heap.gc_every),
+            ("proxies.session_timeout", p.session_timeout),
+            ("proxies.health_every", p.health_every),
+        ] {
+            if d < SimDuration::from_millis(10) {
+                return Err((field.into(), "at least 10ms".into()));
+            }
+        }
+        if self.election.min > self.election.max || self.election.min == SimDuration::ZERO {
+            return Err(("election.min".into(), "a positive range, min <= max".into()));
+        }
+        if self.init_limit == 0 || self.sync_limit == 0 {
+            return Err((
+                "sync_limit".into(),
+                "`init_limit` and `sync_limit` are at least 1 tick".into(),
+            ));
+        }
+        let finite = |field: &str, v: f64, min: f64| {
+            if v.is_finite() && v >= min {
+                Ok(())
+            } else {
+                Err((field.to_string(), format!("a finite number >= {min}")))
+            }
+        };
+        finite("cpu.read_us", self.cpu.read_us, 0.0)?;
+        finite("cpu.write_us", self.cpu.write_us, 0.0)?;
+        finite("cpu.ping_us", self.cpu.ping_us, 0.0)?;
+        finite("cpu.connect_us", self.cpu.connect_us, 0.0)?;
+        let h = &self.heap;
+        finite("heap.mb", h.mb, 1.0)?;
+        finite("heap.base_mb", h.base_mb, 0.0)?;
+        if h.base_mb >= h.mb {
+            return Err(("heap.base_mb".into(), "less than `heap.mb`".into()));
+        }
+        finite("heap.request_kb", h.request_kb, 0.0)?;
+        finite("heap.session_kb", h.session_kb, 0.0)?;
+        finite("heap.watch_bytes", h.watch_bytes, 0.0)?;
+        finite("heap.gc_exponent", h.gc_exponent, 0.0)?;
+        finite("proxies.memory_mb", p.memory_mb, 1.0)?;
+        finite("proxies.base_mb", p.base_mb, 0.0)?;
+        finite("proxies.request_kb", p.request_kb, 0.0)?;
+        for (field, v) in [
+            ("customers.per_s", self.customers.per_s),
+            ("writers.per_s", self.writers.per_s),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= crate::bounds::RPS_MAX) {
+                return Err((field.into(), "a rate in (0, 1000000]".into()));
+            }
+        }
+        if !(self.metastable.healthy > 0.0 && self.metastable.healthy <= 1.0) {
+            return Err(("metastable.healthy".into(), "a fraction in (0, 1]".into()));
+        }
+        for (i, a) in self.actor.iter().enumerate() {
+            if !site_exists(&a.site) {
+                return Err((
+                    format!("actor[{i}].site"),
+                    format!("no site called {:?}", a.site),
+                ));
+            }
+            if a.step.len() > crate::bounds::RUNBOOK_STEPS_MAX {
+                return Err((format!("actor[{i}].step"), "too many steps".into()));
+            }
+            for (k, s) in a.step.iter().enumerate() {
+                if s.what == CoordDo::ScaleProxies {
+                    if s.add.is_none_or(|n| n > p.spare) {
+                        return Err((
+                            format!("actor[{i}].step[{k}].add"),
+                            format!(
+                                "`scale_proxies` needs `add`, at most the {} spares",
+                                p.spare
+                            ),
+                        ));
+                    }
+                    if let Some(m) = s.memory_mb {
+                        finite(&format!("actor[{i}].step[{k}].memory_mb"), m, 1.0)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1780 @@
+//! A coordination service under overload, and the proxies that mirror
+//! it: the Elastic Cloud 2019 model.
+//!
+//! Why these pieces: in January 2019 no link or server failed for good.
+//! A CPU spike on the ZooKeeper leader made clients miss heartbeats; each
+//! reconnect made Curator's TreeCache re-read its whole mirrored tree;
+//! the refreshes filled the servers' queues and heaps, the longer
+//! collections made more clients miss heartbeats, and unanswered requests
+//! piled up in the proxies until they died. The loop outlived the spike.
+//! Each link of that loop is modelled:
+//! - [`Server`]: a ZooKeeper-like member. Writes are proposed by the
+//!   leader and committed by a quorum; a follower that stops hearing the
+//!   leader for `sync_limit` ticks, or a leader that stops hearing a
+//!   quorum, starts an election (the rules of
+//!   [`crate::systems::parts::election`]: one vote per term, only for a
+//!   candidate whose log is at least as recent); a new leader syncs its
+//!   followers and must have a quorum synced within `init_limit` ticks.
+//!   A server not synced with a leader drops its clients. Sessions live
+//!   in the ensemble: the leader expires those not heard of for their
+//!   timeout, followers forward what they heard each tick. Capacity is
+//!   finite: one CPU serving a queue of requests (reads, pings, connects,
+//!   writes) at their configured costs, a queue bounded by `queue_max`
+//!   beyond which the server stops reading from clients, and a heap whose
+//!   occupancy (queued requests, sessions, watches) sets each
+//!   collection's stop-the-world pause, growing steeply near full;
+//! - [`Proxy`]: a routing proxy, a session client
+//!   ([`crate::systems::parts::session`]) mirroring `znodes` znodes with
+//!   watches, with an outgoing queue and a memory limit past which it
+//!   dies (its supervisor restarts it). `tree-cache` re-reads the whole
+//!   tree on every reconnect, on top of whatever is still unsent;
+//!   `tree-watcher` does not refresh a resumed session and paces a new
+//!   session's refresh by the responses, replacing one in flight;
+//! - [`Lb`] and [`Customers`]: a health-checked load balancer and the
+//!   customers' requests, served by healthy proxies;
+//! - [`Writer`]: writes to the tree (cluster locations changing), whose
+//!   watches make the proxies re-read;
+//! - operators running runbooks: scale the proxies, force an election.
+
+pub mod config;
+pub mod judge;
+
+pub use config::{CoordDo, CoordStep, CoordinationConfig, TreeClient};
+
+use crate::check::Tally;
+use crate::fault::Disk;
+use crate::sim::{Ctx, Node, NodeId, TimerId};
+use crate::systems::parts::LookupMap;
+use crate::systems::parts::election::{self, ReplyEffect};
+use crate::systems::parts::operator::Runbook;
+use crate::systems::parts::session::{Action, Established, SessionClient};
+use crate::systems::parts::workload::PoissonArrivals;
+use crate::systems::{BuildError, Deployment};
+use crate::time::{SimDuration, SimTime};
+use indexmap::IndexMap;
+use rand::RngExt;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// The `[coordination]` system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Coordination;
+
+impl crate::systems::System for Coordination {
+    type Config = CoordinationConfig;
+    type Node = CoordNode;
+    type Layout = Arc<Wiring>;
+
+    fn table(&self) -> &'static str {
+        "coordination"
+    }
+
+    fn about(&self) -> &'static str {
+        "a ZooKeeper-like ensemble with finite CPU and heap, and proxies mirroring its tree"
+    }
+
+    fn validate(
+        &self,
+        config: &CoordinationConfig,
+        topology: &crate::topology::Topology,
+    ) -> Result<(), BuildError> {
+        Ok(config.validate(&|s| topology.site_id(s).is_ok())?)
+    }
+
+    fn deploy(
+        &self,
+        config: &CoordinationConfig,
+        d: &mut Deployment<CoordNode>,
+    ) -> Result<Arc<Wiring>, BuildError> {
+        let cfg = Arc::new(config.clone());
+        let pick = |v: &[String], k: usize| match v.len() {
+            0 => String::new(),
+            n => v[k % n].clone(),
+        };
+        let mut servers = Vec::new();
+        for k in 0..config.servers as usize {
+            servers.push(d.reserve(
+                &format!("zk-{}", k + 1),
+                &config.server_site,
+                &pick(&config.server_domains, k),
+            )?);
+        }
+        let p = &config.proxies;
+        let mut proxies = Vec::new();
+        for k in 0..(p.count + p.spare) as usize {
+            proxies.push(d.reserve(&format!("proxy-{k}"), &p.site, &pick(&p.domains, k))?);
+        }
+        let lb = d.reserve("lb", &p.site, "")?;
+        let customers = d.reserve("customers", &config.customers.site, "")?;
+        let writer = d.reserve("writer", &config.writers.site, "")?;
+        let mut actors = Vec::new();
+        for a in &config.actor {
+            actors.push(d.reserve(&a.name, &a.site, "")?);
+        }
+        let wiring = Arc::new(Wiring {
+            servers: servers.clone(),
+            proxies: proxies.clone(),
+            lb,
+            customers,
+            writer,
+            actors: actors.clone(),
+        });
+        for (k, &id) in servers.iter().enumerate() {
+            d.place(
+                id,
+                CoordNode::Server(Server::new(cfg.clone(), wiring.clone(), k)),
+            )?;
+        }
+        for (k, &id) in proxies.iter().enumerate() {
+            d.needs_one_of(id, &servers);
+            d.place(
+                id,
+                CoordNode::Proxy(Proxy::new(
+                    cfg.clone(),
+                    wiring.clone(),
+                    k,
+                    k < p.count as usize,
+                )),
+            )?;
+        }
+        d.place(lb, CoordNode::Lb(Lb::new(cfg.clone(), wiring.clone())))?;
+        d.place(
+            customers,
+            CoordNode::Customers(Customers {
+                cfg: cfg.clone(),
+                lb,
+                next: 0,
+                pending: LookupMap::new(),
+                windows: Vec::new(),
+            }),
+        )?;
+        d.place(
+            writer,
+            CoordNode::Writer(Writer {
+                cfg: cfg.clone(),
+                wiring: wiring.clone(),
+                next: 0,
+            }),
+        )?;
+        for (i, &id) in actors.iter().enumerate() {
+            d.place(
+                id,
+                CoordNode::Actor(CoordActorNode {
+                    runbook: Runbook::new(config.actor[i].step.clone()),
+                    wiring: wiring.clone(),
+                    started: p.count as usize,
+                }),
+            )?;
+        }
+        Ok(wiring)
+    }
+
+    fn judge(
+        &self,
+        config: &CoordinationConfig,
+        run: &crate::systems::Finished<'_, Self>,
+    ) -> crate::systems::Judgement {
+        judge::judge(run.sim, run.layout, config, run.faults)
+    }
+
+    fn series_step(&self, config: &CoordinationConfig) -> SimDuration {
+        config.resolution
+    }
+}
+
+/// How the nodes find one another.
+#[derive(Clone, Debug)]
+pub struct Wiring {
+    /// Ensemble members.
+    pub servers: Vec<NodeId>,
+    /// Proxies (running, then spares).
+    pub proxies: Vec<NodeId>,
+    /// The load balancer.
+    pub lb: NodeId,
+    /// The customers.
+    pub customers: NodeId,
+    /// The writer.
+    pub writer: NodeId,
+    /// Operators.
+    pub actors: Vec<NodeId>,
+}
+
+impl Wiring {
+    fn server_index(&self, id: NodeId) -> Option<usize> {
+        self.servers.iter().position(|&s| s == id)
+    }
+}
+
+/// Messages.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    /// Client → server: connect, resuming `session` if given.
+    Connect {
+        /// Connection generation.
+        generation: u32,
+        /// Session to resume.
+        session: Option<u64>,
+    },
+    /// Server → client: connected with `session`.
+    Connected {
+        /// Generation.
+        generation: u32,
+        /// Session.
+        session: u64,
+    },
+    /// Server → client: the session expired; connect anew.
+    Expired {
+        /// Generation.
+        generation: u32,
+    },
+    /// Server → client: the connection is closed (the server lost its
+    /// leader, or is not serving).
+    Closed {
+        /// Generation.
+        generation: u32,
+    },
+    /// Client → server: heartbeat.
+    Ping {
+        /// Generation.
+        generation: u32,
+    },
+    /// Server → client.
+    Pong {
+        /// Generation.
+        generation: u32,
+    },
+    /// Client → server: `n` reads.
+    Read {
+        /// Generation.
+        generation: u32,
+        /// Requests.
+        n: u64,
+    },
+    /// Server → client: `n` reads answered.
+    ReadDone {
+        /// Generation.
+        generation: u32,
+        /// Requests.
+        n: u64,
+    },
+    /// Server → client: a watched znode changed.
+    WatchFired {
+        /// Generation.
+        generation: u32,
+    },
+    /// Writer → server (→ leader): write `id`.
+    Write {
+        /// Write id.
+        id: u64,
+    },
+    /// Leader → writer: committed as `zxid`.
+    WriteDone {
+        /// Write id.
+        id: u64,
+        /// Its transaction id.
+        zxid: u64,
+    },
+    /// Candidate → members.
+    Vote {
+        /// Term (epoch).
+        term: u64,
+        /// The candidate's newest transaction.
+        last: u64,
+    },
+    /// Member → candidate.
+    VoteReply {
+        /// Term.
+        term: u64,
+        /// Granted.
+        granted: bool,
+    },
+    /// New leader → followers: its history and sessions.
+    NewLeader {
+        /// Term.
+        term: u64,
+        /// Transactions.
+        log: Arc<Vec<u64>>,
+        /// Sessions.
+        sessions: Arc<Vec<u64>>,
+    },
+    /// Follower → leader: synced.
+    NewLeaderAck {
+        /// Term.
+        term: u64,
+    },
+    /// Leader → followers, every tick: sessions created and expired.
+    Heartbeat {
+        /// Term.
+        term: u64,
+        /// Created.
+        created: Arc<Vec<u64>>,
+        /// Expired.
+        expired: Arc<Vec<u64>>,
+    },
+    /// Follower → leader: alive; sessions heard of and created.
+    HeartbeatAck {
+        /// Term.
+        term: u64,
+        /// Heard of since the last.
+        touched: Vec<u64>,
+        /// Created here since the last.
+        created: Vec<u64>,
+    },
+    /// Leader → followers: a proposal.
+    Propose {
+        /// Term.
+        term: u64,
+        /// Transaction.
+        zxid: u64,
+    },
+    /// Follower → leader.
+    Ack {
+        /// Term.
+        term: u64,
+        /// Transaction.
+        zxid: u64,
+    },
+    /// Leader → followers: committed.
+    Commit {
+        /// Term.
+        term: u64,
+        /// Transaction.
+        zxid: u64,
+    },
+    /// Operator → servers: the leader steps down.
+    StepDown,
+    /// Load balancer → proxy.
+    Health,
+    /// Proxy → load balancer.
+    HealthReply {
+        /// Healthy.
+        ok: bool,
+    },
+    /// Customer → load balancer, and load balancer → proxy.
+    Request {
+        /// Request id.
+        req: u64,
+        /// The customer.
+        customer: NodeId,
+    },
+    /// → customer.
+    Reply {
+        /// Request id.
+        req: u64,
+        /// Served.
+        ok: bool,
+    },
+    /// Operator → proxy: start (a spare), with a memory limit.
+    Start {
+        /// Memory limit, MB.
+        memory_mb: Option<f64>,
+    },
+}
+
+/// Timers.
+#[derive(Clone, Debug)]
+pub enum Timer {
+    /// Server: a tick.
+    Tick,
+    /// Server: the request in the CPU is done.
+    CpuDone,
+    /// Server: a collection.
+    Gc,
+    /// Server: the collection's pause is over.
+    GcEnd,
+    /// Server: election timeout.
+    Election,
+    /// Server: a new leader's sync deadline.
+    InitLimit(u64),
+    /// Proxy: session tick.
+    ClientTick,
+    /// Proxy: restarted by its supervisor.
+    Restart,
+    /// Load balancer: health-check round.
+    HealthRound,
+    /// Customers: next request.
+    Request,
+    /// Customers: time out old requests.
+    Sweep,
+    /// Writer: next write.
+    Write,
+    /// Operator: next step.
+    Step,
+}
+
+/// What the nodes record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Obs {
+    /// Server: its role changed.
+    Role {
+        /// Leading, following or looking.
+        role: ZkRole,
+        /// Term.
+        term: u64,
+    },
+    /// Server: a collection paused it.
+    Gc {
+        /// The pause.
+        pause: SimDuration,
+        /// Heap occupancy, 0-1.
+        occupancy: f64,
+    },
+    /// Server: sessions expired.
+    Expired(u32),
+    /// Leader: committed.
+    Committed(u64),
+    /// Writer: acknowledged.
+    Acked(u64),
+    /// Proxy: a session started (new, not resumed).
+    NewSession,
+    /// Proxy: a refresh enqueued `n` reads.
+    Refresh(u64),
+    /// Proxy: read requests sent.
+    Sent(u64),
+    /// Proxy: outstanding requests and memory, at a new peak.
+    Peak {
+        /// Unsent and unanswered.
+        outstanding: u64,
+        /// MB.
+        memory_mb: f64,
+    },
+    /// Proxy: died past its memory limit.
+    Died {
+        /// MB when it died.
+        memory_mb: f64,
+    },
+    /// Proxy: its mirror is complete.
+    Initialized,
+    /// Proxy: started (a spare, or after a death).
+    Started,
+    /// Operator: a step ended.
+    Step {
+        /// Index.
+        step: u32,
+        /// In words.
+        detail: String,
+    },
+}
+
+/// A member's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZkRole {
+    /// Electing.
+    Looking,
+    /// Following a leader.
+    Following,
+    /// Leading.
+    Leading,
+}
+
+/// The nodes.
+#[derive(Debug)]
+pub enum CoordNode {
+    /// An ensemble member.
+    Server(Box<Server>),
+    /// A proxy.
+    Proxy(Box<Proxy>),
+    /// The load balancer.
+    Lb(Lb),
+    /// The customers.
+    Customers(Customers),
+    /// The writer.
+    Writer(Writer),
+    /// An operator.
+    Actor(CoordActorNode),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    Read {
+        client: NodeId,
+        generation: u32,
+        n: u64,
+    },
+    Ping {
+        client: NodeId,
+        generation: u32,
+    },
+    Connect {
+        client: NodeId,
+        generation: u32,
+        session: Option<u64>,
+    },
+    Write {
+        id: u64,
+    },
+}
+
+impl Work {
+    fn requests(&self) -> u64 {
+        match self {
+            Work::Read { n, .. } => *n,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Conn {
+    generation: u32,
+    session: u64,
+}
+
+/// What waited out a collection.
+#[derive(Debug)]
+enum Stalled {
+    Message(NodeId, Msg),
+    Timer(Timer),
+}
+
+/// An ensemble member.
+#[derive(Debug)]
+pub struct Server {
+    cfg: Arc<CoordinationConfig>,
+    w: Arc<Wiring>,
+    idx: usize,
+    /// Role.
+    pub role: ZkRole,
+    /// Term (epoch).
+    pub term: u64,
+    voted_for: Option<NodeId>,
+    votes: usize,
+    election_timer: Option<TimerId>,
+    leader: Option<usize>,
+    last_leader_contact: Option<SimTime>,
+    /// Synced with a leader (a follower), or with a quorum synced (a
+    /// leader): serving clients.
+    pub serving: bool,
+    synced: Vec<bool>,
+    last_ack: Vec<SimTime>,
+    /// Transactions, in order.
+    pub log: Vec<u64>,
+    counter: u64,
+    pending: LookupMap<u64, usize>,
+    write_ids: LookupMap<u64, u64>,
+    sessions: IndexMap<u64, SimTime>,
+    created: Vec<u64>,
+    touched: Vec<u64>,
+    next_session: u64,
+    conns: IndexMap<NodeId, Conn>,
+    queue: VecDeque<Work>,
+    queued: u64,
+    busy: bool,
+    unread: VecDeque<Work>,
+    paused: bool,
+    stalled: Vec<Stalled>,
+    /// Longest queue, in requests.
+    pub queue_peak: u64,
+}
+
+impl Server {
+    fn new(cfg: Arc<CoordinationConfig>, w: Arc<Wiring>, idx: usize) -> Box<Self> {
+        let n = cfg.servers as usize;
+        // The run starts in steady state: member 1 leads term 1.
+        let leading = idx == 0;
+        Box::new(Self {
+            role: if leading {
+                ZkRole::Leading
+            } else {
+                ZkRole::Following
+            },
+            term: 1,
+            voted_for: None,
+            votes: 0,
+            election_timer: None,
+            leader: Some(0),
+            last_leader_contact: Some(SimTime::ZERO),
+            serving: true,
+            synced: vec![true; n],
+            last_ack: vec![SimTime::ZERO; n],
+            log: Vec::new(),
+            counter: 0,
+            pending: LookupMap::new(),
+            write_ids: LookupMap::new(),
+            sessions: IndexMap::new(),
+            created: Vec::new(),
+            touched: Vec::new(),
+            next_session: ((idx as u64) + 1) << 40,
+            conns: IndexMap::new(),
+            queue: VecDeque::new(),
+            queued: 0,
+            busy: false,
+            unread: VecDeque::new(),
+            paused: false,
+            stalled: Vec::new(),
+            queue_peak: 0,
+            cfg,
+            w,
+            idx,
+        })
+    }
+
+    fn quorum(&self) -> usize {
+        election::majority(self.cfg.servers as usize)
+    }
+
+    fn last_zxid(&self) -> u64 {
+        self.log.last().copied().unwrap_or(0)
+    }
+
+    fn session_timeout(&self) -> SimDuration {
+        self.cfg.proxies.session_timeout
+    }
+
+    /// Heap occupancy, 0-1 (may pass 1).
+    pub fn occupancy(&self) -> f64 {
+        let h = &self.cfg.heap;
+        let conns = self.conns.len() as f64;
+        let mb = h.base_mb
+            + self.queued as f64 * h.request_kb / 1024.0
+            + conns * h.session_kb / 1024.0
+            + conns * self.cfg.znodes as f64 * h.watch_bytes / 1e6;
+        mb / h.mb
+    }
+
+    fn cost(&self, work: &Work) -> SimDuration {
+        let c = &self.cfg.cpu;
+        let us = match work {
+            Work::Read { n, .. } => c.read_us * *n as f64,
+            Work::Ping { .. } => c.ping_us,
+            Work::Connect { .. } => c.connect_us,
+            Work::Write { .. } => c.write_us,
+        };
+        SimDuration::from_nanos((us * 1000.0) as u64)
+    }
+
+    fn enqueue(&mut self, ctx: &mut Ctx<'_, CoordNode>, work: Work) {
+        let n = work.requests();
+        if self.queued + n > self.cfg.queue_max && !self.queue.is_empty() {
+            // Full: stop reading from clients (their requests wait).
+            self.unread.push_back(work);
+            return;
+        }
+        self.queued += n;
+        self.queue_peak = self.queue_peak.max(self.queued);
+        self.queue.push_back(work);
+        self.run_cpu(ctx);
+    }
+
+    fn run_cpu(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        if self.busy {
+            return;
+        }
+        if let Some(w) = self.queue.front() {
+            self.busy = true;
+            let d = self.cost(w);
+            ctx.set_timer(d, Timer::CpuDone);
+        }
+    }
+
+    fn cpu_done(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        self.busy = false;
+        let Some(work) = self.queue.pop_front() else {
+            return;
+        };
+        self.queued -= work.requests();
+        // Room again: read what waited.
+        while let Some(next) = self.unread.front() {
+            if self.queued + next.requests() > self.cfg.queue_max && !self.queue.is_empty() {
+                break;
+            }
+            let next = self.unread.pop_front().expect("front");
+            self.queued += next.requests();
+            self.queue.push_back(next);
+        }
+        self.complete(ctx, work);
+        self.run_cpu(ctx);
+    }
+
+    fn live(&self, client: NodeId, generation: u32) -> Option<Conn> {
+        self.conns
+            .get(&client)
+            .copied()
+            .filter(|c| c.generation == generation)
+    }
+
+    fn complete(&mut self, ctx: &mut Ctx<'_, CoordNode>, work: Work) {
+        match work {
+            Work::Read {
+                client,
+                generation,
+                n,
+            } => {
+                if self.live(client, generation).is_some() {
+                    ctx.send(client, Msg::ReadDone { generation, n });
+                }
+            }
+            Work::Ping { client, generation } => {
+                if let Some(c) = self.live(client, generation) {
+                    self.touch(ctx.now(), c.session);
+                    ctx.send(client, Msg::Pong { generation });
+                }
+            }
+            Work::Connect {
+                client,
+                generation,
+                session,
+            } => {
+                if !self.serving {
+                    ctx.send(client, Msg::Closed { generation });
+                    return;
+                }
+                let id = match session {
+                    Some(s) if self.sessions.contains_key(&s) => s,
+                    Some(_) => {
+                        ctx.send(client, Msg::Expired { generation });
+                        return;
+                    }
+                    None => {
+                        let s = self.next_session;
+                        self.next_session += 1;
+                        self.sessions.insert(s, ctx.now() + self.session_timeout());
+                        // The leader announces it; a follower reports it
+                        // to the leader first.
+                        self.created.push(s);
+                        s
+                    }
+                };
+                self.touch(ctx.now(), id);
+                self.conns.insert(
+                    client,
+                    Conn {
+                        generation,
+                        session: id,
+                    },
+                );
+                ctx.send(
+                    client,
+                    Msg::Connected {
+                        generation,
+                        session: id,
+                    },
+                );
+            }
+            Work::Write { id } => {
+                if self.role != ZkRole::Leading || !self.serving {
+                    return;
+                }
+                self.counter += 1;
+                let zxid = (self.term << 32) | self.counter;
+                self.log.push(zxid);
+                self.pending.insert(zxid, 1);
+                self.write_ids.insert(zxid, id);
+                for (k, &s) in self.w.servers.iter().enumerate() {
+                    if k != self.idx {
+                        ctx.send(
+                            s,
+                            Msg::Propose {
+                                term: self.term,
+                                zxid,
+                            },
+                        );
+                    }
+                }
+                if self.quorum() <= 1 {
+                    self.commit(ctx, zxid);
+                }
+            }
+        }
+    }
+
+    fn touch(&mut self, now: SimTime, session: u64) {
+        if self.role == ZkRole::Leading {
+            if let Some(d) = self.sessions.get_mut(&session) {
+                *d = now + self.cfg.proxies.session_timeout;
+            }
+        } else {
+            self.touched.push(session);
+        }
+    }
+
+    fn commit(&mut self, ctx: &mut Ctx<'_, CoordNode>, zxid: u64) {
+        self.pending.remove(&zxid);
+        ctx.record(Obs::Committed(zxid));
+        if let Some(id) = self.write_ids.remove(&zxid) {
+            ctx.send(self.w.writer, Msg::WriteDone { id, zxid });
+        }
+        for (k, &s) in self.w.servers.iter().enumerate() {
+            if k != self.idx {
+                ctx.send(
+                    s,
+                    Msg::Commit {
+                        term: self.term,
+                        zxid,
+                    },
+                );
+            }
+        }
+        self.fire_watches(ctx);
+    }
+
+    fn fire_watches(&self, ctx: &mut Ctx<'_, CoordNode>) {
+        for (&client, c) in &self.conns {
+            ctx.send(
+                client,
+                Msg::WatchFired {
+                    generation: c.generation,
+                },
+            );
+        }
+    }
+
+    /// Stops serving: every client connection is closed.
+    fn drop_clients(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        for (client, c) in std::mem::take(&mut self.conns) {
+            ctx.send(
+                client,
+                Msg::Closed {
+                    generation: c.generation,
+                },
+            );
+        }
+        self.unread.clear();
+    }
+
+    fn become_looking(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        if self.role != ZkRole::Looking {
+            self.role = ZkRole::Looking;
+            ctx.record(Obs::Role {
+                role: ZkRole::Looking,
+                term: self.term,
+            });
+        }
+        self.serving = false;
+        self.leader = None;
+        self.drop_clients(ctx);
+        let e = self.cfg.election;
+        election::arm_timer(ctx, &mut self.election_timer, e.min, e.max, Timer::Election);
+    }
+
+    fn stand(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        self.term += 1;
+        self.voted_for = Some(ctx.id());
+        self.votes = 1;
+        let last = self.last_zxid();
+        for (k, &s) in self.w.servers.iter().enumerate() {
+            if k != self.idx {
+                ctx.send(
+                    s,
+                    Msg::Vote {
+                        term: self.term,
+                        last,
+                    },
+                );
+            }
+        }
+        let e = self.cfg.election;
+        election::arm_timer(ctx, &mut self.election_timer, e.min, e.max, Timer::Election);
+        if self.votes >= self.quorum() {
+            self.lead(ctx);
+        }
+    }
+
+    fn lead(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        self.role = ZkRole::Leading;
+        self.leader = Some(self.idx);
+        self.serving = false;
+        self.counter = 0;
+        self.synced = vec![false; self.cfg.servers as usize];
+        self.synced[self.idx] = true;
+        ctx.record(Obs::Role {
+            role: ZkRole::Leading,
+            term: self.term,
+        });
+        let log = Arc::new(self.log.clone());
+        let sessions = Arc::new(self.sessions.keys().copied().collect::<Vec<_>>());
+        for (k, &s) in self.w.servers.iter().enumerate() {
+            if k != self.idx {
+                ctx.send(
+                    s,
+                    Msg::NewLeader {
+                        term: self.term,
+                        log: log.clone(),
+                        sessions: sessions.clone(),
+                    },
+                );
+            }
+        }
+        let limit = self.cfg.tick.as_nanos() * u64::from(self.cfg.init_limit);
+        ctx.set_timer(SimDuration::from_nanos(limit), Timer::InitLimit(self.term));
+        self.maybe_serve(ctx);
+    }
+
+    fn maybe_serve(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        if self.role == ZkRole::Leading
+            && !self.serving
+            && self.synced.iter().filter(|&&s| s).count() >= self.quorum()
+        {
+            self.serving = true;
+            let now = ctx.now();
+            let t = self.session_timeout();
+            // A new leader gives every session a fresh timeout.
+            for d in self.sessions.values_mut() {
+                *d = now + t;
+            }
+            for a in self.last_ack.iter_mut() {
+                *a = now;
+            }
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, msg: Msg) {
+        if self.paused {
+            self.stalled.push(Stalled::Message(from, msg));
+            return;
+        }
+        let now = ctx.now();
+        let peer = self.w.server_index(from);
+        match msg {
+            Msg::Connect {
+                generation,
+                session,
+            } => {
+                if self.serving {
+                    self.enqueue(
+                        ctx,
+                        Work::Connect {
+                            client: from,
+                            generation,
+                            session,
+                        },
+                    );
+                } else {
+                    ctx.send(from, Msg::Closed { generation });
+                }
+            }
+            Msg::Ping { generation } if self.live(from, generation).is_some() => {
+                self.enqueue(
+                    ctx,
+                    Work::Ping {
+                        client: from,
+                        generation,
+                    },
+                );
+            }
+            Msg::Read { generation, n } if self.live(from, generation).is_some() => {
+                self.enqueue(
+                    ctx,
+                    Work::Read {
+                        client: from,
+                        generation,
+                        n,
+                    },
+                );
+            }
+            Msg::Write { id } => match (self.role, self.leader) {
+                (ZkRole::Leading, _) if self.serving => self.enqueue(ctx, Work::Write { id }),
+                (ZkRole::Following, Some(l)) if self.serving => {
+                    ctx.send(self.w.servers[l], Msg::Write { id });
+                }
+                _ => {}
+            },
+            Msg::StepDown if self.role == ZkRole::Leading => {
+                self.become_looking(ctx);
+            }
+            Msg::Vote { term, last } => {
+                let Some(_) = peer else { return };
+                let sticky = election::sticky(
+                    self.role == ZkRole::Leading && self.serving,
+                    self.last_leader_contact.filter(|_| self.serving),
+                    now,
+                    self.cfg.election.min,
+                );
+                if election::adopts_term(term, self.term, sticky) {
+                    self.term = term;
+                    self.voted_for = None;
+                    if self.role != ZkRole::Looking {
+                        self.become_looking(ctx);
+                    }
+                }
+                let granted = election::grants_vote(
+                    term,
+                    self.term,
+                    self.voted_for,
+                    from,
+                    last >= self.last_zxid(),
+                    sticky,
+                );
+                if granted {
+                    self.voted_for = Some(from);
+                    let e = self.cfg.election;
+                    election::arm_timer(
+                        ctx,
+                        &mut self.election_timer,
+                        e.min,
+                        e.max,
+                        Timer::Election,
+                    );
+                }
+                ctx.send(
+                    from,
+                    Msg::VoteReply {
+                        term: self.term,
+                        granted,
+                    },
+                );
+            }
+            Msg::VoteReply { term, granted } => {
+                let looking = self.role == ZkRole::Looking && self.voted_for == Some(ctx.id());
+                match election::on_vote_reply(
+                    term,
+                    granted,
+                    self.term,
+                    looking,
+                    &mut self.votes,
+                    self.cfg.servers as usize,
+                ) {
+                    ReplyEffect::StepDown(t) => {
+                        self.term = t;
+                        self.voted_for = None;
+                        self.become_looking(ctx);
+                    }
+                    ReplyEffect::Elected => self.lead(ctx),
+                    ReplyEffect::Nothing => {}
+                }
+            }
+            Msg::NewLeader {
+                term,
+                log,
+                sessions,
+            } => {
+                let Some(l) = peer else { return };
+                if term < self.term {
+                    return;
+                }
+                if let Some(t) = self.election_timer.take() {
+                    ctx.cancel_timer(t);
+                }
+                if self.role == ZkRole::Leading || self.serving {
+                    self.drop_clients(ctx);
+                }
+                self.term = term;
+                self.role = ZkRole::Following;
+                self.leader = Some(l);
+                self.last_leader_contact = Some(now);
+                self.log = (*log).clone();
+                self.sessions = sessions.iter().map(|&s| (s, now)).collect();
+                self.serving = true;
+                ctx.record(Obs::Role {
+                    role: ZkRole::Following,
+                    term,
+                });
+                ctx.send(from, Msg::NewLeaderAck { term });
+            }
+            Msg::NewLeaderAck { term } => {
+                if let Some(k) = peer
+                    && term == self.term
+                    && self.role == ZkRole::Leading
+                {
+                    self.synced[k] = true;
+                    self.last_ack[k] = now;
+                    self.maybe_serve(ctx);
+                }
+            }
+            Msg::Heartbeat {
+                term,
+                created,
+                expired,
+            } if term == self.term && self.role == ZkRole::Following && peer == self.leader => {
+                self.last_leader_contact = Some(now);
+                for &s in created.iter() {
+                    self.sessions.insert(s, now);
+                }
+                for s in expired.iter() {
+                    self.sessions.swap_remove(s);
+                    self.close_session(ctx, *s);
+                }
+                let touched = std::mem::take(&mut self.touched);
+                let created = std::mem::take(&mut self.created);
+                ctx.send(
+                    from,
+                    Msg::HeartbeatAck {
+                        term,
+                        touched,
+                        created,
+                    },
+                );
+            }
+            Msg::HeartbeatAck {
+                term,
+                touched,
+                created,
+            } => {
+                if let Some(k) = peer
+                    && term == self.term
+                    && self.role == ZkRole::Leading
+                {
+                    self.last_ack[k] = now;
+                    let deadline = now + self.session_timeout();
+                    for s in created {
+                        if self.sessions.insert(s, deadline).is_none() {
+                            self.created.push(s);
+                        }
+                    }
+                    // A session the leader expired stays expired.
+                    for s in touched {
+                        if let Some(d) = self.sessions.get_mut(&s) {
+                            *d = deadline;
+                        }
+                    }
+                }
+            }
+            Msg::Propose { term, zxid }
+                if term == self.term && self.role == ZkRole::Following && peer == self.leader =>
+            {
+                self.last_leader_contact = Some(now);
+                self.log.push(zxid);
+                ctx.send(from, Msg::Ack { term, zxid });
+            }
+            Msg::Ack { term, zxid } if term == self.term && self.role == ZkRole::Leading => {
+                if let Some(k) = peer {
+                    self.last_ack[k] = now;
+                }
+                if let Some(a) = self.pending.get_mut(&zxid) {
+                    *a += 1;
+                    if *a >= self.quorum() {
+                        self.commit(ctx, zxid);
+                    }
+                }
+            }
+            Msg::Commit { term, .. }
+                if term == self.term && self.role == ZkRole::Following && self.serving =>
+            {
+                self.fire_watches(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn close_session(&mut self, ctx: &mut Ctx<'_, CoordNode>, session: u64) {
+        let gone: Vec<NodeId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.session == session)
+            .map(|(&k, _)| k)
+            .collect();
+        for client in gone {
+            if let Some(c) = self.conns.swap_remove(&client) {
+                ctx.send(
+                    client,
+                    Msg::Expired {
+                        generation: c.generation,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>, timer: Timer) {
+        if self.paused && !matches!(timer, Timer::GcEnd) {
+            self.stalled.push(Stalled::Timer(timer));
+            return;
+        }
+        let now = ctx.now();
+        match timer {
+            Timer::CpuDone => self.cpu_done(ctx),
+            Timer::Tick => {
+                let lapse = SimDuration::from_nanos(
+                    self.cfg.tick.as_nanos() * u64::from(self.cfg.sync_limit),
+                );
+                match self.role {
+                    ZkRole::Leading if self.serving => {
+                        let created = Arc::new(std::mem::take(&mut self.created));
+                        let mut expired = Vec::new();
+                        for (&s, &d) in &self.sessions {
+                            if d <= now {
+                                expired.push(s);
+                            }
+                        }
+                        for s in &expired {
+                            self.sessions.swap_remove(s);
+                            self.close_session(ctx, *s);
+                        }
+                        if !expired.is_empty() {
+                            ctx.record(Obs::Expired(expired.len() as u32));
+                        }
+                        let expired = Arc::new(expired);
+                        for (k, &s) in self.w.servers.iter().enumerate() {
+                            if k != self.idx {
+                                ctx.send(
+                                    s,
+                                    Msg::Heartbeat {
+                                        term: self.term,
+                                        created: created.clone(),
+                                        expired: expired.clone(),
+                                    },
+                                );
+                            }
+                        }
+                        let heard = self
+                            .last_ack
+                            .iter()
+                            .enumerate()
+                            .filter(|&(k, &t)| k == self.idx || now.saturating_since(t) < lapse)
+                            .count();
+                        if heard < self.quorum() {
+                            // Lost its quorum: shuts itself down.
+                            self.become_looking(ctx);
+                        }
+                    }
+                    ZkRole::Following
+                        if self
+                            .last_leader_contact
+                            .is_none_or(|t| now.saturating_since(t) >= lapse) =>
+                    {
+                        self.become_looking(ctx);
+                    }
+                    _ => {}
+                }
+                ctx.set_timer(self.cfg.tick, Timer::Tick);
+            }
+            Timer::Election => {
+                self.election_timer = None;
+                if self.role == ZkRole::Looking || (self.role == ZkRole::Following && !self.serving)
+                {
+                    self.stand(ctx);
+                }
+            }
+            Timer::InitLimit(term)
+                if term == self.term && self.role == ZkRole::Leading && !self.serving =>
+            {
+                self.become_looking(ctx);
+            }
+            Timer::Gc => {
+                let h = &self.cfg.heap;
+                let u = self.occupancy();
+                let free = (1.0 - u.min(0.995)).max(0.005);
+                let pause = SimDuration::from_secs_f64(
+                    (h.gc_base.as_secs_f64() / free.powf(h.gc_exponent))
+                        .min(h.gc_max.as_secs_f64()),
+                );
+                if pause >= SimDuration::from_millis(1) {
+                    self.paused = true;
+                    ctx.record(Obs::Gc {
+                        pause,
+                        occupancy: u,
+                    });
+                    ctx.set_timer(pause, Timer::GcEnd);
+                } else {
+                    ctx.set_timer(h.gc_every, Timer::Gc);
+                }
+            }
+            Timer::GcEnd => {
+                self.paused = false;
+                ctx.set_timer(self.cfg.heap.gc_every, Timer::Gc);
+                for s in std::mem::take(&mut self.stalled) {
+                    match s {
+                        Stalled::Message(from, m) => self.on_message(ctx, from, m),
+                        Stalled::Timer(t) => self.on_timer(ctx, t),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A routing proxy.
+#[derive(Debug)]
+pub struct Proxy {
+    cfg: Arc<CoordinationConfig>,
+    w: Arc<Wiring>,
+    idx: usize,
+    /// Running.
+    pub alive: bool,
+    memory_mb: f64,
+    client: SessionClient,
+    outgoing: u64,
+    inflight: u64,
+    refresh_left: u64,
+    initialized: bool,
+    warm: bool,
+    peak: u64,
+}
+
+impl Proxy {
+    fn new(cfg: Arc<CoordinationConfig>, w: Arc<Wiring>, idx: usize, running: bool) -> Box<Self> {
+        let p = &cfg.proxies;
+        Box::new(Self {
+            alive: running,
+            memory_mb: p.memory_mb,
+            client: SessionClient::new(
+                p.session_timeout,
+                cfg.servers as usize,
+                idx,
+                p.backoff.clone(),
+            ),
+            outgoing: 0,
+            inflight: 0,
+            refresh_left: 0,
+            // The run starts in steady state: mirrors loaded.
+            initialized: running,
+            warm: running,
+            peak: 0,
+            cfg,
+            w,
+            idx,
+        })
+    }
+
+    fn healthy(&self) -> bool {
+        self.alive
+            && self.initialized
+            && (!self.cfg.proxies.healthy_needs_connection || self.client.is_connected())
+    }
+
+    fn memory(&self) -> f64 {
+        let p = &self.cfg.proxies;
+        p.base_mb + (self.outgoing + self.inflight) as f64 * p.request_kb / 1024.0
+    }
+
+    fn check_memory(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let out = self.outgoing + self.inflight;
+        let mem = self.memory();
+        if out > self.peak {
+            self.peak = out;
+            ctx.record(Obs::Peak {
+                outstanding: out,
+                memory_mb: mem,
+            });
+        }
+        if mem > self.memory_mb {
+            ctx.record(Obs::Died { memory_mb: mem });
+            self.alive = false;
+            self.outgoing = 0;
+            self.inflight = 0;
+            self.initialized = false;
+            ctx.set_timer(self.cfg.proxies.restart_after, Timer::Restart);
+        }
+    }
+
+    fn pump(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let Some(server) = self.client.server() else {
+            return;
+        };
+        let p = &self.cfg.proxies;
+        let window = match p.client {
+            TreeClient::TreeCache => p.send_window,
+            TreeClient::TreeWatcher => p.chunk,
+        };
+        let mut sent = 0;
+        while self.outgoing > 0 && self.inflight + p.chunk.min(self.outgoing) <= window {
+            let n = p.chunk.min(self.outgoing);
+            self.outgoing -= n;
+            self.inflight += n;
+            sent += n;
+            ctx.send(
+                self.w.servers[server],
+                Msg::Read {
+                    generation: self.client.generation,
+                    n,
+                },
+            );
+        }
+        if sent > 0 {
+            ctx.record(Obs::Sent(sent));
+        }
+    }
+
+    fn lost(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        // Requests on the wire fail with connection loss and the client
+        // library retries them: back to the outgoing queue.
+        self.outgoing += self.inflight;
+        self.inflight = 0;
+        let now = ctx.now();
+        self.client.jitter(now, ctx.rng());
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, msg: Msg) {
+        if !self.alive {
+            if let Msg::Start { memory_mb } = msg {
+                self.start(ctx, memory_mb);
+            }
+            return;
+        }
+        let now = ctx.now();
+        let current = |g: u32, c: &SessionClient| g == c.generation;
+        match msg {
+            Msg::Health => ctx.send(from, Msg::HealthReply { ok: self.healthy() }),
+            Msg::Request { req, customer } => ctx.send(
+                customer,
+                Msg::Reply {
+                    req,
+                    ok: self.healthy(),
+                },
+            ),
+            Msg::Start { memory_mb: Some(m) } => self.memory_mb = m,
+            Msg::Connected {
+                generation,
+                session,
+            } if current(generation, &self.client) => {
+                let est = self.client.connected(now, session);
+                if est == Established::New {
+                    ctx.record(Obs::NewSession);
+                }
+                let z = self.cfg.znodes;
+                if std::mem::take(&mut self.warm) {
+                    // The mirror was loaded before the run.
+                } else {
+                    match self.cfg.proxies.client {
+                        TreeClient::TreeCache => {
+                            self.outgoing += z;
+                            self.refresh_left = z;
+                            ctx.record(Obs::Refresh(z));
+                        }
+                        TreeClient::TreeWatcher => {
+                            if est == Established::New || !self.initialized {
+                                self.outgoing = z;
+                                self.refresh_left = z;
+                                ctx.record(Obs::Refresh(z));
+                            }
+                        }
+                    }
+                }
+                self.check_memory(ctx);
+                if self.alive {
+                    self.pump(ctx);
+                }
+            }
+            Msg::Pong { generation } if current(generation, &self.client) => {
+                self.client.heard(now);
+            }
+            Msg::ReadDone { generation, n } if current(generation, &self.client) => {
+                self.client.heard(now);
+                self.inflight = self.inflight.saturating_sub(n);
+                if self.refresh_left > 0 {
+                    self.refresh_left = self.refresh_left.saturating_sub(n);
+                    if self.refresh_left == 0 && !self.initialized {
+                        self.initialized = true;
+                        ctx.record(Obs::Initialized);
+                    }
+                }
+                self.pump(ctx);
+            }
+            Msg::WatchFired { generation } if current(generation, &self.client) => {
+                self.client.heard(now);
+                self.outgoing += 1;
+                self.check_memory(ctx);
+                if self.alive {
+                    self.pump(ctx);
+                }
+            }
+            Msg::Expired { generation } | Msg::Closed { generation }
+                if current(generation, &self.client) =>
+            {
+                if matches!(msg, Msg::Expired { .. }) {
+                    self.client.expired();
+                }
+                let server = match self.client.link {
+                    crate::systems::parts::session::Link::Connected { server }
+                    | crate::systems::parts::session::Link::Connecting { server, .. }
+                    | crate::systems::parts::session::Link::Waiting { server } => server,
+                };
+                self.client.lose(now, server);
+                self.lost(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_, CoordNode>, memory_mb: Option<f64>) {
+        if let Some(m) = memory_mb {
+            self.memory_mb = m;
+        }
+        let p = &self.cfg.proxies;
+        self.alive = true;
+        self.client = SessionClient::new(
+            p.session_timeout,
+            self.cfg.servers as usize,
+            self.idx,
+            p.backoff.clone(),
+        );
+        // A fresh process: its first session loads the whole mirror.
+        self.initialized = false;
+        self.warm = false;
+        ctx.record(Obs::Started);
+        ctx.set_timer(SimDuration::ZERO, Timer::ClientTick);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>, timer: Timer) {
+        match timer {
+            Timer::ClientTick if self.alive => {
+                let now = ctx.now();
+                let g = self.client.generation;
+                match self.client.tick(now) {
+                    Action::Ping(s) => ctx.send(self.w.servers[s], Msg::Ping { generation: g }),
+                    Action::Lost(_) => self.lost(ctx),
+                    Action::Connect(s) => ctx.send(
+                        self.w.servers[s],
+                        Msg::Connect {
+                            generation: self.client.generation,
+                            session: self.client.session,
+                        },
+                    ),
+                    Action::Nothing => {}
+                }
+                ctx.set_timer(self.client.tick_every(), Timer::ClientTick);
+            }
+            Timer::Restart if !self.alive => {
+                let m = Some(self.memory_mb);
+                self.start(ctx, m);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The load balancer in front of the proxies.
+#[derive(Debug)]
+pub struct Lb {
+    cfg: Arc<CoordinationConfig>,
+    w: Arc<Wiring>,
+    healthy: Vec<bool>,
+    answered: Vec<bool>,
+}
+
+impl Lb {
+    fn new(cfg: Arc<CoordinationConfig>, w: Arc<Wiring>) -> Self {
+        let n = w.proxies.len();
+        let running = cfg.proxies.count as usize;
+        Self {
+            healthy: (0..n).map(|k| k < running).collect(),
+            answered: vec![false; n],
+            cfg,
+            w,
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::HealthReply { ok } => {
+                if let Some(k) = self.w.proxies.iter().position(|&p| p == from) {
+                    self.answered[k] = true;
+                    self.healthy[k] = ok;
+                }
+            }
+            Msg::Request { req, customer } => {
+                let up: Vec<usize> = (0..self.healthy.len())
+                    .filter(|&k| self.healthy[k])
+                    .collect();
+                if up.is_empty() {
+                    ctx.send(customer, Msg::Reply { req, ok: false });
+                } else {
+                    let k = up[ctx.rng().random_range(0..up.len())];
+                    ctx.send(self.w.proxies[k], Msg::Request { req, customer });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        for k in 0..self.healthy.len() {
+            // No answer to the last round: unhealthy.
+            if !self.answered[k] {
+                self.healthy[k] = false;
+            }
+            self.answered[k] = false;
+            ctx.send(self.w.proxies[k], Msg::Health);
+        }
+        ctx.set_timer(self.cfg.proxies.health_every, Timer::HealthRound);
+    }
+}
+
+/// The customers.
+#[derive(Debug)]
+pub struct Customers {
+    cfg: Arc<CoordinationConfig>,
+    lb: NodeId,
+    next: u64,
+    pending: LookupMap<u64, SimTime>,
+    /// Requests per window.
+    pub windows: Vec<Tally>,
+}
+
+impl Customers {
+    fn window(&mut self, t: SimTime) -> &mut Tally {
+        let w = (t.as_nanos() / self.cfg.resolution.as_nanos()) as usize;
+        if self.windows.len() <= w {
+            self.windows.resize(w + 1, Tally::default());
+        }
+        &mut self.windows[w]
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>, timer: Timer) {
+        let now = ctx.now();
+        match timer {
+            Timer::Request => {
+                let req = self.next;
+                self.next += 1;
+                let me = ctx.id();
+                ctx.send(self.lb, Msg::Request { req, customer: me });
+                self.pending.insert(req, now);
+                self.window(now).requests += 1;
+                let gap = PoissonArrivals::new(self.cfg.customers.per_s).next_gap(ctx.rng());
+                ctx.set_timer(gap, Timer::Request);
+            }
+            Timer::Sweep => {
+                let late = |t: &SimTime| now.saturating_since(*t) > SimDuration::from_secs(10);
+                for r in self.pending.keys_where(late) {
+                    self.pending.remove(&r);
+                }
+                ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_message(&mut self, msg: Msg) {
+        if let Msg::Reply { req, ok } = msg
+            && let Some(at) = self.pending.remove(&req)
+            && ok
+        {
+            self.window(at).ok += 1;
+        }
+    }
+}
+
+/// Writes to the tree.
+#[derive(Debug)]
+pub struct Writer {
+    cfg: Arc<CoordinationConfig>,
+    wiring: Arc<Wiring>,
+    next: u64,
+}
+
+/// An operator.
+#[derive(Debug)]
+pub struct CoordActorNode {
+    runbook: Runbook<CoordStep>,
+    wiring: Arc<Wiring>,
+    started: usize,
+}
+
+impl CoordActorNode {
+    /// Step `k`.
+    pub fn step(&self, k: u32) -> Option<&CoordStep> {
+        self.runbook.steps.get(k as usize)
+    }
+
+    fn schedule(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        if let Some((_, at)) = self.runbook.due() {
+            ctx.set_timer(at.saturating_since(ctx.now()), Timer::Step);
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let Some(k) = self.runbook.start_due(ctx.now()) else {
+            return;
+        };
+        let s = self.runbook.steps[k].clone();
+        let detail = match s.what {
+            CoordDo::ScaleProxies => {
+                let add = s.add.unwrap_or(0) as usize;
+                // Every running proxy gets the new limit (a dead one is
+                // started); then the next `add` spares start.
+                let upto = (self.started + add).min(self.wiring.proxies.len());
+                for &p in &self.wiring.proxies[..upto] {
+                    ctx.send(
+                        p,
+                        Msg::Start {
+                            memory_mb: s.memory_mb,
+                        },
+                    );
+                }
+                self.started = upto;
+                format!(
+                    "proxies scaled: {add} more, {upto} in all{}",
+                    s.memory_mb
+                        .map_or(String::new(), |m| format!(", {m:.0} MB each"))
+                )
+            }
+            CoordDo::ForceElection => {
+                for &z in &self.wiring.servers {
+                    ctx.send(z, Msg::StepDown);
+                }
+                "the leader told to step down".to_string()
+            }
+        };
+        ctx.record(Obs::Step {
+            step: k as u32,
+            detail,
+        });
+        self.runbook.finished(ctx.now());
+        self.schedule(ctx);
+    }
+}
+
+impl Node for CoordNode {
+    type Message = Msg;
+    type Timer = Timer;
+    type Observation = Obs;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            CoordNode::Server(s) => {
+                ctx.set_timer(s.cfg.tick, Timer::Tick);
+                let every = s.cfg.heap.gc_every;
+                let phase = ctx.rng().random_range(0..every.as_nanos());
+                ctx.set_timer(SimDuration::from_nanos(phase), Timer::Gc);
+            }
+            CoordNode::Proxy(p) => {
+                if p.alive {
+                    let phase = ctx.rng().random_range(0..p.client.tick_every().as_nanos());
+                    ctx.set_timer(SimDuration::from_nanos(phase), Timer::ClientTick);
+                }
+            }
+            CoordNode::Lb(l) => {
+                ctx.set_timer(l.cfg.proxies.health_every, Timer::HealthRound);
+            }
+            CoordNode::Customers(c) => {
+                let g = PoissonArrivals::new(c.cfg.customers.per_s).next_gap(ctx.rng());
+                ctx.set_timer(g, Timer::Request);
+                ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
+            }
+            CoordNode::Writer(w) => {
+                let g = PoissonArrivals::new(w.cfg.writers.per_s).next_gap(ctx.rng());
+                ctx.set_timer(g, Timer::Write);
+            }
+            CoordNode::Actor(a) => a.schedule(ctx),
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match self {
+            CoordNode::Server(s) => s.on_message(ctx, from, msg),
+            CoordNode::Proxy(p) => p.on_message(ctx, from, msg),
+            CoordNode::Lb(l) => l.on_message(ctx, from, msg),
+            CoordNode::Customers(c) => c.on_message(msg),
+            CoordNode::Writer(_) => {
+                if let Msg::WriteDone { zxid, .. } = msg {
+                    ctx.record(Obs::Acked(zxid));
+                }
+            }
+            CoordNode::Actor(_) => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: TimerId, timer: Timer) {
+        match self {
+            CoordNode::Server(s) => s.on_timer(ctx, timer),
+            CoordNode::Proxy(p) => p.on_timer(ctx, timer),
+            CoordNode::Lb(l) => l.on_timer(ctx),
+            CoordNode::Customers(c) => c.on_timer(ctx, timer),
+            CoordNode::Writer(w) => {
+                let id = w.next;
+                w.next += 1;
+                let n = w.wiring.servers.len() as u64;
+                ctx.send(w.wiring.servers[(id % n) as usize], Msg::Write { id });
+                let g = PoissonArrivals::new(w.cfg.writers.per_s).next_gap(ctx.rng());
+                ctx.set_timer(g, Timer::Write);
+            }
+            CoordNode::Actor(a) => a.on_timer(ctx),
+        }
+    }
+
+    fn on_crash(&mut self, _: Disk) {}
+}

@@ -1,0 +1,210 @@
+//! Elastic Cloud 2019-01: a ZooKeeper ensemble under a CPU spike, and
+//! proxies whose refresh storms outlive it. Each design's story, the
+//! ensemble's safety under random pauses, determinism, edits and bad
+//! tables.
+
+use blastradius::check::Verdict;
+use blastradius::incidents;
+use blastradius::rng::Seed;
+use blastradius::run::{RunOptions, run};
+use blastradius::scenario::Scenario;
+use blastradius::systems::Outcome;
+use blastradius::time::SimDuration;
+use proptest::prelude::*;
+use std::path::Path;
+
+fn scenario() -> Scenario {
+    incidents::find("elastic-2019-01")
+        .expect("built in")
+        .scenario()
+        .expect("valid")
+}
+
+fn replay(s: &Scenario, design: &str) -> Outcome {
+    run(s, Some(design), Seed(118), &RunOptions::default()).expect("runs")
+}
+
+fn verdict(o: &Outcome, check: &str) -> Verdict {
+    o.checks.get(check).expect("check ran").verdict
+}
+
+fn set(s: &Scenario, path: &str, v: toml::Value) -> Scenario {
+    s.with_set(path, Some(v)).expect("a valid edit")
+}
+
+/// The scenario cut down: fewer proxies and znodes, no operators, a
+/// shorter run.
+fn small(hours: u64) -> Scenario {
+    let s = scenario();
+    let s = set(&s, "coordination.proxies.count", toml::Value::Integer(12));
+    let s = set(&s, "coordination.znodes", toml::Value::Integer(10_000));
+    let mut s = set(&s, "coordination.actor", toml::Value::Array(Vec::new()));
+    s.duration = SimDuration::from_secs(hours * 3600);
+    s
+}
+
+#[test]
+fn tree_cache_runs_out_of_memory_and_stays_down_after_the_spike() {
+    let o = replay(&scenario(), "tree-cache");
+    let m = &o.metrics;
+    assert_eq!(verdict(&o, "metastable"), Verdict::Invalid, "{m:?}");
+    assert_eq!(m["metastability_class"], 2.0);
+    assert!(m["proxy_oom_deaths"] > 10.0, "{m:?}");
+    // The first proxy dies some minutes into the storm (published: 26).
+    assert!((5.0..60.0).contains(&m["first_oom_minutes"]), "{m:?}");
+    // Refreshes stack: a proxy holds many trees' worth of requests.
+    assert!(m["peak_outstanding_per_proxy"] > 3.0 * 50_000.0, "{m:?}");
+    assert!(m["degraded_minutes"] > 30.0, "{m:?}");
+    let summary = &o.checks.get("metastable").unwrap().summary;
+    assert!(summary.contains("sustained by"), "{summary}");
+    // The ensemble stays safe throughout.
+    assert_eq!(m["acked_writes_lost"], 0.0);
+    assert_eq!(m["leaders_per_term_max"], 1.0);
+}
+
+#[test]
+fn tree_watcher_rides_out_the_same_spike() {
+    let o = replay(&scenario(), "tree-watcher");
+    let m = &o.metrics;
+    assert_eq!(verdict(&o, "metastable"), Verdict::Valid, "{m:?}");
+    assert_eq!(m["proxy_oom_deaths"], 0.0);
+    // At most one tree in a proxy's queue: no stacking.
+    assert!(m["peak_outstanding_per_proxy"] <= 50_000.0 + 500.0, "{m:?}");
+    assert!(m["leader_elections"] <= 3.0, "{m:?}");
+    assert_eq!(m["acked_writes_lost"], 0.0);
+}
+
+#[test]
+fn without_the_spike_tree_cache_is_stable_too() {
+    // The storm needs its trigger: a mild slowdown changes nothing.
+    let s = small(1);
+    let s = set(&s, "fault[0].delay", toml::Value::String("1ms".into()));
+    let o = replay(&s, "tree-cache");
+    assert_eq!(o.metrics["metastability_class"], 0.0, "{:?}", o.metrics);
+    assert_eq!(o.metrics["proxy_oom_deaths"], 0.0);
+}
+
+#[test]
+fn the_replay_is_deterministic_and_an_edit_runs() {
+    let s = small(1);
+    let a = replay(&s, "tree-cache");
+    let b = replay(&s, "tree-cache");
+    assert_eq!(a.fingerprint, b.fingerprint);
+    assert_eq!(a.metrics, b.metrics);
+    let c = run(&s, Some("tree-cache"), Seed(5), &RunOptions::default()).unwrap();
+    assert_ne!(a.fingerprint, c.fingerprint);
+    // show → edit → run: the as-it-was design with the fixed client.
+    let edited = set(
+        &s,
+        "coordination.proxies.client",
+        toml::Value::String("tree-watcher".into()),
+    );
+    let e = replay(&edited, "tree-cache");
+    assert_eq!(e.metrics["proxy_oom_deaths"], 0.0, "{:?}", e.metrics);
+}
+
+#[test]
+fn bad_coordination_tables_name_the_line_and_field() {
+    let text = incidents::find("elastic-2019-01").unwrap().text;
+    for (from, to, field) in [
+        ("servers = 3 ", "servers = 0 ", "coordination.servers"),
+        (
+            "client = \"tree-cache\"",
+            "client = \"tree-bush\"",
+            "coordination.proxies.client",
+        ),
+        (
+            "add = 30, memory_mb",
+            "add = 99, memory_mb",
+            "coordination.actor[0].step[0].add",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let e = Scenario::parse(Path::new("e.toml"), &bad).unwrap_err();
+        assert_eq!(e.field(), field, "{e}");
+        assert!(
+            bad.lines().nth(e.line() - 1).unwrap().contains(to.trim()),
+            "{e}"
+        );
+    }
+}
+
+fn faults(pauses: &[(u64, u64, u64)]) -> toml::Value {
+    let mut text = String::new();
+    let mut pauses = pauses.to_vec();
+    pauses.sort_by_key(|p| p.1);
+    for &(server, at, len) in &pauses {
+        text.push_str(&format!(
+            "[[fault]]\nat = \"{at}s\"\nduration = \"{len}s\"\nkind = \"pause\"\ntarget = \"zk-{}\"\n\n",
+            server + 1
+        ));
+    }
+    let v: toml::Value = toml::from_str(&text).expect("faults");
+    v.get("fault").cloned().expect("an array")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+    /// Random stop-the-world pauses of the ensemble's members: every
+    /// acknowledged write survives in the final leader's history, and no
+    /// term has two leaders.
+    #[test]
+    fn random_pauses_never_lose_a_committed_write_or_elect_two_leaders(
+        pauses in proptest::collection::vec((0..3u64, 60..1500u64, 1..60u64), 1..5),
+        watcher in any::<bool>(),
+    ) {
+        let mut s = small(1);
+        s = set(&s, "fault", faults(&pauses));
+        s.duration = SimDuration::from_secs(1800);
+        let design = if watcher { "tree-watcher" } else { "tree-cache" };
+        let o = replay(&s, design);
+        prop_assert!(o.metrics["acked_writes"] > 100.0, "{:?}", o.metrics);
+        prop_assert_eq!(o.metrics["acked_writes_lost"], 0.0, "{:?}", pauses);
+        prop_assert!(o.metrics["leaders_per_term_max"] <= 1.0, "{:?}", pauses);
+    }
+}
+
+#[test]
+fn the_metastability_map_has_a_larger_stable_region_for_tree_watcher() {
+    use blastradius::run::{Axis, sweep};
+    // A lighter tree and a shorter run, so the map is quick; the storm
+    // still needs enough proxies.
+    let s = set(
+        &small(1),
+        "coordination.znodes",
+        toml::Value::Integer(30_000),
+    );
+    let axes = [
+        Axis {
+            path: "fault[0].duration".into(),
+            values: vec!["5m".into()],
+        },
+        Axis {
+            path: "coordination.proxies.count".into(),
+            values: vec!["10".into(), "60".into()],
+        },
+    ];
+    let designs = ["tree-cache".to_string(), "tree-watcher".to_string()];
+    let map = sweep(
+        &s,
+        &axes,
+        &designs,
+        &[118],
+        (1, 1),
+        &|| {},
+        &RunOptions::default(),
+    )
+    .expect("sweeps");
+    let stable = |d: &str| {
+        map.runs
+            .iter()
+            .filter(|r| r.design == d && r.metrics["metastability_class"] < 2.0)
+            .count()
+    };
+    assert_eq!(stable("tree-watcher"), 2);
+    assert_eq!(stable("tree-cache"), 1, "{:?}", map.runs);
+    let text = map.map_text("metastability_class").expect("a map");
+    assert!(text.contains("metastable"), "{text}");
+    assert!(map.map_text("no_such_metric").is_err());
+}
