@@ -206,5 +206,87 @@ fn the_metastability_map_has_a_larger_stable_region_for_tree_watcher() {
     assert_eq!(stable("tree-cache"), 1, "{:?}", map.runs);
     let text = map.map_text("metastability_class").expect("a map");
     assert!(text.contains("metastable"), "{text}");
+    // The HTML report draws the same map, a coloured table per design.
+    let html = blastradius::report::html::comparison(&map);
+    assert_eq!(html.matches("<table class=\"map\"").count(), 2);
+    assert_eq!(
+        html.matches("<td class=\"metastable\"").count(),
+        1,
+        "{html}"
+    );
+    assert_eq!(html.matches("<td class=\"stable\"").count(), 3);
     assert!(map.map_text("no_such_metric").is_err());
+}
+
+// Criteo's HDFS NameNode pair: the standby holds the same namespace in the
+// same heap.
+
+fn criteo() -> Scenario {
+    incidents::find("criteo-hdfs")
+        .expect("built in")
+        .scenario()
+        .expect("valid")
+}
+
+fn replay_criteo(s: &Scenario, design: &str) -> Outcome {
+    run(s, Some(design), Seed(240), &RunOptions::default()).expect("runs")
+}
+
+#[test]
+fn criteo_the_standby_fails_exactly_like_the_active() {
+    let o = replay_criteo(&criteo(), "as-is");
+    let m = &o.metrics;
+    assert_eq!(verdict(&o, "availability"), Verdict::Invalid);
+    // The failover happened, and did not help: both NameNodes paused past
+    // the journal's timeout and exited.
+    assert!(m["failovers"] >= 2.0, "{m:?}");
+    assert_eq!(m["both_namenodes_aborted"], 1.0, "{m:?}");
+    assert!(
+        m["gc_pause_seconds_max_nn1"] > 20.0 && m["gc_pause_seconds_max_nn2"] > 20.0,
+        "{m:?}"
+    );
+    assert!(m["unavailable_hours"] > 24.0, "{m:?}");
+    // An isolated start loads the image in about the published 45 min.
+    assert!((35.0..55.0).contains(&m["restart_minutes_min"]), "{m:?}");
+    assert!(
+        o.timeline
+            .iter()
+            .any(|e| e.what.contains("aborts: an edit flush waited"))
+    );
+}
+
+#[test]
+fn criteo_a_quota_prevents_the_surge_and_a_capacity_check_saves_the_standby() {
+    let mut s = criteo();
+    s.duration = SimDuration::from_secs(4 * 3600);
+    let q = replay_criteo(&s, "object-quota");
+    assert_eq!(q.metrics["unavailable_hours"], 0.0, "{:?}", q.metrics);
+    assert_eq!(q.metrics["namenode_aborts"], 0.0);
+    assert_eq!(q.metrics["quota_refused_objects"], 19_000_000.0);
+    assert_eq!(verdict(&q, "availability"), Verdict::Valid);
+    let c = replay_criteo(&s, "capacity-check");
+    // The standby declines to take over into the same overload: one
+    // NameNode survives (the service is down all the same).
+    assert_eq!(c.metrics["both_namenodes_aborted"], 0.0, "{:?}", c.metrics);
+    assert!(c.metrics["failovers_declined"] >= 1.0);
+    assert!(c.metrics["unavailable_hours"] > 1.0);
+}
+
+#[test]
+fn bad_hdfs_tables_name_the_line_and_field() {
+    let text = incidents::find("criteo-hdfs").unwrap().text;
+    for (from, to, field) in [
+        (
+            "namenode = \"nn-1\", note = \"network isolation",
+            "namenode = \"nn-3\", note = \"network isolation",
+            "hdfs.actor[0].step[1].namenode",
+        ),
+        ("nodes = 5,", "nodes = 0,", "hdfs.journal.nodes"),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let e = Scenario::parse(Path::new("c.toml"), &bad).unwrap_err();
+        assert_eq!(e.field(), field, "{e}");
+        assert!(bad.lines().nth(e.line() - 1).unwrap().contains(to), "{e}");
+    }
 }

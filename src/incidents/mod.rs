@@ -43,6 +43,11 @@ pub const CATALOGUE: &[Incident] = &[
         text: include_str!("../../incidents/elastic-2019-01.toml"),
     },
     Incident {
+        name: "criteo-hdfs",
+        summary: "Criteo HDFS (date unverified): +24 M objects near the NameNode heap limit; the standby fails like the active",
+        text: include_str!("../../incidents/criteo-hdfs.toml"),
+    },
+    Incident {
         name: "gitlab-2017",
         summary: "GitLab.com 2017-01-31: the primary wiped on the wrong host; no backup restores the last 6 h",
         text: include_str!("../../incidents/gitlab-2017.toml"),

@@ -828,6 +828,7 @@ pub fn comparison(c: &Comparison) -> String {
             count(Verdict::Unknown)
         )
     });
+    metastability_map(&mut b, c);
     b.push_str("<h2>Metrics</h2>\n<p class=\"note\">Each plot: median (dot) and range over seeds (bar) per design");
     b.push_str(if c.axes.is_empty() {
         ".</p>\n"
@@ -996,6 +997,66 @@ pub fn comparison(c: &Comparison) -> String {
 
 /// A table of grid points (rows) × designs (columns), each cell given by
 /// `cell(point, design)` as text.
+/// For a sweep of one or two axes whose runs report
+/// `metastability_class`: per design, a table over the axes with each cell
+/// coloured by the class most seeds fell in.
+fn metastability_map(b: &mut String, c: &Comparison) {
+    use crate::report::replay::CLASS_NAMES;
+    if !(1..=2).contains(&c.axes.len())
+        || !c.metric_names().iter().any(|m| m == "metastability_class")
+    {
+        return;
+    }
+    let points = c.points();
+    let rows = &c.axes[0];
+    let cols = c.axes.get(1);
+    b.push_str(
+        "<h2>Metastability map</h2>\n<p class=\"note\">Each cell: the class most seeds fell in at that point (stable: never failing from the trigger on; recovered: failing no longer than the bound after the trigger; metastable: longer), and how many seeds did.</p>\n",
+    );
+    for d in &c.designs {
+        let _ = write!(
+            b,
+            "<h3>{}</h3><table class=\"map\" data-design=\"{}\"><tr><th>{}</th>",
+            esc(d),
+            esc(d),
+            esc(&match cols {
+                Some(col) => format!("{} \\ {}", rows.path, col.path),
+                None => rows.path.clone(),
+            })
+        );
+        match cols {
+            Some(col) => {
+                for v in &col.values {
+                    let _ = write!(b, "<th>{}</th>", esc(v));
+                }
+            }
+            None => b.push_str("<th></th>"),
+        }
+        b.push_str("</tr>");
+        for (i, rv) in rows.values.iter().enumerate() {
+            let _ = write!(b, "<tr><th>{}</th>", esc(rv));
+            for j in 0..cols.map_or(1, |col| col.values.len()) {
+                let p = points
+                    .iter()
+                    .position(|pt| pt[0] == i && (cols.is_none() || pt[1] == j));
+                match p.and_then(|p| c.class_at(p, d)) {
+                    Some((k, n, of)) => {
+                        let colour = ["#c8e6c9", "#ffe0b2", "#ffcdd2"][k];
+                        let _ = write!(
+                            b,
+                            "<td class=\"{}\" style=\"background:{colour}\">{} {n}/{of}</td>",
+                            CLASS_NAMES[k], CLASS_NAMES[k]
+                        );
+                    }
+                    None => b.push_str("<td>-</td>"),
+                }
+            }
+            b.push_str("</tr>");
+        }
+        b.push_str("</table>\n");
+    }
+}
+
 fn grid_table(
     b: &mut String,
     c: &Comparison,

@@ -298,6 +298,9 @@ impl ReplayReport {
     }
 }
 
+/// The metastability classes, by number.
+pub const CLASS_NAMES: [&str; 3] = ["stable", "recovered", "metastable"];
+
 impl Comparison {
     /// The design × metric table (a comparison), or per metric a table of
     /// grid points × designs (a sweep): median and range per cell, verdict
@@ -428,6 +431,29 @@ impl Comparison {
         names
     }
 
+    /// At grid point `p` for `design`: the metastability class most seeds
+    /// fell in (0 stable, 1 recovered, 2 metastable; ties go to the worse),
+    /// how many did, of how many runs reporting it.
+    pub fn class_at(&self, p: usize, design: &str) -> Option<(usize, usize, usize)> {
+        let mut counts = [0usize; 3];
+        let mut of = 0;
+        for r in self
+            .runs
+            .iter()
+            .filter(|r| r.point == p && r.design == design)
+        {
+            if let Some(v) = r.metrics.get("metastability_class") {
+                counts[(*v as usize).min(2)] += 1;
+                of += 1;
+            }
+        }
+        if of == 0 {
+            return None;
+        }
+        let best = (0..3).rev().max_by_key(|&k| counts[k]).unwrap_or(0);
+        Some((best, counts[best], of))
+    }
+
     /// A sweep of one or two axes as a map per design: rows are the first
     /// axis's values, columns the second's, each cell the median of
     /// `metric` over seeds. For `metastability_class` a cell names the
@@ -461,17 +487,12 @@ impl Comparison {
             if vals.is_empty() {
                 return "-".into();
             }
-            if classes {
-                let mut counts = [0usize; 3];
-                for v in &vals {
-                    counts[(*v as usize).min(2)] += 1;
-                }
-                let best = (0..3).rev().max_by_key(|&k| counts[k]).unwrap_or(0);
-                let name = ["stable", "recovered", "metastable"][best];
-                return if vals.len() == 1 {
+            if classes && let Some((best, n, of)) = self.class_at(p, design) {
+                let name = CLASS_NAMES[best];
+                return if of == 1 {
                     name.to_string()
                 } else {
-                    format!("{name} {}/{}", counts[best], vals.len())
+                    format!("{name} {n}/{of}")
                 };
             }
             vals.sort_by(f64::total_cmp);

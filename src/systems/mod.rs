@@ -25,6 +25,7 @@ pub mod coverage;
 pub mod deploy;
 pub mod dns_lb;
 pub mod durable_db;
+pub mod hdfs;
 pub mod hosting;
 pub mod outcome;
 pub mod parts;

@@ -306,6 +306,7 @@ impl Registry {
             r.register(super::control_plane::ControlPlane),
             r.register(super::hosting::Hosting),
             r.register(super::coordination::Coordination),
+            r.register(super::hdfs::Hdfs),
         ];
         debug_assert!(ok.iter().all(Result::is_ok), "built-in names are distinct");
         r

@@ -1246,11 +1246,8 @@ impl Server {
             Timer::Gc => {
                 let h = &self.cfg.heap;
                 let u = self.occupancy();
-                let free = (1.0 - u.min(0.995)).max(0.005);
-                let pause = SimDuration::from_secs_f64(
-                    (h.gc_base.as_secs_f64() / free.powf(h.gc_exponent))
-                        .min(h.gc_max.as_secs_f64()),
-                );
+                let pause =
+                    crate::systems::parts::heap::pause(h.gc_base, h.gc_exponent, h.gc_max, u);
                 if pause >= SimDuration::from_millis(1) {
                     self.paused = true;
                     ctx.record(Obs::Gc {

@@ -25,6 +25,8 @@
 //!   rule ahead of it, authentication and credential scope, and when an
 //!   internet scanner probes.
 //!
+//! - [`heap`]: a collector's stop-the-world pause as the live heap nears
+//!   its size;
 //! - [`session`]: a coordination-service client's session: heartbeats,
 //!   connection loss, resumption within the timeout, expiry, reconnect
 //!   back-off.
@@ -33,6 +35,7 @@ pub mod alarm;
 pub mod backup;
 pub mod election;
 pub mod exposure;
+pub mod heap;
 pub mod lookup;
 pub mod operator;
 pub mod session;
