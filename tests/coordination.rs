@@ -268,7 +268,15 @@ fn criteo_a_quota_prevents_the_surge_and_a_capacity_check_saves_the_standby() {
     // The standby declines to take over into the same overload: one
     // NameNode survives (the service is down all the same).
     assert_eq!(c.metrics["both_namenodes_aborted"], 0.0, "{:?}", c.metrics);
-    assert!(c.metrics["failovers_declined"] >= 1.0);
+    assert!(c.metrics["takeovers_declined"] >= 1.0, "{:?}", c.metrics);
+    assert!(
+        c.timeline
+            .iter()
+            .any(|e| e.what.contains("no takeover into the same overload"))
+    );
+    // Without the check nothing declines.
+    let a = replay_criteo(&s, "as-is");
+    assert_eq!(a.metrics["takeovers_declined"], 0.0);
     assert!(c.metrics["unavailable_hours"] > 1.0);
 }
 

@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgement {
     let mut timeline = Vec::new();
     let job_at = (crate::time::SimTime::ZERO + cfg.job.at).as_nanos();
-    let (mut aborts, mut failovers, mut declined) = (0u64, 0u64, 0u64);
+    let (mut aborts, mut failovers, mut released, mut declined) = (0u64, 0u64, 0u64, 0u64);
     let mut gc_max = [0f64; 2];
     let mut gc_total = [0f64; 2];
     let mut first_abort: [Option<u64>; 2] = [None, None];
@@ -87,9 +87,19 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
                 if *took {
                     failovers += 1;
                 } else {
-                    declined += 1;
+                    released += 1;
                 }
                 timeline.push(TimelineEntry::new(o.time, format!("{who}: {detail}")));
+            }
+            Obs::Declined { occupancy } => {
+                declined += 1;
+                timeline.push(TimelineEntry::new(
+                    o.time,
+                    format!(
+                        "{who}: the lock is free, but the heap is at {:.0} %: no takeover into the same overload",
+                        occupancy * 100.0
+                    ),
+                ));
             }
             Obs::QuotaRefused(n) => quota_refused += n,
             Obs::Step { step, detail } => {
@@ -119,7 +129,8 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
     metrics.insert("peak_objects_millions".into(), peak_objects as f64 / 1e6);
     metrics.insert("namenode_aborts".into(), aborts as f64);
     metrics.insert("failovers".into(), failovers as f64);
-    metrics.insert("failovers_declined".into(), declined as f64);
+    metrics.insert("locks_released".into(), released as f64);
+    metrics.insert("takeovers_declined".into(), declined as f64);
     metrics.insert("gc_pause_seconds_max_nn1".into(), gc_max[0]);
     metrics.insert("gc_pause_seconds_max_nn2".into(), gc_max[1]);
     metrics.insert(

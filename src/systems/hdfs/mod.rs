@@ -369,12 +369,19 @@ pub enum Obs {
     DataNodesDead(u32),
     /// NameNode: objects in the namespace, at a new high.
     Objects(u64),
-    /// Controller: asked its NameNode to become active, or declined.
+    /// Controller: made its NameNode active (`took`), or released the
+    /// lock because its NameNode is unhealthy.
     Failover {
         /// Taken over.
         took: bool,
-        /// Why not.
+        /// In words.
         detail: String,
+    },
+    /// Controller: the lock is free, but its NameNode's heap is past the
+    /// capacity check: it does not take over (once per such stretch).
+    Declined {
+        /// The heap occupancy.
+        occupancy: f64,
     },
     /// Clients: creations refused by the quota.
     QuotaRefused(u64),
@@ -821,6 +828,7 @@ pub struct Zkfc {
     /// Holds the active lock.
     pub holds: bool,
     asking: bool,
+    declining: bool,
 }
 
 impl Zkfc {
@@ -849,6 +857,7 @@ impl Zkfc {
             },
             holds: false,
             asking: false,
+            declining: false,
             cfg,
             w,
             idx,
@@ -909,8 +918,15 @@ impl Zkfc {
             if let Some(max) = self.cfg.zkfc.capacity_check
                 && self.occupancy >= max
             {
+                if !self.declining {
+                    self.declining = true;
+                    ctx.record(Obs::Declined {
+                        occupancy: self.occupancy,
+                    });
+                }
                 return;
             }
+            self.declining = false;
             self.asking = true;
             ctx.send(self.w.lock, Msg::Acquire { session });
         }
