@@ -41,6 +41,17 @@ impl Tally {
     }
 }
 
+/// The window of `windows` holding instant `t_ns` (windows of
+/// `window_ns`), growing the vector with empty windows as needed: how a
+/// node counts a request in the window it was made.
+pub fn slot(windows: &mut Vec<Tally>, t_ns: u64, window_ns: u64) -> &mut Tally {
+    let w = (t_ns / window_ns.max(1)) as usize;
+    if windows.len() <= w {
+        windows.resize(w + 1, Tally::default());
+    }
+    &mut windows[w]
+}
+
 /// Tallies of one run; window `k` starts at `k × window_ns`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Tallies {

@@ -934,11 +934,7 @@ pub struct Customers {
 }
 
 fn window(v: &mut Vec<Tally>, t: SimTime, res: SimDuration) -> &mut Tally {
-    let w = (t.as_nanos() / res.as_nanos()) as usize;
-    if v.len() <= w {
-        v.resize(w + 1, Tally::default());
-    }
-    &mut v[w]
+    crate::check::tally::slot(v, t.as_nanos(), res.as_nanos())
 }
 
 impl Customers {

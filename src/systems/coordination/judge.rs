@@ -24,7 +24,6 @@ pub fn judge(
     cfg: &CoordinationConfig,
     faults: &FaultSchedule,
 ) -> Judgement {
-    let end = sim.now().as_nanos();
     let first = faults.faults().first();
     let trigger_from = first.map(|f| f.at.as_nanos());
     let trigger_end = first.map(|f| {
@@ -225,7 +224,6 @@ pub fn judge(
     if trigger_from.is_none() {
         notes.push("no fault in the schedule: nothing to judge metastability against".into());
     }
-    let _ = end;
     timeline.sort_by_key(|e: &TimelineEntry| e.time);
     let mut series = IndexMap::new();
     series.insert(

@@ -1594,11 +1594,11 @@ pub struct Customers {
 
 impl Customers {
     fn window(&mut self, t: SimTime) -> &mut Tally {
-        let w = (t.as_nanos() / self.cfg.resolution.as_nanos()) as usize;
-        if self.windows.len() <= w {
-            self.windows.resize(w + 1, Tally::default());
-        }
-        &mut self.windows[w]
+        crate::check::tally::slot(
+            &mut self.windows,
+            t.as_nanos(),
+            self.cfg.resolution.as_nanos(),
+        )
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>, timer: Timer) {

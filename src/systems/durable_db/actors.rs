@@ -48,11 +48,11 @@ impl App {
     }
 
     fn window(&mut self, t: SimTime) -> &mut Tally {
-        let w = (t.as_nanos() / self.cfg.resolution.as_nanos()) as usize;
-        if self.tally.len() <= w {
-            self.tally.resize(w + 1, Tally::default());
-        }
-        &mut self.tally[w]
+        crate::check::tally::slot(
+            &mut self.tally,
+            t.as_nanos(),
+            self.cfg.resolution.as_nanos(),
+        )
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, DurableNode>) {

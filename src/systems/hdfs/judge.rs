@@ -18,7 +18,6 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
     let job_at = (crate::time::SimTime::ZERO + cfg.job.at).as_nanos();
     let (mut aborts, mut failovers, mut released, mut declined) = (0u64, 0u64, 0u64, 0u64);
     let mut gc_max = [0f64; 2];
-    let mut gc_total = [0f64; 2];
     let mut first_abort: [Option<u64>; 2] = [None, None];
     let mut peak_objects = cfg.objects;
     let mut quota_refused = 0u64;
@@ -52,7 +51,6 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
             Obs::Gc { pause, occupancy } => {
                 if let Some(k) = nn {
                     let p = pause.as_secs_f64();
-                    gc_total[k] += p;
                     if p > gc_max[k] {
                         gc_max[k] = p;
                         if p > 5.0 {
@@ -151,7 +149,6 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
         "both_namenodes_aborted".into(),
         f64::from(u8::from(both_aborted)),
     );
-    let _ = gc_total;
     metrics.insert("restarts_completed".into(), restarts.len() as f64);
     if let Some(m) = restarts.iter().copied().reduce(f64::max) {
         metrics.insert("restart_minutes_max".into(), m);

@@ -1095,11 +1095,11 @@ impl Clients {
     }
 
     fn window(&mut self, t: SimTime) -> &mut Tally {
-        let k = (t.as_nanos() / self.cfg.resolution.as_nanos()) as usize;
-        if self.windows.len() <= k {
-            self.windows.resize(k + 1, Tally::default());
-        }
-        &mut self.windows[k]
+        crate::check::tally::slot(
+            &mut self.windows,
+            t.as_nanos(),
+            self.cfg.resolution.as_nanos(),
+        )
     }
 
     fn send(&mut self, ctx: &mut Ctx<'_, HdfsNode>, calls: u64, creates: u64, tally: bool) {

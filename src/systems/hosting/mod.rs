@@ -758,17 +758,15 @@ impl Web {
 
     /// Closes the round that began at `round_at`.
     fn close_round(&mut self, ctx: &mut Ctx<'_, HostingNode>) {
-        let w = (self.round_at.as_nanos() / self.cfg.resolution.as_nanos()) as usize;
-        if self.sites.len() <= w {
-            self.sites.resize(w + 1, Tally::default());
-        }
+        let (at, res) = (self.round_at.as_nanos(), self.cfg.resolution.as_nanos());
+        let window = crate::check::tally::slot(&mut self.sites, at, res);
         let mut down = 0u64;
         for k in 0..self.cfg.vms {
             let n = self.cfg.sites_on(k);
             let ok = self.answered[k as usize];
-            self.sites[w].requests += n;
+            window.requests += n;
             if ok {
-                self.sites[w].ok += n;
+                window.ok += n;
             } else {
                 down += n;
             }
