@@ -33,6 +33,7 @@ fn replay(c: &mut Criterion) {
         ("aws-elb-2012", 1224),
         ("ovh-2017", 629),
         ("elastic-2019-01", 118),
+        ("elastic-2019-02", 204),
         ("criteo-hdfs", 240),
     ] {
         let scenario = incidents::find(name)

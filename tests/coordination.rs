@@ -298,3 +298,51 @@ fn bad_hdfs_tables_name_the_line_and_field() {
         assert!(bad.lines().nth(e.line() - 1).unwrap().contains(to), "{e}");
     }
 }
+
+fn february() -> Scenario {
+    incidents::find("elastic-2019-02")
+        .expect("built in")
+        .scenario()
+        .expect("valid")
+}
+
+#[test]
+fn february_as_2019_stays_down_until_the_init_limit_is_raised() {
+    let s = february();
+    let o = run(&s, Some("as-2019"), Seed(204), &RunOptions::default()).expect("runs");
+    let m = &o.metrics;
+    assert_eq!(verdict(&o, "metastable"), Verdict::Invalid, "{m:?}");
+    // Observers fail to sync within init_limit, again and again.
+    assert!(m["observer_syncs_failed"] > 100.0, "{m:?}");
+    assert!(m["full_outage_minutes"] > 120.0, "{m:?}");
+    assert!(m["ensemble_unavailable_minutes"] > 30.0, "{m:?}");
+    // Member replacements lose no acknowledged write.
+    assert_eq!(m["acked_writes_lost"], 0.0, "{m:?}");
+    assert_eq!(m["leaders_per_term_max"], 1.0);
+    // Without the raise, the outage lasts to the end of the run.
+    let s2 = set(&s, "coordination.actor", toml::Value::Array(Vec::new()));
+    let o2 = run(&s2, Some("as-2019"), Seed(204), &RunOptions::default()).expect("runs");
+    assert!(
+        o2.metrics["full_outage_minutes"] > m["full_outage_minutes"] + 60.0,
+        "{:?}",
+        o2.metrics
+    );
+}
+
+#[test]
+fn february_follow_ups_keep_elasticsearch_reachable() {
+    let o = run(
+        &february(),
+        Some("follow-ups"),
+        Seed(204),
+        &RunOptions::default(),
+    )
+    .expect("runs");
+    let m = &o.metrics;
+    assert_eq!(verdict(&o, "metastable"), Verdict::Valid, "{m:?}");
+    assert_eq!(m["full_outage_minutes"], 0.0, "{m:?}");
+    assert_eq!(m["acked_writes_lost"], 0.0, "{m:?}");
+    // The ensemble itself still struggles: the proxies ride it out from
+    // their mirrors.
+    assert!(m["ensemble_unavailable_minutes"] > 0.0, "{m:?}");
+}

@@ -43,6 +43,11 @@ pub const CATALOGUE: &[Incident] = &[
         text: include_str!("../../incidents/elastic-2019-01.toml"),
     },
     Incident {
+        name: "elastic-2019-02",
+        summary: "Elastic Cloud 2019-02-04: two ZooKeeper members replaced under reconnect load; the leader shuts down, observers cannot sync",
+        text: include_str!("../../incidents/elastic-2019-02.toml"),
+    },
+    Incident {
         name: "criteo-hdfs",
         summary: "Criteo HDFS (date unverified): +24 M objects near the NameNode heap limit; the standby fails like the active",
         text: include_str!("../../incidents/criteo-hdfs.toml"),

@@ -22,7 +22,7 @@ pub struct CoordinationConfig {
     pub server_domains: Vec<String>,
     /// ZooKeeper's `tickTime`: leader heartbeats and session checks.
     pub tick: SimDuration,
-    /// Ticks a follower has to sync with a new leader.
+    /// Ticks a follower or observer has to sync with a leader.
     pub init_limit: u32,
     /// Ticks without hearing from the leader (or, for the leader, from a
     /// quorum) before giving up on it.
@@ -36,6 +36,23 @@ pub struct CoordinationConfig {
     pub queue_max: u64,
     /// The heap and its collector.
     pub heap: Heap,
+    /// Non-voting members that serve the proxies (the proxy observer
+    /// layer of February 2019); with none, the proxies use the voters.
+    #[serde(default)]
+    pub observers: u32,
+    /// The observers' failure-domain paths, round-robin.
+    #[serde(default)]
+    pub observer_domains: Vec<String>,
+    /// What a learner's sync with a leader costs; without it a sync is
+    /// instant.
+    #[serde(default)]
+    pub sync: Option<SyncCost>,
+    /// The ensemble's other clients (allocators, monitoring agents).
+    #[serde(default)]
+    pub agents: Option<Agents>,
+    /// Load shedding at the ensemble.
+    #[serde(default)]
+    pub shed: Option<Shed>,
     /// Znodes in the subtree every proxy mirrors.
     pub znodes: u64,
     /// The proxies.
@@ -165,6 +182,16 @@ pub struct Customers {
     pub site: String,
     /// Requests per second (Poisson).
     pub per_s: f64,
+    /// Retries of a failed request.
+    #[serde(default)]
+    pub retries: u32,
+    /// Before a retry.
+    #[serde(default = "second")]
+    pub retry_after: SimDuration,
+}
+
+fn second() -> SimDuration {
+    SimDuration::from_secs(1)
 }
 
 /// The writers.
@@ -185,6 +212,72 @@ pub struct MetastableBound {
     pub bound: SimDuration,
     /// A window is healthy at this success fraction.
     pub healthy: f64,
+    /// The trigger, from the start of the run; without it, the first
+    /// fault of the schedule (when later faults are operators' actions,
+    /// not part of the trigger).
+    #[serde(default)]
+    pub trigger: Option<Trigger>,
+}
+
+/// When the trigger acted.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// Start.
+    pub from: SimDuration,
+    /// End.
+    pub to: SimDuration,
+}
+
+/// A learner's sync with its leader. The leader sends a `DIFF` (the
+/// transactions the learner misses) when it holds them in its committed
+/// log, which a leader starts anew when it takes over, and a `SNAP` (the
+/// whole data tree) otherwise. Either goes in chunks, each costing the
+/// leader CPU to serialise and the learner CPU to apply, queued behind
+/// the requests each already holds: under load a sync slows, and one not
+/// done within `init_limit` ticks fails and starts again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncCost {
+    /// The data tree's snapshot, MB.
+    pub snapshot_mb: f64,
+    /// One transaction in a DIFF, KB.
+    pub txn_kb: f64,
+    /// Serialising or applying, MB per CPU second.
+    pub mb_per_s: f64,
+    /// Per chunk, MB.
+    pub chunk_mb: f64,
+    /// Most transactions a DIFF carries (the committed log's length).
+    pub diff_max: u64,
+}
+
+/// The ensemble's other clients: each holds a session, reads `reads`
+/// znodes on a new session and watches `watches` of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agents {
+    /// Clients.
+    pub count: u32,
+    /// Their site.
+    pub site: String,
+    /// Session timeout.
+    pub session_timeout: SimDuration,
+    /// Reconnect back-off.
+    pub backoff: Backoff,
+    /// Reads on a new session.
+    pub reads: u64,
+    /// Watches held.
+    pub watches: u64,
+}
+
+/// Admission control at the ensemble: a server turns a connect away at
+/// once (at the cost of a ping) while it already holds `connects_max`
+/// connects, instead of queueing work whose client will have given up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shed {
+    /// Connects queued at most.
+    pub connects_max: u64,
 }
 
 /// What an operator step does.
@@ -195,6 +288,8 @@ pub enum CoordDo {
     ScaleProxies,
     /// Make the leader step down: a new election.
     ForceElection,
+    /// Give every member `ticks` as its `init_limit`.
+    SetInitLimit,
 }
 
 impl CoordDo {
@@ -203,6 +298,7 @@ impl CoordDo {
         match self {
             CoordDo::ScaleProxies => "scale_proxies",
             CoordDo::ForceElection => "force_election",
+            CoordDo::SetInitLimit => "set_init_limit",
         }
     }
 }
@@ -222,6 +318,9 @@ pub struct CoordStep {
     /// `scale_proxies`: the new memory limit.
     #[serde(default)]
     pub memory_mb: Option<f64>,
+    /// `set_init_limit`: the new limit, in ticks.
+    #[serde(default)]
+    pub ticks: Option<u32>,
     /// Why.
     #[serde(default)]
     pub note: String,
@@ -262,6 +361,25 @@ impl CoordinationConfig {
         }
         if !(1..=15).contains(&self.servers) {
             return Err(("servers".into(), "between 1 and 15".into()));
+        }
+        if self.observers > 50 {
+            return Err(("observers".into(), "at most 50".into()));
+        }
+        if let Some(a) = &self.agents {
+            if !site_exists(&a.site) {
+                return Err(("agents.site".into(), format!("no site called {:?}", a.site)));
+            }
+            if a.count == 0 || a.count > 10_000 {
+                return Err(("agents.count".into(), "between 1 and 10000".into()));
+            }
+            if a.session_timeout < SimDuration::from_millis(10) {
+                return Err(("agents.session_timeout".into(), "at least 10ms".into()));
+            }
+        }
+        if let Some(sh) = &self.shed
+            && sh.connects_max == 0
+        {
+            return Err(("shed.connects_max".into(), "at least 1".into()));
         }
         let p = &self.proxies;
         if p.count == 0 || p.count + p.spare > 10_000 {
@@ -323,6 +441,29 @@ impl CoordinationConfig {
         finite("heap.session_kb", h.session_kb, 0.0)?;
         finite("heap.watch_bytes", h.watch_bytes, 0.0)?;
         finite("heap.gc_exponent", h.gc_exponent, 0.0)?;
+        if let Some(c) = &self.sync {
+            finite("sync.snapshot_mb", c.snapshot_mb, 0.0)?;
+            finite("sync.txn_kb", c.txn_kb, 0.0)?;
+            if !(c.mb_per_s.is_finite() && c.mb_per_s > 0.0) {
+                return Err(("sync.mb_per_s".into(), "a positive number".into()));
+            }
+            if !(c.chunk_mb.is_finite() && c.chunk_mb > 0.0)
+                || c.snapshot_mb / c.chunk_mb > 100_000.0
+            {
+                return Err((
+                    "sync.chunk_mb".into(),
+                    "a positive size, at most 100000 chunks per snapshot".into(),
+                ));
+            }
+        }
+        if self.customers.retries > 10 {
+            return Err(("customers.retries".into(), "at most 10".into()));
+        }
+        if let Some(t) = &self.metastable.trigger
+            && t.from > t.to
+        {
+            return Err(("metastable.trigger.from".into(), "not after `to`".into()));
+        }
         finite("proxies.memory_mb", p.memory_mb, 1.0)?;
         finite("proxies.base_mb", p.base_mb, 0.0)?;
         finite("proxies.request_kb", p.request_kb, 0.0)?;
@@ -361,6 +502,12 @@ impl CoordinationConfig {
                     if let Some(m) = s.memory_mb {
                         finite(&format!("actor[{i}].step[{k}].memory_mb"), m, 1.0)?;
                     }
+                }
+                if s.what == CoordDo::SetInitLimit && s.ticks.is_none_or(|t| t == 0) {
+                    return Err((
+                        format!("actor[{i}].step[{k}].ticks"),
+                        "`set_init_limit` needs `ticks`, at least 1".into(),
+                    ));
                 }
             }
         }

@@ -24,12 +24,18 @@ pub fn judge(
     cfg: &CoordinationConfig,
     faults: &FaultSchedule,
 ) -> Judgement {
+    // The trigger: as the scenario states it, or its first fault.
     let first = faults.faults().first();
-    let trigger_from = first.map(|f| f.at.as_nanos());
-    let trigger_end = first.map(|f| {
-        f.duration
-            .map_or(faults.end().as_nanos(), |d| (f.at + d).as_nanos())
-    });
+    let (trigger_from, trigger_end) = match &cfg.metastable.trigger {
+        Some(t) => (Some(t.from.as_nanos()), Some(t.to.as_nanos())),
+        None => (
+            first.map(|f| f.at.as_nanos()),
+            first.map(|f| {
+                f.duration
+                    .map_or(faults.end().as_nanos(), |d| (f.at + d).as_nanos())
+            }),
+        ),
+    };
     let mut facts = Facts::new();
     let mut timeline = Vec::new();
     let (mut deaths, mut new_sessions, mut elections, mut expirations) = (0u64, 0u64, 0u64, 0u64);
@@ -41,6 +47,9 @@ pub fn judge(
     let mut committed: IndexSet<u64> = IndexSet::new();
     let mut acked: Vec<u64> = Vec::new();
     let mut leaders: IndexMap<u64, IndexSet<String>> = IndexMap::new();
+    let (mut quorum_since, mut quorum_losses) = (None::<u64>, 0u64);
+    let (mut syncs, mut snapshots, mut syncs_failed) = (0u64, 0u64, 0u64);
+    let (mut observer_syncs, mut observer_syncs_failed, mut sync_max) = (0u64, 0u64, 0f64);
     for o in sim.observations() {
         let t = o.time.as_nanos();
         let who = sim.node_name(o.node).to_string();
@@ -52,7 +61,7 @@ pub fn judge(
                     shard: "ensemble".into(),
                     role: match role {
                         ZkRole::Leading => Role::Primary,
-                        ZkRole::Following => Role::Replica,
+                        ZkRole::Following | ZkRole::Observing => Role::Replica,
                         ZkRole::Looking => Role::Down,
                     },
                     epoch: *term,
@@ -97,6 +106,53 @@ pub fn judge(
                 }
             }
             Obs::Initialized | Obs::Started => {}
+            Obs::Quorum(up) => {
+                match (up, quorum_since) {
+                    (false, None) => quorum_since = Some(t),
+                    (true, Some(since)) => {
+                        if t.saturating_sub(since) >= 60_000_000_000 {
+                            timeline.push(TimelineEntry::new(
+                                o.time,
+                                format!(
+                                    "{who} leads with a quorum synced, after {:.1} min without one",
+                                    (t - since) as f64 / 6e10
+                                ),
+                            ));
+                        }
+                        quorum_since = None;
+                    }
+                    _ => {}
+                }
+                if !up && quorum_losses == 0 {
+                    timeline.push(TimelineEntry::new(
+                        o.time,
+                        format!("{who} loses its quorum: the ensemble stops serving"),
+                    ));
+                }
+                if !up {
+                    quorum_losses += 1;
+                }
+            }
+            Obs::Synced {
+                observer,
+                snapshot,
+                took,
+            } => {
+                syncs += 1;
+                if *snapshot {
+                    snapshots += 1;
+                }
+                sync_max = sync_max.max(took.as_secs_f64());
+                if *observer {
+                    observer_syncs += 1;
+                }
+            }
+            Obs::SyncFailed { observer } => {
+                syncs_failed += 1;
+                if *observer {
+                    observer_syncs_failed += 1;
+                }
+            }
             Obs::Step { step, detail } => {
                 let what = w
                     .actors
@@ -119,6 +175,11 @@ pub fn judge(
         tallies
             .requests
             .insert("customers".into(), c.windows.clone());
+    }
+    if let CoordNode::Writer(wr) = sim.node(w.writer) {
+        tallies
+            .requests
+            .insert("ensemble writes".into(), wr.windows.clone());
     }
     let windows = tallies
         .requests
@@ -177,6 +238,51 @@ pub fn judge(
         |t: &crate::check::Tally| t.requests > 0 && (t.ok as f64) < healthy * t.requests as f64;
     let window_min = cfg.resolution.as_secs_f64() / 60.0;
     let from_w = trigger_from.map_or(0, |f| (f / cfg.resolution.as_nanos()) as usize);
+    metrics.insert("quorum_losses".into(), quorum_losses as f64);
+    metrics.insert("syncs".into(), syncs as f64);
+    metrics.insert("snapshot_syncs".into(), snapshots as f64);
+    metrics.insert("syncs_failed".into(), syncs_failed as f64);
+    metrics.insert("sync_seconds_max".into(), sync_max);
+    if !w.observers.is_empty() {
+        metrics.insert("observer_syncs".into(), observer_syncs as f64);
+        metrics.insert("observer_syncs_failed".into(), observer_syncs_failed as f64);
+    }
+    let shed: u64 = w
+        .servers
+        .iter()
+        .chain(&w.observers)
+        .map(|&id| match sim.node(id) {
+            CoordNode::Server(s) => s.shed,
+            _ => 0,
+        })
+        .sum();
+    if cfg.shed.is_some() {
+        metrics.insert("connects_shed".into(), shed as f64);
+    }
+    // The ensemble seen by its writers: windows in which none of the
+    // writes sent was acknowledged.
+    if let Some(ws) = tallies.requests.get("ensemble writes") {
+        metrics.insert(
+            "ensemble_unavailable_minutes".into(),
+            ws.iter()
+                .skip(from_w)
+                .filter(|t| t.requests > 0 && t.ok == 0)
+                .count() as f64
+                * window_min,
+        );
+    }
+    // Requests the proxies receive, at their busiest after the trigger,
+    // against the mean before it.
+    if let CoordNode::Lb(lb) = sim.node(w.lb)
+        && from_w > 0
+    {
+        let per = |k: usize| lb.forwarded.get(k).map_or(0, |t| t.requests) as f64;
+        let before = (0..from_w).map(per).sum::<f64>() / from_w as f64;
+        let peak = (from_w..lb.forwarded.len()).map(per).fold(0.0, f64::max);
+        if before > 0.0 {
+            metrics.insert("proxy_requests_peak_ratio".into(), peak / before);
+        }
+    }
     metrics.insert(
         "degraded_minutes".into(),
         windows.iter().skip(from_w).filter(|t| below(t)).count() as f64 * window_min,

@@ -99,6 +99,20 @@ impl crate::systems::System for Coordination {
                 &pick(&config.server_domains, k),
             )?);
         }
+        let mut observers = Vec::new();
+        for k in 0..config.observers as usize {
+            observers.push(d.reserve(
+                &format!("obs-{}", k + 1),
+                &config.server_site,
+                &pick(&config.observer_domains, k),
+            )?);
+        }
+        let mut agents = Vec::new();
+        if let Some(a) = &config.agents {
+            for k in 0..a.count as usize {
+                agents.push(d.reserve(&format!("agent-{k}"), &a.site, "")?);
+            }
+        }
         let p = &config.proxies;
         let mut proxies = Vec::new();
         for k in 0..(p.count + p.spare) as usize {
@@ -111,22 +125,37 @@ impl crate::systems::System for Coordination {
         for a in &config.actor {
             actors.push(d.reserve(&a.name, &a.site, "")?);
         }
+        let proxy_servers = if observers.is_empty() {
+            servers.clone()
+        } else {
+            observers.clone()
+        };
         let wiring = Arc::new(Wiring {
             servers: servers.clone(),
+            observers: observers.clone(),
+            proxy_servers: proxy_servers.clone(),
+            agents: agents.clone(),
             proxies: proxies.clone(),
             lb,
             customers,
             writer,
             actors: actors.clone(),
         });
-        for (k, &id) in servers.iter().enumerate() {
+        for (k, &id) in servers.iter().chain(&observers).enumerate() {
             d.place(
                 id,
                 CoordNode::Server(Server::new(cfg.clone(), wiring.clone(), k)),
             )?;
         }
-        for (k, &id) in proxies.iter().enumerate() {
+        for (k, &id) in agents.iter().enumerate() {
             d.needs_one_of(id, &servers);
+            d.place(
+                id,
+                CoordNode::Agent(Agent::new(cfg.clone(), wiring.clone(), k)),
+            )?;
+        }
+        for (k, &id) in proxies.iter().enumerate() {
+            d.needs_one_of(id, &proxy_servers);
             d.place(
                 id,
                 CoordNode::Proxy(Proxy::new(
@@ -145,6 +174,7 @@ impl crate::systems::System for Coordination {
                 lb,
                 next: 0,
                 pending: LookupMap::new(),
+                retrying: LookupMap::new(),
                 windows: Vec::new(),
             }),
         )?;
@@ -154,6 +184,8 @@ impl crate::systems::System for Coordination {
                 cfg: cfg.clone(),
                 wiring: wiring.clone(),
                 next: 0,
+                sent: LookupMap::new(),
+                windows: Vec::new(),
             }),
         )?;
         for (i, &id) in actors.iter().enumerate() {
@@ -185,8 +217,14 @@ impl crate::systems::System for Coordination {
 /// How the nodes find one another.
 #[derive(Clone, Debug)]
 pub struct Wiring {
-    /// Ensemble members.
+    /// Ensemble members (voters).
     pub servers: Vec<NodeId>,
+    /// Observers.
+    pub observers: Vec<NodeId>,
+    /// The members the proxies connect to: the observers, or the voters.
+    pub proxy_servers: Vec<NodeId>,
+    /// The ensemble's other clients.
+    pub agents: Vec<NodeId>,
     /// Proxies (running, then spares).
     pub proxies: Vec<NodeId>,
     /// The load balancer.
@@ -203,6 +241,10 @@ impl Wiring {
     fn server_index(&self, id: NodeId) -> Option<usize> {
         self.servers.iter().position(|&s| s == id)
     }
+
+    fn observer_index(&self, id: NodeId) -> Option<usize> {
+        self.observers.iter().position(|&s| s == id)
+    }
 }
 
 /// Messages.
@@ -214,6 +256,8 @@ pub enum Msg {
         generation: u32,
         /// Session to resume.
         session: Option<u64>,
+        /// Watches the client will hold.
+        watches: u64,
     },
     /// Server → client: connected with `session`.
     Connected {
@@ -287,7 +331,43 @@ pub enum Msg {
         term: u64,
         /// Granted.
         granted: bool,
+        /// A refusal names the serving leader the member follows (so a
+        /// restarted member joins it, as ZooKeeper's election tells a
+        /// looking server who leads).
+        leader: Option<usize>,
     },
+    /// Learner → leader: sync me; my newest transaction is `last`.
+    Learn {
+        /// The learner's term.
+        term: u64,
+        /// Its newest transaction.
+        last: u64,
+    },
+    /// Leader → learner: one chunk of a sync.
+    SyncPart {
+        /// Term.
+        term: u64,
+    },
+    /// Leader → learner: the sync is sent.
+    SyncDone {
+        /// Term.
+        term: u64,
+        /// Transactions.
+        log: Arc<Vec<u64>>,
+        /// Sessions.
+        sessions: Arc<Vec<u64>>,
+        /// Chunks sent.
+        parts: u64,
+        /// A whole snapshot (not a diff).
+        snapshot: bool,
+    },
+    /// Leader → learner: the sync ran past `init_limit`.
+    SyncFailed {
+        /// Term.
+        term: u64,
+    },
+    /// Operator → members: a new `init_limit`.
+    SetInitLimit(u32),
     /// New leader → followers: its history and sessions.
     NewLeader {
         /// Term.
@@ -386,6 +466,10 @@ pub enum Timer {
     Election,
     /// Server: a new leader's sync deadline.
     InitLimit(u64),
+    /// Server: a learner's sync deadline (its attempt number).
+    LearnLimit(u64),
+    /// Customers: retry a request.
+    Retry(u64),
     /// Proxy: session tick.
     ClientTick,
     /// Proxy: restarted by its supervisor.
@@ -421,6 +505,22 @@ pub enum Obs {
     },
     /// Server: sessions expired.
     Expired(u32),
+    /// Leader: serving with a quorum synced (true), or no longer (false).
+    Quorum(bool),
+    /// Learner: synced with its leader.
+    Synced {
+        /// An observer (not a voter).
+        observer: bool,
+        /// A whole snapshot.
+        snapshot: bool,
+        /// From asking to synced.
+        took: SimDuration,
+    },
+    /// Learner: a sync failed (past `init_limit`).
+    SyncFailed {
+        /// An observer.
+        observer: bool,
+    },
     /// Leader: committed.
     Committed(u64),
     /// Writer: acknowledged.
@@ -465,6 +565,8 @@ pub enum ZkRole {
     Following,
     /// Leading.
     Leading,
+    /// An observer synced with a leader.
+    Observing,
 }
 
 /// The nodes.
@@ -474,6 +576,8 @@ pub enum CoordNode {
     Server(Box<Server>),
     /// A proxy.
     Proxy(Box<Proxy>),
+    /// Another client of the ensemble.
+    Agent(Box<Agent>),
     /// The load balancer.
     Lb(Lb),
     /// The customers.
@@ -499,9 +603,18 @@ enum Work {
         client: NodeId,
         generation: u32,
         session: Option<u64>,
+        watches: u64,
     },
     Write {
         id: u64,
+    },
+    /// Leader: serialise one chunk of a learner's sync.
+    Sync {
+        learner: NodeId,
+    },
+    /// Learner: apply one chunk.
+    Apply {
+        term: u64,
     },
 }
 
@@ -509,6 +622,7 @@ impl Work {
     fn requests(&self) -> u64 {
         match self {
             Work::Read { n, .. } => *n,
+            Work::Sync { .. } | Work::Apply { .. } => 0,
             _ => 1,
         }
     }
@@ -518,6 +632,33 @@ impl Work {
 struct Conn {
     generation: u32,
     session: u64,
+    watches: u64,
+}
+
+/// A leader's sync of one learner.
+#[derive(Clone, Copy, Debug)]
+struct SyncJob {
+    term: u64,
+    left: u64,
+    parts: u64,
+    snapshot: bool,
+    deadline: SimTime,
+}
+
+/// What a leader's `SyncDone` carried: term, log, sessions, chunks,
+/// whether a snapshot.
+type SyncSent = (u64, Arc<Vec<u64>>, Arc<Vec<u64>>, u64, bool);
+
+/// A learner's sync in progress.
+#[derive(Clone, Debug)]
+struct Learning {
+    /// The leader syncing it (an observer asks every voter first).
+    leader: Option<usize>,
+    since: SimTime,
+    applied: u64,
+    done: Option<SyncSent>,
+    /// Proposals that arrived during the sync, applied after it.
+    buffered: Vec<u64>,
 }
 
 /// What waited out a collection.
@@ -565,16 +706,37 @@ pub struct Server {
     stalled: Vec<Stalled>,
     /// Longest queue, in requests.
     pub queue_peak: u64,
+    /// An observer: never votes, learns from the leader, serves clients.
+    pub observer: bool,
+    init_limit: u32,
+    watches: u64,
+    connects_queued: u64,
+    /// Connects turned away by load shedding.
+    pub shed: u64,
+    syncs: IndexMap<NodeId, SyncJob>,
+    led_from: usize,
+    learning: Option<Learning>,
+    learn_seq: u64,
+    obs_synced: Vec<bool>,
+    obs_last_ack: Vec<SimTime>,
+    /// Came back with its data lost: does not stand until it has synced
+    /// with a leader (it votes, by the usual rule, for a candidate at
+    /// least as up to date: any).
+    fresh: bool,
 }
 
 impl Server {
+    /// Member `idx`: voters first, then observers.
     fn new(cfg: Arc<CoordinationConfig>, w: Arc<Wiring>, idx: usize) -> Box<Self> {
         let n = cfg.servers as usize;
+        let observer = idx >= n;
         // The run starts in steady state: member 1 leads term 1.
         let leading = idx == 0;
         Box::new(Self {
             role: if leading {
                 ZkRole::Leading
+            } else if observer {
+                ZkRole::Observing
             } else {
                 ZkRole::Following
             },
@@ -603,10 +765,258 @@ impl Server {
             paused: false,
             stalled: Vec::new(),
             queue_peak: 0,
+            observer,
+            init_limit: cfg.init_limit,
+            watches: 0,
+            connects_queued: 0,
+            shed: 0,
+            syncs: IndexMap::new(),
+            led_from: 0,
+            learning: None,
+            learn_seq: 0,
+            obs_synced: vec![true; cfg.observers as usize],
+            obs_last_ack: vec![SimTime::ZERO; cfg.observers as usize],
+            fresh: false,
             cfg,
             w,
             idx,
         })
+    }
+
+    /// The process dies: what it held in memory is gone, and with
+    /// `Disk::Lose` (a replaced host) its transaction log and epoch too.
+    fn crash(&mut self, disk: Disk) {
+        self.role = ZkRole::Looking;
+        self.serving = false;
+        self.leader = None;
+        self.election_timer = None;
+        self.votes = 0;
+        self.conns.clear();
+        self.watches = 0;
+        self.queue.clear();
+        self.queued = 0;
+        self.connects_queued = 0;
+        self.busy = false;
+        self.unread.clear();
+        self.paused = false;
+        self.stalled.clear();
+        self.syncs.clear();
+        self.learning = None;
+        self.sessions.clear();
+        self.created.clear();
+        self.touched.clear();
+        self.pending = LookupMap::new();
+        self.write_ids = LookupMap::new();
+        if disk == Disk::Lose {
+            self.log.clear();
+            self.term = 0;
+            self.voted_for = None;
+            self.fresh = true;
+        }
+    }
+
+    /// Back up: ticking and collecting; a voter looks for a leader, an
+    /// observer asks to learn at its next tick.
+    fn restart(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        ctx.set_timer(self.cfg.tick, Timer::Tick);
+        let every = self.cfg.heap.gc_every;
+        let phase = ctx.rng().random_range(0..every.as_nanos());
+        ctx.set_timer(SimDuration::from_nanos(phase), Timer::Gc);
+        ctx.record(Obs::Role {
+            role: ZkRole::Looking,
+            term: self.term,
+        });
+        if !self.observer {
+            let e = self.cfg.election;
+            election::arm_timer(ctx, &mut self.election_timer, e.min, e.max, Timer::Election);
+        }
+    }
+
+    fn ticks(&self, n: u32) -> SimDuration {
+        SimDuration::from_nanos(self.cfg.tick.as_nanos() * u64::from(n))
+    }
+
+    /// Asks to be synced: by leader `l`, or (an observer that does not
+    /// know the leader) by whichever voter leads.
+    fn join(&mut self, ctx: &mut Ctx<'_, CoordNode>, l: Option<usize>) {
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        if self.serving {
+            self.drop_clients(ctx);
+        }
+        self.serving = false;
+        self.leader = l;
+        if !self.observer {
+            self.role = ZkRole::Following;
+        }
+        self.learning = Some(Learning {
+            leader: l,
+            since: ctx.now(),
+            applied: 0,
+            done: None,
+            buffered: Vec::new(),
+        });
+        self.learn_seq += 1;
+        ctx.set_timer(
+            self.ticks(self.init_limit),
+            Timer::LearnLimit(self.learn_seq),
+        );
+        let msg = Msg::Learn {
+            term: self.term,
+            last: self.last_zxid(),
+        };
+        match l {
+            Some(l) => ctx.send(self.w.servers[l], msg),
+            None => {
+                for &v in &self.w.servers {
+                    ctx.send(v, msg.clone());
+                }
+            }
+        }
+    }
+
+    /// A sync failed or its leader is gone: a voter looks for a leader
+    /// again, an observer asks again at its next tick.
+    fn learning_failed(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        self.learning = None;
+        ctx.record(Obs::SyncFailed {
+            observer: self.observer,
+        });
+        if self.observer {
+            self.leader = None;
+        } else {
+            self.become_looking(ctx);
+        }
+    }
+
+    /// The leader's side of a learner's request.
+    fn start_sync(&mut self, ctx: &mut Ctx<'_, CoordNode>, learner: NodeId, last: u64) {
+        let Some(c) = self.cfg.sync.clone() else {
+            self.send_sync_done(ctx, learner, 0, false);
+            return;
+        };
+        // A diff only from what this leader committed itself (its
+        // committed log starts when it takes over), and not too long.
+        let have = self.log.len();
+        let from = if last == 0 {
+            Some(0)
+        } else {
+            self.log.binary_search(&last).ok().map(|p| p + 1)
+        };
+        let diff = from.filter(|&f| f >= self.led_from && (have - f) as u64 <= c.diff_max);
+        let (mb, snapshot) = match diff {
+            Some(f) => ((have - f) as f64 * c.txn_kb / 1024.0, false),
+            None => (c.snapshot_mb, true),
+        };
+        let parts = ((mb / c.chunk_mb).ceil() as u64).max(1);
+        self.syncs.insert(
+            learner,
+            SyncJob {
+                term: self.term,
+                left: parts,
+                parts,
+                snapshot,
+                deadline: ctx.now() + self.ticks(self.init_limit),
+            },
+        );
+        self.push_internal(ctx, Work::Sync { learner });
+    }
+
+    fn send_sync_done(
+        &mut self,
+        ctx: &mut Ctx<'_, CoordNode>,
+        learner: NodeId,
+        parts: u64,
+        snapshot: bool,
+    ) {
+        ctx.send(
+            learner,
+            Msg::SyncDone {
+                term: self.term,
+                log: Arc::new(self.log.clone()),
+                sessions: Arc::new(self.sessions.keys().copied().collect()),
+                parts,
+                snapshot,
+            },
+        );
+    }
+
+    /// A chunk serialised: send it, and the next, or give up past the
+    /// deadline.
+    fn sync_chunk(&mut self, ctx: &mut Ctx<'_, CoordNode>, learner: NodeId) {
+        let Some(job) = self.syncs.get(&learner).copied() else {
+            return;
+        };
+        if self.role != ZkRole::Leading || job.term != self.term {
+            self.syncs.swap_remove(&learner);
+            return;
+        }
+        if ctx.now() > job.deadline {
+            self.syncs.swap_remove(&learner);
+            ctx.send(learner, Msg::SyncFailed { term: self.term });
+            return;
+        }
+        ctx.send(learner, Msg::SyncPart { term: self.term });
+        if job.left <= 1 {
+            self.syncs.swap_remove(&learner);
+            self.send_sync_done(ctx, learner, job.parts, job.snapshot);
+        } else {
+            if let Some(j) = self.syncs.get_mut(&learner) {
+                j.left -= 1;
+            }
+            self.push_internal(ctx, Work::Sync { learner });
+        }
+    }
+
+    /// The learner's side: synced once every chunk is applied.
+    fn try_finish_learning(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let Some(l) = &self.learning else { return };
+        let Some((term, log, sessions, parts, snapshot)) = l.done.clone() else {
+            return;
+        };
+        if l.applied < parts {
+            return;
+        }
+        let since = l.since;
+        let leader = l.leader.unwrap_or(0);
+        let buffered = l.buffered.clone();
+        let now = ctx.now();
+        self.learning = None;
+        if term != self.term {
+            // A restarted candidate's own terms were never won: it takes
+            // the leader's, and counts its vote there as the leader's.
+            self.term = term;
+            self.voted_for = Some(self.w.servers[leader]);
+        }
+        self.leader = Some(leader);
+        self.log = (*log).clone();
+        let last = self.last_zxid();
+        self.log.extend(buffered.into_iter().filter(|&z| z > last));
+        self.fresh = false;
+        self.sessions = sessions.iter().map(|&s| (s, now)).collect();
+        self.last_leader_contact = Some(now);
+        self.serving = true;
+        self.role = if self.observer {
+            ZkRole::Observing
+        } else {
+            ZkRole::Following
+        };
+        ctx.record(Obs::Role {
+            role: self.role,
+            term,
+        });
+        ctx.record(Obs::Synced {
+            observer: self.observer,
+            snapshot,
+            took: now.saturating_since(since),
+        });
+        ctx.send(self.w.servers[leader], Msg::NewLeaderAck { term });
+    }
+
+    fn push_internal(&mut self, ctx: &mut Ctx<'_, CoordNode>, work: Work) {
+        self.queue.push_back(work);
+        self.run_cpu(ctx);
     }
 
     fn quorum(&self) -> usize {
@@ -628,7 +1038,7 @@ impl Server {
         let mb = h.base_mb
             + self.queued as f64 * h.request_kb / 1024.0
             + conns * h.session_kb / 1024.0
-            + conns * self.cfg.znodes as f64 * h.watch_bytes / 1e6;
+            + self.watches as f64 * h.watch_bytes / 1e6;
         mb / h.mb
     }
 
@@ -639,6 +1049,14 @@ impl Server {
             Work::Ping { .. } => c.ping_us,
             Work::Connect { .. } => c.connect_us,
             Work::Write { .. } => c.write_us,
+            Work::Sync { .. } | Work::Apply { .. } => {
+                let s = self
+                    .cfg
+                    .sync
+                    .as_ref()
+                    .expect("only queued with a sync cost");
+                s.chunk_mb / s.mb_per_s * 1e6
+            }
         };
         SimDuration::from_nanos((us * 1000.0) as u64)
     }
@@ -714,7 +1132,9 @@ impl Server {
                 client,
                 generation,
                 session,
+                watches,
             } => {
+                self.connects_queued = self.connects_queued.saturating_sub(1);
                 if !self.serving {
                     ctx.send(client, Msg::Closed { generation });
                     return;
@@ -736,13 +1156,17 @@ impl Server {
                     }
                 };
                 self.touch(ctx.now(), id);
-                self.conns.insert(
+                self.watches += watches;
+                if let Some(old) = self.conns.insert(
                     client,
                     Conn {
                         generation,
                         session: id,
+                        watches,
                     },
-                );
+                ) {
+                    self.watches -= old.watches;
+                }
                 ctx.send(
                     client,
                     Msg::Connected {
@@ -775,6 +1199,15 @@ impl Server {
                     self.commit(ctx, zxid);
                 }
             }
+            Work::Sync { learner } => self.sync_chunk(ctx, learner),
+            Work::Apply { term } => {
+                if let Some(l) = &mut self.learning
+                    && l.done.as_ref().is_none_or(|d| d.0 == term)
+                {
+                    l.applied += 1;
+                    self.try_finish_learning(ctx);
+                }
+            }
         }
     }
 
@@ -805,6 +1238,17 @@ impl Server {
                 );
             }
         }
+        for (k, &o) in self.w.observers.iter().enumerate() {
+            if self.obs_synced[k] {
+                ctx.send(
+                    o,
+                    Msg::Commit {
+                        term: self.term,
+                        zxid,
+                    },
+                );
+            }
+        }
         self.fire_watches(ctx);
     }
 
@@ -821,6 +1265,7 @@ impl Server {
 
     /// Stops serving: every client connection is closed.
     fn drop_clients(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        self.watches = 0;
         for (client, c) in std::mem::take(&mut self.conns) {
             ctx.send(
                 client,
@@ -833,6 +1278,11 @@ impl Server {
     }
 
     fn become_looking(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        if self.role == ZkRole::Leading && self.serving {
+            ctx.record(Obs::Quorum(false));
+        }
+        self.syncs.clear();
+        self.learning = None;
         if self.role != ZkRole::Looking {
             self.role = ZkRole::Looking;
             ctx.record(Obs::Role {
@@ -880,6 +1330,8 @@ impl Server {
         self.counter = 0;
         self.synced = vec![false; self.cfg.servers as usize];
         self.synced[self.idx] = true;
+        self.led_from = self.log.len();
+        self.obs_synced = vec![false; self.cfg.observers as usize];
         ctx.record(Obs::Role {
             role: ZkRole::Leading,
             term: self.term,
@@ -898,8 +1350,7 @@ impl Server {
                 );
             }
         }
-        let limit = self.cfg.tick.as_nanos() * u64::from(self.cfg.init_limit);
-        ctx.set_timer(SimDuration::from_nanos(limit), Timer::InitLimit(self.term));
+        ctx.set_timer(self.ticks(self.init_limit), Timer::InitLimit(self.term));
         self.maybe_serve(ctx);
     }
 
@@ -909,6 +1360,7 @@ impl Server {
             && self.synced.iter().filter(|&&s| s).count() >= self.quorum()
         {
             self.serving = true;
+            ctx.record(Obs::Quorum(true));
             let now = ctx.now();
             let t = self.session_timeout();
             // A new leader gives every session a fresh timeout.
@@ -932,14 +1384,26 @@ impl Server {
             Msg::Connect {
                 generation,
                 session,
+                watches,
             } => {
-                if self.serving {
+                let full = self
+                    .cfg
+                    .shed
+                    .as_ref()
+                    .is_some_and(|s| self.connects_queued >= s.connects_max);
+                if self.serving && full {
+                    // Shed: refused at the cost of a ping.
+                    self.shed += 1;
+                    ctx.send(from, Msg::Closed { generation });
+                } else if self.serving {
+                    self.connects_queued += 1;
                     self.enqueue(
                         ctx,
                         Work::Connect {
                             client: from,
                             generation,
                             session,
+                            watches,
                         },
                     );
                 } else {
@@ -975,8 +1439,12 @@ impl Server {
             Msg::StepDown if self.role == ZkRole::Leading => {
                 self.become_looking(ctx);
             }
+            Msg::SetInitLimit(t) => self.init_limit = t,
             Msg::Vote { term, last } => {
                 let Some(_) = peer else { return };
+                if self.observer {
+                    return;
+                }
                 let sticky = election::sticky(
                     self.role == ZkRole::Leading && self.serving,
                     self.last_leader_contact.filter(|_| self.serving),
@@ -1009,16 +1477,35 @@ impl Server {
                         Timer::Election,
                     );
                 }
+                let leader = if sticky && !granted && self.serving {
+                    self.leader
+                } else {
+                    None
+                };
                 ctx.send(
                     from,
                     Msg::VoteReply {
                         term: self.term,
                         granted,
+                        leader,
                     },
                 );
             }
-            Msg::VoteReply { term, granted } => {
+            Msg::VoteReply {
+                term,
+                granted,
+                leader,
+            } => {
                 let looking = self.role == ZkRole::Looking && self.voted_for == Some(ctx.id());
+                if looking
+                    && !granted
+                    && let Some(l) = leader
+                    && l != self.idx
+                {
+                    // A quorum already follows a leader: join it.
+                    self.join(ctx, Some(l));
+                    return;
+                }
                 match election::on_vote_reply(
                     term,
                     granted,
@@ -1051,6 +1538,11 @@ impl Server {
                 if self.role == ZkRole::Leading || self.serving {
                     self.drop_clients(ctx);
                 }
+                if self.cfg.sync.is_some() {
+                    self.term = term;
+                    self.join(ctx, Some(l));
+                    return;
+                }
                 self.term = term;
                 self.role = ZkRole::Following;
                 self.leader = Some(l);
@@ -1072,13 +1564,77 @@ impl Server {
                     self.synced[k] = true;
                     self.last_ack[k] = now;
                     self.maybe_serve(ctx);
+                } else if let Some(k) = self.w.observer_index(from)
+                    && term == self.term
+                    && self.role == ZkRole::Leading
+                {
+                    self.obs_synced[k] = true;
+                    self.obs_last_ack[k] = now;
                 }
+            }
+            Msg::Learn { last, .. } => {
+                let voter_syncing = peer.is_some();
+                if self.role == ZkRole::Leading && (self.serving || voter_syncing) {
+                    if let Some(k) = self.w.observer_index(from) {
+                        self.obs_synced[k] = false;
+                    }
+                    if let Some(k) = peer {
+                        self.synced[k] = false;
+                    }
+                    self.start_sync(ctx, from, last);
+                }
+            }
+            Msg::SyncPart { term } => {
+                if let Some(l) = &mut self.learning
+                    && l.leader.is_none_or(|x| peer == Some(x))
+                {
+                    l.leader = peer;
+                    self.push_internal(ctx, Work::Apply { term });
+                }
+            }
+            Msg::SyncDone {
+                term,
+                log,
+                sessions,
+                parts,
+                snapshot,
+            } => {
+                if let Some(l) = &mut self.learning
+                    && l.leader.is_none_or(|x| peer == Some(x))
+                    && l.done.is_none()
+                {
+                    l.leader = peer;
+                    l.done = Some((term, log, sessions, parts, snapshot));
+                    self.try_finish_learning(ctx);
+                }
+            }
+            Msg::SyncFailed { .. }
+                if self
+                    .learning
+                    .as_ref()
+                    .is_some_and(|l| l.leader.is_some() && l.leader == peer) =>
+            {
+                self.learning_failed(ctx);
+            }
+            Msg::Heartbeat { term, .. }
+                if !self.observer
+                    && self.role == ZkRole::Looking
+                    && term >= self.term
+                    && peer.is_some() =>
+            {
+                // A restarted member hears the leader: it joins.
+                self.term = term;
+                self.join(ctx, peer);
             }
             Msg::Heartbeat {
                 term,
                 created,
                 expired,
-            } if term == self.term && self.role == ZkRole::Following && peer == self.leader => {
+            } if term == self.term
+                && matches!(self.role, ZkRole::Following | ZkRole::Observing)
+                && self.serving
+                && peer == self.leader =>
+            {
                 self.last_leader_contact = Some(now);
                 for &s in created.iter() {
                     self.sessions.insert(s, now);
@@ -1103,11 +1659,17 @@ impl Server {
                 touched,
                 created,
             } => {
-                if let Some(k) = peer
-                    && term == self.term
+                let observer = self.w.observer_index(from);
+                if term == self.term
                     && self.role == ZkRole::Leading
+                    && (peer.is_some() || observer.is_some())
                 {
-                    self.last_ack[k] = now;
+                    if let Some(k) = peer {
+                        self.last_ack[k] = now;
+                    }
+                    if let Some(k) = observer {
+                        self.obs_last_ack[k] = now;
+                    }
                     let deadline = now + self.session_timeout();
                     for s in created {
                         if self.sessions.insert(s, deadline).is_none() {
@@ -1126,7 +1688,11 @@ impl Server {
                 if term == self.term && self.role == ZkRole::Following && peer == self.leader =>
             {
                 self.last_leader_contact = Some(now);
-                self.log.push(zxid);
+                match &mut self.learning {
+                    // Syncing: kept, and applied once the sync is in.
+                    Some(l) => l.buffered.push(zxid),
+                    None => self.log.push(zxid),
+                }
                 ctx.send(from, Msg::Ack { term, zxid });
             }
             Msg::Ack { term, zxid } if term == self.term && self.role == ZkRole::Leading => {
@@ -1140,9 +1706,14 @@ impl Server {
                     }
                 }
             }
-            Msg::Commit { term, .. }
-                if term == self.term && self.role == ZkRole::Following && self.serving =>
+            Msg::Commit { term, zxid }
+                if term == self.term
+                    && matches!(self.role, ZkRole::Following | ZkRole::Observing)
+                    && self.serving =>
             {
+                if self.observer {
+                    self.log.push(zxid);
+                }
                 self.fire_watches(ctx);
             }
             _ => {}
@@ -1158,6 +1729,7 @@ impl Server {
             .collect();
         for client in gone {
             if let Some(c) = self.conns.swap_remove(&client) {
+                self.watches -= c.watches;
                 ctx.send(
                     client,
                     Msg::Expired {
@@ -1209,6 +1781,24 @@ impl Server {
                                 );
                             }
                         }
+                        for (k, &o) in self.w.observers.iter().enumerate() {
+                            if self.obs_synced[k]
+                                && now.saturating_since(self.obs_last_ack[k]) >= lapse
+                            {
+                                // Not heard for `sync_limit`: dropped.
+                                self.obs_synced[k] = false;
+                            }
+                            if self.obs_synced[k] {
+                                ctx.send(
+                                    o,
+                                    Msg::Heartbeat {
+                                        term: self.term,
+                                        created: created.clone(),
+                                        expired: expired.clone(),
+                                    },
+                                );
+                            }
+                        }
                         let heard = self
                             .last_ack
                             .iter()
@@ -1221,11 +1811,31 @@ impl Server {
                         }
                     }
                     ZkRole::Following
-                        if self
-                            .last_leader_contact
-                            .is_none_or(|t| now.saturating_since(t) >= lapse) =>
+                        if self.serving
+                            && self
+                                .last_leader_contact
+                                .is_none_or(|t| now.saturating_since(t) >= lapse) =>
                     {
                         self.become_looking(ctx);
+                    }
+                    ZkRole::Observing
+                        if self.serving
+                            && self
+                                .last_leader_contact
+                                .is_none_or(|t| now.saturating_since(t) >= lapse) =>
+                    {
+                        // Lost its leader: stops serving, asks again.
+                        self.drop_clients(ctx);
+                        self.serving = false;
+                        self.leader = None;
+                        self.role = ZkRole::Looking;
+                        ctx.record(Obs::Role {
+                            role: ZkRole::Looking,
+                            term: self.term,
+                        });
+                    }
+                    ZkRole::Looking if self.observer && self.learning.is_none() => {
+                        self.join(ctx, None);
                     }
                     _ => {}
                 }
@@ -1233,7 +1843,18 @@ impl Server {
             }
             Timer::Election => {
                 self.election_timer = None;
-                if self.role == ZkRole::Looking || (self.role == ZkRole::Following && !self.serving)
+                if self.fresh {
+                    // Waits to hear a leader; looks again later.
+                    let e = self.cfg.election;
+                    election::arm_timer(
+                        ctx,
+                        &mut self.election_timer,
+                        e.min,
+                        e.max,
+                        Timer::Election,
+                    );
+                } else if self.role == ZkRole::Looking
+                    || (self.role == ZkRole::Following && !self.serving)
                 {
                     self.stand(ctx);
                 }
@@ -1242,6 +1863,9 @@ impl Server {
                 if term == self.term && self.role == ZkRole::Leading && !self.serving =>
             {
                 self.become_looking(ctx);
+            }
+            Timer::LearnLimit(seq) if seq == self.learn_seq && self.learning.is_some() => {
+                self.learning_failed(ctx);
             }
             Timer::Gc => {
                 let h = &self.cfg.heap;
@@ -1300,7 +1924,7 @@ impl Proxy {
             memory_mb: p.memory_mb,
             client: SessionClient::new(
                 p.session_timeout,
-                cfg.servers as usize,
+                w.proxy_servers.len(),
                 idx,
                 p.backoff.clone(),
             ),
@@ -1364,7 +1988,7 @@ impl Proxy {
             self.inflight += n;
             sent += n;
             ctx.send(
-                self.w.servers[server],
+                self.w.proxy_servers[server],
                 Msg::Read {
                     generation: self.client.generation,
                     n,
@@ -1462,15 +2086,7 @@ impl Proxy {
             Msg::Expired { generation } | Msg::Closed { generation }
                 if current(generation, &self.client) =>
             {
-                if matches!(msg, Msg::Expired { .. }) {
-                    self.client.expired();
-                }
-                let server = match self.client.link {
-                    crate::systems::parts::session::Link::Connected { server }
-                    | crate::systems::parts::session::Link::Connecting { server, .. }
-                    | crate::systems::parts::session::Link::Waiting { server } => server,
-                };
-                self.client.lose(now, server);
+                closed(&mut self.client, now, matches!(msg, Msg::Expired { .. }));
                 self.lost(ctx);
             }
             _ => {}
@@ -1485,7 +2101,7 @@ impl Proxy {
         self.alive = true;
         self.client = SessionClient::new(
             p.session_timeout,
-            self.cfg.servers as usize,
+            self.w.proxy_servers.len(),
             self.idx,
             p.backoff.clone(),
         );
@@ -1499,19 +2115,9 @@ impl Proxy {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>, timer: Timer) {
         match timer {
             Timer::ClientTick if self.alive => {
-                let now = ctx.now();
-                let g = self.client.generation;
-                match self.client.tick(now) {
-                    Action::Ping(s) => ctx.send(self.w.servers[s], Msg::Ping { generation: g }),
-                    Action::Lost(_) => self.lost(ctx),
-                    Action::Connect(s) => ctx.send(
-                        self.w.servers[s],
-                        Msg::Connect {
-                            generation: self.client.generation,
-                            session: self.client.session,
-                        },
-                    ),
-                    Action::Nothing => {}
+                let z = self.cfg.znodes;
+                if drive(ctx, &mut self.client, &self.w.proxy_servers, z) {
+                    self.lost(ctx);
                 }
                 ctx.set_timer(self.client.tick_every(), Timer::ClientTick);
             }
@@ -1524,6 +2130,106 @@ impl Proxy {
     }
 }
 
+/// One session tick of a client: pings, connects, or notices the
+/// connection lost (then returns true).
+fn drive(
+    ctx: &mut Ctx<'_, CoordNode>,
+    client: &mut SessionClient,
+    targets: &[NodeId],
+    watches: u64,
+) -> bool {
+    let g = client.generation;
+    match client.tick(ctx.now()) {
+        Action::Ping(s) => ctx.send(targets[s], Msg::Ping { generation: g }),
+        Action::Lost(_) => return true,
+        Action::Connect(s) => ctx.send(
+            targets[s],
+            Msg::Connect {
+                generation: client.generation,
+                session: client.session,
+                watches,
+            },
+        ),
+        Action::Nothing => {}
+    }
+    false
+}
+
+/// The server closed the connection, or expired the session.
+fn closed(client: &mut SessionClient, now: SimTime, expired: bool) {
+    if expired {
+        client.expired();
+    }
+    let server = match client.link {
+        crate::systems::parts::session::Link::Connected { server }
+        | crate::systems::parts::session::Link::Connecting { server, .. }
+        | crate::systems::parts::session::Link::Waiting { server } => server,
+    };
+    client.lose(now, server);
+}
+
+/// Another client of the ensemble (an allocator, a monitoring agent): a
+/// session, a few reads on each new one, a few watches.
+#[derive(Debug)]
+pub struct Agent {
+    cfg: Arc<CoordinationConfig>,
+    w: Arc<Wiring>,
+    client: SessionClient,
+}
+
+impl Agent {
+    fn new(cfg: Arc<CoordinationConfig>, w: Arc<Wiring>, idx: usize) -> Box<Self> {
+        let a = cfg
+            .agents
+            .as_ref()
+            .expect("agents deployed only when configured");
+        let client = SessionClient::new(a.session_timeout, w.servers.len(), idx, a.backoff.clone());
+        Box::new(Self { cfg, w, client })
+    }
+
+    fn agents(&self) -> &config::Agents {
+        self.cfg.agents.as_ref().expect("configured")
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, msg: Msg) {
+        let now = ctx.now();
+        let g = self.client.generation;
+        match msg {
+            Msg::Connected {
+                generation,
+                session,
+            } if generation == g && self.client.connected(now, session) == Established::New => {
+                let s = self.w.servers[self.client.server().unwrap_or(0)];
+                let n = self.agents().reads.max(1);
+                ctx.send(s, Msg::Read { generation, n });
+            }
+            Msg::Pong { generation } | Msg::ReadDone { generation, .. } if generation == g => {
+                self.client.heard(now);
+            }
+            Msg::WatchFired { generation } if generation == g => {
+                self.client.heard(now);
+                if let Some(s) = self.client.server() {
+                    ctx.send(self.w.servers[s], Msg::Read { generation, n: 1 });
+                }
+            }
+            Msg::Expired { generation } | Msg::Closed { generation } if generation == g => {
+                closed(&mut self.client, now, matches!(msg, Msg::Expired { .. }));
+                self.client.jitter(now, ctx.rng());
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let watches = self.agents().watches;
+        if drive(ctx, &mut self.client, &self.w.servers, watches) {
+            let now = ctx.now();
+            self.client.jitter(now, ctx.rng());
+        }
+        ctx.set_timer(self.client.tick_every(), Timer::ClientTick);
+    }
+}
+
 /// The load balancer in front of the proxies.
 #[derive(Debug)]
 pub struct Lb {
@@ -1531,6 +2237,8 @@ pub struct Lb {
     w: Arc<Wiring>,
     healthy: Vec<bool>,
     answered: Vec<bool>,
+    /// Requests passed to a proxy, per window (`requests`; `ok` unused).
+    pub forwarded: Vec<Tally>,
 }
 
 impl Lb {
@@ -1540,6 +2248,7 @@ impl Lb {
         Self {
             healthy: (0..n).map(|k| k < running).collect(),
             answered: vec![false; n],
+            forwarded: Vec::new(),
             cfg,
             w,
         }
@@ -1562,6 +2271,12 @@ impl Lb {
                 } else {
                     let k = up[ctx.rng().random_range(0..up.len())];
                     ctx.send(self.w.proxies[k], Msg::Request { req, customer });
+                    crate::check::tally::slot(
+                        &mut self.forwarded,
+                        ctx.now().as_nanos(),
+                        self.cfg.resolution.as_nanos(),
+                    )
+                    .requests += 1;
                 }
             }
             _ => {}
@@ -1587,8 +2302,13 @@ pub struct Customers {
     cfg: Arc<CoordinationConfig>,
     lb: NodeId,
     next: u64,
-    pending: LookupMap<u64, SimTime>,
-    /// Requests per window.
+    /// Requests awaiting a reply: first sent, this attempt sent,
+    /// attempts before it.
+    pending: LookupMap<u64, (SimTime, SimTime, u32)>,
+    /// Requests waiting to be retried.
+    retrying: LookupMap<u64, (SimTime, u32)>,
+    /// Requests per window (each counted once, in the window it was
+    /// first sent; served if any attempt was).
     pub windows: Vec<Tally>,
 }
 
@@ -1609,28 +2329,51 @@ impl Customers {
                 self.next += 1;
                 let me = ctx.id();
                 ctx.send(self.lb, Msg::Request { req, customer: me });
-                self.pending.insert(req, now);
+                self.pending.insert(req, (now, now, 0));
                 self.window(now).requests += 1;
                 let gap = PoissonArrivals::new(self.cfg.customers.per_s).next_gap(ctx.rng());
                 ctx.set_timer(gap, Timer::Request);
             }
             Timer::Sweep => {
-                let late = |t: &SimTime| now.saturating_since(*t) > SimDuration::from_secs(10);
+                let late = |t: &(SimTime, SimTime, u32)| {
+                    now.saturating_since(t.1) > SimDuration::from_secs(10)
+                };
                 for r in self.pending.keys_where(late) {
-                    self.pending.remove(&r);
+                    if let Some((at, _, n)) = self.pending.remove(&r) {
+                        self.failed(ctx, r, (at, n));
+                    }
                 }
                 ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
+            }
+            Timer::Retry(req) => {
+                if let Some((at, n)) = self.retrying.remove(&req) {
+                    let me = ctx.id();
+                    ctx.send(self.lb, Msg::Request { req, customer: me });
+                    // Counted in the window of its first attempt.
+                    self.pending.insert(req, (at, now, n + 1));
+                }
             }
             _ => {}
         }
     }
 
-    fn on_message(&mut self, msg: Msg) {
+    /// An attempt failed: retry it, or count it failed.
+    fn failed(&mut self, ctx: &mut Ctx<'_, CoordNode>, req: u64, (at, n): (SimTime, u32)) {
+        if n < self.cfg.customers.retries {
+            self.retrying.insert(req, (at, n));
+            ctx.set_timer(self.cfg.customers.retry_after, Timer::Retry(req));
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, msg: Msg) {
         if let Msg::Reply { req, ok } = msg
-            && let Some(at) = self.pending.remove(&req)
-            && ok
+            && let Some((at, _, n)) = self.pending.remove(&req)
         {
-            self.window(at).ok += 1;
+            if ok {
+                self.window(at).ok += 1;
+            } else {
+                self.failed(ctx, req, (at, n));
+            }
         }
     }
 }
@@ -1641,6 +2384,47 @@ pub struct Writer {
     cfg: Arc<CoordinationConfig>,
     wiring: Arc<Wiring>,
     next: u64,
+    sent: LookupMap<u64, SimTime>,
+    /// Writes per window (by when they were sent) and those acknowledged.
+    pub windows: Vec<Tally>,
+}
+
+impl Writer {
+    fn window(&mut self, t: SimTime) -> &mut Tally {
+        crate::check::tally::slot(
+            &mut self.windows,
+            t.as_nanos(),
+            self.cfg.resolution.as_nanos(),
+        )
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let id = self.next;
+        self.next += 1;
+        let n = self.wiring.servers.len() as u64;
+        ctx.send(self.wiring.servers[(id % n) as usize], Msg::Write { id });
+        let now = ctx.now();
+        self.sent.insert(id, now);
+        self.window(now).requests += 1;
+        // A write unanswered for a minute is given up on.
+        let old = |t: &SimTime| now.saturating_since(*t) > SimDuration::from_secs(60);
+        if id.is_multiple_of(64) {
+            for k in self.sent.keys_where(old) {
+                self.sent.remove(&k);
+            }
+        }
+        let g = PoissonArrivals::new(self.cfg.writers.per_s).next_gap(ctx.rng());
+        ctx.set_timer(g, Timer::Write);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, msg: Msg) {
+        if let Msg::WriteDone { id, zxid } = msg {
+            ctx.record(Obs::Acked(zxid));
+            if let Some(at) = self.sent.remove(&id) {
+                self.window(at).ok += 1;
+            }
+        }
+    }
 }
 
 /// An operator.
@@ -1695,6 +2479,13 @@ impl CoordActorNode {
                 }
                 "the leader told to step down".to_string()
             }
+            CoordDo::SetInitLimit => {
+                let t = s.ticks.unwrap_or(1);
+                for &z in self.wiring.servers.iter().chain(&self.wiring.observers) {
+                    ctx.send(z, Msg::SetInitLimit(t));
+                }
+                format!("init_limit raised to {t} ticks on every member")
+            }
         };
         ctx.record(Obs::Step {
             step: k as u32,
@@ -1724,6 +2515,12 @@ impl Node for CoordNode {
                     ctx.set_timer(SimDuration::from_nanos(phase), Timer::ClientTick);
                 }
             }
+            CoordNode::Agent(_) => {
+                // Agents come up over the run's first minute (the run
+                // starts well before the trigger, so they are settled).
+                let phase = ctx.rng().random_range(0..60_000_000_000u64);
+                ctx.set_timer(SimDuration::from_nanos(phase), Timer::ClientTick);
+            }
             CoordNode::Lb(l) => {
                 ctx.set_timer(l.cfg.proxies.health_every, Timer::HealthRound);
             }
@@ -1744,13 +2541,10 @@ impl Node for CoordNode {
         match self {
             CoordNode::Server(s) => s.on_message(ctx, from, msg),
             CoordNode::Proxy(p) => p.on_message(ctx, from, msg),
+            CoordNode::Agent(a) => a.on_message(ctx, msg),
             CoordNode::Lb(l) => l.on_message(ctx, from, msg),
-            CoordNode::Customers(c) => c.on_message(msg),
-            CoordNode::Writer(_) => {
-                if let Msg::WriteDone { zxid, .. } = msg {
-                    ctx.record(Obs::Acked(zxid));
-                }
-            }
+            CoordNode::Customers(c) => c.on_message(ctx, msg),
+            CoordNode::Writer(w) => w.on_message(ctx, msg),
             CoordNode::Actor(_) => {}
         }
     }
@@ -1759,19 +2553,32 @@ impl Node for CoordNode {
         match self {
             CoordNode::Server(s) => s.on_timer(ctx, timer),
             CoordNode::Proxy(p) => p.on_timer(ctx, timer),
+            CoordNode::Agent(a) => a.on_timer(ctx),
             CoordNode::Lb(l) => l.on_timer(ctx),
             CoordNode::Customers(c) => c.on_timer(ctx, timer),
-            CoordNode::Writer(w) => {
-                let id = w.next;
-                w.next += 1;
-                let n = w.wiring.servers.len() as u64;
-                ctx.send(w.wiring.servers[(id % n) as usize], Msg::Write { id });
-                let g = PoissonArrivals::new(w.cfg.writers.per_s).next_gap(ctx.rng());
-                ctx.set_timer(g, Timer::Write);
-            }
+            CoordNode::Writer(w) => w.on_timer(ctx),
             CoordNode::Actor(a) => a.on_timer(ctx),
         }
     }
 
-    fn on_crash(&mut self, _: Disk) {}
+    fn on_crash(&mut self, disk: Disk) {
+        match self {
+            CoordNode::Server(s) => s.crash(disk),
+            CoordNode::Proxy(p) => {
+                p.alive = false;
+                p.outgoing = 0;
+                p.inflight = 0;
+                p.initialized = false;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            CoordNode::Server(s) => s.restart(ctx),
+            CoordNode::Proxy(p) => p.start(ctx, None),
+            _ => self.on_start(ctx),
+        }
+    }
 }
