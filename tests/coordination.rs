@@ -346,3 +346,49 @@ fn february_follow_ups_keep_elasticsearch_reachable() {
     // their mirrors.
     assert!(m["ensemble_unavailable_minutes"] > 0.0, "{m:?}");
 }
+
+#[test]
+fn bad_february_tables_name_the_line_and_field() {
+    let text = incidents::find("elastic-2019-02").unwrap().text;
+    for (from, to, field) in [
+        (
+            "chunk_mb = 8.0",
+            "chunk_mb = 0.0",
+            "coordination.sync.chunk_mb",
+        ),
+        (
+            "ticks = 60",
+            "ticks = 0",
+            "coordination.actor[0].step[0].ticks",
+        ),
+        (
+            "agents = { count = 300",
+            "agents = { count = 0",
+            "coordination.agents.count",
+        ),
+        (
+            "connects_max = 50",
+            "connects_max = 0",
+            "design.follow-ups.shed.connects_max",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let e = Scenario::parse(Path::new("e.toml"), &bad).unwrap_err();
+        assert_eq!(e.field(), field, "{e}");
+        assert!(
+            bad.lines().nth(e.line() - 1).unwrap().contains(to.trim()),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn february_is_deterministic() {
+    let mut s = february();
+    s.duration = SimDuration::from_secs(3600);
+    let a = run(&s, Some("as-2019"), Seed(7), &RunOptions::default()).expect("runs");
+    let b = run(&s, Some("as-2019"), Seed(7), &RunOptions::default()).expect("runs");
+    assert_eq!(a.fingerprint, b.fingerprint);
+    assert_eq!(a.metrics, b.metrics);
+}
