@@ -44,7 +44,7 @@ pub const CATALOGUE: &[Incident] = &[
     },
     Incident {
         name: "elastic-2019-02",
-        summary: "Elastic Cloud 2019-02-04: two ZooKeeper members replaced under reconnect load; the leader shuts down, observers cannot sync",
+        summary: "Elastic Cloud 2019-02-04: two ZooKeeper members replaced under reconnect load; syncs miss initLimit, observers cannot sync, the proxies leave the load balancer",
         text: include_str!("../../incidents/elastic-2019-02.toml"),
     },
     Incident {
