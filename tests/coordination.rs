@@ -103,6 +103,19 @@ fn the_replay_is_deterministic_and_an_edit_runs() {
     assert_eq!(e.metrics["proxy_oom_deaths"], 0.0, "{:?}", e.metrics);
 }
 
+/// Editing `from` into `to` in `text` is refused, naming `field` and the
+/// line that holds the edit.
+fn assert_bad(text: &str, from: &str, to: &str, field: &str) {
+    assert!(text.contains(from), "{from}");
+    let bad = text.replacen(from, to, 1);
+    let e = Scenario::parse(Path::new("e.toml"), &bad).unwrap_err();
+    assert_eq!(e.field(), field, "{e}");
+    assert!(
+        bad.lines().nth(e.line() - 1).unwrap().contains(to.trim()),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_coordination_tables_name_the_line_and_field() {
     let text = incidents::find("elastic-2019-01").unwrap().text;
@@ -119,14 +132,7 @@ fn bad_coordination_tables_name_the_line_and_field() {
             "coordination.actor[0].step[0].add",
         ),
     ] {
-        assert!(text.contains(from), "{from}");
-        let bad = text.replacen(from, to, 1);
-        let e = Scenario::parse(Path::new("e.toml"), &bad).unwrap_err();
-        assert_eq!(e.field(), field, "{e}");
-        assert!(
-            bad.lines().nth(e.line() - 1).unwrap().contains(to.trim()),
-            "{e}"
-        );
+        assert_bad(text, from, to, field);
     }
 }
 
@@ -291,11 +297,7 @@ fn bad_hdfs_tables_name_the_line_and_field() {
         ),
         ("nodes = 5,", "nodes = 0,", "hdfs.journal.nodes"),
     ] {
-        assert!(text.contains(from), "{from}");
-        let bad = text.replacen(from, to, 1);
-        let e = Scenario::parse(Path::new("c.toml"), &bad).unwrap_err();
-        assert_eq!(e.field(), field, "{e}");
-        assert!(bad.lines().nth(e.line() - 1).unwrap().contains(to), "{e}");
+        assert_bad(text, from, to, field);
     }
 }
 
@@ -372,14 +374,7 @@ fn bad_february_tables_name_the_line_and_field() {
             "design.follow-ups.shed.connects_max",
         ),
     ] {
-        assert!(text.contains(from), "{from}");
-        let bad = text.replacen(from, to, 1);
-        let e = Scenario::parse(Path::new("e.toml"), &bad).unwrap_err();
-        assert_eq!(e.field(), field, "{e}");
-        assert!(
-            bad.lines().nth(e.line() - 1).unwrap().contains(to.trim()),
-            "{e}"
-        );
+        assert_bad(text, from, to, field);
     }
 }
 

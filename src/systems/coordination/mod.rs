@@ -30,11 +30,24 @@
 //!   tree on every reconnect, on top of whatever is still unsent;
 //!   `tree-watcher` does not refresh a resumed session and paces a new
 //!   session's refresh by the responses, replacing one in flight;
+//! - observers (a [`Server`] that never votes) serve the proxies when the
+//!   table has them, as in February 2019. Every learner (a follower of a
+//!   new leader, a restarted member, an observer that lost its leader)
+//!   asks to be synced; with a `sync` cost the leader sends a DIFF from
+//!   its own committed log or a whole SNAP, in chunks queued behind both
+//!   sides' requests, and a sync not done within `init_limit` ticks fails
+//!   and starts again: why raising `initLimit` steadied the observers. A
+//!   crash with the disk lost is a replaced host, empty, that stands for
+//!   no election until it has synced;
+//! - [`Agent`]: the ensemble's other clients (allocator hosts), whose
+//!   reconnects are the load the syncs queue behind;
 //! - [`Lb`] and [`Customers`]: a health-checked load balancer and the
-//!   customers' requests, served by healthy proxies;
+//!   customers' requests (retried, if configured), served by healthy
+//!   proxies;
 //! - [`Writer`]: writes to the tree (cluster locations changing), whose
 //!   watches make the proxies re-read;
-//! - operators running runbooks: scale the proxies, force an election.
+//! - operators running runbooks: scale the proxies, force an election,
+//!   raise `init_limit`.
 
 pub mod config;
 pub mod judge;
