@@ -248,7 +248,7 @@ impl Facts {
                 | Fact::Authority { shard, .. }
                 | Fact::Backup { shard, .. }
                 | Fact::Destroyed { shard, .. } => {
-                    out.insert(shard.clone());
+                    out.insert(shard.as_str());
                 }
                 Fact::Healed { .. }
                 | Fact::Impaired { .. }
@@ -258,7 +258,7 @@ impl Facts {
                 | Fact::Step { .. } => {}
             }
         }
-        out.into_iter().collect()
+        out.into_iter().map(str::to_string).collect()
     }
 
     /// The authoritative node of a shard: named by an `Authority` fact, else

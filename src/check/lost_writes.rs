@@ -10,46 +10,98 @@
 #![allow(clippy::disallowed_types)]
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
-use crate::check::facts::{Fact, Facts};
-use crate::history::{OpFn, OpValue, Outcome};
+use crate::check::facts::{Fact, Facts, WriteRef};
+use crate::history::{History, KeyId, OpFn, OpValue, Outcome, ValueId};
 
 /// The `lost-writes` checker.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LostWrites;
 
-/// Canonical (key, value) pairs present in the authoritative final states.
-pub(crate) fn surviving(
-    facts: &Facts,
-) -> Result<hashbrown::HashSet<(Option<String>, String)>, CheckError> {
-    let shards = facts.shards();
-    if shards.is_empty() {
-        return Err(CheckError(
-            "no facts recorded: the final state is unknown".into(),
-        ));
-    }
-    let mut present = hashbrown::HashSet::new();
-    for shard in &shards {
-        let Some(node) = facts.authority(shard) else {
-            return Err(CheckError(format!(
-                "shard {shard:?}: no authoritative node (no Authority fact and no primary)"
-            )));
+/// The writes present in the authoritative final states, held as the
+/// history's interned (key, value) ids, so that asking about an
+/// operation is two integer lookups and building the set allocates
+/// nothing per write. A surviving write whose key or value the history
+/// never mentions matches no operation; it is kept by canonical text, for
+/// facts asked about directly ([`Surviving::contains_write`]).
+#[derive(Debug)]
+pub(crate) struct Surviving {
+    ids: hashbrown::HashSet<(u32, u32)>,
+    other: hashbrown::HashSet<(Option<String>, String)>,
+}
+
+/// The key slot of a keyless register in [`Surviving`].
+const NO_KEY: u32 = u32::MAX;
+
+/// Interned ids of a write, or `None` if the history lacks its key or value.
+fn write_ids(h: &History, w: &WriteRef, buf: &mut Vec<u8>) -> Option<(u32, u32)> {
+    let key = match &w.key {
+        None => NO_KEY,
+        Some(k) => h.key_id(k)?.0,
+    };
+    Some((key, h.values().find(&w.value, buf)?.0))
+}
+
+impl Surviving {
+    /// The surviving writes of every shard, from its authoritative node's
+    /// last `Final` fact.
+    pub(crate) fn of(facts: &Facts, h: &History) -> Result<Self, CheckError> {
+        let shards = facts.shards();
+        if shards.is_empty() {
+            return Err(CheckError(
+                "no facts recorded: the final state is unknown".into(),
+            ));
+        }
+        let mut present = Self {
+            ids: hashbrown::HashSet::new(),
+            other: hashbrown::HashSet::new(),
         };
-        let fin = facts.facts.iter().rev().find_map(|f| match f {
-            Fact::Final {
-                node: n,
-                shard: s,
-                writes,
-            } if n == node && s == shard => Some(writes),
-            _ => None,
-        });
-        let Some(writes) = fin else {
-            return Err(CheckError(format!(
-                "shard {shard:?}: no final state recorded for its authoritative node {node:?}"
-            )));
-        };
-        present.extend(writes.iter().map(|w| w.canonical()));
+        let mut buf = Vec::new();
+        for shard in &shards {
+            let Some(node) = facts.authority(shard) else {
+                return Err(CheckError(format!(
+                    "shard {shard:?}: no authoritative node (no Authority fact and no primary)"
+                )));
+            };
+            let fin = facts.facts.iter().rev().find_map(|f| match f {
+                Fact::Final {
+                    node: n,
+                    shard: s,
+                    writes,
+                } if n == node && s == shard => Some(writes),
+                _ => None,
+            });
+            let Some(writes) = fin else {
+                return Err(CheckError(format!(
+                    "shard {shard:?}: no final state recorded for its authoritative node {node:?}"
+                )));
+            };
+            present.ids.reserve(writes.len());
+            for w in writes {
+                match write_ids(h, w, &mut buf) {
+                    Some(ids) => {
+                        present.ids.insert(ids);
+                    }
+                    None => {
+                        present.other.insert(w.canonical());
+                    }
+                }
+            }
+        }
+        Ok(present)
     }
-    Ok(present)
+
+    /// True if the write of value `v` to `key` survives.
+    pub(crate) fn contains_op(&self, key: Option<KeyId>, v: ValueId) -> bool {
+        self.ids.contains(&(key.map_or(NO_KEY, |k| k.0), v.0))
+    }
+
+    /// True if the write a fact names survives (`buf`: scratch space).
+    pub(crate) fn contains_write(&self, h: &History, w: &WriteRef, buf: &mut Vec<u8>) -> bool {
+        match write_ids(h, w, buf) {
+            Some(ids) => self.ids.contains(&ids),
+            None => self.other.contains(&w.canonical()),
+        }
+    }
 }
 
 impl Checker for LostWrites {
@@ -59,25 +111,26 @@ impl Checker for LostWrites {
 
     fn check(&self, input: &CheckInput<'_>) -> Result<Finding, CheckError> {
         let h = input.history;
-        let present = surviving(input.facts)?;
-        let values = h.values();
-        let mut acked = 0usize;
-        let mut lost = Vec::new();
-        for (i, o) in h.ops().iter().enumerate() {
-            if o.outcome != Outcome::Ok {
-                continue;
+        let (acked, lost) = input.with_surviving(|present| {
+            let present = present.map_err(Clone::clone)?;
+            let mut acked = 0usize;
+            let mut lost = Vec::new();
+            for (i, o) in h.ops().iter().enumerate() {
+                if o.outcome != Outcome::Ok {
+                    continue;
+                }
+                let v = match (o.f, o.value) {
+                    (OpFn::Write | OpFn::Append, OpValue::One(v)) => v,
+                    (OpFn::Cas, OpValue::Pair(_, b)) => b,
+                    _ => continue,
+                };
+                acked += 1;
+                if !present.contains_op(o.key, v) {
+                    lost.push(i);
+                }
             }
-            let v = match (o.f, o.value) {
-                (OpFn::Write | OpFn::Append, OpValue::One(v)) => v,
-                (OpFn::Cas, OpValue::Pair(_, b)) => b,
-                _ => continue,
-            };
-            acked += 1;
-            let key = o.key.map(|k| h.key_name(k).to_string());
-            if !present.contains(&(key, values.text(v).to_string())) {
-                lost.push(i);
-            }
-        }
+            Ok::<_, CheckError>((acked, lost))
+        })?;
         let times: Vec<u64> = lost
             .iter()
             .filter_map(|&i| h.ops()[i].complete_time)

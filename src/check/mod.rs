@@ -135,6 +135,16 @@ pub struct CheckInput<'a> {
     /// Requests counted per window, for systems too busy to record each
     /// one (empty otherwise).
     pub tallies: &'a Tallies,
+    /// What a suite run derives once for all its checkers.
+    derived: Option<&'a Derived>,
+}
+
+/// What several checkers derive from the same input, made at most once per
+/// [`Suite::run`] (lost-writes and split-brain both need the surviving
+/// writes).
+#[derive(Debug, Default)]
+struct Derived {
+    surviving: std::sync::OnceLock<Result<lost_writes::Surviving, CheckError>>,
 }
 
 static NO_TALLIES: std::sync::LazyLock<Tallies> = std::sync::LazyLock::new(Tallies::default);
@@ -146,6 +156,20 @@ impl<'a> CheckInput<'a> {
             history,
             facts,
             tallies: &NO_TALLIES,
+            derived: None,
+        }
+    }
+
+    /// Calls `f` with the surviving writes of the authoritative final
+    /// states: built once per suite run, or now if outside one.
+    pub(crate) fn with_surviving<R>(
+        &self,
+        f: impl FnOnce(Result<&lost_writes::Surviving, &CheckError>) -> R,
+    ) -> R {
+        let build = || lost_writes::Surviving::of(self.facts, self.history);
+        match self.derived {
+            Some(d) => f(d.surviving.get_or_init(build).as_ref()),
+            None => f(build().as_ref()),
         }
     }
 
@@ -235,6 +259,11 @@ impl Suite {
 
     /// Runs every checker. A checker that errs or panics yields `Unknown`.
     pub fn run(&self, input: &CheckInput<'_>) -> SuiteReport {
+        let derived = Derived::default();
+        let input = &CheckInput {
+            derived: Some(&derived),
+            ..*input
+        };
         let mut verdict = Verdict::Valid;
         let mut findings = Vec::with_capacity(self.checkers.len());
         for c in &self.checkers {

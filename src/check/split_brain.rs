@@ -151,34 +151,59 @@ impl Checker for SplitBrain {
                 "no role facts recorded: cannot tell which nodes were writable".into(),
             ));
         }
-        // The surviving state is only needed to count divergent writes.
-        let surviving = if overlaps.is_empty() {
-            None
-        } else {
-            super::lost_writes::surviving(facts).ok()
-        };
-        for o in &mut overlaps {
-            for f in &facts.facts {
-                if let Fact::Accepted {
-                    time,
-                    node,
-                    shard,
-                    write,
-                } = f
-                    && *shard == o.shard
-                    && o.start <= *time
-                    && *time < o.end
-                {
-                    *o.accepted.entry(node.clone()).or_insert(0) += 1;
-                    let last = o.last_accept.entry(node.clone()).or_insert(*time);
-                    *last = (*last).max(*time);
-                    if let Some(s) = &surviving
-                        && !s.contains(&write.canonical())
-                    {
-                        o.divergent += 1;
+        // The surviving state is only needed to count divergent writes
+        // (without one, none are counted).
+        if !overlaps.is_empty() {
+            // Accepted writes per shard in time order, so each overlap
+            // reads only its own span of them.
+            let mut accepted: IndexMap<&str, Vec<(u64, usize)>> = IndexMap::new();
+            for (i, f) in facts.facts.iter().enumerate() {
+                if let Fact::Accepted { time, shard, .. } = f {
+                    match accepted.get_mut(shard.as_str()) {
+                        Some(list) => list.push((*time, i)),
+                        None => {
+                            accepted.insert(shard.as_str(), vec![(*time, i)]);
+                        }
                     }
                 }
             }
+            for list in accepted.values_mut() {
+                list.sort_unstable();
+            }
+            input.with_surviving(|surviving| {
+                let mut buf = Vec::new();
+                for o in &mut overlaps {
+                    let Some(list) = accepted.get(o.shard.as_str()) else {
+                        continue;
+                    };
+                    let from = list.partition_point(|&(t, _)| t < o.start);
+                    let to = list.partition_point(|&(t, _)| t < o.end);
+                    for &(time, i) in &list[from..to] {
+                        let Fact::Accepted { node, write, .. } = &facts.facts[i] else {
+                            continue;
+                        };
+                        // Looked up before inserting: a node's name is
+                        // cloned once per overlap, not once per write.
+                        match o.accepted.get_mut(node.as_str()) {
+                            Some(n) => *n += 1,
+                            None => {
+                                o.accepted.insert(node.clone(), 1);
+                            }
+                        }
+                        match o.last_accept.get_mut(node.as_str()) {
+                            Some(last) => *last = (*last).max(time),
+                            None => {
+                                o.last_accept.insert(node.clone(), time);
+                            }
+                        }
+                        if let Ok(s) = surviving
+                            && !s.contains_write(input.history, write, &mut buf)
+                        {
+                            o.divergent += 1;
+                        }
+                    }
+                }
+            });
         }
         let forked: Vec<&Overlap> = overlaps
             .iter()

@@ -374,14 +374,34 @@ impl HistoryError {
 #[derive(Clone, Debug)]
 pub struct Values {
     texts: IndexSet<Box<str>, FastHash>,
+    /// The ids of the non-negative integers among them, by number: the
+    /// values of simulated workloads, looked up without formatting or
+    /// comparing text. Only looked up, never iterated, so its order
+    /// cannot reach a verdict.
+    #[allow(clippy::disallowed_types)]
+    ints: hashbrown::HashMap<u64, ValueId, FastHash>,
 }
 
 impl Default for Values {
     fn default() -> Self {
         let mut texts = IndexSet::with_hasher(FastHash::default());
         texts.insert("null".into());
-        Self { texts }
+        Self {
+            texts,
+            #[allow(clippy::disallowed_types)]
+            ints: hashbrown::HashMap::with_hasher(FastHash::default()),
+        }
     }
+}
+
+/// The number a canonical JSON text stands for, if it is a non-negative
+/// integer that fits a `u64` (canonical: no sign, no leading zero).
+fn canonical_u64(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b[0] == b'0') {
+        return None;
+    }
+    text.parse().ok()
 }
 
 impl Values {
@@ -412,7 +432,53 @@ impl Values {
             return ValueId(i as u32);
         }
         let (i, _) = self.texts.insert_full(text.into());
+        if let Some(n) = canonical_u64(text) {
+            self.ints.insert(n, ValueId(i as u32));
+        }
         ValueId(i as u32)
+    }
+
+    /// Interns an unsigned integer (its decimal digits are its canonical
+    /// text), without going through a JSON value.
+    pub fn intern_u64(&mut self, n: u64) -> ValueId {
+        if let Some(&v) = self.ints.get(&n) {
+            return v;
+        }
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        // Only ASCII digits were written.
+        let text = std::str::from_utf8(&digits[at..]).unwrap_or("0");
+        self.intern_canonical(text)
+    }
+
+    /// The id of a value given by its canonical JSON text, if interned.
+    pub fn id_of(&self, canonical: &str) -> Option<ValueId> {
+        self.texts
+            .get_index_of(canonical)
+            .map(|i| ValueId(i as u32))
+    }
+
+    /// The id of a JSON value, if interned; `buf` is scratch space for its
+    /// canonical text, so a caller looking up many values allocates once.
+    pub fn find(&self, v: &serde_json::Value, buf: &mut Vec<u8>) -> Option<ValueId> {
+        if v.is_null() {
+            return Some(ValueId::NIL);
+        }
+        if let Some(n) = v.as_u64() {
+            return self.ints.get(&n).copied();
+        }
+        buf.clear();
+        serde_json::to_writer(&mut *buf, v).ok()?;
+        self.id_of(std::str::from_utf8(buf).ok()?)
     }
 
     /// The canonical JSON text of a value.

@@ -18,16 +18,12 @@ use crate::check::session::StaleReads;
 use crate::check::split_brain::SplitBrain;
 use crate::check::{CheckInput, Suite, SuiteReport};
 use crate::fault::FaultSchedule;
-use crate::history::{Event, EventType, History, OpFn, Outcome};
+use crate::history::{EventType, History, KeyId, OpFn, OpValue, Outcome, ValueId};
 use crate::sim::{NodeId, Simulation};
 use crate::stats::percentile;
 use crate::systems::{Judgement, TimelineEntry};
 use crate::time::SimTime;
 use indexmap::IndexMap;
-
-fn value_json(v: Option<u64>) -> serde_json::Value {
-    v.map_or(serde_json::Value::Null, serde_json::Value::from)
-}
 
 /// What the observations say, read once in recording order.
 struct Recorded {
@@ -117,6 +113,13 @@ fn read_observations(
     let mut timeline: Vec<TimelineEntry> = Vec::new();
     let n = names.len();
     let key_name = |_: &DbConfig, c: ClusterIx, k: u32| key_names[c as usize][k as usize].clone();
+    // Keys interned on first use (so in the order the old JSON path gave).
+    let mut key_ids: Vec<Vec<Option<KeyId>>> =
+        key_names.iter().map(|ks| vec![None; ks.len()]).collect();
+    let mut key_id = |h: &mut History, c: ClusterIx, k: u32| -> KeyId {
+        *key_ids[c as usize][k as usize]
+            .get_or_insert_with(|| h.intern_key(&key_names[c as usize][k as usize]))
+    };
     let mut open: Vec<Option<super::Op>> = vec![None; n];
     let mut incarnation: Vec<u64> = vec![0; n];
     let mut workload_of: Vec<Option<usize>> = vec![None; n];
@@ -140,15 +143,16 @@ fn read_observations(
         match o.value {
             DbObs::Invoke { op } => {
                 let process = ((node.index() as u64) << 20) | incarnation[node.index()];
+                let key = key_id(&mut history, op.cluster, op.key);
                 let (f, value) = match op.kind {
-                    OpKind::Read => (OpFn::Read, serde_json::Value::Null),
-                    OpKind::Write => (OpFn::Write, serde_json::Value::from(op.value)),
+                    OpKind::Read => (OpFn::Read, None),
+                    OpKind::Write => (
+                        OpFn::Write,
+                        Some(OpValue::One(history.values_mut().intern_u64(op.value))),
+                    ),
                 };
-                let e = Event::new(process, EventType::Invoke, f, value)
-                    .key(key_name(config, op.cluster, op.key))
-                    .at(t);
                 history
-                    .push(&e)
+                    .push_interned(process, EventType::Invoke, f, Some(key), value, Some(t), 0)
                     .expect("the model's clients invoke one operation at a time");
                 open[node.index()] = Some(op);
                 invoke_at[node.index()] = t;
@@ -164,38 +168,32 @@ fn read_observations(
                     continue;
                 };
                 let process = ((node.index() as u64) << 20) | incarnation[node.index()];
-                let (kind, value) = match (result, op.kind) {
-                    (OpResult::Ok(v), OpKind::Read) => (EventType::Ok, value_json(v)),
-                    (OpResult::Ok(_), OpKind::Write) => {
-                        (EventType::Ok, serde_json::Value::from(op.value))
+                let kind = match result {
+                    OpResult::Ok(_) => EventType::Ok,
+                    OpResult::Fail(_) | OpResult::NotLeader(_) => EventType::Fail,
+                    OpResult::Unknown(_) => EventType::Info,
+                };
+                // A read's value only when it succeeded (`null`: the key
+                // was never written); a write's is always its own.
+                let value = match (result, op.kind) {
+                    (OpResult::Ok(v), OpKind::Read) => {
+                        Some(OpValue::One(v.map_or(ValueId::NIL, |v| {
+                            history.values_mut().intern_u64(v)
+                        })))
                     }
-                    (OpResult::Fail(_) | OpResult::NotLeader(_), _) => (
-                        EventType::Fail,
-                        if op.kind == OpKind::Write {
-                            serde_json::Value::from(op.value)
-                        } else {
-                            serde_json::Value::Null
-                        },
-                    ),
-                    (OpResult::Unknown(_), _) => (
-                        EventType::Info,
-                        if op.kind == OpKind::Write {
-                            serde_json::Value::from(op.value)
-                        } else {
-                            serde_json::Value::Null
-                        },
-                    ),
+                    (_, OpKind::Read) => None,
+                    (_, OpKind::Write) => {
+                        Some(OpValue::One(history.values_mut().intern_u64(op.value)))
+                    }
                 };
                 let f = if op.kind == OpKind::Read {
                     OpFn::Read
                 } else {
                     OpFn::Write
                 };
-                let e = Event::new(process, kind, f, value)
-                    .key(key_name(config, op.cluster, op.key))
-                    .at(t);
+                let key = key_id(&mut history, op.cluster, op.key);
                 history
-                    .push(&e)
+                    .push_interned(process, kind, f, Some(key), value, Some(t), 0)
                     .expect("the model's clients complete what they invoked");
                 if kind == EventType::Info {
                     // An indeterminate process never invokes again: the
@@ -502,36 +500,48 @@ fn lost_per_cluster(
     let shard = |c: ClusterIx| layout.config.cluster[c as usize].name.clone();
     let mut diverged_per_cluster: IndexMap<String, usize> = IndexMap::new();
     let mut first_lost: Vec<Option<(u64, String)>> = vec![None; layout.servers.len()];
-    for (c, a) in authority.iter().enumerate() {
-        let name = shard(c as ClusterIx);
-        let present: std::collections::BTreeSet<u64> = a
-            .and_then(|a| match sim.node(a) {
+    // Each key's cluster, found once (key names are `cluster/k`).
+    let cluster_of: Vec<Option<usize>> = (0..history.key_count())
+        .map(|k| {
+            let name = history.key_name(KeyId(k as u32));
+            layout.config.cluster.iter().position(|c| {
+                name.strip_prefix(c.name.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+        })
+        .collect();
+    let present: Vec<std::collections::BTreeSet<u64>> = authority
+        .iter()
+        .map(|a| {
+            a.and_then(|a| match sim.node(a) {
                 DbNode::Mysql(m) => Some(m.binlog().iter().map(|t| t.value).collect()),
                 DbNode::Raft(r) => Some(r.committed_writes().map(|(_, v)| v).collect()),
                 _ => None,
             })
-            .unwrap_or_default();
-        let prefix = format!("{name}/");
-        let values = history.values();
-        let mut lost = 0;
-        for op in history.ops() {
-            if op.outcome != Outcome::Ok || op.f != OpFn::Write {
-                continue;
-            }
-            let Some(k) = op.key else { continue };
-            if !history.key_name(k).starts_with(&prefix) {
-                continue;
-            }
-            let v: u64 = values.text(op.value.first()).parse().unwrap_or(0);
-            if !present.contains(&v) {
-                lost += 1;
-                let t = op.complete_time.unwrap_or(0);
-                if first_lost[c].as_ref().is_none_or(|(ft, _)| t < *ft) {
-                    first_lost[c] = Some((t, history.key_name(k).to_string()));
-                }
+            .unwrap_or_default()
+        })
+        .collect();
+    let mut lost = vec![0usize; authority.len()];
+    let values = history.values();
+    for op in history.ops() {
+        if op.outcome != Outcome::Ok || op.f != OpFn::Write {
+            continue;
+        }
+        let Some(k) = op.key else { continue };
+        let Some(c) = cluster_of[k.0 as usize] else {
+            continue;
+        };
+        let v: u64 = values.text(op.value.first()).parse().unwrap_or(0);
+        if !present[c].contains(&v) {
+            lost[c] += 1;
+            let t = op.complete_time.unwrap_or(0);
+            if first_lost[c].as_ref().is_none_or(|(ft, _)| t < *ft) {
+                first_lost[c] = Some((t, history.key_name(k).to_string()));
             }
         }
-        diverged_per_cluster.insert(name, lost);
+    }
+    for (c, n) in lost.into_iter().enumerate() {
+        diverged_per_cluster.insert(shard(c as ClusterIx), n);
     }
     for (c, fl) in first_lost.iter().enumerate() {
         if let Some((t, key)) = fl {
