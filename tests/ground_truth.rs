@@ -138,6 +138,51 @@ fn split_brain_both_ways() {
     assert_eq!(f.metrics["dual_primary_seconds"], 2.0);
 }
 
+/// Surviving writes are matched by JSON value, not by text that merely
+/// looks alike (`"2"` is not `2`), whether a checker runs alone or in a
+/// suite that shares the surviving set between lost-writes and split-brain;
+/// a surviving value the history never mentions matches nothing, and a
+/// divergent write the history lacks is still counted.
+#[test]
+fn surviving_writes_match_by_value_alone_and_in_a_suite() {
+    let h = writes_1_to_3();
+    let mut facts = Facts::new();
+    facts.push(role(0, "a", Role::Primary, 1));
+    facts.push(role(3, "b", Role::Primary, 2));
+    let accepted = |t: u64, node: &str, v: serde_json::Value| Fact::Accepted {
+        time: t * S,
+        node: node.into(),
+        shard: "s".into(),
+        write: WriteRef::new(None, v),
+    };
+    facts.push(accepted(4, "a", json!(3)));
+    facts.push(accepted(4, "b", json!("x")));
+    facts.push(accepted(4, "b", json!(9)));
+    facts.push(role(5, "a", Role::ReadOnly, 1));
+    facts.push(Fact::Final {
+        node: "b".into(),
+        shard: "s".into(),
+        writes: vec![
+            WriteRef::new(None, json!(1)),
+            WriteRef::new(None, json!("2")),
+            WriteRef::new(None, json!(7)),
+            WriteRef::new(None, json!("x")),
+        ],
+    });
+    let alone = run(&LostWrites, &h, &facts);
+    assert_eq!(alone.metrics["lost_acked_writes"], 2.0, "{alone:?}");
+    assert_eq!(alone.witness, json!({ "lost": [1, 2] }));
+    let sb = run(&SplitBrain, &h, &facts);
+    // a's 3 and b's 9 are not in b's final state; b's "x" is.
+    assert_eq!(sb.metrics["divergent_writes"], 2.0, "{sb:?}");
+    let report = Suite::new()
+        .with(LostWrites)
+        .with(SplitBrain)
+        .run(&CheckInput::new(&h, &facts));
+    assert_eq!(report.get("lost-writes"), Some(&alone));
+    assert_eq!(report.get("split-brain"), Some(&sb));
+}
+
 #[test]
 fn stale_reads_within_and_beyond_the_bound() {
     // Write 2 acknowledged at t=4; a read at t=10 still returns 1.

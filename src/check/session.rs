@@ -35,8 +35,11 @@ type Version = Option<usize>;
 
 struct Index<'a> {
     h: &'a History,
-    /// (key, value) → writes (op indices), in invoke order.
-    writes: hashbrown::HashMap<(Option<KeyId>, ValueId), Vec<usize>>,
+    /// (key, value) → the span of `by_value` holding its writes.
+    spans: hashbrown::HashMap<(Option<KeyId>, ValueId), (u32, u32)>,
+    /// Writes (op indices) grouped by (key, value), each group in invoke
+    /// order: one allocation for all, where values are mostly unique.
+    by_value: Vec<usize>,
 }
 
 fn written(o: &Operation) -> Option<ValueId> {
@@ -52,13 +55,27 @@ fn written(o: &Operation) -> Option<ValueId> {
 
 impl<'a> Index<'a> {
     fn new(h: &'a History) -> Self {
-        let mut writes: hashbrown::HashMap<_, Vec<usize>> = hashbrown::HashMap::new();
-        for (i, o) in h.ops().iter().enumerate() {
-            if let Some(v) = written(o) {
-                writes.entry((o.key, v)).or_default().push(i);
+        let mut writes: Vec<((Option<KeyId>, ValueId), usize)> = h
+            .ops()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| written(o).map(|v| ((o.key, v), i)))
+            .collect();
+        // Stable: each group keeps invoke order.
+        writes.sort_by_key(|&(kv, _)| kv);
+        let mut spans = hashbrown::HashMap::with_capacity(writes.len());
+        let mut start = 0;
+        for k in 1..=writes.len() {
+            if k == writes.len() || writes[k].0 != writes[start].0 {
+                spans.insert(writes[start].0, (start as u32, k as u32));
+                start = k;
             }
         }
-        Self { h, writes }
+        Self {
+            h,
+            spans,
+            by_value: writes.into_iter().map(|(_, i)| i).collect(),
+        }
     }
 
     /// The version an ok read returned; `Err` if no write produced it.
@@ -69,10 +86,11 @@ impl<'a> Index<'a> {
         }
         let ops = self.h.ops();
         let end = read.complete.unwrap_or(u32::MAX);
-        self.writes
+        self.spans
             .get(&(read.key, v))
-            .and_then(|ws| {
-                ws.iter()
+            .and_then(|&(a, b)| {
+                self.by_value[a as usize..b as usize]
+                    .iter()
                     .copied()
                     .filter(|&w| ops[w].invoke < end)
                     .max_by_key(|&w| ops[w].complete.unwrap_or(u32::MAX))

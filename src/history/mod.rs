@@ -374,10 +374,11 @@ impl HistoryError {
 #[derive(Clone, Debug)]
 pub struct Values {
     texts: IndexSet<Box<str>, FastHash>,
-    /// The ids of the non-negative integers among them, by number: the
-    /// values of simulated workloads, looked up without formatting or
-    /// comparing text. Only looked up, never iterated, so its order
-    /// cannot reach a verdict.
+    /// The ids of integers interned by [`Values::intern_u64`], by number:
+    /// the values of simulated workloads, looked up again without
+    /// formatting or comparing text. A cache (a miss falls back to the
+    /// text); only looked up, never iterated, so its order cannot reach a
+    /// verdict.
     #[allow(clippy::disallowed_types)]
     ints: hashbrown::HashMap<u64, ValueId, FastHash>,
 }
@@ -392,16 +393,6 @@ impl Default for Values {
             ints: hashbrown::HashMap::with_hasher(FastHash::default()),
         }
     }
-}
-
-/// The number a canonical JSON text stands for, if it is a non-negative
-/// integer that fits a `u64` (canonical: no sign, no leading zero).
-fn canonical_u64(text: &str) -> Option<u64> {
-    let b = text.as_bytes();
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b[0] == b'0') {
-        return None;
-    }
-    text.parse().ok()
 }
 
 impl Values {
@@ -432,9 +423,6 @@ impl Values {
             return ValueId(i as u32);
         }
         let (i, _) = self.texts.insert_full(text.into());
-        if let Some(n) = canonical_u64(text) {
-            self.ints.insert(n, ValueId(i as u32));
-        }
         ValueId(i as u32)
     }
 
@@ -446,18 +434,20 @@ impl Values {
         }
         let mut digits = [0u8; 20];
         let mut at = digits.len();
-        let mut n = n;
+        let mut rest = n;
         loop {
             at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
                 break;
             }
         }
         // Only ASCII digits were written.
         let text = std::str::from_utf8(&digits[at..]).unwrap_or("0");
-        self.intern_canonical(text)
+        let v = self.intern_canonical(text);
+        self.ints.insert(n, v);
+        v
     }
 
     /// The id of a value given by its canonical JSON text, if interned.
@@ -473,8 +463,10 @@ impl Values {
         if v.is_null() {
             return Some(ValueId::NIL);
         }
-        if let Some(n) = v.as_u64() {
-            return self.ints.get(&n).copied();
+        if let Some(n) = v.as_u64()
+            && let Some(&id) = self.ints.get(&n)
+        {
+            return Some(id);
         }
         buf.clear();
         serde_json::to_writer(&mut *buf, v).ok()?;
@@ -898,4 +890,40 @@ pub fn describe(h: &History, op: &Operation) -> String {
         Outcome::Info => "pending",
     };
     format!("p{} {body}{key} ({outcome})", op.process)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The integer fast paths give the ids the JSON path gives, whichever
+    /// comes first, and a lookup misses what was never interned.
+    #[test]
+    fn integer_fast_paths_agree_with_json_interning() {
+        let mut v = Values::default();
+        let a = v.intern(&serde_json::json!(17));
+        assert_eq!(v.intern_u64(17), a);
+        let b = v.intern_u64(0);
+        assert_eq!(v.intern(&serde_json::json!(0)), b);
+        let big = v.intern_u64(u64::MAX);
+        assert_eq!(v.text(big), u64::MAX.to_string());
+        let mut buf = Vec::new();
+        assert_eq!(v.find(&serde_json::json!(17), &mut buf), Some(a));
+        assert_eq!(v.find(&serde_json::json!(0), &mut buf), Some(b));
+        assert_eq!(v.find(&serde_json::json!(18), &mut buf), None);
+        assert_eq!(v.find(&serde_json::json!("17"), &mut buf), None);
+        assert_eq!(
+            v.find(&serde_json::Value::Null, &mut buf),
+            Some(ValueId::NIL)
+        );
+        // Interned as text (as a history file does), found as a number.
+        let c = v.intern_raw("42").unwrap();
+        assert_eq!(v.find(&serde_json::json!(42), &mut buf), Some(c));
+        assert_eq!(v.intern_u64(42), c);
+        let s = v.intern(&serde_json::json!({"b": 1, "a": [2]}));
+        assert_eq!(
+            v.find(&serde_json::json!({"a": [2], "b": 1}), &mut buf),
+            Some(s)
+        );
+    }
 }
