@@ -370,28 +370,70 @@ impl HistoryError {
 }
 
 /// Interned values by canonical JSON text (`serde_json`'s compact form with
-/// sorted object keys), so equal JSON values get equal ids.
+/// sorted object keys), so equal JSON values get equal ids. An unsigned
+/// integer is held as its number, not its digits: the values of simulated
+/// workloads are interned, looked up and compared without formatting or
+/// comparing text.
 #[derive(Clone, Debug)]
 pub struct Values {
-    texts: IndexSet<Box<str>, FastHash>,
-    /// The ids of integers interned by [`Values::intern_u64`], by number:
-    /// the values of simulated workloads, looked up again without
-    /// formatting or comparing text. A cache (a miss falls back to the
-    /// text); only looked up, never iterated, so its order cannot reach a
-    /// verdict.
-    #[allow(clippy::disallowed_types)]
-    ints: hashbrown::HashMap<u64, ValueId, FastHash>,
+    entries: IndexSet<Interned, FastHash>,
+}
+
+/// One interned value: an unsigned integer by number, anything else by its
+/// canonical text (never the digits of an unsigned integer, so each value
+/// has one form).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Interned {
+    Int(u64),
+    Text(Box<str>),
+}
+
+impl std::hash::Hash for Interned {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Int(n) => {
+                state.write_u8(0);
+                n.hash(state);
+            }
+            Self::Text(s) => TextKey(s).hash(state),
+        }
+    }
+}
+
+/// A text looked up without boxing it: hashes as [`Interned::Text`] does.
+struct TextKey<'a>(&'a str);
+
+impl std::hash::Hash for TextKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u8(1);
+        self.0.hash(state);
+    }
+}
+
+impl indexmap::Equivalent<Interned> for TextKey<'_> {
+    fn equivalent(&self, key: &Interned) -> bool {
+        matches!(key, Interned::Text(s) if **s == *self.0)
+    }
+}
+
+/// The number a canonical text stands for, if it is an unsigned integer in
+/// `u64` range.
+fn canonical_u64(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if b.len() > 1 && b[0] == b'0' {
+        return None;
+    }
+    text.parse().ok()
 }
 
 impl Default for Values {
     fn default() -> Self {
-        let mut texts = IndexSet::with_hasher(FastHash::default());
-        texts.insert("null".into());
-        Self {
-            texts,
-            #[allow(clippy::disallowed_types)]
-            ints: hashbrown::HashMap::with_hasher(FastHash::default()),
-        }
+        let mut entries = IndexSet::with_hasher(FastHash::default());
+        entries.insert(Interned::Text("null".into()));
+        Self { entries }
     }
 }
 
@@ -400,6 +442,9 @@ impl Values {
     pub fn intern(&mut self, v: &serde_json::Value) -> ValueId {
         if v.is_null() {
             return ValueId::NIL;
+        }
+        if let Some(n) = v.as_u64() {
+            return self.intern_u64(n);
         }
         self.intern_canonical(&v.to_string())
     }
@@ -419,42 +464,30 @@ impl Values {
     }
 
     fn intern_canonical(&mut self, text: &str) -> ValueId {
-        if let Some(i) = self.texts.get_index_of(text) {
+        if let Some(n) = canonical_u64(text) {
+            return self.intern_u64(n);
+        }
+        if let Some(i) = self.entries.get_index_of(&TextKey(text)) {
             return ValueId(i as u32);
         }
-        let (i, _) = self.texts.insert_full(text.into());
+        let (i, _) = self.entries.insert_full(Interned::Text(text.into()));
         ValueId(i as u32)
     }
 
     /// Interns an unsigned integer (its decimal digits are its canonical
     /// text), without going through a JSON value.
     pub fn intern_u64(&mut self, n: u64) -> ValueId {
-        if let Some(&v) = self.ints.get(&n) {
-            return v;
-        }
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut rest = n;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        // Only ASCII digits were written.
-        let text = std::str::from_utf8(&digits[at..]).unwrap_or("0");
-        let v = self.intern_canonical(text);
-        self.ints.insert(n, v);
-        v
+        let (i, _) = self.entries.insert_full(Interned::Int(n));
+        ValueId(i as u32)
     }
 
     /// The id of a value given by its canonical JSON text, if interned.
     pub fn id_of(&self, canonical: &str) -> Option<ValueId> {
-        self.texts
-            .get_index_of(canonical)
-            .map(|i| ValueId(i as u32))
+        let i = match canonical_u64(canonical) {
+            Some(n) => self.entries.get_index_of(&Interned::Int(n)),
+            None => self.entries.get_index_of(&TextKey(canonical)),
+        };
+        i.map(|i| ValueId(i as u32))
     }
 
     /// The id of a JSON value, if interned; `buf` is scratch space for its
@@ -463,24 +496,40 @@ impl Values {
         if v.is_null() {
             return Some(ValueId::NIL);
         }
-        if let Some(n) = v.as_u64()
-            && let Some(&id) = self.ints.get(&n)
-        {
-            return Some(id);
+        if let Some(n) = v.as_u64() {
+            return self
+                .entries
+                .get_index_of(&Interned::Int(n))
+                .map(|i| ValueId(i as u32));
         }
         buf.clear();
         serde_json::to_writer(&mut *buf, v).ok()?;
         self.id_of(std::str::from_utf8(buf).ok()?)
     }
 
+    /// The number a value is, if it is an unsigned integer.
+    pub fn as_u64(&self, v: ValueId) -> Option<u64> {
+        match self.entries.get_index(v.0 as usize) {
+            Some(Interned::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
     /// The canonical JSON text of a value.
-    pub fn text(&self, v: ValueId) -> &str {
-        self.texts.get_index(v.0 as usize).map_or("?", |s| s)
+    pub fn text(&self, v: ValueId) -> std::borrow::Cow<'_, str> {
+        match self.entries.get_index(v.0 as usize) {
+            Some(Interned::Int(n)) => n.to_string().into(),
+            Some(Interned::Text(s)) => std::borrow::Cow::Borrowed(s),
+            None => "?".into(),
+        }
     }
 
     /// The value as JSON.
     pub fn json(&self, v: ValueId) -> serde_json::Value {
-        serde_json::from_str(self.text(v)).unwrap_or(serde_json::Value::Null)
+        match self.entries.get_index(v.0 as usize) {
+            Some(Interned::Int(n)) => serde_json::Value::from(*n),
+            _ => serde_json::from_str(&self.text(v)).unwrap_or(serde_json::Value::Null),
+        }
     }
 
     /// The value as a string, if it is a JSON string.
@@ -493,7 +542,7 @@ impl Values {
 
     /// Number of distinct values (including `null`).
     pub fn len(&self) -> usize {
-        self.texts.len()
+        self.entries.len()
     }
 
     /// Always false: `null` is always present.
@@ -920,6 +969,19 @@ mod tests {
         let c = v.intern_raw("42").unwrap();
         assert_eq!(v.find(&serde_json::json!(42), &mut buf), Some(c));
         assert_eq!(v.intern_u64(42), c);
+        // Only unsigned integers in u64 range are held as numbers; the
+        // string "17", a negative and a number past u64 stay text.
+        let seventeen = v.intern_raw("\"17\"").unwrap();
+        assert_ne!(seventeen, a);
+        assert_eq!(v.text(seventeen), "\"17\"");
+        let neg = v.intern(&serde_json::json!(-3));
+        assert_eq!(v.text(neg), "-3");
+        assert_eq!(v.as_u64(neg), None);
+        let past = v.intern_raw("18446744073709551616").unwrap();
+        assert_eq!(v.text(past), "18446744073709551616");
+        assert_eq!(v.id_of("18446744073709551616"), Some(past));
+        assert_eq!(v.id_of("42"), Some(c));
+        assert_eq!(v.as_u64(c), Some(42));
         let s = v.intern(&serde_json::json!({"b": 1, "a": [2]}));
         assert_eq!(
             v.find(&serde_json::json!({"a": [2], "b": 1}), &mut buf),

@@ -531,7 +531,7 @@ fn lost_per_cluster(
         let Some(c) = cluster_of[k.0 as usize] else {
             continue;
         };
-        let v: u64 = values.text(op.value.first()).parse().unwrap_or(0);
+        let v: u64 = values.as_u64(op.value.first()).unwrap_or(0);
         if !present[c].contains(&v) {
             lost[c] += 1;
             let t = op.complete_time.unwrap_or(0);
