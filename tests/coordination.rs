@@ -387,3 +387,68 @@ fn february_is_deterministic() {
     assert_eq!(a.fingerprint, b.fingerprint);
     assert_eq!(a.metrics, b.metrics);
 }
+
+/// February's first hour with the allocator hosts carrying `per_host`
+/// sessions each (connect, pings, reads and heap weighted), as design.
+fn february_weighted(per_host: i64, design: &str) -> Outcome {
+    let s = february();
+    let mut s = if design == "as-2019" {
+        set(
+            &s,
+            "coordination.agents.per_host",
+            toml::Value::Integer(per_host),
+        )
+    } else {
+        set(
+            &s,
+            &format!("design.{design}.agents.per_host"),
+            toml::Value::Integer(per_host),
+        )
+    };
+    s.duration = SimDuration::from_secs(3600);
+    run(&s, Some(design), Seed(204), &RunOptions::default()).expect("runs")
+}
+
+#[test]
+fn reconnect_load_overwhelms_the_leader_and_shedding_holds_it() {
+    // One session per allocator host: the replacements cost one election
+    // each and the ensemble keeps taking writes.
+    let light = february_weighted(1, "as-2019");
+    // Ten per host: the connects queued behind the replacements hold the
+    // leader past sync_limit, it loses its followers, and every new
+    // leader inherits the same storm.
+    let heavy = february_weighted(10, "as-2019");
+    let (l, h) = (&light.metrics, &heavy.metrics);
+    assert!(l["leader_elections"] <= 3.0, "{l:?}");
+    assert!(
+        h["leader_elections"] >= 3.0 * l["leader_elections"],
+        "{h:?}"
+    );
+    assert!(
+        h["ensemble_unavailable_minutes"] > l["ensemble_unavailable_minutes"],
+        "{h:?} {l:?}"
+    );
+    assert_eq!(h["acked_writes_lost"], 0.0, "{h:?}");
+    assert_eq!(h["leaders_per_term_max"], 1.0, "{h:?}");
+    // The follow-ups' load shedding engages under that load and holds the
+    // leader: connects are refused at once instead of queued.
+    let shed = february_weighted(10, "follow-ups");
+    let f = &shed.metrics;
+    assert!(f["connects_shed"] > 0.0, "{f:?}");
+    assert!(f["leader_elections"] < h["leader_elections"], "{f:?} {h:?}");
+    assert!(
+        f["ensemble_unavailable_minutes"] < h["ensemble_unavailable_minutes"],
+        "{f:?} {h:?}"
+    );
+}
+
+#[test]
+fn a_host_of_no_sessions_is_refused_by_name() {
+    let err = february()
+        .with_set(
+            "coordination.agents.per_host",
+            Some(toml::Value::Integer(0)),
+        )
+        .expect_err("0 sessions per host is refused");
+    assert!(err.to_string().contains("agents.per_host"), "{err}");
+}

@@ -268,6 +268,17 @@ pub struct Agents {
     pub reads: u64,
     /// Watches held.
     pub watches: u64,
+    /// Sessions each client stands for (1: one session). A host running
+    /// many ZooKeeper clients is one node whose connect, pings, reads and
+    /// heap cost this many sessions', so a storm of thousands of sessions
+    /// costs what it does without an event per session. Watches are per
+    /// node (`watches` is the host's total).
+    #[serde(default = "one_per_host")]
+    pub per_host: u32,
+}
+
+fn one_per_host() -> u32 {
+    1
 }
 
 /// Admission control at the ensemble: a server turns a connect away at
@@ -371,6 +382,9 @@ impl CoordinationConfig {
             }
             if a.count == 0 || a.count > 10_000 {
                 return Err(("agents.count".into(), "between 1 and 10000".into()));
+            }
+            if !(1..=10_000).contains(&a.per_host) {
+                return Err(("agents.per_host".into(), "between 1 and 10000".into()));
             }
             if a.session_timeout < SimDuration::from_millis(10) {
                 return Err(("agents.session_timeout".into(), "at least 10ms".into()));

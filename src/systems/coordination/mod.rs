@@ -271,6 +271,9 @@ pub enum Msg {
         session: Option<u64>,
         /// Watches the client will hold.
         watches: u64,
+        /// Sessions the client stands for (an agent host carries many):
+        /// its connect, pings and reads cost that many times one.
+        weight: u32,
     },
     /// Server → client: connected with `session`.
     Connected {
@@ -607,16 +610,19 @@ enum Work {
         client: NodeId,
         generation: u32,
         n: u64,
+        weight: u32,
     },
     Ping {
         client: NodeId,
         generation: u32,
+        weight: u32,
     },
     Connect {
         client: NodeId,
         generation: u32,
         session: Option<u64>,
         watches: u64,
+        weight: u32,
     },
     Write {
         id: u64,
@@ -634,7 +640,8 @@ enum Work {
 impl Work {
     fn requests(&self) -> u64 {
         match self {
-            Work::Read { n, .. } => *n,
+            Work::Read { n, weight, .. } => *n * u64::from(*weight),
+            Work::Ping { weight, .. } | Work::Connect { weight, .. } => u64::from(*weight),
             Work::Sync { .. } | Work::Apply { .. } => 0,
             _ => 1,
         }
@@ -646,6 +653,7 @@ struct Conn {
     generation: u32,
     session: u64,
     watches: u64,
+    weight: u32,
 }
 
 /// A leader's sync of one learner.
@@ -1047,7 +1055,8 @@ impl Server {
     /// Heap occupancy, 0-1 (may pass 1).
     pub fn occupancy(&self) -> f64 {
         let h = &self.cfg.heap;
-        let conns = self.conns.len() as f64;
+        // Sessions held: an agent host's connection holds its weight.
+        let conns: f64 = self.conns.values().map(|c| f64::from(c.weight)).sum();
         let mb = h.base_mb
             + self.queued as f64 * h.request_kb / 1024.0
             + conns * h.session_kb / 1024.0
@@ -1058,9 +1067,9 @@ impl Server {
     fn cost(&self, work: &Work) -> SimDuration {
         let c = &self.cfg.cpu;
         let us = match work {
-            Work::Read { n, .. } => c.read_us * *n as f64,
-            Work::Ping { .. } => c.ping_us,
-            Work::Connect { .. } => c.connect_us,
+            Work::Read { n, weight, .. } => c.read_us * *n as f64 * f64::from(*weight),
+            Work::Ping { weight, .. } => c.ping_us * f64::from(*weight),
+            Work::Connect { weight, .. } => c.connect_us * f64::from(*weight),
             Work::Write { .. } => c.write_us,
             Work::Sync { .. } | Work::Apply { .. } => {
                 let s = self
@@ -1130,12 +1139,15 @@ impl Server {
                 client,
                 generation,
                 n,
+                ..
             } => {
                 if self.live(client, generation).is_some() {
                     ctx.send(client, Msg::ReadDone { generation, n });
                 }
             }
-            Work::Ping { client, generation } => {
+            Work::Ping {
+                client, generation, ..
+            } => {
                 if let Some(c) = self.live(client, generation) {
                     self.touch(ctx.now(), c.session);
                     ctx.send(client, Msg::Pong { generation });
@@ -1146,6 +1158,7 @@ impl Server {
                 generation,
                 session,
                 watches,
+                weight,
             } => {
                 self.connects_queued = self.connects_queued.saturating_sub(1);
                 if !self.serving {
@@ -1176,6 +1189,7 @@ impl Server {
                         generation,
                         session: id,
                         watches,
+                        weight,
                     },
                 ) {
                     self.watches -= old.watches;
@@ -1398,6 +1412,7 @@ impl Server {
                 generation,
                 session,
                 watches,
+                weight,
             } => {
                 let full = self
                     .cfg
@@ -1417,30 +1432,37 @@ impl Server {
                             generation,
                             session,
                             watches,
+                            weight,
                         },
                     );
                 } else {
                     ctx.send(from, Msg::Closed { generation });
                 }
             }
-            Msg::Ping { generation } if self.live(from, generation).is_some() => {
-                self.enqueue(
-                    ctx,
-                    Work::Ping {
-                        client: from,
-                        generation,
-                    },
-                );
+            Msg::Ping { generation } => {
+                if let Some(c) = self.live(from, generation) {
+                    self.enqueue(
+                        ctx,
+                        Work::Ping {
+                            client: from,
+                            generation,
+                            weight: c.weight,
+                        },
+                    );
+                }
             }
-            Msg::Read { generation, n } if self.live(from, generation).is_some() => {
-                self.enqueue(
-                    ctx,
-                    Work::Read {
-                        client: from,
-                        generation,
-                        n,
-                    },
-                );
+            Msg::Read { generation, n } => {
+                if let Some(c) = self.live(from, generation) {
+                    self.enqueue(
+                        ctx,
+                        Work::Read {
+                            client: from,
+                            generation,
+                            n,
+                            weight: c.weight,
+                        },
+                    );
+                }
             }
             Msg::Write { id } => match (self.role, self.leader) {
                 (ZkRole::Leading, _) if self.serving => self.enqueue(ctx, Work::Write { id }),
@@ -2129,7 +2151,7 @@ impl Proxy {
         match timer {
             Timer::ClientTick if self.alive => {
                 let z = self.cfg.znodes;
-                if drive(ctx, &mut self.client, &self.w.proxy_servers, z) {
+                if drive(ctx, &mut self.client, &self.w.proxy_servers, z, 1) {
                     self.lost(ctx);
                 }
                 ctx.set_timer(self.client.tick_every(), Timer::ClientTick);
@@ -2150,6 +2172,7 @@ fn drive(
     client: &mut SessionClient,
     targets: &[NodeId],
     watches: u64,
+    weight: u32,
 ) -> bool {
     let g = client.generation;
     match client.tick(ctx.now()) {
@@ -2161,6 +2184,7 @@ fn drive(
                 generation: client.generation,
                 session: client.session,
                 watches,
+                weight,
             },
         ),
         Action::Nothing => {}
@@ -2234,8 +2258,8 @@ impl Agent {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
-        let watches = self.agents().watches;
-        if drive(ctx, &mut self.client, &self.w.servers, watches) {
+        let (watches, weight) = (self.agents().watches, self.agents().per_host);
+        if drive(ctx, &mut self.client, &self.w.servers, watches, weight) {
             let now = ctx.now();
             self.client.jitter(now, ctx.rng());
         }
