@@ -228,10 +228,12 @@ pub fn write(h: &History, mut out: impl Write) -> std::io::Result<()> {
         }
         out.write_all(b",\"value\":")?;
         match (op.f, kind, op.value) {
-            (OpFn::Read, EventType::Ok, v) => out.write_all(values.text(v.first()).as_bytes())?,
+            (OpFn::Read, EventType::Ok, v) => write!(out, "{}", values.display(v.first()))?,
             (OpFn::Read, _, _) => out.write_all(b"null")?,
-            (_, _, OpValue::Pair(a, b)) => write!(out, "[{},{}]", values.text(a), values.text(b))?,
-            (_, _, OpValue::One(v)) => out.write_all(values.text(v).as_bytes())?,
+            (_, _, OpValue::Pair(a, b)) => {
+                write!(out, "[{},{}]", values.display(a), values.display(b))?
+            }
+            (_, _, OpValue::One(v)) => write!(out, "{}", values.display(v))?,
         }
         let time = if kind == EventType::Invoke {
             op.invoke_time

@@ -518,10 +518,25 @@ impl Values {
     /// The canonical JSON text of a value.
     pub fn text(&self, v: ValueId) -> std::borrow::Cow<'_, str> {
         match self.entries.get_index(v.0 as usize) {
-            Some(Interned::Int(n)) => n.to_string().into(),
             Some(Interned::Text(s)) => std::borrow::Cow::Borrowed(s),
-            None => "?".into(),
+            _ => self.display(v).to_string().into(),
         }
+    }
+
+    /// The canonical JSON text of a value, to format without allocating
+    /// (a writer of many integers pays no `String` per value).
+    pub fn display(&self, v: ValueId) -> impl std::fmt::Display + '_ {
+        struct Shown<'a>(Option<&'a Interned>);
+        impl std::fmt::Display for Shown<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.0 {
+                    Some(Interned::Int(n)) => write!(f, "{n}"),
+                    Some(Interned::Text(s)) => f.write_str(s),
+                    None => f.write_str("?"),
+                }
+            }
+        }
+        Shown(self.entries.get_index(v.0 as usize))
     }
 
     /// The value as JSON.

@@ -272,7 +272,8 @@ pub enum Msg {
         /// Watches the client will hold.
         watches: u64,
         /// Sessions the client stands for (an agent host carries many):
-        /// its connect, pings and reads cost that many times one.
+        /// its connect, pings, reads and session heap cost that many
+        /// times one.
         weight: u32,
     },
     /// Server → client: connected with `session`.
