@@ -165,6 +165,10 @@ impl<E> EventQueue<E> {
                 }
             }
             if !self.new_epoch() {
+                // Empty. The ring has been scanned to its end, so close the
+                // epoch where draining stopped: a later push must go to the
+                // overflow, not into a bucket already passed.
+                self.epoch_last = self.current_last;
                 return false;
             }
         }
@@ -323,5 +327,31 @@ mod tests {
         queue.push(u64::MAX, '!');
         assert_eq!(queue.pop().unwrap().event, '!');
         assert!(queue.pop().is_none());
+    }
+
+    /// A queue drained empty and then pushed into (an injection after the
+    /// run went idle) pops what it was given, wherever the drained epoch
+    /// ended.
+    #[test]
+    fn a_push_after_draining_empty_is_not_lost() {
+        for n in 1..120u64 {
+            for gap in [1u64, 7, 1_000] {
+                for delta in 1..40u64 {
+                    let mut queue = EventQueue::new();
+                    for t in 0..n {
+                        queue.push(t * gap + 1, t);
+                    }
+                    let mut last = 0;
+                    while let Some(e) = queue.pop() {
+                        last = e.time;
+                    }
+                    queue.push(last + delta, 0);
+                    queue.push(last + delta * 3, 1);
+                    assert_eq!(queue.pop().map(|e| e.time), Some(last + delta));
+                    assert_eq!(queue.pop().map(|e| e.time), Some(last + delta * 3));
+                    assert!(queue.pop().is_none());
+                }
+            }
+        }
     }
 }
