@@ -55,7 +55,7 @@ fn json_output_is_one_object_with_the_documented_fields() {
         assert!(v.get(field).is_some(), "missing {field}");
     }
     assert_eq!(v["seed"], 42);
-    assert_eq!(v["fingerprint"], "ae779df90a0fe1e8");
+    assert_eq!(v["fingerprint"], "33cc6d68289c97d2");
     assert_eq!(v["stop"]["stop"], "time_limit");
 }
 

@@ -275,3 +275,66 @@ fn a_node_spinning_on_zero_delay_messages_stops_at_the_limit() {
     sim.inject(SimTime::ZERO, spinner, Msg::Spin);
     assert_eq!(sim.run(), StopReason::EventLimit { events: 500 });
 }
+
+/// A timeout reset on every message leaves one cancelled entry per reset
+/// (in a ring bucket, removed; far ahead in the overflow, left and skipped).
+/// Either way the cancelled ones are no events: one fire at the last reset
+/// plus its delay, events counted are the messages, the start and that
+/// fire, and a run whose only leftovers are cancelled timers is idle at its
+/// last live event, not stopped at the time limit.
+#[test]
+fn cancelled_timers_are_no_events_wherever_they_wait() {
+    for delay_ms in [30u64, 5_000, 3_600_000] {
+        let mut sim = line_world(&[("x", "a")]);
+        let x = sim.node_id("x").unwrap();
+        for i in 0..200u64 {
+            sim.inject(SimTime::from_millis(i * 10), x, Msg::Reset(ms(delay_ms)));
+        }
+        // Far ahead: one more reset, then cancelled by a crash.
+        sim.inject(
+            SimTime::from_millis(5_000),
+            x,
+            Msg::Reset(ms(delay_ms * 1_000)),
+        );
+        sim.run_until(SimTime::from_millis(4_999));
+        let fired: Vec<u64> = sim
+            .observations()
+            .iter()
+            .filter(|o| matches!(o.value, Seen::Fired { .. }))
+            .map(|o| o.time.as_nanos() / 1_000_000)
+            .collect();
+        let expected: Vec<u64> = if 1_990 + delay_ms <= 4_999 {
+            vec![1_990 + delay_ms]
+        } else {
+            vec![]
+        };
+        assert_eq!(fired, expected, "delay {delay_ms} ms");
+        let fires = expected.len() as u64;
+        // 200 messages and the start, and the fire if it came.
+        assert_eq!(sim.events_processed(), 201 + fires, "delay {delay_ms} ms");
+        assert_eq!(
+            sim.events_pending(),
+            2 - fires as usize,
+            "delay {delay_ms} ms"
+        );
+    }
+    // Only cancelled timers left, far beyond the time limit: idle.
+    let mut sim = line_world(&[("x", "a")]);
+    let x = sim.node_id("x").unwrap();
+    for i in 0..50u64 {
+        sim.inject(SimTime::from_millis(i), x, Msg::Reset(ms(3_600_000 + i)));
+    }
+    sim.install_faults(&schedule(vec![(
+        100,
+        None,
+        Fault::Crash {
+            target: "x".into(),
+            disk: Disk::Keep,
+        },
+    )]))
+    .unwrap();
+    let reason = sim.run_until(SimTime::from_millis(10_000));
+    assert_eq!(reason, StopReason::Idle);
+    assert_eq!(sim.events_pending(), 0);
+    assert_eq!(sim.now(), SimTime::from_millis(100));
+}

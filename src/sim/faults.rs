@@ -727,7 +727,7 @@ impl<N: Node> Simulation<N> {
         for slot in 0..k.timers.len() {
             let t = k.timers[slot];
             if t.live && t.owner == node.0 {
-                k.release_timer(TimerId {
+                k.cancel_timer(TimerId {
                     slot: slot as u32,
                     generation: t.generation,
                 });

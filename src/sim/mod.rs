@@ -148,6 +148,8 @@ struct TimerSlot {
     generation: u32,
     owner: u32,
     live: bool,
+    /// When its queue entry falls due (to find it when cancelled).
+    due: u64,
 }
 
 /// Errors building a simulation.
@@ -186,6 +188,9 @@ pub struct Kernel<N: Node> {
     names: indexmap::IndexMap<String, NodeId>,
     timers: Vec<TimerSlot>,
     free_timers: Vec<u32>,
+    /// Cancelled timers whose entries are still queued (left where removing
+    /// them would cost a search): popped without effect, and not pending.
+    dead_timers: usize,
     held: Vec<(RuleId, NodeId, NodeId, SimDuration, N::Message)>,
     actions: Vec<CompiledAction>,
     /// Rule installed by each schedule entry, for its revert.
@@ -218,7 +223,7 @@ impl<N: Node> Kernel<N> {
         self.ready[node.index()] = s.status == Status::Up && s.slow_ns == 0 && s.inbox.is_empty();
     }
 
-    fn alloc_timer(&mut self, owner: NodeId) -> TimerId {
+    fn alloc_timer(&mut self, owner: NodeId, due: u64) -> TimerId {
         let slot = match self.free_timers.pop() {
             Some(slot) => slot,
             None => {
@@ -226,6 +231,7 @@ impl<N: Node> Kernel<N> {
                     generation: 0,
                     owner: 0,
                     live: false,
+                    due: 0,
                 });
                 self.timers.len() as u32 - 1
             }
@@ -233,6 +239,7 @@ impl<N: Node> Kernel<N> {
         let t = &mut self.timers[slot as usize];
         t.owner = owner.0;
         t.live = true;
+        t.due = due;
         TimerId {
             slot,
             generation: t.generation,
@@ -250,6 +257,35 @@ impl<N: Node> Kernel<N> {
             }
             _ => false,
         }
+    }
+
+    /// Cancels a live timer; false if it was not live. Its entry leaves the
+    /// queue when that is cheap ([`EventQueue::remove_at`]); otherwise it
+    /// stays, counted dead, and is popped without effect. Either way the
+    /// run is the same: a dead entry counts as no event, moves no clock and
+    /// keeps no run from going idle.
+    fn cancel_timer(&mut self, id: TimerId) -> bool {
+        if !self.release_timer(id) {
+            return false;
+        }
+        let due = self.timers[id.slot as usize].due;
+        let removed = self
+            .queue
+            .remove_at(due, |e| matches!(e, Event::Timer { id: x, .. } if *x == id));
+        if !removed {
+            self.dead_timers += 1;
+        }
+        true
+    }
+
+    /// Events pending, not counting dead timers.
+    fn pending(&self) -> usize {
+        self.queue.len().saturating_sub(self.dead_timers)
+    }
+
+    fn timer_live(&self, id: TimerId) -> bool {
+        let t = &self.timers[id.slot as usize];
+        t.live && t.generation == id.generation
     }
 
     fn count_drop(&mut self, reason: DropReason, from: NodeId, to: NodeId, what: &dyn fmt::Debug) {
@@ -428,6 +464,7 @@ impl<N: Node> Simulation<N> {
                 names: indexmap::IndexMap::new(),
                 timers: Vec::new(),
                 free_timers: Vec::new(),
+                dead_timers: 0,
                 held: Vec::new(),
                 actions: Vec::new(),
                 entry_rules: Vec::new(),
@@ -504,18 +541,26 @@ impl<N: Node> Simulation<N> {
     /// Handles the next event, whatever its time (no limit is checked; see
     /// [`Simulation::run`]). Returns `false` if there was none.
     pub fn step(&mut self) -> bool {
-        match self.kernel.queue.pop() {
-            Some(entry) => {
-                self.handle_entry(entry);
-                true
+        let ordinal = self.kernel.ordinal;
+        while let Some(entry) = self.kernel.queue.pop() {
+            self.handle_entry(entry);
+            if self.kernel.ordinal != ordinal {
+                return true;
             }
-            None => false,
         }
+        false
     }
 
     #[inline]
     fn handle_entry(&mut self, entry: queue::Entry<Event<N::Message, N::Timer>>) {
         let k = &mut self.kernel;
+        if let Event::Timer { id, .. } = &entry.event
+            && !k.timer_live(*id)
+        {
+            // Cancelled, and left in the queue: not an event.
+            k.dead_timers -= 1;
+            return;
+        }
         if entry.time == k.now {
             k.same_instant += 1;
         } else {
@@ -564,10 +609,9 @@ impl<N: Node> Simulation<N> {
                 );
             }
             Event::Timer { node, id, payload } => {
-                if k.release_timer(id) {
-                    k.mix(2, node.0, id.slot);
-                    self.dispatch(node, Pending::Timer { id, payload });
-                }
+                k.release_timer(id);
+                k.mix(2, node.0, id.slot);
+                self.dispatch(node, Pending::Timer { id, payload });
             }
             Event::Start { node } => {
                 k.mix(3, node.0, 0);
@@ -715,7 +759,7 @@ impl<N: Node> Simulation<N> {
             if !sliced {
                 return stop;
             }
-            let pending = self.kernel.queue.len();
+            let pending = self.kernel.pending();
             if pending > self.kernel.limits.pending_max {
                 return StopReason::PendingLimit { pending };
             }
@@ -753,7 +797,7 @@ impl<N: Node> Simulation<N> {
             let time_max = k.limits.time_max.as_nanos();
             match k.queue.pop_at_or_before(time_max) {
                 Some(entry) => self.handle_entry(entry),
-                None if k.queue.len() == 0 => return StopReason::Idle,
+                None if k.pending() == 0 => return StopReason::Idle,
                 None => {
                     k.now = time_max.max(k.now);
                     return StopReason::TimeLimit;
@@ -805,7 +849,7 @@ impl<N: Node> Simulation<N> {
 
     /// Events still pending.
     pub fn events_pending(&self) -> usize {
-        self.kernel.queue.len()
+        self.kernel.pending()
     }
 
     /// Hash over the sequence of handled events and observations so far.

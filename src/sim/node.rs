@@ -127,9 +127,10 @@ impl<N: Node> Ctx<'_, N> {
     pub fn set_timer(&mut self, delay: SimDuration, payload: N::Timer) -> TimerId {
         let k = &mut *self.kernel;
         let true_delay = k.nodes[self.me.index()].clock.true_span(delay);
-        let id = k.alloc_timer(self.me);
+        let due = k.now.saturating_add(true_delay.as_nanos());
+        let id = k.alloc_timer(self.me, due);
         k.queue.push(
-            k.now.saturating_add(true_delay.as_nanos()),
+            due,
             Event::Timer {
                 node: self.me,
                 id,
@@ -141,7 +142,7 @@ impl<N: Node> Ctx<'_, N> {
 
     /// Cancels a pending timer; false if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
-        self.kernel.release_timer(id)
+        self.kernel.cancel_timer(id)
     }
 
     /// This node's own random stream (`node/NAME`, `app`).

@@ -148,6 +148,41 @@ impl<E> EventQueue<E> {
         self.current.pop()
     }
 
+    /// Removes the first entry at `time` for which `matches` holds, if it
+    /// is cheap to reach: in the bucket being drained or in a ring bucket
+    /// (a few entries each). An entry in the overflow is left in place and
+    /// `false` returned; so is one not found. Order among the others is
+    /// kept (order-preserving removal), so FIFO among equal times holds.
+    pub(crate) fn remove_at(&mut self, time: u64, matches: impl Fn(&E) -> bool) -> bool {
+        let (bucket, at) = if time <= self.current_last {
+            // Sorted descending: the entries at `time` are one run.
+            let from = self.current.partition_point(|e| e.time > time);
+            let at = self.current[from..]
+                .iter()
+                .take_while(|e| e.time == time)
+                .position(|e| matches(&e.event))
+                .map(|i| from + i);
+            (&mut self.current, at)
+        } else if time <= self.epoch_last {
+            let index = ((time - self.epoch_start) >> self.shift) as usize;
+            let bucket = &mut self.ring[index];
+            let at = bucket
+                .iter()
+                .position(|e| e.time == time && matches(&e.event));
+            (bucket, at)
+        } else {
+            return false;
+        };
+        match at {
+            Some(i) => {
+                bucket.remove(i);
+                self.len -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Loads the next non-empty bucket into `current`; false if none is left.
     #[cold]
     fn refill(&mut self) -> bool {
@@ -353,5 +388,75 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Removal agrees with a heap: removed entries never pop, entries left
+    /// in place (overflow) pop as before, and the rest keep `(time, seq)`
+    /// order.
+    #[test]
+    fn removal_keeps_time_then_sequence_order() {
+        let mut removed_somewhere = 0;
+        let mut left_somewhere = 0;
+        for seed in 0..40u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut queue = EventQueue::new();
+            let mut heap = BinaryHeap::new();
+            let mut live: Vec<(u64, u64)> = Vec::new();
+            let mut cancelled = std::collections::BTreeSet::new();
+            let (mut now, mut seq) = (0u64, 0u64);
+            for _ in 0..3_000 {
+                let roll = rng.random_range(0..10);
+                if roll < 5 || heap.is_empty() {
+                    let delay = match seed % 3 {
+                        0 => rng.random_range(0..4u64),
+                        1 => rng.random_range(0..1_000u64),
+                        _ => (rng.random::<f64>().powi(6) * 1e9) as u64,
+                    };
+                    queue.push(now + delay, seq);
+                    heap.push(Reverse((now + delay, seq)));
+                    live.push((now + delay, seq));
+                    seq += 1;
+                } else if roll < 7 && !live.is_empty() {
+                    let (t, s) = live.swap_remove(rng.random_range(0..live.len()));
+                    if queue.remove_at(t, |&e| e == s) {
+                        removed_somewhere += 1;
+                    } else {
+                        left_somewhere += 1;
+                    }
+                    cancelled.insert(s);
+                } else {
+                    let Reverse((t, s)) = heap.pop().unwrap();
+                    if cancelled.contains(&s) {
+                        // Its entry left the queue, or is skipped below.
+                        continue;
+                    }
+                    live.retain(|&(_, x)| x != s);
+                    let e = loop {
+                        let e = queue.pop().unwrap();
+                        if !cancelled.contains(&e.event) {
+                            break e;
+                        }
+                    };
+                    assert_eq!((e.time, e.event), (t, s), "seed {seed}");
+                    now = t;
+                }
+            }
+            let mut rest = Vec::new();
+            while let Some(e) = queue.pop() {
+                if !cancelled.contains(&e.event) {
+                    rest.push((e.time, e.event));
+                }
+            }
+            let mut expected = Vec::new();
+            while let Some(Reverse((t, s))) = heap.pop() {
+                if !cancelled.contains(&s) {
+                    expected.push((t, s));
+                }
+            }
+            assert_eq!(rest, expected, "seed {seed}");
+        }
+        // Both paths were taken.
+        assert!(removed_somewhere > 1_000, "{removed_somewhere}");
+        assert!(left_somewhere > 10, "{left_somewhere}");
     }
 }

@@ -17,6 +17,9 @@ pub enum Msg {
     Timer(SimDuration),
     /// From the harness: send yourself a zero-delay message forever.
     Spin,
+    /// From the harness: cancel the timer this message set last, if it is
+    /// still pending, and set one of `delay` (a reset timeout).
+    Reset(SimDuration),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +33,8 @@ pub enum Seen {
 #[derive(Default)]
 pub struct Probe {
     pub crashed: u32,
+    /// The timer the last `Reset` set.
+    pub reset: Option<TimerId>,
 }
 
 impl Node for Probe {
@@ -48,6 +53,12 @@ impl Node for Probe {
             Msg::Data(tag) => ctx.record(Seen::Data { from, tag }),
             Msg::Timer(delay) => {
                 ctx.set_timer(delay, ());
+            }
+            Msg::Reset(delay) => {
+                if let Some(t) = self.reset.take() {
+                    ctx.cancel_timer(t);
+                }
+                self.reset = Some(ctx.set_timer(delay, ()));
             }
             Msg::Spin => {
                 let me = ctx.id();
