@@ -149,7 +149,8 @@ impl Checker for Availability {
                 }
             })
             .collect();
-        events.sort();
+        // Equal entries are indistinguishable: unstable is exact.
+        events.sort_unstable();
         let mut outages: Vec<(u64, u64)> = Vec::new();
         let mut down_since: Option<u64> = None;
         for (t, success) in events {

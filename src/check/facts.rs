@@ -6,7 +6,9 @@
 //! checkers as [`Facts`]. Values are JSON, compared with the history's by
 //! canonical text, so facts and history need no shared interner.
 
+use crate::history::{History, KeyId, ValueId};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A node's role for a shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,27 +33,81 @@ impl Role {
 
 /// A write, named by key and value (values are unique per key in the
 /// workloads that check durability).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// A judge that builds facts beside the history may attach the write's
+/// interned ids ([`WriteRef::interned`]): checkers then find it in the
+/// history by two integer reads instead of hashing its key and value. The
+/// ids are a hint, never trusted blindly: a checker uses them only after
+/// seeing that they name this key and value in the history at hand, so
+/// facts judged against any other history are compared by value as before.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WriteRef {
-    /// The key (absent for a keyless register).
+    /// The key (absent for a keyless register). Shared: a run's writes
+    /// name a few keys many times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub key: Option<Arc<str>>,
     /// The value written.
     pub value: serde_json::Value,
+    /// (key, value) ids in the history the facts were built beside.
+    #[serde(skip)]
+    hint: Option<(Option<KeyId>, ValueId)>,
+}
+
+impl PartialEq for WriteRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.value == other.value
+    }
+}
+
+impl Eq for WriteRef {}
+
+impl std::hash::Hash for WriteRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+        self.value.hash(state);
+    }
 }
 
 impl WriteRef {
     /// A write of `value` to `key`.
     pub fn new(key: Option<&str>, value: serde_json::Value) -> Self {
         Self {
-            key: key.map(str::to_string),
+            key: key.map(Arc::from),
             value,
+            hint: None,
         }
+    }
+
+    /// The write of interned `value` to `key` (its shared name and its id)
+    /// in `history`, with the ids attached as a hint.
+    pub fn interned(history: &History, key: Option<(&Arc<str>, KeyId)>, value: ValueId) -> Self {
+        Self {
+            key: key.map(|(name, _)| Arc::clone(name)),
+            value: history.values().json(value),
+            hint: Some((key.map(|(_, id)| id), value)),
+        }
+    }
+
+    /// The (key, value) ids of this write in `history`, if the hint names
+    /// exactly this write there.
+    pub(crate) fn hinted_ids(&self, history: &History) -> Option<(Option<KeyId>, ValueId)> {
+        let (key, value) = self.hint?;
+        let key_matches = match (key, &self.key) {
+            (None, None) => true,
+            (Some(k), Some(name)) => {
+                (k.0 as usize) < history.key_count() && history.key_name(k) == &**name
+            }
+            _ => false,
+        };
+        (key_matches && history.values().is(value, &self.value)).then_some((key, value))
     }
 
     /// (key, canonical value text): how writes are compared.
     pub(crate) fn canonical(&self) -> (Option<String>, String) {
-        (self.key.clone(), self.value.to_string())
+        (
+            self.key.as_deref().map(str::to_string),
+            self.value.to_string(),
+        )
     }
 }
 
@@ -292,5 +348,55 @@ impl Facts {
             Fact::Healed { time } => Some(*time),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{EventType, OpFn, OpValue};
+
+    fn history(keys: &[&str], values: &[u64]) -> History {
+        let mut h = History::new();
+        for (p, (k, v)) in keys.iter().zip(values).enumerate() {
+            let key = h.intern_key(k);
+            let value = OpValue::One(h.values_mut().intern_u64(*v));
+            for kind in [EventType::Invoke, EventType::Ok] {
+                h.push_interned(
+                    p as u64,
+                    kind,
+                    OpFn::Write,
+                    Some(key),
+                    Some(value),
+                    Some(1),
+                    0,
+                )
+                .unwrap();
+            }
+        }
+        h
+    }
+
+    /// A hint is used only where it names this very write: against a
+    /// history whose ids mean other keys or values it is ignored.
+    #[test]
+    fn a_hint_is_checked_against_the_history_at_hand() {
+        let a = history(&["k1", "k2"], &[10, 20]);
+        let b = history(&["k2", "k1"], &[20, 10]);
+        let name: Arc<str> = "k2".into();
+        let k2 = a.key_id("k2").unwrap();
+        let v20 = a.values().id_of_u64(20).unwrap();
+        let w = WriteRef::interned(&a, Some((&name, k2)), v20);
+        assert_eq!(w, WriteRef::new(Some("k2"), serde_json::json!(20)));
+        assert_eq!(w.hinted_ids(&a), Some((Some(k2), v20)));
+        // In `b` those ids are k1 and 10: not this write.
+        assert_eq!(w.hinted_ids(&b), None);
+        // A history too short for the ids.
+        assert_eq!(w.hinted_ids(&History::new()), None);
+        // Without a hint there is nothing to use.
+        assert_eq!(
+            WriteRef::new(Some("k2"), serde_json::json!(20)).hinted_ids(&a),
+            None
+        );
     }
 }

@@ -34,6 +34,9 @@ const NO_KEY: u32 = u32::MAX;
 
 /// Interned ids of a write, or `None` if the history lacks its key or value.
 fn write_ids(h: &History, w: &WriteRef, buf: &mut Vec<u8>) -> Option<(u32, u32)> {
+    if let Some((key, value)) = w.hinted_ids(h) {
+        return Some((key.map_or(NO_KEY, |k| k.0), value.0));
+    }
     let key = match &w.key {
         None => NO_KEY,
         Some(k) => h.key_id(k)?.0,

@@ -61,8 +61,9 @@ impl<'a> Index<'a> {
             .enumerate()
             .filter_map(|(i, o)| written(o).map(|v| ((o.key, v), i)))
             .collect();
-        // Stable: each group keeps invoke order.
-        writes.sort_by_key(|&(kv, _)| kv);
+        // Each group in invoke order: the op index breaks ties, so the
+        // unstable sort (no buffer) orders exactly as a stable one would.
+        writes.sort_unstable();
         let mut spans = hashbrown::HashMap::with_capacity(writes.len());
         let mut start = 0;
         for k in 1..=writes.len() {

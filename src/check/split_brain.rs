@@ -13,6 +13,7 @@
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::Fact;
+use crate::history::FastHash;
 use indexmap::IndexMap;
 
 /// The `split-brain` checker.
@@ -29,12 +30,12 @@ pub struct Overlap {
     /// End, ns.
     pub end: u64,
     /// Writable nodes and the writes each accepted in the interval.
-    pub accepted: IndexMap<String, usize>,
+    pub accepted: IndexMap<String, usize, FastHash>,
     /// Writes accepted in the interval and absent from the surviving state.
     pub divergent: usize,
     /// Per node, the last write it accepted in the interval (ns).
     #[serde(skip)]
-    last_accept: IndexMap<String, u64>,
+    last_accept: IndexMap<String, u64, FastHash>,
 }
 
 impl Overlap {
@@ -96,7 +97,8 @@ impl Checker for SplitBrain {
                     _ => None,
                 })
                 .collect();
-            roles.sort();
+            // Fact indices are unique: unstable is exact.
+            roles.sort_unstable();
             any_roles |= !roles.is_empty();
             let mut open: IndexMap<&str, u64> = IndexMap::new();
             let mut intervals: Vec<(u64, u64, &str)> = Vec::new();
@@ -132,9 +134,9 @@ impl Checker for SplitBrain {
                         shard: shard.clone(),
                         start: a,
                         end: b,
-                        accepted: IndexMap::new(),
+                        accepted: IndexMap::default(),
                         divergent: 0,
-                        last_accept: IndexMap::new(),
+                        last_accept: IndexMap::default(),
                     });
                     o.end = b;
                     for n in live {
@@ -156,7 +158,7 @@ impl Checker for SplitBrain {
         if !overlaps.is_empty() {
             // Accepted writes per shard in time order, so each overlap
             // reads only its own span of them.
-            let mut accepted: IndexMap<&str, Vec<(u64, usize)>> = IndexMap::new();
+            let mut accepted: IndexMap<&str, Vec<(u64, usize)>, FastHash> = IndexMap::default();
             for (i, f) in facts.facts.iter().enumerate() {
                 if let Fact::Accepted { time, shard, .. } = f {
                     match accepted.get_mut(shard.as_str()) {

@@ -481,6 +481,13 @@ impl Values {
         ValueId(i as u32)
     }
 
+    /// The id of an unsigned integer, if interned.
+    pub fn id_of_u64(&self, n: u64) -> Option<ValueId> {
+        self.entries
+            .get_index_of(&Interned::Int(n))
+            .map(|i| ValueId(i as u32))
+    }
+
     /// The id of a value given by its canonical JSON text, if interned.
     pub fn id_of(&self, canonical: &str) -> Option<ValueId> {
         let i = match canonical_u64(canonical) {
@@ -505,6 +512,21 @@ impl Values {
         buf.clear();
         serde_json::to_writer(&mut *buf, v).ok()?;
         self.id_of(std::str::from_utf8(buf).ok()?)
+    }
+
+    /// True if `id` is the interned form of JSON value `v` (an unsigned
+    /// integer or `null` is compared without text; anything else by its
+    /// canonical text).
+    pub fn is(&self, id: ValueId, v: &serde_json::Value) -> bool {
+        if v.is_null() {
+            return id == ValueId::NIL;
+        }
+        match (self.entries.get_index(id.0 as usize), v.as_u64()) {
+            (Some(Interned::Int(n)), Some(m)) => *n == m,
+            (Some(Interned::Int(_)), None) | (None, _) => false,
+            (Some(Interned::Text(_)), Some(_)) => false,
+            (Some(Interned::Text(s)), None) => canonical_text_is(v, s),
+        }
     }
 
     /// The number a value is, if it is an unsigned integer.
@@ -564,6 +586,32 @@ impl Values {
     pub fn is_empty(&self) -> bool {
         false
     }
+}
+
+/// True if `v`'s canonical text is `text`, compared as it is written
+/// (nothing allocated).
+fn canonical_text_is(v: &serde_json::Value, text: &str) -> bool {
+    struct Compare<'a> {
+        rest: &'a [u8],
+        same: bool,
+    }
+    impl std::io::Write for Compare<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            match self.rest.strip_prefix(buf) {
+                Some(rest) if self.same => self.rest = rest,
+                _ => self.same = false,
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Compare {
+        rest: text.as_bytes(),
+        same: true,
+    };
+    serde_json::to_writer(&mut c, v).is_ok() && c.same && c.rest.is_empty()
 }
 
 fn is_canonical_scalar(raw: &str) -> bool {
@@ -958,6 +1006,35 @@ pub fn describe(h: &History, op: &Operation) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// `Values::is` agrees with looking the value up, for every JSON shape
+    /// (integers by number, anything else by canonical text).
+    #[test]
+    fn is_agrees_with_find() {
+        let shapes = [
+            serde_json::json!(null),
+            serde_json::json!(0),
+            serde_json::json!(17),
+            serde_json::json!("17"),
+            serde_json::json!(-3),
+            serde_json::json!(1.5),
+            serde_json::json!("x"),
+            serde_json::json!("x\"y"),
+            serde_json::json!([1, "a"]),
+            serde_json::json!({"b": 1, "a": [2]}),
+            serde_json::json!(u64::MAX),
+        ];
+        let mut values = Values::default();
+        let ids: Vec<ValueId> = shapes.iter().map(|v| values.intern(v)).collect();
+        let mut buf = Vec::new();
+        for (a, v) in shapes.iter().enumerate() {
+            assert_eq!(values.find(v, &mut buf), Some(ids[a]));
+            for (b, id) in ids.iter().enumerate() {
+                assert_eq!(values.is(*id, v), a == b, "{v} against {}", shapes[b]);
+            }
+        }
+        assert!(!values.is(ValueId(999), &shapes[1]));
+    }
     use super::*;
 
     /// The integer fast paths give the ids the JSON path gives, whichever

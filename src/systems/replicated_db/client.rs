@@ -16,6 +16,7 @@
 use super::config::Engine;
 use super::{ClusterIx, DbNode, DbObs, DbTimer, Layout, Msg, Op, OpKind, OpResult, Part};
 use crate::fault::Disk;
+use crate::history::FastHash;
 use crate::sim::{Ctx, NodeId, TimerId};
 use crate::time::SimDuration;
 use indexmap::IndexMap;
@@ -137,7 +138,7 @@ pub struct AppServer {
     layout: Arc<Layout>,
     tier: usize,
     routes: Vec<Route>,
-    inflight: IndexMap<u64, Stmt>,
+    inflight: IndexMap<u64, Stmt, FastHash>,
     next_id: u64,
 }
 
@@ -173,7 +174,7 @@ impl AppServer {
             layout,
             tier,
             routes,
-            inflight: IndexMap::new(),
+            inflight: IndexMap::default(),
             next_id: 0,
         }
     }

@@ -24,6 +24,7 @@ use crate::stats::percentile;
 use crate::systems::{Judgement, TimelineEntry};
 use crate::time::SimTime;
 use indexmap::IndexMap;
+use std::sync::Arc;
 
 /// What the observations say, read once in recording order.
 struct Recorded {
@@ -35,14 +36,21 @@ struct Recorded {
     /// Acknowledged writes' latencies, ms.
     latencies: Vec<f64>,
     failovers: u64,
+    /// Interned key per cluster and key index (`None`: never used).
+    key_ids: Vec<Vec<Option<KeyId>>>,
 }
 
-/// Key names per cluster, made once each.
-fn key_names(config: &DbConfig) -> Vec<Vec<String>> {
+/// Key names per cluster, made once each (shared by every fact naming
+/// the key).
+fn key_names(config: &DbConfig) -> Vec<Vec<Arc<str>>> {
     config
         .cluster
         .iter()
-        .map(|c| (0..c.keys).map(|k| format!("{}/{k}", c.name)).collect())
+        .map(|c| {
+            (0..c.keys)
+                .map(|k| format!("{}/{k}", c.name).into())
+                .collect()
+        })
         .collect()
 }
 
@@ -57,10 +65,17 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
         writes_by_workload,
         latencies,
         failovers,
+        key_ids,
     } = read_observations(sim, layout, &keys);
     record_crashes(sim, layout, &mut facts);
     let authority = authoritative_copies(sim, layout);
-    record_final_states(sim, layout, &keys, &authority, faults, &mut facts);
+    let interned = Ids {
+        history: &history,
+        key_ids: &key_ids,
+    };
+    record_final_states(
+        sim, layout, &keys, &interned, &authority, faults, &mut facts,
+    );
     let checks = suite(&layout.config, faults).run(&CheckInput::new(&history, &facts));
     let diverged_per_cluster = lost_per_cluster(sim, layout, &authority, &history, &mut timeline);
     timeline.sort_by_key(|e| e.time);
@@ -103,7 +118,7 @@ pub fn judge(sim: &Simulation<DbNode>, layout: &Layout, faults: &FaultSchedule) 
 fn read_observations(
     sim: &Simulation<DbNode>,
     layout: &Layout,
-    key_names: &[Vec<String>],
+    key_names: &[Vec<Arc<str>>],
 ) -> Recorded {
     let config = &layout.config;
     let names = &layout.names;
@@ -112,12 +127,11 @@ fn read_observations(
     let mut facts = Facts::new();
     let mut timeline: Vec<TimelineEntry> = Vec::new();
     let n = names.len();
-    let key_name = |_: &DbConfig, c: ClusterIx, k: u32| key_names[c as usize][k as usize].clone();
     // Keys interned on first use (so in the order the old JSON path gave).
     let mut key_ids: Vec<Vec<Option<KeyId>>> =
         key_names.iter().map(|ks| vec![None; ks.len()]).collect();
-    let mut key_id = |h: &mut History, c: ClusterIx, k: u32| -> KeyId {
-        *key_ids[c as usize][k as usize]
+    let key_id = |ids: &mut Vec<Vec<Option<KeyId>>>, h: &mut History, c: ClusterIx, k: u32| {
+        *ids[c as usize][k as usize]
             .get_or_insert_with(|| h.intern_key(&key_names[c as usize][k as usize]))
     };
     let mut open: Vec<Option<super::Op>> = vec![None; n];
@@ -143,7 +157,7 @@ fn read_observations(
         match o.value {
             DbObs::Invoke { op } => {
                 let process = ((node.index() as u64) << 20) | incarnation[node.index()];
-                let key = key_id(&mut history, op.cluster, op.key);
+                let key = key_id(&mut key_ids, &mut history, op.cluster, op.key);
                 let (f, value) = match op.kind {
                     OpKind::Read => (OpFn::Read, None),
                     OpKind::Write => (
@@ -191,7 +205,7 @@ fn read_observations(
                 } else {
                     OpFn::Write
                 };
-                let key = key_id(&mut history, op.cluster, op.key);
+                let key = key_id(&mut key_ids, &mut history, op.cluster, op.key);
                 history
                     .push_interned(process, kind, f, Some(key), value, Some(t), 0)
                     .expect("the model's clients complete what they invoked");
@@ -244,13 +258,16 @@ fn read_observations(
                 key,
                 value,
             } => {
+                let known = key_ids[cluster as usize][key as usize];
                 facts.push(Fact::Accepted {
                     time: t,
                     node: who.clone(),
                     shard: shard(cluster),
-                    write: WriteRef::new(
-                        Some(&key_name(config, cluster, key)),
-                        serde_json::Value::from(value),
+                    write: write_ref(
+                        &history,
+                        known,
+                        &key_names[cluster as usize][key as usize],
+                        value,
                     ),
                 });
                 if promoted.contains(&node) && !first_promoted_write.contains_key(&cluster) {
@@ -332,6 +349,16 @@ fn read_observations(
         writes_by_workload,
         latencies,
         failovers,
+        key_ids,
+    }
+}
+
+/// A write of `value` to a key, carrying its ids in `history` when both
+/// are interned there (checkers then need no hashing to find it).
+fn write_ref(history: &History, key: Option<KeyId>, name: &Arc<str>, value: u64) -> WriteRef {
+    match (key, history.values().id_of_u64(value)) {
+        (Some(k), Some(v)) => WriteRef::interned(history, Some((name, k)), v),
+        _ => WriteRef::new(Some(name), serde_json::Value::from(value)),
     }
 }
 
@@ -391,12 +418,19 @@ fn authoritative_copies(sim: &Simulation<DbNode>, layout: &Layout) -> Vec<Option
     authority
 }
 
+/// The history's interning, for facts that carry ids.
+struct Ids<'a> {
+    history: &'a History,
+    key_ids: &'a [Vec<Option<KeyId>>],
+}
+
 /// Final states of the authoritative copies, which copy is authoritative,
 /// and when faults stopped.
 fn record_final_states(
     sim: &Simulation<DbNode>,
     layout: &Layout,
-    key_names: &[Vec<String>],
+    key_names: &[Vec<Arc<str>>],
+    interned: &Ids<'_>,
     authority: &[Option<NodeId>],
     faults: &FaultSchedule,
     facts: &mut Facts,
@@ -404,33 +438,23 @@ fn record_final_states(
     let config = &layout.config;
     let names = &layout.names;
     let shard = |c: ClusterIx| config.cluster[c as usize].name.clone();
-    let key_name = |_: &DbConfig, c: ClusterIx, k: u32| key_names[c as usize][k as usize].clone();
     // Final states: of the authoritative copies only. Every server's would
     // cost a list of every write per server per run, and no checker here
     // reads them (convergence would; it is not part of this suite).
     for (c, list) in layout.servers.iter().enumerate() {
         let cluster = c as ClusterIx;
+        let write = |k: u32, v: u64| {
+            write_ref(
+                interned.history,
+                interned.key_ids[c][k as usize],
+                &key_names[c][k as usize],
+                v,
+            )
+        };
         for &(id, _) in list.iter().filter(|(id, _)| authority[c] == Some(*id)) {
             let writes: Vec<WriteRef> = match sim.node(id) {
-                DbNode::Mysql(m) => m
-                    .binlog()
-                    .iter()
-                    .map(|t| {
-                        WriteRef::new(
-                            Some(&key_name(config, cluster, t.key)),
-                            serde_json::Value::from(t.value),
-                        )
-                    })
-                    .collect(),
-                DbNode::Raft(r) => r
-                    .committed_writes()
-                    .map(|(k, v)| {
-                        WriteRef::new(
-                            Some(&key_name(config, cluster, k)),
-                            serde_json::Value::from(v),
-                        )
-                    })
-                    .collect(),
+                DbNode::Mysql(m) => m.binlog().iter().map(|t| write(t.key, t.value)).collect(),
+                DbNode::Raft(r) => r.committed_writes().map(|(k, v)| write(k, v)).collect(),
                 _ => Vec::new(),
             };
             facts.push(Fact::Final {
@@ -630,7 +654,7 @@ fn figures(f: Figures<'_>) -> IndexMap<String, f64> {
         "partition_seconds".into(),
         fault_seconds_in_effect(faults, sim.now()),
     );
-    latencies.sort_by(f64::total_cmp);
+    latencies.sort_unstable_by(f64::total_cmp);
     metrics.insert("write_latency_p50_ms".into(), percentile(&latencies, 0.5));
     metrics.insert("write_latency_p99_ms".into(), percentile(&latencies, 0.99));
     metrics.insert(

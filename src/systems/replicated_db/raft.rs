@@ -19,6 +19,7 @@ use super::{
 };
 use crate::check::facts::Role;
 use crate::fault::Disk;
+use crate::history::FastHash;
 use crate::sim::{Ctx, NodeId, TimerId};
 use crate::systems::parts::election::{self, ReplyEffect};
 use crate::time::SimTime;
@@ -54,7 +55,7 @@ pub struct RaftKv {
     election_timer: Option<TimerId>,
     heartbeat_timer: Option<TimerId>,
     last_leader_contact: Option<SimTime>,
-    pending: IndexMap<u64, (NodeId, u64, u64)>,
+    pending: IndexMap<u64, (NodeId, u64, u64), FastHash>,
     starts_leader: bool,
 }
 
@@ -81,7 +82,7 @@ impl RaftKv {
             election_timer: None,
             heartbeat_timer: None,
             last_leader_contact: None,
-            pending: IndexMap::new(),
+            pending: IndexMap::default(),
             starts_leader,
         }
     }
