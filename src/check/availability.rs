@@ -102,6 +102,25 @@ impl Availability {
     }
 }
 
+/// Sorts (time, success) pairs: as one integer each (time and the flag
+/// packed, a failure first at equal times, as the tuples order) when every
+/// time fits, which sorts about twice as fast; as tuples otherwise. Equal
+/// entries are indistinguishable, so the unstable sort is exact.
+fn sort_events(events: &mut [(u64, bool)]) {
+    if events.iter().all(|&(t, _)| t < 1 << 63) {
+        let mut packed: Vec<u64> = events
+            .iter()
+            .map(|&(t, ok)| t << 1 | u64::from(ok))
+            .collect();
+        packed.sort_unstable();
+        for (e, p) in events.iter_mut().zip(packed) {
+            *e = (p >> 1, p & 1 == 1);
+        }
+    } else {
+        events.sort_unstable();
+    }
+}
+
 impl Checker for Availability {
     fn name(&self) -> &str {
         "availability"
@@ -149,8 +168,7 @@ impl Checker for Availability {
                 }
             })
             .collect();
-        // Equal entries are indistinguishable: unstable is exact.
-        events.sort_unstable();
+        sort_events(&mut events);
         let mut outages: Vec<(u64, u64)> = Vec::new();
         let mut down_since: Option<u64> = None;
         for (t, success) in events {
@@ -382,5 +400,37 @@ impl Availability {
             f.summary = missed.join("; ");
         }
         Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::sort_events;
+
+    /// Packed or not, the order is the tuples' order.
+    #[test]
+    fn events_sort_as_tuples_do() {
+        let mut small = vec![
+            (5, true),
+            (5, false),
+            (0, true),
+            (3, false),
+            (5, true),
+            (0, false),
+        ];
+        let mut expected = small.clone();
+        expected.sort();
+        sort_events(&mut small);
+        assert_eq!(small, expected);
+        let mut huge = vec![
+            (u64::MAX, true),
+            (1 << 63, false),
+            (7, true),
+            (u64::MAX, false),
+        ];
+        let mut expected = huge.clone();
+        expected.sort();
+        sort_events(&mut huge);
+        assert_eq!(huge, expected);
     }
 }

@@ -55,28 +55,42 @@ fn written(o: &Operation) -> Option<ValueId> {
 
 impl<'a> Index<'a> {
     fn new(h: &'a History) -> Self {
-        let mut writes: Vec<((Option<KeyId>, ValueId), usize)> = h
-            .ops()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| written(o).map(|v| ((o.key, v), i)))
-            .collect();
-        // Each group in invoke order: the op index breaks ties, so the
-        // unstable sort (no buffer) orders exactly as a stable one would.
-        writes.sort_unstable();
-        let mut spans = hashbrown::HashMap::with_capacity(writes.len());
-        let mut start = 0;
-        for k in 1..=writes.len() {
-            if k == writes.len() || writes[k].0 != writes[start].0 {
-                spans.insert(writes[start].0, (start as u32, k as u32));
-                start = k;
+        // Grouped by counting, not sorting: one hash per write gives its
+        // group (numbered in first-seen order), the counts give each group's
+        // span, and a second pass files the writes, so each group keeps
+        // invoke order.
+        let ops = h.ops();
+        let mut spans: hashbrown::HashMap<(Option<KeyId>, ValueId), (u32, u32)> =
+            hashbrown::HashMap::new();
+        let mut group_of: Vec<(u32, u32)> = Vec::new();
+        let mut sizes: Vec<u32> = Vec::new();
+        for (i, o) in ops.iter().enumerate() {
+            let Some(v) = written(o) else { continue };
+            let next = sizes.len() as u32;
+            let (g, _) = *spans.entry((o.key, v)).or_insert((next, 0));
+            if g == next {
+                sizes.push(0);
             }
+            sizes[g as usize] += 1;
+            group_of.push((g, i as u32));
         }
-        Self {
-            h,
-            spans,
-            by_value: writes.into_iter().map(|(_, i)| i).collect(),
+        let mut starts = Vec::with_capacity(sizes.len());
+        let mut at = 0u32;
+        for &n in &sizes {
+            starts.push(at);
+            at += n;
         }
+        for span in spans.values_mut() {
+            let g = span.0 as usize;
+            *span = (starts[g], starts[g] + sizes[g]);
+        }
+        let mut by_value = vec![0usize; group_of.len()];
+        let mut fill = starts;
+        for (g, i) in group_of {
+            by_value[fill[g as usize] as usize] = i as usize;
+            fill[g as usize] += 1;
+        }
+        Self { h, spans, by_value }
     }
 
     /// The version an ok read returned; `Err` if no write produced it.
