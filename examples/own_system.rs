@@ -356,7 +356,7 @@ impl System for LeasedRegister {
                 }),
                 Obs::Accepted { value } => facts.push(Fact::Accepted {
                     time: t,
-                    node,
+                    node: node.into(),
                     shard: "register".into(),
                     write: WriteRef::new(Some("r"), (*value).into()),
                 }),

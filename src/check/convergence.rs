@@ -51,7 +51,7 @@ impl Checker for Convergence {
                         node,
                         shard: s,
                         write,
-                    } if *s == shard => Some((*time, i, node.as_str(), write.canonical())),
+                    } if **s == *shard => Some((*time, i, &**node, write.canonical())),
                     _ => None,
                 })
                 .collect();

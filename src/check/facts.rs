@@ -129,24 +129,27 @@ pub enum Fact {
         epoch: u64,
     },
     /// `node`, as writer of `shard`, accepted a client write at `time`.
+    /// Recorded once per write, so the names are shared (`Arc<str>`), not
+    /// copied per fact.
     Accepted {
         /// When.
         time: u64,
         /// Which node.
-        node: String,
+        node: Arc<str>,
         /// Which shard.
-        shard: String,
+        shard: Arc<str>,
         /// The write.
         write: WriteRef,
     },
-    /// Replica `node` of `shard` applied a write at `time`.
+    /// Replica `node` of `shard` applied a write at `time` (names shared,
+    /// as for `Accepted`).
     Applied {
         /// When.
         time: u64,
         /// Which node.
-        node: String,
+        node: Arc<str>,
         /// Which shard.
-        shard: String,
+        shard: Arc<str>,
         /// The write.
         write: WriteRef,
     },
@@ -298,13 +301,14 @@ impl Facts {
         for f in &self.facts {
             match f {
                 Fact::Role { shard, .. }
-                | Fact::Accepted { shard, .. }
-                | Fact::Applied { shard, .. }
                 | Fact::Final { shard, .. }
                 | Fact::Authority { shard, .. }
                 | Fact::Backup { shard, .. }
                 | Fact::Destroyed { shard, .. } => {
                     out.insert(shard.as_str());
+                }
+                Fact::Accepted { shard, .. } | Fact::Applied { shard, .. } => {
+                    out.insert(&**shard);
                 }
                 Fact::Healed { .. }
                 | Fact::Impaired { .. }

@@ -427,7 +427,7 @@ impl Checker for MonotonicWrites {
             } = f
                 && let Some(&op) = by_value.get(&write.canonical())
             {
-                facts.push((*time, n, node.as_str(), op));
+                facts.push((*time, n, &**node, op));
             }
         }
         facts.sort();

@@ -161,10 +161,10 @@ impl Checker for SplitBrain {
             let mut accepted: IndexMap<&str, Vec<(u64, usize)>, FastHash> = IndexMap::default();
             for (i, f) in facts.facts.iter().enumerate() {
                 if let Fact::Accepted { time, shard, .. } = f {
-                    match accepted.get_mut(shard.as_str()) {
+                    match accepted.get_mut(&**shard) {
                         Some(list) => list.push((*time, i)),
                         None => {
-                            accepted.insert(shard.as_str(), vec![(*time, i)]);
+                            accepted.insert(&**shard, vec![(*time, i)]);
                         }
                     }
                 }
@@ -186,16 +186,16 @@ impl Checker for SplitBrain {
                         };
                         // Looked up before inserting: a node's name is
                         // cloned once per overlap, not once per write.
-                        match o.accepted.get_mut(node.as_str()) {
+                        match o.accepted.get_mut(&**node) {
                             Some(n) => *n += 1,
                             None => {
-                                o.accepted.insert(node.clone(), 1);
+                                o.accepted.insert(node.to_string(), 1);
                             }
                         }
-                        match o.last_accept.get_mut(node.as_str()) {
+                        match o.last_accept.get_mut(&**node) {
                             Some(last) => *last = (*last).max(time),
                             None => {
-                                o.last_accept.insert(node.clone(), time);
+                                o.last_accept.insert(node.to_string(), time);
                             }
                         }
                         if let Ok(s) = surviving

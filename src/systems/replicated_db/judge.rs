@@ -134,6 +134,13 @@ fn read_observations(
         *ids[c as usize][k as usize]
             .get_or_insert_with(|| h.intern_key(&key_names[c as usize][k as usize]))
     };
+    // Names shared by every per-write fact.
+    let shared_names: Vec<Arc<str>> = names.iter().map(|n| Arc::from(n.as_str())).collect();
+    let shared_shards: Vec<Arc<str>> = config
+        .cluster
+        .iter()
+        .map(|c| Arc::from(c.name.as_str()))
+        .collect();
     let mut open: Vec<Option<super::Op>> = vec![None; n];
     let mut incarnation: Vec<u64> = vec![0; n];
     let mut workload_of: Vec<Option<usize>> = vec![None; n];
@@ -261,8 +268,8 @@ fn read_observations(
                 let known = key_ids[cluster as usize][key as usize];
                 facts.push(Fact::Accepted {
                     time: t,
-                    node: who.clone(),
-                    shard: shard(cluster),
+                    node: Arc::clone(&shared_names[node.index()]),
+                    shard: Arc::clone(&shared_shards[cluster as usize]),
                     write: write_ref(
                         &history,
                         known,
