@@ -261,6 +261,45 @@ fn criteo_the_standby_fails_exactly_like_the_active() {
     );
 }
 
+/// A restart under full RPC load loads the image (the start finishes, in
+/// about the isolated time) but does not bring the service back: the
+/// namespace plus the calls queued meanwhile pause each NameNode past the
+/// journal's timeout as soon as it serves, so it aborts again. Criteo's
+/// way out was isolation and fixing the cause; the shipped runbook does
+/// that and its isolated start converges (the test above).
+#[test]
+fn criteo_a_restart_under_load_does_not_converge() {
+    let text = incidents::find("criteo-hdfs").unwrap().text;
+    let under_load = text.replace(
+        r#"    { at = "26h30m", do = "kill_job" },"#,
+        r#"    { at = "3h", do = "restart", namenode = "nn-1" },
+    { at = "3h", do = "restart", namenode = "nn-2" },
+    { at = "26h30m", do = "kill_job" },"#,
+    );
+    assert_ne!(under_load, text, "the runbook's first step moved");
+    let mut s = Scenario::parse(Path::new("criteo-under-load.toml"), &under_load).expect("valid");
+    s.duration = SimDuration::from_secs(8 * 3600);
+    let o = replay_criteo(&s, "as-is");
+    let m = &o.metrics;
+    // Both starts finished...
+    assert_eq!(m["restarts_completed"], 2.0, "{m:?}");
+    assert_eq!(m["restarts_unfinished"], 0.0, "{m:?}");
+    // ...and both NameNodes aborted again once serving: two aborts before
+    // the restarts, two after.
+    assert_eq!(m["namenode_aborts"], 4.0, "{m:?}");
+    let three_hours = SimDuration::from_secs(3 * 3600);
+    let aborted_after: Vec<&str> = o
+        .timeline
+        .iter()
+        .filter(|e| e.time > blastradius::time::SimTime::ZERO + three_hours)
+        .filter(|e| e.what.contains("aborts: an edit flush waited"))
+        .map(|e| e.what.as_str())
+        .collect();
+    assert_eq!(aborted_after.len(), 2, "{aborted_after:?}");
+    // The service never came back in the 8 hours.
+    assert!(m["unavailable_hours"] > 7.0, "{m:?}");
+}
+
 #[test]
 fn criteo_a_quota_prevents_the_surge_and_a_capacity_check_saves_the_standby() {
     let mut s = criteo();
