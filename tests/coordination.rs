@@ -300,6 +300,45 @@ fn criteo_a_restart_under_load_does_not_converge() {
     assert!(m["unavailable_hours"] > 7.0, "{m:?}");
 }
 
+/// The dead-DataNode path (HDFS-9107's death spiral). After a pause the
+/// heartbeat monitor looks before the heartbeats queued during it are
+/// handled, so a pause longer than `dead_after` marks every DataNode dead
+/// and queues their blocks for re-replication. In Criteo's configuration
+/// the journal's 20 s timeout kills the active first: no DataNode is ever
+/// marked dead. With a journal that waits and a short dead interval, the
+/// active survives its pauses and marks them all, again and again.
+#[test]
+fn criteo_a_pause_past_the_dead_interval_marks_every_datanode_dead() {
+    let s = criteo();
+    let mut short = set(
+        &s,
+        "hdfs.journal.write_timeout",
+        toml::Value::String("30m".into()),
+    );
+    short = set(
+        &short,
+        "hdfs.datanodes.dead_after",
+        toml::Value::String("20s".into()),
+    );
+    short.duration = SimDuration::from_secs(8 * 3600);
+    let o = replay_criteo(&short, "as-is");
+    let m = &o.metrics;
+    assert_eq!(m["namenode_aborts"], 0.0, "{m:?}");
+    assert!(
+        m["gc_pause_seconds_max_nn1"].max(m["gc_pause_seconds_max_nn2"]) > 20.0,
+        "{m:?}"
+    );
+    // Each such pause marks all 1,100 of them (22 groups of 50), and it
+    // happens more than once.
+    assert!(m["datanodes_marked_dead"] >= 2.0 * 1_100.0, "{m:?}");
+    assert_eq!(m["datanodes_marked_dead"] % 50.0, 0.0, "{m:?}");
+    let mut default_length = s.clone();
+    default_length.duration = short.duration;
+    let d = replay_criteo(&default_length, "as-is");
+    assert_eq!(d.metrics["datanodes_marked_dead"], 0.0, "{:?}", d.metrics);
+    assert!(d.metrics["namenode_aborts"] >= 2.0, "{:?}", d.metrics);
+}
+
 #[test]
 fn criteo_a_quota_prevents_the_surge_and_a_capacity_check_saves_the_standby() {
     let mut s = criteo();

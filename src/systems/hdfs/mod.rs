@@ -700,6 +700,29 @@ impl NameNode {
         ctx.set_timer(SimDuration::from_nanos(load as u64), Timer::Started);
     }
 
+    /// DataNodes silent longer than `dead_after` are dead: on the active,
+    /// their blocks wait for re-replication (heap).
+    fn check_datanodes(&mut self, ctx: &mut Ctx<'_, HdfsNode>, now: SimTime) {
+        if !matches!(self.state, NnState::Active | NnState::Standby) {
+            return;
+        }
+        let dead_after = self.cfg.datanodes.dead_after;
+        let share = self.blocks_per_group();
+        let mut n = 0;
+        for g in 0..self.dn_last.len() {
+            if !self.dn_dead[g] && now.saturating_since(self.dn_last[g]) > dead_after {
+                self.dn_dead[g] = true;
+                n += 1;
+                if self.state == NnState::Active {
+                    self.pending_replication += share;
+                }
+            }
+        }
+        if n > 0 {
+            ctx.record(Obs::DataNodesDead(n));
+        }
+    }
+
     fn on_timer(&mut self, ctx: &mut Ctx<'_, HdfsNode>, timer: Timer) {
         if self.state == NnState::Down && !matches!(timer, Timer::Gc | Timer::Tail | Timer::Flush) {
             return;
@@ -747,6 +770,11 @@ impl NameNode {
                     self.down(ctx);
                 }
                 self.check_journal(ctx);
+                // The heartbeat monitor wakes with the others and looks
+                // before the heartbeats queued during the pause are
+                // handled: a pause longer than `dead_after` marks every
+                // DataNode dead (HDFS before HDFS-9107's fix [S]).
+                self.check_datanodes(ctx, now);
                 for s in std::mem::take(&mut self.stalled) {
                     match s {
                         Stalled::Message(f, m) => self.on_message(ctx, f, m),
@@ -777,25 +805,7 @@ impl NameNode {
                 if self.state == NnState::Standby {
                     ctx.send(self.w.jns[0], Msg::Tail);
                 }
-                if matches!(self.state, NnState::Active | NnState::Standby) {
-                    // DataNodes silent too long are dead: their blocks
-                    // wait for re-replication.
-                    let dead_after = self.cfg.datanodes.dead_after;
-                    let share = self.blocks_per_group();
-                    let mut n = 0;
-                    for g in 0..self.dn_last.len() {
-                        if !self.dn_dead[g] && now.saturating_since(self.dn_last[g]) > dead_after {
-                            self.dn_dead[g] = true;
-                            n += 1;
-                            if self.state == NnState::Active {
-                                self.pending_replication += share;
-                            }
-                        }
-                    }
-                    if n > 0 {
-                        ctx.record(Obs::DataNodesDead(n));
-                    }
-                }
+                self.check_datanodes(ctx, now);
                 ctx.set_timer(SimDuration::from_secs(30), Timer::Tail);
             }
             Timer::Started if self.state == NnState::Starting => {
