@@ -23,6 +23,15 @@ fn schedule(faults: Vec<(u64, Option<u64>, Fault)>) -> FaultSchedule {
     .unwrap()
 }
 
+/// When timers fired (ms), any node.
+fn fired_times(sim: &Simulation<Probe>) -> Vec<u64> {
+    sim.observations()
+        .iter()
+        .filter(|o| matches!(o.value, Seen::Fired { .. }))
+        .map(|o| o.time.as_nanos() / 1_000_000)
+        .collect()
+}
+
 fn data_times(sim: &Simulation<Probe>, node: NodeId) -> Vec<u64> {
     sim.observations()
         .iter()
@@ -55,12 +64,7 @@ fn a_paused_node_handles_waiting_messages_and_timers_at_resume() {
     assert!(data_times(&sim, y).is_empty());
     sim.run_until(SimTime::from_secs(5));
     assert_eq!(data_times(&sim, y), vec![3_000]);
-    let fired: Vec<u64> = sim
-        .observations()
-        .iter()
-        .filter(|o| matches!(o.value, Seen::Fired { .. }))
-        .map(|o| o.time.as_nanos() / 1_000_000)
-        .collect();
+    let fired = fired_times(&sim);
     assert_eq!(fired, vec![3_000]);
 }
 
@@ -290,19 +294,14 @@ fn cancelled_timers_are_no_events_wherever_they_wait() {
         for i in 0..200u64 {
             sim.inject(SimTime::from_millis(i * 10), x, Msg::Reset(ms(delay_ms)));
         }
-        // Far ahead: one more reset, then cancelled by a crash.
+        // One more reset after the run's end: still pending when it stops.
         sim.inject(
             SimTime::from_millis(5_000),
             x,
             Msg::Reset(ms(delay_ms * 1_000)),
         );
         sim.run_until(SimTime::from_millis(4_999));
-        let fired: Vec<u64> = sim
-            .observations()
-            .iter()
-            .filter(|o| matches!(o.value, Seen::Fired { .. }))
-            .map(|o| o.time.as_nanos() / 1_000_000)
-            .collect();
+        let fired = fired_times(&sim);
         let expected: Vec<u64> = if 1_990 + delay_ms <= 4_999 {
             vec![1_990 + delay_ms]
         } else {

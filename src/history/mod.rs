@@ -504,10 +504,7 @@ impl Values {
             return Some(ValueId::NIL);
         }
         if let Some(n) = v.as_u64() {
-            return self
-                .entries
-                .get_index_of(&Interned::Int(n))
-                .map(|i| ValueId(i as u32));
+            return self.id_of_u64(n);
         }
         buf.clear();
         serde_json::to_writer(&mut *buf, v).ok()?;

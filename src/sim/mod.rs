@@ -248,15 +248,14 @@ impl<N: Node> Kernel<N> {
 
     /// Frees a live timer; false if it was not live.
     fn release_timer(&mut self, id: TimerId) -> bool {
-        match self.timers.get_mut(id.slot as usize) {
-            Some(t) if t.live && t.generation == id.generation => {
-                t.live = false;
-                t.generation = t.generation.wrapping_add(1);
-                self.free_timers.push(id.slot);
-                true
-            }
-            _ => false,
+        if !self.timer_live(id) {
+            return false;
         }
+        let t = &mut self.timers[id.slot as usize];
+        t.live = false;
+        t.generation = t.generation.wrapping_add(1);
+        self.free_timers.push(id.slot);
+        true
     }
 
     /// Cancels a live timer; false if it was not live. Its entry leaves the
@@ -284,8 +283,9 @@ impl<N: Node> Kernel<N> {
     }
 
     fn timer_live(&self, id: TimerId) -> bool {
-        let t = &self.timers[id.slot as usize];
-        t.live && t.generation == id.generation
+        self.timers
+            .get(id.slot as usize)
+            .is_some_and(|t| t.live && t.generation == id.generation)
     }
 
     fn count_drop(&mut self, reason: DropReason, from: NodeId, to: NodeId, what: &dyn fmt::Debug) {
