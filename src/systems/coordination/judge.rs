@@ -5,7 +5,8 @@
 //! window, with the RTO from the trigger), `metastable` (the outage ended
 //! within `metastable.bound` of the trigger's end, or the run is flagged
 //! with what sustained it: whole trees read per proxy, the proxies' peak
-//! outstanding requests, the servers' longest pause).
+//! outstanding requests, the servers' longest pause, and with observers
+//! their syncs that a leader started but could not finish in time).
 
 use super::{CoordNode, CoordinationConfig, Obs, Wiring, ZkRole};
 use crate::check::availability::{Availability, Requests, Slo};
@@ -50,6 +51,10 @@ pub fn judge(
     let (mut quorum_since, mut quorum_losses) = (None::<u64>, 0u64);
     let (mut syncs, mut snapshots, mut syncs_failed) = (0u64, 0u64, 0u64);
     let (mut observer_syncs, mut observer_syncs_failed, mut sync_max) = (0u64, 0u64, 0f64);
+    let mut unanswered = 0u64;
+    // Per learner: syncs a leader started but could not finish within
+    // init_limit since its last success (when the streak began, how many).
+    let mut missed: IndexMap<String, (crate::time::SimTime, u32)> = IndexMap::new();
     for o in sim.observations() {
         let t = o.time.as_nanos();
         let who = sim.node_name(o.node).to_string();
@@ -146,12 +151,28 @@ pub fn judge(
                 if *observer {
                     observer_syncs += 1;
                 }
+                if let Some((since, n)) = missed.swap_remove(&who) {
+                    let kind = if *snapshot { "a snapshot" } else { "a diff" };
+                    timeline.push(TimelineEntry::new(
+                        o.time,
+                        format!(
+                            "{who} synced ({kind} in {:.1} s), after {n} sync{} that missed init_limit over {:.0} min",
+                            took.as_secs_f64(),
+                            if n == 1 { "" } else { "s" },
+                            o.time.saturating_since(since).as_secs_f64() / 60.0
+                        ),
+                    ));
+                }
             }
-            Obs::SyncFailed { observer } => {
+            Obs::SyncFailed {
+                answered: false, ..
+            } => unanswered += 1,
+            Obs::SyncFailed { observer, .. } => {
                 syncs_failed += 1;
                 if *observer {
                     observer_syncs_failed += 1;
                 }
+                missed.entry(who).or_insert((o.time, 0)).1 += 1;
             }
             Obs::Step { step, detail } => {
                 let what = w
@@ -206,12 +227,20 @@ pub fn judge(
             trigger_end_ns: to,
             healthy: cfg.metastable.healthy,
             bound_ns: cfg.metastable.bound.as_nanos(),
-            sustained_by: vec![
-                ("trees_read_per_proxy".into(), trees_read),
-                ("peak_outstanding_per_proxy".into(), peak_out as f64),
-                ("proxy_oom_deaths".into(), deaths as f64),
-                ("gc_pause_seconds_max".into(), gc_max),
-            ],
+            sustained_by: {
+                let mut v = vec![
+                    ("trees_read_per_proxy".into(), trees_read),
+                    ("peak_outstanding_per_proxy".into(), peak_out as f64),
+                    ("proxy_oom_deaths".into(), deaths as f64),
+                    ("gc_pause_seconds_max".into(), gc_max),
+                ];
+                if !w.observers.is_empty() {
+                    // Observers that cannot sync leave their proxies
+                    // without a server.
+                    v.push(("observer_syncs_failed".into(), observer_syncs_failed as f64));
+                }
+                v
+            },
         });
     }
     let checks = suite.run(&CheckInput::new(&History::new(), &facts).with_tallies(&tallies));
@@ -242,6 +271,7 @@ pub fn judge(
     metrics.insert("syncs".into(), syncs as f64);
     metrics.insert("snapshot_syncs".into(), snapshots as f64);
     metrics.insert("syncs_failed".into(), syncs_failed as f64);
+    metrics.insert("syncs_unanswered".into(), unanswered as f64);
     metrics.insert("sync_seconds_max".into(), sync_max);
     if !w.observers.is_empty() {
         metrics.insert("observer_syncs".into(), observer_syncs as f64);
@@ -330,12 +360,28 @@ pub fn judge(
     if trigger_from.is_none() {
         notes.push("no fault in the schedule: nothing to judge metastability against".into());
     }
+    for (who, (since, n)) in missed {
+        timeline.push(TimelineEntry::new(
+            since,
+            format!(
+                "{who} starts {n} sync{} that miss init_limit, none done by the end of the run",
+                if n == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     timeline.sort_by_key(|e: &TimelineEntry| e.time);
     let mut series = IndexMap::new();
     series.insert(
         "customer error fraction".into(),
         windows.iter().map(|t| t.error_fraction()).collect(),
     );
+    if let Some(ws) = tallies.requests.get("ensemble writes") {
+        // Windows with no write offered read as 0, like the customers'.
+        series.insert(
+            "ensemble write error fraction".into(),
+            ws.iter().map(|t| t.error_fraction()).collect(),
+        );
+    }
     Judgement {
         history: History::new(),
         facts,

@@ -275,6 +275,9 @@ pub enum Msg {
         /// its connect, pings, reads and session heap cost that many
         /// times one.
         weight: u32,
+        /// The session timeout the client asks for (the ensemble keeps
+        /// one per session, as ZooKeeper negotiates one per client).
+        timeout: SimDuration,
     },
     /// Server → client: connected with `session`.
     Connected {
@@ -371,8 +374,8 @@ pub enum Msg {
         term: u64,
         /// Transactions.
         log: Arc<Vec<u64>>,
-        /// Sessions.
-        sessions: Arc<Vec<u64>>,
+        /// Sessions, with their timeouts.
+        sessions: Arc<Vec<Session>>,
         /// Chunks sent.
         parts: u64,
         /// A whole snapshot (not a diff).
@@ -391,8 +394,8 @@ pub enum Msg {
         term: u64,
         /// Transactions.
         log: Arc<Vec<u64>>,
-        /// Sessions.
-        sessions: Arc<Vec<u64>>,
+        /// Sessions, with their timeouts.
+        sessions: Arc<Vec<Session>>,
     },
     /// Follower → leader: synced.
     NewLeaderAck {
@@ -403,8 +406,8 @@ pub enum Msg {
     Heartbeat {
         /// Term.
         term: u64,
-        /// Created.
-        created: Arc<Vec<u64>>,
+        /// Created, with their timeouts.
+        created: Arc<Vec<Session>>,
         /// Expired.
         expired: Arc<Vec<u64>>,
     },
@@ -414,8 +417,8 @@ pub enum Msg {
         term: u64,
         /// Heard of since the last.
         touched: Vec<u64>,
-        /// Created here since the last.
-        created: Vec<u64>,
+        /// Created here since the last, with their timeouts.
+        created: Vec<Session>,
     },
     /// Leader → followers: a proposal.
     Propose {
@@ -533,10 +536,13 @@ pub enum Obs {
         /// From asking to synced.
         took: SimDuration,
     },
-    /// Learner: a sync failed (past `init_limit`).
+    /// Learner: a sync failed (past `init_limit`), or no leader answered
+    /// its request within `init_limit` (none reachable or serving).
     SyncFailed {
         /// An observer.
         observer: bool,
+        /// A leader had started sending: the sync itself was too slow.
+        answered: bool,
     },
     /// Leader: committed.
     Committed(u64),
@@ -624,13 +630,16 @@ enum Work {
         session: Option<u64>,
         watches: u64,
         weight: u32,
+        timeout: SimDuration,
     },
     Write {
         id: u64,
     },
-    /// Leader: serialise one chunk of a learner's sync.
+    /// Leader: serialise one chunk of a learner's sync (job `job`: a
+    /// chunk of a sync since replaced is dropped).
     Sync {
         learner: NodeId,
+        job: u64,
     },
     /// Learner: apply one chunk.
     Apply {
@@ -660,6 +669,9 @@ struct Conn {
 /// A leader's sync of one learner.
 #[derive(Clone, Copy, Debug)]
 struct SyncJob {
+    /// Which sync of this leader: a learner that asks again starts a new
+    /// one, and the old one's chunks stop (its connection is gone).
+    id: u64,
     term: u64,
     left: u64,
     parts: u64,
@@ -669,7 +681,39 @@ struct SyncJob {
 
 /// What a leader's `SyncDone` carried: term, log, sessions, chunks,
 /// whether a snapshot.
-type SyncSent = (u64, Arc<Vec<u64>>, Arc<Vec<u64>>, u64, bool);
+type SyncSent = (u64, Arc<Vec<u64>>, Arc<Vec<Session>>, u64, bool);
+
+/// A session id and the timeout its client asked for.
+pub type Session = (u64, SimDuration);
+
+/// A session as a server holds it: when it expires unless heard of, and
+/// the timeout that renews it.
+#[derive(Clone, Copy, Debug)]
+struct Lease {
+    deadline: SimTime,
+    timeout: SimDuration,
+}
+
+impl Lease {
+    fn new(now: SimTime, timeout: SimDuration) -> Self {
+        Self {
+            deadline: now + timeout,
+            timeout,
+        }
+    }
+
+    fn renew(&mut self, now: SimTime) {
+        self.deadline = now + self.timeout;
+    }
+}
+
+/// The sessions a learner takes from its leader, each renewed from now.
+fn leases(sessions: &[Session], now: SimTime) -> IndexMap<u64, Lease> {
+    sessions
+        .iter()
+        .map(|&(s, t)| (s, Lease::new(now, t)))
+        .collect()
+}
 
 /// A learner's sync in progress.
 #[derive(Clone, Debug)]
@@ -681,6 +725,8 @@ struct Learning {
     done: Option<SyncSent>,
     /// Proposals that arrived during the sync, applied after it.
     buffered: Vec<u64>,
+    /// A leader answered (sent a part or the end of the sync).
+    answered: bool,
 }
 
 /// What waited out a collection.
@@ -715,8 +761,8 @@ pub struct Server {
     counter: u64,
     pending: LookupMap<u64, usize>,
     write_ids: LookupMap<u64, u64>,
-    sessions: IndexMap<u64, SimTime>,
-    created: Vec<u64>,
+    sessions: IndexMap<u64, Lease>,
+    created: Vec<Session>,
     touched: Vec<u64>,
     next_session: u64,
     conns: IndexMap<NodeId, Conn>,
@@ -736,6 +782,7 @@ pub struct Server {
     /// Connects turned away by load shedding.
     pub shed: u64,
     syncs: IndexMap<NodeId, SyncJob>,
+    sync_jobs: u64,
     led_from: usize,
     learning: Option<Learning>,
     learn_seq: u64,
@@ -793,6 +840,7 @@ impl Server {
             connects_queued: 0,
             shed: 0,
             syncs: IndexMap::new(),
+            sync_jobs: 0,
             led_from: 0,
             learning: None,
             learn_seq: 0,
@@ -878,6 +926,7 @@ impl Server {
             applied: 0,
             done: None,
             buffered: Vec::new(),
+            answered: false,
         });
         self.learn_seq += 1;
         ctx.set_timer(
@@ -901,9 +950,10 @@ impl Server {
     /// A sync failed or its leader is gone: a voter looks for a leader
     /// again, an observer asks again at its next tick.
     fn learning_failed(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
-        self.learning = None;
+        let answered = self.learning.take().is_some_and(|l| l.answered);
         ctx.record(Obs::SyncFailed {
             observer: self.observer,
+            answered,
         });
         if self.observer {
             self.leader = None;
@@ -932,9 +982,12 @@ impl Server {
             None => (c.snapshot_mb, true),
         };
         let parts = ((mb / c.chunk_mb).ceil() as u64).max(1);
+        self.sync_jobs += 1;
+        let job = self.sync_jobs;
         self.syncs.insert(
             learner,
             SyncJob {
+                id: job,
                 term: self.term,
                 left: parts,
                 parts,
@@ -942,7 +995,7 @@ impl Server {
                 deadline: ctx.now() + self.ticks(self.init_limit),
             },
         );
-        self.push_internal(ctx, Work::Sync { learner });
+        self.push_internal(ctx, Work::Sync { learner, job });
     }
 
     fn send_sync_done(
@@ -957,7 +1010,7 @@ impl Server {
             Msg::SyncDone {
                 term: self.term,
                 log: Arc::new(self.log.clone()),
-                sessions: Arc::new(self.sessions.keys().copied().collect()),
+                sessions: Arc::new(self.sessions.iter().map(|(&s, l)| (s, l.timeout)).collect()),
                 parts,
                 snapshot,
             },
@@ -966,8 +1019,8 @@ impl Server {
 
     /// A chunk serialised: send it, and the next, or give up past the
     /// deadline.
-    fn sync_chunk(&mut self, ctx: &mut Ctx<'_, CoordNode>, learner: NodeId) {
-        let Some(job) = self.syncs.get(&learner).copied() else {
+    fn sync_chunk(&mut self, ctx: &mut Ctx<'_, CoordNode>, learner: NodeId, id: u64) {
+        let Some(job) = self.syncs.get(&learner).copied().filter(|j| j.id == id) else {
             return;
         };
         if self.role != ZkRole::Leading || job.term != self.term {
@@ -987,7 +1040,7 @@ impl Server {
             if let Some(j) = self.syncs.get_mut(&learner) {
                 j.left -= 1;
             }
-            self.push_internal(ctx, Work::Sync { learner });
+            self.push_internal(ctx, Work::Sync { learner, job: id });
         }
     }
 
@@ -1016,7 +1069,7 @@ impl Server {
         let last = self.last_zxid();
         self.log.extend(buffered.into_iter().filter(|&z| z > last));
         self.fresh = false;
-        self.sessions = sessions.iter().map(|&s| (s, now)).collect();
+        self.sessions = leases(&sessions, now);
         self.last_leader_contact = Some(now);
         self.serving = true;
         self.role = if self.observer {
@@ -1047,10 +1100,6 @@ impl Server {
 
     fn last_zxid(&self) -> u64 {
         self.log.last().copied().unwrap_or(0)
-    }
-
-    fn session_timeout(&self) -> SimDuration {
-        self.cfg.proxies.session_timeout
     }
 
     /// Heap occupancy, 0-1 (may pass 1).
@@ -1160,6 +1209,7 @@ impl Server {
                 session,
                 watches,
                 weight,
+                timeout,
             } => {
                 self.connects_queued = self.connects_queued.saturating_sub(1);
                 if !self.serving {
@@ -1175,10 +1225,10 @@ impl Server {
                     None => {
                         let s = self.next_session;
                         self.next_session += 1;
-                        self.sessions.insert(s, ctx.now() + self.session_timeout());
+                        self.sessions.insert(s, Lease::new(ctx.now(), timeout));
                         // The leader announces it; a follower reports it
                         // to the leader first.
-                        self.created.push(s);
+                        self.created.push((s, timeout));
                         s
                     }
                 };
@@ -1227,7 +1277,7 @@ impl Server {
                     self.commit(ctx, zxid);
                 }
             }
-            Work::Sync { learner } => self.sync_chunk(ctx, learner),
+            Work::Sync { learner, job } => self.sync_chunk(ctx, learner, job),
             Work::Apply { term } => {
                 if let Some(l) = &mut self.learning
                     && l.done.as_ref().is_none_or(|d| d.0 == term)
@@ -1241,8 +1291,8 @@ impl Server {
 
     fn touch(&mut self, now: SimTime, session: u64) {
         if self.role == ZkRole::Leading {
-            if let Some(d) = self.sessions.get_mut(&session) {
-                *d = now + self.cfg.proxies.session_timeout;
+            if let Some(l) = self.sessions.get_mut(&session) {
+                l.renew(now);
             }
         } else {
             self.touched.push(session);
@@ -1365,7 +1415,12 @@ impl Server {
             term: self.term,
         });
         let log = Arc::new(self.log.clone());
-        let sessions = Arc::new(self.sessions.keys().copied().collect::<Vec<_>>());
+        let sessions = Arc::new(
+            self.sessions
+                .iter()
+                .map(|(&s, l)| (s, l.timeout))
+                .collect::<Vec<_>>(),
+        );
         for (k, &s) in self.w.servers.iter().enumerate() {
             if k != self.idx {
                 ctx.send(
@@ -1390,10 +1445,9 @@ impl Server {
             self.serving = true;
             ctx.record(Obs::Quorum(true));
             let now = ctx.now();
-            let t = self.session_timeout();
             // A new leader gives every session a fresh timeout.
-            for d in self.sessions.values_mut() {
-                *d = now + t;
+            for l in self.sessions.values_mut() {
+                l.renew(now);
             }
             for a in self.last_ack.iter_mut() {
                 *a = now;
@@ -1414,6 +1468,7 @@ impl Server {
                 session,
                 watches,
                 weight,
+                timeout,
             } => {
                 let full = self
                     .cfg
@@ -1434,6 +1489,7 @@ impl Server {
                             session,
                             watches,
                             weight,
+                            timeout,
                         },
                     );
                 } else {
@@ -1481,11 +1537,16 @@ impl Server {
                 if self.observer {
                     return;
                 }
+                // A member that follows a leader it heard within
+                // `sync_limit` ticks (the leader's own patience with it)
+                // keeps following: ZooKeeper's election only starts when
+                // a member has lost its leader.
+                let following_for = self.ticks(self.cfg.sync_limit).max(self.cfg.election.min);
                 let sticky = election::sticky(
                     self.role == ZkRole::Leading && self.serving,
                     self.last_leader_contact.filter(|_| self.serving),
                     now,
-                    self.cfg.election.min,
+                    following_for,
                 );
                 if election::adopts_term(term, self.term, sticky) {
                     self.term = term;
@@ -1584,7 +1645,7 @@ impl Server {
                 self.leader = Some(l);
                 self.last_leader_contact = Some(now);
                 self.log = (*log).clone();
-                self.sessions = sessions.iter().map(|&s| (s, now)).collect();
+                self.sessions = leases(&sessions, now);
                 self.serving = true;
                 ctx.record(Obs::Role {
                     role: ZkRole::Following,
@@ -1625,6 +1686,7 @@ impl Server {
                     && l.leader.is_none_or(|x| peer == Some(x))
                 {
                     l.leader = peer;
+                    l.answered = true;
                     self.push_internal(ctx, Work::Apply { term });
                 }
             }
@@ -1640,6 +1702,7 @@ impl Server {
                     && l.done.is_none()
                 {
                     l.leader = peer;
+                    l.answered = true;
                     l.done = Some((term, log, sessions, parts, snapshot));
                     self.try_finish_learning(ctx);
                 }
@@ -1672,8 +1735,8 @@ impl Server {
                 && peer == self.leader =>
             {
                 self.last_leader_contact = Some(now);
-                for &s in created.iter() {
-                    self.sessions.insert(s, now);
+                for &(s, t) in created.iter() {
+                    self.sessions.insert(s, Lease::new(now, t));
                 }
                 for s in expired.iter() {
                     self.sessions.swap_remove(s);
@@ -1706,16 +1769,15 @@ impl Server {
                     if let Some(k) = observer {
                         self.obs_last_ack[k] = now;
                     }
-                    let deadline = now + self.session_timeout();
-                    for s in created {
-                        if self.sessions.insert(s, deadline).is_none() {
-                            self.created.push(s);
+                    for (s, t) in created {
+                        if self.sessions.insert(s, Lease::new(now, t)).is_none() {
+                            self.created.push((s, t));
                         }
                     }
                     // A session the leader expired stays expired.
                     for s in touched {
-                        if let Some(d) = self.sessions.get_mut(&s) {
-                            *d = deadline;
+                        if let Some(l) = self.sessions.get_mut(&s) {
+                            l.renew(now);
                         }
                     }
                 }
@@ -1792,8 +1854,8 @@ impl Server {
                     ZkRole::Leading if self.serving => {
                         let created = Arc::new(std::mem::take(&mut self.created));
                         let mut expired = Vec::new();
-                        for (&s, &d) in &self.sessions {
-                            if d <= now {
+                        for (&s, l) in &self.sessions {
+                            if l.deadline <= now {
                                 expired.push(s);
                             }
                         }
@@ -2186,6 +2248,7 @@ fn drive(
                 session: client.session,
                 watches,
                 weight,
+                timeout: client.timeout,
             },
         ),
         Action::Nothing => {}
