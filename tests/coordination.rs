@@ -62,6 +62,39 @@ fn tree_cache_runs_out_of_memory_and_stays_down_after_the_spike() {
     assert_eq!(m["leaders_per_term_max"], 1.0);
 }
 
+/// A TreeCache proxy starves for memory before it dies: its own
+/// collector's pauses, growing as unsent requests fill its heap, leave it
+/// answering neither the load balancer nor its session, and each lost
+/// session stacks another refresh. Without the collector a proxy is
+/// either serving or dead, and customers see far less of the storm.
+#[test]
+fn tree_cache_proxies_starve_for_memory_before_they_die() {
+    let s = scenario();
+    let with = replay(&s, "tree-cache");
+    let without = replay(
+        &s.with_set("coordination.proxies.gc", None)
+            .expect("an edit"),
+        "tree-cache",
+    );
+    let (w, wo) = (&with.metrics, &without.metrics);
+    // Pauses past the session's connection-loss window (2/3 of 10 s).
+    assert!(w["proxy_gc_pause_seconds_max"] > 7.0, "{w:?}");
+    assert!(w["proxy_paused_seconds_total"] > 3600.0, "{w:?}");
+    assert!(!wo.contains_key("proxy_gc_pause_seconds_max"), "{wo:?}");
+    assert!(
+        w["degraded_minutes"] > 2.0 * wo["degraded_minutes"],
+        "{w:?} {wo:?}"
+    );
+    // TreeWatcher's proxies stay near their resting memory: short pauses.
+    let tw = replay(&s, "tree-watcher");
+    assert!(
+        tw.metrics["proxy_gc_pause_seconds_max"] < 1.0,
+        "{:?}",
+        tw.metrics
+    );
+    assert_eq!(tw.metrics["degraded_minutes"], 0.0, "{:?}", tw.metrics);
+}
+
 #[test]
 fn tree_watcher_rides_out_the_same_spike() {
     let o = replay(&scenario(), "tree-watcher");
@@ -130,6 +163,21 @@ fn bad_coordination_tables_name_the_line_and_field() {
             "add = 30, memory_mb",
             "add = 99, memory_mb",
             "coordination.actor[0].step[0].add",
+        ),
+        (
+            "gc = { every = \"5s\", base = \"20ms\", exponent = 3.0",
+            "gc = { every = \"5s\", base = \"20ms\", exponent = -3.0",
+            "coordination.proxies.gc.exponent",
+        ),
+        (
+            "gc = { every = \"5s\", base = \"20ms\"",
+            "gc = { every = \"5s\", base = \"40s\"",
+            "coordination.proxies.gc.base",
+        ),
+        (
+            "gc = { every = \"5s\", base = \"20ms\"",
+            "gc = { every = \"1ms\", base = \"20ms\"",
+            "coordination.proxies.gc.every",
         ),
     ] {
         assert_bad(text, from, to, field);

@@ -172,6 +172,26 @@ pub struct Proxies {
     pub healthy_needs_connection: bool,
     /// Between the load balancer's health checks.
     pub health_every: SimDuration,
+    /// The proxy's own collector (it is a JVM too): occupancy is its
+    /// memory over `memory_mb`, and while paused it answers nothing (the
+    /// load balancer's checks, customers, its session's pings). Absent:
+    /// no pauses, a proxy is either serving or dead.
+    #[serde(default)]
+    pub gc: Option<ProxyGc>,
+}
+
+/// A proxy's collections: `base / (1 − occupancy)^exponent`, capped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyGc {
+    /// Between collections.
+    pub every: SimDuration,
+    /// Pause of a collection on an empty heap.
+    pub base: SimDuration,
+    /// Growth near full.
+    pub exponent: f64,
+    /// Longest pause.
+    pub max: SimDuration,
 }
 
 /// Customers.
@@ -420,6 +440,10 @@ impl CoordinationConfig {
             ("heap.gc_every", self.heap.gc_every),
             ("proxies.session_timeout", p.session_timeout),
             ("proxies.health_every", p.health_every),
+            (
+                "proxies.gc.every",
+                p.gc.as_ref().map_or(SimDuration::from_secs(1), |g| g.every),
+            ),
         ] {
             if d < SimDuration::from_millis(10) {
                 return Err((field.into(), "at least 10ms".into()));
@@ -481,6 +505,12 @@ impl CoordinationConfig {
         finite("proxies.memory_mb", p.memory_mb, 1.0)?;
         finite("proxies.base_mb", p.base_mb, 0.0)?;
         finite("proxies.request_kb", p.request_kb, 0.0)?;
+        if let Some(g) = &p.gc {
+            finite("proxies.gc.exponent", g.exponent, 0.0)?;
+            if g.base > g.max {
+                return Err(("proxies.gc.base".into(), "not above `max`".into()));
+            }
+        }
         for (field, v) in [
             ("customers.per_s", self.customers.per_s),
             ("writers.per_s", self.writers.per_s),

@@ -52,6 +52,7 @@ pub fn judge(
     let (mut syncs, mut snapshots, mut syncs_failed) = (0u64, 0u64, 0u64);
     let (mut observer_syncs, mut observer_syncs_failed, mut sync_max) = (0u64, 0u64, 0f64);
     let mut unanswered = 0u64;
+    let (mut proxy_paused, mut proxy_pause_max) = (0f64, 0f64);
     // Per learner: syncs a leader started but could not finish within
     // init_limit since its last success (when the streak began, how many).
     let mut missed: IndexMap<String, (crate::time::SimTime, u32)> = IndexMap::new();
@@ -99,6 +100,10 @@ pub fn judge(
             } => {
                 peak_out = peak_out.max(*outstanding);
                 peak_mem = peak_mem.max(*memory_mb);
+            }
+            Obs::ProxyPause(p) => {
+                proxy_paused += p.as_secs_f64();
+                proxy_pause_max = proxy_pause_max.max(p.as_secs_f64());
             }
             Obs::Died { memory_mb } => {
                 deaths += 1;
@@ -255,6 +260,11 @@ pub fn judge(
     }
     metrics.insert("peak_outstanding_per_proxy".into(), peak_out as f64);
     metrics.insert("peak_proxy_memory_mb".into(), peak_mem);
+    if cfg.proxies.gc.is_some() {
+        metrics.insert("proxy_gc_pause_seconds_max".into(), proxy_pause_max);
+        // Summed over the proxies: proxy-seconds answering nothing.
+        metrics.insert("proxy_paused_seconds_total".into(), proxy_paused);
+    }
     metrics.insert("trees_read_per_proxy".into(), trees_read);
     metrics.insert("refreshes".into(), refreshes as f64);
     metrics.insert("session_expirations".into(), expirations as f64);

@@ -561,6 +561,8 @@ pub enum Obs {
         /// MB.
         memory_mb: f64,
     },
+    /// Proxy: its collector paused it.
+    ProxyPause(SimDuration),
     /// Proxy: died past its memory limit.
     Died {
         /// MB when it died.
@@ -2012,6 +2014,8 @@ pub struct Proxy {
     initialized: bool,
     warm: bool,
     peak: u64,
+    paused: bool,
+    stalled: Vec<Stalled>,
 }
 
 impl Proxy {
@@ -2033,6 +2037,8 @@ impl Proxy {
             initialized: running,
             warm: running,
             peak: 0,
+            paused: false,
+            stalled: Vec::new(),
             cfg,
             w,
             idx,
@@ -2112,6 +2118,10 @@ impl Proxy {
             if let Msg::Start { memory_mb } = msg {
                 self.start(ctx, memory_mb);
             }
+            return;
+        }
+        if self.paused {
+            self.stalled.push(Stalled::Message(from, msg));
             return;
         }
         let now = ctx.now();
@@ -2211,7 +2221,39 @@ impl Proxy {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>, timer: Timer) {
+        if self.paused && !matches!(timer, Timer::GcEnd) {
+            self.stalled.push(Stalled::Timer(timer));
+            return;
+        }
         match timer {
+            Timer::Gc => {
+                let Some(g) = &self.cfg.proxies.gc else {
+                    return;
+                };
+                if self.alive {
+                    let u = self.memory() / self.memory_mb;
+                    let pause = crate::systems::parts::heap::pause(g.base, g.exponent, g.max, u);
+                    if pause >= SimDuration::from_millis(1) {
+                        self.paused = true;
+                        ctx.record(Obs::ProxyPause(pause));
+                        ctx.set_timer(pause, Timer::GcEnd);
+                        return;
+                    }
+                }
+                ctx.set_timer(g.every, Timer::Gc);
+            }
+            Timer::GcEnd => {
+                self.paused = false;
+                if let Some(g) = &self.cfg.proxies.gc {
+                    ctx.set_timer(g.every, Timer::Gc);
+                }
+                for s in std::mem::take(&mut self.stalled) {
+                    match s {
+                        Stalled::Message(from, m) => self.on_message(ctx, from, m),
+                        Stalled::Timer(t) => self.on_timer(ctx, t),
+                    }
+                }
+            }
             Timer::ClientTick if self.alive => {
                 let z = self.cfg.znodes;
                 if drive(ctx, &mut self.client, &self.w.proxy_servers, z, 1) {
@@ -2614,6 +2656,11 @@ impl Node for CoordNode {
                 if p.alive {
                     let phase = ctx.rng().random_range(0..p.client.tick_every().as_nanos());
                     ctx.set_timer(SimDuration::from_nanos(phase), Timer::ClientTick);
+                }
+                if let Some(g) = &p.cfg.proxies.gc {
+                    // Spares too: the chain idles while a proxy is off.
+                    let phase = ctx.rng().random_range(0..g.every.as_nanos());
+                    ctx.set_timer(SimDuration::from_nanos(phase), Timer::Gc);
                 }
             }
             CoordNode::Agent(_) => {
