@@ -2647,7 +2647,11 @@ impl Node for CoordNode {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
             CoordNode::Server(s) => {
-                ctx.set_timer(s.cfg.tick, Timer::Tick);
+                // Members started at different moments: their ticks (the
+                // leader's heartbeats, a learner's retries) are not in
+                // step.
+                let tick = ctx.rng().random_range(1..=s.cfg.tick.as_nanos());
+                ctx.set_timer(SimDuration::from_nanos(tick), Timer::Tick);
                 let every = s.cfg.heap.gc_every;
                 let phase = ctx.rng().random_range(0..every.as_nanos());
                 ctx.set_timer(SimDuration::from_nanos(phase), Timer::Gc);
