@@ -458,6 +458,12 @@ fn february_as_2019_stays_down_until_the_init_limit_is_raised() {
         o.timeline
     );
     assert!(m["full_outage_minutes"] > 120.0, "{m:?}");
+    // The first half: at 13 sessions per allocator host (calibrated),
+    // the replaced members' snapshots miss init_limit behind the
+    // reconnects, leaders come and go, and the ensemble takes no write
+    // for hours.
+    assert!(m["leader_elections"] > 100.0, "{m:?}");
+    assert!(m["ensemble_unavailable_minutes"] > 120.0, "{m:?}");
     // Member replacements lose no acknowledged write.
     assert_eq!(m["acked_writes_lost"], 0.0, "{m:?}");
     assert_eq!(m["leaders_per_term_max"], 1.0);
@@ -481,8 +487,8 @@ fn february_as_2019_stays_down_until_the_init_limit_is_raised() {
     );
     // With the dataset cut by 60 % (a published follow-up), three
     // snapshots fit in the old init_limit: the observers sync within a
-    // minute or two of 07:17 and the outage is the cut-off's own, without
-    // the raise.
+    // minute or two of 07:17 and, without the raise, customers are served
+    // again once the allocators are back (07:37).
     let s3 = set(
         &s2,
         "coordination.sync.snapshot_mb",
@@ -491,8 +497,16 @@ fn february_as_2019_stays_down_until_the_init_limit_is_raised() {
     let o3 = run(&s3, Some("as-2019"), Seed(204), &RunOptions::default()).expect("runs");
     let m3 = &o3.metrics;
     assert!(m3["observer_syncs_failed"] < 10.0, "{m3:?}");
-    // The cut-off lasts 158 min (04:39 to 07:17).
-    assert!(m3["full_outage_minutes"] < 165.0, "{m3:?}");
+    // Windows from 07:50 (the run starts at 02:15) to the end.
+    // The (fewest, most) requests failing in a window.
+    let after = |o: &Outcome| {
+        let step = o.series_step.as_secs_f64();
+        o.series["customer error fraction"][((5.0 * 3600.0 + 35.0 * 60.0) / step) as usize..]
+            .iter()
+            .fold((1.0f64, 0.0f64), |(lo, hi), &e| (lo.min(e), hi.max(e)))
+    };
+    assert!(after(&o3).1 < 0.01, "{:?}", o3.series);
+    assert_eq!(after(&o2).0, 1.0, "{:?}", o2.series);
 }
 
 /// A restarted voter that finds a leader serving a quorum joins it: the
@@ -554,9 +568,11 @@ fn february_follow_ups_keep_elasticsearch_reachable() {
     assert_eq!(verdict(&o, "metastable"), Verdict::Valid, "{m:?}");
     assert_eq!(m["full_outage_minutes"], 0.0, "{m:?}");
     assert_eq!(m["acked_writes_lost"], 0.0, "{m:?}");
-    // The ensemble itself still struggles: the proxies ride it out from
-    // their mirrors.
-    assert!(m["ensemble_unavailable_minutes"] > 0.0, "{m:?}");
+    // Shedding turns connects away instead of queueing them, and the
+    // ensemble, which takes no write for hours as it was, loses minutes.
+    assert!(m["connects_shed"] > 0.0, "{m:?}");
+    assert!(m["ensemble_unavailable_minutes"] < 30.0, "{m:?}");
+    assert!(m["leader_elections"] < 10.0, "{m:?}");
 }
 
 #[test]

@@ -295,6 +295,10 @@ pub struct Agents {
     /// node (`watches` is the host's total).
     #[serde(default = "one_per_host")]
     pub per_host: u32,
+    /// Their failure-domain paths, round-robin (so a fault can name a
+    /// share of them: `domain:PATH`).
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 fn one_per_host() -> u32 {

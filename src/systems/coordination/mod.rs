@@ -123,7 +123,7 @@ impl crate::systems::System for Coordination {
         let mut agents = Vec::new();
         if let Some(a) = &config.agents {
             for k in 0..a.count as usize {
-                agents.push(d.reserve(&format!("agent-{k}"), &a.site, "")?);
+                agents.push(d.reserve(&format!("agent-{k}"), &a.site, &pick(&a.domains, k))?);
             }
         }
         let p = &config.proxies;
