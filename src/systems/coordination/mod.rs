@@ -1012,7 +1012,7 @@ impl Server {
             Msg::SyncDone {
                 term: self.term,
                 log: Arc::new(self.log.clone()),
-                sessions: Arc::new(self.sessions.iter().map(|(&s, l)| (s, l.timeout)).collect()),
+                sessions: self.session_list(),
                 parts,
                 snapshot,
             },
@@ -1094,6 +1094,12 @@ impl Server {
     fn push_internal(&mut self, ctx: &mut Ctx<'_, CoordNode>, work: Work) {
         self.queue.push_back(work);
         self.run_cpu(ctx);
+    }
+
+    /// The sessions this server holds, with their timeouts, as a leader
+    /// hands them to a learner.
+    fn session_list(&self) -> Arc<Vec<Session>> {
+        Arc::new(self.sessions.iter().map(|(&s, l)| (s, l.timeout)).collect())
     }
 
     fn quorum(&self) -> usize {
@@ -1417,12 +1423,7 @@ impl Server {
             term: self.term,
         });
         let log = Arc::new(self.log.clone());
-        let sessions = Arc::new(
-            self.sessions
-                .iter()
-                .map(|(&s, l)| (s, l.timeout))
-                .collect::<Vec<_>>(),
-        );
+        let sessions = self.session_list();
         for (k, &s) in self.w.servers.iter().enumerate() {
             if k != self.idx {
                 ctx.send(
