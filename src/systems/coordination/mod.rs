@@ -26,7 +26,9 @@
 //! - [`Proxy`]: a routing proxy, a session client
 //!   ([`crate::systems::parts::session`]) mirroring `znodes` znodes with
 //!   watches, with an outgoing queue and a memory limit past which it
-//!   dies (its supervisor restarts it). `tree-cache` re-reads the whole
+//!   dies (its supervisor restarts it); with `proxies.gc` its own
+//!   collector pauses it as that queue fills, and a paused proxy answers
+//!   neither the load balancer nor its session. `tree-cache` re-reads the whole
 //!   tree on every reconnect, on top of whatever is still unsent;
 //!   `tree-watcher` does not refresh a resumed session and paces a new
 //!   session's refresh by the responses, replacing one in flight;
