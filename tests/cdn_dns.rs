@@ -4,9 +4,9 @@
 use blastradius::incidents;
 use blastradius::report::AnalysisReport;
 use blastradius::rng::Seed;
+use blastradius::run::Outcome;
 use blastradius::run::{RunOptions, run};
 use blastradius::scenario::Scenario;
-use blastradius::systems::Outcome;
 use blastradius::time::SimDuration;
 use blastradius::topology::analysis::FailureUnit;
 use std::path::Path;
@@ -209,8 +209,8 @@ fn bad_system_tables_name_the_line_and_field() {
 
 #[test]
 fn every_dns_record_and_lb_backend_is_at_the_site_its_config_names() {
+    use blastradius::run::{World, pipeline};
     use blastradius::systems::dns_lb::{DnsLb, DnsLbConfig, DnsLbNode};
-    use blastradius::systems::{World, registry};
     let s = scenario("clever-cloud-2021");
     let table: toml::Table = toml::from_str(s.source_text()).expect("toml");
     let mut dns = table["dns_lb"].as_table().expect("table").clone();
@@ -226,7 +226,7 @@ fn every_dns_record_and_lb_backend_is_at_the_site_its_config_names() {
         trace: false,
         watch: None,
     };
-    let (sim, layout) = registry::build(&DnsLb, &config, &world, Seed(1)).expect("builds");
+    let (sim, layout) = pipeline::build(&DnsLb, &config, &world, Seed(1)).expect("builds");
     let site = |id| {
         let net = sim.network();
         net.topology().site(net.site_of(id)).name.clone()

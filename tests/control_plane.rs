@@ -7,9 +7,9 @@
 use blastradius::check::{Fact, Verdict};
 use blastradius::incidents;
 use blastradius::rng::Seed;
+use blastradius::run::Outcome;
 use blastradius::run::{RunOptions, run};
 use blastradius::scenario::Scenario;
-use blastradius::systems::Outcome;
 use blastradius::time::SimDuration;
 use std::path::Path;
 

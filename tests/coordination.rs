@@ -6,9 +6,9 @@
 use blastradius::check::Verdict;
 use blastradius::incidents;
 use blastradius::rng::Seed;
+use blastradius::run::Outcome;
 use blastradius::run::{RunOptions, run};
 use blastradius::scenario::Scenario;
-use blastradius::systems::Outcome;
 use blastradius::time::SimDuration;
 use proptest::prelude::*;
 use std::path::Path;

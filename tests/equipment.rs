@@ -274,7 +274,7 @@ fn ovh() -> Scenario {
         .expect("valid")
 }
 
-fn replay(s: &Scenario, design: &str) -> blastradius::systems::Outcome {
+fn replay(s: &Scenario, design: &str) -> blastradius::run::Outcome {
     blastradius::run::run(
         s,
         Some(design),
@@ -284,11 +284,11 @@ fn replay(s: &Scenario, design: &str) -> blastradius::systems::Outcome {
     .expect("runs")
 }
 
-fn verdict(o: &blastradius::systems::Outcome, check: &str) -> blastradius::check::Verdict {
+fn verdict(o: &blastradius::run::Outcome, check: &str) -> blastradius::check::Verdict {
     o.checks.get(check).expect("check ran").verdict
 }
 
-fn has(o: &blastradius::systems::Outcome, what: &str) -> bool {
+fn has(o: &blastradius::run::Outcome, what: &str) -> bool {
     o.timeline.iter().any(|e| e.what.contains(what))
 }
 

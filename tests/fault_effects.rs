@@ -4,9 +4,9 @@
 
 use blastradius::Seed;
 use blastradius::report::RunReport;
+use blastradius::run::effects::{Ended, FaultEffect};
 use blastradius::run::{RunOptions, run};
 use blastradius::scenario::Scenario;
-use blastradius::systems::coverage::{Ended, FaultEffect};
 use std::path::Path;
 
 const SCENARIO: &str = r#"

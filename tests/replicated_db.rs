@@ -6,9 +6,9 @@
 use blastradius::check::Verdict;
 use blastradius::fault::{Fault, FaultSchedule, ScheduledFault};
 use blastradius::incidents;
+use blastradius::run::Outcome as DbOutcome;
 use blastradius::run::{Comparison, RunOptions, compare, run as run_design};
 use blastradius::scenario::Scenario;
-use blastradius::systems::Outcome as DbOutcome;
 use blastradius::{Seed, SimDuration, SimTime};
 use std::path::Path;
 

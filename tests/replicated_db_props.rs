@@ -7,10 +7,10 @@
 use blastradius::check::Verdict;
 use blastradius::fault::{Fault, FaultSchedule};
 use blastradius::incidents;
+use blastradius::run::Outcome as DbOutcome;
 use blastradius::run::{RunOptions, run as run_design};
 use blastradius::scenario::Scenario;
 use blastradius::strategy::{FaultTargets, KindSet, fault_schedule};
-use blastradius::systems::Outcome as DbOutcome;
 use blastradius::{Seed, SimDuration};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};

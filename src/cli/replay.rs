@@ -19,11 +19,7 @@ impl TraceTo {
     }
 
     /// Writes the trace of `outcome`; the error names the file.
-    pub fn write(
-        &self,
-        scenario: &str,
-        outcome: &blastradius::systems::Outcome,
-    ) -> Result<(), String> {
+    pub fn write(&self, scenario: &str, outcome: &blastradius::run::Outcome) -> Result<(), String> {
         let Some(file) = &self.file else {
             return Ok(());
         };

@@ -22,8 +22,8 @@ use super::svg::{Band, Scale, esc, line_plot, num, ticks};
 use crate::check::{Role, Verdict};
 use crate::history::{History, Outcome as OpOutcome};
 use crate::run::Comparison;
-use crate::systems::Outcome;
-use crate::systems::coverage::Ended;
+use crate::run::Outcome;
+use crate::run::effects::Ended;
 use indexmap::IndexMap;
 use std::fmt::Write as _;
 
@@ -297,7 +297,7 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
             sites.push(&l.site);
         }
     }
-    let faults: Vec<&crate::systems::coverage::FaultEffect> = outcome
+    let faults: Vec<&crate::run::effects::FaultEffect> = outcome
         .fault_effects
         .iter()
         .filter(|e| e.ended != Ended::NotReached)

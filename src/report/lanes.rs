@@ -4,7 +4,7 @@
 //! (node, shard) first appears, then units.
 
 use crate::check::{Fact, Facts, Role};
-use crate::systems::Outcome;
+use crate::run::Outcome;
 use indexmap::IndexMap;
 
 /// What a lane is in during a span.

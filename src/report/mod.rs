@@ -1,6 +1,6 @@
 //! Run reports: what happened, in text for people and JSON for tools.
 //!
-//! A report is built from a finished run (an [`Outcome`](crate::systems::Outcome)
+//! A report is built from a finished run (an [`Outcome`](crate::run::Outcome)
 //! for systems, the services' summary for `[[node]]` scenarios); it holds
 //! numbers and strings only, so rendering it never re-runs anything and
 //! knows no system's internals. The first line of every text report of a
@@ -13,8 +13,9 @@ pub mod perfetto;
 pub mod replay;
 pub mod svg;
 
+use crate::run::outcome::fault_timeline;
 pub use crate::services::NodeSummary;
-pub use crate::systems::{TimelineEntry, fault_timeline};
+pub use crate::systems::TimelineEntry;
 
 use crate::net::{DropReason, NetStats};
 use crate::scenario::Scenario;
@@ -46,7 +47,7 @@ pub struct RunReport {
     /// Faults as applied.
     pub fault_log: Vec<FaultRecord>,
     /// What each fault did.
-    pub fault_effects: Vec<crate::systems::coverage::FaultEffect>,
+    pub fault_effects: Vec<crate::run::effects::FaultEffect>,
     /// Network counters.
     pub network: NetStats,
     /// Drops by reason name.
@@ -87,7 +88,7 @@ impl RunReport {
                 .map(ToString::to_string)
                 .collect(),
             fault_log: sim.fault_log().to_vec(),
-            fault_effects: crate::systems::coverage::fault_effects(
+            fault_effects: crate::run::effects::fault_effects(
                 scenario.faults.len(),
                 sim.fault_log(),
                 &sim.nodes().map(|(_, name, _)| name).collect::<Vec<_>>(),
@@ -211,15 +212,12 @@ pub struct QuestionReport {
     pub cuts: CutReport,
 }
 
-/// A run of `[[node]]` services as an [`crate::systems::Outcome`], for
+/// A run of `[[node]]` services as an [`crate::run::Outcome`], for
 /// the pictures and traces that render outcomes: no history, facts or
 /// checks; the report's timeline and fault effects; the messages if the
 /// run was traced.
-pub fn service_outcome(
-    sim: &Simulation<ServiceNode>,
-    report: &RunReport,
-) -> crate::systems::Outcome {
-    crate::systems::Outcome {
+pub fn service_outcome(sim: &Simulation<ServiceNode>, report: &RunReport) -> crate::run::Outcome {
+    crate::run::Outcome {
         design: String::new(),
         seed: report.seed,
         stop: report.stop.clone(),
@@ -235,8 +233,8 @@ pub fn service_outcome(
         series_step: crate::time::SimDuration::from_secs(60),
         notes: Vec::new(),
         fault_effects: report.fault_effects.clone(),
-        places: crate::systems::outcome::places_of(sim),
-        messages: crate::systems::outcome::message_flows(sim),
+        places: crate::run::outcome::places_of(sim),
+        messages: crate::run::outcome::message_flows(sim),
         trace_truncated: sim.trace_truncated(),
     }
 }

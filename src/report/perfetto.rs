@@ -16,8 +16,8 @@
 
 use super::lanes::State;
 use crate::check::{Role, Verdict};
-use crate::systems::Outcome;
-use crate::systems::coverage::Ended;
+use crate::run::Outcome;
+use crate::run::effects::Ended;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
@@ -268,7 +268,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         .min()
         .unwrap_or(0)
         .saturating_sub(5_000_000_000);
-    let chosen: Vec<&crate::systems::outcome::MessageFlow> = outcome
+    let chosen: Vec<&crate::run::outcome::MessageFlow> = outcome
         .messages
         .iter()
         .filter(|m| m.sent.as_nanos() >= first_fault)

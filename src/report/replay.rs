@@ -31,9 +31,10 @@
 
 use crate::check::Verdict;
 use crate::run::Comparison;
+use crate::run::Outcome;
+use crate::run::effects::FaultEffect;
 use crate::scenario::Scenario;
-use crate::systems::coverage::FaultEffect;
-use crate::systems::{Outcome, TimelineEntry};
+use crate::systems::TimelineEntry;
 use crate::time::SimTime;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};

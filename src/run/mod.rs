@@ -1,8 +1,11 @@
-//! Running scenarios: one run, and comparisons of designs over seeds.
+//! Running scenarios: the pipeline of one run, and comparisons of designs
+//! over seeds.
 //!
 //! `run` takes a validated [`Scenario`], a design, a seed and
 //! [`RunOptions`] to an [`Outcome`] through the design's configured system
-//! (no code here knows which system it is). A run that stops at a limit
+//! (no code here knows which system it is): [`pipeline`] builds the
+//! deployment, executes the kernel, has the system judge and assembles the
+//! outcome; [`effects`] says what each fault did. A run that stops at a limit
 //! before the end of simulated time is judged `unknown`, with the limit
 //! and what to raise, whatever its checks said (they judged a prefix of the
 //! run, whose end state is not the run's): its figures are partial.
@@ -10,14 +13,21 @@
 //! merges shards.
 
 pub mod compare;
+pub mod configured;
+pub mod effects;
+pub mod outcome;
+pub mod pipeline;
 
 pub use compare::{Axis, CompareRun, Comparison, SweepError, compare, compare_with, sweep};
+pub use configured::Configured;
+pub use effects::{Ended, FaultEffect};
+pub use outcome::{MessageFlow, Outcome};
+pub use pipeline::{Watch, World};
 
 use crate::check::{Finding, Verdict};
 use crate::rng::Seed;
 use crate::scenario::{Scenario, ScenarioDesignError};
-use crate::systems::registry::Watch;
-use crate::systems::{BuildError, Outcome, World};
+use crate::systems::BuildError;
 use std::sync::Arc;
 
 /// How to run.

@@ -13,9 +13,10 @@
 use super::source::{ScenarioError, Source, field_at, span_of};
 use crate::fault::FaultSchedule;
 use crate::net::NetConfig;
+use crate::run::{Configured, World};
 use crate::sim::{Limits, SimError};
 use crate::systems::registry::ConfigureError;
-use crate::systems::{AnySystem, BuildError, Configured, World};
+use crate::systems::{AnySystem, BuildError};
 use crate::time::SimDuration;
 use crate::topology::Topology;
 use std::ops::Range;

@@ -414,7 +414,7 @@ impl Scenario {
             return Ok((self.topology.clone(), nodes));
         }
         let d = self.design(design).map_err(|e| e.to_string())?;
-        let world = crate::systems::World {
+        let world = crate::run::World {
             topology: &d.topology,
             net: &self.net,
             limits: &self.limits,

@@ -75,7 +75,7 @@ pub(super) enum Hold {
 }
 
 /// A fault as it was applied, for reports' timelines and for what each
-/// fault did (see `systems::coverage`).
+/// fault did (see `run::effects`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FaultRecord {
     /// When it was applied.

@@ -14,27 +14,29 @@
 //! Mechanisms several systems need (workload clients, elections) live in
 //! [`parts`], embedded by systems with their own typed messages.
 //!
+//! The pipeline that deploys, runs, judges and assembles a run is
+//! `run/`'s; a system hands back plain data (a [`Judgement`]).
+//!
 //! **Architecture invariants:** no code outside a system's folder and the
-//! one line of [`Registry::builtin`] names a built-in system; reports know
-//! only [`Outcome`]; systems know nothing of files, reports or the CLI.
+//! one line of [`Registry::builtin`] names a built-in system; systems know
+//! nothing of files, reports, the pipeline or the CLI.
 
 pub mod cdn;
 pub mod control_plane;
 pub mod coordination;
-pub mod coverage;
 pub mod deploy;
 pub mod dns_lb;
 pub mod durable_db;
 pub mod hdfs;
 pub mod hosting;
-pub mod outcome;
+pub mod judgement;
 pub mod parts;
 pub mod registry;
 pub mod replicated_db;
 
 pub use deploy::Deployment;
-pub use outcome::{Judgement, Outcome, TimelineEntry, fault_timeline};
-pub use registry::{AnySystem, Configured, Registry, RegistryError, World};
+pub use judgement::{Judgement, TimelineEntry};
+pub use registry::{AnySystem, Registry, RegistryError};
 
 use crate::fault::FaultSchedule;
 use crate::sim::{Node, SimError, Simulation, StopReason};

@@ -1,80 +1,26 @@
 //! What a judged run of any system produced: the one shape reports render.
 //!
-//! A system's judge returns a [`Judgement`] (what its nodes recorded, read
-//! as history, facts, findings, figures and a timeline); the runner adds
-//! what only it knows (the design, the seed, why the run stopped, the
-//! fingerprint, the faults as applied) and hands reports an [`Outcome`].
-//! Reports render an `Outcome` and nothing else, so they know no system.
+//! A system's judge returns a [`Judgement`](crate::systems::Judgement)
+//! (what its nodes recorded, read as history, facts, findings, figures and
+//! a timeline); the pipeline adds what only it knows (the design, the
+//! seed, why the run stopped, the fingerprint, the faults as applied and
+//! what each did) and hands reports an [`Outcome`]. Reports render an
+//! `Outcome` and nothing else, so they know no system.
 
-use super::coverage::FaultEffect;
-use crate::check::{Facts, SuiteReport, Tallies, Verdict};
+use super::effects::FaultEffect;
+use crate::check::{Facts, SuiteReport, Verdict};
 use crate::history::History;
 use crate::sim::{FaultRecord, Fingerprint, StopReason};
+use crate::systems::TimelineEntry;
 use crate::time::{SimDuration, SimTime};
 use indexmap::IndexMap;
 use serde::Serialize;
 
-/// A notable moment for the timeline.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TimelineEntry {
-    /// When.
-    pub time: SimTime,
-    /// What.
-    pub what: String,
-    /// Routine bookkeeping (a replica re-pointed after a failover): kept in
-    /// JSON, left out of the text timeline (which says how many it hid).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub routine: bool,
-}
-
-impl TimelineEntry {
-    /// An entry at `time`.
-    pub fn new(time: SimTime, what: impl Into<String>) -> Self {
-        Self {
-            time,
-            what: what.into(),
-            routine: false,
-        }
-    }
-
-    /// A routine entry at `time`.
-    pub fn routine(time: SimTime, what: impl Into<String>) -> Self {
-        Self {
-            routine: true,
-            ..Self::new(time, what)
-        }
-    }
-}
-
 /// Timeline entries for the faults as they were applied.
-pub fn fault_timeline(log: &[FaultRecord]) -> Vec<TimelineEntry> {
+pub(crate) fn fault_timeline(log: &[FaultRecord]) -> Vec<TimelineEntry> {
     log.iter()
         .map(|f| TimelineEntry::new(f.time, format!("fault: {}", f.description)))
         .collect()
-}
-
-/// What a system's judge makes of a finished run.
-#[derive(Clone, Debug, Default)]
-pub struct Judgement {
-    /// Client operations, where the system records them one by one (empty
-    /// for systems that tally requests per window).
-    pub history: History,
-    /// Ground truth the nodes recorded.
-    pub facts: Facts,
-    /// The checkers' findings (a [`crate::check::Suite`]'s report).
-    pub checks: SuiteReport,
-    /// Figures, by name.
-    pub metrics: IndexMap<String, f64>,
-    /// Notable moments (the runner adds the faults).
-    pub timeline: Vec<TimelineEntry>,
-    /// Per-step series (error fraction per cohort, ...), by name; the first
-    /// value is the step that starts at simulated time 0.
-    pub series: IndexMap<String, Vec<f64>>,
-    /// Extra lines for the text report (per-cluster losses, per-ISP tables).
-    pub notes: Vec<String>,
-    /// Requests counted per window, for systems that tally (what failed
-    /// while each fault was in force).
-    pub tallies: Tallies,
 }
 
 /// A judged run: the part every report shares.
@@ -148,7 +94,9 @@ impl Outcome {
 }
 
 /// Every node's site, by node name, in node order.
-pub fn places_of<N: crate::sim::Node>(sim: &crate::sim::Simulation<N>) -> IndexMap<String, String> {
+pub(crate) fn places_of<N: crate::sim::Node>(
+    sim: &crate::sim::Simulation<N>,
+) -> IndexMap<String, String> {
     sim.nodes()
         .map(|(id, name, _)| {
             let site = sim.network().site_of(id);
@@ -161,7 +109,9 @@ pub fn places_of<N: crate::sim::Node>(sim: &crate::sim::Simulation<N>) -> IndexM
 }
 
 /// The messages that arrived, from a traced run's kernel trace.
-pub fn message_flows<N: crate::sim::Node>(sim: &crate::sim::Simulation<N>) -> Vec<MessageFlow> {
+pub(crate) fn message_flows<N: crate::sim::Node>(
+    sim: &crate::sim::Simulation<N>,
+) -> Vec<MessageFlow> {
     sim.trace()
         .unwrap_or_default()
         .iter()
