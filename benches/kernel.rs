@@ -5,7 +5,7 @@
 //! `cargo run --release --example phold -- --engine compare`.
 
 use blastradius::phold::{self, Params};
-use blastradius::services::{PingConfig, ServiceNode, ServiceSpec};
+use blastradius::systems::services::{PingConfig, ServiceNode, ServiceSpec};
 use blastradius::{Latency, Seed, SimDuration, SimTime, Simulation, SiteKind, Topology};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

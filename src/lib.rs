@@ -23,7 +23,6 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;
-pub mod services;
 pub mod sim;
 pub(crate) mod stats;
 pub mod strategy;

@@ -2,8 +2,8 @@
 //! against the published ones, and outcomes that come from the mechanism.
 
 use blastradius::incidents;
-use blastradius::report::AnalysisReport;
 use blastradius::rng::Seed;
+use blastradius::run::Analysis;
 use blastradius::run::Outcome;
 use blastradius::run::{RunOptions, run};
 use blastradius::scenario::Scenario;
@@ -172,7 +172,7 @@ fn health_checks_withdraw_the_degraded_dc_before_the_operators_did() {
 #[test]
 fn analyze_names_the_shared_conduit_as_the_single_cut() {
     let s = scenario("clever-cloud-2021");
-    let report = AnalysisReport::new(&s, 2);
+    let report = Analysis::new(&s, 2);
     let q = &report.questions[0];
     assert_eq!(q.cuts.size, Some(1));
     assert!(

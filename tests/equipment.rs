@@ -5,8 +5,8 @@
 //! line and field.
 
 use blastradius::incidents;
-use blastradius::report::AnalysisReport;
 use blastradius::rng::Seed;
+use blastradius::run::Analysis;
 use blastradius::scenario::Scenario;
 use blastradius::topology::analysis::FailureUnit;
 use std::path::Path;
@@ -99,7 +99,7 @@ fn parse(text: &str) -> Scenario {
     Scenario::parse(Path::new("p19.toml"), text).expect("valid")
 }
 
-fn down(report: &AnalysisReport, unit: FailureUnit) -> usize {
+fn down(report: &Analysis, unit: FailureUnit) -> usize {
     report
         .equipment
         .iter()
@@ -109,18 +109,18 @@ fn down(report: &AnalysisReport, unit: FailureUnit) -> usize {
 
 #[test]
 fn analyze_names_the_array_and_the_leak_and_a_redundant_placement_removes_them() {
-    let one = AnalysisReport::new(&parse(&p19("vnx-1", "feed-a")), 2);
+    let one = Analysis::new(&parse(&p19("vnx-1", "feed-a")), 2);
     assert_eq!(down(&one, FailureUnit::Equipment("vnx-1".into())), 2);
     assert_eq!(down(&one, FailureUnit::Hazard("leak-loop-3".into())), 2);
     assert_eq!(one.equipment[0].nodes, ["db-1", "db-2"]);
     assert!(
-        one.to_text().contains("equipment vnx-1: 2 node(s)"),
+        blastradius::report::analysis_text(&one).contains("equipment vnx-1: 2 node(s)"),
         "{}",
-        one.to_text()
+        blastradius::report::analysis_text(&one)
     );
     // The second database on the other array, on the same feed: the feed
     // is now the single point of failure, the leak takes one database.
-    let shared_feed = AnalysisReport::new(&parse(&p19("vnx-2", "feed-a")), 2);
+    let shared_feed = Analysis::new(&parse(&p19("vnx-2", "feed-a")), 2);
     assert_eq!(
         down(&shared_feed, FailureUnit::Equipment("vnx-1".into())),
         1
@@ -134,7 +134,7 @@ fn analyze_names_the_array_and_the_leak_and_a_redundant_placement_removes_them()
         2
     );
     // On its own feed too: nothing takes both.
-    let redundant = AnalysisReport::new(&parse(&p19("vnx-2", "feed-b")), 2);
+    let redundant = Analysis::new(&parse(&p19("vnx-2", "feed-b")), 2);
     assert!(
         redundant.equipment.iter().all(|e| e.nodes_down <= 1),
         "{:?}",
@@ -195,7 +195,7 @@ fn a_system_places_its_nodes_in_equipment() {
         .replace("role = \"primary\"\n", "role = \"primary\"\ndomain = \"array-1\"\n")
         .replace("role = \"replica\"\n", "role = \"replica\"\ndomain = \"array-1\"\n");
     let s = Scenario::parse(Path::new("g.toml"), &text).expect("valid");
-    let report = AnalysisReport::new(&s, 2);
+    let report = Analysis::new(&s, 2);
     let array = report
         .equipment
         .iter()
@@ -219,7 +219,7 @@ fn every_built_in_system_can_place_its_nodes_in_equipment() {
             "replicas = [\"east_dc\", \"east_dc\", \"west_dc\", \"west_dc\"]\nkeys = 5000\ndomains = [\"east-array\", \"east-array\", \"\", \"\", \"\"]",
         );
     assert_ne!(with_array, text);
-    let report = AnalysisReport::new(
+    let report = Analysis::new(
         &Scenario::parse(Path::new("g.toml"), &with_array).expect("valid"),
         2,
     );
@@ -248,7 +248,7 @@ fn every_built_in_system_can_place_its_nodes_in_equipment() {
     assert!(s.contains("domain = \"par-a-room\""));
     match Scenario::parse(Path::new("c.toml"), &s) {
         Ok(sc) => {
-            let report = AnalysisReport::new(&sc, 2);
+            let report = Analysis::new(&sc, 2);
             let room = report
                 .equipment
                 .iter()
@@ -406,20 +406,30 @@ fn ovh_2017_what_ends_the_outage_comes_from_the_arrays() {
 #[test]
 fn ovh_2017_analyze_names_the_array_and_the_mirror_removes_it() {
     let s = ovh();
-    let units = |r: &AnalysisReport, unit: &str| {
+    let units = |r: &Analysis, unit: &str| {
         r.equipment
             .iter()
             .find(|e| e.unit == FailureUnit::Equipment(unit.into()))
             .map_or(0, |e| e.nodes_down)
     };
-    let as_2017 = AnalysisReport::new(&s, 2);
+    let as_2017 = Analysis::new(&s, 2);
     // The array and every VM whose volume it holds.
-    assert_eq!(units(&as_2017, "vnx-a"), 100, "{}", as_2017.to_text());
-    assert!(as_2017.to_text().contains("equipment vnx-a: 100 node(s)"));
-    let mirrored = AnalysisReport::for_design(&s, "redundant-array", 2).expect("a design");
-    assert_eq!(units(&mirrored, "vnx-a"), 1, "{}", mirrored.to_text());
-    assert!(mirrored.to_text().contains("design: redundant-array"));
-    assert!(AnalysisReport::for_design(&s, "nope", 2).is_err());
+    assert_eq!(
+        units(&as_2017, "vnx-a"),
+        100,
+        "{}",
+        blastradius::report::analysis_text(&as_2017)
+    );
+    assert!(blastradius::report::analysis_text(&as_2017).contains("equipment vnx-a: 100 node(s)"));
+    let mirrored = Analysis::for_design(&s, "redundant-array", 2).expect("a design");
+    assert_eq!(
+        units(&mirrored, "vnx-a"),
+        1,
+        "{}",
+        blastradius::report::analysis_text(&mirrored)
+    );
+    assert!(blastradius::report::analysis_text(&mirrored).contains("design: redundant-array"));
+    assert!(Analysis::for_design(&s, "nope", 2).is_err());
 }
 
 #[test]

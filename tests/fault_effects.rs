@@ -3,7 +3,6 @@
 //! reached, and the GitHub cut's failed operations and role changes.
 
 use blastradius::Seed;
-use blastradius::report::RunReport;
 use blastradius::run::effects::{Ended, FaultEffect};
 use blastradius::run::{RunOptions, run};
 use blastradius::scenario::Scenario;
@@ -91,9 +90,9 @@ link = "a-b"
 
 fn effects() -> Vec<FaultEffect> {
     let s = Scenario::parse(Path::new("effects.toml"), SCENARIO).expect("valid");
-    let mut sim = s.build(Seed(3), false).unwrap();
-    let stop = sim.run();
-    RunReport::new(&s, &sim, stop, String::new()).fault_effects
+    run(&s, None, Seed(3), &RunOptions::default())
+        .unwrap()
+        .fault_effects
 }
 
 #[test]
@@ -139,15 +138,14 @@ fn a_fault_after_a_limit_stop_is_not_reached() {
         "[limits]\nevents_max = 2300\n\n[[site]]\nname = \"a\"",
     );
     let s = Scenario::parse(Path::new("effects.toml"), &text).expect("valid");
-    let mut sim = s.build(Seed(3), false).unwrap();
-    let stop = sim.run();
-    assert!(stop.is_limit(), "{stop}");
+    let outcome = run(&s, None, Seed(3), &RunOptions::default()).unwrap();
+    assert!(outcome.stop.is_limit(), "{}", outcome.stop);
     assert!(
-        (20.0..30.0).contains(&sim.now().as_secs_f64()),
+        (20.0..30.0).contains(&outcome.sim_time.as_secs_f64()),
         "{}",
-        sim.now()
+        outcome.sim_time
     );
-    let e = RunReport::new(&s, &sim, stop, String::new()).fault_effects;
+    let e = outcome.fault_effects;
     assert_eq!(e[2].ended, Ended::EndOfRun);
     assert_eq!(e[3].ended, Ended::NotReached);
     assert!(e[3].line(0.0).contains("not reached"));

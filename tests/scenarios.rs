@@ -1,8 +1,9 @@
 //! The shipped scenarios run and their outcomes are pinned; bad scenario
 //! input is a clear error naming the file, line, column and field.
 
-use blastradius::report::{AnalysisReport, RunReport};
+use blastradius::run::{Analysis, RunOptions};
 use blastradius::scenario::{Scenario, ScenarioError};
+use blastradius::systems::services::summarize_nodes;
 use blastradius::topology::analysis::FailureUnit;
 use blastradius::{DropReason, Seed, StopReason};
 use std::path::Path;
@@ -13,8 +14,8 @@ fn ping_partition_loses_exactly_the_pings_sent_during_the_cut() {
     let mut sim = scenario.build(Seed(42), false).unwrap();
     let stop = sim.run();
     assert_eq!(stop, StopReason::TimeLimit);
-    let report = RunReport::new(&scenario, &sim, stop, String::new());
-    let client = &report.nodes[0];
+    let nodes = summarize_nodes(&sim);
+    let client = &nodes[0];
     // Pings at 1 s .. 119 s; those sent in [20 s, 63 s) cross a cut link.
     assert_eq!(client.counts.get("ping_lost"), Some(&43));
     assert_eq!(client.counts.get("ping_ok"), Some(&76));
@@ -28,9 +29,7 @@ fn ping_partition_loses_exactly_the_pings_sent_during_the_cut() {
 #[test]
 fn heartbeat_ring_shows_each_fault() {
     let scenario = Scenario::load(Path::new("scenarios/heartbeat-ring.toml")).unwrap();
-    let mut sim = scenario.build(Seed(7), false).unwrap();
-    let stop = sim.run();
-    let report = RunReport::new(&scenario, &sim, stop, String::new());
+    let report = blastradius::run::run(&scenario, None, Seed(7), &RunOptions::default()).unwrap();
     let suspicions = |from_s: u64, to_s: u64| {
         report
             .timeline
@@ -60,7 +59,7 @@ fn heartbeat_ring_shows_each_fault() {
 #[test]
 fn analyze_finds_the_uplink_as_a_single_point_of_failure() {
     let scenario = Scenario::load(Path::new("scenarios/ping-partition.toml")).unwrap();
-    let report = AnalysisReport::new(&scenario, 3);
+    let report = Analysis::new(&scenario, 3);
     assert!(
         report
             .single_points_of_failure
@@ -318,4 +317,135 @@ fn a_missing_file_is_an_error_not_a_panic() {
     let err = Scenario::load(Path::new("no/such/file.toml")).unwrap_err();
     assert_eq!(err.field(), "file");
     assert!(err.message().contains("cannot read"));
+}
+
+/// A lane's spans: (state, from s, to s).
+type Spans = Vec<(&'static str, f64, f64)>;
+
+/// The lanes of a run: `node · lane` and its spans.
+fn lanes_of(outcome: &blastradius::run::Outcome) -> Vec<(String, Spans)> {
+    let end = outcome.sim_time.as_nanos();
+    blastradius::report::lanes::lanes(&outcome.facts, outcome.lane_states, end)
+        .into_iter()
+        .map(|l| {
+            let spans = l
+                .spans
+                .iter()
+                .map(|s| (s.state.name(), s.from as f64 / 1e9, s.to as f64 / 1e9))
+                .collect();
+            (
+                format!("{} · {}", l.name, l.shard.unwrap_or_default()),
+                spans,
+            )
+        })
+        .collect()
+}
+
+fn run_file(scenario: &Scenario, seed: u64) -> blastradius::run::Outcome {
+    blastradius::run::run(scenario, None, Seed(seed), &RunOptions::default()).unwrap()
+}
+
+#[test]
+fn heartbeat_lanes_follow_the_faults_and_vanish_without_them() {
+    let scenario = Scenario::load(Path::new("scenarios/heartbeat-ring.toml")).unwrap();
+    let lanes = lanes_of(&run_file(&scenario, 7));
+    let names: Vec<&str> = lanes.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "n1 · watched",
+            "n2 · watched",
+            "n3 · watched",
+            "n4 · watched",
+            "n5 · watched"
+        ]
+    );
+    // The paused n3 is unseen by all four watchers from ~42 s to ~48 s.
+    let n3 = &lanes[2].1;
+    let unseen: Vec<_> = n3.iter().filter(|s| s.0 == "unseen").collect();
+    assert_eq!(unseen.len(), 1, "{n3:?}");
+    assert!((41.9..42.1).contains(&unseen[0].1) && (48.0..48.1).contains(&unseen[0].2));
+    // The majorities ring: every node suspected by some, none by all.
+    for (name, spans) in &lanes {
+        let ring: Vec<_> = spans
+            .iter()
+            .filter(|s| s.1 >= 11.0 && s.2 <= 31.0)
+            .collect();
+        assert!(ring.iter().any(|s| s.0 == "suspected"), "{name}: {spans:?}");
+    }
+    // Move the pause to n4: n4's lane turns unseen, n3's never does.
+    let moved = scenario
+        .with_set("fault[1].target", Some("n4".into()))
+        .unwrap();
+    let moved = lanes_of(&run_file(&moved, 7));
+    assert!(
+        moved[2].1.iter().all(|s| s.0 != "unseen"),
+        "{:?}",
+        moved[2].1
+    );
+    let n4: Vec<_> = moved[3].1.iter().filter(|s| s.0 == "unseen").collect();
+    assert_eq!(n4.len(), 1, "{:?}", moved[3].1);
+    assert!((41.9..42.1).contains(&n4[0].1));
+}
+
+#[test]
+fn suspected_seconds_scale_with_the_partition() {
+    let scenario = Scenario::load(Path::new("scenarios/heartbeat-ring.toml")).unwrap();
+    let at = |d: &str| {
+        let s = scenario
+            .with_set("fault[0].duration", Some(d.into()))
+            .unwrap();
+        run_file(&s, 7).metric("suspected_seconds").unwrap()
+    };
+    // Ten watcher-peer pairs lose sight of each other in the ring; each
+    // suspects 2 s (the timeout) after the cut and trusts again on the
+    // first heartbeat after it: 10 s more partition, 100 peer-seconds more.
+    let (short, long) = (at("10s"), at("20s"));
+    assert!((99.0..101.0).contains(&(long - short)), "{short} {long}");
+    // A ring shorter than the timeout: no one suspects, only the pause
+    // and the one-way cut remain.
+    let none = at("1s");
+    assert!(none < short - 70.0, "{none} {short}");
+}
+
+#[test]
+fn compare_and_sweep_run_a_node_scenario() {
+    let scenario = Scenario::load(Path::new("scenarios/heartbeat-ring.toml")).unwrap();
+    let options = RunOptions::default();
+    let c = blastradius::run::compare_with(
+        &scenario,
+        &["base".into()],
+        &[7, 8],
+        (1, 1),
+        &|| {},
+        &options,
+    )
+    .unwrap();
+    assert_eq!(c.runs.len(), 2);
+    assert!(
+        c.runs
+            .iter()
+            .all(|r| r.metrics["suspected_seconds"] > 150.0)
+    );
+    let axis = blastradius::run::Axis {
+        path: "fault[0].duration".into(),
+        values: vec!["5s".into(), "25s".into()],
+    };
+    let s = blastradius::run::sweep(
+        &scenario,
+        &[axis],
+        &["base".into()],
+        &[7],
+        (1, 1),
+        &|| {},
+        &options,
+    )
+    .unwrap();
+    let by_point: Vec<f64> = s
+        .runs
+        .iter()
+        .map(|r| r.metrics["suspected_seconds"])
+        .collect();
+    assert_eq!(by_point.len(), 2);
+    assert!(by_point[1] - by_point[0] > 150.0, "{by_point:?}");
 }

@@ -29,6 +29,57 @@ impl Role {
     pub fn writable(self) -> bool {
         self == Role::Primary
     }
+
+    /// How pictures show it.
+    pub fn tone(self) -> Tone {
+        match self {
+            Role::Primary => Tone::Leading,
+            Role::Replica => Tone::Serving,
+            Role::ReadOnly => Tone::Fenced,
+            Role::Down => Tone::Down,
+        }
+    }
+
+    /// Its name in pictures and traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Replica => "replica",
+            Role::ReadOnly => "read-only",
+            Role::Down => "down",
+        }
+    }
+}
+
+/// How pictures and traces show a lane's state: one of a few tones, so
+/// every system's lanes read alike. [`Role`]s have theirs; a system
+/// declares a tone for each state of its own ([`LaneState`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    /// Leads or accepts writes (a primary, a leader).
+    Leading,
+    /// Up and doing its job (a replica, a follower, a trusted peer).
+    Serving,
+    /// Up but refusing work on purpose (fenced, read-only, an observer not
+    /// yet synced).
+    Fenced,
+    /// Up but impaired (erring, suspected, losing requests).
+    Impaired,
+    /// Not serving at all.
+    Down,
+}
+
+/// A state of a system's own lanes: the name its [`Fact::State`]s give,
+/// the tone pictures draw it in, and what it means (for legends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LaneState {
+    /// The name, as `Fact::State::state` gives it.
+    pub name: &'static str,
+    /// How it is drawn.
+    pub tone: Tone,
+    /// One line for the legend.
+    pub meaning: &'static str,
 }
 
 /// A write, named by key and value (values are unique per key in the
@@ -175,6 +226,21 @@ pub enum Fact {
         /// When.
         time: u64,
     },
+    /// `node`'s lane `lane` entered `state` at `time`: one of the states
+    /// its system declares ([`crate::systems::System::lane_states`]), for
+    /// systems whose nodes are in states no [`Role`] names (a suspected
+    /// peer, an in-sync replica, a learner syncing). Recorded on changes;
+    /// pictures and traces draw it as a lane, as they draw roles.
+    State {
+        /// When.
+        time: u64,
+        /// Which node.
+        node: String,
+        /// Which of its lanes (a shard, a partition, what is watched).
+        lane: String,
+        /// The state's declared name.
+        state: String,
+    },
     /// A unit of redundant capacity (a PoP, a load balancer, a rack) started
     /// (`on`) or stopped being impaired at `time`. Recorded on transitions.
     Impaired {
@@ -311,6 +377,7 @@ impl Facts {
                     out.insert(&**shard);
                 }
                 Fact::Healed { .. }
+                | Fact::State { .. }
                 | Fact::Impaired { .. }
                 | Fact::Access { .. }
                 | Fact::ConfigPushed { .. }

@@ -27,7 +27,7 @@ pub mod session;
 pub mod split_brain;
 pub mod tally;
 
-pub use facts::{Fact, Facts, Role, WriteRef};
+pub use facts::{Fact, Facts, LaneState, Role, Tone, WriteRef};
 pub use tally::{Tallies, Tally};
 
 use crate::history::History;

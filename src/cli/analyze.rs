@@ -2,7 +2,8 @@
 
 use super::{EXIT_BAD_INPUT, PlainFormat, load_named};
 use anyhow::Result;
-use blastradius::report::AnalysisReport;
+use blastradius::report::analysis_text;
+use blastradius::run::Analysis;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -21,8 +22,8 @@ pub fn analyze(
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     let report = match design {
-        None => AnalysisReport::new(&scenario, max_cut),
-        Some(d) => match AnalysisReport::for_design(&scenario, d, max_cut) {
+        None => Analysis::new(&scenario, max_cut),
+        Some(d) => match Analysis::for_design(&scenario, d, max_cut) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: --design: {e}");
@@ -31,7 +32,7 @@ pub fn analyze(
         },
     };
     match format {
-        PlainFormat::Text => print!("{}", report.to_text()),
+        PlainFormat::Text => print!("{}", analysis_text(&report)),
         PlainFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
     Ok(ExitCode::SUCCESS)

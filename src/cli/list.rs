@@ -6,10 +6,12 @@ use std::process::ExitCode;
 pub fn list() -> ExitCode {
     for i in blastradius::incidents::CATALOGUE {
         println!("{:<18} {}", i.name, i.summary);
-        if let Ok(s) = i.scenario()
-            && let Some(system) = &s.system
-        {
-            println!("{:<18}   designs: {}", "", system.design_names().join(", "));
+        if let Ok(s) = i.scenario() {
+            println!(
+                "{:<18}   designs: {}",
+                "",
+                s.system.design_names().join(", ")
+            );
         }
     }
     ExitCode::SUCCESS

@@ -5,7 +5,6 @@ mod check;
 mod compare;
 mod list;
 mod replay;
-mod run;
 
 use anyhow::Result;
 use blastradius::check::Verdict;
@@ -333,38 +332,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             deadline,
         } => {
             let trace = replay::TraceTo::new(trace, trace_messages);
-            let name = file.to_string_lossy();
-            let (scenario, _) = match load_named(&name) {
-                Ok(x) => x,
-                Err(code) => return Ok(code),
-            };
-            if scenario.system.is_some() {
-                replay::replay(
-                    &name,
-                    design.as_deref(),
-                    seed,
-                    format,
-                    check_determinism,
-                    trace,
-                    deadline,
-                )
-            } else if let Some(d) = design {
-                eprintln!(
-                    "error: --design {d:?}: scenario {:?} has no system table, so no designs",
-                    scenario.name
-                );
-                Ok(ExitCode::from(EXIT_BAD_INPUT))
-            } else {
-                run::run(
-                    &scenario,
-                    &name,
-                    seed,
-                    check_determinism,
-                    trace,
-                    format,
-                    deadline,
-                )
-            }
+            replay::replay(
+                &file.to_string_lossy(),
+                design.as_deref(),
+                seed,
+                format,
+                check_determinism,
+                trace,
+                deadline,
+            )
         }
         Command::Analyze {
             file,

@@ -19,7 +19,7 @@
 use super::lanes::State;
 use super::replay::ReplayReport;
 use super::svg::{Band, Scale, esc, line_plot, num, ticks};
-use crate::check::{Role, Verdict};
+use crate::check::{Tone, Verdict};
 use crate::history::{History, Outcome as OpOutcome};
 use crate::run::Comparison;
 use crate::run::Outcome;
@@ -99,43 +99,57 @@ struct Lane {
     site: String,
     name: String,
     shard: Option<String>,
-    /// (from, to, state) in seconds.
-    spans: Vec<(f64, f64, &'static str)>,
+    /// (from, to, class, state's name) in seconds.
+    spans: Vec<(f64, f64, &'static str, &'static str)>,
 }
 
-fn role_class(r: Role) -> &'static str {
-    match r {
-        Role::Primary => "primary",
-        Role::Replica => "replica",
-        Role::ReadOnly => "read_only",
-        Role::Down => "down",
+/// The CSS class of a tone: roles' colours, shared by every system.
+fn tone_class(t: Tone) -> &'static str {
+    match t {
+        Tone::Leading => "primary",
+        Tone::Serving => "replica",
+        Tone::Fenced => "read_only",
+        Tone::Down => "down",
+        Tone::Impaired => "impaired",
+    }
+}
+
+fn tone_colour(t: Tone) -> &'static str {
+    match t {
+        Tone::Leading => "#1f5fbf",
+        Tone::Serving => "#9db7dc",
+        Tone::Fenced => "#e0a526",
+        Tone::Down => "#4a4f55",
+        Tone::Impaired => "#d8452c",
     }
 }
 
 fn lanes(outcome: &Outcome, end: f64) -> Vec<Lane> {
     let ns = |t: u64| t as f64 / 1e9;
-    let mut out: Vec<Lane> = super::lanes::lanes(&outcome.facts, (end * 1e9) as u64)
-        .into_iter()
-        .map(|l| Lane {
-            site: super::lanes::site_of(outcome, &l)
-                .unwrap_or("(units)")
-                .to_string(),
-            spans: l
-                .spans
-                .iter()
-                .filter(|s| s.to > s.from)
-                .map(|s| {
-                    let state = match s.state {
-                        State::Role(r, _) => role_class(r),
-                        State::Impaired => "impaired",
-                    };
-                    (ns(s.from), ns(s.to), state)
-                })
-                .collect(),
-            name: l.name,
-            shard: l.shard,
-        })
-        .collect();
+    let mut out: Vec<Lane> =
+        super::lanes::lanes(&outcome.facts, outcome.lane_states, (end * 1e9) as u64)
+            .into_iter()
+            .map(|l| Lane {
+                site: super::lanes::site_of(outcome, &l)
+                    .unwrap_or("(units)")
+                    .to_string(),
+                spans: l
+                    .spans
+                    .iter()
+                    .filter(|s| s.to > s.from)
+                    .map(|s| {
+                        let class = tone_class(s.state.tone());
+                        let name = match s.state {
+                            State::Declared(d) => d.name,
+                            _ => class,
+                        };
+                        (ns(s.from), ns(s.to), class, name)
+                    })
+                    .collect(),
+                name: l.name,
+                shard: l.shard,
+            })
+            .collect();
     // Group by site, in the order sites first appear among the nodes.
     let order: Vec<&String> = {
         let mut v: Vec<&String> = Vec::new();
@@ -410,14 +424,14 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
             y + lane_h - 4.0,
             esc(&label)
         );
-        for &(a, b, state) in &l.spans {
+        for &(a, b, state, title) in &l.spans {
             if !sx.meets(a, b) {
                 continue;
             }
             let (xa, xb) = (sx.at(a), sx.at(b));
             let _ = write!(
                 out,
-                r#"<rect class="span {state}" data-from="{a:.3}" data-to="{b:.3}" x="{xa:.1}" y="{y:.1}" width="{:.1}" height="{:.1}"><title>{} {state} T{:+.1}s to T{:+.1}s</title></rect>"#,
+                r#"<rect class="span {state}" data-from="{a:.3}" data-to="{b:.3}" x="{xa:.1}" y="{y:.1}" width="{:.1}" height="{:.1}"><title>{} {title} T{:+.1}s to T{:+.1}s</title></rect>"#,
                 (xb - xa).max(0.8),
                 lane_h - 2.0,
                 esc(&label),
@@ -551,6 +565,28 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
         out,
         r#"<p class="legend"><span><i class="sw" style="background:#1f5fbf"></i>primary</span><span><i style="background:#9db7dc"></i>replica</span><span><i style="background:#e0a526"></i>read-only</span><span><i style="background:#4a4f55"></i>down</span><span><i style="background:#d8452c"></i>impaired</span><span><i style="background:#f2b23366;border:1px solid #d99a1c"></i>fault in force (over the nodes it acts on, and the clients)</span><span><i style="background:#c62828;height:4px"></i>split brain (two writable primaries)</span><span><i style="background:#7bb77f"></i>op ok</span><span><i style="background:#d77b74"></i>op failed</span><span><i style="background:#e3c25a"></i>op indeterminate</span><span><i style="border:2px solid #b00020"></i>named by a check</span><span><i style="background:#6a3fb5"></i>system event</span></p>"#
     );
+    // The system's own states, those this run's lanes show.
+    let shown_states: Vec<_> = outcome
+        .lane_states
+        .iter()
+        .filter(|d| {
+            let drawn = |f: &crate::check::Fact| matches!(f, crate::check::Fact::State { state, .. } if state == d.name);
+            outcome.facts.facts.iter().any(drawn)
+        })
+        .collect();
+    if !shown_states.is_empty() {
+        out.push_str(r#"<p class="legend">"#);
+        for d in shown_states {
+            let _ = write!(
+                out,
+                r#"<span><i style="background:{}"></i>{}: {}</span>"#,
+                tone_colour(d.tone),
+                esc(d.name),
+                esc(d.meaning)
+            );
+        }
+        out.push_str("</p>\n");
+    }
     let mut notes = Vec::new();
     if (from, to) != (0.0, end) {
         notes.push(format!(
@@ -705,6 +741,9 @@ pub fn replay(report: &ReplayReport, outcome: &Outcome) -> String {
         );
     }
     b.push_str("</table>\n");
+    if report.checks.is_empty() {
+        b.push_str("<p class=\"note\">This system runs no checks: it promises nothing a check holds it to.</p>\n");
+    }
     if !report.fault_effects.is_empty() {
         b.push_str("<h2 id=\"effects\">Fault effects</h2>\n<ul>\n");
         for e in &report.fault_effects {
@@ -1242,55 +1281,4 @@ fn history_check(b: &mut String, file: &str, h: &History, report: &crate::check:
         }
     }
     b.push_str("</section>\n");
-}
-
-/// The HTML report of a run of `[[node]]` services: the fault effects, the
-/// timeline and the network's counters.
-pub fn service_run(r: &super::RunReport) -> String {
-    let mut b = String::new();
-    let _ = writeln!(
-        b,
-        "<h1>{}</h1>\n<p class=\"meta\">seed {} · fingerprint <code>{}</code> · {} events · stopped: {}</p>",
-        esc(&r.scenario),
-        r.seed,
-        esc(&r.fingerprint),
-        r.events,
-        esc(&r.stop.to_string())
-    );
-    b.push_str("<h2>Fault effects</h2><ul>");
-    for e in &r.fault_effects {
-        let _ = write!(b, "<li id=\"fault-{}\">{}</li>", e.entry, esc(&e.line(0.0)));
-    }
-    if r.fault_effects.is_empty() {
-        b.push_str("<li>no faults</li>");
-    }
-    b.push_str("</ul>\n<h2>Network</h2><table><tr><th>sent</th><th>delivered</th><th>held</th><th>dropped</th></tr>");
-    let n = &r.network;
-    let _ = write!(
-        b,
-        "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></table>",
-        n.sent,
-        n.delivered,
-        n.held,
-        n.dropped_total()
-    );
-    b.push_str("\n<h2>Timeline</h2><table><tr><th>time</th><th>what</th></tr>");
-    for e in r.timeline.iter().take(500) {
-        let _ = write!(
-            b,
-            "<tr><td class=\"n\">{}</td><td>{}</td></tr>",
-            esc(&e.time.to_string()),
-            esc(&e.what)
-        );
-    }
-    b.push_str("</table>");
-    if r.timeline.len() > 500 {
-        let _ = write!(
-            b,
-            "<p class=\"note\">{} more entries in --format json.</p>",
-            r.timeline.len() - 500
-        );
-    }
-    let _ = write!(b, "\n<h2>Replay</h2><pre>{}</pre>", esc(&r.replay));
-    page(&format!("{} — blastradius", r.scenario), &b)
 }

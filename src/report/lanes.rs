@@ -1,9 +1,10 @@
 //! The lanes of a run, read from its facts, for the pictures and traces
-//! that draw them: a node's roles in one shard, or one unit's impairment,
-//! as spans of simulated time. Roles come first, in the order their
-//! (node, shard) first appears, then units.
+//! that draw them: a node's roles in one shard, a node's states in one of
+//! its lanes (states its system declares), or one unit's impairment, as
+//! spans of simulated time. Roles and states come first, in the order
+//! their (node, lane) first appears, then units.
 
-use crate::check::{Fact, Facts, Role};
+use crate::check::{Fact, Facts, LaneState, Role, Tone};
 use crate::run::Outcome;
 use indexmap::IndexMap;
 
@@ -12,9 +13,38 @@ use indexmap::IndexMap;
 pub enum State {
     /// A role, with its epoch.
     Role(Role, u64),
+    /// A state the system declared.
+    Declared(LaneState),
     /// The unit is impaired.
     Impaired,
 }
+
+impl State {
+    /// How it is drawn.
+    pub fn tone(self) -> Tone {
+        match self {
+            State::Role(r, _) => r.tone(),
+            State::Declared(s) => s.tone,
+            State::Impaired => Tone::Impaired,
+        }
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Role(r, _) => r.name(),
+            State::Declared(s) => s.name,
+            State::Impaired => "impaired",
+        }
+    }
+}
+
+/// A state a system recorded without declaring it: drawn, flagged by name.
+const UNDECLARED: LaneState = LaneState {
+    name: "undeclared state",
+    tone: Tone::Fenced,
+    meaning: "a state the system did not declare (a bug in the system)",
+};
 
 /// One span of a lane, in ns; `to >= from`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,18 +62,19 @@ pub struct Span {
 pub struct Lane {
     /// The node or unit.
     pub name: String,
-    /// The shard, for a role lane.
+    /// The shard, for a role lane; the lane's name, for declared states.
     pub shard: Option<String>,
     /// Its spans, in time order.
     pub spans: Vec<Span>,
 }
 
-/// (time, role, epoch) of one node in one shard.
-type RoleChange = (u64, Role, u64);
+/// (time, state) of one node in one lane.
+type Change = (u64, State);
 
-/// The lanes of `facts`, up to `end` (ns).
-pub fn lanes(facts: &Facts, end: u64) -> Vec<Lane> {
-    let mut roles: IndexMap<(String, String), Vec<RoleChange>> = IndexMap::new();
+/// The lanes of `facts`, up to `end` (ns); `declared` names the states a
+/// [`Fact::State`] may take.
+pub fn lanes(facts: &Facts, declared: &[LaneState], end: u64) -> Vec<Lane> {
+    let mut roles: IndexMap<(String, String), Vec<Change>> = IndexMap::new();
     let mut impaired: IndexMap<String, Vec<(u64, bool)>> = IndexMap::new();
     for f in &facts.facts {
         match f {
@@ -56,7 +87,20 @@ pub fn lanes(facts: &Facts, end: u64) -> Vec<Lane> {
             } => roles
                 .entry((node.clone(), shard.clone()))
                 .or_default()
-                .push((*time, *role, *epoch)),
+                .push((*time, State::Role(*role, *epoch))),
+            Fact::State {
+                time,
+                node,
+                lane,
+                state,
+            } => {
+                let known = declared.iter().find(|d| d.name == state);
+                debug_assert!(known.is_some(), "undeclared lane state {state:?}");
+                roles
+                    .entry((node.clone(), lane.clone()))
+                    .or_default()
+                    .push((*time, State::Declared(*known.unwrap_or(&UNDECLARED))));
+            }
             Fact::Impaired { time, unit, on } => {
                 impaired.entry(unit.clone()).or_default().push((*time, *on))
             }
@@ -69,10 +113,10 @@ pub fn lanes(facts: &Facts, end: u64) -> Vec<Lane> {
         let spans = changes
             .iter()
             .enumerate()
-            .map(|(i, &(t, role, epoch))| Span {
+            .map(|(i, &(t, state))| Span {
                 from: t,
                 to: changes.get(i + 1).map_or(end, |c| c.0).max(t),
-                state: State::Role(role, epoch),
+                state,
             })
             .collect();
         out.push(Lane {

@@ -15,7 +15,7 @@
 //! and seed, same file.
 
 use super::lanes::State;
-use crate::check::{Role, Verdict};
+use crate::check::Verdict;
 use crate::run::Outcome;
 use crate::run::effects::Ended;
 use indexmap::IndexMap;
@@ -31,15 +31,6 @@ const PID_RUN: u64 = 1;
 
 fn us(ns: u64) -> f64 {
     ns as f64 / 1_000.0
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Primary => "primary",
-        Role::Replica => "replica",
-        Role::ReadOnly => "read-only",
-        Role::Down => "down",
-    }
 }
 
 /// Events, with a sort key so that each thread's events are in time order
@@ -116,7 +107,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         *t
     };
     // Lanes: roles per (node, shard), impairment per unit.
-    for lane in super::lanes::lanes(&outcome.facts, end) {
+    for lane in super::lanes::lanes(&outcome.facts, outcome.lane_states, end) {
         let pid = super::lanes::site_of(outcome, &lane)
             .and_then(|s| sites.get(s))
             .copied()
@@ -129,23 +120,16 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         ev.name_thread(pid, tid, &name);
         for (i, span) in lane.spans.iter().enumerate() {
             match span.state {
-                State::Role(role, epoch) => {
-                    ev.slice(
-                        (pid, tid),
-                        role_name(role),
-                        "role",
-                        span.from,
-                        span.to,
-                        json!({"shard": lane.shard, "epoch": epoch}),
-                    );
+                State::Role(..) | State::Declared(_) => {
+                    let args = match span.state {
+                        State::Role(_, epoch) => json!({"shard": lane.shard, "epoch": epoch}),
+                        _ => json!({"lane": lane.shard}),
+                    };
+                    let name = span.state.name();
+                    ev.slice((pid, tid), name, "role", span.from, span.to, args);
                     if i > 0 {
-                        ev.instant(
-                            pid,
-                            tid,
-                            &format!("becomes {}", role_name(role)),
-                            "role change",
-                            span.from,
-                        );
+                        let change = format!("becomes {name}");
+                        ev.instant(pid, tid, &change, "role change", span.from);
                     }
                 }
                 State::Impaired => ev.slice(

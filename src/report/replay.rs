@@ -101,10 +101,14 @@ impl ReplayReport {
     /// run was started (`blastradius replay github-2018`), completed here
     /// with its design and seed.
     pub fn new(scenario: &Scenario, outcome: &Outcome, command: &str) -> ReplayReport {
-        let replay = format!(
-            "{command} --design {} --seed {}",
-            outcome.design, outcome.seed
-        );
+        // A scenario of one design (`[[node]]` services) needs no --design.
+        let replay = match scenario.system.designs.len() {
+            1 => format!("{command} --seed {}", outcome.seed),
+            _ => format!(
+                "{command} --design {} --seed {}",
+                outcome.design, outcome.seed
+            ),
+        };
         ReplayReport {
             scenario: scenario.name.clone(),
             design: outcome.design.clone(),
@@ -250,6 +254,12 @@ impl ReplayReport {
         }
         fault_effects_text(&self.fault_effects, self.t0_seconds, &mut out);
         let _ = writeln!(out, "\nChecks:");
+        if self.checks.is_empty() {
+            let _ = writeln!(
+                out,
+                "  (none: this system promises nothing a check holds it to)"
+            );
+        }
         for c in &self.checks {
             let _ = writeln!(
                 out,

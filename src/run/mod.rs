@@ -12,12 +12,14 @@
 //! [`compare()`] runs designs × seeds in parallel, or one shard of them, and
 //! merges shards.
 
+pub mod analysis;
 pub mod compare;
 pub mod configured;
 pub mod effects;
 pub mod outcome;
 pub mod pipeline;
 
+pub use analysis::{Analysis, QuestionAnswer};
 pub use compare::{Axis, CompareRun, Comparison, SweepError, compare, compare_with, sweep};
 pub use configured::Configured;
 pub use effects::{Ended, FaultEffect};

@@ -8,7 +8,7 @@
 //! `Outcome` and nothing else, so they know no system.
 
 use super::effects::FaultEffect;
-use crate::check::{Facts, SuiteReport, Verdict};
+use crate::check::{Facts, LaneState, SuiteReport, Verdict};
 use crate::history::History;
 use crate::sim::{FaultRecord, Fingerprint, StopReason};
 use crate::systems::TimelineEntry;
@@ -65,6 +65,9 @@ pub struct Outcome {
     pub messages: Vec<MessageFlow>,
     /// Kernel trace records not kept because the trace was full.
     pub trace_truncated: u64,
+    /// The states the system declared for its own lanes (its
+    /// [`crate::check::Fact::State`]s name them).
+    pub lane_states: &'static [LaneState],
 }
 
 /// One message that arrived: from node to node (indices in

@@ -87,13 +87,15 @@ pub(crate) fn execute<S: System>(
             stop: &stop,
         },
     );
-    Ok(assemble(
+    let mut outcome = assemble(
         judgement,
         &sim,
         world.faults.len(),
         stop,
         system.series_step(config),
-    ))
+    );
+    outcome.lane_states = system.lane_states();
+    Ok(outcome)
 }
 
 /// The outcome of a finished, judged run.
@@ -137,5 +139,6 @@ fn assemble<N: Node>(
         places: places_of(sim),
         messages: message_flows(sim),
         trace_truncated: sim.trace_truncated(),
+        lane_states: &[],
     }
 }

@@ -29,10 +29,10 @@ pub use source::ScenarioError;
 use crate::fault::FaultSchedule;
 use crate::net::NetConfig;
 use crate::rng::{Probability, Seed};
-use crate::services::{ServiceNode, ServiceSpec};
-use crate::sim::{Limits, SimConfig, SimError, Simulation};
+use crate::sim::{Limits, SimError, Simulation};
 use crate::systems::Registry;
 use crate::systems::registry::SCENARIO_TABLES;
+use crate::systems::services::{ServiceNode, Services, ServicesConfig};
 use crate::time::SimDuration;
 use crate::topology::{Latency, Topology};
 use file::ScenarioFile;
@@ -43,18 +43,7 @@ use std::sync::Arc;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-/// A node of a scenario: where it is and what it runs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NodeSpec {
-    /// Unique name.
-    pub name: String,
-    /// Site name.
-    pub site: String,
-    /// Failure domain below the site (`room-1/rack-2`), may be empty.
-    pub domain: String,
-    /// The service and its settings.
-    pub service: ServiceSpec,
-}
+pub use crate::systems::services::NodeSpec;
 
 /// A separation question for `analyze`.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,9 +81,10 @@ pub struct Scenario {
     pub faults: FaultSchedule,
     /// Separation questions.
     pub analyses: Vec<AnalysisSpec>,
-    /// The system this scenario runs instead of `nodes`, with its designs
-    /// resolved, if any.
-    pub system: Option<SystemSetup>,
+    /// The system this scenario runs, with its designs resolved: its
+    /// system table's, or for a file of `[[node]]` services (or of none),
+    /// the services, with one design, `base`.
+    pub system: SystemSetup,
     /// Figures published about the real incident, by metric name.
     pub published: indexmap::IndexMap<String, f64>,
     /// The real instant the scenario's origin `T0` stands for.
@@ -263,18 +253,68 @@ impl Scenario {
         let analyses = validate::analyses(&src, &parsed, &nodes, &topology)?;
         validate::service_load(&src, &parsed, &nodes, &limits)?;
 
-        let mut scenario = Scenario {
+        let duration = *header.duration.get_ref();
+        let fault_spans: Vec<_> = parsed.fault.iter().map(|f| f.span()).collect();
+        let system = match systems.as_slice() {
+            [] => {
+                if let Some(d) = &designs {
+                    return Err(src.error(
+                        d.span(),
+                        "design",
+                        format!(
+                            "designs override a system table, and this file has none (systems: {})",
+                            registry.tables().join(", ")
+                        ),
+                    ));
+                }
+                services_setup(&nodes, &header.description, &topology)
+            }
+            [(name, table)] => {
+                if let Some(n) = parsed.node.first() {
+                    return Err(src.error(
+                        n.span(),
+                        "node[0]",
+                        format!(
+                            "a scenario runs either [[node]] services or a [{name}] system, not both"
+                        ),
+                    ));
+                }
+                let cx = design::Context {
+                    src: &src,
+                    system: registry
+                        .get(name)
+                        .expect("split_document found it registered"),
+                    base: table,
+                    topology: &topology,
+                    net: &net,
+                    limits: &limits,
+                    faults: &schedule,
+                    duration,
+                    fault_spans: &fault_spans,
+                };
+                design::resolve_all(&cx, designs.as_ref(), header.design.as_ref())?
+            }
+            [_, (second, table), ..] => {
+                return Err(src.error(
+                    table.span(),
+                    second.as_str(),
+                    "a scenario runs one system; this file has two",
+                ));
+            }
+        };
+        let services = systems.is_empty();
+        let scenario = Scenario {
             name: header.name.clone(),
             description: header.description.clone(),
             seed: header.seed.map(Seed),
-            duration: *header.duration.get_ref(),
+            duration,
             topology,
             net,
             limits,
             nodes,
             faults: schedule,
             analyses,
-            system: None,
+            system,
             published: parsed.published.clone(),
             t0: header.t0.as_ref().map(|t| t.get_ref().clone()),
             t0_at: header
@@ -287,86 +327,10 @@ impl Scenario {
                 registry: registry.clone(),
             },
         };
-        let fault_spans: Vec<_> = parsed.fault.iter().map(|f| f.span()).collect();
-        if let [_, (second, table), ..] = systems.as_slice() {
-            return Err(src.error(
-                table.span(),
-                second.as_str(),
-                "a scenario runs one system; this file has two",
-            ));
-        }
-        if let Some((name, table)) = systems.first() {
-            if let Some(n) = parsed.node.first() {
-                return Err(src.error(
-                    n.span(),
-                    "node[0]",
-                    format!(
-                        "a scenario runs either [[node]] services or a [{name}] system, not both"
-                    ),
-                ));
-            }
-            let system = registry
-                .get(name)
-                .expect("split_document found it registered");
-            let cx = design::Context {
-                src: &src,
-                system,
-                base: table,
-                topology: &scenario.topology,
-                net: &scenario.net,
-                limits: &scenario.limits,
-                faults: &scenario.faults,
-                duration: scenario.duration,
-                fault_spans: &fault_spans,
-            };
-            let setup = design::resolve_all(&cx, designs.as_ref(), header.design.as_ref())?;
-            scenario.system = Some(setup);
-            return Ok(scenario);
-        }
-        if let Some(d) = &designs {
-            return Err(src.error(
-                d.span(),
-                "design",
-                format!(
-                    "designs override a system table, and this file has none (systems: {})",
-                    registry.tables().join(", ")
-                ),
-            ));
-        }
-        // Build once to check names across nodes and faults; map errors back.
-        if let Err(e) = scenario.build(Seed(0), false) {
-            return Err(match e {
-                BuildError::Sim(SimError::DuplicateNode(name)) => {
-                    let i = scenario
-                        .nodes
-                        .iter()
-                        .rposition(|n| n.name == name)
-                        .unwrap_or(0);
-                    src.error(
-                        parsed.node[i].span(),
-                        format!("node[{i}].name"),
-                        format!("duplicate node name {name:?}"),
-                    )
-                }
-                BuildError::Sim(SimError::Fault(f)) => src.error(
-                    fault_spans[f.index].clone(),
-                    format!("fault[{}].{}", f.index, f.field),
-                    f.reason,
-                ),
-                BuildError::Sim(other) => src.error(0..0, "scenario", other),
-                BuildError::Service { node, message } => {
-                    let (field, message) = message
-                        .split_once(": ")
-                        .map_or(("service".to_string(), message.clone()), |(f, m)| {
-                            (f.to_string(), m.to_string())
-                        });
-                    src.error(
-                        parsed.node[node].span(),
-                        format!("node[{node}].{field}"),
-                        message,
-                    )
-                }
-            });
+        // Build the services once to check names across nodes and faults
+        // (a system's designs were built by `resolve_all`).
+        if services && let Err(e) = scenario.build(Seed(0), false) {
+            return Err(services_error(&src, &parsed, &fault_spans, e));
         }
         Ok(scenario)
     }
@@ -399,20 +363,8 @@ impl Scenario {
     }
 
     /// Every node's name, site and failure-domain path, as a design (the
-    /// default if `None`) deploys them, with the topology it deploys on;
-    /// for a `[[node]]` scenario, its nodes.
+    /// default if `None`) deploys them, with the topology it deploys on.
     pub fn placements(&self, design: Option<&str>) -> Result<(Topology, Vec<NodePlace>), String> {
-        if self.system.is_none() {
-            let nodes = self
-                .nodes
-                .iter()
-                .map(|n| {
-                    let site = self.topology.site_id(&n.site).map_err(|e| e.to_string())?;
-                    Ok(NodePlace::new(n.name.clone(), site, n.domain.clone()))
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            return Ok((self.topology.clone(), nodes));
-        }
         let d = self.design(design).map_err(|e| e.to_string())?;
         let world = crate::run::World {
             topology: &d.topology,
@@ -431,75 +383,96 @@ impl Scenario {
         &self.origin.text
     }
 
-    /// The design called `name` (the default one if `None`), for a scenario
-    /// with a system.
+    /// The design called `name` (the default one if `None`).
     pub fn design(&self, name: Option<&str>) -> Result<&DesignSetup, ScenarioDesignError> {
-        let system = self
-            .system
-            .as_ref()
-            .ok_or_else(|| ScenarioDesignError::NoSystem(self.name.clone()))?;
-        system.design(name).map_err(ScenarioDesignError::Unknown)
+        self.system
+            .design(name)
+            .map_err(ScenarioDesignError::Unknown)
     }
 
     /// The topology a design runs on: the scenario's, without the links
     /// the design does without.
     pub fn topology_for(&self, design: Option<&str>) -> Result<&Topology, ScenarioDesignError> {
-        match &self.system {
-            None => Ok(&self.topology),
-            Some(_) => self.design(design).map(|d| &d.topology),
-        }
+        self.design(design).map(|d| &d.topology)
     }
 
-    /// Builds the simulation for `seed`, with the fault schedule installed.
+    /// The kernel of a `[[node]]` scenario for `seed`, built by the run
+    /// pipeline (nodes deployed, faults installed) but not run: for
+    /// stepping a run by hand. `trace` records every kernel event.
     pub fn build(&self, seed: Seed, trace: bool) -> Result<Simulation<ServiceNode>, BuildError> {
-        let config = SimConfig {
-            net: self.net.clone(),
-            limits: self.limits.clone(),
+        let world = crate::run::World {
+            topology: &self.topology,
+            net: &self.net,
+            limits: &self.limits,
+            faults: &self.faults,
+            duration: self.duration,
             trace,
+            watch: None,
         };
-        let mut sim = Simulation::with_config(self.topology.clone(), seed, config);
-        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
-        for (i, spec) in self.nodes.iter().enumerate() {
-            let node = ServiceNode::new(&spec.service, |name| {
-                names
-                    .iter()
-                    .position(|n| *n == name)
-                    .map(|p| crate::sim::NodeId(p as u32))
-            })
-            .map_err(|message| BuildError::Service { node: i, message })?;
-            sim.add_node_in(&spec.name, &spec.site, &spec.domain, node)?;
-        }
-        sim.install_faults(&self.faults)?;
+        let config = ServicesConfig {
+            nodes: self.nodes.clone(),
+        };
+        let (sim, ()) = crate::run::pipeline::build(&Services, &config, &world, seed)?;
         Ok(sim)
+    }
+}
+
+/// A `[[node]]` scenario's system: the services, one design (`base`).
+fn services_setup(nodes: &[NodeSpec], description: &str, topology: &Topology) -> SystemSetup {
+    let config = ServicesConfig {
+        nodes: nodes.to_vec(),
+    };
+    SystemSetup {
+        table: "node".into(),
+        designs: vec![DesignSetup {
+            name: "base".into(),
+            description: description.to_string(),
+            config: crate::run::configured::configured(Arc::new(Services), config),
+            topology: topology.clone(),
+        }],
+        default_design: 0,
+    }
+}
+
+/// A `[[node]]` scenario that did not build, as an error at the node or
+/// fault entry at fault.
+fn services_error(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    fault_spans: &[std::ops::Range<usize>],
+    e: crate::systems::BuildError,
+) -> ScenarioError {
+    use crate::systems::BuildError as B;
+    match e {
+        B::Config { field, message } => {
+            let node = field
+                .strip_prefix("node[")
+                .and_then(|f| f.split(']').next())
+                .and_then(|i| i.parse::<usize>().ok())
+                .filter(|i| *i < parsed.node.len());
+            match node {
+                Some(i) => src.error(parsed.node[i].span(), field, message),
+                None => src.error(0..0, field, message),
+            }
+        }
+        B::Sim(SimError::Fault(f)) => src.error(
+            fault_spans[f.index].clone(),
+            format!("fault[{}].{}", f.index, f.field),
+            f.reason,
+        ),
+        B::Sim(other) => src.error(0..0, "scenario", other),
     }
 }
 
 /// Where a node is: name, site, failure-domain path, and what it needs.
 pub use crate::topology::analysis::Placement as NodePlace;
 
-/// A scenario that validated but could not be built (a bug if it escapes
-/// [`Scenario::parse`], which builds once to check).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BuildError {
-    /// From the kernel.
-    #[error(transparent)]
-    Sim(#[from] SimError),
-    /// A service's settings name something that does not exist.
-    #[error("node[{node}]: {message}")]
-    Service {
-        /// Index of the node.
-        node: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
+/// Why a `[[node]]` scenario could not be built: the system's error.
+pub use crate::systems::BuildError;
 
 /// Why a scenario has no such design.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScenarioDesignError {
-    /// The scenario runs `[[node]]` services, not a system.
-    #[error("scenario {0:?} has no system table, so no designs; use `blastradius run`")]
-    NoSystem(String),
     /// No design of that name.
     #[error(transparent)]
     Unknown(UnknownDesign),

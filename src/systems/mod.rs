@@ -33,6 +33,7 @@ pub mod judgement;
 pub mod parts;
 pub mod registry;
 pub mod replicated_db;
+pub mod services;
 
 pub use deploy::Deployment;
 pub use judgement::{Judgement, TimelineEntry};
@@ -171,5 +172,12 @@ pub trait System: Send + Sync + 'static {
     fn series_step(&self, config: &Self::Config) -> SimDuration {
         let _ = config;
         SimDuration::from_secs(60)
+    }
+
+    /// The states of the system's own lanes, which its nodes record as
+    /// [`crate::check::Fact::State`]s (roles need no declaring). Pictures
+    /// and traces draw each in its tone and list it in the legend.
+    fn lane_states(&self) -> &'static [crate::check::LaneState] {
+        &[]
     }
 }

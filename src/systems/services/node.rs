@@ -1,22 +1,8 @@
-//! Small built-in services for scenario files and examples.
-//!
-//! They exist so that a scenario file can put something real on the network
-//! before the big models (replicated databases, CDNs) arrive, and so that
-//! every network fault has a visible effect in a report:
-//!
-//! - `echo`: answers every ping.
-//! - `ping`: pings a target every `interval`; a reply within `timeout` is a
-//!   `ping_ok` observation with its round-trip time, otherwise `ping_lost`.
-//! - `heartbeat`: a failure detector. Sends heartbeats to its peers every
-//!   `interval` and suspects a peer not heard from for `timeout`, measured on
-//!   its *local* clock (so pauses, skew and drift all show).
+//! The services' node: one enum, a variant per service, with its settings,
+//! messages, timers and observations.
 //!
 //! Each declares its durable state in `on_crash`: none of them has any, so a
 //! crash forgets everything, as a restarted process would.
-
-mod summary;
-
-pub use summary::{NodeSummary, ServicesSummary, summarize};
 
 use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
