@@ -23,23 +23,14 @@
 //! `cargo run --example own_system` prints both replays and the comparison;
 //! `cargo test` runs the test at the bottom, which pins the verdicts.
 
-use blastradius::check::lost_writes::LostWrites;
-use blastradius::check::split_brain::SplitBrain;
-use blastradius::check::{CheckInput, Fact, Facts, Role, Suite, WriteRef};
-use blastradius::history::{Event, EventType, History, OpFn};
-use blastradius::report::replay::ReplayReport;
-use blastradius::run::{Comparison, RunOptions, compare, run};
-use blastradius::scenario::Scenario;
-use blastradius::systems::parts::workload::exponential;
-use blastradius::systems::{BuildError, Deployment, Finished, Judgement, Registry, System};
-use blastradius::topology::Topology;
-use blastradius::{Ctx, Disk, Node, NodeId, Seed, SimDuration, SimTime, TimerId};
-use serde::Deserialize;
+// One line: a library user's Cargo.toml needs nothing but blastradius
+// (serde comes through `blastradius::serde`).
+use blastradius::prelude::*;
 use std::path::Path;
 
 /// The `[leased_register]` table.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(crate = "blastradius::serde", deny_unknown_fields)]
 struct Config {
     primary_site: String,
     backup_site: String,

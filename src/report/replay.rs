@@ -549,6 +549,7 @@ impl Comparison {
 
     /// One row per run: point values, design, seed, verdict, fingerprint,
     /// then every metric (empty where a run has none).
+    #[cfg(feature = "csv")]
     pub fn to_csv(&self) -> Result<String, csv::Error> {
         let names = self.metric_names();
         let points = self.points();

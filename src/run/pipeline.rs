@@ -1,7 +1,7 @@
 //! The pipeline of one run: build a deployment, execute the kernel,
 //! assemble the [`Outcome`].
 //!
-//! Every run of every system goes through [`execute`], monomorphised once
+//! Every run of every system goes through `execute`, monomorphised once
 //! per system: the system deploys its nodes onto a [`Deployment`], the
 //! kernel is built from it with the scenario's network, limits and fault
 //! schedule, it runs until the end of simulated time or a limit, the
