@@ -85,6 +85,10 @@ pub mod phold;
 /// a library user needs no serde dependency of their own.
 pub use serde;
 
+/// serde_json, for the data of a system's own facts (`Fact::Custom`) and
+/// the witnesses of its own checks.
+pub use serde_json;
+
 /// What a user of the library needs, in one `use blastradius::prelude::*;`:
 /// loading scenarios, the registry and the `System` seam, running,
 /// comparing and sweeping, outcomes and verdicts, the `Node` API, the

@@ -241,6 +241,20 @@ pub enum Fact {
         /// The state's declared name.
         state: String,
     },
+    /// A fact of the system's own kind, for its own checkers: `kind` names
+    /// it (`isr_shrink`, `lease_granted`), `data` carries what the checker
+    /// needs. Pictures and traces mark it at `time` on `node`'s lanes.
+    Custom {
+        /// When.
+        time: u64,
+        /// Which node recorded it.
+        node: String,
+        /// The system's name for this kind of fact.
+        kind: String,
+        /// What it says.
+        #[serde(default)]
+        data: serde_json::Value,
+    },
     /// A unit of redundant capacity (a PoP, a load balancer, a rack) started
     /// (`on`) or stopped being impaired at `time`. Recorded on transitions.
     Impaired {
@@ -378,6 +392,7 @@ impl Facts {
                 }
                 Fact::Healed { .. }
                 | Fact::State { .. }
+                | Fact::Custom { .. }
                 | Fact::Impaired { .. }
                 | Fact::Access { .. }
                 | Fact::ConfigPushed { .. }

@@ -180,6 +180,28 @@ impl<'a> CheckInput<'a> {
     }
 }
 
+/// The checks that judge a history alone (no facts, no tallies), by name,
+/// in the order `blastradius check --checks` lists them: a new
+/// history-level checker is added here once to be runnable on files.
+pub const HISTORY_CHECKS: &[&str] = &[
+    "linearizable",
+    "read-your-writes",
+    "monotonic-reads",
+    "monotonic-writes",
+];
+
+/// The history-level check called `name` (see [`HISTORY_CHECKS`]);
+/// `linear` configures linearizability.
+pub fn history_check(name: &str, linear: linear::Options) -> Option<Box<dyn Checker>> {
+    Some(match name {
+        "linearizable" => Box::new(linear::Linearizable { options: linear }),
+        "read-your-writes" => Box::new(session::ReadYourWrites),
+        "monotonic-reads" => Box::new(session::MonotonicReads),
+        "monotonic-writes" => Box::new(session::MonotonicWrites),
+        _ => return None,
+    })
+}
+
 /// A named check over a history and facts.
 pub trait Checker: Send + Sync {
     /// The name findings carry (`linearizable`, `lost-writes`, ...).

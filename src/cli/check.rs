@@ -1,5 +1,5 @@
-//! `check`: linearizability of history files, in parallel, reported in the
-//! order given.
+//! `check`: linearizability (or any history-level check) of history
+//! files, in parallel, reported in the order given.
 
 use super::{EXIT_BAD_INPUT, EXIT_INVALID, EXIT_LIMIT, Format, Stopwatch};
 use blastradius::check::{Verdict, linear};
@@ -52,16 +52,30 @@ fn check_one(
     (result, n, parsed, clock.seconds() - parsed)
 }
 
-pub fn check(
-    files: &[PathBuf],
-    model: ModelArg,
-    edn: EdnArg,
-    max_states: u64,
-    max_memory_mib: u64,
-    format: Format,
-    stats: bool,
-) -> ExitCode {
+/// What `check` was asked.
+pub struct Args<'a> {
+    pub files: &'a [PathBuf],
+    pub checks: &'a [String],
+    pub model: ModelArg,
+    pub edn: EdnArg,
+    pub max_states: u64,
+    pub max_memory_mib: u64,
+    pub format: Format,
+    pub stats: bool,
+}
+
+pub fn check(args: &Args<'_>) -> ExitCode {
     use rayon::prelude::*;
+    let Args {
+        files,
+        model,
+        edn,
+        max_states,
+        max_memory_mib,
+        format,
+        stats,
+        ..
+    } = *args;
     let options = linear::Options {
         model: match model {
             ModelArg::Register => linear::Model::Register,
@@ -74,17 +88,14 @@ pub fn check(
         },
         witness: true,
     };
+    if args.checks.iter().any(|c| c != "linearizable") {
+        return suites(args, options);
+    }
     let clock = Stopwatch::start();
     let keep = format == Format::Html;
     let results: Vec<_> = files
         .par_iter()
-        .map(|f| {
-            let edn = match edn {
-                EdnArg::Observed => history::edn::Semantics::Observed,
-                EdnArg::Knossos => history::edn::Semantics::Knossos,
-            };
-            check_one(f, &options, keep, edn)
-        })
+        .map(|f| check_one(f, &options, keep, semantics(edn)))
         .collect();
     let mut pages: Vec<(String, &history::History, &linear::Report)> = Vec::new();
     let (mut invalid, mut unknown, mut bad) = (false, false, false);
@@ -160,5 +171,90 @@ pub fn check(
         EXIT_LIMIT
     } else {
         0
+    })
+}
+
+fn semantics(edn: EdnArg) -> history::edn::Semantics {
+    match edn {
+        EdnArg::Observed => history::edn::Semantics::Observed,
+        EdnArg::Knossos => history::edn::Semantics::Knossos,
+    }
+}
+
+/// `--checks` beyond linearizability: each file judged by a suite of the
+/// named history-level checks (worst verdict wins), text or JSON.
+fn suites(args: &Args<'_>, options: linear::Options) -> ExitCode {
+    use blastradius::check::{CheckInput, Facts, HISTORY_CHECKS, Suite, history_check};
+    use rayon::prelude::*;
+    if let Some(bad) = args
+        .checks
+        .iter()
+        .find(|c| history_check(c, options).is_none())
+    {
+        eprintln!(
+            "error: --checks: no history-level check {bad:?} (known: {})",
+            HISTORY_CHECKS.join(", ")
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if args.format == Format::Html {
+        eprintln!(
+            "error: --format html draws linearizability only; use text or json with --checks"
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let results: Vec<_> = args
+        .files
+        .par_iter()
+        .map(|f| {
+            let h = history::read_file_with(f, semantics(args.edn)).map_err(|e| e.to_string())?;
+            let mut suite = Suite::new();
+            for c in args.checks {
+                suite.push(history_check(c, options).expect("names checked above"));
+            }
+            Ok(suite.run(&CheckInput::new(&h, &Facts::new())))
+        })
+        .collect::<Vec<Result<_, String>>>();
+    let mut worst = Verdict::Valid;
+    let mut bad = false;
+    for (file, r) in args.files.iter().zip(results) {
+        let name = file.display().to_string();
+        let report = match r {
+            Ok(report) => report,
+            Err(e) => {
+                bad = true;
+                eprintln!("error: {e}");
+                continue;
+            }
+        };
+        worst = worst.worst(report.verdict);
+        if args.format == Format::Json {
+            let checks: Vec<_> = report
+                .findings
+                .iter()
+                .map(|f| serde_json::json!({"name": f.name, "verdict": f.verdict, "summary": f.summary, "witness": f.witness}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"file": name, "verdict": report.verdict, "checks": checks})
+            );
+            continue;
+        }
+        println!("{name}\t{}", report.verdict);
+        for f in &report.findings {
+            println!("    {:<18} {:<8} {}", f.name, f.verdict, f.summary);
+            if f.verdict != Verdict::Valid {
+                f.details
+                    .iter()
+                    .take(8)
+                    .for_each(|d| println!("        {d}"));
+            }
+        }
+    }
+    ExitCode::from(match (bad, worst) {
+        (true, _) => EXIT_BAD_INPUT,
+        (_, Verdict::Invalid) => EXIT_INVALID,
+        (_, Verdict::Unknown) => EXIT_LIMIT,
+        _ => 0,
     })
 }

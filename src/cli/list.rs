@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 pub fn list() -> ExitCode {
     for i in blastradius::incidents::CATALOGUE {
-        println!("{:<18} {}", i.name, i.summary);
+        println!("{:<18} {}", i.name, i.summary());
         if let Ok(s) = i.scenario() {
             println!(
                 "{:<18}   designs: {}",

@@ -203,11 +203,16 @@ enum Command {
         deadline: std::time::Duration,
     },
     /// Check histories (JSON Lines; `.edn` files are read as Jepsen EDN)
-    /// for linearizability. Prints `FILE<TAB>valid|invalid|unknown` per file.
+    /// for linearizability, or any history-level check (`--checks`).
+    /// Prints `FILE<TAB>valid|invalid|unknown` per file.
     Check {
         /// History files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Checks to run, comma-separated: linearizable, read-your-writes,
+        /// monotonic-reads, monotonic-writes.
+        #[arg(long, value_delimiter = ',', default_value = "linearizable")]
+        checks: Vec<String>,
         /// The object each key is.
         #[arg(long, value_enum, default_value_t = check::ModelArg::Kv)]
         model: check::ModelArg,
@@ -350,21 +355,23 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => analyze::analyze(&file, max_cut, design.as_deref(), format),
         Command::Check {
             files,
+            checks,
             model,
             edn,
             format,
             max_states,
             max_memory_mib,
             stats,
-        } => Ok(check::check(
-            &files,
+        } => Ok(check::check(&check::Args {
+            files: &files,
+            checks: &checks,
             model,
             edn,
             max_states,
             max_memory_mib,
             format,
             stats,
-        )),
+        })),
     }
 }
 

@@ -446,6 +446,21 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
                 );
             }
         }
+        for (at, kind) in super::lanes::marks(&outcome.facts, &l.name) {
+            let a = at as f64 / 1e9;
+            if a > from && a < to {
+                let xa = sx.at(a);
+                let _ = write!(
+                    out,
+                    r#"<line class="mark event" data-kind="{}" x1="{xa:.1}" x2="{xa:.1}" y1="{y:.1}" y2="{:.1}"><title>{} {} T{:+.1}s</title></line>"#,
+                    esc(kind),
+                    y + lane_h - 2.0,
+                    esc(&l.name),
+                    esc(kind),
+                    a - t0
+                );
+            }
+        }
         if let Some(shard) = &l.shard {
             for (s, a, b) in split.iter().filter(|(s, ..)| s == shard) {
                 if !sx.meets(*a, *b) {

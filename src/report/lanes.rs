@@ -168,3 +168,23 @@ pub fn site_of<'a>(outcome: &'a Outcome, lane: &Lane) -> Option<&'a str> {
         .or_else(|| outcome.places.values().find(|s| **s == lane.name))
         .map(String::as_str)
 }
+
+/// The system's own facts ([`Fact::Custom`]) recorded by `node`: (time in
+/// ns, kind), in time order, for marks on its lanes.
+pub fn marks<'a>(facts: &'a Facts, node: &str) -> Vec<(u64, &'a str)> {
+    let mut out: Vec<(u64, &str)> = facts
+        .facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::Custom {
+                time,
+                node: n,
+                kind,
+                ..
+            } if n == node => Some((*time, kind.as_str())),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|m| m.0);
+    out
+}

@@ -118,6 +118,9 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
             None => lane.name.clone(),
         };
         ev.name_thread(pid, tid, &name);
+        for (at, kind) in super::lanes::marks(&outcome.facts, &lane.name) {
+            ev.instant(pid, tid, kind, "fact", at);
+        }
         for (i, span) in lane.spans.iter().enumerate() {
             match span.state {
                 State::Role(..) | State::Declared(_) => {

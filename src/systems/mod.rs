@@ -21,19 +21,40 @@
 //! one line of [`Registry::builtin`] names a built-in system; systems know
 //! nothing of files, reports, the pipeline or the CLI.
 
-pub mod cdn;
-pub mod control_plane;
-pub mod coordination;
 pub mod deploy;
-pub mod dns_lb;
-pub mod durable_db;
-pub mod hdfs;
-pub mod hosting;
 pub mod judgement;
 pub mod parts;
 pub mod registry;
-pub mod replicated_db;
 pub mod services;
+
+/// The built-in systems, one line each: the folder (module) and the type
+/// that implements [`System`]. This list is the only place outside a
+/// system's folder that names it; [`Registry::builtin`] registers them in
+/// this order.
+macro_rules! builtin {
+    ($($module:ident :: $system:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Registers every built-in system, in list order.
+        fn register_builtin(registry: &mut Registry) {
+            $(
+                let added = registry.register($module::$system);
+                debug_assert!(added.is_ok(), "built-in names are distinct");
+            )*
+        }
+    };
+}
+
+builtin! {
+    replicated_db::ReplicatedDb,
+    cdn::Cdn,
+    dns_lb::DnsLb,
+    durable_db::DurableDb,
+    control_plane::ControlPlane,
+    hosting::Hosting,
+    coordination::Coordination,
+    hdfs::Hdfs,
+}
 
 pub use deploy::Deployment;
 pub use judgement::{Judgement, TimelineEntry};

@@ -113,20 +113,10 @@ impl Registry {
         Self::default()
     }
 
-    /// The built-in systems; one line each.
+    /// The built-in systems (the `builtin!` list in `systems/mod.rs`).
     pub fn builtin() -> Self {
         let mut r = Self::empty();
-        let ok = [
-            r.register(super::replicated_db::ReplicatedDb),
-            r.register(super::cdn::Cdn),
-            r.register(super::dns_lb::DnsLb),
-            r.register(super::durable_db::DurableDb),
-            r.register(super::control_plane::ControlPlane),
-            r.register(super::hosting::Hosting),
-            r.register(super::coordination::Coordination),
-            r.register(super::hdfs::Hdfs),
-        ];
-        debug_assert!(ok.iter().all(Result::is_ok), "built-in names are distinct");
+        super::register_builtin(&mut r);
         r
     }
 
