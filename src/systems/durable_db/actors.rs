@@ -3,8 +3,8 @@
 //! runbooks, and the internet scanner.
 
 use super::config::DurableDbConfig;
-use super::deploy::Wiring;
-use super::host::{chunk_step, send_paced};
+use super::transfer::{chunk_step, send_paced};
+use super::wiring::Wiring;
 use super::{Data, DurableNode, Msg, Obs, Payload, Rec, RecKind, Timer};
 use crate::check::Tally;
 use crate::rng::SimRng;

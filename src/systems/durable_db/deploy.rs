@@ -6,53 +6,10 @@ use super::DurableNode;
 use super::actors::{Actor, App, Scanner, Store};
 use super::config::DurableDbConfig;
 use super::host::Host;
+use super::wiring::Wiring;
 use crate::sim::NodeId;
 use crate::systems::{BuildError, Deployment};
 use std::sync::Arc;
-
-/// How the nodes find one another.
-#[derive(Clone, Debug)]
-pub struct Wiring {
-    /// Hosts, in configuration order.
-    pub hosts: Vec<NodeId>,
-    /// Host names, in the same order.
-    pub host_names: Vec<String>,
-    /// Every node's site, by node index.
-    pub sites: Vec<String>,
-    /// Every node's name, by node index.
-    pub names: Vec<String>,
-    /// The application.
-    pub app: NodeId,
-    /// The backup store.
-    pub store: NodeId,
-    throughputs: Vec<f64>,
-}
-
-impl Wiring {
-    /// The host called `name` (validated to exist).
-    pub fn host(&self, name: &str) -> NodeId {
-        let i = self
-            .host_names
-            .iter()
-            .position(|h| h == name)
-            .expect("host names are validated at load");
-        self.hosts[i]
-    }
-
-    /// A node's name.
-    pub fn name(&self, id: NodeId) -> &str {
-        &self.names[id.index()]
-    }
-
-    /// The receive throughput of node `id`, Mbit/s (hosts' own; others
-    /// unlimited).
-    pub fn throughput(&self, id: NodeId) -> f64 {
-        self.hosts
-            .iter()
-            .position(|&h| h == id)
-            .map_or(0.0, |i| self.throughputs[i])
-    }
-}
 
 /// Where everything is, for the judge.
 #[derive(Clone, Debug)]

@@ -9,7 +9,8 @@
 //! directory, else the member role (primary or replica).
 
 use super::config::{DurableDbConfig, Engine, GB};
-use super::deploy::Wiring;
+use super::transfer::{chunk_step, send_paced};
+use super::wiring::Wiring;
 use super::{Data, DurableNode, Msg, Obs, Payload, Rec, RecKind, StoredCopy, Timer};
 use crate::check::Role;
 use crate::fault::Disk;
@@ -1117,66 +1118,4 @@ impl Host {
             );
         }
     }
-}
-
-/// Sends `payload` to `to` as chunks paced at `mbps` (the last chunk
-/// carries it); the links' bandwidth may slow it further.
-pub(super) fn send_paced(
-    ctx: &mut Ctx<'_, DurableNode>,
-    cfg: &DurableDbConfig,
-    to: NodeId,
-    transfer: u32,
-    payload: Arc<Payload>,
-    mbps: f64,
-) {
-    let chunk = (cfg.restore.chunk_mb * 1e6) as u64;
-    let left = payload.data.bytes.div_ceil(chunk.max(1)).max(1) as u32;
-    let gap = transfer_time(chunk, mbps);
-    chunk_step(ctx, cfg, to, transfer, left, payload, gap);
-}
-
-pub(super) fn chunk_step(
-    ctx: &mut Ctx<'_, DurableNode>,
-    cfg: &DurableDbConfig,
-    to: NodeId,
-    transfer: u32,
-    left: u32,
-    payload: Arc<Payload>,
-    gap: SimDuration,
-) {
-    let chunk = (cfg.restore.chunk_mb * 1e6) as u64;
-    if left <= 1 {
-        let last = payload
-            .data
-            .bytes
-            .saturating_sub(chunk * (payload.data.bytes / chunk.max(1)));
-        let bytes = if last == 0 { chunk } else { last };
-        ctx.send(
-            to,
-            Msg::Chunk {
-                transfer,
-                bytes: bytes.min(u32::MAX as u64) as u32,
-                payload: Some(payload),
-            },
-        );
-        return;
-    }
-    ctx.send(
-        to,
-        Msg::Chunk {
-            transfer,
-            bytes: chunk.min(u32::MAX as u64) as u32,
-            payload: None,
-        },
-    );
-    ctx.set_timer(
-        gap,
-        Timer::SendChunk {
-            to,
-            transfer,
-            left: left - 1,
-            payload,
-            gap,
-        },
-    );
 }

@@ -30,15 +30,6 @@ use crate::systems::{Judgement, TimelineEntry};
 use crate::time::SimTime;
 use indexmap::IndexMap;
 
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Primary => "primary",
-        Role::Replica => "replica",
-        Role::ReadOnly => "read-only",
-        Role::Down => "down",
-    }
-}
-
 fn hours(ns: u64) -> f64 {
     ns as f64 / 3.6e12
 }
@@ -83,7 +74,7 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
                 if t > 0 {
                     timeline.push(TimelineEntry::new(
                         o.time,
-                        format!("{who} is now {}", role_name(*r)),
+                        format!("{who} is now {}", r.name()),
                     ));
                 }
             }

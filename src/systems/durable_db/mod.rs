@@ -41,6 +41,8 @@ pub mod config;
 pub mod deploy;
 pub mod host;
 pub mod judge;
+mod transfer;
+pub mod wiring;
 
 pub use config::DurableDbConfig;
 pub use deploy::Layout;

@@ -86,6 +86,16 @@ pub fn on_vote_reply(
     ReplyEffect::Nothing
 }
 
+/// A member whose election timer fired stands in the next term: the term
+/// goes up by one, it votes for itself and its tally is that one vote.
+/// Returns the new term, for the vote requests it sends.
+pub fn stand(term: &mut u64, voted_for: &mut Option<NodeId>, votes: &mut usize, me: NodeId) -> u64 {
+    *term += 1;
+    *voted_for = Some(me);
+    *votes = 1;
+    *term
+}
+
 /// Re-arms an election timer at a delay drawn uniformly in `[min, max]`
 /// from the node's own stream (one draw), cancelling the pending one.
 pub fn arm_timer<N: Node>(

@@ -248,7 +248,7 @@ fn read_observations(
                         o.time,
                         format!(
                             "{who} is now {} of {} (epoch {epoch})",
-                            role_name(role),
+                            role.name(),
                             shard(cluster)
                         ),
                     ));
@@ -695,13 +695,4 @@ pub fn linearizable_by_design(config: &DbConfig) -> bool {
             .workload
             .iter()
             .all(|w| w.reads == super::ReadFrom::Primary || w.write_fraction >= 1.0)
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Primary => "primary",
-        Role::Replica => "replica",
-        Role::ReadOnly => "read-only",
-        Role::Down => "down",
-    }
 }

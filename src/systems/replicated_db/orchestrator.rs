@@ -514,12 +514,10 @@ impl Part for Orchestrator {
                     return;
                 }
                 self.election_timer = None;
-                self.term += 1;
-                self.voted_for = Some(ctx.id());
-                self.standing = Standing::Candidate;
-                self.votes = 1;
-                self.last_leader_contact = None;
                 let me = ctx.id();
+                election::stand(&mut self.term, &mut self.voted_for, &mut self.votes, me);
+                self.standing = Standing::Candidate;
+                self.last_leader_contact = None;
                 for &v in &self.layout.orchestrators {
                     if v != me {
                         ctx.send(

@@ -510,15 +510,12 @@ impl Part for RaftKv {
                     return;
                 }
                 self.election_timer = None;
-                self.term += 1;
-                self.voted_for = Some(ctx.id());
+                let me = ctx.id();
+                let term = election::stand(&mut self.term, &mut self.voted_for, &mut self.votes, me);
                 self.standing = Standing::Candidate;
                 self.leader = None;
                 self.last_leader_contact = None;
-                self.votes = 1;
                 let (last_term, last_index) = self.last();
-                let me = ctx.id();
-                let term = self.term;
                 for &(p, _) in self.layout.servers[self.cluster as usize].iter() {
                     if p != me {
                         ctx.send(

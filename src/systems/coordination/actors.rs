@@ -1,0 +1,333 @@
+//! The ensemble's other clients (agents), the load balancer, the
+//! customers, the writer and the operators.
+
+use super::proxy::{closed, drive};
+use super::*;
+
+/// Another client of the ensemble (an allocator, a monitoring agent): a
+/// session, a few reads on each new one, a few watches.
+#[derive(Debug)]
+pub struct Agent {
+    cfg: Arc<CoordinationConfig>,
+    w: Arc<Wiring>,
+    client: SessionClient,
+}
+
+impl Agent {
+    pub(super) fn new(cfg: Arc<CoordinationConfig>, w: Arc<Wiring>, idx: usize) -> Box<Self> {
+        let a = cfg
+            .agents
+            .as_ref()
+            .expect("agents deployed only when configured");
+        let client = SessionClient::new(a.session_timeout, w.servers.len(), idx, a.backoff.clone());
+        Box::new(Self { cfg, w, client })
+    }
+
+    pub(super) fn agents(&self) -> &config::Agents {
+        self.cfg.agents.as_ref().expect("configured")
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, msg: Msg) {
+        let now = ctx.now();
+        let g = self.client.generation;
+        match msg {
+            Msg::Connected {
+                generation,
+                session,
+            } if generation == g && self.client.connected(now, session) == Established::New => {
+                let s = self.w.servers[self.client.server().unwrap_or(0)];
+                let n = self.agents().reads.max(1);
+                ctx.send(s, Msg::Read { generation, n });
+            }
+            Msg::Pong { generation } | Msg::ReadDone { generation, .. } if generation == g => {
+                self.client.heard(now);
+            }
+            Msg::WatchFired { generation } if generation == g => {
+                self.client.heard(now);
+                if let Some(s) = self.client.server() {
+                    ctx.send(self.w.servers[s], Msg::Read { generation, n: 1 });
+                }
+            }
+            Msg::Expired { generation } | Msg::Closed { generation } if generation == g => {
+                closed(&mut self.client, now, matches!(msg, Msg::Expired { .. }));
+                self.client.jitter(now, ctx.rng());
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let (watches, weight) = (self.agents().watches, self.agents().per_host);
+        if drive(ctx, &mut self.client, &self.w.servers, watches, weight) {
+            let now = ctx.now();
+            self.client.jitter(now, ctx.rng());
+        }
+        ctx.set_timer(self.client.tick_every(), Timer::ClientTick);
+    }
+}
+
+/// The load balancer in front of the proxies.
+#[derive(Debug)]
+pub struct Lb {
+    pub(super) cfg: Arc<CoordinationConfig>,
+    w: Arc<Wiring>,
+    healthy: Vec<bool>,
+    answered: Vec<bool>,
+    /// Requests passed to a proxy, per window (`requests`; `ok` unused).
+    pub forwarded: Vec<Tally>,
+}
+
+impl Lb {
+    pub(super) fn new(cfg: Arc<CoordinationConfig>, w: Arc<Wiring>) -> Self {
+        let n = w.proxies.len();
+        let running = cfg.proxies.count as usize;
+        Self {
+            healthy: (0..n).map(|k| k < running).collect(),
+            answered: vec![false; n],
+            forwarded: Vec::new(),
+            cfg,
+            w,
+        }
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::HealthReply { ok } => {
+                if let Some(k) = self.w.proxies.iter().position(|&p| p == from) {
+                    self.answered[k] = true;
+                    self.healthy[k] = ok;
+                }
+            }
+            Msg::Request { req, customer } => {
+                let up: Vec<usize> = (0..self.healthy.len())
+                    .filter(|&k| self.healthy[k])
+                    .collect();
+                if up.is_empty() {
+                    ctx.send(customer, Msg::Reply { req, ok: false });
+                } else {
+                    let k = up[ctx.rng().random_range(0..up.len())];
+                    ctx.send(self.w.proxies[k], Msg::Request { req, customer });
+                    crate::check::tally::slot(
+                        &mut self.forwarded,
+                        ctx.now().as_nanos(),
+                        self.cfg.resolution.as_nanos(),
+                    )
+                    .requests += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        for k in 0..self.healthy.len() {
+            // No answer to the last round: unhealthy.
+            if !self.answered[k] {
+                self.healthy[k] = false;
+            }
+            self.answered[k] = false;
+            ctx.send(self.w.proxies[k], Msg::Health);
+        }
+        ctx.set_timer(self.cfg.proxies.health_every, Timer::HealthRound);
+    }
+}
+
+/// The customers.
+#[derive(Debug)]
+pub struct Customers {
+    pub(super) cfg: Arc<CoordinationConfig>,
+    pub(super) lb: NodeId,
+    pub(super) next: u64,
+    /// Requests awaiting a reply: first sent, this attempt sent,
+    /// attempts before it.
+    pub(super) pending: LookupMap<u64, (SimTime, SimTime, u32)>,
+    /// Requests waiting to be retried.
+    pub(super) retrying: LookupMap<u64, (SimTime, u32)>,
+    /// Requests per window (each counted once, in the window it was
+    /// first sent; served if any attempt was).
+    pub windows: Vec<Tally>,
+}
+
+impl Customers {
+    pub(super) fn window(&mut self, t: SimTime) -> &mut Tally {
+        crate::check::tally::slot(
+            &mut self.windows,
+            t.as_nanos(),
+            self.cfg.resolution.as_nanos(),
+        )
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>, timer: Timer) {
+        let now = ctx.now();
+        match timer {
+            Timer::Request => {
+                let req = self.next;
+                self.next += 1;
+                let me = ctx.id();
+                ctx.send(self.lb, Msg::Request { req, customer: me });
+                self.pending.insert(req, (now, now, 0));
+                self.window(now).requests += 1;
+                let gap = PoissonArrivals::new(self.cfg.customers.per_s).next_gap(ctx.rng());
+                ctx.set_timer(gap, Timer::Request);
+            }
+            Timer::Sweep => {
+                let late = |t: &(SimTime, SimTime, u32)| {
+                    now.saturating_since(t.1) > SimDuration::from_secs(10)
+                };
+                for r in self.pending.keys_where(late) {
+                    if let Some((at, _, n)) = self.pending.remove(&r) {
+                        self.failed(ctx, r, (at, n));
+                    }
+                }
+                ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
+            }
+            Timer::Retry(req) => {
+                if let Some((at, n)) = self.retrying.remove(&req) {
+                    let me = ctx.id();
+                    ctx.send(self.lb, Msg::Request { req, customer: me });
+                    // Counted in the window of its first attempt.
+                    self.pending.insert(req, (at, now, n + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An attempt failed: retry it, or count it failed.
+    pub(super) fn failed(&mut self, ctx: &mut Ctx<'_, CoordNode>, req: u64, (at, n): (SimTime, u32)) {
+        if n < self.cfg.customers.retries {
+            self.retrying.insert(req, (at, n));
+            ctx.set_timer(self.cfg.customers.retry_after, Timer::Retry(req));
+        }
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, msg: Msg) {
+        if let Msg::Reply { req, ok } = msg
+            && let Some((at, _, n)) = self.pending.remove(&req)
+        {
+            if ok {
+                self.window(at).ok += 1;
+            } else {
+                self.failed(ctx, req, (at, n));
+            }
+        }
+    }
+}
+
+/// Writes to the tree.
+#[derive(Debug)]
+pub struct Writer {
+    pub(super) cfg: Arc<CoordinationConfig>,
+    pub(super) wiring: Arc<Wiring>,
+    pub(super) next: u64,
+    pub(super) sent: LookupMap<u64, SimTime>,
+    /// Writes per window (by when they were sent) and those acknowledged.
+    pub windows: Vec<Tally>,
+}
+
+impl Writer {
+    pub(super) fn window(&mut self, t: SimTime) -> &mut Tally {
+        crate::check::tally::slot(
+            &mut self.windows,
+            t.as_nanos(),
+            self.cfg.resolution.as_nanos(),
+        )
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let id = self.next;
+        self.next += 1;
+        let n = self.wiring.servers.len() as u64;
+        ctx.send(self.wiring.servers[(id % n) as usize], Msg::Write { id });
+        let now = ctx.now();
+        self.sent.insert(id, now);
+        self.window(now).requests += 1;
+        // A write unanswered for a minute is given up on.
+        let old = |t: &SimTime| now.saturating_since(*t) > SimDuration::from_secs(60);
+        if id.is_multiple_of(64) {
+            for k in self.sent.keys_where(old) {
+                self.sent.remove(&k);
+            }
+        }
+        let g = PoissonArrivals::new(self.cfg.writers.per_s).next_gap(ctx.rng());
+        ctx.set_timer(g, Timer::Write);
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, msg: Msg) {
+        if let Msg::WriteDone { id, zxid } = msg {
+            ctx.record(Obs::Acked(zxid));
+            if let Some(at) = self.sent.remove(&id) {
+                self.window(at).ok += 1;
+            }
+        }
+    }
+}
+
+/// An operator.
+#[derive(Debug)]
+pub struct CoordActorNode {
+    pub(super) runbook: Runbook<CoordStep>,
+    pub(super) wiring: Arc<Wiring>,
+    pub(super) started: usize,
+}
+
+impl CoordActorNode {
+    /// Step `k`.
+    pub fn step(&self, k: u32) -> Option<&CoordStep> {
+        self.runbook.steps.get(k as usize)
+    }
+
+    pub(super) fn schedule(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        if let Some((_, at)) = self.runbook.due() {
+            ctx.set_timer(at.saturating_since(ctx.now()), Timer::Step);
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        let Some(k) = self.runbook.start_due(ctx.now()) else {
+            return;
+        };
+        let s = self.runbook.steps[k].clone();
+        let detail = match s.what {
+            CoordDo::ScaleProxies => {
+                let add = s.add.unwrap_or(0) as usize;
+                // Every running proxy gets the new limit (a dead one is
+                // started); then the next `add` spares start.
+                let upto = (self.started + add).min(self.wiring.proxies.len());
+                for &p in &self.wiring.proxies[..upto] {
+                    ctx.send(
+                        p,
+                        Msg::Start {
+                            memory_mb: s.memory_mb,
+                        },
+                    );
+                }
+                self.started = upto;
+                format!(
+                    "proxies scaled: {add} more, {upto} in all{}",
+                    s.memory_mb
+                        .map_or(String::new(), |m| format!(", {m:.0} MB each"))
+                )
+            }
+            CoordDo::ForceElection => {
+                for &z in &self.wiring.servers {
+                    ctx.send(z, Msg::StepDown);
+                }
+                "the leader told to step down".to_string()
+            }
+            CoordDo::SetInitLimit => {
+                let t = s.ticks.unwrap_or(1);
+                for &z in self.wiring.servers.iter().chain(&self.wiring.observers) {
+                    ctx.send(z, Msg::SetInitLimit(t));
+                }
+                format!("init_limit raised to {t} ticks on every member")
+            }
+        };
+        ctx.record(Obs::Step {
+            step: k as u32,
+            detail,
+        });
+        self.runbook.finished(ctx.now());
+        self.schedule(ctx);
+    }
+}
