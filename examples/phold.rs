@@ -12,7 +12,7 @@
 //! `--engine compare`: the median over interleaved rounds of kernel ev/s
 //! divided by heap ev/s). Only the event loop is timed.
 
-use blastradius::phold::{self, Outcome, Params};
+use blastradius::phold::{self, Params, Summary};
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -58,13 +58,13 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, start.elapsed().as_secs_f64())
 }
 
-fn kernel(p: Params) -> (Outcome, f64) {
+fn kernel(p: Params) -> (Summary, f64) {
     let mut sim = phold::build(p);
     let (_, secs) = timed(|| phold::run_built(&mut sim));
-    (phold::outcome(&sim), secs)
+    (phold::summary(&sim), secs)
 }
 
-fn heap(p: Params) -> (Outcome, f64) {
+fn heap(p: Params) -> (Summary, f64) {
     let mut world = phold::heap_world(p);
     timed(|| phold::heap_loop(&mut world))
 }

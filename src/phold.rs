@@ -53,7 +53,7 @@ impl Default for Params {
 
 /// What a run computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Summary {
     /// Events processed.
     pub processed: u64,
     /// Time of the last processed event, ns.
@@ -182,8 +182,8 @@ pub fn run_built(sim: &mut Simulation<Lp>) -> StopReason {
 }
 
 /// Sums a finished run.
-pub fn outcome(sim: &Simulation<Lp>) -> Outcome {
-    let mut out = Outcome {
+pub fn summary(sim: &Simulation<Lp>) -> Summary {
+    let mut out = Summary {
         processed: 0,
         last_time_ns: 0,
         checksum: 0,
@@ -197,10 +197,10 @@ pub fn outcome(sim: &Simulation<Lp>) -> Outcome {
 }
 
 /// Runs PHOLD on the kernel.
-pub fn run_kernel(params: Params) -> Outcome {
+pub fn run_kernel(params: Params) -> Summary {
     let mut sim = build(params);
     run_built(&mut sim);
-    outcome(&sim)
+    summary(&sim)
 }
 
 /// The plain-heap reference: set-up state for [`heap_loop`].
@@ -237,7 +237,7 @@ pub fn heap_world(params: Params) -> HeapWorld {
 }
 
 /// The reference loop (the timed part).
-pub fn heap_loop(world: &mut HeapWorld) -> Outcome {
+pub fn heap_loop(world: &mut HeapWorld) -> Summary {
     let p = world.params;
     let mut last = 0;
     let mut processed = 0;
@@ -261,7 +261,7 @@ pub fn heap_loop(world: &mut HeapWorld) -> Outcome {
         world.seq += 1;
     }
     let checksum = world.checksums.iter().fold(0u64, |a, c| a.wrapping_add(*c));
-    Outcome {
+    Summary {
         processed,
         last_time_ns: last,
         checksum,
@@ -269,7 +269,7 @@ pub fn heap_loop(world: &mut HeapWorld) -> Outcome {
 }
 
 /// Runs the reference loop.
-pub fn run_heap(params: Params) -> Outcome {
+pub fn run_heap(params: Params) -> Summary {
     heap_loop(&mut heap_world(params))
 }
 

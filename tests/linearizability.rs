@@ -11,7 +11,7 @@
 use blastradius::Seed;
 use blastradius::check::Verdict;
 use blastradius::check::linear::{self, Options};
-use blastradius::history::{History, OpFn, Operation, Outcome, jsonl, synth};
+use blastradius::history::{Completion, History, OpFn, Operation, jsonl, synth};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
@@ -33,12 +33,12 @@ fn step(h: &History, state: &State, o: &Operation) -> Option<State> {
         (OpFn::Cas, outcome) => {
             let holds = cur == value[0];
             match outcome {
-                Outcome::Ok if holds => {
+                Completion::Ok if holds => {
                     next.insert(key, value[1].clone());
                 }
-                Outcome::Ok => return None,
-                Outcome::Fail => return (!holds).then_some(next),
-                Outcome::Info => {
+                Completion::Ok => return None,
+                Completion::Fail => return (!holds).then_some(next),
+                Completion::Info => {
                     if holds {
                         next.insert(key, value[1].clone());
                     }
@@ -64,10 +64,10 @@ fn constraining(h: &History) -> Vec<&Operation> {
     h.ops()
         .iter()
         .filter(|o| match (o.f, o.outcome) {
-            (OpFn::Read, Outcome::Ok) => true,
+            (OpFn::Read, Completion::Ok) => true,
             (OpFn::Read, _) => false,
             (OpFn::Cas, _) => true,
-            (_, Outcome::Fail) => false,
+            (_, Completion::Fail) => false,
             _ => true,
         })
         .collect()
@@ -81,7 +81,7 @@ fn brute_force(h: &History) -> bool {
         if ops
             .iter()
             .zip(used.iter())
-            .all(|(o, &u)| u || o.outcome == Outcome::Info)
+            .all(|(o, &u)| u || o.outcome == Completion::Info)
         {
             return true;
         }
@@ -91,7 +91,7 @@ fn brute_force(h: &History) -> bool {
             }
             // Every determinate operation that precedes it must be placed.
             let ready = (0..ops.len())
-                .all(|j| used[j] || !ops[j].precedes(ops[i]) || ops[j].outcome == Outcome::Info);
+                .all(|j| used[j] || !ops[j].precedes(ops[i]) || ops[j].outcome == Completion::Info);
             if !ready {
                 continue;
             }
@@ -126,7 +126,7 @@ fn brute_force_memo(h: &History) -> bool {
         if ops
             .iter()
             .zip(used.iter())
-            .all(|(o, &u)| u || o.outcome == Outcome::Info)
+            .all(|(o, &u)| u || o.outcome == Completion::Info)
         {
             return true;
         }
@@ -138,7 +138,7 @@ fn brute_force_memo(h: &History) -> bool {
                 continue;
             }
             let ready = (0..ops.len())
-                .all(|j| used[j] || !ops[j].precedes(ops[i]) || ops[j].outcome == Outcome::Info);
+                .all(|j| used[j] || !ops[j].precedes(ops[i]) || ops[j].outcome == Completion::Info);
             if !ready {
                 continue;
             }

@@ -9,7 +9,7 @@
 //! back.
 
 use super::{CheckError, CheckInput, Checker, Finding, Tallies, Tally, Verdict, secs};
-use crate::history::{OpFn, Operation, Outcome};
+use crate::history::{Completion, OpFn, Operation};
 
 /// Which requests count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -66,7 +66,7 @@ impl Default for Availability {
 }
 
 fn succeeded(o: &Operation) -> bool {
-    o.outcome == Outcome::Ok || (o.f == OpFn::Cas && o.outcome == Outcome::Fail)
+    o.outcome == Completion::Ok || (o.f == OpFn::Cas && o.outcome == Completion::Fail)
 }
 
 /// One window's counts.

@@ -11,7 +11,7 @@
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::{Fact, Facts, WriteRef};
-use crate::history::{History, KeyId, OpFn, OpValue, Outcome, ValueId};
+use crate::history::{Completion, History, KeyId, OpFn, OpValue, ValueId};
 
 /// The `lost-writes` checker.
 #[derive(Clone, Copy, Debug, Default)]
@@ -119,7 +119,7 @@ impl Checker for LostWrites {
             let mut acked = 0usize;
             let mut lost = Vec::new();
             for (i, o) in h.ops().iter().enumerate() {
-                if o.outcome != Outcome::Ok {
+                if o.outcome != Completion::Ok {
                     continue;
                 }
                 let v = match (o.f, o.value) {

@@ -24,7 +24,7 @@
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::Fact;
-use crate::history::{History, KeyId, OpFn, OpValue, Operation, Outcome, ValueId, describe};
+use crate::history::{Completion, History, KeyId, OpFn, OpValue, Operation, ValueId, describe};
 
 /// Per key: acknowledged writes' invoke positions, and the suffix minimum
 /// of (acknowledgement time, op).
@@ -43,7 +43,7 @@ struct Index<'a> {
 }
 
 fn written(o: &Operation) -> Option<ValueId> {
-    if o.outcome == Outcome::Fail {
+    if o.outcome == Completion::Fail {
         return None;
     }
     match (o.f, o.value) {
@@ -129,7 +129,7 @@ fn ok_reads(h: &History) -> impl Iterator<Item = (usize, &Operation)> {
     h.ops()
         .iter()
         .enumerate()
-        .filter(|(_, o)| o.f == OpFn::Read && o.outcome == Outcome::Ok)
+        .filter(|(_, o)| o.f == OpFn::Read && o.outcome == Completion::Ok)
 }
 
 fn line(o: &Operation) -> String {
@@ -205,7 +205,7 @@ impl Checker for StaleReads {
         // minimum of their acknowledgement times.
         let mut by_key: hashbrown::HashMap<Option<KeyId>, Vec<usize>> = hashbrown::HashMap::new();
         for (i, o) in ops.iter().enumerate() {
-            if o.outcome == Outcome::Ok && written(o).is_some() {
+            if o.outcome == Completion::Ok && written(o).is_some() {
                 by_key.entry(o.key).or_default().push(i);
             }
         }
@@ -279,9 +279,9 @@ impl Checker for ReadYourWrites {
         let mut bad = Violations::default();
         let mut checked = 0;
         for (i, o) in h.ops().iter().enumerate() {
-            if o.outcome == Outcome::Ok && written(o).is_some() {
+            if o.outcome == Completion::Ok && written(o).is_some() {
                 own.insert((o.process, o.key), i);
-            } else if o.f == OpFn::Read && o.outcome == Outcome::Ok {
+            } else if o.f == OpFn::Read && o.outcome == Completion::Ok {
                 let Ok(v) = idx.version(o) else { continue };
                 checked += 1;
                 if let Some(&w) = own.get(&(o.process, o.key))

@@ -183,7 +183,7 @@ impl fmt::Display for OpFn {
 /// How an operation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum Completion {
     /// Took effect exactly once.
     Ok,
     /// Took no effect (a failed `cas` also observed that the compare failed).
@@ -236,7 +236,7 @@ pub struct Operation {
     /// Its argument, or for an ok read the value read.
     pub value: OpValue,
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: Completion,
     /// Position of the invoke event in the history (0-based event index).
     pub invoke: u32,
     /// Position of the completion event; `None` if it never completed.
@@ -259,7 +259,7 @@ impl Operation {
 
     /// True if the operation is indeterminate (`info` or never completed).
     pub fn is_info(&self) -> bool {
-        self.outcome == Outcome::Info
+        self.outcome == Completion::Info
     }
 }
 
@@ -857,7 +857,7 @@ impl History {
                     f,
                     key,
                     value,
-                    outcome: Outcome::Info,
+                    outcome: Completion::Info,
                     invoke: position,
                     complete: None,
                     invoke_line: line,
@@ -917,9 +917,9 @@ impl History {
                     _ => {}
                 }
                 op.outcome = match kind {
-                    EventType::Ok => Outcome::Ok,
-                    EventType::Fail => Outcome::Fail,
-                    _ => Outcome::Info,
+                    EventType::Ok => Completion::Ok,
+                    EventType::Fail => Completion::Fail,
+                    _ => Completion::Info,
                 };
                 op.complete = Some(position);
                 op.complete_line = line;
@@ -942,9 +942,9 @@ impl History {
             out[o.invoke as usize] = (i, EventType::Invoke);
             if let Some(c) = o.complete {
                 let kind = match o.outcome {
-                    Outcome::Ok => EventType::Ok,
-                    Outcome::Fail => EventType::Fail,
-                    Outcome::Info => EventType::Info,
+                    Completion::Ok => EventType::Ok,
+                    Completion::Fail => EventType::Fail,
+                    Completion::Info => EventType::Info,
                 };
                 out[c as usize] = (i, kind);
             }
@@ -986,17 +986,17 @@ pub fn describe(h: &History, op: &Operation) -> String {
         .unwrap_or_default();
     let body = match (op.f, op.value) {
         (OpFn::Read, x) => match op.outcome {
-            Outcome::Ok => format!("read -> {}", v.text(x.first())),
+            Completion::Ok => format!("read -> {}", v.text(x.first())),
             _ => "read".to_string(),
         },
         (f, OpValue::Pair(a, b)) => format!("{f} {} -> {}", v.text(a), v.text(b)),
         (f, OpValue::One(x)) => format!("{f} {}", v.text(x)),
     };
     let outcome = match op.outcome {
-        Outcome::Ok => "ok",
-        Outcome::Fail => "fail",
-        Outcome::Info if op.complete.is_some() => "info",
-        Outcome::Info => "pending",
+        Completion::Ok => "ok",
+        Completion::Fail => "fail",
+        Completion::Info if op.complete.is_some() => "info",
+        Completion::Info => "pending",
     };
     format!("p{} {body}{key} ({outcome})", op.process)
 }

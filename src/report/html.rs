@@ -20,7 +20,7 @@ use super::lanes::State;
 use super::replay::ReplayReport;
 use super::svg::{Band, Scale, esc, line_plot, num, ticks};
 use crate::check::{Tone, Verdict};
-use crate::history::{History, Outcome as OpOutcome};
+use crate::history::{Completion, History};
 use crate::run::Comparison;
 use crate::run::Outcome;
 use crate::run::effects::Ended;
@@ -552,9 +552,9 @@ fn timeline_svg(outcome: &Outcome, t0: f64, out: &mut String) {
                 }
                 drawn += 1;
                 let class = match op.outcome {
-                    OpOutcome::Ok => "ok",
-                    OpOutcome::Fail => "fail",
-                    OpOutcome::Info => "info",
+                    Completion::Ok => "ok",
+                    Completion::Fail => "fail",
+                    Completion::Info => "info",
                 };
                 let (xa, xb) = (sx.at(a), sx.at(b));
                 let bar = format!(
@@ -671,7 +671,7 @@ fn series_section(outcome: &Outcome, t0: f64, out: &mut String) {
             if let Some(t) = op.complete_time.or(op.invoke_time) {
                 let b = ((t as f64 / 1e9 / w) as usize).min(n - 1);
                 all[b] += 1;
-                ok[b] += u64::from(op.outcome == OpOutcome::Ok);
+                ok[b] += u64::from(op.outcome == Completion::Ok);
             }
         }
         let xs = (0..n).map(|i| (i as f64 * w - t0) / 60.0).collect();
@@ -1249,9 +1249,9 @@ fn history_check(b: &mut String, file: &str, h: &History, report: &crate::check:
                         "op linearized"
                     } else {
                         match ops[i].outcome {
-                            OpOutcome::Ok => "op other",
-                            OpOutcome::Fail => "op fail",
-                            OpOutcome::Info => "op info",
+                            Completion::Ok => "op other",
+                            Completion::Fail => "op fail",
+                            Completion::Info => "op info",
                         }
                     };
                     let (xa, xz) = (sx.at(a), sx.at(z));

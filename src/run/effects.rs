@@ -18,7 +18,7 @@
 //! `degrade_link` fault (which adds loss).
 
 use crate::check::{Fact, Facts, Tallies};
-use crate::history::{History, Outcome as OpOutcome};
+use crate::history::{Completion, History};
 use crate::net::{DropReason, NetStats};
 use crate::sim::FaultRecord;
 use crate::time::{SimDuration, SimTime};
@@ -240,7 +240,7 @@ pub fn fault_effects(
         let failed_operations = history
             .ops()
             .iter()
-            .filter(|op| op.outcome != OpOutcome::Ok)
+            .filter(|op| op.outcome != Completion::Ok)
             .filter_map(|op| op.complete_time.or(op.invoke_time))
             .filter(|&t| t >= from && t <= to)
             .count() as u64;

@@ -57,7 +57,7 @@ pub mod model;
 mod search;
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict};
-use crate::history::{self, History, KeyId, OpFn, OpValue, Operation, Outcome};
+use crate::history::{self, Completion, History, KeyId, OpFn, OpValue, Operation};
 use model::{AppendStates, Kernel, OTHER, Step};
 use rayon::prelude::*;
 use search::{Deepest, Limits, SOp, Search};
@@ -330,7 +330,7 @@ fn prepare(h: &History, group: &[u32]) -> Prepared {
     let values = h.values();
     let has_append = group
         .iter()
-        .any(|&i| ops[i as usize].f == OpFn::Append && ops[i as usize].outcome != Outcome::Fail);
+        .any(|&i| ops[i as usize].f == OpFn::Append && ops[i as usize].outcome != Completion::Fail);
     let mut kernel = Kernel {
         appends: has_append.then(AppendStates::new),
     };
@@ -350,7 +350,7 @@ fn prepare(h: &History, group: &[u32]) -> Prepared {
         let mut reads: Vec<String> = group
             .iter()
             .map(|&i| &ops[i as usize])
-            .filter(|o| o.f == OpFn::Read && o.outcome == Outcome::Ok)
+            .filter(|o| o.f == OpFn::Read && o.outcome == Completion::Ok)
             .filter_map(|o| values.as_string(o.value.first()))
             .collect();
         reads.sort_unstable();
@@ -388,15 +388,15 @@ fn prepare(h: &History, group: &[u32]) -> Prepared {
             continue;
         }
         let step = match (o.f, o.outcome, o.value) {
-            (OpFn::Read, Outcome::Ok, v) => Step::Read(id(v.first())),
+            (OpFn::Read, Completion::Ok, v) => Step::Read(id(v.first())),
             (OpFn::Read, _, _) => continue,
-            (OpFn::Write | OpFn::Append, Outcome::Fail, _) => continue,
+            (OpFn::Write | OpFn::Append, Completion::Fail, _) => continue,
             (OpFn::Write, _, v) => Step::Write(id(v.first())),
             (OpFn::Append, _, v) => Step::Append(id(v.first())),
             (OpFn::Cas, outcome, OpValue::Pair(a, b)) => match outcome {
-                Outcome::Ok => Step::CasOk(id(a), id(b)),
-                Outcome::Fail => Step::CasFail(id(a)),
-                Outcome::Info => Step::CasInfo(id(a), id(b)),
+                Completion::Ok => Step::CasOk(id(a), id(b)),
+                Completion::Fail => Step::CasFail(id(a)),
+                Completion::Info => Step::CasInfo(id(a), id(b)),
             },
             (OpFn::Cas, _, OpValue::One(_)) => continue,
         };
@@ -452,7 +452,7 @@ fn limits(b: Budget) -> Limits {
 
 /// The outcome of one key.
 struct KeyResult {
-    outcome: search::Outcome,
+    outcome: search::Completion,
     states: u64,
     ops: usize,
     /// The deepest configuration the search reached (for a witness).
@@ -471,7 +471,7 @@ fn check_group(h: &History, group: &[u32], budget: Budget) -> KeyResult {
     };
     let outcome = search.run(0, None, &mut deepest);
     let states = search.stats.states;
-    let failed = outcome == search::Outcome::NotLinearizable;
+    let failed = outcome == search::Completion::NotLinearizable;
     KeyResult {
         outcome,
         states,
@@ -525,11 +525,11 @@ fn check_in_rounds(
             match r.outcome {
                 // Out of this round's states (not of memory, which a
                 // bigger round would not add): try again.
-                search::Outcome::Exhausted(n) if !last && n >= states => {
+                search::Completion::Exhausted(n) if !last && n >= states => {
                     again.push(g);
                     done.push((g, r));
                 }
-                search::Outcome::NotLinearizable => {
+                search::Completion::NotLinearizable => {
                     failed = true;
                     done.push((g, r));
                 }
@@ -589,7 +589,7 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
     let key_name = |g: usize| key_of(g).map(|k| h.key_name(k).to_string());
     if let Some((g, r)) = results
         .iter()
-        .find(|(_, r)| r.outcome == search::Outcome::NotLinearizable)
+        .find(|(_, r)| r.outcome == search::Completion::NotLinearizable)
     {
         report.verdict = Verdict::Invalid;
         if opts.witness {
@@ -610,12 +610,12 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
         }
     } else if let Some((g, r)) = results
         .iter()
-        .find(|(_, r)| matches!(r.outcome, search::Outcome::Exhausted(_)))
+        .find(|(_, r)| matches!(r.outcome, search::Completion::Exhausted(_)))
     {
         report.verdict = Verdict::Unknown;
         let unknown = results
             .iter()
-            .filter(|(_, r)| matches!(r.outcome, search::Outcome::Exhausted(_)))
+            .filter(|(_, r)| matches!(r.outcome, search::Completion::Exhausted(_)))
             .count();
         report.reason = Some(format!(
             "search budget exhausted on {unknown} key(s), first {}: {} states stored (limits: {} states, {} MiB per key); the other keys are linearizable",
@@ -660,7 +660,7 @@ fn run_subset(
     kernel: &mut Kernel,
     budget: Budget,
     initial: u32,
-) -> (search::Outcome, u64) {
+) -> (search::Completion, u64) {
     let mut s = Search::new(sops, kernel, limits(budget));
     let outcome = s.run(initial, None, &mut Deepest::default());
     (outcome, s.stats.states)
@@ -779,9 +779,9 @@ fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool, bool) {
         let (outcome, used) = run_subset(sops, &mut fresh(), b, start);
         left.set(left.get().saturating_sub(used.max(1)));
         match outcome {
-            search::Outcome::NotLinearizable => Some(true),
-            search::Outcome::Linearizable => Some(false),
-            search::Outcome::Exhausted(_) => {
+            search::Completion::NotLinearizable => Some(true),
+            search::Completion::Linearizable => Some(false),
+            search::Completion::Exhausted(_) => {
                 left.set(0);
                 None
             }

@@ -58,7 +58,7 @@ pub(crate) struct Limits {
 
 /// How a search ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub(crate) enum Completion {
     Linearizable,
     NotLinearizable,
     /// Out of budget, with the number of states stored.
@@ -437,7 +437,7 @@ impl<'a> Search<'a> {
         initial: u32,
         record_depth: Option<u32>,
         deepest: &mut Deepest,
-    ) -> Outcome {
+    ) -> Completion {
         let mut tracker = Tracker::default();
         let outcome = self.run_inner(initial, record_depth, deepest, &mut tracker);
         if deepest.track {
@@ -470,7 +470,7 @@ impl<'a> Search<'a> {
         record_depth: Option<u32>,
         deepest: &mut Deepest,
         tracker: &mut Tracker,
-    ) -> Outcome {
+    ) -> Completion {
         let track = deepest.track;
         let det = self.det;
         let head = self.head();
@@ -480,7 +480,7 @@ impl<'a> Search<'a> {
         let mut recorded = false;
         // `None`: a new configuration was just entered.
         let mut cursor: Option<Cursor> = None;
-        let exhausted = |s: &Self| Outcome::Exhausted(s.stats.states);
+        let exhausted = |s: &Self| Completion::Exhausted(s.stats.states);
         // A read of a value nothing before its return can produce fails
         // every order: no search needed.
         for op in 0..det {
@@ -494,7 +494,7 @@ impl<'a> Search<'a> {
                     tracker.depth = Some(0);
                     tracker.blocked = self.blocked_now();
                 }
-                return Outcome::NotLinearizable;
+                return Completion::NotLinearizable;
             }
         }
         loop {
@@ -516,7 +516,7 @@ impl<'a> Search<'a> {
                         tracker.blocked = self.blocked_now();
                     }
                     if self.lifted == det {
-                        return Outcome::Linearizable;
+                        return Completion::Linearizable;
                     }
                     // On append keys, a pending read a little further on
                     // that no order can satisfy any more fails this
@@ -619,7 +619,7 @@ impl<'a> Search<'a> {
             // Backtrack: undo frames until one has siblings left to try.
             cursor = loop {
                 let Some(frame) = stack.pop() else {
-                    return Outcome::NotLinearizable;
+                    return Completion::NotLinearizable;
                 };
                 tracker.common = tracker.common.min(stack.len());
                 self.clear(frame.op);

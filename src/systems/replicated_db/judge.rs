@@ -18,7 +18,7 @@ use crate::check::session::StaleReads;
 use crate::check::split_brain::SplitBrain;
 use crate::check::{CheckInput, Suite, SuiteReport};
 use crate::fault::FaultSchedule;
-use crate::history::{EventType, History, KeyId, OpFn, OpValue, Outcome, ValueId};
+use crate::history::{EventType, History, KeyId, OpFn, OpValue, Completion, ValueId};
 use crate::sim::{NodeId, Simulation};
 use crate::stats::percentile;
 use crate::systems::{Judgement, TimelineEntry};
@@ -555,7 +555,7 @@ fn lost_per_cluster(
     let mut lost = vec![0usize; authority.len()];
     let values = history.values();
     for op in history.ops() {
-        if op.outcome != Outcome::Ok || op.f != OpFn::Write {
+        if op.outcome != Completion::Ok || op.f != OpFn::Write {
             continue;
         }
         let Some(k) = op.key else { continue };
