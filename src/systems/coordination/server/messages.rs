@@ -11,6 +11,30 @@ impl Server {
         let now = ctx.now();
         let peer = self.w.server_index(from);
         match msg {
+            Msg::Connect { .. }
+            | Msg::Ping { .. }
+            | Msg::Read { .. }
+            | Msg::Write { .. }
+            | Msg::StepDown
+            | Msg::SetInitLimit(_) => self.on_client(ctx, from, msg),
+            Msg::Vote { .. } | Msg::VoteReply { .. } | Msg::NewLeader { .. } | Msg::NewLeaderAck { .. } => {
+                self.on_election(ctx, from, now, peer, msg)
+            }
+            Msg::Learn { .. } | Msg::SyncPart { .. } | Msg::SyncDone { .. } | Msg::SyncFailed { .. } => {
+                self.on_sync(ctx, from, peer, msg)
+            }
+            Msg::Heartbeat { .. }
+            | Msg::HeartbeatAck { .. }
+            | Msg::Propose { .. }
+            | Msg::Ack { .. }
+            | Msg::Commit { .. } => self.on_replication(ctx, from, now, peer, msg),
+            _ => {}
+        }
+    }
+
+    /// Clients: connects, pings, reads, writes (forwarded to the leader), and the operators' step-down and `init_limit` commands.
+    fn on_client(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, msg: Msg) {
+        match msg {
             Msg::Connect {
                 generation,
                 session,
@@ -80,6 +104,13 @@ impl Server {
                 self.become_looking(ctx);
             }
             Msg::SetInitLimit(t) => self.init_limit = t,
+            _ => {}
+        }
+    }
+
+    /// Elections: votes and their replies, a new leader's announcement and its acknowledgements.
+    fn on_election(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, now: SimTime, peer: Option<usize>, msg: Msg) {
+        match msg {
             Msg::Vote { term, last } => {
                 let Some(_) = peer else { return };
                 if self.observer {
@@ -217,6 +248,13 @@ impl Server {
                     self.obs_last_ack[k] = now;
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Learners: sync requests, chunks, and a sync done or failed.
+    fn on_sync(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, peer: Option<usize>, msg: Msg) {
+        match msg {
             Msg::Learn { last, .. } => {
                 let voter_syncing = peer.is_some();
                 if self.role == ZkRole::Leading && (self.serving || voter_syncing) {
@@ -263,6 +301,13 @@ impl Server {
             {
                 self.learning_failed(ctx);
             }
+            _ => {}
+        }
+    }
+
+    /// Replication: heartbeats and their acknowledgements, proposals, acks and commits.
+    fn on_replication(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, now: SimTime, peer: Option<usize>, msg: Msg) {
+        match msg {
             Msg::Heartbeat { term, .. }
                 if !self.observer
                     && self.role == ZkRole::Looking
@@ -365,6 +410,7 @@ impl Server {
             _ => {}
         }
     }
+
 
     pub(super) fn close_session(&mut self, ctx: &mut Ctx<'_, CoordNode>, session: u64) {
         let gone: Vec<NodeId> = self
