@@ -1,0 +1,284 @@
+//! Runbook commands a host is sent (drops, wipes, restores, settings), and
+//! incoming transfers.
+
+use super::*;
+
+impl Host {
+    pub(super) fn drop_database(&mut self, ctx: &mut Ctx<'_, DurableNode>, by: Arc<str>) {
+        self.advance(ctx.now());
+        let d = self.data.as_mut().expect("serving");
+        d.writes.clear();
+        d.present = false;
+        d.lsn = d.lsn.saturating_add(1024);
+        self.log.push(Rec {
+            lsn: d.lsn,
+            at: ctx.now(),
+            kind: RecKind::Drop(by.clone()),
+        });
+        ctx.record(Obs::Destroyed { by });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn command(
+        &mut self,
+        ctx: &mut Ctx<'_, DurableNode>,
+        actor: NodeId,
+        step: u32,
+        action: Action,
+        destructive: bool,
+        intended: String,
+        credential: Option<Credential>,
+    ) {
+        let Some(_) = self.admit(ctx, actor) else {
+            return;
+        };
+        let done = |ctx: &mut Ctx<'_, DurableNode>, ok: bool, detail: String| {
+            ctx.send(actor, Msg::Done { step, ok, detail });
+        };
+        if let Err(e) = self.exposure.authorize(credential.as_ref()) {
+            return done(ctx, false, format!("{}: {e}", self.name));
+        }
+        let primary = self.serving_primary();
+        if let Err(e) = self
+            .cfg
+            .guards
+            .allow(destructive, &intended, &self.name, primary)
+        {
+            return done(ctx, false, format!("refused: {e}"));
+        }
+        ctx.send(actor, Msg::Started { step });
+        let me = self.name.clone();
+        match action {
+            Action::Wipe => {
+                if self.data.is_none() {
+                    return done(
+                        ctx,
+                        true,
+                        format!("{me}: the data directory was already empty"),
+                    );
+                }
+                let by: Arc<str> = Arc::from(format!(
+                    "wipe of {me} by {} (step {step})",
+                    ctx.node_name(actor)
+                ));
+                ctx.record(Obs::Destroyed { by });
+                self.data = None;
+                self.up = false;
+                self.stop_serving();
+                self.sync_role(ctx);
+                done(
+                    ctx,
+                    true,
+                    format!("{me}: data directory deleted; the server stopped"),
+                )
+            }
+            Action::DropDatabase => {
+                if !self.up {
+                    return done(ctx, false, format!("{me}: the server is not running"));
+                }
+                if self.member != Member::Primary {
+                    return done(ctx, false, format!("{me}: read-only (not the primary)"));
+                }
+                if !primary {
+                    return done(ctx, true, format!("{me}: no database to drop"));
+                }
+                let by: Arc<str> = Arc::from(format!(
+                    "drop_database by {} (step {step})",
+                    ctx.node_name(actor)
+                ));
+                self.drop_database(ctx, by);
+                done(ctx, true, format!("{me}: database dropped"))
+            }
+            Action::BaseBackup { from } => {
+                if self.data.as_ref().is_some_and(|d| d.present) {
+                    return done(ctx, false, format!("{me}: the data directory is not empty"));
+                }
+                if self.recovering.is_some() {
+                    return done(ctx, false, format!("{me}: a transfer is already running"));
+                }
+                // An earlier run the operator gave up on is killed first.
+                if let Some(old) = self.incoming.take()
+                    && old.kind == IncomingKind::Base
+                {
+                    ctx.send(
+                        old.src,
+                        Msg::BaseCancel {
+                            transfer: old.transfer,
+                        },
+                    );
+                }
+                let src = self.wiring.host(&from);
+                self.start_incoming(ctx, IncomingKind::Base, src, actor, step);
+                ctx.send(
+                    src,
+                    Msg::StartBase {
+                        transfer: self.incoming.as_ref().expect("set").transfer,
+                    },
+                );
+            }
+            Action::Cancel => {
+                // Only the step being cancelled (a later one may be running).
+                if let Some(inc) = self
+                    .incoming
+                    .take_if(|i| i.step == step && i.actor == actor)
+                {
+                    if inc.kind == IncomingKind::Base {
+                        ctx.send(
+                            inc.src,
+                            Msg::BaseCancel {
+                                transfer: inc.transfer,
+                            },
+                        );
+                    }
+                    done(ctx, true, format!("{me}: transfer abandoned"))
+                } else {
+                    done(ctx, true, format!("{me}: nothing to cancel"))
+                }
+            }
+            Action::Set { setting, value } => {
+                match setting {
+                    Setting::MaxWalSenders => self.pending_senders = Some(value),
+                    Setting::MaxConnections => self.pending_connections = Some(value),
+                }
+                done(
+                    ctx,
+                    true,
+                    format!("{me}: {setting:?} = {value} at the next restart"),
+                )
+            }
+            Action::Restart => {
+                if self.data.is_none() {
+                    return done(ctx, false, format!("{me}: no data directory"));
+                }
+                if let Some(v) = self.pending_senders.take() {
+                    self.max_senders = v;
+                }
+                if let Some(v) = self.pending_connections.take() {
+                    self.max_connections = v;
+                }
+                self.stop_serving();
+                let sem = self.cfg.postgres.semaphores;
+                let need = self.max_connections.saturating_add(self.max_senders);
+                if self.postgres() && sem > 0 && need > sem {
+                    self.up = false;
+                    self.sync_role(ctx);
+                    return done(
+                        ctx,
+                        false,
+                        format!(
+                            "{me}: could not create semaphores: max_connections + max_wal_senders = {need} needs more than the {sem} the kernel grants; the server is down"
+                        ),
+                    );
+                }
+                self.up = true;
+                self.last_tick = ctx.now();
+                self.sync_role(ctx);
+                done(ctx, true, format!("{me}: restarted"))
+            }
+            Action::Stop => {
+                self.up = false;
+                self.stop_serving();
+                self.sync_role(ctx);
+                done(ctx, true, format!("{me}: shut down, data kept"))
+            }
+            Action::Start { as_primary } => {
+                if self.data.is_none() {
+                    return done(ctx, false, format!("{me}: no data directory"));
+                }
+                self.up = true;
+                self.broken = false;
+                self.last_tick = ctx.now();
+                if as_primary {
+                    self.member = Member::Primary;
+                    self.upstream = None;
+                    self.log.clear();
+                } else {
+                    self.member = Member::Replica;
+                    self.upstream = self.primary_hint.filter(|&p| p != ctx.id());
+                }
+                self.sync_role(ctx);
+                let how = if as_primary {
+                    "on its own, as primary"
+                } else {
+                    "as a member following the primary"
+                };
+                done(ctx, true, format!("{me}: started {how}"))
+            }
+            Action::Promote => {
+                if !self.up || self.data.is_none() {
+                    return done(ctx, false, format!("{me}: not running"));
+                }
+                self.apply_relay(ctx, true);
+                self.advance(ctx.now());
+                self.log.clear();
+                self.become_primary(ctx);
+                self.sync_role(ctx);
+                done(ctx, true, format!("{me}: promoted to primary"))
+            }
+            Action::PauseApply => {
+                self.paused = true;
+                let n = self.data.as_ref().map_or(0, |d| d.relay.len());
+                done(ctx, true, format!("{me}: replay paused, {n} records held"))
+            }
+            Action::Snapshot => {
+                let Some(d) = self.data.as_ref() else {
+                    return done(ctx, false, format!("{me}: nothing to snapshot"));
+                };
+                let wait = transfer_time(d.bytes, self.cfg.host[self.index].snapshot_mbps);
+                ctx.set_timer(
+                    wait,
+                    Timer::SnapshotDone {
+                        step,
+                        actor,
+                        data: Arc::new(d.clone()),
+                        data_at: ctx.now(),
+                    },
+                );
+            }
+            Action::Restore { from } => {
+                if self.data.as_ref().is_some_and(|d| d.present) {
+                    return done(
+                        ctx,
+                        false,
+                        format!("{me}: the database is there; nothing to restore"),
+                    );
+                }
+                if self.incoming.is_some() || self.recovering.is_some() {
+                    return done(ctx, false, format!("{me}: a transfer is already running"));
+                }
+                let source = match from {
+                    RestoreFrom::Newest => None,
+                    RestoreFrom::Host(h) => Some(self.wiring.host(&h)),
+                };
+                self.start_incoming(ctx, IncomingKind::Restore, self.wiring.store, actor, step);
+                ctx.send(
+                    self.wiring.store,
+                    Msg::Fetch {
+                        transfer: self.incoming.as_ref().expect("set").transfer,
+                        source,
+                        before: ctx.now(),
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn start_incoming(
+        &mut self,
+        ctx: &mut Ctx<'_, DurableNode>,
+        kind: IncomingKind,
+        src: NodeId,
+        actor: NodeId,
+        step: u32,
+    ) {
+        self.next_transfer = self.next_transfer.wrapping_add(1);
+        let transfer = (ctx.id().0 << 12) | (self.next_transfer & 0xfff);
+        self.incoming = Some(Incoming {
+            transfer,
+            kind,
+            src,
+            actor,
+            step,
+        });
+    }
+}
