@@ -90,6 +90,41 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         meta: Vec::new(),
         timed: Vec::new(),
     };
+    let sites = site_processes(scenario, outcome, &mut ev);
+    lane_threads(outcome, &sites, end, &mut ev);
+    run_threads(outcome, end, &mut ev);
+    counters(outcome, &mut ev);
+    let (chosen, first_fault, left_out) = message_flows(outcome, &sites, &mut ev);
+    ev.timed.sort_by_key(|(t, order, n, _)| (*t, *order, *n));
+    let mut all = ev.meta;
+    all.extend(ev.timed.into_iter().map(|(.., v)| v));
+    let doc = json!({
+        "traceEvents": all,
+        "displayTimeUnit": "ms",
+        "metadata": {
+            "scenario": scenario,
+            "design": outcome.design,
+            "seed": outcome.seed,
+            "fingerprint": outcome.fingerprint.to_string(),
+            "time_unit": "simulated microseconds",
+            "messages_drawn": chosen,
+            "messages_drawn_from_us": us(first_fault),
+            "messages_left_out": left_out,
+            "trace_records_not_kept": outcome.trace_truncated,
+        }
+    });
+    let mut text = doc.to_string();
+    text.push('\n');
+    text
+}
+
+/// Sites as processes (pid 2 on), in the order their nodes come, after the
+/// run's own process.
+fn site_processes<'a>(
+    scenario: &str,
+    outcome: &'a Outcome,
+    ev: &mut Events,
+) -> IndexMap<&'a str, u64> {
     // Sites as processes, in the order their nodes come.
     let mut sites: IndexMap<&str, u64> = IndexMap::new();
     for site in outcome.places.values() {
@@ -100,6 +135,13 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
     for (site, pid) in &sites {
         ev.name_process(*pid, &format!("site {site}"), *pid);
     }
+    sites
+}
+
+/// A thread per lane, in its site's process: roles and declared states as
+/// slices with an instant at each change, impairment, the system's own
+/// facts as instants.
+fn lane_threads(outcome: &Outcome, sites: &IndexMap<&str, u64>, end: u64, ev: &mut Events) {
     let mut next_tid: IndexMap<u64, u64> = IndexMap::new();
     let mut tid_for = |pid: u64| {
         let t = next_tid.entry(pid).or_insert(0);
@@ -146,6 +188,12 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
             }
         }
     }
+}
+
+/// The run's own threads: a thread per fault entry while in force, the
+/// system's timeline, and the violations (split brain per shard, lost
+/// writes).
+fn run_threads(outcome: &Outcome, end: u64, ev: &mut Events) {
     // Faults, one thread each.
     let mut tid = 0;
     let mut run_tid = |name: &str, ev: &mut Events| {
@@ -157,7 +205,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         if e.ended == Ended::NotReached {
             continue;
         }
-        let t = run_tid(&format!("fault #{}", e.entry), &mut ev);
+        let t = run_tid(&format!("fault #{}", e.entry), ev);
         let args = json!({"effect": e.line(0.0), "entry": e.entry});
         if e.ended == Ended::Instant {
             ev.instant(PID_RUN, t, &e.fault, "fault", e.from.as_nanos());
@@ -173,7 +221,7 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         }
     }
     // The system's timeline.
-    let t = run_tid("timeline", &mut ev);
+    let t = run_tid("timeline", ev);
     for e in outcome
         .timeline
         .iter()
@@ -203,12 +251,12 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
                 ) else {
                     continue;
                 };
-                let t = run_tid(&format!("{} · {shard}", f.name), &mut ev);
+                let t = run_tid(&format!("{} · {shard}", f.name), ev);
                 ev.slice((PID_RUN, t), &f.name, "violation", a, b.max(a), o.clone());
             }
         }
         if let Some(lost) = f.witness.get("lost").and_then(Value::as_array) {
-            let t = run_tid(&format!("{}: acknowledged, then lost", f.name), &mut ev);
+            let t = run_tid(&format!("{}: acknowledged, then lost", f.name), ev);
             for i in lost.iter().filter_map(Value::as_u64).take(LOST_MAX) {
                 if let Some(op) = outcome.history.ops().get(i as usize)
                     && let Some(at) = op.complete_time
@@ -228,6 +276,10 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
             }
         }
     }
+}
+
+/// Counters from the series.
+fn counters(outcome: &Outcome, ev: &mut Events) {
     // Counters from the series.
     let step = outcome.series_step.as_nanos();
     for (name, ys) in &outcome.series {
@@ -243,6 +295,16 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
             );
         }
     }
+}
+
+/// Messages as flows between per-node message threads: at most
+/// [`MESSAGES_MAX`], from 5 s before the first fault. Returns how many were
+/// drawn, from when, and how many were left out.
+fn message_flows(
+    outcome: &Outcome,
+    sites: &IndexMap<&str, u64>,
+    ev: &mut Events,
+) -> (usize, u64, usize) {
     // Messages, as flows between per-node message threads.
     let names: Vec<(&String, &String)> = outcome.places.iter().collect();
     let mut msg_tid: IndexMap<u32, (u64, u64)> = IndexMap::new();
@@ -278,33 +340,13 @@ pub fn chrome_trace(scenario: &str, outcome: &Outcome) -> String {
         if names.is_empty() {
             break;
         }
-        let (sp, st) = thread(m.from, &mut ev);
-        let (rp, rt) = thread(m.to, &mut ev);
+        let (sp, st) = thread(m.from, ev);
+        let (rp, rt) = thread(m.to, ev);
         let (s, a) = (m.sent.as_nanos(), m.arrived.as_nanos());
         ev.push(s, false, json!({"ph": "X", "name": "send", "cat": "message", "pid": sp, "tid": st, "ts": us(s), "dur": 1}));
         ev.push(s, false, json!({"ph": "s", "name": "message", "cat": "message", "id": k, "pid": sp, "tid": st, "ts": us(s)}));
         ev.push(a, false, json!({"ph": "X", "name": "arrive", "cat": "message", "pid": rp, "tid": rt, "ts": us(a), "dur": 1}));
         ev.push(a, false, json!({"ph": "f", "bp": "e", "name": "message", "cat": "message", "id": k, "pid": rp, "tid": rt, "ts": us(a)}));
     }
-    ev.timed.sort_by_key(|(t, order, n, _)| (*t, *order, *n));
-    let mut all = ev.meta;
-    all.extend(ev.timed.into_iter().map(|(.., v)| v));
-    let doc = json!({
-        "traceEvents": all,
-        "displayTimeUnit": "ms",
-        "metadata": {
-            "scenario": scenario,
-            "design": outcome.design,
-            "seed": outcome.seed,
-            "fingerprint": outcome.fingerprint.to_string(),
-            "time_unit": "simulated microseconds",
-            "messages_drawn": chosen.len(),
-            "messages_drawn_from_us": us(first_fault),
-            "messages_left_out": left_out,
-            "trace_records_not_kept": outcome.trace_truncated,
-        }
-    });
-    let mut text = doc.to_string();
-    text.push('\n');
-    text
+    (chosen.len(), first_fault, left_out)
 }
