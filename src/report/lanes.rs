@@ -169,22 +169,23 @@ pub fn site_of<'a>(outcome: &'a Outcome, lane: &Lane) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-/// The system's own facts ([`Fact::Custom`]) recorded by `node`: (time in
-/// ns, kind), in time order, for marks on its lanes.
-pub fn marks<'a>(facts: &'a Facts, node: &str) -> Vec<(u64, &'a str)> {
-    let mut out: Vec<(u64, &str)> = facts
-        .facts
-        .iter()
-        .filter_map(|f| match f {
-            Fact::Custom {
-                time,
-                node: n,
-                kind,
-                ..
-            } if n == node => Some((*time, kind.as_str())),
-            _ => None,
-        })
-        .collect();
-    out.sort_by_key(|m| m.0);
+/// The system's own facts ([`Fact::Custom`]), by the node that recorded
+/// them: (time in ns, kind), in time order, for marks on its lanes. Read
+/// once per picture, so drawing each lane does not scan every fact.
+pub fn marks(facts: &Facts) -> IndexMap<&str, Vec<(u64, &str)>> {
+    let mut out: IndexMap<&str, Vec<(u64, &str)>> = IndexMap::new();
+    for f in &facts.facts {
+        if let Fact::Custom {
+            time, node, kind, ..
+        } = f
+        {
+            out.entry(node.as_str())
+                .or_default()
+                .push((*time, kind.as_str()));
+        }
+    }
+    for v in out.values_mut() {
+        v.sort_by_key(|m| m.0);
+    }
     out
 }

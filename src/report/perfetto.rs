@@ -142,6 +142,7 @@ fn site_processes<'a>(
 /// slices with an instant at each change, impairment, the system's own
 /// facts as instants.
 fn lane_threads(outcome: &Outcome, sites: &IndexMap<&str, u64>, end: u64, ev: &mut Events) {
+    let marks = super::lanes::marks(&outcome.facts);
     let mut next_tid: IndexMap<u64, u64> = IndexMap::new();
     let mut tid_for = |pid: u64| {
         let t = next_tid.entry(pid).or_insert(0);
@@ -160,7 +161,7 @@ fn lane_threads(outcome: &Outcome, sites: &IndexMap<&str, u64>, end: u64, ev: &m
             None => lane.name.clone(),
         };
         ev.name_thread(pid, tid, &name);
-        for (at, kind) in super::lanes::marks(&outcome.facts, &lane.name) {
+        for &(at, kind) in marks.get(lane.name.as_str()).into_iter().flatten() {
             ev.instant(pid, tid, kind, "fact", at);
         }
         for (i, span) in lane.spans.iter().enumerate() {

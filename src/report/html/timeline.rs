@@ -390,6 +390,7 @@ impl<'a> Frame<'a> {
         let mut site = "";
         let mut lane_ys: Vec<(&str, f64)> = Vec::new();
         let split = splits(outcome);
+        let marks = crate::report::lanes::marks(&outcome.facts);
         for l in all.iter().take(shown) {
             if l.site != site {
                 site = &l.site;
@@ -441,7 +442,7 @@ impl<'a> Frame<'a> {
                     );
                 }
             }
-            for (at, kind) in crate::report::lanes::marks(&outcome.facts, &l.name) {
+            for &(at, kind) in marks.get(l.name.as_str()).into_iter().flatten() {
                 let a = at as f64 / 1e9;
                 if a > from && a < to {
                     let xa = sx.at(a);
