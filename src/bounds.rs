@@ -95,3 +95,6 @@ pub fn interval(field: impl Into<String>, value: SimDuration) -> Result<(), (Str
     }
     Ok(())
 }
+
+/// Seeds one `radius` runs per case and design (shard the work for more).
+pub const SEEDS_MAX: u64 = 10_000;

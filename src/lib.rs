@@ -66,6 +66,10 @@ pub mod systems;
 // The pipeline: one run, comparisons, sweeps, analysis.
 pub mod run;
 
+// Blast radius: every failure unit injected, ranked by consequence, beside
+// what structure predicts.
+pub mod radius;
+
 // What clients saw, what nodes recorded, and the checkers that judge them.
 pub mod check;
 pub mod history;

@@ -36,6 +36,40 @@ impl TraceTo {
     }
 }
 
+/// Failure units injected into a replay (as a `radius` row replays).
+pub struct Injection {
+    pub units: Vec<blastradius::radius::Unit>,
+    pub at: Option<blastradius::SimDuration>,
+    pub lasting: blastradius::radius::Lasting,
+    pub drop_schedule: bool,
+}
+
+impl Injection {
+    /// The scenario with the units injected into its fault schedule (none:
+    /// as it is); the error names the flag.
+    fn apply(
+        &self,
+        scenario: &mut blastradius::scenario::Scenario,
+        design: Option<&str>,
+    ) -> Result<(), String> {
+        if self.units.is_empty() {
+            return Ok(());
+        }
+        let at = self.at.unwrap_or(scenario.t0_at);
+        scenario.faults = blastradius::radius::injected_schedule(
+            scenario,
+            design,
+            &self.units,
+            at,
+            self.lasting,
+            !self.drop_schedule,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn replay(
     name: &str,
     design: Option<&str>,
@@ -43,12 +77,17 @@ pub fn replay(
     format: Format,
     check_determinism: bool,
     trace: TraceTo,
+    injection: &Injection,
     deadline: std::time::Duration,
 ) -> Result<ExitCode> {
-    let (scenario, command) = match load_named(name) {
+    let (mut scenario, command) = match load_named(name) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
+    if let Err(e) = injection.apply(&mut scenario, design) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
     let seed = Seed(seed_for(seed, &scenario));
     let once = || {
         let mut options = super::watch(deadline, true);

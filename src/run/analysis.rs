@@ -89,8 +89,8 @@ impl Analysis {
             })
             .collect();
         let equipment = match scenario.placements(design) {
-            Ok((topology, nodes)) if !topology.equipment().is_empty() => {
-                analysis::equipment_impact(&topology, &nodes)
+            Ok(p) if !p.topology.equipment().is_empty() => {
+                analysis::equipment_impact(&p.topology, &p.nodes)
             }
             _ => Vec::new(),
         };

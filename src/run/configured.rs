@@ -9,10 +9,9 @@
 use super::outcome::Outcome;
 use super::pipeline::{World, build, execute};
 use crate::rng::Seed;
+use crate::systems::deploy::Placements;
 use crate::systems::{BuildError, Deployment, System};
 use crate::time::SimDuration;
-use crate::topology::Topology;
-use crate::topology::analysis::Placement;
 use std::fmt;
 use std::sync::Arc;
 
@@ -22,6 +21,8 @@ pub trait Configured: Send + Sync {
     fn table(&self) -> &'static str;
     /// Length of one series step.
     fn series_step(&self) -> SimDuration;
+    /// [`System::harm_metrics`].
+    fn harm_metrics(&self) -> &'static [&'static str];
     /// Deploys, runs and judges once.
     fn run(&self, world: &World<'_>, seed: Seed) -> Result<Outcome, BuildError>;
     /// Deploys and installs the faults without running: what a scenario
@@ -31,7 +32,7 @@ pub trait Configured: Send + Sync {
     /// Deploys without running: the topology as the deployment left it
     /// (with any sites the system generates) and every node's name, site
     /// and failure-domain path, for `analyze`.
-    fn placements(&self, world: &World<'_>) -> Result<(Topology, Vec<Placement>), BuildError>;
+    fn placements(&self, world: &World<'_>) -> Result<Placements, BuildError>;
 }
 
 impl fmt::Debug for dyn Configured {
@@ -55,6 +56,10 @@ impl<S: System> Configured for ConfiguredSystem<S> {
         self.system.table()
     }
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        self.system.harm_metrics()
+    }
+
     fn series_step(&self) -> SimDuration {
         self.system.series_step(&self.config)
     }
@@ -67,7 +72,7 @@ impl<S: System> Configured for ConfiguredSystem<S> {
         build(&*self.system, &self.config, world, Seed(0)).map(|_| ())
     }
 
-    fn placements(&self, world: &World<'_>) -> Result<(Topology, Vec<Placement>), BuildError> {
+    fn placements(&self, world: &World<'_>) -> Result<Placements, BuildError> {
         let mut deployment = Deployment::new(world.topology.clone(), Seed(0));
         self.system.deploy(&self.config, &mut deployment)?;
         Ok(deployment.placements())

@@ -76,12 +76,25 @@ pub fn run(
     seed: Seed,
     options: &RunOptions,
 ) -> Result<Outcome, RunError> {
+    run_with_faults(scenario, design, seed, &scenario.faults, options)
+}
+
+/// [`run()`] with another fault schedule in place of the scenario's (what
+/// `radius` injects); names in it are checked when it is installed, and a
+/// name the deployment lacks is a [`RunError::Build`].
+pub fn run_with_faults(
+    scenario: &Scenario,
+    design: Option<&str>,
+    seed: Seed,
+    faults: &crate::fault::FaultSchedule,
+    options: &RunOptions,
+) -> Result<Outcome, RunError> {
     let d = scenario.design(design)?;
     let world = World {
         topology: &d.topology,
         net: &scenario.net,
         limits: &scenario.limits,
-        faults: &scenario.faults,
+        faults,
         duration: scenario.duration,
         trace: options.trace,
         watch: options.watch.as_deref(),

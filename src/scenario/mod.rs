@@ -363,8 +363,10 @@ impl Scenario {
     }
 
     /// Every node's name, site and failure-domain path, as a design (the
-    /// default if `None`) deploys them, with the topology it deploys on.
-    pub fn placements(&self, design: Option<&str>) -> Result<(Topology, Vec<NodePlace>), String> {
+    /// default if `None`) deploys them, with the topology it deploys on,
+    /// the replica groups it declares and the nodes that stand for the
+    /// outside world.
+    pub fn placements(&self, design: Option<&str>) -> Result<crate::systems::Placements, String> {
         let d = self.design(design).map_err(|e| e.to_string())?;
         let world = crate::run::World {
             topology: &d.topology,

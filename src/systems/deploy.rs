@@ -20,6 +20,7 @@ struct Slot<N> {
     site: String,
     domain: String,
     needs: Vec<Vec<NodeId>>,
+    outside: bool,
     node: Option<N>,
 }
 
@@ -29,6 +30,7 @@ pub struct Deployment<N: Node> {
     seed: Seed,
     slots: Vec<Slot<N>>,
     names: indexmap::IndexMap<String, NodeId>,
+    groups: Vec<(String, Vec<NodeId>)>,
 }
 
 impl<N: Node> Deployment<N> {
@@ -39,6 +41,7 @@ impl<N: Node> Deployment<N> {
             seed,
             slots: Vec::new(),
             names: indexmap::IndexMap::new(),
+            groups: Vec::new(),
         }
     }
 
@@ -95,6 +98,7 @@ impl<N: Node> Deployment<N> {
             site: site.to_string(),
             domain: domain.to_string(),
             needs: Vec::new(),
+            outside: false,
             node: None,
         });
         self.names.insert(name.to_string(), id);
@@ -128,9 +132,30 @@ impl<N: Node> Deployment<N> {
         }
     }
 
-    /// Every reservation's placement, in id order, with the topology.
-    pub(crate) fn placements(self) -> (Topology, Vec<crate::topology::analysis::Placement>) {
-        let places = self
+    /// Declares that the nodes reserved as `members` are replicas of one
+    /// thing (a database cluster's servers, a quorum's voters, an
+    /// application tier): structurally it survives while one of them is
+    /// up. `radius` injects the group as one unit and, in its structural
+    /// prediction, counts a group lost only when every member is down.
+    /// Only the analysis reads it.
+    pub fn group(&mut self, name: &str, members: &[NodeId]) {
+        self.groups.push((name.to_string(), members.to_vec()));
+    }
+
+    /// Declares that the node reserved as `id` stands for the world outside
+    /// the design (clients, customers, operators): it is no failure unit of
+    /// its own, and losing it is no structural loss of the design. Only the
+    /// analysis reads it.
+    pub fn outside(&mut self, id: NodeId) {
+        if let Some(slot) = self.slots.get_mut(id.index()) {
+            slot.outside = true;
+        }
+    }
+
+    /// Every reservation's placement, in id order, the declared groups,
+    /// and the topology.
+    pub(crate) fn placements(self) -> Placements {
+        let nodes = self
             .slots
             .iter()
             .map(|s| crate::topology::analysis::Placement {
@@ -144,7 +169,27 @@ impl<N: Node> Deployment<N> {
                     .collect(),
             })
             .collect();
-        (self.topology, places)
+        let outside = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.outside)
+            .map(|(i, _)| i)
+            .collect();
+        let groups = self
+            .groups
+            .into_iter()
+            .map(|(name, m)| NodeGroup {
+                name,
+                members: m.iter().map(|n| n.index()).collect(),
+            })
+            .collect();
+        Placements {
+            topology: self.topology,
+            nodes,
+            groups,
+            outside,
+        }
     }
 
     /// Reserves and places at once, for nodes nobody needs to know of in
@@ -210,4 +255,30 @@ impl<N: Node> Deployment<N> {
         }
         Ok(sim)
     }
+}
+
+/// Where a design's nodes are, as `analyze` and `radius` read them: the
+/// topology the deployment left (with any sites the system generated), every
+/// node's placement in id order, the replica groups the system declared and
+/// the nodes that stand for the outside world.
+#[derive(Clone, Debug)]
+pub struct Placements {
+    /// The topology as deployed.
+    pub topology: Topology,
+    /// Every node, in id order.
+    pub nodes: Vec<crate::topology::analysis::Placement>,
+    /// Replica groups ([`Deployment::group`]).
+    pub groups: Vec<NodeGroup>,
+    /// Indices of nodes that stand for the world outside the design
+    /// ([`Deployment::outside`]), ascending.
+    pub outside: Vec<usize>,
+}
+
+/// Nodes that are replicas of one thing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeGroup {
+    /// The group's name (`mysql1`, `ensemble`).
+    pub name: String,
+    /// Indices into [`Placements::nodes`].
+    pub members: Vec<usize>,
 }

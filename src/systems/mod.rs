@@ -56,7 +56,7 @@ builtin! {
     hdfs::Hdfs,
 }
 
-pub use deploy::Deployment;
+pub use deploy::{Deployment, NodeGroup, Placements};
 pub use judgement::{Judgement, TimelineEntry};
 pub use registry::{AnySystem, Registry, RegistryError};
 
@@ -199,6 +199,16 @@ pub trait System: Send + Sync + 'static {
     /// [`crate::check::Fact::State`]s (roles need no declaring). Pictures
     /// and traces draw each in its tone and list it in the legend.
     fn lane_states(&self) -> &'static [crate::check::LaneState] {
+        &[]
+    }
+
+    /// The judged figures that measure client-visible harm (lost
+    /// acknowledged writes, failed requests, minutes without service),
+    /// each larger when worse, most important first. `radius` ranks
+    /// failure units by the first unless told otherwise, and counts a unit
+    /// harmful when any of them grows over the baseline run. A system that
+    /// names none is ranked by its checks alone.
+    fn harm_metrics(&self) -> &'static [&'static str] {
         &[]
     }
 }

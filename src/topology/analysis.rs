@@ -442,10 +442,17 @@ impl Placement {
 }
 
 /// Which nodes are down when the equipment in `failing` fails: those
-/// sitting in it, then, until nothing changes, those with a group of needs
-/// all down.
+/// sitting in it, and those that need them.
 fn down_with(sits: &[FixedBitSet], nodes: &[Placement], failing: &FixedBitSet) -> Vec<bool> {
-    let mut down: Vec<bool> = sits.iter().map(|s| !s.is_disjoint(failing)).collect();
+    with_dependents(
+        nodes,
+        sits.iter().map(|s| !s.is_disjoint(failing)).collect(),
+    )
+}
+
+/// `down`, and then, until nothing changes, every node with a group of
+/// needs all down (see [`Placement::needs`]).
+pub fn with_dependents(nodes: &[Placement], mut down: Vec<bool>) -> Vec<bool> {
     loop {
         let mut changed = false;
         for (i, p) in nodes.iter().enumerate() {

@@ -18,11 +18,13 @@
 
 mod comparison;
 mod history;
+mod radius;
 mod replay;
 mod timeline;
 
 pub use comparison::comparison;
 pub use history::history_checks;
+pub use radius::radius;
 pub use replay::replay;
 
 use crate::check::{Tone, Verdict};

@@ -241,8 +241,13 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
     }
     let mut clients: Vec<NodeId> = Vec::new();
     for p in &pop_names {
-        clients.push(d.reserve(&format!("clients-{p}"), p, "")?);
+        let id = d.reserve(&format!("clients-{p}"), p, "")?;
+        d.outside(id);
+        clients.push(id);
     }
+    d.group("origins", &origins);
+    d.group("shields", &shields);
+    d.group("pops", &pops);
 
     let tenant_origin: Arc<Vec<NodeId>> = Arc::new(
         (0..config.tenants.count as usize)

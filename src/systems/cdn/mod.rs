@@ -44,6 +44,10 @@ impl crate::systems::System for Cdn {
     type Node = CdnNode;
     type Layout = std::sync::Arc<Layout>;
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["error_requests", "slo_breach_minutes", "bystander_error_requests", "peak_error_fraction"]
+    }
+
     fn table(&self) -> &'static str {
         "cdn"
     }

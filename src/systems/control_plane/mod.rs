@@ -58,6 +58,10 @@ impl crate::systems::System for ControlPlane {
     type Node = CpNode;
     type Layout = Arc<Layout>;
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["lbs_misconfigured", "peak_impaired_fraction", "deleted_records"]
+    }
+
     fn table(&self) -> &'static str {
         "control_plane"
     }
@@ -95,6 +99,10 @@ impl crate::systems::System for ControlPlane {
         let mut actors = Vec::new();
         for a in &config.actor {
             actors.push(d.reserve(&a.name, &a.site, "")?);
+        }
+        d.group("lbs", &lbs);
+        for &id in actors.iter().chain([&customers]) {
+            d.outside(id);
         }
         let wiring = Arc::new(Wiring {
             store,

@@ -87,6 +87,10 @@ impl crate::systems::System for Coordination {
     type Node = CoordNode;
     type Layout = Arc<Wiring>;
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["full_outage_minutes", "degraded_minutes", "acked_writes_lost", "ensemble_unavailable_minutes"]
+    }
+
     fn table(&self) -> &'static str {
         "coordination"
     }
@@ -146,6 +150,13 @@ impl crate::systems::System for Coordination {
         let mut actors = Vec::new();
         for a in &config.actor {
             actors.push(d.reserve(&a.name, &a.site, "")?);
+        }
+        d.group("ensemble", &servers);
+        d.group("observers", &observers);
+        d.group("agents", &agents);
+        d.group("proxies", &proxies);
+        for &id in actors.iter().chain([&customers, &writer]) {
+            d.outside(id);
         }
         let proxy_servers = if observers.is_empty() {
             servers.clone()

@@ -69,7 +69,18 @@ pub fn deploy(
     }
     let mut clients: Vec<NodeId> = Vec::new();
     for p in &config.isp {
-        clients.push(d.reserve(&format!("clients-{}", p.name), &p.site, "")?);
+        let id = d.reserve(&format!("clients-{}", p.name), &p.site, "")?;
+        d.outside(id);
+        clients.push(id);
+    }
+    d.group("lbs", &lbs);
+    for (dc, (apps, addons)) in config.dc.iter().zip(apps.iter().zip(&addons)) {
+        d.group(&format!("app-{}", dc.name), apps);
+        d.group(&format!("addon-{}", dc.name), addons);
+    }
+    for (p, list) in config.isp.iter().zip(&resolvers) {
+        let ids: Vec<NodeId> = list.iter().map(|(id, _)| *id).collect();
+        d.group(&format!("resolvers-{}", p.name), &ids);
     }
     let layout = Arc::new(Layout {
         dcs: config.dc.iter().map(|d| d.name.clone()).collect(),

@@ -37,6 +37,10 @@ impl crate::systems::System for DnsLb {
     type Node = DnsLbNode;
     type Layout = std::sync::Arc<Layout>;
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["error_requests", "failed_on_every_dc", "addon_timeouts"]
+    }
+
     fn table(&self) -> &'static str {
         "dns_lb"
     }

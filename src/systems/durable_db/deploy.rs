@@ -38,6 +38,10 @@ pub fn deploy(
     for a in &config.actor {
         actors.push(d.reserve(&a.name, &a.site, "")?);
     }
+    d.group("hosts", &hosts);
+    for &id in &actors {
+        d.outside(id);
+    }
     let scanner = match &config.scanner {
         Some(s) => Some(d.reserve("scanner", &s.site, "")?),
         None => None,

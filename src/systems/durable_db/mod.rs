@@ -64,6 +64,10 @@ impl crate::systems::System for DurableDb {
     type Node = DurableNode;
     type Layout = Arc<Layout>;
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["lost_acked_writes", "longest_outage_hours", "rpo_hours"]
+    }
+
     fn table(&self) -> &'static str {
         "durable_db"
     }

@@ -57,6 +57,10 @@ impl crate::systems::System for Hdfs {
     type Node = HdfsNode;
     type Layout = Arc<Wiring>;
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["unavailable_hours", "namenode_aborts"]
+    }
+
     fn table(&self) -> &'static str {
         "hdfs"
     }
@@ -104,6 +108,13 @@ impl crate::systems::System for Hdfs {
         let mut actors = Vec::new();
         for a in &config.actor {
             actors.push(d.reserve(&a.name, &a.site, "")?);
+        }
+        d.group("namenodes", &nns);
+        d.group("failover-controllers", &zkfcs);
+        d.group("journal", &jns);
+        d.group("datanodes", &dns);
+        for &id in actors.iter().chain([&clients]) {
+            d.outside(id);
         }
         let w = Arc::new(Wiring {
             nns,

@@ -64,6 +64,10 @@ impl crate::systems::System for Hosting {
     type Node = HostingNode;
     type Layout = Arc<Wiring>;
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["sites_down_peak", "vms_unrecoverable", "vms_down_at_end", "rpo_hours_max"]
+    }
+
     fn table(&self) -> &'static str {
         "hosting"
     }
@@ -108,6 +112,7 @@ impl crate::systems::System for Hosting {
         let sensor = d.reserve("sensor", &s.site, &s.domain)?;
         let monitoring = d.reserve("monitoring", &config.team.site, "")?;
         let team = d.reserve("team", &config.team.site, "")?;
+        d.outside(team);
         let on = config.array_index(&config.volumes.on).expect("validated");
         let mirror = config
             .volumes

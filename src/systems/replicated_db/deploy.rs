@@ -28,6 +28,8 @@ pub fn deploy(config: &DbConfig, d: &mut Deployment<DbNode>) -> Result<Arc<Layou
                 s.to_string(),
             ));
         }
+        let members: Vec<NodeId> = list.iter().map(|(id, _)| *id).collect();
+        d.group(&c.name, &members);
         servers.push(list);
     }
     let mut orchestrators = Vec::new();
@@ -39,6 +41,7 @@ pub fn deploy(config: &DbConfig, d: &mut Deployment<DbNode>) -> Result<Arc<Layou
         for s in &config.discovery.sites {
             discovery.push((d.reserve(&format!("discovery-{s}"), s, "")?, s.clone()));
         }
+        d.group("orchestrator", &orchestrators);
     }
     let mut apps = Vec::new();
     for a in &config.app {
@@ -46,13 +49,16 @@ pub fn deploy(config: &DbConfig, d: &mut Deployment<DbNode>) -> Result<Arc<Layou
         for k in 0..a.servers {
             ids.push(d.reserve(&format!("{}-{k}", a.name), &a.site, "")?);
         }
+        d.group(&a.name, &ids);
         apps.push((ids, a.site.clone()));
     }
     let mut clients = Vec::new();
     for w in &config.workload {
         let mut ids = Vec::new();
         for k in 0..w.clients {
-            ids.push(d.reserve(&format!("{}-{k}", w.name), &w.site, "")?);
+            let id = d.reserve(&format!("{}-{k}", w.name), &w.site, "")?;
+            d.outside(id);
+            ids.push(id);
         }
         clients.push(ids);
     }

@@ -42,6 +42,10 @@ impl crate::systems::System for ReplicatedDb {
     type Node = DbNode;
     type Layout = Arc<Layout>;
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["lost_acked_writes_total", "write_unavailable_seconds", "split_brain_seconds", "stale_reads"]
+    }
+
     fn table(&self) -> &'static str {
         "replicated_db"
     }

@@ -69,6 +69,10 @@ impl System for Services {
     type Node = ServiceNode;
     type Layout = ();
 
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["pings_lost", "longest_ping_outage_s", "suspected_seconds"]
+    }
+
     fn table(&self) -> &'static str {
         "node"
     }
