@@ -260,3 +260,56 @@ fn an_invalid_history_shows_its_window_and_the_blocked_operation() {
     assert!(count(&doc, "svg#window rect.op.linearized") >= 1);
     assert_eq!(count(&doc, "svg#window g.process"), 3);
 }
+
+#[test]
+fn radius_page_ranks_bars_and_draws_the_pairs_heat_map() {
+    let Some(chrome) = chromium() else { return };
+    let page = write_report(
+        &[
+            "radius",
+            "github-2018",
+            "--designs",
+            "as-2018,no-cross-region",
+            "--units",
+            "link,site",
+            "--pairs",
+            "--seeds",
+            "1",
+            "--for",
+            "2m",
+            "--quiet",
+        ],
+        "radius-github-2018",
+    );
+    let doc = load(&chrome, &page, 2400);
+    // A section per design, the worst case of each side by side.
+    assert_eq!(count(&doc, "section.design"), 2);
+    assert_eq!(count(&doc, "table.worst tr"), 3);
+    // Ranked bars: the first bar of the lost-writes chart of as-2018 is the
+    // East-hub cut, and no bar below it is longer.
+    let bars = Selector::parse(
+        "#design-as-2018 svg.bars[data-figure=\"lost_acked_writes_total\"] rect.bar",
+    )
+    .unwrap();
+    let values: Vec<(String, f64)> = doc
+        .select(&bars)
+        .map(|b| {
+            let v = b.value();
+            (
+                v.attr("data-case").unwrap().to_string(),
+                v.attr("data-value").unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    assert!(values.len() >= 7, "{values:?}");
+    assert!(values[0].0.contains("link:east_dc-east_hub"), "{values:?}");
+    assert!(values[0].1 > 0.0);
+    assert!(values.windows(2).all(|w| w[0].1 >= w[1].1), "{values:?}");
+    // The heat map holds every pair run (both triangles) and the singles.
+    let cells = count(&doc, "#design-as-2018 svg.heatmap rect.cell");
+    let pairs = 21 - 6;
+    assert_eq!(cells, 2 * (7 + pairs));
+    // Every row carries its replay command; the hidden cut is marked.
+    assert!(count(&doc, "#design-as-2018 table.ranking tr[id] code") >= 7 + pairs);
+    assert!(count(&doc, "#design-as-2018 table.ranking tr.hidden") >= 1);
+}

@@ -353,3 +353,44 @@ pub fn faults_for(
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_read_back_as_written_and_unknown_kinds_are_named() {
+        let u: Unit = "link:east_dc-east_hub".parse().unwrap();
+        assert_eq!(u.kind, UnitKind::Link);
+        assert_eq!(u.to_string(), "link:east_dc-east_hub");
+        let d: Unit = "domain:p19/room-3/rack-1".parse().unwrap();
+        assert_eq!(d.name, "p19/room-3/rack-1");
+        let e = "rack:r1".parse::<Unit>().unwrap_err();
+        assert!(e.contains("unknown unit kind \"rack\""), "{e}");
+        assert!("link:".parse::<Unit>().is_err());
+        assert!("east_dc".parse::<Unit>().is_err());
+    }
+
+    #[test]
+    fn a_footprint_covers_what_it_contains_and_nothing_else() {
+        let site = Footprint {
+            nodes: vec![1, 2, 3],
+            links: vec!["a-b".into(), "a-c".into()],
+        };
+        let node = Footprint {
+            nodes: vec![2],
+            links: vec![],
+        };
+        let link = Footprint {
+            nodes: vec![],
+            links: vec!["a-b".into()],
+        };
+        let other = Footprint {
+            nodes: vec![4],
+            links: vec!["a-b".into()],
+        };
+        assert!(site.covers(&node) && site.covers(&link));
+        assert!(!node.covers(&site) && !site.covers(&other));
+        assert!(site.covers(&Footprint::default()));
+    }
+}
