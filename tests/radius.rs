@@ -140,11 +140,21 @@ fn ovh_array_ranks_first_and_a_mirror_absorbs_it() {
 fn clever_cloud_ranks_the_shared_conduit_first() {
     let r = radius(
         "clever-cloud-2021",
-        &options(&["as-2021"], &[UnitKind::Link, UnitKind::Group], &[2021]),
+        &options(
+            &["as-2021", "independent-providers"],
+            &[UnitKind::Link, UnitKind::Group],
+            &[2021],
+        ),
     );
     let top = first(&r, "as-2021");
     assert_eq!(top.label, "group:paris_conduit", "{:#?}", &r.ranking[..3]);
     assert!(top.harm);
+    // With a second provider the conduit is no longer the worst case, and
+    // its worst case fails fewer requests.
+    let fixed = first(&r, "independent-providers");
+    assert_ne!(fixed.label, "group:paris_conduit", "{fixed:?}");
+    let errors = "error_requests";
+    assert!(fixed.rank_value(errors) < top.rank_value(errors));
 }
 
 #[test]

@@ -618,11 +618,6 @@ impl Radius {
             .fold(Verdict::Valid, |acc, r| acc.worst(r.verdict))
     }
 
-    /// The figures a run reported (for checking `--rank`).
-    pub fn metric_names(run: &RadiusRun) -> Vec<String> {
-        run.metrics.keys().cloned().collect()
-    }
-
     /// The flags that replay case `case` of design `design` on `seed`.
     pub fn replay_flags(&self, case: usize, design: &str, seed: u64) -> String {
         let mut s = format!("--design {design} --seed {seed}");
