@@ -96,5 +96,10 @@ pub fn interval(field: impl Into<String>, value: SimDuration) -> Result<(), (Str
     Ok(())
 }
 
-/// Seeds one `radius` runs per case and design (shard the work for more).
-pub const SEEDS_MAX: u64 = 10_000;
+/// Seeds one `compare`, `sweep` or `radius` runs per design (and grid
+/// point, or case): checked before anything is allocated for them.
+pub const SEEDS_MAX: u64 = 1_000_000;
+
+/// Runs one `compare`, `sweep` or `radius` (or one shard of it) starts
+/// without `--yes`: past it the command says how many and asks.
+pub const RUNS_ASK: usize = 5_000;

@@ -3,7 +3,7 @@
 
 use super::{EXIT_BAD_INPUT, TableFormat, load_named};
 use anyhow::Result;
-use blastradius::run::{Axis, Comparison, sweep};
+use blastradius::run::{Axis, Comparison, SweepError, sweep};
 use blastradius::scenario::Scenario;
 use blastradius::scenario::knobs::{knobs, nearest};
 use std::path::PathBuf;
@@ -19,6 +19,7 @@ pub struct Args<'a> {
     pub shard: Option<(usize, usize)>,
     pub merge: &'a [PathBuf],
     pub quiet: bool,
+    pub yes: bool,
     pub deadline: std::time::Duration,
     /// `sweep --map METRIC`.
     pub map: Option<&'a str>,
@@ -152,8 +153,12 @@ pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
                 return Ok(ExitCode::from(EXIT_BAD_INPUT));
             }
         }
-        if args.seeds == 0 {
-            eprintln!("error: --seeds must be at least 1");
+        if args.seeds == 0 || args.seeds > blastradius::bounds::SEEDS_MAX {
+            eprintln!(
+                "error: --seeds {}: give 1 to {} (shard the work for more runs)",
+                args.seeds,
+                blastradius::bounds::SEEDS_MAX
+            );
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
         let first = args.first.or(scenario.seed.map(|s| s.0)).unwrap_or(1);
@@ -176,6 +181,46 @@ pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
         let mine = (0..total).filter(|k| k % shard.1 == shard.0 - 1).count();
+        if mine > blastradius::bounds::RUNS_ASK && !args.yes {
+            eprintln!(
+                "error: {mine} runs ({points} point(s) x {} design(s) x {} seed(s){}): more than {}; pass --yes to start, or --shard i/n to split, or fewer --seeds",
+                designs.len(),
+                seeds.len(),
+                if shard.1 > 1 { ", this shard" } else { "" },
+                blastradius::bounds::RUNS_ASK
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        let options = super::watch(args.deadline, false);
+        if (!args.quiet && mine >= PROBE_FROM) || args.map.is_some() {
+            match probe(&scenario, &axes, &designs[0], seeds[0], &options) {
+                Ok((metrics, seconds)) => {
+                    if let Some(m) = args.map
+                        && !metrics.iter().any(|x| x == m)
+                    {
+                        eprintln!(
+                            "error: --map {m}: the system reports no such figure; one of: {}",
+                            metrics.join(", ")
+                        );
+                        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                    }
+                    if !args.quiet {
+                        let threads = rayon::current_num_threads().max(1);
+                        let eta = seconds * mine as f64 / threads as f64;
+                        eprintln!(
+                            "{mine} run(s); one took {seconds:.2}s, so about {} on {threads} thread(s)",
+                            humantime::format_duration(std::time::Duration::from_secs(
+                                eta.ceil() as u64
+                            ))
+                        );
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {}", hint(&scenario, e));
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            }
+        }
         let bar = if args.quiet {
             indicatif::ProgressBar::hidden()
         } else {
@@ -188,12 +233,11 @@ pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let tick = || bar.inc(1);
-        let options = super::watch(args.deadline, false);
         let result = match sweep(&scenario, &axes, &designs, &seeds, shard, &tick, &options) {
             Ok(r) => r,
             Err(e) => {
                 bar.finish_and_clear();
-                eprintln!("error: {e}");
+                eprintln!("error: {}", hint(&scenario, e));
                 return Ok(ExitCode::from(EXIT_BAD_INPUT));
             }
         };
@@ -223,5 +267,64 @@ pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
             result.missing()
         );
     }
+    let unknown = result
+        .runs
+        .iter()
+        .filter(|r| r.verdict == blastradius::check::Verdict::Unknown)
+        .count();
+    if unknown > 0 {
+        eprintln!(
+            "warning: {unknown} of {} run(s) are unknown (stopped at a limit, such as --deadline, or undecided): their figures are partial",
+            result.runs.len()
+        );
+        return Ok(ExitCode::from(super::EXIT_LIMIT));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs from which the CLI times one first to print an estimate (the
+/// probe is one run more).
+const PROBE_FROM: usize = 20;
+
+/// Runs the first run of the work (first grid point, design and seed),
+/// timed: the figures it reports and the seconds it took.
+fn probe(
+    scenario: &Scenario,
+    axes: &[Axis],
+    design: &str,
+    seed: u64,
+    options: &blastradius::run::RunOptions,
+) -> Result<(Vec<String>, f64), SweepError> {
+    let clock = super::Stopwatch::start();
+    let first = blastradius::run::compare::grid(axes)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let s = blastradius::run::compare::at_point(scenario, axes, &first)?;
+    let o = blastradius::run::run(&s, Some(design), blastradius::Seed(seed), options)?;
+    Ok((o.metrics.keys().cloned().collect(), clock.seconds()))
+}
+
+/// A sweep error, with the nearest knobs when a `--set` path is not one.
+fn hint(scenario: &Scenario, e: SweepError) -> String {
+    let text = e.to_string();
+    let SweepError::Point { setting, .. } = &e else {
+        return text;
+    };
+    let Ok(all) = knobs(scenario.source_text()) else {
+        return text;
+    };
+    let unknown: Vec<&str> = setting
+        .split(' ')
+        .filter_map(|kv| kv.split_once('=').map(|(p, _)| p))
+        .filter(|p| !all.iter().any(|k| k.path == *p))
+        .collect();
+    match unknown.first() {
+        Some(p) => format!(
+            "{text}; {p} is not a knob of {:?}, nearest: {}",
+            scenario.name,
+            nearest(&all, p, 3).join(", ")
+        ),
+        None => text,
+    }
 }

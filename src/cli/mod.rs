@@ -17,6 +17,8 @@ use std::process::ExitCode;
 pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_LIMIT: u8 = 2;
 pub const EXIT_BAD_INPUT: u8 = 3;
+/// `--check-determinism`: the two runs differ.
+pub const EXIT_NONDETERMINISM: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -75,7 +77,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Run twice and fail loudly if the fingerprints differ.
+        /// Run twice and compare the reports: the exit code is still the
+        /// run's verdict (0 valid, 1 invalid, 2 unknown); only a mismatch
+        /// exits 4, with NONDETERMINISM on stderr.
         #[arg(long)]
         check_determinism: bool,
         /// Write the run as a Chrome trace (Perfetto, chrome://tracing) to
@@ -117,6 +121,8 @@ enum Command {
     },
     /// Run every design over many seeds in parallel and tabulate the
     /// figures; `--shard i/n` runs a part, `--merge` joins the parts' JSON.
+    /// Exit code: 0 done, 2 some run unknown (stopped at a limit or
+    /// undecided), 3 bad input.
     Compare {
         /// Incident name or scenario file (not needed with --merge).
         scenario: Option<String>,
@@ -138,9 +144,12 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = TableFormat::Text)]
         format: TableFormat,
-        /// No progress bar.
+        /// No progress bar and no estimate.
         #[arg(long)]
         quiet: bool,
+        /// Start even past the run count that asks first (see README, Limits).
+        #[arg(long)]
+        yes: bool,
         /// Wall-clock time the whole comparison may take; runs still going
         /// past it stop as unknown.
         #[arg(long, default_value = "10m", value_parser = parse_deadline)]
@@ -149,7 +158,8 @@ enum Command {
     /// What if: run every combination of knob values (`--set PATH=V1,V2`,
     /// paths as `show NAME --knobs` lists them) x designs x seeds in
     /// parallel, and tabulate each metric per grid point; `--shard i/n`
-    /// and `--merge` as for compare.
+    /// and `--merge` as for compare. Exit code: 0 done, 2 some run unknown,
+    /// 3 bad input.
     Sweep {
         /// Incident name or scenario file (not needed with --merge).
         scenario: Option<String>,
@@ -176,9 +186,12 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = TableFormat::Text)]
         format: TableFormat,
-        /// No progress bar.
+        /// No progress bar and no estimate.
         #[arg(long)]
         quiet: bool,
+        /// Start even past the run count that asks first (see README, Limits).
+        #[arg(long)]
+        yes: bool,
         /// Wall-clock time the whole sweep may take; runs still going past
         /// it stop as unknown.
         #[arg(long, default_value = "10m", value_parser = parse_deadline)]
@@ -199,7 +212,9 @@ enum Command {
         /// Design, for a scenario with a system (default: the file's).
         #[arg(long)]
         design: Option<String>,
-        /// Run twice and fail loudly if the fingerprints differ.
+        /// Run twice and compare the reports: the exit code is still the
+        /// run's verdict (0 valid, 1 invalid, 2 unknown); only a mismatch
+        /// exits 4, with NONDETERMINISM on stderr.
         #[arg(long)]
         check_determinism: bool,
         /// Write the run as a Chrome trace (Perfetto, chrome://tracing) to
@@ -333,6 +348,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             merge,
             format,
             quiet,
+            yes,
             deadline,
         } => compare::compare(
             compare::Args {
@@ -345,6 +361,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 shard,
                 merge: &merge,
                 quiet,
+                yes,
                 deadline,
             },
             format,
@@ -359,6 +376,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             merge,
             format,
             quiet,
+            yes,
             deadline,
             map,
         } => compare::compare(
@@ -372,6 +390,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 shard,
                 merge: &merge,
                 quiet,
+                yes,
                 deadline,
             },
             format,
@@ -581,7 +600,7 @@ pub fn print_checked<R: PartialEq + serde::Serialize>(
         eprintln!(
             "error: NONDETERMINISM: seed {seed} gave fingerprint {fingerprint} then another; the run is not reproducible"
         );
-        return Ok(Err(ExitCode::from(EXIT_INVALID)));
+        return Ok(Err(ExitCode::from(EXIT_NONDETERMINISM)));
     }
     match format {
         Format::Text => {

@@ -3,13 +3,11 @@
 
 use super::{EXIT_BAD_INPUT, EXIT_LIMIT, Stopwatch, TableFormat, load_named};
 use anyhow::Result;
+use blastradius::bounds::RUNS_ASK;
 use blastradius::radius::{Lasting, Options, Plan, Radius, UnitKind};
 use blastradius::run::RunOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Runs past this many ask for `--yes` or `--shard`.
-pub const RUNS_ASK: usize = 2_000;
 
 #[derive(clap::Args)]
 pub struct Args {

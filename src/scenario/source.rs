@@ -111,7 +111,14 @@ pub(super) fn field_at(text: &str, span: &Range<usize>) -> String {
         .filter(|k| !k.is_empty() && !k.starts_with('[') && line.contains('='));
     let mut table = String::new();
     let mut counts: indexmap::IndexMap<String, usize> = indexmap::IndexMap::new();
-    for l in text[..line_start].lines() {
+    // An error at a `[[table]]` header (a missing field) is about the entry
+    // that header opens.
+    let upto = if line.trim_start().starts_with('[') {
+        line_end
+    } else {
+        line_start
+    };
+    for l in text[..upto].lines() {
         let l = l.trim();
         if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
             let name = name.trim();

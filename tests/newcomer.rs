@@ -1,0 +1,198 @@
+//! What a new user hit on their first day, each as they typed it: a count
+//! typed by mistake is refused before anything is allocated for it, long
+//! work says how long before it starts, an error at a table's header names
+//! that entry, exit codes say what happened, and a typo gets the nearest
+//! knob.
+
+use std::process::Command;
+
+fn blastradius(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_blastradius"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn github_file(tag: &str, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let (_, text, _) = blastradius(&["show", "github-2018"]);
+    let path = std::env::temp_dir().join(format!("newcomer-{tag}-{}.toml", std::process::id()));
+    std::fs::write(&path, edit(&text)).unwrap();
+    path
+}
+
+/// `text` without the first `line` (whole line) after the `nth` (0-based)
+/// occurrence of `header`.
+fn without(text: &str, header: &str, nth: usize, line: &str) -> String {
+    let mut at = 0;
+    for _ in 0..=nth {
+        at = text[at..]
+            .find(header)
+            .map(|i| at + i + header.len())
+            .unwrap();
+    }
+    let start = at + text[at..].find(line).unwrap();
+    let end = start + text[start..].find('\n').unwrap() + 1;
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+#[test]
+fn a_missing_required_field_names_its_own_entry() {
+    for (header, nth, line, path) in [
+        (
+            "[[replicated_db.workload]]",
+            0,
+            "via = ",
+            "replicated_db.workload[0]",
+        ),
+        ("[[site]]", 1, "name = ", "site[1]"),
+        ("[[link]]", 1, "a = ", "link[1]"),
+    ] {
+        let file = github_file(path, |t| without(t, header, nth, line));
+        let (code, _, err) = blastradius(&["run", &file.display().to_string()]);
+        assert_eq!(code, 3, "{err}");
+        assert!(
+            err.contains(&format!("{path}: missing field")),
+            "{path}: {err}"
+        );
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[test]
+fn a_huge_seed_count_is_refused_before_anything_is_allocated() {
+    let (code, _, err) = blastradius(&["compare", "github-2018", "--seeds", "4000000000"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("--seeds 4000000000: give 1 to 1000000"),
+        "{err}"
+    );
+    // Within the bound but past the run count that asks: it says how many.
+    let (code, _, err) = blastradius(&[
+        "sweep",
+        "github-2018",
+        "--set",
+        "fault[0].duration=1s,2s",
+        "--seeds",
+        "100000",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("800000 runs (2 point(s) x 4 design(s) x 100000 seed(s))"),
+        "{err}"
+    );
+    assert!(err.contains("pass --yes to start"), "{err}");
+}
+
+#[test]
+fn long_work_prints_its_run_count_and_an_estimate_first() {
+    let (code, _, err) = blastradius(&[
+        "compare",
+        "github-2018",
+        "--designs",
+        "as-2018",
+        "--seeds",
+        "20",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("20 run(s); one took"), "{err}");
+    assert!(err.contains("thread(s)"), "{err}");
+    let (_, _, quiet) = blastradius(&[
+        "compare",
+        "github-2018",
+        "--designs",
+        "as-2018",
+        "--seeds",
+        "20",
+        "--quiet",
+    ]);
+    assert!(!quiet.contains("run(s); one took"), "{quiet}");
+}
+
+#[test]
+fn a_comparison_whose_runs_stop_at_their_deadline_exits_2() {
+    let (code, _, err) = blastradius(&[
+        "compare",
+        "github-2018",
+        "--designs",
+        "as-2018",
+        "--seeds",
+        "2",
+        "--deadline",
+        "1ms",
+        "--quiet",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("2 of 2 run(s) are unknown"), "{err}");
+    // With time enough, the same comparison exits 0: the status is about
+    // the runs finishing, not about the design's verdict.
+    let (code, _, _) = blastradius(&[
+        "compare",
+        "github-2018",
+        "--designs",
+        "as-2018",
+        "--seeds",
+        "2",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn check_determinism_exits_with_the_runs_verdict_and_says_so() {
+    // as-2018 is invalid: two agreeing runs exit 1, the verdict, and the
+    // help says which status a mismatch has.
+    let (code, out, _) = blastradius(&["replay", "github-2018", "--check-determinism"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("determinism: two runs agree"));
+    let (code, _, _) = blastradius(&[
+        "replay",
+        "github-2018",
+        "--design",
+        "raft",
+        "--check-determinism",
+    ]);
+    assert_eq!(code, 0);
+    let (_, help, _) = blastradius(&["replay", "--help"]);
+    assert!(
+        help.contains("the exit code is still the run's verdict"),
+        "{help}"
+    );
+    assert!(help.contains("only a mismatch exits 4"), "{help}");
+}
+
+#[test]
+fn sweep_checks_its_map_figure_and_its_paths_before_the_sweep() {
+    let (code, _, err) = blastradius(&[
+        "sweep",
+        "github-2018",
+        "--set",
+        "fault[0].duration=3s,43s",
+        "--seeds",
+        "50",
+        "--map",
+        "nonexistent",
+        "--yes",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(
+            "--map nonexistent: the system reports no such figure; one of: diverged_acked_writes"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = blastradius(&[
+        "sweep",
+        "github-2018",
+        "--set",
+        "fault[0].duraton=3s,43s",
+        "--seeds",
+        "1",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("nearest: fault[0].duration"), "{err}");
+}
