@@ -54,6 +54,7 @@ builtin! {
     hosting::Hosting,
     coordination::Coordination,
     hdfs::Hdfs,
+    architecture::Architecture,
 }
 
 pub use deploy::{Deployment, NodeGroup, Placements};

@@ -76,6 +76,15 @@ pub enum Latency {
         /// Floor.
         min: SimDuration,
     },
+    /// Exponential with the given mean, shifted by `min`: the memoryless
+    /// service time of queueing theory (M/M/c).
+    Exponential {
+        /// Fixed part.
+        #[serde(default)]
+        min: SimDuration,
+        /// Mean of the variable part.
+        mean: SimDuration,
+    },
     /// Log-normal with the given median and shape `sigma`, shifted by `min`:
     /// the long right tail of real WAN latency.
     LogNormal {
@@ -105,7 +114,7 @@ impl Latency {
                     Ok(())
                 }
             }
-            Latency::Normal { .. } => Ok(()),
+            Latency::Normal { .. } | Latency::Exponential { .. } => Ok(()),
             Latency::LogNormal { sigma, .. } => {
                 if sigma.is_finite() && sigma >= 0.0 {
                     Ok(())
@@ -124,6 +133,7 @@ impl Latency {
                 SimDuration::from_nanos(min.as_nanos() / 2 + max.as_nanos() / 2)
             }
             Latency::Normal { mean, min, .. } => mean.max(min),
+            Latency::Exponential { min, mean } => min + mean,
             Latency::LogNormal { min, median, sigma } => {
                 min + SimDuration::from_secs_f64(median.as_secs_f64() * (sigma * sigma / 2.0).exp())
             }
@@ -146,6 +156,10 @@ impl Latency {
                 let normal = Normal::new(mean.as_secs_f64(), jitter.as_secs_f64())
                     .expect("validated: a duration is finite and non-negative");
                 SimDuration::from_secs_f64(normal.sample(rng)).max(min)
+            }
+            Latency::Exponential { min, mean } => {
+                let u: f64 = rng.random();
+                min + SimDuration::from_secs_f64(-mean.as_secs_f64() * (1.0 - u).ln())
             }
             Latency::LogNormal { min, median, sigma } => {
                 if median == SimDuration::ZERO {

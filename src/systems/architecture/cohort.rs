@@ -1,0 +1,149 @@
+//! A cohort of users: Poisson arrivals at the cohort's rate (its surge's
+//! during the surge), each a request to the entry service with the users'
+//! own timeout and retries. A request counts in the window it was made in,
+//! and as good if it was answered successfully, however many attempts it
+//! took.
+
+use super::outbound::{Ended, Outbound};
+use super::{ArchNode, Msg, Timer};
+use crate::check::Tally;
+use crate::check::tally::slot;
+use crate::sim::{Ctx, NodeId};
+use crate::systems::architecture::config::Surge;
+use crate::systems::parts::workload::PoissonArrivals;
+use crate::time::{SimDuration, SimTime};
+use crate::systems::parts::lookup::LookupMap;
+use std::sync::Arc;
+
+/// What a cohort's users share.
+#[derive(Clone, Debug)]
+pub struct CohortWiring {
+    /// Requests per second.
+    pub rate: f64,
+    /// A surge.
+    pub surge: Option<Surge>,
+    /// Tally window.
+    pub window: SimDuration,
+}
+
+/// A cohort.
+#[derive(Clone, Debug)]
+pub struct Cohort {
+    w: Arc<CohortWiring>,
+    /// Its calls to the entry service.
+    pub out: Outbound,
+    open: LookupMap<u64, SimTime>,
+    next: u64,
+    generation: u32,
+    /// Requests made and answered well, per window.
+    pub windows: Vec<Tally>,
+    /// Latency of each good request, microseconds.
+    pub latencies_us: Vec<u32>,
+}
+
+impl Cohort {
+    /// Users who have sent nothing yet.
+    pub fn new(w: Arc<CohortWiring>, out: Outbound) -> Self {
+        Cohort {
+            w,
+            out,
+            open: LookupMap::new(),
+            next: 0,
+            generation: 0,
+            windows: Vec::new(),
+            latencies_us: Vec::new(),
+        }
+    }
+
+    fn rate(&self, now: SimTime) -> f64 {
+        match self.w.surge {
+            Some(s) if now >= s.at && now < s.at + s.duration => s.rate,
+            _ => self.w.rate,
+        }
+    }
+
+    /// Draws the next arrival at the rate in force now (arrivals are
+    /// memoryless, so a new draw at a rate change is exact).
+    fn arm(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        let rate = self.rate(ctx.now());
+        if rate > 0.0 {
+            let gap = PoissonArrivals::new(rate).next_gap(ctx.rng());
+            ctx.set_timer(
+                gap,
+                Timer::Arrival {
+                    generation: self.generation,
+                },
+            );
+        }
+    }
+
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        if let Some(s) = self.w.surge {
+            let now = ctx.now();
+            for t in [s.at, s.at + s.duration] {
+                if t > now {
+                    ctx.set_timer(t.saturating_since(now), Timer::Rate);
+                }
+            }
+        }
+        self.arm(ctx);
+    }
+
+    pub(super) fn on_crash(&mut self) {
+        self.open.clear();
+        self.out.clear();
+        self.generation += 1;
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, ArchNode>, _from: NodeId, msg: Msg) {
+        if let Msg::Reply { attempt, ok } = msg
+            && let Some(end) = self.out.on_reply(ctx, attempt, ok)
+        {
+            self.ended(ctx.now(), end);
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, ArchNode>, timer: Timer) {
+        match timer {
+            Timer::Arrival { generation } if generation == self.generation => {
+                let now = ctx.now();
+                let id = self.next;
+                self.next += 1;
+                self.open.insert(id, now);
+                slot(&mut self.windows, now.as_nanos(), self.w.window.as_nanos()).requests += 1;
+                self.out.start(ctx, 0, id);
+                self.arm(ctx);
+            }
+            Timer::Rate => {
+                self.generation += 1;
+                self.arm(ctx);
+            }
+            Timer::Timeout { attempt } => {
+                if let Some(end) = self.out.on_timeout(ctx, attempt) {
+                    self.ended(ctx.now(), end);
+                }
+            }
+            Timer::Retry {
+                owner,
+                target,
+                retry,
+            } => {
+                if self.open.contains_key(&owner) {
+                    self.out.on_retry(ctx, owner, target as usize, retry);
+                }
+            }
+            Timer::Arrival { .. } | Timer::Served { .. } | Timer::Sample => {}
+        }
+    }
+
+    fn ended(&mut self, now: SimTime, end: Ended) {
+        let Some(start) = self.open.remove(&end.owner) else {
+            return;
+        };
+        if end.ok {
+            slot(&mut self.windows, start.as_nanos(), self.w.window.as_nanos()).ok += 1;
+            let us = now.saturating_since(start).as_nanos() / 1_000;
+            self.latencies_us.push(us.min(u64::from(u32::MAX)) as u32);
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The `[architecture]` table: services with their replicas, capacity and
+//! calls, the client policies on each call, and the user cohorts that
+//! drive it.
+
+use crate::systems::parts::workload::Backoff;
+use crate::time::{SimDuration, SimTime};
+use crate::topology::Latency;
+use serde::Deserialize;
+
+/// How a caller picks among a service's replicas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balancer {
+    /// Each in turn.
+    #[default]
+    RoundRobin,
+    /// The replica with the fewest requests this caller has outstanding
+    /// (ties: the next in turn).
+    LeastOutstanding,
+}
+
+/// What a caller does on a call: its timeout, retries and their budget.
+/// Written inline in a `[[...call]]` or `[[architecture.cohort]]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallPolicy {
+    /// How long one attempt may take before the caller gives up on it
+    /// (the callee does not know, and keeps working on it).
+    pub timeout: SimDuration,
+    /// Attempts after the first, on a timeout or an error.
+    pub retries: u32,
+    /// Delay before each retry (`None`: an immediate retry).
+    pub backoff: Option<Backoff>,
+    /// Retry budget, as gRPC's retry throttling: each first attempt earns
+    /// this many tokens (at most 10 held), each retry spends one, and a
+    /// retry without a token is not made. `None`: no budget.
+    pub retry_budget: Option<f64>,
+    /// How replicas are picked.
+    pub balancer: Balancer,
+}
+
+/// The policy keys as they are written (serde cannot deny unknown keys
+/// through a flattened struct, so each table repeats them).
+macro_rules! policy_fields {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty,)* }) => {
+        $(#[$m])*
+        pub struct $name {
+            $($(#[$fm])* pub $f: $t,)*
+            /// How long one attempt may take before the caller gives up on
+            /// it (the callee does not know, and keeps working on it).
+            pub timeout: SimDuration,
+            /// Attempts after the first, on a timeout or an error.
+            #[serde(default)]
+            pub retries: u32,
+            /// Delay before each retry (default: none, an immediate retry).
+            #[serde(default)]
+            pub backoff: Option<Backoff>,
+            /// Retry budget, as gRPC's retry throttling: each first attempt
+            /// earns this many tokens (at most 10 held), each retry spends
+            /// one, and a retry without a token is not made. Absent: no
+            /// budget.
+            #[serde(default)]
+            pub retry_budget: Option<f64>,
+            /// How replicas are picked: `round_robin` or
+            /// `least_outstanding`.
+            #[serde(default)]
+            pub balancer: Balancer,
+        }
+
+        impl $name {
+            /// The caller's policy.
+            pub fn policy(&self) -> CallPolicy {
+                CallPolicy {
+                    timeout: self.timeout,
+                    retries: self.retries,
+                    backoff: self.backoff,
+                    retry_budget: self.retry_budget,
+                    balancer: self.balancer,
+                }
+            }
+        }
+    };
+}
+
+policy_fields! {
+    /// One downstream call a service makes for every request it serves,
+    /// after its own service time, in order.
+    #[derive(Clone, Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Call {
+        /// The service called.
+        pub to: String,
+        /// A failed optional call is answered by a fallback (the request
+        /// goes on); a failed required call fails the request.
+        #[serde(default)]
+        pub optional: bool,
+    }
+}
+
+/// A service: identical replicas behind client-side balancing.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Unique name.
+    pub name: String,
+    /// Replicas (at least one).
+    pub replicas: u32,
+    /// Sites, in the order replicas are spread over them (replica k at
+    /// `sites[k mod n]`).
+    pub sites: Vec<String>,
+    /// Failure-domain paths below each replica's site, spread the same way
+    /// (empty: the site itself).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Requests a replica serves at once (worker threads).
+    pub workers: u32,
+    /// Requests that may wait for a worker; past it a request is refused
+    /// at once (load shedding by queue limit).
+    pub queue_max: u32,
+    /// Drop a request whose caller has already given up on it when a worker
+    /// takes it, instead of serving it (deadline-expired shedding).
+    #[serde(default)]
+    pub shed_expired: bool,
+    /// A worker's time per request before its calls.
+    pub service_time: Latency,
+    /// Calls made for each request, in order.
+    #[serde(default, rename = "call")]
+    pub calls: Vec<Call>,
+}
+
+/// A rise in a cohort's arrival rate for a while (the trigger of a load
+/// spike).
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Surge {
+    /// When it starts.
+    pub at: SimTime,
+    /// How long it lasts.
+    pub duration: SimDuration,
+    /// Requests per second during it.
+    pub rate: f64,
+}
+
+policy_fields! {
+    /// Users at a site sending requests to an entry service, with their
+    /// own timeout, retries and budget.
+    #[derive(Clone, Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cohort {
+        /// Name (the population tallied).
+        pub name: String,
+        /// Where the users are.
+        pub site: String,
+        /// The entry service.
+        pub service: String,
+        /// Poisson arrivals per second.
+        pub rate: f64,
+        /// A surge, if any.
+        #[serde(default)]
+        pub surge: Option<Surge>,
+    }
+}
+
+/// The `[architecture]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchitectureConfig {
+    /// Tally window and series step.
+    #[serde(default = "ten_seconds")]
+    pub resolution: SimDuration,
+    /// A window is healthy at this success fraction or above.
+    #[serde(default = "healthy")]
+    pub healthy: f64,
+    /// How long an outage may outlive its trigger before it is metastable.
+    #[serde(default = "five_minutes")]
+    pub metastable_bound: SimDuration,
+    /// The services.
+    #[serde(rename = "service")]
+    pub services: Vec<Service>,
+    /// The users.
+    #[serde(rename = "cohort")]
+    pub cohorts: Vec<Cohort>,
+}
+
+fn ten_seconds() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+
+fn healthy() -> f64 {
+    0.9
+}
+
+fn five_minutes() -> SimDuration {
+    SimDuration::from_secs(300)
+}
+
+/// Replicas of one service at most, and retries per call.
+pub const REPLICAS_MAX: u32 = 10_000;
+/// Workers and queue slots per replica at most.
+pub const WORKERS_MAX: u32 = 100_000;
+/// Retries per call at most.
+pub const RETRIES_MAX: u32 = 100;
+
+type Invalid = (String, String);
+
+fn bad(field: String, message: impl Into<String>) -> Invalid {
+    (field, message.into())
+}
+
+impl CallPolicy {
+    fn validate(&self, at: &str) -> Result<(), Invalid> {
+        if self.timeout == SimDuration::ZERO {
+            return Err(bad(format!("{at}.timeout"), "must be positive"));
+        }
+        if self.retries > RETRIES_MAX {
+            return Err(bad(
+                format!("{at}.retries"),
+                format!("{} is more than {RETRIES_MAX}", self.retries),
+            ));
+        }
+        if let Some(b) = &self.backoff {
+            b.validate().map_err(|(f, m)| bad(format!("{at}.backoff.{f}"), m))?;
+        }
+        if let Some(r) = self.retry_budget
+            && !(r.is_finite() && (0.0..=10.0).contains(&r))
+        {
+            return Err(bad(
+                format!("{at}.retry_budget"),
+                format!("{r} is not a token ratio from 0 to 10"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ArchitectureConfig {
+    /// The index of service `name`.
+    pub fn service(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name == name)
+    }
+
+    /// Checks names, ranges, sites and that calls form no cycle; errors
+    /// name the field inside the table.
+    pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Result<(), Invalid> {
+        if !(self.healthy.is_finite() && (0.0..=1.0).contains(&self.healthy)) {
+            return Err(bad("healthy".into(), "must be a fraction from 0 to 1"));
+        }
+        if self.resolution < SimDuration::from_millis(1) {
+            return Err(bad("resolution".into(), "must be at least 1ms"));
+        }
+        if self.services.is_empty() {
+            return Err(bad("service".into(), "declare at least one [[architecture.service]]"));
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            self.validate_service(i, s, has_site)?;
+        }
+        for (i, c) in self.cohorts.iter().enumerate() {
+            let at = format!("cohort[{i}]");
+            if !has_site(&c.site) {
+                return Err(bad(format!("{at}.site"), format!("unknown site {:?}", c.site)));
+            }
+            if self.service(&c.service).is_none() {
+                return Err(bad(format!("{at}.service"), format!("no service {:?}", c.service)));
+            }
+            let rates = std::iter::once(c.rate).chain(c.surge.map(|s| s.rate));
+            for r in rates {
+                if !(r.is_finite() && (0.0..=crate::bounds::RPS_MAX).contains(&r)) {
+                    return Err(bad(
+                        format!("{at}.rate"),
+                        format!("{r} is not a rate from 0 to {}", crate::bounds::RPS_MAX),
+                    ));
+                }
+            }
+            c.policy().validate(&at)?;
+        }
+        self.no_cycle()
+    }
+
+    fn validate_service(
+        &self,
+        i: usize,
+        s: &Service,
+        has_site: &dyn Fn(&str) -> bool,
+    ) -> Result<(), Invalid> {
+        let at = format!("service[{i}]");
+        if self.service(&s.name) != Some(i) {
+            return Err(bad(format!("{at}.name"), format!("two services are called {:?}", s.name)));
+        }
+        if !(1..=REPLICAS_MAX).contains(&s.replicas) {
+            return Err(bad(format!("{at}.replicas"), format!("give 1 to {REPLICAS_MAX}")));
+        }
+        if !(1..=WORKERS_MAX).contains(&s.workers) {
+            return Err(bad(format!("{at}.workers"), format!("give 1 to {WORKERS_MAX}")));
+        }
+        if s.queue_max > WORKERS_MAX {
+            return Err(bad(format!("{at}.queue_max"), format!("at most {WORKERS_MAX}")));
+        }
+        if s.sites.is_empty() {
+            return Err(bad(format!("{at}.sites"), "name at least one site"));
+        }
+        if let Some(x) = s.sites.iter().find(|x| !has_site(x)) {
+            return Err(bad(format!("{at}.sites"), format!("unknown site {x:?}")));
+        }
+        s.service_time
+            .validate()
+            .map_err(|m| bad(format!("{at}.service_time"), m))?;
+        for (k, c) in s.calls.iter().enumerate() {
+            let at = format!("{at}.call[{k}]");
+            if self.service(&c.to).is_none() {
+                return Err(bad(format!("{at}.to"), format!("no service {:?}", c.to)));
+            }
+            c.policy().validate(&at)?;
+        }
+        Ok(())
+    }
+
+    /// Calls must form a DAG: a cycle would hold workers waiting on
+    /// themselves.
+    fn no_cycle(&self) -> Result<(), Invalid> {
+        let n = self.services.len();
+        // 0 unvisited, 1 on the path, 2 done.
+        let mut state = vec![0u8; n];
+        fn visit(c: &ArchitectureConfig, i: usize, state: &mut [u8]) -> Option<usize> {
+            if state[i] == 1 {
+                return Some(i);
+            }
+            if state[i] == 2 {
+                return None;
+            }
+            state[i] = 1;
+            for call in &c.services[i].calls {
+                let j = c.service(&call.to).expect("validated");
+                if let Some(x) = visit(c, j, state) {
+                    return Some(x);
+                }
+            }
+            state[i] = 2;
+            None
+        }
+        for i in 0..n {
+            if let Some(x) = visit(self, i, &mut state) {
+                return Err(bad(
+                    format!("service[{x}].call"),
+                    format!("the calls of {:?} lead back to it: calls must not loop", self.services[x].name),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! What the users got and what the services went through.
+//!
+//! Checks: `availability` (every cohort, per window, against the
+//! `healthy` fraction in 99 % of windows) and, when the run has a trigger
+//! (a cohort's surge, else the first scheduled fault), `metastable` on all
+//! users together: healthy again within `metastable_bound` of the trigger's
+//! end, or not.
+//!
+//! Figures, over all cohorts: `requests`, `failed_requests`,
+//! `error_fraction`, `unavailable_minutes` (windows below `healthy`),
+//! `latency_p50_ms`/`latency_p99_ms` (good requests, end to end with
+//! retries), `user_retries`, `user_timeouts`; with a trigger,
+//! `metastability_class` (0 stable, 1 recovered, 2 metastable) and
+//! `failing_after_trigger_seconds`. Per service S: `served_S`, `failed_S`,
+//! `refused_S` (queue full), `expired_S` (shed, caller gone),
+//! `served_late_S` (served for a caller that had given up: wasted work),
+//! `retries_S` and `timeouts_S` (of its own calls), `peak_queue_S`,
+//! `mean_in_system_S` (time-average of queue + busy workers, per replica
+//! summed), `mean_sojourn_ms_S` and `throughput_S` (answers per second).
+//! Series: `queue S` and `busy S` per step, `errors COHORT` (fraction).
+
+use super::config::ArchitectureConfig;
+use super::replica::ReplicaStats;
+use super::{ArchNode, Architecture};
+use crate::check::availability::{Availability, Requests, Slo};
+use crate::check::metastable::{Metastable, classify};
+use crate::check::{CheckInput, Facts, Suite, Tallies, Tally};
+use crate::history::History;
+use crate::systems::{Finished, Judgement};
+use indexmap::IndexMap;
+
+/// When the trigger was, ns: the surges' span, else the first fault's.
+fn trigger(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> Option<(u64, u64)> {
+    let surges: Vec<(u64, u64)> = config
+        .cohorts
+        .iter()
+        .filter_map(|c| c.surge)
+        .map(|s| (s.at.as_nanos(), (s.at + s.duration).as_nanos()))
+        .collect();
+    if !surges.is_empty() {
+        let from = surges.iter().map(|s| s.0).min()?;
+        let to = surges.iter().map(|s| s.1).max()?;
+        return Some((from, to));
+    }
+    let f = run.faults.faults().first()?;
+    let end = f.duration.map_or(run.faults.end(), |d| f.at + d);
+    Some((f.at.as_nanos(), end.as_nanos().max(f.at.as_nanos())))
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let k = ((sorted.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted[k]) / 1e3
+}
+
+/// Sums windows of several populations.
+fn combined<'a>(all: impl Iterator<Item = &'a Vec<Tally>>) -> Vec<Tally> {
+    let mut out: Vec<Tally> = Vec::new();
+    for ws in all {
+        if out.len() < ws.len() {
+            out.resize(ws.len(), Tally::default());
+        }
+        for (o, w) in out.iter_mut().zip(ws) {
+            o.requests += w.requests;
+            o.ok += w.ok;
+        }
+    }
+    out
+}
+
+/// Judges a finished run.
+pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> Judgement {
+    let sim = run.sim;
+    let end = sim.now();
+    let window_ns = config.resolution.as_nanos();
+    let mut tallies = Tallies::new(window_ns);
+    let mut latencies: Vec<u32> = Vec::new();
+    let (mut user_retries, mut user_timeouts) = (0u64, 0u64);
+    for (c, &id) in config.cohorts.iter().zip(&run.layout.cohorts) {
+        if let ArchNode::Cohort(k) = sim.node(id) {
+            tallies.requests.insert(c.name.clone(), k.windows.clone());
+            latencies.extend_from_slice(&k.latencies_us);
+            user_retries += k.out.stats.retries;
+            user_timeouts += k.out.stats.timeouts;
+        }
+    }
+    latencies.sort_unstable();
+    let users = combined(tallies.requests.values());
+    let trigger = trigger(config, run);
+    let mut suite = Suite::new().with(Availability {
+        window_ns,
+        requests: Requests::Tallied,
+        slo: Some(Slo {
+            success: config.healthy,
+            windows: 0.99,
+        }),
+        fault_at: trigger.map(|t| t.0),
+    });
+    let mut with_users = tallies.clone();
+    with_users.requests.insert("all users".into(), users.clone());
+    let mut metrics: IndexMap<String, f64> = IndexMap::new();
+    let requests: u64 = users.iter().map(|t| t.requests).sum();
+    let ok: u64 = users.iter().map(|t| t.ok).sum();
+    metrics.insert("requests".into(), requests as f64);
+    metrics.insert("failed_requests".into(), (requests - ok) as f64);
+    metrics.insert(
+        "error_fraction".into(),
+        if requests == 0 { 0.0 } else { (requests - ok) as f64 / requests as f64 },
+    );
+    let bad = users
+        .iter()
+        .filter(|t| t.requests > 0 && (t.ok as f64) < config.healthy * t.requests as f64)
+        .count();
+    metrics.insert(
+        "unavailable_minutes".into(),
+        bad as f64 * config.resolution.as_secs_f64() / 60.0,
+    );
+    metrics.insert("latency_p50_ms".into(), percentile(&latencies, 0.5));
+    metrics.insert("latency_p99_ms".into(), percentile(&latencies, 0.99));
+    metrics.insert("user_retries".into(), user_retries as f64);
+    metrics.insert("user_timeouts".into(), user_timeouts as f64);
+    let (services, series, notes) = per_service(config, run, end);
+    if let Some((from, to)) = trigger {
+        let (class, after) = classify(&users, window_ns, from, to, config.healthy, config.metastable_bound.as_nanos());
+        metrics.insert("metastability_class".into(), class as u8 as f64);
+        metrics.insert("failing_after_trigger_seconds".into(), after as f64 / 1e9);
+        let sustained_by = config
+            .services
+            .iter()
+            .flat_map(|s| {
+                [
+                    (format!("served_late_{}", s.name), services[&format!("served_late_{}", s.name)]),
+                    (format!("peak_queue_{}", s.name), services[&format!("peak_queue_{}", s.name)]),
+                ]
+            })
+            .chain([("user_retries".to_string(), user_retries as f64)])
+            .collect();
+        suite = suite.with(Metastable {
+            population: "all users".into(),
+            trigger_from_ns: from,
+            trigger_end_ns: to,
+            healthy: config.healthy,
+            bound_ns: config.metastable_bound.as_nanos(),
+            sustained_by,
+        });
+    }
+    metrics.extend(services);
+    let facts = Facts::default();
+    let checks = suite.run(&CheckInput::new(&History::new(), &facts).with_tallies(&with_users));
+    let mut series = series;
+    for (name, ws) in &tallies.requests {
+        series.insert(format!("errors {name}"), ws.iter().map(Tally::error_fraction).collect());
+    }
+    Judgement {
+        history: History::new(),
+        facts,
+        checks,
+        metrics,
+        timeline: Vec::new(),
+        series,
+        notes,
+        tallies,
+    }
+}
+
+type Series = IndexMap<String, Vec<f64>>;
+
+/// Per-service figures, series and notes.
+fn per_service(
+    config: &ArchitectureConfig,
+    run: &Finished<'_, Architecture>,
+    end: crate::time::SimTime,
+) -> (IndexMap<String, f64>, Series, Vec<String>) {
+    let secs = end.as_secs_f64().max(1e-9);
+    let (mut m, mut series, mut notes) = (IndexMap::new(), IndexMap::new(), Vec::new());
+    for (s, ids) in config.services.iter().zip(&run.layout.replicas) {
+        let mut total = ReplicaStats::default();
+        let (mut retries, mut timeouts) = (0u64, 0u64);
+        let mut queue: Vec<f64> = Vec::new();
+        let mut busy: Vec<f64> = Vec::new();
+        for &id in ids.iter() {
+            let ArchNode::Replica(r) = run.sim.node(id) else { continue };
+            let st = r.stats_at(end);
+            total.served += st.served;
+            total.failed += st.failed;
+            total.refused += st.refused;
+            total.expired += st.expired;
+            total.served_late += st.served_late;
+            total.sojourn_s += st.sojourn_s;
+            total.area += st.area;
+            total.peak_queue = total.peak_queue.max(st.peak_queue);
+            retries += r.out.stats.retries;
+            timeouts += r.out.stats.timeouts;
+            add(&mut queue, &st.queue);
+            add(&mut busy, &st.busy);
+        }
+        let n = &s.name;
+        let answered = (total.served + total.failed) as f64;
+        for (k, v) in [
+            ("served", total.served as f64),
+            ("failed", total.failed as f64),
+            ("refused", total.refused as f64),
+            ("expired", total.expired as f64),
+            ("served_late", total.served_late as f64),
+            ("retries", retries as f64),
+            ("timeouts", timeouts as f64),
+            ("peak_queue", f64::from(total.peak_queue)),
+            ("mean_in_system", total.area / secs),
+            ("mean_sojourn_ms", if answered > 0.0 { total.sojourn_s / answered * 1e3 } else { 0.0 }),
+            ("throughput", answered / secs),
+        ] {
+            m.insert(format!("{k}_{n}"), v);
+        }
+        notes.push(format!(
+            "{n}: {} replica(s) x {} worker(s); served {}, failed {}, refused {}, shed {}, served after the caller gave up {}; peak queue {}",
+            s.replicas, s.workers, total.served, total.failed, total.refused, total.expired, total.served_late, total.peak_queue
+        ));
+        series.insert(format!("queue {n}"), queue);
+        series.insert(format!("busy {n}"), busy);
+    }
+    (m, series, notes)
+}
+
+fn add(into: &mut Vec<f64>, samples: &[u32]) {
+    if into.len() < samples.len() {
+        into.resize(samples.len(), 0.0);
+    }
+    for (a, b) in into.iter_mut().zip(samples) {
+        *a += f64::from(*b);
+    }
+}

@@ -1,0 +1,242 @@
+//! Your own architecture: services of finite capacity calling one another,
+//! with the client policies people configure, driven by user cohorts.
+//!
+//! Every other built-in system models one incident's stack. This one is
+//! for an architect's own: services with replicas spread over sites and
+//! failure domains, each replica a bounded FIFO queue in front of a fixed
+//! number of workers with a service time drawn per request; calls between
+//! services in order, required or optional, each with its caller's
+//! timeout, retries (immediate or backed off with jitter), retry budget and
+//! balancer; users in cohorts at sites, open-loop Poisson arrivals with an
+//! optional surge, who time out and retry too.
+//!
+//! Overload and retry storms are not scripted: they come out of the
+//! mechanism. A caller gives up on an attempt at its timeout and retries,
+//! while the callee, which is not told, still serves the abandoned attempt;
+//! once waits pass the timeout every user request costs (retries + 1)
+//! service times, so a queue a transient pushed past the timeout stays
+//! there while (retries + 1) λ > μ: the failure outlives its trigger, which
+//! the `metastable` check judges. `tests/architecture.rs` checks the
+//! mechanism against queueing theory (Little's law, the tipping point, the
+//! drain time after a surge).
+//!
+//! Parts: [`config`] (the `[architecture]` table), [`outbound`] (the
+//! caller's side: balancing, timeouts, retries, budget), [`replica`] (a
+//! service replica), [`cohort`] (users), [`judge`].
+
+pub mod cohort;
+pub mod config;
+pub mod judge;
+pub mod outbound;
+pub mod replica;
+
+pub use config::ArchitectureConfig;
+
+use crate::fault::Disk;
+use crate::sim::{Ctx, Node, NodeId, TimerId};
+use crate::systems::{BuildError, Deployment, Finished, Judgement};
+use crate::time::SimTime;
+use cohort::{Cohort, CohortWiring};
+use outbound::{Outbound, Target};
+use replica::{Replica, ServiceWiring};
+use std::sync::Arc;
+
+/// What nodes send each other.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    /// An attempt of a call; the caller gives up on it at `deadline`.
+    Call {
+        /// The caller's attempt id.
+        attempt: u64,
+        /// When the caller gives up.
+        deadline: SimTime,
+    },
+    /// The answer to an attempt.
+    Reply {
+        /// The caller's attempt id.
+        attempt: u64,
+        /// Served successfully.
+        ok: bool,
+    },
+}
+
+/// What timers carry.
+#[derive(Clone, Debug)]
+pub enum Timer {
+    /// A cohort's next arrival (stale after a rate change or a crash).
+    Arrival {
+        /// The arrival stream's generation.
+        generation: u32,
+    },
+    /// A cohort's rate changes (a surge begins or ends).
+    Rate,
+    /// A replica's worker finished its service time for a job.
+    Served {
+        /// The job.
+        job: u64,
+    },
+    /// An attempt's timeout.
+    Timeout {
+        /// The attempt.
+        attempt: u64,
+    },
+    /// A backed-off retry is due.
+    Retry {
+        /// The request or job the call is for.
+        owner: u64,
+        /// Which of the node's targets.
+        target: u16,
+        /// Retry number (1 = the first retry).
+        retry: u32,
+    },
+    /// A replica samples its queue for the series.
+    Sample,
+}
+
+/// A node of an architecture.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ArchNode {
+    /// A service replica.
+    Replica(Replica),
+    /// Users.
+    Cohort(Cohort),
+}
+
+impl Node for ArchNode {
+    type Message = Msg;
+    type Timer = Timer;
+    type Observation = ();
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            ArchNode::Replica(r) => r.on_start(ctx),
+            ArchNode::Cohort(c) => c.on_start(ctx),
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, message: Msg) {
+        match self {
+            ArchNode::Replica(r) => r.on_message(ctx, from, message),
+            ArchNode::Cohort(c) => c.on_message(ctx, from, message),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _timer: TimerId, payload: Timer) {
+        match self {
+            ArchNode::Replica(r) => r.on_timer(ctx, payload),
+            ArchNode::Cohort(c) => c.on_timer(ctx, payload),
+        }
+    }
+
+    fn on_crash(&mut self, _disk: Disk) {
+        // Queues, workers and outstanding calls are memory.
+        match self {
+            ArchNode::Replica(r) => r.on_crash(),
+            ArchNode::Cohort(c) => c.on_crash(),
+        }
+    }
+}
+
+/// Where the deployment put things.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Per service (config order), its replicas.
+    pub replicas: Vec<Arc<Vec<NodeId>>>,
+    /// Per cohort (config order), its node.
+    pub cohorts: Vec<NodeId>,
+}
+
+/// The `[architecture]` system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Architecture;
+
+impl crate::systems::System for Architecture {
+    type Config = ArchitectureConfig;
+    type Node = ArchNode;
+    type Layout = Layout;
+
+    fn table(&self) -> &'static str {
+        "architecture"
+    }
+
+    fn about(&self) -> &'static str {
+        "your own services: replicas, workers, queues, calls with timeouts, retries and budgets, user cohorts"
+    }
+
+    fn harm_metrics(&self) -> &'static [&'static str] {
+        &["failed_requests", "unavailable_minutes", "latency_p99_ms"]
+    }
+
+    fn validate(
+        &self,
+        config: &ArchitectureConfig,
+        topology: &crate::topology::Topology,
+    ) -> Result<(), BuildError> {
+        Ok(config.validate(&|s| topology.site_id(s).is_ok())?)
+    }
+
+    fn series_step(&self, config: &ArchitectureConfig) -> crate::time::SimDuration {
+        config.resolution
+    }
+
+    fn deploy(
+        &self,
+        config: &ArchitectureConfig,
+        d: &mut Deployment<ArchNode>,
+    ) -> Result<Layout, BuildError> {
+        let mut replicas = Vec::new();
+        for s in &config.services {
+            let mut ids = Vec::new();
+            for k in 0..s.replicas as usize {
+                let site = &s.sites[k % s.sites.len()];
+                let domain = match s.domains.len() {
+                    0 => "",
+                    n => s.domains[k % n].as_str(),
+                };
+                ids.push(d.reserve(&format!("{}-{k}", s.name), site, domain)?);
+            }
+            d.group(&s.name, &ids);
+            replicas.push(Arc::new(ids));
+        }
+        let mut cohorts = Vec::new();
+        for c in &config.cohorts {
+            let id = d.reserve(&format!("users-{}", c.name), &c.site, "")?;
+            d.outside(id);
+            cohorts.push(id);
+        }
+        let target = |name: &str, policy: config::CallPolicy| Target {
+            policy: Arc::new(policy),
+            replicas: replicas[config.service(name).expect("validated")].clone(),
+        };
+        for (s, ids) in config.services.iter().zip(&replicas) {
+            let w = Arc::new(ServiceWiring {
+                workers: s.workers,
+                queue_max: s.queue_max,
+                shed_expired: s.shed_expired,
+                service_time: s.service_time,
+                optional: s.calls.iter().map(|c| c.optional).collect(),
+                step: config.resolution,
+            });
+            let targets: Vec<Target> = s.calls.iter().map(|c| target(&c.to, c.policy())).collect();
+            for &id in ids.iter() {
+                let r = Replica::new(w.clone(), Outbound::new(targets.clone()));
+                d.place(id, ArchNode::Replica(r))?;
+            }
+        }
+        for (c, &id) in config.cohorts.iter().zip(&cohorts) {
+            let w = Arc::new(CohortWiring {
+                rate: c.rate,
+                surge: c.surge,
+                window: config.resolution,
+            });
+            let out = Outbound::new(vec![target(&c.service, c.policy())]);
+            d.place(id, ArchNode::Cohort(Cohort::new(w, out)))?;
+        }
+        Ok(Layout { replicas, cohorts })
+    }
+
+    fn judge(&self, config: &ArchitectureConfig, run: &Finished<'_, Self>) -> Judgement {
+        judge::judge(config, run)
+    }
+}

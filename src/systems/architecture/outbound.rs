@@ -1,0 +1,242 @@
+//! The caller's side of a call: pick a replica, send, time out, retry
+//! within the budget, and tell the owner (a request being served, a user's
+//! request) how the call ended.
+//!
+//! A caller gives up on an attempt at its timeout; the callee is not told
+//! and keeps working on it. That is the mechanism of a retry storm: once
+//! waits pass the timeout, every user request costs the servers its first
+//! attempt and every retry, so the load the servers see is (retries + 1)
+//! times the offered load, and a queue that was pushed past the timeout by
+//! a transient stays there while (retries + 1) λ > μ.
+
+use super::config::{Balancer, CallPolicy};
+use super::{ArchNode, Msg, Timer};
+use crate::sim::{Ctx, NodeId};
+use crate::time::SimDuration;
+use crate::systems::parts::lookup::LookupMap;
+use std::sync::Arc;
+
+/// Retry tokens a caller holds at most (gRPC's default `maxTokens`).
+const TOKENS_MAX: f64 = 10.0;
+
+/// One service a node calls, and how.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The caller's policy.
+    pub policy: Arc<CallPolicy>,
+    /// The callee's replicas.
+    pub replicas: Arc<Vec<NodeId>>,
+}
+
+#[derive(Clone, Debug)]
+struct Balance {
+    next: usize,
+    outstanding: Vec<u32>,
+    tokens: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Attempt {
+    owner: u64,
+    target: u16,
+    retry: u32,
+    replica: u32,
+}
+
+/// What a node's calls did, for the judge.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutStats {
+    /// Attempts sent, first ones and retries.
+    pub attempts: u64,
+    /// Of which retries.
+    pub retries: u64,
+    /// Attempts given up at the timeout.
+    pub timeouts: u64,
+    /// Attempts answered with an error (refused, or failed downstream).
+    pub errors: u64,
+    /// Retries not made for want of a budget token.
+    pub budget_denied: u64,
+}
+
+/// How a call ended, for its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// The owner's id.
+    pub owner: u64,
+    /// Which target.
+    pub target: usize,
+    /// Answered successfully.
+    pub ok: bool,
+}
+
+/// A node's outstanding calls.
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    targets: Vec<Target>,
+    balance: Vec<Balance>,
+    attempts: LookupMap<u64, Attempt>,
+    next: u64,
+    /// Totals.
+    pub stats: OutStats,
+}
+
+impl Outbound {
+    /// Calls to `targets`, none outstanding.
+    pub fn new(targets: Vec<Target>) -> Self {
+        let balance = targets
+            .iter()
+            .map(|t| Balance {
+                next: 0,
+                outstanding: vec![0; t.replicas.len()],
+                tokens: TOKENS_MAX,
+            })
+            .collect();
+        Outbound {
+            targets,
+            balance,
+            attempts: LookupMap::new(),
+            next: 0,
+            stats: OutStats::default(),
+        }
+    }
+
+    /// Forgets every outstanding call (the node crashed).
+    pub fn clear(&mut self) {
+        self.attempts.clear();
+        for b in &mut self.balance {
+            b.outstanding.iter_mut().for_each(|o| *o = 0);
+        }
+    }
+
+    /// Starts a call to `target` for `owner`: the first attempt, which
+    /// earns retry tokens.
+    pub fn start(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64) {
+        if let Some(r) = self.targets[target].policy.retry_budget {
+            let b = &mut self.balance[target];
+            b.tokens = (b.tokens + r).min(TOKENS_MAX);
+        }
+        self.send(ctx, target, owner, 0);
+    }
+
+    fn pick(&mut self, target: usize) -> usize {
+        let b = &mut self.balance[target];
+        let n = b.outstanding.len();
+        let k = match self.targets[target].policy.balancer {
+            Balancer::RoundRobin => b.next % n,
+            Balancer::LeastOutstanding => (0..n)
+                .map(|i| (b.next + i) % n)
+                .min_by_key(|&i| b.outstanding[i])
+                .unwrap_or(0),
+        };
+        b.next = (k + 1) % n;
+        k
+    }
+
+    fn send(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64, retry: u32) {
+        let k = self.pick(target);
+        let t = &self.targets[target];
+        let timeout = t.policy.timeout;
+        let to = t.replicas[k];
+        let id = self.next;
+        self.next += 1;
+        self.attempts.insert(
+            id,
+            Attempt {
+                owner,
+                target: target as u16,
+                retry,
+                replica: k as u32,
+            },
+        );
+        self.balance[target].outstanding[k] += 1;
+        self.stats.attempts += 1;
+        self.stats.retries += u64::from(retry > 0);
+        let deadline = ctx.now() + timeout;
+        ctx.send(
+            to,
+            Msg::Call {
+                attempt: id,
+                deadline,
+            },
+        );
+        ctx.set_timer(timeout, Timer::Timeout { attempt: id });
+    }
+
+    fn resolve(&mut self, attempt: u64) -> Option<Attempt> {
+        let a = self.attempts.remove(&attempt)?;
+        let o = &mut self.balance[a.target as usize].outstanding[a.replica as usize];
+        *o = o.saturating_sub(1);
+        Some(a)
+    }
+
+    /// An answer: the call's end, or `None` (a retry is on its way, or the
+    /// attempt was given up already).
+    pub fn on_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, ArchNode>,
+        attempt: u64,
+        ok: bool,
+    ) -> Option<Ended> {
+        let a = self.resolve(attempt)?;
+        if ok {
+            return Some(Ended {
+                owner: a.owner,
+                target: a.target as usize,
+                ok: true,
+            });
+        }
+        self.stats.errors += 1;
+        self.failed(ctx, a)
+    }
+
+    /// An attempt's timeout fired.
+    pub fn on_timeout(&mut self, ctx: &mut Ctx<'_, ArchNode>, attempt: u64) -> Option<Ended> {
+        let a = self.resolve(attempt)?;
+        self.stats.timeouts += 1;
+        self.failed(ctx, a)
+    }
+
+    /// A backed-off retry is due.
+    pub fn on_retry(&mut self, ctx: &mut Ctx<'_, ArchNode>, owner: u64, target: usize, retry: u32) {
+        self.send(ctx, target, owner, retry);
+    }
+
+    fn failed(&mut self, ctx: &mut Ctx<'_, ArchNode>, a: Attempt) -> Option<Ended> {
+        let target = a.target as usize;
+        let policy = &self.targets[target].policy;
+        let gave_up = Some(Ended {
+            owner: a.owner,
+            target,
+            ok: false,
+        });
+        if a.retry >= policy.retries {
+            return gave_up;
+        }
+        if policy.retry_budget.is_some() {
+            let b = &mut self.balance[target];
+            if b.tokens < 1.0 {
+                self.stats.budget_denied += 1;
+                return gave_up;
+            }
+            b.tokens -= 1.0;
+        }
+        let retry = a.retry + 1;
+        let delay = match &policy.backoff {
+            Some(b) => b.delay(a.retry, ctx.rng()),
+            None => SimDuration::ZERO,
+        };
+        if delay == SimDuration::ZERO {
+            self.send(ctx, target, a.owner, retry);
+        } else {
+            ctx.set_timer(
+                delay,
+                Timer::Retry {
+                    owner: a.owner,
+                    target: target as u16,
+                    retry,
+                },
+            );
+        }
+        None
+    }
+}

@@ -1,0 +1,257 @@
+//! One replica of a service: a FIFO queue in front of a fixed number of
+//! workers. A worker takes a request, spends the service time on it, then
+//! makes the service's calls in order, holding the worker while it waits
+//! (thread-per-request), and answers. A full queue refuses at once; with
+//! `shed_expired`, a request whose caller has already given up is dropped
+//! when a worker takes it instead of being served for nobody.
+//!
+//! It keeps what queueing theory reads: the time-integral of the number in
+//! the system (queue and workers) for Little's law, each answered
+//! request's sojourn, and a sample of the queue per step for the series.
+
+use super::outbound::{Ended, Outbound};
+use super::{ArchNode, Msg, Timer};
+use crate::sim::{Ctx, NodeId};
+use crate::time::{SimDuration, SimTime};
+use crate::topology::Latency;
+use crate::systems::parts::lookup::LookupMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// What every replica of a service shares.
+#[derive(Clone, Debug)]
+pub struct ServiceWiring {
+    /// Workers.
+    pub workers: u32,
+    /// Queue slots.
+    pub queue_max: u32,
+    /// Drop requests whose caller gave up.
+    pub shed_expired: bool,
+    /// Service time per request.
+    pub service_time: Latency,
+    /// Per call, in order: whether it is optional.
+    pub optional: Vec<bool>,
+    /// Series step.
+    pub step: SimDuration,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Job {
+    from: NodeId,
+    attempt: u64,
+    deadline: SimTime,
+    arrived: SimTime,
+    call: usize,
+}
+
+/// What a replica did, for the judge.
+#[derive(Clone, Debug, Default)]
+pub struct ReplicaStats {
+    /// Requests answered successfully.
+    pub served: u64,
+    /// Requests answered with an error (a required call failed).
+    pub failed: u64,
+    /// Requests refused at a full queue.
+    pub refused: u64,
+    /// Requests dropped because their caller had given up.
+    pub expired: u64,
+    /// Requests served after their caller had given up (wasted work).
+    pub served_late: u64,
+    /// Sum of answered requests' time in the replica, seconds.
+    pub sojourn_s: f64,
+    /// Time-integral of the number in the replica, request-seconds.
+    pub area: f64,
+    /// Queue length at each step.
+    pub queue: Vec<u32>,
+    /// Busy workers at each step.
+    pub busy: Vec<u32>,
+    /// Largest queue seen.
+    pub peak_queue: u32,
+}
+
+/// A replica.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    w: Arc<ServiceWiring>,
+    /// Its calls.
+    pub out: Outbound,
+    queue: VecDeque<Job>,
+    busy: u32,
+    running: LookupMap<u64, Job>,
+    next_job: u64,
+    last: SimTime,
+    /// Totals and samples.
+    pub stats: ReplicaStats,
+}
+
+impl Replica {
+    /// An idle replica.
+    pub fn new(w: Arc<ServiceWiring>, out: Outbound) -> Self {
+        Replica {
+            w,
+            out,
+            queue: VecDeque::new(),
+            busy: 0,
+            running: LookupMap::new(),
+            next_job: 0,
+            last: SimTime::ZERO,
+            stats: ReplicaStats::default(),
+        }
+    }
+
+    fn in_system(&self) -> u64 {
+        self.queue.len() as u64 + u64::from(self.busy)
+    }
+
+    /// Accrues the number in the system up to now (before it changes).
+    fn touch(&mut self, now: SimTime) {
+        let dt = now.saturating_since(self.last).as_secs_f64();
+        self.stats.area += self.in_system() as f64 * dt;
+        self.last = now;
+    }
+
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        self.last = ctx.now();
+        ctx.set_timer(self.w.step, Timer::Sample);
+    }
+
+    pub(super) fn on_crash(&mut self) {
+        self.queue.clear();
+        self.running.clear();
+        self.busy = 0;
+        self.out.clear();
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Call { attempt, deadline } => self.arrive(ctx, from, attempt, deadline),
+            Msg::Reply { attempt, ok } => {
+                if let Some(end) = self.out.on_reply(ctx, attempt, ok) {
+                    self.call_ended(ctx, end);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, ArchNode>, timer: Timer) {
+        match timer {
+            Timer::Served { job } => self.next_call(ctx, job),
+            Timer::Timeout { attempt } => {
+                if let Some(end) = self.out.on_timeout(ctx, attempt) {
+                    self.call_ended(ctx, end);
+                }
+            }
+            Timer::Retry {
+                owner,
+                target,
+                retry,
+            } => {
+                if self.running.contains_key(&owner) {
+                    self.out.on_retry(ctx, owner, target as usize, retry);
+                }
+            }
+            Timer::Sample => {
+                self.stats.queue.push(self.queue.len() as u32);
+                self.stats.busy.push(self.busy);
+                ctx.set_timer(self.w.step, Timer::Sample);
+            }
+            Timer::Arrival { .. } | Timer::Rate => {}
+        }
+    }
+
+    fn arrive(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, attempt: u64, deadline: SimTime) {
+        let now = ctx.now();
+        if self.busy >= self.w.workers && self.queue.len() >= self.w.queue_max as usize {
+            self.stats.refused += 1;
+            ctx.send(from, Msg::Reply { attempt, ok: false });
+            return;
+        }
+        self.touch(now);
+        self.queue.push_back(Job {
+            from,
+            attempt,
+            deadline,
+            arrived: now,
+            call: 0,
+        });
+        self.stats.peak_queue = self.stats.peak_queue.max(self.queue.len() as u32);
+        self.start_work(ctx);
+    }
+
+    fn start_work(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        let now = ctx.now();
+        while self.busy < self.w.workers {
+            let Some(job) = self.queue.pop_front() else {
+                return;
+            };
+            self.touch(now);
+            if self.w.shed_expired && now >= job.deadline {
+                self.stats.expired += 1;
+                continue;
+            }
+            self.busy += 1;
+            let id = self.next_job;
+            self.next_job += 1;
+            self.running.insert(id, job);
+            let t = self.w.service_time.sample(ctx.rng());
+            ctx.set_timer(t, Timer::Served { job: id });
+        }
+    }
+
+    fn next_call(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64) {
+        let Some(job) = self.running.get(&id) else {
+            return;
+        };
+        if job.call < self.w.optional.len() {
+            let call = job.call;
+            self.out.start(ctx, call, id);
+        } else {
+            self.finish(ctx, id, true);
+        }
+    }
+
+    fn call_ended(&mut self, ctx: &mut Ctx<'_, ArchNode>, end: Ended) {
+        let Some(job) = self.running.get_mut(&end.owner) else {
+            return;
+        };
+        if !end.ok && !self.w.optional[end.target] {
+            self.finish(ctx, end.owner, false);
+            return;
+        }
+        job.call += 1;
+        self.next_call(ctx, end.owner);
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64, ok: bool) {
+        let Some(job) = self.running.remove(&id) else {
+            return;
+        };
+        let now = ctx.now();
+        self.touch(now);
+        self.busy -= 1;
+        if ok {
+            self.stats.served += 1;
+        } else {
+            self.stats.failed += 1;
+        }
+        if now > job.deadline {
+            self.stats.served_late += 1;
+        }
+        self.stats.sojourn_s += now.saturating_since(job.arrived).as_secs_f64();
+        ctx.send(
+            job.from,
+            Msg::Reply {
+                attempt: job.attempt,
+                ok,
+            },
+        );
+        self.start_work(ctx);
+    }
+
+    /// The totals at `end`, the integral closed there.
+    pub fn stats_at(&self, end: SimTime) -> ReplicaStats {
+        let mut s = self.stats.clone();
+        s.area += self.in_system() as f64 * end.saturating_since(self.last).as_secs_f64();
+        s
+    }
+}

@@ -1,0 +1,209 @@
+//! The general service model against queueing theory, and every policy
+//! against its counterfactual.
+//!
+//! `scenarios/retry-storm.toml`: one FIFO server, one worker, exponential
+//! service of mean 10 ms (mu = 100/s), Poisson users at lambda = 70/s with
+//! a 1 s timeout, a surge to 200/s for 60 s at 10 min. The fluid argument:
+//! - without retries the surge leaves a backlog of (200 - 100) x 60 =
+//!   6,000 requests that drains at mu - lambda = 30/s: 200 s;
+//! - with r immediate retries, once waits pass the timeout every user
+//!   request costs r + 1 service times (the server still serves abandoned
+//!   attempts), so overload is sustained iff (r + 1) lambda > mu, and the
+//!   queue then grows at (r + 1) lambda - mu;
+//! - in steady state Little's law holds: L = X W.
+
+use blastradius::prelude::*;
+
+fn scenario() -> Scenario {
+    Scenario::load(std::path::Path::new("scenarios/retry-storm.toml")).expect("loads")
+}
+
+fn set(s: &Scenario, path: &str, value: &str) -> Scenario {
+    let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .unwrap()
+        .remove("v")
+        .unwrap();
+    s.with_set(path, Some(v))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn outcome(s: &Scenario, design: &str, seed: u64) -> Outcome {
+    run(s, Some(design), Seed(seed), &RunOptions::default()).expect("runs")
+}
+
+const SEEDS: [u64; 4] = [1, 2, 3, 4];
+
+#[test]
+fn without_retries_the_surge_drains_in_the_fluid_time() {
+    let s = scenario();
+    let mut drained = Vec::new();
+    for seed in SEEDS {
+        let o = outcome(&s, "no-retries", seed);
+        assert_eq!(o.metrics["metastability_class"], 1.0, "recovered");
+        drained.push(o.metrics["failing_after_trigger_seconds"]);
+    }
+    let mean = drained.iter().sum::<f64>() / drained.len() as f64;
+    // 6,000 / 30 = 200 s, measured in 10 s windows.
+    assert!((170.0..=230.0).contains(&mean), "{drained:?}");
+}
+
+/// The fluid prediction for the time users keep failing after the surge
+/// ends, `None` for a sustained overload. During the surge every request
+/// times out, so the backlog grows at (r + 1) lambda_s - mu; after it, the
+/// backlog drains at mu - (r + 1) lambda, if that is positive.
+fn fluid_recovery(retries: f64, lambda: f64) -> Option<f64> {
+    let (mu, surge, duration) = (100.0, 200.0, 60.0);
+    let load = (retries + 1.0) * lambda;
+    (load < mu).then(|| ((retries + 1.0) * surge - mu) * duration / (mu - load))
+}
+
+#[test]
+fn retries_sustain_the_overload_exactly_when_r_plus_one_lambda_passes_mu() {
+    let s = scenario();
+    for (retries, lambda) in [(2, 70), (2, 20), (2, 10), (1, 55), (1, 35), (0, 70)] {
+        let p = set(&s, "architecture.cohort[0].retries", &retries.to_string());
+        let p = set(&p, "architecture.cohort[0].rate", &format!("{lambda}.0"));
+        let predicted = fluid_recovery(f64::from(retries), f64::from(lambda));
+        let runs: Vec<Outcome> = [1, 2].map(|seed| outcome(&p, "retries", seed)).into();
+        let failing: Vec<f64> = runs
+            .iter()
+            .map(|o| o.metrics["failing_after_trigger_seconds"])
+            .collect();
+        let label =
+            format!("r={retries} lambda={lambda}: predicted {predicted:?}, measured {failing:?}");
+        eprintln!("{label}");
+        match predicted {
+            // Failing to the end of the run: 40 min - 11 min.
+            None => assert!(failing.iter().all(|f| *f == 1740.0), "{label}"),
+            Some(t) => {
+                let mean = failing.iter().sum::<f64>() / failing.len() as f64;
+                assert!((mean - t).abs() <= 0.15 * t + 10.0, "{label}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_sustained_queue_grows_at_r_plus_one_lambda_minus_mu() {
+    let s = scenario();
+    let o = outcome(&s, "retries", 1);
+    let q = &o.series["queue api"];
+    let step = o.series_step.as_secs_f64();
+    // From 100 s after the surge ended to 400 s after: every attempt times
+    // out, arrivals are 3 x 70 = 210/s against 100/s served.
+    let (a, b) = ((760.0 / step) as usize, (1060.0 / step) as usize);
+    let slope = (q[b] - q[a]) / ((b - a) as f64 * step);
+    assert!((slope - 110.0).abs() < 110.0 * 0.1, "slope {slope}/s");
+}
+
+#[test]
+fn littles_law_holds_in_steady_state_and_matches_mm1() {
+    // The base cohort (design `retries`), without its surge and retries.
+    let s = set(
+        &scenario(),
+        "architecture.cohort[0].surge",
+        "{ at = \"39m\", duration = \"1s\", rate = 70.0 }",
+    );
+    let s = set(&s, "architecture.cohort[0].retries", "0");
+    let o = outcome(&s, "retries", 7);
+    let l = o.metrics["mean_in_system_api"];
+    let x = o.metrics["throughput_api"];
+    let w = o.metrics["mean_sojourn_ms_api"] / 1e3;
+    assert!((l - x * w).abs() < 0.02 * l, "L {l} vs XW {}", x * w);
+    // M/M/1 at rho = 0.7: L = rho / (1 - rho) = 2.33.
+    assert!((l - 7.0 / 3.0).abs() < 0.15 * 7.0 / 3.0, "L {l}");
+}
+
+#[test]
+fn each_policy_changes_what_it_names() {
+    let s = scenario();
+    let storm = outcome(&s, "retries", 1);
+    assert_eq!(storm.metrics["metastability_class"], 2.0);
+    // A retry budget caps the extra work: the storm ends.
+    let budgeted = outcome(&s, "budgeted", 1);
+    assert_eq!(budgeted.metrics["metastability_class"], 1.0);
+    assert!(budgeted.metrics["user_retries"] < storm.metrics["user_retries"] / 10.0);
+    // Shedding what callers gave up on stops serving nobody: the storm ends.
+    let shed = outcome(
+        &set(&s, "architecture.service[0].shed_expired", "true"),
+        "retries",
+        1,
+    );
+    assert_eq!(shed.metrics["metastability_class"], 1.0);
+    assert!(shed.metrics["expired_api"] > 0.0 && storm.metrics["expired_api"] == 0.0);
+    assert!(shed.metrics["served_late_api"] < storm.metrics["served_late_api"] / 10.0);
+    // A short queue refuses at once instead of making users wait past
+    // their timeout.
+    let short = outcome(
+        &set(&s, "architecture.service[0].queue_max", "50"),
+        "retries",
+        1,
+    );
+    assert!(short.metrics["refused_api"] > 0.0);
+    assert_eq!(short.metrics["metastability_class"], 1.0);
+    assert!(short.metrics["failing_after_trigger_seconds"] < 60.0);
+    // More workers is more capacity: two workers (mu = 200/s) ride it out.
+    let two = outcome(
+        &set(&s, "architecture.service[0].workers", "2"),
+        "retries",
+        1,
+    );
+    assert_ne!(two.metrics["metastability_class"], 2.0);
+    // Least-outstanding balancing over two replicas, one of them slowed,
+    // sends the slow one less than round robin does.
+    let pair = set(
+        &set(&s, "architecture.service[0].replicas", "2"),
+        "architecture.service[0].workers",
+        "1",
+    );
+    let slow = |balancer: &str| {
+        let p = set(
+            &pair,
+            "architecture.cohort[0].balancer",
+            &format!("\"{balancer}\""),
+        );
+        let p = set(
+            &p,
+            "architecture.cohort[0].surge",
+            "{ at = \"39m\", duration = \"1s\", rate = 70.0 }",
+        );
+        let p = set(&p, "architecture.cohort[0].retries", "0");
+        let text = format!(
+            "{}\n[[fault]]\nat = \"1m\"\nkind = \"slow_node\"\ntarget = \"api-1\"\ndelay = \"15ms\"\n",
+            p.source_text()
+        );
+        let p = Scenario::parse(std::path::Path::new("slow.toml"), &text).expect("parses");
+        outcome(&p, "retries", 1).metrics["failed_requests"]
+    };
+    let (rr, lo) = (slow("round_robin"), slow("least_outstanding"));
+    assert!(lo < rr, "least outstanding {lo} vs round robin {rr}");
+}
+
+#[test]
+fn a_bad_knob_names_its_line_and_field() {
+    let text = std::fs::read_to_string("scenarios/retry-storm.toml").unwrap();
+    let bad = text.replace("workers = 1\n", "workers = 0\n");
+    let e = Scenario::parse(std::path::Path::new("r.toml"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("architecture.service[0].workers"), "{e}");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("workers = 1"))
+        .unwrap()
+        + 1;
+    assert!(e.contains(&format!("r.toml:{line}:")), "{e}");
+    let typo = text.replace("retries = 2\n", "retires = 2\n");
+    let e = Scenario::parse(std::path::Path::new("r.toml"), &typo)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("retires"), "{e}");
+    let cycle = text.replace(
+        "service_time = { dist = \"exponential\", mean = \"10ms\" }\n",
+        "service_time = { dist = \"exponential\", mean = \"10ms\" }\ncall = [{ to = \"api\", timeout = \"1s\" }]\n",
+    );
+    let e = Scenario::parse(std::path::Path::new("r.toml"), &cycle)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lead back to it"), "{e}");
+}
