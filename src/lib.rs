@@ -66,6 +66,10 @@ pub mod systems;
 // The pipeline: one run, comparisons, sweeps, analysis.
 pub mod run;
 
+// Import: Docker Compose and Kubernetes manifests as `[architecture]`
+// scenarios.
+pub mod import;
+
 // Blast radius: every failure unit injected, ranked by consequence, beside
 // what structure predicts.
 pub mod radius;

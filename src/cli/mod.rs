@@ -3,6 +3,7 @@
 mod analyze;
 mod check;
 mod compare;
+mod import;
 mod list;
 mod radius;
 mod replay;
@@ -290,6 +291,13 @@ enum Command {
     /// loses writes or service; `absorbed`: nodes go down, clients see
     /// nothing. Exit code: 0 done, 2 a run stopped at a limit, 3 bad input.
     Radius(radius::Args),
+    /// Write an `[architecture]` scenario from a Docker Compose file or
+    /// Kubernetes manifests to stdout: services, replicas, zones, the call
+    /// graph, stores and entry points as the manifests give them, every
+    /// other figure a default tagged [A] (listed on stderr, with what was
+    /// not used).
+    #[command(subcommand)]
+    Import(import::Source),
     /// Find single points of failure and the smallest cuts between node sets.
     Analyze {
         /// The scenario (TOML), or an incident name.
@@ -427,6 +435,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Radius(args) => radius::radius(args),
+        Command::Import(source) => import::import(source),
         Command::Analyze {
             file,
             max_cut,

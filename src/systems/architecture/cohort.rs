@@ -136,6 +136,21 @@ impl Cohort {
         }
     }
 
+    /// The windows with requests still unanswered when the run stopped
+    /// taken out: they neither failed nor succeeded.
+    pub fn settled_windows(&self) -> Vec<Tally> {
+        let mut windows = self.windows.clone();
+        for id in self.open.keys_where(|_| true) {
+            if let Some(start) = self.open.get(&id) {
+                let w = (start.as_nanos() / self.w.window.as_nanos().max(1)) as usize;
+                if let Some(t) = windows.get_mut(w) {
+                    t.requests = t.requests.saturating_sub(1);
+                }
+            }
+        }
+        windows
+    }
+
     fn ended(&mut self, now: SimTime, end: Ended) {
         let Some(start) = self.open.remove(&end.owner) else {
             return;

@@ -80,7 +80,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     let (mut user_retries, mut user_timeouts) = (0u64, 0u64);
     for (c, &id) in config.cohorts.iter().zip(&run.layout.cohorts) {
         if let ArchNode::Cohort(k) = sim.node(id) {
-            tallies.requests.insert(c.name.clone(), k.windows.clone());
+            tallies.requests.insert(c.name.clone(), k.settled_windows());
             latencies.extend_from_slice(&k.latencies_us);
             user_retries += k.out.stats.retries;
             user_timeouts += k.out.stats.timeouts;
