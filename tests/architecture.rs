@@ -207,3 +207,68 @@ fn a_bad_knob_names_its_line_and_field() {
         .to_string();
     assert!(e.contains("lead back to it"), "{e}");
 }
+
+/// `scenarios/shop.toml`: a 60 s store slowdown behind three tiers.
+fn shop() -> Scenario {
+    Scenario::load(std::path::Path::new("scenarios/shop.toml")).expect("loads")
+}
+
+#[test]
+fn a_store_slowdown_becomes_a_lasting_outage_only_with_unbudgeted_retries() {
+    let s = shop();
+    for seed in [1, 2] {
+        let naive = outcome(&s, "naive-retries", seed);
+        assert_eq!(naive.metrics["metastability_class"], 2.0, "seed {seed}");
+        for design in ["budgeted", "no-retries"] {
+            let o = outcome(&s, design, seed);
+            assert_eq!(
+                o.metrics["metastability_class"], 1.0,
+                "{design} seed {seed}"
+            );
+            assert!(
+                o.metrics["failing_after_trigger_seconds"] < 300.0,
+                "{design}"
+            );
+            // What sustained the storm: the store's work for callers that
+            // had already left.
+            assert!(
+                naive.metrics["served_late_db"] > 3.0 * o.metrics["served_late_db"],
+                "{design}: {} vs {}",
+                naive.metrics["served_late_db"],
+                o.metrics["served_late_db"]
+            );
+        }
+    }
+}
+
+#[test]
+fn the_shops_outage_follows_its_trigger() {
+    // Without the slowdown nothing fails, whatever the retries.
+    let text = std::fs::read_to_string("scenarios/shop.toml").unwrap();
+    let calm = text.replace("delay = \"5ms\"", "delay = \"1ns\"");
+    let calm = Scenario::parse(std::path::Path::new("calm.toml"), &calm).unwrap();
+    let o = outcome(&calm, "naive-retries", 1);
+    assert_eq!(o.metrics["metastability_class"], 0.0, "stable");
+    assert!(
+        o.metrics["failed_requests"] < 10.0,
+        "{}",
+        o.metrics["failed_requests"]
+    );
+    // A later slowdown: the first failing window moves with it.
+    let later = set(&shop(), "fault[0].at", "\"20m\"");
+    let first_bad = |o: &Outcome| {
+        o.series["errors shoppers"]
+            .iter()
+            .position(|e| *e > 0.1)
+            .map(|k| k as f64 * o.series_step.as_secs_f64())
+    };
+    let (a, b) = (
+        first_bad(&outcome(&shop(), "naive-retries", 1)),
+        first_bad(&outcome(&later, "naive-retries", 1)),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(
+        (600.0..=660.0).contains(&a) && (1200.0..=1260.0).contains(&b),
+        "{a} {b}"
+    );
+}
