@@ -272,3 +272,43 @@ fn the_shops_outage_follows_its_trigger() {
         "{a} {b}"
     );
 }
+
+#[test]
+fn ejecting_a_dead_replica_spares_the_users_its_timeouts() {
+    // The shop without its slowdown; zone-c (a web and two API replicas)
+    // is down from 4 to 14 min. Round robin keeps sending a third of the
+    // users' attempts to the dead web replica; with passive health
+    // checking (5 failures in a row eject a replica for 30 s) callers skip
+    // it.
+    let text = std::fs::read_to_string("scenarios/shop.toml")
+        .unwrap()
+        .replace(
+            "kind = \"slow_node\"\ntarget = \"db-0\"\ndelay = \"5ms\"",
+            "kind = \"crash\"\ntarget = \"site:zone-c\"",
+        );
+    let text = text.replace(
+        "at = \"10m\"\nduration = \"60s\"",
+        "at = \"4m\"\nduration = \"10m\"",
+    );
+    let down = Scenario::parse(std::path::Path::new("zone-c.toml"), &text).unwrap();
+    let ejecting = set(&down, "architecture.cohort[0].eject_after", "5");
+    let ejecting = set(
+        &ejecting,
+        "architecture.service[0].call[0].eject_after",
+        "5",
+    );
+    let (plain, health) = (
+        outcome(&down, "naive-retries", 1),
+        outcome(&ejecting, "naive-retries", 1),
+    );
+    let failed = |o: &Outcome| o.metrics["failed_requests"];
+    assert!(failed(&plain) > 10_000.0, "{}", failed(&plain));
+    assert!(
+        failed(&health) < failed(&plain) / 10.0,
+        "{} vs {}",
+        failed(&health),
+        failed(&plain)
+    );
+    assert!(health.metrics["ejections_web"] > 0.0 && plain.metrics["ejections_web"] == 0.0);
+    assert!(health.metrics["user_timeouts"] < plain.metrics["user_timeouts"] / 10.0);
+}

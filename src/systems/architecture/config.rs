@@ -36,6 +36,11 @@ pub struct CallPolicy {
     pub retry_budget: Option<f64>,
     /// How replicas are picked.
     pub balancer: Balancer,
+    /// Passive health checking: eject a replica after this many
+    /// consecutive failed attempts to it (`None`: never).
+    pub eject_after: Option<u32>,
+    /// How long an ejected replica is skipped.
+    pub eject_for: SimDuration,
 }
 
 /// The policy keys as they are written (serde cannot deny unknown keys
@@ -64,6 +69,15 @@ macro_rules! policy_fields {
             /// `least_outstanding`.
             #[serde(default)]
             pub balancer: Balancer,
+            /// Passive health checking (outlier ejection, as Envoy's
+            /// `consecutive_5xx`): skip a replica after this many
+            /// consecutive failed attempts (timeouts or errors) to it.
+            /// Absent: never.
+            #[serde(default)]
+            pub eject_after: Option<u32>,
+            /// How long an ejected replica is skipped.
+            #[serde(default = "thirty_seconds")]
+            pub eject_for: SimDuration,
         }
 
         impl $name {
@@ -75,6 +89,8 @@ macro_rules! policy_fields {
                     backoff: self.backoff,
                     retry_budget: self.retry_budget,
                     balancer: self.balancer,
+                    eject_after: self.eject_after,
+                    eject_for: self.eject_for,
                 }
             }
         }
@@ -181,6 +197,10 @@ pub struct ArchitectureConfig {
     pub cohorts: Vec<Cohort>,
 }
 
+fn thirty_seconds() -> SimDuration {
+    SimDuration::from_secs(30)
+}
+
 fn ten_seconds() -> SimDuration {
     SimDuration::from_secs(10)
 }
@@ -219,6 +239,9 @@ impl CallPolicy {
         }
         if let Some(b) = &self.backoff {
             b.validate().map_err(|(f, m)| bad(format!("{at}.backoff.{f}"), m))?;
+        }
+        if self.eject_after == Some(0) {
+            return Err(bad(format!("{at}.eject_after"), "must be at least 1"));
         }
         if let Some(r) = self.retry_budget
             && !(r.is_finite() && (0.0..=10.0).contains(&r))

@@ -12,7 +12,7 @@
 use super::config::{Balancer, CallPolicy};
 use super::{ArchNode, Msg, Timer};
 use crate::sim::{Ctx, NodeId};
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 use crate::systems::parts::lookup::LookupMap;
 use std::sync::Arc;
 
@@ -33,6 +33,10 @@ struct Balance {
     next: usize,
     outstanding: Vec<u32>,
     tokens: f64,
+    /// Per replica: consecutive failed attempts, and until when it is
+    /// ejected.
+    failures: Vec<u32>,
+    ejected_until: Vec<SimTime>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +60,8 @@ pub struct OutStats {
     pub errors: u64,
     /// Retries not made for want of a budget token.
     pub budget_denied: u64,
+    /// Replicas ejected by passive health checking.
+    pub ejections: u64,
 }
 
 /// How a call ended, for its owner.
@@ -89,6 +95,8 @@ impl Outbound {
                 next: 0,
                 outstanding: vec![0; t.replicas.len()],
                 tokens: TOKENS_MAX,
+                failures: vec![0; t.replicas.len()],
+                ejected_until: vec![SimTime::ZERO; t.replicas.len()],
             })
             .collect();
         Outbound {
@@ -118,22 +126,48 @@ impl Outbound {
         self.send(ctx, target, owner, 0);
     }
 
-    fn pick(&mut self, target: usize) -> usize {
+    /// The replica to send to: among those not ejected (all of them if
+    /// every one is), the next in turn or the least loaded.
+    fn pick(&mut self, target: usize, now: SimTime) -> usize {
         let b = &mut self.balance[target];
         let n = b.outstanding.len();
+        let healthy = |i: usize| b.ejected_until[i] <= now;
+        let any = (0..n).any(healthy);
+        let candidates = (0..n)
+            .map(|i| (b.next + i) % n)
+            .filter(|&i| !any || healthy(i));
         let k = match self.targets[target].policy.balancer {
-            Balancer::RoundRobin => b.next % n,
-            Balancer::LeastOutstanding => (0..n)
-                .map(|i| (b.next + i) % n)
-                .min_by_key(|&i| b.outstanding[i])
-                .unwrap_or(0),
-        };
+            Balancer::RoundRobin => candidates.take(1).next(),
+            Balancer::LeastOutstanding => candidates.min_by_key(|&i| b.outstanding[i]),
+        }
+        .unwrap_or(b.next % n);
         b.next = (k + 1) % n;
         k
     }
 
+    /// Counts an attempt's end against its replica: a success resets the
+    /// count, enough failures in a row eject it.
+    fn health(&mut self, a: &Attempt, ok: bool, now: SimTime) {
+        let policy = &self.targets[a.target as usize].policy;
+        let Some(limit) = policy.eject_after else {
+            return;
+        };
+        let b = &mut self.balance[a.target as usize];
+        let r = a.replica as usize;
+        if ok {
+            b.failures[r] = 0;
+            return;
+        }
+        b.failures[r] += 1;
+        if b.failures[r] >= limit {
+            b.failures[r] = 0;
+            b.ejected_until[r] = now + policy.eject_for;
+            self.stats.ejections += 1;
+        }
+    }
+
     fn send(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64, retry: u32) {
-        let k = self.pick(target);
+        let k = self.pick(target, ctx.now());
         let t = &self.targets[target];
         let timeout = t.policy.timeout;
         let to = t.replicas[k];
@@ -178,6 +212,7 @@ impl Outbound {
         ok: bool,
     ) -> Option<Ended> {
         let a = self.resolve(attempt)?;
+        self.health(&a, ok, ctx.now());
         if ok {
             return Some(Ended {
                 owner: a.owner,
@@ -192,6 +227,7 @@ impl Outbound {
     /// An attempt's timeout fired.
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_, ArchNode>, attempt: u64) -> Option<Ended> {
         let a = self.resolve(attempt)?;
+        self.health(&a, false, ctx.now());
         self.stats.timeouts += 1;
         self.failed(ctx, a)
     }
