@@ -11,7 +11,7 @@
 
 use super::config::{Balancer, CallPolicy};
 use super::{ArchNode, Msg, Timer};
-use crate::sim::{Ctx, NodeId};
+use crate::sim::{Ctx, NodeId, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::systems::parts::lookup::LookupMap;
 use std::sync::Arc;
@@ -45,6 +45,8 @@ struct Attempt {
     target: u16,
     retry: u32,
     replica: u32,
+    /// Its timeout, cancelled when the answer comes first.
+    timer: TimerId,
 }
 
 /// What a node's calls did, for the judge.
@@ -173,15 +175,6 @@ impl Outbound {
         let to = t.replicas[k];
         let id = self.next;
         self.next += 1;
-        self.attempts.insert(
-            id,
-            Attempt {
-                owner,
-                target: target as u16,
-                retry,
-                replica: k as u32,
-            },
-        );
         self.balance[target].outstanding[k] += 1;
         self.stats.attempts += 1;
         self.stats.retries += u64::from(retry > 0);
@@ -193,7 +186,17 @@ impl Outbound {
                 deadline,
             },
         );
-        ctx.set_timer(timeout, Timer::Timeout { attempt: id });
+        let timer = ctx.set_timer(timeout, Timer::Timeout { attempt: id });
+        self.attempts.insert(
+            id,
+            Attempt {
+                owner,
+                target: target as u16,
+                retry,
+                replica: k as u32,
+                timer,
+            },
+        );
     }
 
     fn resolve(&mut self, attempt: u64) -> Option<Attempt> {
@@ -212,6 +215,7 @@ impl Outbound {
         ok: bool,
     ) -> Option<Ended> {
         let a = self.resolve(attempt)?;
+        ctx.cancel_timer(a.timer);
         self.health(&a, ok, ctx.now());
         if ok {
             return Some(Ended {
