@@ -196,3 +196,30 @@ fn sweep_checks_its_map_figure_and_its_paths_before_the_sweep() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("nearest: fault[0].duration"), "{err}");
 }
+
+#[test]
+fn figures_read_as_counts_and_every_command_names_its_scenario_alike() {
+    let (_, out, _) = blastradius(&["replay", "github-2018"]);
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("diverged_acked_writes "))
+        .unwrap();
+    assert!(!line.contains(".000"), "a whole count: {line}");
+    assert!(out.contains("split_brain_seconds"));
+    assert!(!out.contains("T-0.000s"), "{out}");
+    assert!(!out.contains(" 1 routine entries"), "{out}");
+    for cmd in [
+        "replay", "run", "show", "analyze", "compare", "sweep", "radius",
+    ] {
+        let (_, help, _) = blastradius(&[cmd, "--help"]);
+        let usage = help
+            .lines()
+            .find(|l| l.starts_with("Usage:"))
+            .unwrap()
+            .to_string();
+        assert!(
+            usage.contains("<SCENARIO>") || usage.contains("[SCENARIO]"),
+            "{cmd}: {usage}"
+        );
+    }
+}

@@ -114,6 +114,7 @@ enum Command {
     /// Print a built-in incident's scenario file (edit it, then `run` it).
     Show {
         /// Incident name (with --knobs, a scenario file too).
+        #[arg(value_name = "SCENARIO")]
         name: String,
         /// List every knob path with its value and the tag of its fact
         /// ([P]ublished, [S]econdary, [D]erived, [A]ssumed).
@@ -206,6 +207,7 @@ enum Command {
     /// Run a scenario file (or a built-in incident by name).
     Run {
         /// The scenario (TOML), or an incident name.
+        #[arg(value_name = "SCENARIO")]
         file: PathBuf,
         /// Seed (default: the file's, else one picked and printed).
         #[arg(long)]
@@ -301,6 +303,7 @@ enum Command {
     /// Find single points of failure and the smallest cuts between node sets.
     Analyze {
         /// The scenario (TOML), or an incident name.
+        #[arg(value_name = "SCENARIO")]
         file: PathBuf,
         /// Largest cut searched, in failure units.
         #[arg(long, default_value_t = 3)]

@@ -178,7 +178,8 @@ fn verdict_word(v: Verdict) -> &'static str {
 /// `T+12.345s` relative to T0.
 fn rel(time: SimTime, t0: f64) -> String {
     let d = time.as_secs_f64() - t0;
-    if d < 0.0 {
+    // Less than half a millisecond before T0 prints as T0, not `T-0.000s`.
+    if d <= -0.0005 {
         format!("T-{:.3}s", -d)
     } else {
         format!("T+{d:.3}s")
@@ -249,7 +250,8 @@ impl ReplayReport {
         if routine > 0 {
             let _ = writeln!(
                 out,
-                "  ({routine} routine entries not shown, such as replicas re-pointed; --format json has them)"
+                "  ({routine} routine {} not shown, such as replicas re-pointed; --format json has them)",
+                if routine == 1 { "entry" } else { "entries" }
             );
         }
         fault_effects_text(&self.fault_effects, self.t0_seconds, &mut out);
@@ -284,10 +286,10 @@ impl ReplayReport {
         for (k, v) in &self.metrics {
             match self.published.get(k) {
                 Some(p) => {
-                    let _ = writeln!(out, "  {k:<28} {v:>12.3} | {p}");
+                    let _ = writeln!(out, "  {k:<28} {:>12} | {p}", figure(*v));
                 }
                 None => {
-                    let _ = writeln!(out, "  {k:<28} {v:>12.3}");
+                    let _ = writeln!(out, "  {k:<28} {:>12}", figure(*v));
                 }
             }
         }
@@ -587,5 +589,15 @@ fn short(x: f64) -> String {
         format!("{x:.0}")
     } else {
         format!("{x:.1}")
+    }
+}
+
+/// A figure as a person reads it: a whole count without decimals
+/// (`984`), anything else to three places (`0.760`).
+pub fn figure(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
     }
 }
