@@ -312,3 +312,25 @@ fn ejecting_a_dead_replica_spares_the_users_its_timeouts() {
     assert!(health.metrics["ejections_web"] > 0.0 && plain.metrics["ejections_web"] == 0.0);
     assert!(health.metrics["user_timeouts"] < plain.metrics["user_timeouts"] / 10.0);
 }
+
+#[test]
+fn a_circuit_breaker_in_front_of_the_store_ends_the_storm() {
+    // The shop's naive retries, with a breaker on the API's calls to the
+    // store: 20 failures in a row open it for 10 s, during which queries
+    // fail at once instead of piling onto the store.
+    let s = shop();
+    let guarded = set(
+        &s,
+        "architecture.service[1].call[0].breaker",
+        "{ failures = 20, open_for = \"10s\" }",
+    );
+    let (plain, with) = (
+        outcome(&s, "naive-retries", 1),
+        outcome(&guarded, "naive-retries", 1),
+    );
+    assert_eq!(plain.metrics["metastability_class"], 2.0);
+    assert_eq!(with.metrics["metastability_class"], 1.0);
+    assert!(with.metrics["breaker_opened_api"] > 0.0 && plain.metrics["breaker_opened_api"] == 0.0);
+    assert!(with.metrics["breaker_rejected_api"] > 0.0);
+    assert!(with.metrics["served_late_db"] < plain.metrics["served_late_db"] / 3.0);
+}

@@ -111,7 +111,9 @@ impl Cohort {
                 self.next += 1;
                 self.open.insert(id, now);
                 slot(&mut self.windows, now.as_nanos(), self.w.window.as_nanos()).requests += 1;
-                self.out.start(ctx, 0, id);
+                if let Some(end) = self.out.start(ctx, 0, id) {
+                    self.ended(now, end);
+                }
                 self.arm(ctx);
             }
             Timer::Rate => {

@@ -41,6 +41,21 @@ pub struct CallPolicy {
     pub eject_after: Option<u32>,
     /// How long an ejected replica is skipped.
     pub eject_for: SimDuration,
+    /// A circuit breaker on the whole callee.
+    pub breaker: Option<Breaker>,
+}
+
+/// A circuit breaker: after `failures` failed attempts in a row to the
+/// callee (any replica) it opens, and calls fail at once without being
+/// sent; after `open_for` one call goes through (half-open): its success
+/// closes the breaker, its failure opens it again.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breaker {
+    /// Consecutive failed attempts that open it.
+    pub failures: u32,
+    /// How long it stays open before a trial call.
+    pub open_for: SimDuration,
 }
 
 /// The policy keys as they are written (serde cannot deny unknown keys
@@ -78,6 +93,10 @@ macro_rules! policy_fields {
             /// How long an ejected replica is skipped.
             #[serde(default = "thirty_seconds")]
             pub eject_for: SimDuration,
+            /// A circuit breaker on the callee: `{ failures = 20,
+            /// open_for = "10s" }`. Absent: none.
+            #[serde(default)]
+            pub breaker: Option<Breaker>,
         }
 
         impl $name {
@@ -91,6 +110,7 @@ macro_rules! policy_fields {
                     balancer: self.balancer,
                     eject_after: self.eject_after,
                     eject_for: self.eject_for,
+                    breaker: self.breaker,
                 }
             }
         }
@@ -239,6 +259,14 @@ impl CallPolicy {
         }
         if let Some(b) = &self.backoff {
             b.validate().map_err(|(f, m)| bad(format!("{at}.backoff.{f}"), m))?;
+        }
+        if let Some(b) = &self.breaker
+            && (b.failures == 0 || b.open_for == SimDuration::ZERO)
+        {
+            return Err(bad(
+                format!("{at}.breaker"),
+                "failures and open_for must be positive",
+            ));
         }
         if self.eject_after == Some(0) {
             return Err(bad(format!("{at}.eject_after"), "must be at least 1"));

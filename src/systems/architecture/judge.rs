@@ -14,7 +14,8 @@
 //! `failing_after_trigger_seconds`. Per service S: `served_S`, `failed_S`,
 //! `refused_S` (queue full), `expired_S` (shed, caller gone),
 //! `served_late_S` (served for a caller that had given up: wasted work),
-//! `retries_S`, `timeouts_S` and `ejections_S` (of its own calls),
+//! `retries_S`, `timeouts_S`, `ejections_S`, `breaker_opened_S` and
+//! `breaker_rejected_S` (of its own calls),
 //! `peak_queue_S`,
 //! `mean_in_system_S` (time-average of queue + busy workers, per replica
 //! summed), `mean_sojourn_ms_S` and `throughput_S` (answers per second).
@@ -179,6 +180,7 @@ fn per_service(
     for (s, ids) in config.services.iter().zip(&run.layout.replicas) {
         let mut total = ReplicaStats::default();
         let (mut retries, mut timeouts, mut ejections) = (0u64, 0u64, 0u64);
+        let (mut opened, mut rejected) = (0u64, 0u64);
         let mut queue: Vec<f64> = Vec::new();
         let mut busy: Vec<f64> = Vec::new();
         for &id in ids.iter() {
@@ -195,6 +197,8 @@ fn per_service(
             retries += r.out.stats.retries;
             timeouts += r.out.stats.timeouts;
             ejections += r.out.stats.ejections;
+            opened += r.out.stats.breaker_opened;
+            rejected += r.out.stats.breaker_rejected;
             add(&mut queue, &st.queue);
             add(&mut busy, &st.busy);
         }
@@ -209,6 +213,8 @@ fn per_service(
             ("retries", retries as f64),
             ("timeouts", timeouts as f64),
             ("ejections", ejections as f64),
+            ("breaker_opened", opened as f64),
+            ("breaker_rejected", rejected as f64),
             ("peak_queue", f64::from(total.peak_queue)),
             ("mean_in_system", total.area / secs),
             ("mean_sojourn_ms", if answered > 0.0 { total.sojourn_s / answered * 1e3 } else { 0.0 }),

@@ -37,6 +37,11 @@ struct Balance {
     /// ejected.
     failures: Vec<u32>,
     ejected_until: Vec<SimTime>,
+    /// The breaker: consecutive failures to the callee, open until, and
+    /// whether a half-open trial call is out.
+    breaker_failures: u32,
+    open_until: Option<SimTime>,
+    trial_out: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +69,10 @@ pub struct OutStats {
     pub budget_denied: u64,
     /// Replicas ejected by passive health checking.
     pub ejections: u64,
+    /// Times a breaker opened.
+    pub breaker_opened: u64,
+    /// Calls failed at once by an open breaker.
+    pub breaker_rejected: u64,
 }
 
 /// How a call ended, for its owner.
@@ -99,6 +108,9 @@ impl Outbound {
                 tokens: TOKENS_MAX,
                 failures: vec![0; t.replicas.len()],
                 ejected_until: vec![SimTime::ZERO; t.replicas.len()],
+                breaker_failures: 0,
+                open_until: None,
+                trial_out: false,
             })
             .collect();
         Outbound {
@@ -119,13 +131,58 @@ impl Outbound {
     }
 
     /// Starts a call to `target` for `owner`: the first attempt, which
-    /// earns retry tokens.
-    pub fn start(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64) {
+    /// earns retry tokens; `Some` when an open breaker fails it at once.
+    pub fn start(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64) -> Option<Ended> {
         if let Some(r) = self.targets[target].policy.retry_budget {
             let b = &mut self.balance[target];
             b.tokens = (b.tokens + r).min(TOKENS_MAX);
         }
+        if !self.breaker_admits(target, ctx.now()) {
+            self.stats.breaker_rejected += 1;
+            return Some(Ended {
+                owner,
+                target,
+                ok: false,
+            });
+        }
         self.send(ctx, target, owner, 0);
+        None
+    }
+
+    /// Whether the breaker lets a call through now (closed, or the one
+    /// trial call of a half-open breaker).
+    fn breaker_admits(&mut self, target: usize, now: SimTime) -> bool {
+        let b = &mut self.balance[target];
+        match b.open_until {
+            None => true,
+            Some(until) if now >= until && !b.trial_out => {
+                b.trial_out = true;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Counts an attempt's end against the breaker.
+    fn breaker_health(&mut self, target: usize, ok: bool, now: SimTime) {
+        let Some(policy) = self.targets[target].policy.breaker else {
+            return;
+        };
+        let b = &mut self.balance[target];
+        if ok {
+            b.breaker_failures = 0;
+            b.open_until = None;
+            b.trial_out = false;
+            return;
+        }
+        b.breaker_failures += 1;
+        let trial_failed = b.trial_out;
+        if trial_failed || (b.open_until.is_none() && b.breaker_failures >= policy.failures) {
+            b.open_until = Some(now + policy.open_for);
+            b.trial_out = false;
+            b.breaker_failures = 0;
+            self.stats.breaker_opened += 1;
+        }
     }
 
     /// The replica to send to: among those not ejected (all of them if
@@ -150,6 +207,7 @@ impl Outbound {
     /// Counts an attempt's end against its replica: a success resets the
     /// count, enough failures in a row eject it.
     fn health(&mut self, a: &Attempt, ok: bool, now: SimTime) {
+        self.breaker_health(a.target as usize, ok, now);
         let policy = &self.targets[a.target as usize].policy;
         let Some(limit) = policy.eject_after else {
             return;
@@ -243,7 +301,7 @@ impl Outbound {
 
     fn failed(&mut self, ctx: &mut Ctx<'_, ArchNode>, a: Attempt) -> Option<Ended> {
         let target = a.target as usize;
-        let policy = &self.targets[target].policy;
+        let policy = self.targets[target].policy.clone();
         let gave_up = Some(Ended {
             owner: a.owner,
             target,
@@ -259,6 +317,10 @@ impl Outbound {
                 return gave_up;
             }
             b.tokens -= 1.0;
+        }
+        if !self.breaker_admits(target, ctx.now()) {
+            self.stats.breaker_rejected += 1;
+            return gave_up;
         }
         let retry = a.retry + 1;
         let delay = match &policy.backoff {

@@ -204,7 +204,9 @@ impl Replica {
         };
         if job.call < self.w.optional.len() {
             let call = job.call;
-            self.out.start(ctx, call, id);
+            if let Some(end) = self.out.start(ctx, call, id) {
+                self.call_ended(ctx, end);
+            }
         } else {
             self.finish(ctx, id, true);
         }
