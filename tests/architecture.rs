@@ -334,3 +334,63 @@ fn a_circuit_breaker_in_front_of_the_store_ends_the_storm() {
     assert!(with.metrics["breaker_rejected_api"] > 0.0);
     assert!(with.metrics["served_late_db"] < plain.metrics["served_late_db"] / 3.0);
 }
+
+#[test]
+fn a_cache_shields_the_store_until_a_restart_empties_it() {
+    // The shop without the slowdown and without retries, the store cut
+    // to 2 workers (200 queries/s) against 300 requests/s: too small
+    // without a cache in front of it. (A cache that starts cold under
+    // that load never warms: every fetch times out and nothing is stored,
+    // itself a metastable state; hence the ramp below.)
+    let text = std::fs::read_to_string("scenarios/shop.toml")
+        .unwrap()
+        .replace(
+            "kind = \"slow_node\"\ntarget = \"db-0\"\ndelay = \"5ms\"",
+            "kind = \"slow_node\"\ntarget = \"db-0\"\ndelay = \"1ns\"",
+        );
+    let base = Scenario::parse(std::path::Path::new("cache.toml"), &text).unwrap();
+    let base = set(&base, "architecture.cohort[0].retries", "0");
+    let base = set(&base, "architecture.service[1].call[0].retries", "0");
+    let small = set(&base, "architecture.service[2].workers", "2");
+    // Traffic ramps from 100 to 300 requests/s at 2 min, once caches warm.
+    let small = set(&small, "architecture.cohort[0].rate", "100.0");
+    let small = set(
+        &small,
+        "architecture.cohort[0].surge",
+        "{ at = \"2m\", duration = \"38m\", rate = 300.0 }",
+    );
+    let cached = set(
+        &small,
+        "architecture.service[1].call[0].cache",
+        "{ keys = 2000, zipf = 0.9, capacity = 2000, ttl = \"5m\" }",
+    );
+    let bare = outcome(&small, "naive-retries", 1);
+    let warm = outcome(&cached, "naive-retries", 1);
+    assert!(
+        bare.metrics["failed_requests"] > 10_000.0,
+        "{}",
+        bare.metrics["failed_requests"]
+    );
+    assert!(warm.metrics["failed_requests"] < bare.metrics["failed_requests"] / 10.0);
+    let hits = warm.metrics["cache_hits_api"];
+    let ratio = hits / (hits + warm.metrics["cache_misses_api"]);
+    assert!(ratio > 0.5, "hit ratio {ratio}");
+    assert!(warm.metrics["served_db"] < bare.metrics["served_db"] * 0.6);
+    // Restart every API replica at 20 min: cold caches send every query to
+    // the store, which cannot take them, until they warm up again.
+    let mut restarted = cached.source_text().to_string();
+    for k in 0..6 {
+        restarted.push_str(&format!(
+            "\n[[fault]]\nat = \"20m\"\nduration = \"1s\"\nkind = \"crash\"\ntarget = \"api-{k}\"\n"
+        ));
+    }
+    let restarted = Scenario::parse(std::path::Path::new("restart.toml"), &restarted).unwrap();
+    let cold = outcome(&restarted, "naive-retries", 1);
+    assert!(
+        cold.metrics["peak_queue_db"] > 5.0 * warm.metrics["peak_queue_db"].max(1.0),
+        "{} vs {}",
+        cold.metrics["peak_queue_db"],
+        warm.metrics["peak_queue_db"]
+    );
+    assert!(cold.metrics["failed_requests"] > 2.0 * warm.metrics["failed_requests"].max(100.0));
+}

@@ -129,7 +129,34 @@ policy_fields! {
         /// goes on); a failed required call fails the request.
         #[serde(default)]
         pub optional: bool,
+        /// A cache at the caller in front of this call (a read-through
+        /// cache of the callee's answers). Absent: none.
+        #[serde(default)]
+        pub cache: Option<CacheSpec>,
     }
+}
+
+/// A read-through cache at the caller: each call asks for a key drawn
+/// from `keys` by a zipf law; a key cached less than `ttl` ago is answered
+/// at once, any other is fetched and then cached, `capacity` keys at most
+/// (CLOCK eviction). Memory: a restarted replica starts cold, so its
+/// misses land on the callee.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// Distinct keys (1 to 65,535).
+    pub keys: u32,
+    /// Zipf exponent of the keys' popularity (0: uniform).
+    #[serde(default = "zipf")]
+    pub zipf: f64,
+    /// Keys held at most.
+    pub capacity: u32,
+    /// How long a cached answer is served.
+    pub ttl: SimDuration,
+}
+
+fn zipf() -> f64 {
+    0.9
 }
 
 /// A service: identical replicas behind client-side balancing.
@@ -360,6 +387,17 @@ impl ArchitectureConfig {
                 return Err(bad(format!("{at}.to"), format!("no service {:?}", c.to)));
             }
             c.policy().validate(&at)?;
+            if let Some(k) = &c.cache {
+                if !(1..=65_535).contains(&k.keys) {
+                    return Err(bad(format!("{at}.cache.keys"), "give 1 to 65535"));
+                }
+                if !(k.zipf.is_finite() && (0.0..=10.0).contains(&k.zipf)) {
+                    return Err(bad(format!("{at}.cache.zipf"), "give an exponent from 0 to 10"));
+                }
+                if k.capacity == 0 || k.ttl == SimDuration::ZERO {
+                    return Err(bad(format!("{at}.cache"), "capacity and ttl must be positive"));
+                }
+            }
         }
         Ok(())
     }

@@ -15,7 +15,8 @@
 //! `refused_S` (queue full), `expired_S` (shed, caller gone),
 //! `served_late_S` (served for a caller that had given up: wasted work),
 //! `retries_S`, `timeouts_S`, `ejections_S`, `breaker_opened_S` and
-//! `breaker_rejected_S` (of its own calls),
+//! `breaker_rejected_S` (of its own calls), `cache_hits_S` and
+//! `cache_misses_S` (its caches in front of its calls),
 //! `peak_queue_S`,
 //! `mean_in_system_S` (time-average of queue + busy workers, per replica
 //! summed), `mean_sojourn_ms_S` and `throughput_S` (answers per second).
@@ -194,6 +195,8 @@ fn per_service(
             total.sojourn_s += st.sojourn_s;
             total.area += st.area;
             total.peak_queue = total.peak_queue.max(st.peak_queue);
+            total.cache_hits += st.cache_hits;
+            total.cache_misses += st.cache_misses;
             retries += r.out.stats.retries;
             timeouts += r.out.stats.timeouts;
             ejections += r.out.stats.ejections;
@@ -215,6 +218,8 @@ fn per_service(
             ("ejections", ejections as f64),
             ("breaker_opened", opened as f64),
             ("breaker_rejected", rejected as f64),
+            ("cache_hits", total.cache_hits as f64),
+            ("cache_misses", total.cache_misses as f64),
             ("peak_queue", f64::from(total.peak_queue)),
             ("mean_in_system", total.area / secs),
             ("mean_sojourn_ms", if answered > 0.0 { total.sojourn_s / answered * 1e3 } else { 0.0 }),

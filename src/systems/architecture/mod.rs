@@ -39,6 +39,7 @@ use crate::time::SimTime;
 use cohort::{Cohort, CohortWiring};
 use outbound::{Outbound, Target};
 use replica::{Replica, ServiceWiring};
+use crate::systems::parts::workload::Popularity;
 use std::sync::Arc;
 
 /// What nodes send each other.
@@ -216,6 +217,16 @@ impl crate::systems::System for Architecture {
                 shed_expired: s.shed_expired,
                 service_time: s.service_time,
                 optional: s.calls.iter().map(|c| c.optional).collect(),
+                caches: s
+                    .calls
+                    .iter()
+                    .map(|c| {
+                        c.cache.map(|k| {
+                            let law = Popularity::zipf(k.keys, k.zipf);
+                            (k, Arc::new(law))
+                        })
+                    })
+                    .collect(),
                 step: config.resolution,
             });
             let targets: Vec<Target> = s.calls.iter().map(|c| target(&c.to, c.policy())).collect();

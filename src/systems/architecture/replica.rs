@@ -13,6 +13,9 @@ use super::outbound::{Ended, Outbound};
 use super::{ArchNode, Msg, Timer};
 use crate::sim::{Ctx, NodeId};
 use crate::time::{SimDuration, SimTime};
+use crate::systems::architecture::config::CacheSpec;
+use crate::systems::parts::cache::{Cache, Lookup, Rules};
+use crate::systems::parts::workload::Popularity;
 use crate::topology::Latency;
 use crate::systems::parts::lookup::LookupMap;
 use std::collections::VecDeque;
@@ -31,6 +34,8 @@ pub struct ServiceWiring {
     pub service_time: Latency,
     /// Per call, in order: whether it is optional.
     pub optional: Vec<bool>,
+    /// Per call, in order: its cache, if any, with the keys' law.
+    pub caches: Vec<Option<(CacheSpec, Arc<Popularity>)>>,
     /// Series step.
     pub step: SimDuration,
 }
@@ -42,6 +47,8 @@ struct Job {
     deadline: SimTime,
     arrived: SimTime,
     call: usize,
+    /// The key the current call asks for (calls with a cache).
+    key: u32,
 }
 
 /// What a replica did, for the judge.
@@ -67,6 +74,10 @@ pub struct ReplicaStats {
     pub busy: Vec<u32>,
     /// Largest queue seen.
     pub peak_queue: u32,
+    /// Calls answered from the cache.
+    pub cache_hits: u64,
+    /// Calls the cache could not answer.
+    pub cache_misses: u64,
 }
 
 /// A replica.
@@ -80,14 +91,32 @@ pub struct Replica {
     running: LookupMap<u64, Job>,
     next_job: u64,
     last: SimTime,
+    caches: Vec<Option<Cache>>,
     /// Totals and samples.
     pub stats: ReplicaStats,
+}
+
+fn empty_caches(w: &ServiceWiring) -> Vec<Option<Cache>> {
+    w.caches
+        .iter()
+        .map(|c| {
+            c.as_ref().map(|(spec, _)| {
+                let rules = Rules {
+                    ttl: spec.ttl,
+                    stale_while_revalidate: SimDuration::ZERO,
+                    stale_if_error: SimDuration::ZERO,
+                };
+                Cache::new(spec.capacity, 1, spec.keys, rules)
+            })
+        })
+        .collect()
 }
 
 impl Replica {
     /// An idle replica.
     pub fn new(w: Arc<ServiceWiring>, out: Outbound) -> Self {
         Replica {
+            caches: empty_caches(&w),
             w,
             out,
             queue: VecDeque::new(),
@@ -116,6 +145,10 @@ impl Replica {
     }
 
     pub(super) fn on_crash(&mut self) {
+        // A cache is memory: a restarted replica starts cold.
+        for c in self.caches.iter_mut().flatten() {
+            c.clear();
+        }
         self.queue.clear();
         self.running.clear();
         self.busy = 0;
@@ -173,6 +206,7 @@ impl Replica {
             deadline,
             arrived: now,
             call: 0,
+            key: 0,
         });
         self.stats.peak_queue = self.stats.peak_queue.max(self.queue.len() as u32);
         self.start_work(ctx);
@@ -199,16 +233,29 @@ impl Replica {
     }
 
     fn next_call(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64) {
-        let Some(job) = self.running.get(&id) else {
-            return;
-        };
-        if job.call < self.w.optional.len() {
+        loop {
+            let Some(job) = self.running.get_mut(&id) else {
+                return;
+            };
             let call = job.call;
+            if call >= self.w.optional.len() {
+                self.finish(ctx, id, true);
+                return;
+            }
+            if let (Some(cache), Some((_, law))) = (&mut self.caches[call], &self.w.caches[call]) {
+                let key = law.sample(ctx.rng());
+                if cache.lookup(key, ctx.now()) == Lookup::Fresh {
+                    self.stats.cache_hits += 1;
+                    job.call += 1;
+                    continue;
+                }
+                self.stats.cache_misses += 1;
+                job.key = key;
+            }
             if let Some(end) = self.out.start(ctx, call, id) {
                 self.call_ended(ctx, end);
             }
-        } else {
-            self.finish(ctx, id, true);
+            return;
         }
     }
 
@@ -219,6 +266,11 @@ impl Replica {
         if !end.ok && !self.w.optional[end.target] {
             self.finish(ctx, end.owner, false);
             return;
+        }
+        if end.ok
+            && let Some(cache) = &mut self.caches[end.target]
+        {
+            cache.store(job.key, ctx.now());
         }
         job.call += 1;
         self.next_call(ctx, end.owner);

@@ -24,7 +24,7 @@
 //! - [`deploy`]: placing a deployment on a topology;
 //! - [`judge`]: what clients got, through the check suite.
 
-pub mod cache;
+pub use super::parts::cache;
 pub mod config;
 pub mod control;
 pub mod deploy;

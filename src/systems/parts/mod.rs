@@ -15,6 +15,8 @@
 //! - [`election`]: the term, vote and candidacy rules of a Raft-style
 //!   election, and its randomised timer;
 //! - [`lookup`]: the table for in-flight work, with no iteration order;
+//! - [`cache`]: a bounded TTL cache with CLOCK eviction over a known
+//!   universe of objects (a CDN server's, a service's in front of a store);
 //! - [`backup`]: backup jobs (schedules, silent failures, alert paths), the
 //!   catalogue of copies with retention, the newest restorable point;
 //! - [`operator`]: runbooks as data, the operator's wrong-host mistake, and
@@ -33,6 +35,7 @@
 
 pub mod alarm;
 pub mod backup;
+pub mod cache;
 pub mod election;
 pub mod exposure;
 pub mod heap;

@@ -38,7 +38,7 @@ pub struct Rules {
 
 const NONE: u32 = u32::MAX;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Slot {
     obj: u32,
     referenced: bool,
@@ -46,6 +46,7 @@ struct Slot {
 }
 
 /// One server's cache.
+#[derive(Clone, Debug)]
 pub struct Cache {
     /// Dense object index → slot, or `NONE`.
     slot_of: Vec<u32>,
