@@ -223,3 +223,21 @@ fn figures_read_as_counts_and_every_command_names_its_scenario_alike() {
         );
     }
 }
+
+#[test]
+fn list_speaks_json_for_scripts() {
+    let (code, out, err) = blastradius(&["list", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), blastradius::incidents::CATALOGUE.len());
+    let github = all.iter().find(|i| i["name"] == "github-2018").unwrap();
+    assert!(
+        github["designs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == "no-cross-region")
+    );
+    assert!(!github["summary"].as_str().unwrap().is_empty());
+}

@@ -3,7 +3,27 @@
 use super::EXIT_BAD_INPUT;
 use std::process::ExitCode;
 
-pub fn list() -> ExitCode {
+pub fn list(format: super::PlainFormat) -> ExitCode {
+    if format == super::PlainFormat::Json {
+        let all: Vec<serde_json::Value> = blastradius::incidents::CATALOGUE
+            .iter()
+            .map(|i| {
+                let designs: Vec<String> = i
+                    .scenario()
+                    .map(|s| {
+                        s.system
+                            .design_names()
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                serde_json::json!({ "name": i.name, "summary": i.summary(), "designs": designs })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(all));
+        return ExitCode::SUCCESS;
+    }
     for i in blastradius::incidents::CATALOGUE {
         println!("{:<18} {}", i.name, i.summary());
         if let Ok(s) = i.scenario() {

@@ -61,7 +61,11 @@ pub enum TableFormat {
 #[derive(Subcommand)]
 enum Command {
     /// List the built-in incident scenarios and their designs.
-    List,
+    List {
+        /// Output format (json: one array of {name, summary, designs}).
+        #[arg(long, value_enum, default_value_t = PlainFormat::Text)]
+        format: PlainFormat,
+    },
     /// Replay a built-in incident (or a scenario file with a system) and
     /// judge it: timeline, checks, figures beside the published ones.
     /// Exit code: 0 valid, 1 invalid, 2 unknown (or stopped at a limit),
@@ -320,7 +324,7 @@ enum Command {
 /// Runs the command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::List => Ok(list::list()),
+        Command::List { format } => Ok(list::list(format)),
         Command::Show { name, knobs } => Ok(list::show(&name, knobs)),
         Command::Replay {
             scenario,
