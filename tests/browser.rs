@@ -301,10 +301,20 @@ fn radius_page_ranks_bars_and_draws_the_pairs_heat_map() {
             )
         })
         .collect();
-    assert!(values.len() >= 7, "{values:?}");
+    assert!(!values.is_empty(), "{values:?}");
     assert!(values[0].0.contains("link:east_dc-east_hub"), "{values:?}");
     assert!(values[0].1 > 0.0);
     assert!(values.windows(2).all(|w| w[0].1 >= w[1].1), "{values:?}");
+    // Cases that changed nothing are counted, not drawn: the bars and the
+    // count add up to every case of the design.
+    assert!(values.iter().all(|(_, v)| *v != 0.0), "{values:?}");
+    let unchanged: usize = doc
+        .select(&Selector::parse("#design-as-2018 p.unchanged").unwrap())
+        .next()
+        .map_or(0, |p| {
+            p.value().attr("data-count").unwrap().parse().unwrap()
+        });
+    assert_eq!(values.len() + unchanged, 7 + (21 - 6));
     // The heat map holds every pair run (both triangles) and the singles.
     let cells = count(&doc, "#design-as-2018 svg.heatmap rect.cell");
     let pairs = 21 - 6;

@@ -112,9 +112,15 @@ fn flag_html(flag: Option<Flag>) -> &'static str {
     }
 }
 
-/// Ranked horizontal bars of `figure`'s change, largest first.
+/// Ranked horizontal bars of `figure`'s change, largest first; cases
+/// that did not change it are counted, not drawn.
 fn bars(b: &mut String, rows: &[&Row], figure: &str) {
-    let mut order: Vec<&Row> = rows.to_vec();
+    let mut order: Vec<&Row> = rows
+        .iter()
+        .copied()
+        .filter(|x| x.rank_value(figure) != 0.0)
+        .collect();
+    let unchanged = rows.len() - order.len();
     order.sort_by(|x, y| {
         y.rank_value(figure)
             .total_cmp(&x.rank_value(figure))
@@ -167,6 +173,13 @@ fn bars(b: &mut String, rows: &[&Row], figure: &str) {
         );
     }
     let _ = writeln!(b, "</svg>");
+    if unchanged > 0 {
+        let _ = writeln!(
+            b,
+            "<p class=\"note unchanged\" data-count=\"{unchanged}\">{unchanged} case(s) did not change {}: not drawn (the table lists them).</p>",
+            esc(figure)
+        );
+    }
 }
 
 fn short(s: &str, n: usize) -> String {
