@@ -96,21 +96,8 @@ enum Command {
         /// (records every kernel event: slower).
         #[arg(long, requires = "trace")]
         trace_messages: bool,
-        /// Inject a failure unit (`link:NAME`, `site:NAME`, ...; as `radius`
-        /// lists them); repeat for a pair.
-        #[arg(long = "inject", value_name = "KIND:NAME", value_parser = parse_unit)]
-        inject: Vec<blastradius::radius::Unit>,
-        /// With --inject: when the units fail, from the run's start
-        /// (default: the scenario's T0).
-        #[arg(long, requires = "inject", value_parser = parse_sim_duration)]
-        at: Option<blastradius::SimDuration>,
-        /// With --inject: how long they stay failed, or `until-end`.
-        #[arg(long = "for", requires = "inject", value_parser = parse_lasting, default_value = "10m")]
-        lasting: blastradius::radius::Lasting,
-        /// With --inject: drop the scenario's own fault schedule (as
-        /// `radius` does unless told --keep-schedule).
-        #[arg(long, requires = "inject")]
-        drop_schedule: bool,
+        #[command(flatten)]
+        inject: replay::Injection,
         /// Wall-clock time a run may take before it stops as unknown.
         #[arg(long, default_value = "10m", value_parser = parse_deadline)]
         deadline: std::time::Duration,
@@ -236,21 +223,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Inject a failure unit (`link:NAME`, `site:NAME`, ...; as `radius`
-        /// lists them); repeat for a pair.
-        #[arg(long = "inject", value_name = "KIND:NAME", value_parser = parse_unit)]
-        inject: Vec<blastradius::radius::Unit>,
-        /// With --inject: when the units fail, from the run's start
-        /// (default: the scenario's T0).
-        #[arg(long, requires = "inject", value_parser = parse_sim_duration)]
-        at: Option<blastradius::SimDuration>,
-        /// With --inject: how long they stay failed, or `until-end`.
-        #[arg(long = "for", requires = "inject", value_parser = parse_lasting, default_value = "10m")]
-        lasting: blastradius::radius::Lasting,
-        /// With --inject: drop the scenario's own fault schedule (as
-        /// `radius` does unless told --keep-schedule).
-        #[arg(long, requires = "inject")]
-        drop_schedule: bool,
+        #[command(flatten)]
+        inject: replay::Injection,
         /// Wall-clock time the run may take before it stops as unknown.
         #[arg(long, default_value = "10m", value_parser = parse_deadline)]
         deadline: std::time::Duration,
@@ -335,9 +309,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             trace,
             trace_messages,
             inject,
-            at,
-            lasting,
-            drop_schedule,
             deadline,
         } => replay::replay(
             &scenario,
@@ -346,12 +317,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             format,
             check_determinism,
             replay::TraceTo::new(trace, trace_messages),
-            &replay::Injection {
-                units: inject,
-                at,
-                lasting,
-                drop_schedule,
-            },
+            &inject,
             deadline,
         ),
         Command::Compare {
@@ -419,9 +385,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             trace_messages,
             format,
             inject,
-            at,
-            lasting,
-            drop_schedule,
             deadline,
         } => {
             let trace = replay::TraceTo::new(trace, trace_messages);
@@ -432,12 +395,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 format,
                 check_determinism,
                 trace,
-                &replay::Injection {
-                    units: inject,
-                    at,
-                    lasting,
-                    drop_schedule,
-                },
+                &inject,
                 deadline,
             )
         }
@@ -539,15 +497,15 @@ pub fn clear_progress() {
     }
 }
 
-fn parse_unit(s: &str) -> Result<blastradius::radius::Unit, String> {
+pub(crate) fn parse_unit(s: &str) -> Result<blastradius::radius::Unit, String> {
     s.parse()
 }
 
-fn parse_sim_duration(s: &str) -> Result<blastradius::SimDuration, String> {
+pub(crate) fn parse_sim_duration(s: &str) -> Result<blastradius::SimDuration, String> {
     blastradius::time::parse_duration(s)
 }
 
-fn parse_lasting(s: &str) -> Result<blastradius::radius::Lasting, String> {
+pub(crate) fn parse_lasting(s: &str) -> Result<blastradius::radius::Lasting, String> {
     if s == "until-end" {
         return Ok(blastradius::radius::Lasting::UntilEnd);
     }

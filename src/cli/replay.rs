@@ -36,11 +36,24 @@ impl TraceTo {
     }
 }
 
-/// Failure units injected into a replay (as a `radius` row replays).
+/// Failure units injected into a replay (as a `radius` row replays),
+/// shared by `replay` and `run`.
+#[derive(clap::Args)]
 pub struct Injection {
+    /// Inject a failure unit (`link:NAME`, `site:NAME`, ...; as `radius`
+    /// lists them); repeat for a pair.
+    #[arg(long = "inject", id = "inject", value_name = "KIND:NAME", value_parser = super::parse_unit)]
     pub units: Vec<blastradius::radius::Unit>,
+    /// With --inject: when the units fail, from the run's start
+    /// (default: the scenario's T0).
+    #[arg(long, requires = "inject", value_parser = super::parse_sim_duration)]
     pub at: Option<blastradius::SimDuration>,
+    /// With --inject: how long they stay failed, or `until-end`.
+    #[arg(long = "for", requires = "inject", value_parser = super::parse_lasting, default_value = "10m")]
     pub lasting: blastradius::radius::Lasting,
+    /// With --inject: drop the scenario's own fault schedule (as
+    /// `radius` does unless told --keep-schedule).
+    #[arg(long, requires = "inject")]
     pub drop_schedule: bool,
 }
 
