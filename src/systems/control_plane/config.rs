@@ -105,8 +105,8 @@ pub struct CpStep {
 }
 
 impl Timed for CpStep {
-    fn at(&self) -> SimDuration {
-        self.at
+    fn at(&self) -> Option<SimDuration> {
+        Some(self.at)
     }
 }
 

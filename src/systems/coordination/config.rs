@@ -362,8 +362,8 @@ pub struct CoordStep {
 }
 
 impl Timed for CoordStep {
-    fn at(&self) -> SimDuration {
-        self.at
+    fn at(&self) -> Option<SimDuration> {
+        Some(self.at)
     }
 }
 

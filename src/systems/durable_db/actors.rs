@@ -3,6 +3,7 @@
 //! runbooks, and the internet scanner.
 
 use super::config::DurableDbConfig;
+use super::monitor::Monitor;
 use super::transfer::{chunk_step, send_paced};
 use super::wiring::Wiring;
 use super::{Data, DurableNode, Msg, Obs, Payload, Rec, RecKind, Timer};
@@ -294,13 +295,15 @@ impl Store {
     }
 }
 
-/// An operator or a script running its runbook.
+/// An operator or a script running its runbook; with reactions in it, it
+/// watches the hosts through its monitoring.
 #[derive(Debug)]
 pub struct Actor {
     cfg: Arc<DurableDbConfig>,
     wiring: Arc<Wiring>,
     index: usize,
     runbook: Runbook,
+    monitor: Option<Monitor>,
     credential: Option<Credential>,
     waiting: Option<(u32, NodeId, bool)>,
     since: SimTime,
@@ -311,8 +314,10 @@ impl Actor {
     /// Actor `index` of `cfg`.
     pub fn new(index: usize, cfg: Arc<DurableDbConfig>, wiring: Arc<Wiring>) -> Self {
         let a = &cfg.actor[index];
+        let watches = a.step.iter().any(|s| s.on.is_some() || s.only_if.is_some());
         Self {
             runbook: Runbook::new(a.step.clone()),
+            monitor: watches.then(|| Monitor::new(&wiring)),
             credential: a
                 .credential
                 .as_ref()
@@ -334,6 +339,85 @@ impl Actor {
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, DurableNode>) {
+        self.runbook.follow(ctx.rng());
+        self.schedule(ctx);
+        if self.monitor.is_some() {
+            let every = self.cfg.actor[self.index].scrape;
+            ctx.set_timer(every, Timer::Scrape);
+        }
+    }
+
+    /// A host answered the monitoring: a waiting reaction whose trigger
+    /// now holds (long enough) is armed after its response delay.
+    fn watch(&mut self, ctx: &mut Ctx<'_, DurableNode>, from: NodeId, status: super::Status) {
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        m.answer(from, status);
+        let Some((k, s)) = self.runbook.waiting() else {
+            return;
+        };
+        let on = s.on.as_ref().expect("a waiting step has a trigger");
+        if !m.lasted(on, &self.cfg, ctx.now()) {
+            return;
+        }
+        let delay = s.after.map_or(SimDuration::ZERO, |d| d.draw(ctx.rng()));
+        let what = format!(
+            "{}: the monitoring shows {}; step {k} ({}) follows in {delay}",
+            self.name(),
+            on.describe(),
+            s.what.name()
+        );
+        ctx.record(Obs::Note(what));
+        self.runbook.arm(ctx.now(), delay);
+        self.schedule(ctx);
+    }
+
+    /// The reason for step `k` is gone when it is due: a reaction whose
+    /// trigger cleared stands down and waits again; a step whose `only_if`
+    /// fails is skipped. True if the step may go ahead.
+    fn still_needed(&mut self, ctx: &mut Ctx<'_, DurableNode>, k: usize) -> bool {
+        let Some(m) = self.monitor.as_mut() else {
+            return true;
+        };
+        let who = &self.cfg.actor[self.index].name;
+        let s = &self.runbook.steps[k];
+        if let Some(on) = &s.on
+            && !m.holds(on, &self.cfg)
+        {
+            let what = format!(
+                "{who}: step {k} ({}) stood down: {} cleared before it was due",
+                s.what.name(),
+                on.describe()
+            );
+            m.reset();
+            self.runbook.stand_down();
+            ctx.record(Obs::Note(what));
+            return false;
+        }
+        if let Some(cond) = &s.only_if
+            && !m.holds(cond, &self.cfg)
+        {
+            let what = format!(
+                "{who}: step {k} ({}) skipped: {} does not hold",
+                s.what.name(),
+                cond.describe()
+            );
+            ctx.record(Obs::Note(what));
+            self.runbook.started(k);
+            self.runbook.finished(ctx.now());
+            self.next(ctx);
+            return false;
+        }
+        true
+    }
+
+    /// After a step: the next one's delay, its timer, a fresh trigger clock.
+    fn next(&mut self, ctx: &mut Ctx<'_, DurableNode>) {
+        if let Some(m) = self.monitor.as_mut() {
+            m.reset();
+        }
+        self.runbook.follow(ctx.rng());
         self.schedule(ctx);
     }
 
@@ -352,15 +436,27 @@ impl Actor {
             detail,
         });
         self.runbook.finished(ctx.now());
-        self.schedule(ctx);
+        self.next(ctx);
     }
 
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, DurableNode>, timer: Timer) {
         match timer {
+            Timer::Scrape => {
+                if let Some(m) = self.monitor.as_mut() {
+                    for &h in m.scrape() {
+                        ctx.send(h, Msg::Probe);
+                    }
+                }
+                ctx.set_timer(self.cfg.actor[self.index].scrape, Timer::Scrape);
+            }
             Timer::Step => {
-                let Some(k) = self.runbook.start_due(ctx.now()) else {
+                let Some((k, at)) = self.runbook.due() else {
                     return;
                 };
+                if at > ctx.now() || !self.still_needed(ctx, k) {
+                    return;
+                }
+                self.runbook.started(k);
                 let s = &self.runbook.steps[k];
                 let Ok(action) = s.action() else {
                     return;
@@ -434,6 +530,7 @@ impl Actor {
             Msg::Done { step, ok, detail } if self.waiting.is_some_and(|(s, _, _)| s == step) => {
                 self.finish(ctx, ok, detail);
             }
+            Msg::Status(status) => self.watch(ctx, _from, status),
             _ => {}
         }
     }
@@ -441,6 +538,21 @@ impl Actor {
     /// The actor's name.
     pub fn name(&self) -> &str {
         &self.cfg.actor[self.index].name
+    }
+
+    /// Its index in the configuration's actors.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Steps it never reached.
+    pub fn left(&self) -> std::ops::Range<usize> {
+        self.runbook.left()
+    }
+
+    /// True if its runbook waits for a trigger.
+    pub fn waiting(&self) -> bool {
+        self.runbook.waiting().is_some()
     }
 
     /// What step `k` does.

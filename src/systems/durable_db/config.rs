@@ -276,6 +276,14 @@ pub struct ActorConfig {
     /// Its steps, run in order.
     #[serde(default)]
     pub step: Vec<Step>,
+    /// How often its monitoring asks every host how it is (only actors
+    /// with reactions, `on` or `only_if`, watch).
+    #[serde(default = "default_scrape")]
+    pub scrape: SimDuration,
+}
+
+fn default_scrape() -> SimDuration {
+    SimDuration::from_secs(30)
 }
 
 /// An internet scanner that drops what it can reach.
@@ -516,6 +524,12 @@ impl DurableDbConfig {
                     format!("no credential called {c:?} in `credentials`"),
                 ));
             }
+            if a.scrape < crate::bounds::INTERVAL_MIN {
+                return Err((
+                    format!("actor[{i}].scrape"),
+                    format!("must be at least {}", crate::bounds::INTERVAL_MIN),
+                ));
+            }
             if a.step.len() > crate::bounds::RUNBOOK_STEPS_MAX {
                 return Err((
                     format!("actor[{i}].step"),
@@ -529,6 +543,21 @@ impl DurableDbConfig {
                     host(at("executed_on"), on)?;
                 }
                 s.action().map_err(|(f, m)| (at(&f), m))?;
+                s.check_start().map_err(|(f, m)| (at(&f), m))?;
+                for (field, t) in [("on", &s.on), ("only_if", &s.only_if)] {
+                    let Some(t) = t else { continue };
+                    if let Some(h) = &t.host {
+                        host(at(&format!("{field}.host")), h)?;
+                    }
+                    if let Some(j) = &t.job
+                        && !self.backup.iter().any(|b| &b.name == j)
+                    {
+                        return Err((
+                            at(&format!("{field}.job")),
+                            format!("no backup job called {j:?}"),
+                        ));
+                    }
+                }
                 if let Some(from) = &s.from
                     && !(s.what == Do::Restore && from == "newest")
                 {

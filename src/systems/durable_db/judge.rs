@@ -286,6 +286,7 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
         }
     }
+    timeline.extend(unreached_steps(sim, layout, cfg));
     // Final copies, and which one survives: the serving primary, else the
     // last to become primary.
     let mut serving = None;
@@ -405,14 +406,16 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
         })
         .unwrap_or_default();
     metrics.insert("acked_writes".into(), acked.len() as f64);
-    for (k, wk) in cfg.app.writes.iter().enumerate() {
+    // What survives is known only once every restore has finished.
+    let survivors_known = restoring.is_empty();
+    for (k, wk) in cfg.app.writes.iter().enumerate().filter(|_| survivors_known) {
         let lost = acked
             .iter()
             .filter(|(id, _)| kind_of.get(id) == Some(&(k as u16)) && !survived.contains(id))
             .count();
         metrics.insert(format!("lost_{}", wk.kind), lost as f64);
     }
-    if let Some(f) = checks.get("lost-writes") {
+    if let Some(f) = checks.get("lost-writes").filter(|_| survivors_known) {
         if let Some(&v) = f.metrics.get("lost_acked_writes") {
             metrics.insert("lost_acked_writes".into(), v);
         }
@@ -453,7 +456,13 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
     }
     timeline.sort_by_key(|e: &TimelineEntry| e.time);
     let mut notes = Vec::new();
-    if let (Some(t), Some(f)) = (first_destroyed, checks.get("lost-writes")) {
+    if !survivors_known {
+        notes.push(format!(
+            "lost writes and RPO are not published: a restore into {} was still running when the run ended, so what survives is not known",
+            restoring.join(", ")
+        ));
+    }
+    if let (Some(t), Some(f), true) = (first_destroyed, checks.get("lost-writes"), survivors_known) {
         notes.push(format!(
             "first destruction at T={:.0}s; {} acknowledged writes lost",
             SimTime::from_nanos(t).as_secs_f64(),
@@ -470,6 +479,42 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
         notes,
         tallies,
     }
+}
+
+/// One timeline entry per actor whose runbook did not finish: the steps
+/// never reached, and the trigger the first of them was waiting for.
+fn unreached_steps(
+    sim: &Simulation<DurableNode>,
+    layout: &Layout,
+    cfg: &DurableDbConfig,
+) -> Vec<TimelineEntry> {
+    let end = sim.now();
+    layout
+        .actors
+        .iter()
+        .filter_map(|&id| match sim.node(id) {
+            DurableNode::Actor(a) => Some(a),
+            _ => None,
+        })
+        .filter_map(|a| {
+            let left = a.left();
+            let steps = &cfg.actor[a.index()].step;
+            let first = steps.get(left.start)?;
+            let why = match &first.on {
+                Some(on) if a.waiting() => format!("waiting for {}, which never showed", on.describe()),
+                _ => "the run ended first".to_string(),
+            };
+            let range = if left.len() == 1 {
+                format!("step {}", left.start)
+            } else {
+                format!("steps {}–{}", left.start, left.end - 1)
+            };
+            Some(TimelineEntry::new(
+                end,
+                format!("{} never ran {range} ({why})", a.name()),
+            ))
+        })
+        .collect()
 }
 
 fn actor_index(layout: &Layout, id: crate::sim::NodeId) -> usize {

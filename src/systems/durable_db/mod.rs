@@ -41,6 +41,7 @@ pub mod config;
 pub mod deploy;
 pub mod host;
 pub mod judge;
+mod monitor;
 mod transfer;
 pub mod wiring;
 
@@ -310,6 +311,10 @@ pub enum Msg {
         /// Why.
         reason: String,
     },
+    /// Operators' monitoring → host: how are you?
+    Probe,
+    /// Host → monitoring: what it shows.
+    Status(Status),
     /// Scanner → host: open a connection.
     Connect,
     /// Host → scanner: connected; authentication required or not.
@@ -380,12 +385,29 @@ pub enum Timer {
     },
     /// Actor: start the next step.
     Step,
+    /// Actor: ask every host how it is.
+    Scrape,
     /// Actor: a step went unanswered.
     StepTimeout(u32),
     /// Scanner: sweep every host.
     Scan,
     /// Scanner: the drops on a host are done.
     Dropped(NodeId),
+}
+
+/// What a host shows its operators' monitoring.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    /// The server runs.
+    pub up: bool,
+    /// Its database is gone.
+    pub data_missing: bool,
+    /// Its replication broke for good.
+    pub broken: bool,
+    /// Bytes behind its upstream, as last heard.
+    pub lag: u64,
+    /// Backup jobs whose last run failed and alerted someone.
+    pub failed_alerted: Vec<usize>,
 }
 
 /// What the system records.

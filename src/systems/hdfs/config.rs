@@ -194,8 +194,8 @@ pub struct HdfsStep {
 }
 
 impl Timed for HdfsStep {
-    fn at(&self) -> SimDuration {
-        self.at
+    fn at(&self) -> Option<SimDuration> {
+        Some(self.at)
     }
 }
 

@@ -249,8 +249,8 @@ pub struct HostingStep {
 }
 
 impl Timed for HostingStep {
-    fn at(&self) -> SimDuration {
-        self.at
+    fn at(&self) -> Option<SimDuration> {
+        Some(self.at)
     }
 }
 

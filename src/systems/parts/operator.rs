@@ -13,8 +13,20 @@
 //! to carry it out: a host-identity check refuses a destructive step on a
 //! host other than the one named, and `refuse_primary` refuses one on a
 //! primary serving writes.
+//!
+//! Steps start in one of three ways. A step with `at` was scheduled (a
+//! maintenance, a deploy, a cut-over). A step with `on` is a reaction: it
+//! waits until the operators' monitoring shows a [`Trigger`]'s condition,
+//! then for a response [`Delay`] (notice, acknowledge, act), and stands
+//! down if the condition cleared meanwhile; if the condition never shows,
+//! the step and everything after it never run. A step with neither
+//! follows the previous one, `after` a delay. So when a design removes a
+//! cause the people stop reacting to it, and when the cause moves their
+//! response moves with it.
 
+use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 /// A server setting a step may change.
@@ -129,12 +141,139 @@ impl Do {
     }
 }
 
+/// What a database's monitoring shows the operators, host by host: the
+/// conditions a runbook step can react to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DbSignal {
+    /// The host does not answer the monitoring, or its server is stopped.
+    Down,
+    /// The host answers but its database is gone (dropped, or the data
+    /// directory deleted).
+    DataMissing,
+    /// The host's replication broke and cannot resume (the log it needs
+    /// was removed upstream).
+    ReplicationBroken,
+    /// The host is more than `above` GB behind its upstream.
+    Lagging,
+    /// A backup job's last run failed and its alert reached someone
+    /// (`job`): a failure whose alert path is broken is never seen.
+    BackupFailed,
+}
+
+impl DbSignal {
+    /// Its name in a runbook.
+    pub fn name(self) -> &'static str {
+        match self {
+            DbSignal::Down => "down",
+            DbSignal::DataMissing => "data_missing",
+            DbSignal::ReplicationBroken => "replication_broken",
+            DbSignal::Lagging => "lagging",
+            DbSignal::BackupFailed => "backup_failed",
+        }
+    }
+}
+
+/// A condition on what the operators can see: `signal` about `host` (or
+/// `job`), holding for at least `for`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger<S> {
+    /// What is seen.
+    pub signal: S,
+    /// The host it is about.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The job it is about (backup signals).
+    #[serde(default)]
+    pub job: Option<String>,
+    /// Threshold of a measured signal (`lagging`: GB behind).
+    #[serde(default)]
+    pub above: Option<f64>,
+    /// How long it must hold before anyone reacts.
+    #[serde(default, rename = "for")]
+    pub lasting: Option<SimDuration>,
+}
+
+/// How long people take from a signal (or the previous step) to acting: a
+/// fixed time (`after = "10m"`), or stages, each drawn uniformly within
+/// `spread` of its value (`after = { notice = "5m", acknowledge = "2m",
+/// act = "3m", spread = 0.5 }`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Delay {
+    /// Always this long.
+    Fixed(SimDuration),
+    /// Notice, acknowledge, act.
+    Stages {
+        /// From the condition to someone noticing it.
+        notice: SimDuration,
+        /// From noticing to someone taking it on.
+        #[serde(default)]
+        acknowledge: Option<SimDuration>,
+        /// From taking it on to the action.
+        #[serde(default)]
+        act: Option<SimDuration>,
+        /// Each stage is drawn uniformly in `[d × (1 − spread), d × (1 +
+        /// spread)]`; 0 (the default) makes it fixed.
+        #[serde(default)]
+        spread: f64,
+    },
+}
+
+impl Delay {
+    /// One draw.
+    pub fn draw(&self, rng: &mut SimRng) -> SimDuration {
+        match *self {
+            Delay::Fixed(d) => d,
+            Delay::Stages {
+                notice,
+                acknowledge,
+                act,
+                spread,
+            } => [Some(notice), acknowledge, act]
+                .into_iter()
+                .flatten()
+                .map(|d| {
+                    if spread <= 0.0 {
+                        return d;
+                    }
+                    let f = rng.random_range((1.0 - spread)..=(1.0 + spread));
+                    SimDuration::from_secs_f64(d.as_secs_f64() * f)
+                })
+                .fold(SimDuration::ZERO, |a, b| a + b),
+        }
+    }
+
+    /// `Err(message)` unless the spread is within 0..=1.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Delay::Stages { spread, .. } if !(0.0..=1.0).contains(&spread) => {
+                Err(format!("spread must be within 0 and 1, not {spread}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One step of a runbook.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    /// Earliest start, from the start of the run.
-    pub at: SimDuration,
+    /// Earliest start, from the start of the run: a scheduled step.
+    #[serde(default)]
+    pub at: Option<SimDuration>,
+    /// A reaction: the step waits for this condition to show.
+    #[serde(default)]
+    pub on: Option<Trigger<DbSignal>>,
+    /// The response delay after `on`, or, without `on` and `at`, after the
+    /// previous step finished.
+    #[serde(default)]
+    pub after: Option<Delay>,
+    /// Skip the step unless this holds when it is due (its reason is
+    /// gone).
+    #[serde(default)]
+    pub only_if: Option<Trigger<DbSignal>>,
     /// The host the step is meant for.
     pub host: String,
     /// The host it actually runs on, if not `host` (the operator's
@@ -209,6 +348,62 @@ impl Step {
             },
         })
     }
+
+    /// `Err((field, message))` if the way the step starts is contradictory
+    /// or a trigger lacks what its signal needs.
+    pub fn check_start(&self) -> Result<(), (String, String)> {
+        let err = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
+        if self.at.is_some() && self.on.is_some() {
+            return err(
+                "on",
+                "a step is either scheduled (`at`) or a reaction (`on`), not both",
+            );
+        }
+        if self.at.is_some() && self.after.is_some() {
+            return err(
+                "after",
+                "`after` delays a reaction or a follow-up step; a scheduled step has its `at`",
+            );
+        }
+        if let Some(d) = &self.after {
+            d.validate().map_err(|m| ("after".to_string(), m))?;
+        }
+        for (field, t) in [("on", &self.on), ("only_if", &self.only_if)] {
+            if let Some(t) = t {
+                t.check().map_err(|(f, m)| (format!("{field}.{f}"), m))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Trigger<DbSignal> {
+    /// `Err((field, message))` if the signal lacks its subject.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let name = self.signal.name();
+        let need = |f: &str| Err((f.to_string(), format!("signal `{name}` needs `{f}`")));
+        match self.signal {
+            DbSignal::BackupFailed if self.job.is_none() => need("job"),
+            DbSignal::BackupFailed => Ok(()),
+            _ if self.host.is_none() => need("host"),
+            DbSignal::Lagging if self.above.is_none() => need("above"),
+            _ => Ok(()),
+        }
+    }
+
+    /// What it waits for, in words (`replication_broken on db2`).
+    pub fn describe(&self) -> String {
+        let subject = self.host.as_deref().or(self.job.as_deref()).unwrap_or("?");
+        let above = self
+            .above
+            .map(|a| format!(" above {a} GB"))
+            .unwrap_or_default();
+        let lasting = self
+            .lasting
+            .map(|d| format!(" for {d}"))
+            .unwrap_or_default();
+        format!("{} on {subject}{above}{lasting}", self.signal.name())
+    }
 }
 
 fn do_name(d: Do) -> &'static str {
@@ -266,17 +461,31 @@ impl Guards {
     }
 }
 
-/// A step of some runbook: all a runbook needs is when it may start.
+/// A step of some runbook: all a runbook needs is how it may start.
 /// Systems with actions of their own (a control plane's "disable
 /// workflows") give their own step type.
 pub trait Timed {
-    /// Earliest start, from the start of the run.
-    fn at(&self) -> SimDuration;
+    /// Earliest start, from the start of the run, for a scheduled step.
+    fn at(&self) -> Option<SimDuration>;
+    /// True for a reaction: the step waits to be [`Runbook::arm`]ed.
+    fn triggered(&self) -> bool {
+        false
+    }
+    /// Delay after the previous step of a follow-up step.
+    fn after(&self) -> Option<Delay> {
+        None
+    }
 }
 
 impl Timed for Step {
-    fn at(&self) -> SimDuration {
+    fn at(&self) -> Option<SimDuration> {
         self.at
+    }
+    fn triggered(&self) -> bool {
+        self.on.is_some()
+    }
+    fn after(&self) -> Option<Delay> {
+        self.after
     }
 }
 
@@ -288,6 +497,9 @@ pub struct Runbook<S = Step> {
     next: usize,
     running: bool,
     last_done: SimTime,
+    /// When the current step may start, once known: a reaction armed by
+    /// its trigger, or a follow-up's drawn delay.
+    ready: Option<SimTime>,
 }
 
 impl<S: Timed> Runbook<S> {
@@ -298,18 +510,59 @@ impl<S: Timed> Runbook<S> {
             next: 0,
             running: false,
             last_done: SimTime::ZERO,
+            ready: None,
         }
     }
 
     /// The next step to start and when (its time, or when the previous one
-    /// finished), unless a step is running or none is left.
+    /// finished), unless a step is running, none is left, or the next one
+    /// is a reaction still waiting for its trigger.
     pub fn due(&self) -> Option<(usize, SimTime)> {
         if self.running {
             return None;
         }
         let s = self.steps.get(self.next)?;
-        let at = SimTime::ZERO + s.at();
+        let at = match (self.ready, s.at()) {
+            (Some(r), _) => r,
+            (None, _) if s.triggered() => return None,
+            (None, Some(at)) => SimTime::ZERO + at,
+            (None, None) => self.last_done,
+        };
         Some((self.next, at.max(self.last_done)))
+    }
+
+    /// The current step, if it is a reaction waiting for its trigger.
+    pub fn waiting(&self) -> Option<(usize, &S)> {
+        let s = self.steps.get(self.next)?;
+        (!self.running && s.triggered() && self.ready.is_none()).then_some((self.next, s))
+    }
+
+    /// The trigger of the waiting reaction was seen at `seen`: it may start
+    /// `delay` later.
+    pub fn arm(&mut self, seen: SimTime, delay: SimDuration) {
+        self.ready = Some(seen + delay);
+    }
+
+    /// The armed reaction's condition cleared before it started: it waits
+    /// for its trigger again.
+    pub fn stand_down(&mut self) {
+        self.ready = None;
+    }
+
+    /// Draws the delay of the current step if it follows the previous one
+    /// `after` a delay; call at the start and after each step.
+    pub fn follow(&mut self, rng: &mut SimRng) {
+        let Some(s) = self.steps.get(self.next) else {
+            return;
+        };
+        if self.ready.is_none()
+            && !self.running
+            && !s.triggered()
+            && s.at().is_none()
+            && let Some(d) = s.after()
+        {
+            self.ready = Some(self.last_done + d.draw(rng));
+        }
     }
 
     /// Starts the next step if it is due at `now`: its index.
@@ -334,7 +587,14 @@ impl<S: Timed> Runbook<S> {
             self.running = false;
             self.next += 1;
             self.last_done = now;
+            self.ready = None;
         }
+    }
+
+    /// Steps not reached (the first of them waits for its trigger, or the
+    /// run ended first).
+    pub fn left(&self) -> std::ops::Range<usize> {
+        (self.next + usize::from(self.running)).min(self.steps.len())..self.steps.len()
     }
 
     /// True when every step ran.
@@ -352,7 +612,10 @@ mod tests {
 
     fn step(at: u64, host: &str, on: Option<&str>, what: Do) -> Step {
         Step {
-            at: SimDuration::from_secs(at),
+            at: Some(SimDuration::from_secs(at)),
+            on: None,
+            after: None,
+            only_if: None,
             host: host.into(),
             executed_on: on.map(str::to_string),
             what,
@@ -379,6 +642,62 @@ mod tests {
         r.started(1);
         r.finished(SimTime::from_secs(51));
         assert!(r.is_done());
+    }
+
+    #[test]
+    fn a_reaction_waits_for_its_trigger_and_follow_ups_for_their_delay() {
+        use rand::SeedableRng;
+        let mut rng = SimRng::seed_from_u64(1);
+        let mut react = step(0, "a", None, Do::Restart);
+        react.at = None;
+        react.on = Some(Trigger {
+            signal: DbSignal::Down,
+            host: Some("a".into()),
+            job: None,
+            above: None,
+            lasting: None,
+        });
+        let mut follow = step(0, "a", None, Do::Stop);
+        follow.at = None;
+        follow.after = Some(Delay::Fixed(SimDuration::from_secs(60)));
+        let mut r = Runbook::new(vec![react, follow]);
+        r.follow(&mut rng);
+        assert_eq!(r.due(), None, "nothing seen yet");
+        assert_eq!(r.waiting().map(|(k, _)| k), Some(0));
+        r.arm(SimTime::from_secs(100), SimDuration::from_secs(30));
+        assert_eq!(r.due(), Some((0, SimTime::from_secs(130))));
+        r.stand_down();
+        assert_eq!(r.due(), None, "cleared: waits again");
+        r.arm(SimTime::from_secs(500), SimDuration::from_secs(30));
+        assert_eq!(r.start_due(SimTime::from_secs(530)), Some(0));
+        r.finished(SimTime::from_secs(540));
+        r.follow(&mut rng);
+        assert_eq!(r.due(), Some((1, SimTime::from_secs(600))));
+        assert_eq!(r.left(), 1..2);
+    }
+
+    #[test]
+    fn staged_delays_stay_within_their_spread() {
+        use rand::SeedableRng;
+        let mut rng = SimRng::seed_from_u64(7);
+        let d = Delay::Stages {
+            notice: SimDuration::from_secs(100),
+            acknowledge: Some(SimDuration::from_secs(100)),
+            act: None,
+            spread: 0.5,
+        };
+        let draws: Vec<f64> = (0..200).map(|_| d.draw(&mut rng).as_secs_f64()).collect();
+        assert!(draws.iter().all(|x| (100.0..=300.0).contains(x)));
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((mean - 200.0).abs() < 10.0, "{mean}");
+        let wide = Delay::Stages {
+            notice: SimDuration::from_secs(1),
+            acknowledge: None,
+            act: None,
+            spread: 1.5,
+        };
+        assert!(wide.validate().is_err());
+        assert!(d.validate().is_ok());
     }
 
     #[test]

@@ -67,6 +67,10 @@ impl Host {
             attempt.detail = "the server was not running".into();
         }
         let alerted = !attempt.restorable && job.alert_delivered();
+        self.failed_alerted.retain(|&k| k != j);
+        if alerted {
+            self.failed_alerted.push(j);
+        }
         ctx.record(Obs::Backup {
             job: j,
             produced: attempt.produced,

@@ -34,6 +34,7 @@ impl Host {
                 d.lsn = d.lsn.max(to);
                 d.relay.extend(recs);
                 let lag = head.saturating_sub(to);
+                self.lag = lag;
                 self.apply_relay(ctx, false);
                 if let Some(alert) = self.cfg.lag_alert_gb
                     && !self.paged
@@ -124,6 +125,7 @@ impl Host {
                     self.upstream = Some(primary);
                 }
             }
+            Msg::Probe => ctx.send(from, Msg::Status(self.status())),
             Msg::Connect => {
                 if let Some(auth) = self.admit(ctx, from) {
                     ctx.send(from, Msg::Hello { auth });

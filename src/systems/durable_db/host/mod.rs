@@ -86,6 +86,8 @@ pub struct Host {
     broken: bool,
     paused: bool,
     paged: bool,
+    lag: u64,
+    failed_alerted: Vec<usize>,
     senders: Vec<Slot>,
     max_senders: u64,
     max_connections: u64,
@@ -143,6 +145,8 @@ impl Host {
             broken: false,
             paused: false,
             paged: false,
+            lag: 0,
+            failed_alerted: Vec::new(),
             senders: Vec::new(),
             max_senders: cfg.postgres.max_wal_senders,
             max_connections: cfg.postgres.max_connections,
@@ -191,6 +195,17 @@ impl Host {
 
     fn serving_primary(&self) -> bool {
         self.up && self.member == Member::Primary && self.data.as_ref().is_some_and(|d| d.present)
+    }
+
+    /// What the operators' monitoring sees of this host.
+    fn status(&self) -> super::Status {
+        super::Status {
+            up: self.up,
+            data_missing: self.data.as_ref().is_none_or(|d| !d.present),
+            broken: self.broken,
+            lag: self.lag,
+            failed_alerted: self.failed_alerted.clone(),
+        }
     }
 
     fn note(&self, ctx: &mut Ctx<'_, DurableNode>, what: String) {
