@@ -341,3 +341,50 @@ fn contradictory_or_incomplete_reactions_are_rejected_naming_the_field() {
         assert!(err.contains(field) && err.contains(words), "{edit}: {err}");
     }
 }
+
+#[test]
+fn aws_disable_follows_the_impairment_and_never_runs_when_nothing_breaks() {
+    let s = scenario("aws-elb-2012");
+    let base = replay(&s, "as-2012");
+    let seen = said(&base, "elb-team: the monitoring shows errors above 1.0 %").unwrap();
+    let disable = said(&base, "elb-team step 0, DisableWorkflows").unwrap();
+    // The published 17:02 PST: 4 h 38 min after the deletion at 30 min.
+    assert!(
+        (disable - (1800.0 + 4.0 * 3600.0 + 38.0 * 60.0)).abs() < 60.0,
+        "{disable}"
+    );
+    assert!((disable - seen - (4.0 * 3600.0 + 5.0 * 60.0)).abs() < 1.0);
+    // The deletion 20 minutes earlier: customers fail earlier, the team
+    // sees it earlier, the disable comes earlier.
+    let early = replay(
+        &set(&s, "control_plane.actor[0].step[0].at", text("10m")),
+        "as-2012",
+    );
+    let seen_early = said(&early, "elb-team: the monitoring shows errors").unwrap();
+    let disable_early = said(&early, "elb-team step 0, DisableWorkflows").unwrap();
+    assert!(seen - seen_early > 600.0, "{seen} vs {seen_early}");
+    assert!(((disable - disable_early) - (seen - seen_early)).abs() < 1.0);
+    // A smaller deletion: the errors stay under the threshold longer.
+    let small = replay(
+        &set(
+            &s,
+            "control_plane.actor[0].step[0].fraction",
+            toml::Value::Float(0.04),
+        ),
+        "as-2012",
+    );
+    let seen_small = said(&small, "elb-team: the monitoring shows errors").unwrap();
+    assert!(seen_small > seen, "{seen} vs {seen_small}");
+    // Nothing breaks in the corrected designs: the same runbook never runs.
+    for design in ["verify-before-apply", "approval-gate"] {
+        let o = replay(&s, design);
+        assert_eq!(said(&o, "elb-team step"), None, "{design}");
+        assert!(
+            said(
+                &o,
+                "elb-team never ran steps 0–3 (waiting for errors above 1.0 %"
+            )
+            .is_some()
+        );
+    }
+}

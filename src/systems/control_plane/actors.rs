@@ -61,6 +61,8 @@ pub struct Customers {
     pub traffic: Vec<Tally>,
     /// API calls per window.
     pub api: Vec<Tally>,
+    /// What ended since the monitoring last asked.
+    pub(super) since_probe: Failures,
 }
 
 pub(super) fn window(v: &mut Vec<Tally>, t: SimTime, res: SimDuration) -> &mut Tally {
@@ -77,6 +79,7 @@ impl Customers {
             calls: LookupMap::new(),
             traffic: Vec::new(),
             api: Vec::new(),
+            since_probe: Failures::default(),
         }
     }
 
@@ -108,9 +111,13 @@ impl Customers {
                 let late = |t: &SimTime| now.saturating_since(*t) > SimDuration::from_secs(10);
                 for r in self.requests.keys_where(late) {
                     self.requests.remove(&r);
+                    self.since_probe.requests += 1;
+                    self.since_probe.failed += 1;
                 }
                 for r in self.calls.keys_where(late) {
                     self.calls.remove(&r);
+                    self.since_probe.calls += 1;
+                    self.since_probe.calls_failed += 1;
                 }
                 ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
             }
@@ -118,38 +125,151 @@ impl Customers {
         }
     }
 
-    pub(super) fn on_message(&mut self, _ctx: &mut Ctx<'_, CpNode>, msg: Msg) {
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CpNode>, from: NodeId, msg: Msg) {
         let res = self.cfg.resolution;
         match msg {
             Msg::Reply { req, ok } => {
-                if let Some(at) = self.requests.remove(&req)
-                    && ok
-                {
-                    window(&mut self.traffic, at, res).ok += 1;
+                if let Some(at) = self.requests.remove(&req) {
+                    self.since_probe.requests += 1;
+                    if ok {
+                        window(&mut self.traffic, at, res).ok += 1;
+                    } else {
+                        self.since_probe.failed += 1;
+                    }
                 }
             }
             Msg::ApiReply { req, ok } => {
-                if let Some(at) = self.calls.remove(&req)
-                    && ok
-                {
-                    window(&mut self.api, at, res).ok += 1;
+                if let Some(at) = self.calls.remove(&req) {
+                    self.since_probe.calls += 1;
+                    if ok {
+                        window(&mut self.api, at, res).ok += 1;
+                    } else {
+                        self.since_probe.calls_failed += 1;
+                    }
                 }
             }
+            Msg::Probe => ctx.send(
+                from,
+                Msg::Failures(Box::new(std::mem::take(&mut self.since_probe))),
+            ),
             _ => {}
         }
     }
 }
 
-/// An operator or process running control-plane steps.
+/// An operator or process running control-plane steps; with reactions in
+/// its runbook, it watches the customers' failures every `scrape`.
 #[derive(Debug)]
 pub struct CpActorNode {
+    pub(super) name: String,
     pub(super) runbook: Runbook<CpStep>,
     pub(super) wiring: Arc<Wiring>,
     pub(super) waiting: Option<u32>,
     pub(super) timeout: Option<TimerId>,
+    /// `Some` when it watches: the scrape interval, the last measurement
+    /// and since when the awaited condition has held.
+    pub(super) watch: Option<Watch>,
+}
+
+/// The monitoring of an actor with reactions.
+#[derive(Debug)]
+pub(super) struct Watch {
+    every: SimDuration,
+    last: Failures,
+    since: Option<SimTime>,
 }
 
 impl CpActorNode {
+    pub(super) fn new(cfg: &CpActor, wiring: Arc<Wiring>) -> Self {
+        let watches = cfg.step.iter().any(|s| s.on.is_some());
+        Self {
+            name: cfg.name.clone(),
+            runbook: Runbook::new(cfg.step.clone()),
+            wiring,
+            waiting: None,
+            timeout: None,
+            watch: watches.then_some(Watch {
+                every: cfg.scrape,
+                last: Failures::default(),
+                since: None,
+            }),
+        }
+    }
+
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, CpNode>) {
+        self.runbook.follow(ctx.rng());
+        self.schedule(ctx);
+        if let Some(w) = &self.watch {
+            ctx.set_timer(w.every, Timer::Scrape);
+        }
+    }
+
+    /// A measurement arrived: a waiting reaction whose condition has held
+    /// long enough is armed after its response delay.
+    pub(super) fn watch(&mut self, ctx: &mut Ctx<'_, CpNode>, seen: Failures) {
+        let Some(w) = self.watch.as_mut() else {
+            return;
+        };
+        w.last = seen;
+        let Some((k, s)) = self.runbook.waiting() else {
+            return;
+        };
+        let on = s.on.as_ref().expect("a waiting step has a trigger");
+        if seen.fraction(on.signal) <= on.above.unwrap_or(0.0) {
+            w.since = None;
+            return;
+        }
+        let since = *w.since.get_or_insert(ctx.now());
+        if ctx.now().saturating_since(since) < on.lasting.unwrap_or_default() {
+            return;
+        }
+        let delay = s.after.map_or(SimDuration::ZERO, |d| d.draw(ctx.rng()));
+        let what = format!(
+            "{}: the monitoring shows {} ({:.1} %); step {k} ({:?}) follows in {delay}",
+            self.name,
+            on.describe(),
+            seen.fraction(on.signal) * 100.0,
+            s.what
+        );
+        ctx.record(Obs::Note(what));
+        self.runbook.arm(ctx.now(), delay);
+        self.schedule(ctx);
+    }
+
+    /// True if step `k` may start: a reaction whose condition cleared by
+    /// the last measurement stands down and waits again.
+    fn still_needed(&mut self, ctx: &mut Ctx<'_, CpNode>, k: usize) -> bool {
+        let (Some(w), Some(on)) = (self.watch.as_mut(), self.runbook.steps[k].on.as_ref()) else {
+            return true;
+        };
+        if w.last.fraction(on.signal) > on.above.unwrap_or(0.0) {
+            return true;
+        }
+        w.since = None;
+        let what = format!(
+            "{}: step {k} stood down: {} cleared before it was due",
+            self.name,
+            on.describe()
+        );
+        self.runbook.stand_down();
+        ctx.record(Obs::Note(what));
+        false
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Steps it never reached, and whether the first waits for a trigger.
+    pub fn left(&self) -> (std::ops::Range<usize>, Option<String>) {
+        let waiting = self
+            .runbook
+            .waiting()
+            .and_then(|(_, s)| s.on.as_ref().map(|t| t.describe()));
+        (self.runbook.left(), waiting)
+    }
+
     /// Step `k`.
     pub fn step(&self, k: u32) -> Option<&CpStep> {
         self.runbook.steps.get(k as usize)
@@ -171,16 +291,29 @@ impl CpActorNode {
         }
         ctx.record(Obs::Step { step, ok, detail });
         self.runbook.finished(ctx.now());
+        if let Some(w) = self.watch.as_mut() {
+            w.since = None;
+        }
+        self.runbook.follow(ctx.rng());
         self.schedule(ctx);
     }
 
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CpNode>, timer: Timer) {
         match timer {
+            Timer::Scrape => {
+                if let Some(w) = &self.watch {
+                    ctx.send(self.wiring.customers, Msg::Probe);
+                    ctx.set_timer(w.every, Timer::Scrape);
+                }
+            }
             Timer::Step => {
-                let Some(k) = self.runbook.start_due(ctx.now()) else {
+                let Some((k, at)) = self.runbook.due() else {
                     return;
                 };
-                let spec = self.runbook.steps[k].clone();
+                if at > ctx.now() || !self.still_needed(ctx, k) {
+                    return;
+                }
+                let spec = Box::new(self.runbook.steps[k].clone());
                 let to = match spec.what {
                     CpDo::DisableWorkflows | CpDo::EnableWorkflows => self.wiring.workers,
                     _ => self.wiring.store,

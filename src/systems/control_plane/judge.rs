@@ -97,6 +97,7 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
         }
     }
+    timeline.extend(unreached_steps(sim, layout));
     if let Some(t) = first_impaired {
         timeline.push(TimelineEntry::new(
             t,
@@ -195,4 +196,36 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
         notes,
         tallies,
     }
+}
+
+/// One timeline entry per actor whose runbook did not finish: the steps
+/// never reached, and the trigger the first of them was waiting for.
+fn unreached_steps(sim: &Simulation<CpNode>, layout: &Layout) -> Vec<TimelineEntry> {
+    layout
+        .actors
+        .iter()
+        .filter_map(|&id| match sim.node(id) {
+            CpNode::Actor(a) => Some(a),
+            _ => None,
+        })
+        .filter_map(|a| {
+            let (left, waiting) = a.left();
+            if left.is_empty() {
+                return None;
+            }
+            let range = if left.len() == 1 {
+                format!("step {}", left.start)
+            } else {
+                format!("steps {}–{}", left.start, left.end - 1)
+            };
+            let why = waiting.map_or_else(
+                || "the run ended first".to_string(),
+                |t| format!("waiting for {t}, which never showed"),
+            );
+            Some(TimelineEntry::new(
+                sim.now(),
+                format!("{} never ran {range} ({why})", a.name()),
+            ))
+        })
+        .collect()
 }

@@ -40,7 +40,7 @@ use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
 use crate::systems::parts::LookupMap;
 use crate::systems::parts::backup::{BackupJob, Catalogue, CopyEntry};
-use crate::systems::parts::operator::{Runbook, STEP_TIMEOUT, Timed};
+use crate::systems::parts::operator::{Delay, Runbook, STEP_TIMEOUT, Timed, Trigger};
 use crate::systems::parts::workload::PoissonArrivals;
 use crate::systems::{BuildError, Deployment};
 use crate::time::{SimDuration, SimTime};
@@ -107,6 +107,7 @@ impl crate::systems::System for ControlPlane {
         let wiring = Arc::new(Wiring {
             store,
             workers,
+            customers,
             lbs: lbs.clone(),
         });
         d.place(store, CpNode::Store(Store::new(cfg.clone())))?;
@@ -124,12 +125,7 @@ impl crate::systems::System for ControlPlane {
         for (i, &id) in actors.iter().enumerate() {
             d.place(
                 id,
-                CpNode::Actor(CpActorNode {
-                    runbook: Runbook::new(config.actor[i].step.clone()),
-                    wiring: wiring.clone(),
-                    waiting: None,
-                    timeout: None,
-                }),
+                CpNode::Actor(CpActorNode::new(&config.actor[i], wiring.clone())),
             )?;
         }
         Ok(Arc::new(Layout {
@@ -159,8 +155,34 @@ pub struct Wiring {
     pub store: NodeId,
     /// The worker pool.
     pub workers: NodeId,
+    /// The customers (the operators' monitoring measures their failures).
+    pub customers: NodeId,
     /// Load balancers, by index.
     pub lbs: Vec<NodeId>,
+}
+
+/// What the customers saw since the monitoring last asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// Requests through the load balancers that ended.
+    pub requests: u64,
+    /// Of those, failed or unanswered.
+    pub failed: u64,
+    /// Modifying API calls that ended.
+    pub calls: u64,
+    /// Of those, failed or unanswered.
+    pub calls_failed: u64,
+}
+
+impl Failures {
+    /// The failed fraction `signal` measures (0 with nothing measured).
+    pub fn fraction(&self, signal: CpSignal) -> f64 {
+        let (n, bad) = match signal {
+            CpSignal::Errors => (self.requests, self.failed),
+            CpSignal::ApiErrors => (self.calls, self.calls_failed),
+        };
+        if n == 0 { 0.0 } else { bad as f64 / n as f64 }
+    }
 }
 
 /// Where everything is, for the judge.
@@ -216,6 +238,10 @@ pub enum Msg {
         /// Generation.
         generation: u32,
     },
+    /// Operators' monitoring → customers: how many failed since last time?
+    Probe,
+    /// Customers → monitoring: the failures since the last probe.
+    Failures(Box<Failures>),
     /// Customer → load balancer: a request.
     Request {
         /// Request id.
@@ -247,7 +273,7 @@ pub enum Msg {
         /// Step index.
         step: u32,
         /// The step.
-        spec: CpStep,
+        spec: Box<CpStep>,
     },
     /// The step ended.
     Done {
@@ -291,6 +317,8 @@ pub enum Timer {
     },
     /// Actor: start the next step.
     Step,
+    /// Actor: measure the customers' failures.
+    Scrape,
     /// Actor: a step went unanswered.
     StepTimeout(u32),
 }
@@ -370,7 +398,7 @@ impl Node for CpNode {
                 ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
             }
             CpNode::Lb(_) => {}
-            CpNode::Actor(a) => a.schedule(ctx),
+            CpNode::Actor(a) => a.on_start(ctx),
         }
     }
 
@@ -379,12 +407,12 @@ impl Node for CpNode {
             CpNode::Store(s) => s.on_message(ctx, from, msg),
             CpNode::Workers(w) => w.on_message(ctx, from, msg),
             CpNode::Lb(l) => l.on_message(ctx, from, msg),
-            CpNode::Customers(c) => c.on_message(ctx, msg),
-            CpNode::Actor(a) => {
-                if let Msg::Done { step, ok, detail } = msg {
-                    a.finish(ctx, step, ok, detail);
-                }
-            }
+            CpNode::Customers(c) => c.on_message(ctx, from, msg),
+            CpNode::Actor(a) => match msg {
+                Msg::Done { step, ok, detail } => a.finish(ctx, step, ok, detail),
+                Msg::Failures(f) => a.watch(ctx, *f),
+                _ => {}
+            },
         }
     }
 
