@@ -388,3 +388,39 @@ fn aws_disable_follows_the_impairment_and_never_runs_when_nothing_breaks() {
         );
     }
 }
+
+#[test]
+fn elastic_scale_out_follows_the_customers_failing_and_never_runs_with_tree_watcher() {
+    let s = scenario("elastic-2019-01");
+    let base = replay(&s, "tree-cache");
+    let seen = said(&base, "sre: the monitoring shows errors above 1.0 %").unwrap();
+    let scaled = said(&base, "sre step 0, scale_proxies").unwrap();
+    // The published 12:42: T0 + 3 h 33 min, T0 at 10 min.
+    assert!(
+        (scaled - (600.0 + 3.0 * 3600.0 + 33.0 * 60.0)).abs() < 120.0,
+        "{scaled}"
+    );
+    assert!((scaled - seen - 3.0 * 3600.0 - 15.0 * 60.0).abs() < 1.0);
+    let election = said(&base, "sre step 1, force_election").unwrap();
+    assert!((election - scaled - 600.0).abs() < 1.0);
+    // The slowed leader 30 minutes later: the customers fail later, the
+    // team sees it later and scales out later.
+    let late = replay(&set(&s, "fault[0].at", text("40m")), "tree-cache");
+    let seen_late = said(&late, "sre: the monitoring shows errors").unwrap();
+    let scaled_late = said(&late, "sre step 0, scale_proxies").unwrap();
+    assert!(
+        (seen_late - seen - 1800.0).abs() < 300.0,
+        "{seen} vs {seen_late}"
+    );
+    assert!(((scaled_late - scaled) - (seen_late - seen)).abs() < 1.0);
+    // With tree-watcher customers never fail: the team never acts.
+    let fixed = replay(&s, "tree-watcher");
+    assert_eq!(said(&fixed, "sre step"), None);
+    assert!(
+        said(
+            &fixed,
+            "sre never ran steps 0–1 (waiting for errors above 1.0 % for 300s"
+        )
+        .is_some()
+    );
+}

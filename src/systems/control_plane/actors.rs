@@ -111,13 +111,11 @@ impl Customers {
                 let late = |t: &SimTime| now.saturating_since(*t) > SimDuration::from_secs(10);
                 for r in self.requests.keys_where(late) {
                     self.requests.remove(&r);
-                    self.since_probe.requests += 1;
-                    self.since_probe.failed += 1;
+                    self.since_probe.request(false);
                 }
                 for r in self.calls.keys_where(late) {
                     self.calls.remove(&r);
-                    self.since_probe.calls += 1;
-                    self.since_probe.calls_failed += 1;
+                    self.since_probe.call(false);
                 }
                 ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
             }
@@ -130,21 +128,17 @@ impl Customers {
         match msg {
             Msg::Reply { req, ok } => {
                 if let Some(at) = self.requests.remove(&req) {
-                    self.since_probe.requests += 1;
+                    self.since_probe.request(ok);
                     if ok {
                         window(&mut self.traffic, at, res).ok += 1;
-                    } else {
-                        self.since_probe.failed += 1;
                     }
                 }
             }
             Msg::ApiReply { req, ok } => {
                 if let Some(at) = self.calls.remove(&req) {
-                    self.since_probe.calls += 1;
+                    self.since_probe.call(ok);
                     if ok {
                         window(&mut self.api, at, res).ok += 1;
-                    } else {
-                        self.since_probe.calls_failed += 1;
                     }
                 }
             }
@@ -168,15 +162,7 @@ pub struct CpActorNode {
     pub(super) timeout: Option<TimerId>,
     /// `Some` when it watches: the scrape interval, the last measurement
     /// and since when the awaited condition has held.
-    pub(super) watch: Option<Watch>,
-}
-
-/// The monitoring of an actor with reactions.
-#[derive(Debug)]
-pub(super) struct Watch {
-    every: SimDuration,
-    last: Failures,
-    since: Option<SimTime>,
+    pub(super) watch: Option<ClientWatch>,
 }
 
 impl CpActorNode {
@@ -188,11 +174,7 @@ impl CpActorNode {
             wiring,
             waiting: None,
             timeout: None,
-            watch: watches.then_some(Watch {
-                every: cfg.scrape,
-                last: Failures::default(),
-                since: None,
-            }),
+            watch: watches.then(|| ClientWatch::new(cfg.scrape)),
         }
     }
 
@@ -210,17 +192,11 @@ impl CpActorNode {
         let Some(w) = self.watch.as_mut() else {
             return;
         };
-        w.last = seen;
         let Some((k, s)) = self.runbook.waiting() else {
             return;
         };
         let on = s.on.as_ref().expect("a waiting step has a trigger");
-        if seen.fraction(on.signal) <= on.above.unwrap_or(0.0) {
-            w.since = None;
-            return;
-        }
-        let since = *w.since.get_or_insert(ctx.now());
-        if ctx.now().saturating_since(since) < on.lasting.unwrap_or_default() {
+        if !w.observe(seen, on, ctx.now()) {
             return;
         }
         let delay = s.after.map_or(SimDuration::ZERO, |d| d.draw(ctx.rng()));
@@ -242,10 +218,10 @@ impl CpActorNode {
         let (Some(w), Some(on)) = (self.watch.as_mut(), self.runbook.steps[k].on.as_ref()) else {
             return true;
         };
-        if w.last.fraction(on.signal) > on.above.unwrap_or(0.0) {
+        if w.holds(on) {
             return true;
         }
-        w.since = None;
+        w.reset();
         let what = format!(
             "{}: step {k} stood down: {} cleared before it was due",
             self.name,
@@ -292,7 +268,7 @@ impl CpActorNode {
         ctx.record(Obs::Step { step, ok, detail });
         self.runbook.finished(ctx.now());
         if let Some(w) = self.watch.as_mut() {
-            w.since = None;
+            w.reset();
         }
         self.runbook.follow(ctx.rng());
         self.schedule(ctx);

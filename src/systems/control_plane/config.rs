@@ -75,52 +75,6 @@ pub enum CpDo {
     EnableWorkflows,
 }
 
-/// What the control plane's operators see: the customers' failures, as
-/// their monitoring measures them over each scrape.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CpSignal {
-    /// The fraction of customers' requests through the load balancers
-    /// that failed is above `above`.
-    Errors,
-    /// The fraction of customers' modifying API calls that failed is above
-    /// `above`.
-    ApiErrors,
-}
-
-impl CpSignal {
-    /// Its name in a runbook.
-    pub fn name(self) -> &'static str {
-        match self {
-            CpSignal::Errors => "errors",
-            CpSignal::ApiErrors => "api_errors",
-        }
-    }
-}
-
-impl Trigger<CpSignal> {
-    /// `Err((field, message))` unless `above` is a fraction.
-    pub fn check(&self) -> Result<(), (String, String)> {
-        match self.above {
-            Some(a) if (0.0..1.0).contains(&a) => Ok(()),
-            _ => Err((
-                "above".into(),
-                format!("signal `{}` needs `above`, a fraction in [0, 1)", self.signal.name()),
-            )),
-        }
-    }
-
-    /// What it waits for, in words.
-    pub fn describe(&self) -> String {
-        let lasting = self.lasting.map(|d| format!(" for {d}")).unwrap_or_default();
-        format!(
-            "{} above {:.1} %{lasting}",
-            self.signal.name(),
-            self.above.unwrap_or(0.0) * 100.0
-        )
-    }
-}
-
 /// One step of a control-plane runbook: scheduled (`at`), a reaction
 /// (`on` what the monitoring shows, `after` a response delay) or a
 /// follow-up of the step before (`after`).
@@ -132,7 +86,7 @@ pub struct CpStep {
     pub at: Option<SimDuration>,
     /// A reaction: the step waits for this condition to show.
     #[serde(default)]
-    pub on: Option<Trigger<CpSignal>>,
+    pub on: Option<Trigger<ClientSignal>>,
     /// The response delay after `on`, or after the previous step.
     #[serde(default)]
     pub after: Option<Delay>,
@@ -171,27 +125,6 @@ impl Timed for CpStep {
     }
 }
 
-impl CpStep {
-    fn check_start(&self) -> Result<(), (String, String)> {
-        let err = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
-        match (self.at, &self.on, &self.after) {
-            (Some(_), Some(_), _) => {
-                return err("on", "a step is either scheduled (`at`) or a reaction (`on`), not both");
-            }
-            (Some(_), None, Some(_)) => {
-                return err("after", "`after` delays a reaction or a follow-up step; a scheduled step has its `at`");
-            }
-            _ => {}
-        }
-        if let Some(d) = &self.after {
-            d.validate().map_err(|m| ("after".to_string(), m))?;
-        }
-        if let Some(t) = &self.on {
-            t.check().map_err(|(f, m)| (format!("on.{f}"), m))?;
-        }
-        Ok(())
-    }
-}
 
 /// An operator or a process with a runbook.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -270,7 +203,8 @@ impl ControlPlaneConfig {
             }
             for (k, s) in a.step.iter().enumerate() {
                 let f = |n: &str| format!("actor[{i}].step[{k}].{n}");
-                s.check_start().map_err(|(n, m)| (f(&n), m))?;
+                crate::systems::parts::operator::check_start(s.at, s.on.as_ref(), s.after.as_ref())
+                    .map_err(|(n, m)| (f(&n), m))?;
                 match s.what {
                     CpDo::DeleteRecords => match s.fraction {
                         Some(x) if (0.0..=1.0).contains(&x) => {}

@@ -198,8 +198,7 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
     }
 }
 
-/// One timeline entry per actor whose runbook did not finish: the steps
-/// never reached, and the trigger the first of them was waiting for.
+/// One timeline entry per actor whose runbook did not finish.
 fn unreached_steps(sim: &Simulation<CpNode>, layout: &Layout) -> Vec<TimelineEntry> {
     layout
         .actors
@@ -210,22 +209,8 @@ fn unreached_steps(sim: &Simulation<CpNode>, layout: &Layout) -> Vec<TimelineEnt
         })
         .filter_map(|a| {
             let (left, waiting) = a.left();
-            if left.is_empty() {
-                return None;
-            }
-            let range = if left.len() == 1 {
-                format!("step {}", left.start)
-            } else {
-                format!("steps {}–{}", left.start, left.end - 1)
-            };
-            let why = waiting.map_or_else(
-                || "the run ended first".to_string(),
-                |t| format!("waiting for {t}, which never showed"),
-            );
-            Some(TimelineEntry::new(
-                sim.now(),
-                format!("{} never ran {range} ({why})", a.name()),
-            ))
+            crate::systems::parts::operator::unreached(a.name(), left, waiting)
+                .map(|w| TimelineEntry::new(sim.now(), w))
         })
         .collect()
 }

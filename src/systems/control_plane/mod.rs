@@ -40,7 +40,9 @@ use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
 use crate::systems::parts::LookupMap;
 use crate::systems::parts::backup::{BackupJob, Catalogue, CopyEntry};
-use crate::systems::parts::operator::{Delay, Runbook, STEP_TIMEOUT, Timed, Trigger};
+use crate::systems::parts::operator::{
+    ClientSignal, ClientWatch, Delay, Failures, Runbook, STEP_TIMEOUT, Timed, Trigger,
+};
 use crate::systems::parts::workload::PoissonArrivals;
 use crate::systems::{BuildError, Deployment};
 use crate::time::{SimDuration, SimTime};
@@ -159,30 +161,6 @@ pub struct Wiring {
     pub customers: NodeId,
     /// Load balancers, by index.
     pub lbs: Vec<NodeId>,
-}
-
-/// What the customers saw since the monitoring last asked.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Failures {
-    /// Requests through the load balancers that ended.
-    pub requests: u64,
-    /// Of those, failed or unanswered.
-    pub failed: u64,
-    /// Modifying API calls that ended.
-    pub calls: u64,
-    /// Of those, failed or unanswered.
-    pub calls_failed: u64,
-}
-
-impl Failures {
-    /// The failed fraction `signal` measures (0 with nothing measured).
-    pub fn fraction(&self, signal: CpSignal) -> f64 {
-        let (n, bad) = match signal {
-            CpSignal::Errors => (self.requests, self.failed),
-            CpSignal::ApiErrors => (self.calls, self.calls_failed),
-        };
-        if n == 0 { 0.0 } else { bad as f64 / n as f64 }
-    }
 }
 
 /// Where everything is, for the judge.

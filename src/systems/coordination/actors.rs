@@ -146,6 +146,9 @@ pub struct Customers {
     /// Requests per window (each counted once, in the window it was
     /// first sent; served if any attempt was).
     pub windows: Vec<Tally>,
+    /// Requests that ended (served, or given up) since the monitoring
+    /// last asked.
+    pub(super) since_probe: Failures,
 }
 
 impl Customers {
@@ -198,18 +201,25 @@ impl Customers {
         if n < self.cfg.customers.retries {
             self.retrying.insert(req, (at, n));
             ctx.set_timer(self.cfg.customers.retry_after, Timer::Retry(req));
+        } else {
+            self.since_probe.request(false);
         }
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, msg: Msg) {
-        if let Msg::Reply { req, ok } = msg
-            && let Some((at, _, n)) = self.pending.remove(&req)
-        {
-            if ok {
-                self.window(at).ok += 1;
-            } else {
-                self.failed(ctx, req, (at, n));
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Reply { req, ok } => {
+                if let Some((at, _, n)) = self.pending.remove(&req) {
+                    if ok {
+                        self.window(at).ok += 1;
+                        self.since_probe.request(true);
+                    } else {
+                        self.failed(ctx, req, (at, n));
+                    }
+                }
             }
+            Msg::Probe => probe_reply(ctx, from, &mut self.since_probe),
+            _ => {}
         }
     }
 }
@@ -223,6 +233,9 @@ pub struct Writer {
     pub(super) sent: LookupMap<u64, SimTime>,
     /// Writes per window (by when they were sent) and those acknowledged.
     pub windows: Vec<Tally>,
+    /// Writes that ended (acknowledged, or given up) since the monitoring
+    /// last asked.
+    pub(super) since_probe: Failures,
 }
 
 impl Writer {
@@ -247,31 +260,116 @@ impl Writer {
         if id.is_multiple_of(64) {
             for k in self.sent.keys_where(old) {
                 self.sent.remove(&k);
+                self.since_probe.call(false);
             }
         }
         let g = PoissonArrivals::new(self.cfg.writers.per_s).next_gap(ctx.rng());
         ctx.set_timer(g, Timer::Write);
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, msg: Msg) {
-        if let Msg::WriteDone { id, zxid } = msg {
-            ctx.record(Obs::Acked(zxid));
-            if let Some(at) = self.sent.remove(&id) {
-                self.window(at).ok += 1;
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, CoordNode>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::WriteDone { id, zxid } => {
+                ctx.record(Obs::Acked(zxid));
+                if let Some(at) = self.sent.remove(&id) {
+                    self.window(at).ok += 1;
+                    self.since_probe.call(true);
+                }
             }
+            Msg::Probe => probe_reply(ctx, from, &mut self.since_probe),
+            _ => {}
         }
     }
 }
 
-/// An operator.
+/// Answers the operators' monitoring with what ended since it last asked.
+fn probe_reply(ctx: &mut Ctx<'_, CoordNode>, to: NodeId, since: &mut Failures) {
+    ctx.send(to, Msg::Failures(Box::new(std::mem::take(since))));
+}
+
+/// An operator; with reactions in its runbook, it watches the customers'
+/// and the writer's failures every `scrape`.
 #[derive(Debug)]
 pub struct CoordActorNode {
+    pub(super) name: String,
     pub(super) runbook: Runbook<CoordStep>,
     pub(super) wiring: Arc<Wiring>,
     pub(super) started: usize,
+    watch: Option<ClientWatch>,
+    /// The answers of this scrape so far (customers fill the requests,
+    /// the writer the calls) and how many arrived.
+    round: (Failures, u8),
 }
 
 impl CoordActorNode {
+    pub(super) fn new(cfg: &super::config::CoordActor, wiring: Arc<Wiring>, started: usize) -> Self {
+        let watches = cfg.step.iter().any(|s| s.on.is_some());
+        Self {
+            name: cfg.name.clone(),
+            runbook: Runbook::new(cfg.step.clone()),
+            wiring,
+            started,
+            watch: watches.then(|| ClientWatch::new(cfg.scrape)),
+            round: (Failures::default(), 0),
+        }
+    }
+
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
+        self.runbook.follow(ctx.rng());
+        self.schedule(ctx);
+        if let Some(w) = &self.watch {
+            ctx.set_timer(w.every, Timer::Scrape);
+        }
+    }
+
+    /// An answer of the monitoring arrived: once both have, a waiting
+    /// reaction whose condition has held long enough is armed after its
+    /// response delay.
+    pub(super) fn watch(&mut self, ctx: &mut Ctx<'_, CoordNode>, part: Failures) {
+        let (f, n) = &mut self.round;
+        f.requests += part.requests;
+        f.failed += part.failed;
+        f.calls += part.calls;
+        f.calls_failed += part.calls_failed;
+        *n += 1;
+        if *n < 2 {
+            return;
+        }
+        let seen = std::mem::take(&mut self.round).0;
+        let (Some(w), Some((k, s))) = (self.watch.as_mut(), self.runbook.waiting()) else {
+            return;
+        };
+        let on = s.on.as_ref().expect("a waiting step has a trigger");
+        if !w.observe(seen, on, ctx.now()) {
+            return;
+        }
+        let delay = s.after.map_or(SimDuration::ZERO, |d| d.draw(ctx.rng()));
+        let what = format!(
+            "{}: the monitoring shows {} ({:.1} %); step {k} ({}) follows in {delay}",
+            self.name,
+            on.describe(),
+            seen.fraction(on.signal) * 100.0,
+            s.what.name()
+        );
+        ctx.record(Obs::Note(what));
+        self.runbook.arm(ctx.now(), delay);
+        self.schedule(ctx);
+    }
+
+    /// Steps it never reached, and the trigger the first waits for.
+    pub fn left(&self) -> (std::ops::Range<usize>, Option<String>) {
+        let waiting = self
+            .runbook
+            .waiting()
+            .and_then(|(_, s)| s.on.as_ref().map(|t| t.describe()));
+        (self.runbook.left(), waiting)
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Step `k`.
     pub fn step(&self, k: u32) -> Option<&CoordStep> {
         self.runbook.steps.get(k as usize)
@@ -283,10 +381,23 @@ impl CoordActorNode {
         }
     }
 
-    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
-        let Some(k) = self.runbook.start_due(ctx.now()) else {
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, CoordNode>, timer: Timer) {
+        if matches!(timer, Timer::Scrape) {
+            if let Some(w) = &self.watch {
+                self.round = (Failures::default(), 0);
+                ctx.send(self.wiring.customers, Msg::Probe);
+                ctx.send(self.wiring.writer, Msg::Probe);
+                ctx.set_timer(w.every, Timer::Scrape);
+            }
+            return;
+        }
+        let Some((k, at)) = self.runbook.due() else {
             return;
         };
+        if at > ctx.now() || !self.still_needed(ctx, k) {
+            return;
+        }
+        self.runbook.started(k);
         let s = self.runbook.steps[k].clone();
         let detail = match s.what {
             CoordDo::ScaleProxies => {
@@ -328,6 +439,30 @@ impl CoordActorNode {
             detail,
         });
         self.runbook.finished(ctx.now());
+        if let Some(w) = self.watch.as_mut() {
+            w.reset();
+        }
+        self.runbook.follow(ctx.rng());
         self.schedule(ctx);
+    }
+
+    /// True if step `k` may start: a reaction whose condition cleared by
+    /// the last measurement stands down and waits again.
+    fn still_needed(&mut self, ctx: &mut Ctx<'_, CoordNode>, k: usize) -> bool {
+        let (Some(w), Some(on)) = (self.watch.as_mut(), self.runbook.steps[k].on.as_ref()) else {
+            return true;
+        };
+        if w.holds(on) {
+            return true;
+        }
+        w.reset();
+        let what = format!(
+            "{}: step {k} stood down: {} cleared before it was due",
+            self.name,
+            on.describe()
+        );
+        self.runbook.stand_down();
+        ctx.record(Obs::Note(what));
+        false
     }
 }

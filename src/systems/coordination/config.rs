@@ -1,7 +1,7 @@
 //! The `[coordination]` table: the ensemble, its capacity and heap, the
 //! proxies that mirror its tree, their customers, and the operators.
 
-use crate::systems::parts::operator::Timed;
+use crate::systems::parts::operator::{self as operator, ClientSignal, Delay, Timed};
 use crate::systems::parts::session::Backoff;
 use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
@@ -338,12 +338,22 @@ impl CoordDo {
     }
 }
 
-/// One operator step.
+/// One operator step: scheduled (`at`), a reaction (`on` what the
+/// monitoring shows of the customers or the writers, `after` a response
+/// delay) or a follow-up of the step before (`after`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoordStep {
-    /// Earliest start, from the start of the run.
-    pub at: SimDuration,
+    /// Earliest start, from the start of the run: a scheduled step.
+    #[serde(default)]
+    pub at: Option<SimDuration>,
+    /// A reaction: `errors` (customers' requests) or `api_errors` (cluster
+    /// changes) above a fraction.
+    #[serde(default)]
+    pub on: Option<operator::Trigger<ClientSignal>>,
+    /// The response delay after `on`, or after the previous step.
+    #[serde(default)]
+    pub after: Option<Delay>,
     /// What.
     #[serde(rename = "do")]
     pub what: CoordDo,
@@ -363,7 +373,13 @@ pub struct CoordStep {
 
 impl Timed for CoordStep {
     fn at(&self) -> Option<SimDuration> {
-        Some(self.at)
+        self.at
+    }
+    fn triggered(&self) -> bool {
+        self.on.is_some()
+    }
+    fn after(&self) -> Option<Delay> {
+        self.after
     }
 }
 
@@ -377,6 +393,14 @@ pub struct CoordActor {
     pub site: String,
     /// Steps, in order.
     pub step: Vec<CoordStep>,
+    /// How often its monitoring measures the clients' failures (only
+    /// operators with reactions watch).
+    #[serde(default = "default_scrape")]
+    pub scrape: SimDuration,
+}
+
+fn default_scrape() -> SimDuration {
+    SimDuration::from_secs(60)
 }
 
 impl CoordinationConfig {
@@ -536,7 +560,15 @@ impl CoordinationConfig {
             if a.step.len() > crate::bounds::RUNBOOK_STEPS_MAX {
                 return Err((format!("actor[{i}].step"), "too many steps".into()));
             }
+            if a.scrape < crate::bounds::INTERVAL_MIN {
+                return Err((
+                    format!("actor[{i}].scrape"),
+                    format!("must be at least {}", crate::bounds::INTERVAL_MIN),
+                ));
+            }
             for (k, s) in a.step.iter().enumerate() {
+                operator::check_start(s.at, s.on.as_ref(), s.after.as_ref())
+                    .map_err(|(f, m)| (format!("actor[{i}].step[{k}].{f}"), m))?;
                 if s.what == CoordDo::ScaleProxies {
                     if s.add.is_none_or(|n| n > p.spare) {
                         return Err((

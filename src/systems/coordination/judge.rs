@@ -194,6 +194,15 @@ pub fn judge(
                     format!("{who} step {step}, {what}: {detail}"),
                 ));
             }
+            Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
+        }
+    }
+    for &id in &w.actors {
+        if let CoordNode::Actor(a) = sim.node(id) {
+            let (left, waiting) = a.left();
+            if let Some(words) = crate::systems::parts::operator::unreached(a.name(), left, waiting) {
+                timeline.push(TimelineEntry::new(sim.now(), words));
+            }
         }
     }
     let mut tallies = Tallies::new(cfg.resolution.as_nanos());

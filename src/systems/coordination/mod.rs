@@ -68,7 +68,7 @@ use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
 use crate::systems::parts::LookupMap;
 use crate::systems::parts::election::{self, ReplyEffect};
-use crate::systems::parts::operator::Runbook;
+use crate::systems::parts::operator::{ClientWatch, Failures, Runbook};
 use crate::systems::parts::session::{Action, Established, SessionClient};
 use crate::systems::parts::workload::PoissonArrivals;
 use crate::systems::{BuildError, Deployment};
@@ -209,6 +209,7 @@ impl crate::systems::System for Coordination {
                 pending: LookupMap::new(),
                 retrying: LookupMap::new(),
                 windows: Vec::new(),
+                since_probe: Failures::default(),
             }),
         )?;
         d.place(
@@ -219,16 +220,17 @@ impl crate::systems::System for Coordination {
                 next: 0,
                 sent: LookupMap::new(),
                 windows: Vec::new(),
+                since_probe: Failures::default(),
             }),
         )?;
         for (i, &id) in actors.iter().enumerate() {
             d.place(
                 id,
-                CoordNode::Actor(CoordActorNode {
-                    runbook: Runbook::new(config.actor[i].step.clone()),
-                    wiring: wiring.clone(),
-                    started: p.count as usize,
-                }),
+                CoordNode::Actor(CoordActorNode::new(
+                    &config.actor[i],
+                    wiring.clone(),
+                    p.count as usize,
+                )),
             )?;
         }
         Ok(wiring)
@@ -283,6 +285,11 @@ impl Wiring {
 /// Messages.
 #[derive(Clone, Debug)]
 pub enum Msg {
+    /// Operator's monitoring → customers, writer: how many failed since
+    /// last time?
+    Probe,
+    /// Customers, writer → monitoring: what ended since the last probe.
+    Failures(Box<Failures>),
     /// Client → server: connect, resuming `session` if given.
     Connect {
         /// Connection generation.
@@ -524,6 +531,8 @@ pub enum Timer {
     Write,
     /// Operator: next step.
     Step,
+    /// Operator: measure the clients' failures.
+    Scrape,
 }
 
 /// What the nodes record.
@@ -599,6 +608,8 @@ pub enum Obs {
         /// In words.
         detail: String,
     },
+    /// Operator: what the monitoring showed, a reaction standing down.
+    Note(String),
 }
 
 /// A member's role.
@@ -689,7 +700,7 @@ impl Node for CoordNode {
                 let g = PoissonArrivals::new(w.cfg.writers.per_s).next_gap(ctx.rng());
                 ctx.set_timer(g, Timer::Write);
             }
-            CoordNode::Actor(a) => a.schedule(ctx),
+            CoordNode::Actor(a) => a.on_start(ctx),
         }
     }
 
@@ -699,9 +710,13 @@ impl Node for CoordNode {
             CoordNode::Proxy(p) => p.on_message(ctx, from, msg),
             CoordNode::Agent(a) => a.on_message(ctx, msg),
             CoordNode::Lb(l) => l.on_message(ctx, from, msg),
-            CoordNode::Customers(c) => c.on_message(ctx, msg),
-            CoordNode::Writer(w) => w.on_message(ctx, msg),
-            CoordNode::Actor(_) => {}
+            CoordNode::Customers(c) => c.on_message(ctx, from, msg),
+            CoordNode::Writer(w) => w.on_message(ctx, from, msg),
+            CoordNode::Actor(a) => {
+                if let Msg::Failures(f) = msg {
+                    a.watch(ctx, *f);
+                }
+            }
         }
     }
 
@@ -713,7 +728,7 @@ impl Node for CoordNode {
             CoordNode::Lb(l) => l.on_timer(ctx),
             CoordNode::Customers(c) => c.on_timer(ctx, timer),
             CoordNode::Writer(w) => w.on_timer(ctx),
-            CoordNode::Actor(a) => a.on_timer(ctx),
+            CoordNode::Actor(a) => a.on_timer(ctx, timer),
         }
     }
 

@@ -481,14 +481,12 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
     }
 }
 
-/// One timeline entry per actor whose runbook did not finish: the steps
-/// never reached, and the trigger the first of them was waiting for.
+/// One timeline entry per actor whose runbook did not finish.
 fn unreached_steps(
     sim: &Simulation<DurableNode>,
     layout: &Layout,
     cfg: &DurableDbConfig,
 ) -> Vec<TimelineEntry> {
-    let end = sim.now();
     layout
         .actors
         .iter()
@@ -498,21 +496,14 @@ fn unreached_steps(
         })
         .filter_map(|a| {
             let left = a.left();
-            let steps = &cfg.actor[a.index()].step;
-            let first = steps.get(left.start)?;
-            let why = match &first.on {
-                Some(on) if a.waiting() => format!("waiting for {}, which never showed", on.describe()),
-                _ => "the run ended first".to_string(),
-            };
-            let range = if left.len() == 1 {
-                format!("step {}", left.start)
-            } else {
-                format!("steps {}–{}", left.start, left.end - 1)
-            };
-            Some(TimelineEntry::new(
-                end,
-                format!("{} never ran {range} ({why})", a.name()),
-            ))
+            let waiting = cfg.actor[a.index()]
+                .step
+                .get(left.start)
+                .and_then(|s| s.on.as_ref())
+                .filter(|_| a.waiting())
+                .map(|t| t.describe());
+            crate::systems::parts::operator::unreached(a.name(), left, waiting)
+                .map(|w| TimelineEntry::new(sim.now(), w))
         })
         .collect()
 }

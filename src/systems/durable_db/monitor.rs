@@ -11,7 +11,7 @@
 use super::Status;
 use super::wiring::Wiring;
 use crate::sim::NodeId;
-use crate::systems::parts::operator::{DbSignal, Trigger};
+use crate::systems::parts::operator::{DbSignal, Holding, Trigger};
 use crate::time::SimTime;
 
 /// The latest status of every host, as the monitoring last saw it.
@@ -23,7 +23,7 @@ pub struct Monitor {
     seen: Vec<Option<Status>>,
     answered: Vec<bool>,
     /// Since when the condition the runbook waits for has held, as seen.
-    since: Option<SimTime>,
+    holding: Holding,
 }
 
 impl Monitor {
@@ -34,7 +34,7 @@ impl Monitor {
             hosts: wiring.hosts.clone(),
             seen: vec![None; n],
             answered: vec![true; n],
-            since: None,
+            holding: Holding::default(),
         }
     }
 
@@ -94,16 +94,12 @@ impl Monitor {
     /// Whether `t` has held for its `for` at `now`, tracking since when it
     /// holds; call at every answer while a reaction waits for `t`.
     pub fn lasted(&mut self, t: &Trigger<DbSignal>, cfg: &super::DurableDbConfig, now: SimTime) -> bool {
-        if !self.holds(t, cfg) {
-            self.since = None;
-            return false;
-        }
-        let since = *self.since.get_or_insert(now);
-        now.saturating_since(since) >= t.lasting.unwrap_or_default()
+        let holds = self.holds(t, cfg);
+        self.holding.update(holds, now, t.lasting)
     }
 
     /// The runbook moved on: the next trigger's clock starts afresh.
     pub fn reset(&mut self) {
-        self.since = None;
+        self.holding.reset();
     }
 }

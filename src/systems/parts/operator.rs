@@ -603,6 +603,215 @@ impl<S: Timed> Runbook<S> {
     }
 }
 
+/// What a service's operators see of its clients: the failed fraction of
+/// what they asked, as the monitoring measures it over each scrape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSignal {
+    /// The fraction of customers' requests that failed is above `above`.
+    Errors,
+    /// The fraction of modifying API calls (changes) that failed is above
+    /// `above`.
+    ApiErrors,
+}
+
+impl ClientSignal {
+    /// Its name in a runbook.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientSignal::Errors => "errors",
+            ClientSignal::ApiErrors => "api_errors",
+        }
+    }
+}
+
+impl Trigger<ClientSignal> {
+    /// `Err((field, message))` unless `above` is a fraction.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        match self.above {
+            Some(a) if (0.0..1.0).contains(&a) => Ok(()),
+            _ => Err((
+                "above".into(),
+                format!(
+                    "signal `{}` needs `above`, a fraction in [0, 1)",
+                    self.signal.name()
+                ),
+            )),
+        }
+    }
+
+    /// What it waits for, in words.
+    pub fn describe(&self) -> String {
+        let lasting = self
+            .lasting
+            .map(|d| format!(" for {d}"))
+            .unwrap_or_default();
+        format!(
+            "{} above {:.1} %{lasting}",
+            self.signal.name(),
+            self.above.unwrap_or(0.0) * 100.0
+        )
+    }
+}
+
+/// `Err((field, message))` if a step with client-signal triggers starts
+/// in contradictory ways or its trigger lacks a threshold.
+pub fn check_start(
+    at: Option<SimDuration>,
+    on: Option<&Trigger<ClientSignal>>,
+    after: Option<&Delay>,
+) -> Result<(), (String, String)> {
+    let err = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
+    if at.is_some() && on.is_some() {
+        return err(
+            "on",
+            "a step is either scheduled (`at`) or a reaction (`on`), not both",
+        );
+    }
+    if at.is_some() && after.is_some() {
+        return err(
+            "after",
+            "`after` delays a reaction or a follow-up step; a scheduled step has its `at`",
+        );
+    }
+    if let Some(d) = after {
+        d.validate().map_err(|m| ("after".to_string(), m))?;
+    }
+    if let Some(t) = on {
+        t.check().map_err(|(f, m)| (format!("on.{f}"), m))?;
+    }
+    Ok(())
+}
+
+/// What the clients saw since the monitoring last asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// Requests that ended.
+    pub requests: u64,
+    /// Of those, failed or unanswered.
+    pub failed: u64,
+    /// Modifying API calls that ended.
+    pub calls: u64,
+    /// Of those, failed or unanswered.
+    pub calls_failed: u64,
+}
+
+impl Failures {
+    /// The failed fraction `signal` measures (0 with nothing measured).
+    pub fn fraction(&self, signal: ClientSignal) -> f64 {
+        let (n, bad) = match signal {
+            ClientSignal::Errors => (self.requests, self.failed),
+            ClientSignal::ApiErrors => (self.calls, self.calls_failed),
+        };
+        if n == 0 { 0.0 } else { bad as f64 / n as f64 }
+    }
+
+    /// A request ended, `ok` or not.
+    pub fn request(&mut self, ok: bool) {
+        self.requests += 1;
+        self.failed += u64::from(!ok);
+    }
+
+    /// An API call ended, `ok` or not.
+    pub fn call(&mut self, ok: bool) {
+        self.calls += 1;
+        self.calls_failed += u64::from(!ok);
+    }
+}
+
+/// The monitoring of an operator whose runbook reacts to its clients'
+/// failures: asks every `every`, remembers the last answer and since when
+/// the awaited condition has held.
+#[derive(Clone, Debug)]
+pub struct ClientWatch {
+    /// The scrape interval.
+    pub every: SimDuration,
+    last: Failures,
+    holding: Holding,
+}
+
+impl ClientWatch {
+    /// A watch scraping every `every`.
+    pub fn new(every: SimDuration) -> Self {
+        Self {
+            every,
+            last: Failures::default(),
+            holding: Holding::default(),
+        }
+    }
+
+    /// A measurement arrived at `now`: true once `on` has held for its
+    /// `for`.
+    pub fn observe(&mut self, seen: Failures, on: &Trigger<ClientSignal>, now: SimTime) -> bool {
+        self.last = seen;
+        let holds = self.holds(on);
+        self.holding.update(holds, now, on.lasting)
+    }
+
+    /// Whether `on` holds on the last measurement.
+    pub fn holds(&self, on: &Trigger<ClientSignal>) -> bool {
+        self.last.fraction(on.signal) > on.above.unwrap_or(0.0)
+    }
+
+    /// The last measurement.
+    pub fn last(&self) -> Failures {
+        self.last
+    }
+
+    /// Forget since when (the runbook moved on or stood down).
+    pub fn reset(&mut self) {
+        self.holding.reset();
+    }
+}
+
+/// Since when a watched condition has held: a reaction fires once it has
+/// held for its trigger's `for`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Holding {
+    since: Option<SimTime>,
+}
+
+impl Holding {
+    /// Records whether the condition holds at `now`; true once it has held
+    /// without a break for `lasting`.
+    pub fn update(&mut self, holds: bool, now: SimTime, lasting: Option<SimDuration>) -> bool {
+        if !holds {
+            self.since = None;
+            return false;
+        }
+        let since = *self.since.get_or_insert(now);
+        now.saturating_since(since) >= lasting.unwrap_or_default()
+    }
+
+    /// Forget it (the runbook moved on, or the reaction stood down).
+    pub fn reset(&mut self) {
+        self.since = None;
+    }
+}
+
+/// The timeline's words for a runbook that did not finish: `who` never ran
+/// the steps `left`, waiting for `waiting` (a trigger, in words) or cut off
+/// by the end of the run. `None` if nothing was left.
+pub fn unreached(
+    who: &str,
+    left: std::ops::Range<usize>,
+    waiting: Option<String>,
+) -> Option<String> {
+    if left.is_empty() {
+        return None;
+    }
+    let range = if left.len() == 1 {
+        format!("step {}", left.start)
+    } else {
+        format!("steps {}–{}", left.start, left.end - 1)
+    };
+    let why = waiting.map_or_else(
+        || "the run ended first".to_string(),
+        |t| format!("waiting for {t}, which never showed"),
+    );
+    Some(format!("{who} never ran {range} ({why})"))
+}
+
 /// Time a step waits for an acknowledgement before it counts as failed.
 pub const STEP_TIMEOUT: SimDuration = SimDuration::from_secs(60);
 
