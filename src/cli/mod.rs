@@ -40,6 +40,20 @@ pub enum Format {
     Html,
 }
 
+/// Formats of a run's report (`replay`, `run`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunFormat {
+    Text,
+    Json,
+    /// One self-contained HTML page (no network, no script).
+    Html,
+    /// A blameless postmortem in Markdown: summary, impact, trigger,
+    /// root-cause chain, detection, resolution, timeline, action items
+    /// (the other designs on the same seed, ranked) and where we got lucky
+    /// (this design on 4 more seeds).
+    Postmortem,
+}
+
 /// Formats of `analyze`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlainFormat {
@@ -80,8 +94,8 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+        format: RunFormat,
         /// Run twice and compare the reports: the exit code is still the
         /// run's verdict (0 valid, 1 invalid, 2 unknown); only a mismatch
         /// exits 4, with NONDETERMINISM on stderr.
@@ -221,8 +235,8 @@ enum Command {
         #[arg(long, requires = "trace")]
         trace_messages: bool,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+        format: RunFormat,
         #[command(flatten)]
         inject: replay::Injection,
         /// Wall-clock time the run may take before it stops as unknown.

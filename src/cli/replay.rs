@@ -1,6 +1,6 @@
 //! `replay` (and `run` of a scenario with a system): one design, judged.
 
-use super::{EXIT_BAD_INPUT, Format, load_named, print_checked, seed_for, verdict_exit};
+use super::{EXIT_BAD_INPUT, Format, RunFormat, load_named, print_checked, seed_for, verdict_exit};
 use anyhow::Result;
 use blastradius::Seed;
 use blastradius::report::replay::ReplayReport;
@@ -87,7 +87,7 @@ pub fn replay(
     name: &str,
     design: Option<&str>,
     seed: Option<u64>,
-    format: Format,
+    format: RunFormat,
     check_determinism: bool,
     trace: TraceTo,
     injection: &Injection,
@@ -120,6 +120,14 @@ pub fn replay(
         eprintln!("error: {e}");
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
+    if format == RunFormat::Postmortem {
+        return postmortem(&scenario, outcome, deadline);
+    }
+    let format = match format {
+        RunFormat::Json => Format::Json,
+        RunFormat::Html => Format::Html,
+        _ => Format::Text,
+    };
     let report = ReplayReport::new(&scenario, &outcome, &command);
     let again = if check_determinism {
         Some(ReplayReport::new(&scenario, &once()?, &command))
@@ -142,4 +150,34 @@ pub fn replay(
         eprintln!("warning: {}", outcome.stop);
     }
     Ok(verdict_exit(report.verdict))
+}
+
+/// `--format postmortem`: the run judged against the other designs on its
+/// seed and itself on more seeds, in Markdown; the exit code is the run's
+/// verdict.
+fn postmortem(
+    scenario: &blastradius::scenario::Scenario,
+    outcome: blastradius::run::Outcome,
+    deadline: std::time::Duration,
+) -> Result<ExitCode> {
+    let verdict = outcome.checks.verdict;
+    let limited = outcome.stop.is_limit();
+    let options = super::watch(deadline, true);
+    let evidence = match blastradius::run::postmortem::gather(scenario, outcome, &options) {
+        Ok(e) => e,
+        Err(e) => {
+            super::clear_progress();
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    super::clear_progress();
+    print!(
+        "{}",
+        blastradius::report::postmortem::markdown(scenario, &evidence)
+    );
+    if limited {
+        eprintln!("warning: the run stopped at a limit; its figures are partial");
+    }
+    Ok(verdict_exit(verdict))
 }

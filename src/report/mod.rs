@@ -11,6 +11,7 @@
 pub mod html;
 pub mod lanes;
 pub mod perfetto;
+pub mod postmortem;
 pub mod radius;
 pub mod replay;
 pub mod svg;

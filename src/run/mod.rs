@@ -18,6 +18,7 @@ pub mod configured;
 pub mod effects;
 pub mod outcome;
 pub mod pipeline;
+pub mod postmortem;
 
 pub use analysis::{Analysis, QuestionAnswer};
 pub use compare::{Axis, CompareRun, Comparison, SweepError, compare, compare_with, sweep};
