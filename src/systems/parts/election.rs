@@ -112,6 +112,27 @@ pub fn arm_timer<N: Node>(
     *pending = Some(ctx.set_timer(SimDuration::from_nanos(d), payload));
 }
 
+/// [`arm_timer`], firing late by up to `late` more (uniform): a real
+/// server's timer fires after its deadline by its scheduling and disk
+/// jitter, which is what breaks ties between identical timeouts. A second
+/// draw is made only when `late` is not zero.
+pub fn arm_timer_late<N: Node>(
+    ctx: &mut Ctx<'_, N>,
+    pending: &mut Option<TimerId>,
+    (min, max): (SimDuration, SimDuration),
+    late: SimDuration,
+    payload: N::Timer,
+) {
+    if let Some(t) = pending.take() {
+        ctx.cancel_timer(t);
+    }
+    let mut d = ctx.rng().random_range(min.as_nanos()..=max.as_nanos());
+    if late > SimDuration::ZERO {
+        d += ctx.rng().random_range(0..=late.as_nanos());
+    }
+    *pending = Some(ctx.set_timer(SimDuration::from_nanos(d), payload));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

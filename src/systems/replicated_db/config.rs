@@ -202,8 +202,16 @@ pub struct RaftConfig {
     pub election_timeout_min: SimDuration,
     /// See `election_timeout_min`.
     pub election_timeout_max: SimDuration,
+    /// How late a server's election timer may fire past its deadline
+    /// (scheduling and disk jitter), drawn uniformly per timer.
+    #[serde(default = "default_timer_jitter")]
+    pub timer_jitter: SimDuration,
     /// Most log entries per append message.
     pub max_batch: usize,
+}
+
+fn default_timer_jitter() -> SimDuration {
+    SimDuration::from_millis(1)
 }
 
 impl Default for RaftConfig {
@@ -213,6 +221,7 @@ impl Default for RaftConfig {
             heartbeat_interval: SimDuration::from_millis(100),
             election_timeout_min: SimDuration::from_secs(1),
             election_timeout_max: SimDuration::from_secs(2),
+            timer_jitter: default_timer_jitter(),
             max_batch: 64,
         }
     }

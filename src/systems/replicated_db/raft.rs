@@ -130,11 +130,16 @@ impl RaftKv {
     }
 
     fn arm_election(&mut self, ctx: &mut Ctx<'_, DbNode>) {
-        let (min, max) = (
-            self.layout.config.raft.election_timeout_min,
-            self.layout.config.raft.election_timeout_max,
+        let raft = &self.layout.config.raft;
+        let (min, max) = (raft.election_timeout_min, raft.election_timeout_max);
+        let late = raft.timer_jitter;
+        election::arm_timer_late(
+            ctx,
+            &mut self.election_timer,
+            (min, max),
+            late,
+            DbTimer::Election,
         );
-        election::arm_timer(ctx, &mut self.election_timer, min, max, DbTimer::Election);
     }
 
     fn become_follower(&mut self, ctx: &mut Ctx<'_, DbNode>, term: u64) {
@@ -164,7 +169,13 @@ impl RaftKv {
             }
         }
         self.standing = Standing::Follower;
-        self.arm_election(ctx);
+        // Adopting a newer term does not restart the election timer (the
+        // Raft paper restarts it only on a current leader's append, a
+        // granted vote, or standing): a follower keeps its countdown, a
+        // leader stepping down (which has none) starts one.
+        if self.election_timer.is_none() {
+            self.arm_election(ctx);
+        }
     }
 
     fn become_leader(&mut self, ctx: &mut Ctx<'_, DbNode>) {
@@ -325,9 +336,9 @@ impl RaftKv {
         }
         if term > self.term || self.standing != Standing::Follower {
             self.become_follower(ctx, term);
-        } else {
-            self.arm_election(ctx);
         }
+        // The current leader's append: the countdown starts again.
+        self.arm_election(ctx);
         self.leader = Some(from);
         self.last_leader_contact = Some(ctx.now());
         let len = self.log.len() as u64;
