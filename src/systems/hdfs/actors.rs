@@ -22,6 +22,10 @@ pub struct Clients {
     pub(super) cfg: Arc<HdfsConfig>,
     pub(super) w: Arc<Wiring>,
     pub(super) target: usize,
+    /// The NameNode each unanswered call went to: a failure makes the
+    /// client fail over only if it came from the one it is using (as
+    /// Hadoop's failover proxy does), not from one it already left.
+    pub(super) sent_to: LookupMap<u64, usize>,
     pub(super) next: u64,
     pub(super) pending: LookupMap<u64, (SimTime, u64)>,
     pub(super) created: u64,
@@ -40,6 +44,7 @@ impl Clients {
             cfg,
             w,
             target: 0,
+            sent_to: LookupMap::new(),
             next: 0,
             pending: LookupMap::new(),
             created: 0,
@@ -72,9 +77,18 @@ impl Clients {
                 creates,
             },
         );
+        self.sent_to.insert(req, self.target);
         if tally {
             self.window(now).requests += calls;
             self.pending.insert(req, (now, calls));
+        }
+    }
+
+    /// Call `req` failed (refused, or unanswered): fail over if it went to
+    /// the NameNode in use.
+    fn failed(&mut self, req: u64) {
+        if self.sent_to.remove(&req) == Some(self.target) {
+            self.target = 1 - self.target;
         }
     }
 
@@ -128,13 +142,10 @@ impl Clients {
             Timer::Sweep => {
                 let timeout = r.timeout;
                 let late = |x: &(SimTime, u64)| now.saturating_since(x.0) > timeout;
-                let gone = self.pending.keys_where(late);
-                if !gone.is_empty() {
-                    // Unanswered: try the other NameNode.
-                    self.target = 1 - self.target;
-                }
-                for k in gone {
+                // Unanswered: try the other NameNode, once.
+                for k in self.pending.keys_where(late) {
                     self.pending.remove(&k);
+                    self.failed(k);
                 }
                 // The job's unanswered creations are tried again.
                 for k in self
@@ -143,6 +154,7 @@ impl Clients {
                 {
                     self.job_sent_at.remove(&k);
                     self.job_inflight -= self.job_pending.remove(&k).unwrap_or(0);
+                    self.failed(k);
                 }
                 ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
             }
@@ -158,19 +170,23 @@ impl Clients {
                 self.job_inflight -= n;
                 if ok {
                     self.created += n;
+                    self.sent_to.remove(&req);
                 } else {
-                    self.target = 1 - self.target;
+                    self.failed(req);
                 }
             }
             Msg::CallDone { req, ok } => {
                 if let Some((at, calls)) = self.pending.remove(&req) {
                     if ok {
                         self.window(at).ok += calls;
+                        self.sent_to.remove(&req);
                     } else {
                         // A standby or starting NameNode: the client's
                         // failover proxy tries the other.
-                        self.target = 1 - self.target;
+                        self.failed(req);
                     }
+                } else {
+                    self.sent_to.remove(&req);
                 }
             }
             Msg::Command(HdfsDo::KillJob) => self.job_stopped = true,
