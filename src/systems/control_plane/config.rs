@@ -113,6 +113,15 @@ pub struct CpStep {
     pub note: String,
 }
 
+impl crate::systems::parts::operator::ClientStep for CpStep {
+    fn trigger(&self) -> Option<&Trigger<ClientSignal>> {
+        self.on.as_ref()
+    }
+    fn label(&self) -> String {
+        format!("{:?}", self.what)
+    }
+}
+
 impl Timed for CpStep {
     fn at(&self) -> Option<SimDuration> {
         self.at

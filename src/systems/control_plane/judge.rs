@@ -204,13 +204,9 @@ fn unreached_steps(sim: &Simulation<CpNode>, layout: &Layout) -> Vec<TimelineEnt
         .actors
         .iter()
         .filter_map(|&id| match sim.node(id) {
-            CpNode::Actor(a) => Some(a),
+            CpNode::Actor(a) => a.unreached(),
             _ => None,
         })
-        .filter_map(|a| {
-            let (left, waiting) = a.left();
-            crate::systems::parts::operator::unreached(a.name(), left, waiting)
-                .map(|w| TimelineEntry::new(sim.now(), w))
-        })
+        .map(|w| TimelineEntry::new(sim.now(), w))
         .collect()
 }

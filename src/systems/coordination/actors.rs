@@ -336,33 +336,19 @@ impl CoordActorNode {
             return;
         }
         let seen = std::mem::take(&mut self.round).0;
-        let (Some(w), Some((k, s))) = (self.watch.as_mut(), self.runbook.waiting()) else {
+        let Some(w) = self.watch.as_mut() else {
             return;
         };
-        let on = s.on.as_ref().expect("a waiting step has a trigger");
-        if !w.observe(seen, on, ctx.now()) {
-            return;
+        let now = ctx.now();
+        if let Some(what) = self.runbook.observe(w, seen, now, ctx.rng(), &self.name) {
+            ctx.record(Obs::Note(what));
+            self.schedule(ctx);
         }
-        let delay = s.after.map_or(SimDuration::ZERO, |d| d.draw(ctx.rng()));
-        let what = format!(
-            "{}: the monitoring shows {} ({:.1} %); step {k} ({}) follows in {delay}",
-            self.name,
-            on.describe(),
-            seen.fraction(on.signal) * 100.0,
-            s.what.name()
-        );
-        ctx.record(Obs::Note(what));
-        self.runbook.arm(ctx.now(), delay);
-        self.schedule(ctx);
     }
 
-    /// Steps it never reached, and the trigger the first waits for.
-    pub fn left(&self) -> (std::ops::Range<usize>, Option<String>) {
-        let waiting = self
-            .runbook
-            .waiting()
-            .and_then(|(_, s)| s.on.as_ref().map(|t| t.describe()));
-        (self.runbook.left(), waiting)
+    /// The timeline's words for the steps it never reached, if any.
+    pub fn unreached(&self) -> Option<String> {
+        self.runbook.unreached_words(&self.name)
     }
 
     /// Its name.
@@ -446,23 +432,17 @@ impl CoordActorNode {
         self.schedule(ctx);
     }
 
-    /// True if step `k` may start: a reaction whose condition cleared by
-    /// the last measurement stands down and waits again.
+    /// True if step `k` may start.
     fn still_needed(&mut self, ctx: &mut Ctx<'_, CoordNode>, k: usize) -> bool {
-        let (Some(w), Some(on)) = (self.watch.as_mut(), self.runbook.steps[k].on.as_ref()) else {
+        let Some(w) = self.watch.as_mut() else {
             return true;
         };
-        if w.holds(on) {
-            return true;
+        match self.runbook.confirm(w, k, &self.name) {
+            Ok(()) => true,
+            Err(what) => {
+                ctx.record(Obs::Note(what));
+                false
+            }
         }
-        w.reset();
-        let what = format!(
-            "{}: step {k} stood down: {} cleared before it was due",
-            self.name,
-            on.describe()
-        );
-        self.runbook.stand_down();
-        ctx.record(Obs::Note(what));
-        false
     }
 }

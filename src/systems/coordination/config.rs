@@ -371,6 +371,15 @@ pub struct CoordStep {
     pub note: String,
 }
 
+impl operator::ClientStep for CoordStep {
+    fn trigger(&self) -> Option<&operator::Trigger<ClientSignal>> {
+        self.on.as_ref()
+    }
+    fn label(&self) -> String {
+        self.what.name().to_string()
+    }
+}
+
 impl Timed for CoordStep {
     fn at(&self) -> Option<SimDuration> {
         self.at

@@ -198,11 +198,10 @@ pub fn judge(
         }
     }
     for &id in &w.actors {
-        if let CoordNode::Actor(a) = sim.node(id) {
-            let (left, waiting) = a.left();
-            if let Some(words) = crate::systems::parts::operator::unreached(a.name(), left, waiting) {
-                timeline.push(TimelineEntry::new(sim.now(), words));
-            }
+        if let CoordNode::Actor(a) = sim.node(id)
+            && let Some(words) = a.unreached()
+        {
+            timeline.push(TimelineEntry::new(sim.now(), words));
         }
     }
     let mut tallies = Tallies::new(cfg.resolution.as_nanos());

@@ -764,6 +764,71 @@ impl ClientWatch {
     }
 }
 
+/// A step whose reaction waits on a client signal (the control plane's,
+/// the coordination operators').
+pub trait ClientStep: Timed {
+    /// Its trigger, if it is a reaction.
+    fn trigger(&self) -> Option<&Trigger<ClientSignal>>;
+    /// What it does, in words (`scale_proxies`).
+    fn label(&self) -> String;
+}
+
+impl<S: ClientStep> Runbook<S> {
+    /// A measurement arrived at `now`: if the waiting reaction's condition
+    /// has held long enough, it is armed after its drawn response delay.
+    /// The words for the timeline, when it is.
+    pub fn observe(
+        &mut self,
+        watch: &mut ClientWatch,
+        seen: Failures,
+        now: SimTime,
+        rng: &mut SimRng,
+        who: &str,
+    ) -> Option<String> {
+        let (k, s) = self.waiting()?;
+        let on = s.trigger()?;
+        if !watch.observe(seen, on, now) {
+            return None;
+        }
+        let delay = s.after().map_or(SimDuration::ZERO, |d| d.draw(rng));
+        let what = format!(
+            "{who}: the monitoring shows {} ({:.1} %); step {k} ({}) follows in {delay}",
+            on.describe(),
+            seen.fraction(on.signal) * 100.0,
+            s.label()
+        );
+        self.arm(now, delay);
+        Some(what)
+    }
+
+    /// Whether step `k` may start: a reaction whose condition cleared by
+    /// the last measurement stands down and waits again (`Err`: the words
+    /// for the timeline).
+    pub fn confirm(&mut self, watch: &mut ClientWatch, k: usize, who: &str) -> Result<(), String> {
+        let Some(on) = self.steps[k].trigger() else {
+            return Ok(());
+        };
+        if watch.holds(on) {
+            return Ok(());
+        }
+        let what = format!(
+            "{who}: step {k} stood down: {} cleared before it was due",
+            on.describe()
+        );
+        watch.reset();
+        self.stand_down();
+        Err(what)
+    }
+
+    /// The timeline's words for the steps never reached, if any.
+    pub fn unreached_words(&self, who: &str) -> Option<String> {
+        let waiting = self
+            .waiting()
+            .and_then(|(_, s)| s.trigger().map(|t| t.describe()));
+        unreached(who, self.left(), waiting)
+    }
+}
+
 /// Since when a watched condition has held: a reaction fires once it has
 /// held for its trigger's `for`.
 #[derive(Clone, Copy, Debug, Default)]
