@@ -424,3 +424,26 @@ fn elastic_scale_out_follows_the_customers_failing_and_never_runs_with_tree_watc
         .is_some()
     );
 }
+
+#[test]
+fn criteo_recovery_follows_the_outage_and_never_runs_with_a_quota() {
+    let s = scenario("criteo-hdfs");
+    let base = replay(&s, "as-is");
+    let seen = said(&base, "on-call: the monitoring shows errors above 50.0 %").unwrap();
+    let killed = said(&base, "on-call step 0: the job killed").unwrap();
+    assert!(
+        (killed - seen - 24.5 * 3600.0).abs() < 1.0,
+        "{seen} → {killed}"
+    );
+    // The job 30 minutes later: the NameNodes fail later, the on-call sees
+    // it later and the recovery moves with it.
+    let late = replay(&set(&s, "hdfs.job.at", text("1h")), "as-is");
+    let seen_late = said(&late, "on-call: the monitoring shows errors").unwrap();
+    let killed_late = said(&late, "on-call step 0: the job killed").unwrap();
+    assert!(seen_late > seen + 600.0, "{seen} vs {seen_late}");
+    assert!(((killed_late - killed) - (seen_late - seen)).abs() < 1.0);
+    // With the quota nothing fails: the same runbook never starts.
+    let quota = replay(&s, "object-quota");
+    assert_eq!(said(&quota, "on-call step"), None);
+    assert!(said(&quota, "on-call never ran steps 0–8").is_some());
+}

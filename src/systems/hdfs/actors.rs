@@ -36,6 +36,8 @@ pub struct Clients {
     pub(super) job_stopped: bool,
     /// Calls per window.
     pub windows: Vec<Tally>,
+    /// Calls that ended since the monitoring last asked.
+    pub(super) since_probe: Failures,
 }
 
 impl Clients {
@@ -54,6 +56,7 @@ impl Clients {
             refused: 0,
             job_stopped: false,
             windows: Vec::new(),
+            since_probe: Failures::default(),
         }
     }
 
@@ -145,6 +148,7 @@ impl Clients {
                 // Unanswered: try the other NameNode, once.
                 for k in self.pending.keys_where(late) {
                     self.pending.remove(&k);
+                    self.since_probe.request(false);
                     self.failed(k);
                 }
                 // The job's unanswered creations are tried again.
@@ -162,7 +166,7 @@ impl Clients {
         }
     }
 
-    pub(super) fn on_message(&mut self, msg: Msg) {
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, HdfsNode>, from: NodeId, msg: Msg) {
         match msg {
             Msg::CallDone { req, ok } if self.job_pending.contains_key(&req) => {
                 let n = self.job_pending.remove(&req).unwrap_or(0);
@@ -177,6 +181,7 @@ impl Clients {
             }
             Msg::CallDone { req, ok } => {
                 if let Some((at, calls)) = self.pending.remove(&req) {
+                    self.since_probe.request(ok);
                     if ok {
                         self.window(at).ok += calls;
                         self.sent_to.remove(&req);
@@ -190,19 +195,62 @@ impl Clients {
                 }
             }
             Msg::Command(HdfsDo::KillJob) => self.job_stopped = true,
+            Msg::Probe => ctx.send(
+                from,
+                Msg::Failures(Box::new(std::mem::take(&mut self.since_probe))),
+            ),
             _ => {}
         }
     }
 }
 
-/// An operator.
+/// An operator; with reactions in its runbook, it watches the clients'
+/// failed calls every `scrape`.
 #[derive(Debug)]
 pub struct HdfsActorNode {
+    name: String,
     pub(super) runbook: Runbook<HdfsStep>,
     pub(super) w: Arc<Wiring>,
+    watch: Option<ClientWatch>,
 }
 
 impl HdfsActorNode {
+    pub(super) fn new(cfg: &super::config::HdfsActor, w: Arc<Wiring>) -> Self {
+        let watches = cfg.step.iter().any(|s| s.on.is_some());
+        Self {
+            name: cfg.name.clone(),
+            runbook: Runbook::new(cfg.step.clone()),
+            w,
+            watch: watches.then(|| ClientWatch::new(cfg.scrape)),
+        }
+    }
+
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, HdfsNode>) {
+        self.runbook.follow(ctx.rng());
+        self.schedule(ctx);
+        if let Some(w) = &self.watch {
+            ctx.set_timer(w.every, Timer::Scrape);
+        }
+    }
+
+    /// A measurement arrived: a waiting reaction whose condition has held
+    /// long enough is armed after its response delay.
+    pub(super) fn watch(&mut self, ctx: &mut Ctx<'_, HdfsNode>, seen: Failures) {
+        let Some(w) = self.watch.as_mut() else {
+            return;
+        };
+        let now = ctx.now();
+        if let Some(what) = self.runbook.observe(w, seen, now, ctx.rng(), &self.name) {
+            ctx.record(Obs::Note(what));
+            self.schedule(ctx);
+        }
+    }
+
+    /// The timeline's words for the steps it never reached, if any.
+    pub fn unreached(&self) -> Option<String> {
+        self.runbook.unreached_words(&self.name)
+    }
+
     /// Step `k`.
     pub fn step(&self, k: u32) -> Option<&HdfsStep> {
         self.runbook.steps.get(k as usize)
@@ -214,10 +262,27 @@ impl HdfsActorNode {
         }
     }
 
-    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, HdfsNode>) {
-        let Some(k) = self.runbook.start_due(ctx.now()) else {
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, HdfsNode>, timer: Timer) {
+        if matches!(timer, Timer::Scrape) {
+            if let Some(w) = &self.watch {
+                ctx.send(self.w.clients, Msg::Probe);
+                ctx.set_timer(w.every, Timer::Scrape);
+            }
+            return;
+        }
+        let Some((k, at)) = self.runbook.due() else {
             return;
         };
+        if at > ctx.now() {
+            return;
+        }
+        if let Some(w) = self.watch.as_mut()
+            && let Err(what) = self.runbook.confirm(w, k, &self.name)
+        {
+            ctx.record(Obs::Note(what));
+            return;
+        }
+        self.runbook.started(k);
         let s = self.runbook.steps[k].clone();
         let nn = s.namenode.as_deref().and_then(HdfsConfig::namenode_index);
         let detail = match (s.what, nn) {
@@ -247,6 +312,10 @@ impl HdfsActorNode {
             detail,
         });
         self.runbook.finished(ctx.now());
+        if let Some(w) = self.watch.as_mut() {
+            w.reset();
+        }
+        self.runbook.follow(ctx.rng());
         self.schedule(ctx);
     }
 }

@@ -1,7 +1,7 @@
 //! The `[hdfs]` table: the NameNode pair and its heap, the journal, the
 //! failover controllers, the DataNodes, the clients and the job.
 
-use crate::systems::parts::operator::Timed;
+use crate::systems::parts::operator::{self as operator, ClientSignal, Delay, Timed};
 use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
 
@@ -177,7 +177,14 @@ pub enum HdfsDo {
 #[serde(deny_unknown_fields)]
 pub struct HdfsStep {
     /// Earliest start, from the start of the run.
-    pub at: SimDuration,
+    #[serde(default)]
+    pub at: Option<SimDuration>,
+    /// A reaction: `errors` (clients' calls failing) above a fraction.
+    #[serde(default)]
+    pub on: Option<operator::Trigger<ClientSignal>>,
+    /// The response delay after `on`, or after the previous step.
+    #[serde(default)]
+    pub after: Option<Delay>,
     /// What.
     #[serde(rename = "do")]
     pub what: HdfsDo,
@@ -195,7 +202,22 @@ pub struct HdfsStep {
 
 impl Timed for HdfsStep {
     fn at(&self) -> Option<SimDuration> {
-        Some(self.at)
+        self.at
+    }
+    fn triggered(&self) -> bool {
+        self.on.is_some()
+    }
+    fn after(&self) -> Option<Delay> {
+        self.after
+    }
+}
+
+impl operator::ClientStep for HdfsStep {
+    fn trigger(&self) -> Option<&operator::Trigger<ClientSignal>> {
+        self.on.as_ref()
+    }
+    fn label(&self) -> String {
+        format!("{:?}", self.what).to_lowercase()
     }
 }
 
@@ -209,6 +231,14 @@ pub struct HdfsActor {
     pub site: String,
     /// Steps.
     pub step: Vec<HdfsStep>,
+    /// How often its monitoring measures the clients' failures (only
+    /// operators with reactions watch).
+    #[serde(default = "default_scrape")]
+    pub scrape: SimDuration,
+}
+
+fn default_scrape() -> SimDuration {
+    SimDuration::from_secs(60)
 }
 
 impl HdfsConfig {
@@ -301,7 +331,15 @@ impl HdfsConfig {
                     format!("no site called {:?}", a.site),
                 ));
             }
+            if a.scrape < crate::bounds::INTERVAL_MIN {
+                return Err((
+                    format!("actor[{i}].scrape"),
+                    format!("must be at least {}", crate::bounds::INTERVAL_MIN),
+                ));
+            }
             for (k, s) in a.step.iter().enumerate() {
+                operator::check_start(s.at, s.on.as_ref(), s.after.as_ref())
+                    .map_err(|(f, m)| (format!("actor[{i}].step[{k}].{f}"), m))?;
                 let needs = matches!(
                     s.what,
                     HdfsDo::Isolate | HdfsDo::Readmit | HdfsDo::Restart | HdfsDo::SetHeap

@@ -106,6 +106,14 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
                     format!("{who} step {step}: {detail}"),
                 ));
             }
+            Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
+        }
+    }
+    for &id in &w.actors {
+        if let HdfsNode::Actor(a) = sim.node(id)
+            && let Some(words) = a.unreached()
+        {
+            timeline.push(TimelineEntry::new(sim.now(), words));
         }
     }
     let mut tallies = Tallies::new(cfg.resolution.as_nanos());

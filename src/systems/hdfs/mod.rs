@@ -41,7 +41,7 @@ use crate::check::Tally;
 use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
 use crate::systems::parts::LookupMap;
-use crate::systems::parts::operator::Runbook;
+use crate::systems::parts::operator::{ClientWatch, Failures, Runbook};
 use crate::systems::parts::session::{Action, Backoff, SessionClient};
 use crate::systems::{BuildError, Deployment};
 use crate::time::{SimDuration, SimTime};
@@ -166,10 +166,7 @@ impl crate::systems::System for Hdfs {
         for (i, &id) in actors.iter().enumerate() {
             d.place(
                 id,
-                HdfsNode::Actor(HdfsActorNode {
-                    runbook: Runbook::new(config.actor[i].step.clone()),
-                    w: w.clone(),
-                }),
+                HdfsNode::Actor(HdfsActorNode::new(&config.actor[i], w.clone())),
             )?;
         }
         Ok(w)
@@ -223,6 +220,10 @@ pub enum NnState {
 /// Messages.
 #[derive(Clone, Debug)]
 pub enum Msg {
+    /// Operator's monitoring → clients: how many failed since last time?
+    Probe,
+    /// Clients → monitoring: what ended since the last probe.
+    Failures(Box<Failures>),
     /// Clients → NameNode: `calls` calls, `creates` of them creating
     /// objects for the job.
     Call {
@@ -363,6 +364,8 @@ pub enum Timer {
     Sweep,
     /// Operator: next step.
     Step,
+    /// Operator: measure the clients' failures.
+    Scrape,
 }
 
 /// What the nodes record.
@@ -409,6 +412,8 @@ pub enum Obs {
         /// In words.
         detail: String,
     },
+    /// Operator: what the monitoring showed, a reaction standing down.
+    Note(String),
 }
 
 /// The nodes.
@@ -464,7 +469,7 @@ impl Node for HdfsNode {
                 ctx.set_timer(SimDuration::from_secs(1), Timer::Sweep);
                 ctx.set_timer(c.cfg.job.at, Timer::Job);
             }
-            HdfsNode::Actor(a) => a.schedule(ctx),
+            HdfsNode::Actor(a) => a.on_start(ctx),
             HdfsNode::Journal(_) => {}
         }
     }
@@ -487,8 +492,12 @@ impl Node for HdfsNode {
                     ctx.send(from, Msg::BlockReport { group: d.group });
                 }
             }
-            HdfsNode::Clients(c) => c.on_message(msg),
-            HdfsNode::Actor(_) => {}
+            HdfsNode::Clients(c) => c.on_message(ctx, from, msg),
+            HdfsNode::Actor(a) => {
+                if let Msg::Failures(f) = msg {
+                    a.watch(ctx, *f);
+                }
+            }
         }
     }
 
@@ -507,7 +516,7 @@ impl Node for HdfsNode {
                 ctx.set_timer(d.cfg.datanodes.heartbeat, Timer::Heartbeat);
             }
             HdfsNode::Clients(c) => c.on_timer(ctx, timer),
-            HdfsNode::Actor(a) => a.on_timer(ctx),
+            HdfsNode::Actor(a) => a.on_timer(ctx, timer),
             HdfsNode::Journal(_) => {}
         }
     }
