@@ -319,10 +319,10 @@ fn criteo_the_standby_fails_exactly_like_the_active() {
 fn criteo_a_restart_under_load_does_not_converge() {
     let text = incidents::find("criteo-hdfs").unwrap().text;
     let under_load = text.replace(
-        r#"    { at = "26h30m", do = "kill_job" },"#,
+        r#"    { on = { signal = "errors", above = 0.5, for = "10m" }, after = "24h30m", do = "kill_job" },"#,
         r#"    { at = "3h", do = "restart", namenode = "nn-1" },
     { at = "3h", do = "restart", namenode = "nn-2" },
-    { at = "26h30m", do = "kill_job" },"#,
+    { on = { signal = "errors", above = 0.5, for = "10m" }, after = "24h30m", do = "kill_job" },"#,
     );
     assert_ne!(under_load, text, "the runbook's first step moved");
     let mut s = Scenario::parse(Path::new("criteo-under-load.toml"), &under_load).expect("valid");
