@@ -270,16 +270,7 @@ impl Plan {
         } else {
             Vec::new()
         };
-        let harm_metrics: Vec<String> = scenario
-            .design(Some(&names[0]))
-            .map(|d| {
-                d.config
-                    .harm_metrics()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let harm_metrics = scenario.harm_metrics(&names[0]);
         let rank = harm_metrics
             .first()
             .cloned()

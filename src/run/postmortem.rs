@@ -58,16 +58,7 @@ pub fn gather(
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let harm_metrics = scenario
-        .design(Some(&design))
-        .map(|d| {
-            d.config
-                .harm_metrics()
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let harm_metrics = scenario.harm_metrics(&design);
     let mut seeds = vec![outcome.clone()];
     seeds.extend(more);
     Ok(Evidence {

@@ -385,6 +385,20 @@ impl Scenario {
         &self.origin.text
     }
 
+    /// The harm figures of design `name`'s system, most important first
+    /// (`System::harm_metrics`); empty for an unknown design.
+    pub fn harm_metrics(&self, name: &str) -> Vec<String> {
+        self.design(Some(name))
+            .map(|d| {
+                d.config
+                    .harm_metrics()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The design called `name` (the default one if `None`).
     pub fn design(&self, name: Option<&str>) -> Result<&DesignSetup, ScenarioDesignError> {
         self.system
