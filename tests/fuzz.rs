@@ -263,6 +263,7 @@ fn history_case(bytes: &[u8], edn: bool) -> Result<(), TestCaseError> {
                     max_bytes: 16 << 20,
                 },
                 witness: true,
+                read_mapping: true,
             };
             let checked = std::panic::catch_unwind(|| linear::check(&h, &options));
             prop_assert!(checked.is_ok(), "the checker panicked on:\n{text}");

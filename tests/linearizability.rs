@@ -447,26 +447,32 @@ fn checker_agrees_on_200000_histories_from_a_printed_seed() {
     assert_both_directions(cross_check(n, rng(1), params(), brute_force), n);
     let n = 5_000;
     assert_both_directions(cross_check(n, rng(2), long_params(), brute_force_memo), n);
+    let n = 200_000;
+    assert_both_directions(
+        unique_cross_check(n, rng(3), unique_params(), brute_force),
+        n,
+    );
 }
 
 #[test]
 fn the_witness_window_is_itself_not_linearizable() {
-    // Sequential writes, then a read of an overwritten value: the window is
-    // the last write and the read.
+    // Sequential writes (2 twice, so the search decides), then a read of an
+    // overwritten value: the window is the last write and the read.
     let text = r#"{"process":0,"type":"invoke","f":"write","value":1}
 {"process":0,"type":"ok","f":"write","value":1}
 {"process":0,"type":"invoke","f":"write","value":2}
 {"process":0,"type":"ok","f":"write","value":2}
 {"process":1,"type":"invoke","f":"read","value":null}
 {"process":1,"type":"ok","f":"read","value":2}
-{"process":0,"type":"invoke","f":"write","value":3}
-{"process":0,"type":"ok","f":"write","value":3}
+{"process":0,"type":"invoke","f":"write","value":2}
+{"process":0,"type":"ok","f":"write","value":2}
 {"process":1,"type":"invoke","f":"read","value":null}
 {"process":1,"type":"ok","f":"read","value":1}
 "#;
     let h = jsonl::parse_str(text, "t").unwrap();
     let r = linear::check(&h, &Options::default()).unwrap();
     assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(r.read_mapped, 0);
     let w = r.witness.unwrap();
     assert_eq!(w.blocked.as_ref().unwrap().index, 4);
     assert_eq!(w.blocked.as_ref().unwrap().invoke_line, 9);
@@ -513,6 +519,7 @@ fn an_easy_failing_key_is_found_without_waiting_for_hard_ones() {
         model: linear::Model::Kv,
         budget: linear::Budget::default(),
         witness: true,
+        read_mapping: true,
     };
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
@@ -557,9 +564,284 @@ fn a_hopeless_read_on_an_append_key_is_seen_without_searching() {
         model: linear::Model::Kv,
         budget: linear::Budget::default(),
         witness: false,
+        read_mapping: true,
     };
     let r = linear::check(&h, &options).expect("checks");
     assert_eq!(r.verdict, Verdict::Invalid);
     // Without the rule, the 12! orders of the appends are searched first.
     assert!(r.states < 100, "{} states", r.states);
+}
+
+/// Histories whose writes carry unique values (0 in `values`): decided
+/// from the read-mapping, with no search.
+fn unique_params() -> impl Strategy<Value = synth::Params> {
+    (1usize..=9, 1usize..=5, 0usize..=2, 0u8..=4).prop_map(|(ops, clients, keys, info)| {
+        synth::Params {
+            ops,
+            keys,
+            clients,
+            values: 0,
+            reads: 0.5,
+            cas: 0.0,
+            appends: 0.0,
+            info: f64::from(info) * 0.1,
+            pending: 0.5,
+            fail: 0.1,
+            latency_ns: 1000,
+            think_ns: 300,
+            hot_keys: false,
+        }
+    })
+}
+
+/// The history as JSON Lines, and parsed back (so operations carry line
+/// numbers).
+fn with_lines(h: &History) -> (String, History) {
+    let text = jsonl::to_string(h);
+    let parsed = jsonl::parse_str(&text, "h.jsonl").expect("own output parses");
+    (text, parsed)
+}
+
+/// The first `n` lines of a history file, of one key: what an observer
+/// knew of it then (operations not yet returned are indeterminate).
+fn cut(text: &str, n: usize, key: Option<&str>) -> History {
+    let head: Vec<&str> = text
+        .lines()
+        .take(n)
+        .filter(|l| {
+            let e: Value = serde_json::from_str(l).unwrap_or_default();
+            e["key"].as_str() == key
+        })
+        .collect();
+    jsonl::parse_str(&head.join("\n"), "cut.jsonl").expect("a prefix parses")
+}
+
+/// For a read-mapped invalid verdict, the witness against the reference:
+/// the history cut just before the blamed operation returned is
+/// linearizable and the cut just after is not; the prefix is a legal
+/// sequence from the start that respects real time, holds every operation
+/// that returned before the blamed one, and reaches the state it reports;
+/// the window alone is not linearizable.
+fn check_witness(
+    text: &str,
+    h: &History,
+    w: &linear::Witness,
+    reference: fn(&History) -> bool,
+) -> Result<(), TestCaseError> {
+    let b = w.blocked.as_ref().expect("a blamed operation");
+    prop_assert!(b.complete_line > 0, "blames an operation that returned");
+    let line = b.complete_line as usize;
+    let key = w.key.as_deref();
+    prop_assert!(
+        reference(&cut(text, line - 1, key)),
+        "cut before {line} fails"
+    );
+    prop_assert!(!reference(&cut(text, line, key)), "cut at {line} holds");
+    let ops = h.ops();
+    let mut state = State::new();
+    let prefix: Vec<usize> = w.prefix_tail.iter().map(|s| s.op.index).collect();
+    if w.prefix_len > prefix.len() {
+        // Long prefixes show their last 20 steps only: nothing to replay.
+        return Ok(());
+    }
+    for (k, s) in w.prefix_tail.iter().enumerate() {
+        let o = &ops[s.op.index];
+        state = step(h, &state, o).ok_or_else(|| TestCaseError::fail("illegal prefix step"))?;
+        let key = o.key.map(|k| h.key_name(k).to_string());
+        let now = state.get(&key).cloned().unwrap_or(Value::Null).to_string();
+        prop_assert_eq!(&now, &s.state, "state after step {}", k);
+        // (An indeterminate operation orders nothing: it may take effect
+        // any time after its invoke.)
+        for later in &prefix[k + 1..] {
+            let l = &ops[*later];
+            prop_assert!(l.is_info() || !l.precedes(o), "prefix breaks real time");
+        }
+    }
+    for (i, o) in ops.iter().enumerate() {
+        let returned_before = o.complete_line > 0 && (o.complete_line as usize) < line;
+        let counts = o.outcome == Completion::Ok && o.key == ops[b.index].key;
+        if returned_before && counts {
+            prop_assert!(
+                prefix.contains(&i),
+                "op {} returned before but is missing",
+                i
+            );
+        }
+    }
+    let window: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(n, _)| {
+            w.window
+                .iter()
+                .any(|o| o.invoke_line as usize == n + 1 || o.complete_line as usize == n + 1)
+        })
+        .map(|(_, l)| l)
+        .collect();
+    let alone = jsonl::parse_str(&window.join("\n"), "window.jsonl").expect("window parses");
+    prop_assert!(!reference(&alone), "the window alone is linearizable");
+    Ok(())
+}
+
+/// Runs `n` unique-value cases through the checker and `reference`,
+/// checking every invalid verdict's witness too.
+fn unique_cross_check(
+    n: u32,
+    rng: proptest::test_runner::TestRng,
+    params: impl Strategy<Value = synth::Params>,
+    reference: fn(&History) -> bool,
+) -> Counts {
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: n,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        rng,
+    );
+    let counts = std::cell::RefCell::new(Counts::default());
+    runner
+        .run(&cases(params), |case| {
+            let built = synth::generate(&case.params, Seed(case.seed));
+            let text = match case.mutation {
+                None => jsonl::to_string(&built),
+                Some(m) => match mutate(&jsonl::to_string(&built), m) {
+                    Some(t) => t,
+                    None => {
+                        counts.borrow_mut().skipped += 1;
+                        return Ok(());
+                    }
+                },
+            };
+            let Ok(parsed) = jsonl::parse_str(&text, "h.jsonl") else {
+                counts.borrow_mut().skipped += 1;
+                return Ok(());
+            };
+            let (text, h) = with_lines(&parsed);
+            let expected = reference(&h);
+            let r = linear::check(&h, &Options::default()).expect("kv accepts all");
+            prop_assert_eq!(
+                r.read_mapped,
+                r.keys,
+                "every key read-mapped (no fall-back)"
+            );
+            prop_assert_eq!(r.states, 0);
+            prop_assert_eq!(r.verdict == Verdict::Valid, expected, "history:\n{}", text);
+            let mut c = counts.borrow_mut();
+            if case.mutation.is_some() {
+                c.mutated += 1;
+            } else {
+                c.built += 1;
+            }
+            if r.verdict == Verdict::Invalid {
+                c.invalid += 1;
+                check_witness(&text, &h, r.witness.as_ref().expect("a witness"), reference)
+                    .map_err(|e| TestCaseError::fail(format!("{e}\nhistory:\n{text}")))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    counts.into_inner()
+}
+
+#[test]
+fn unique_values_are_decided_from_the_read_mapping_as_the_reference_decides() {
+    let n = 100_000;
+    assert_both_directions(
+        unique_cross_check(n, fixed_rng(), unique_params(), brute_force),
+        n,
+    );
+}
+
+/// Longer unique-value histories (20-60 operations, up to 4 clients),
+/// against the memoised reference: zones nest and cross in ways the short
+/// ones cannot.
+#[test]
+fn long_unique_value_histories_agree_with_the_reference() {
+    let long = (20usize..=60, 2usize..=4, 0u8..=2).prop_map(|(ops, clients, info)| synth::Params {
+        ops,
+        keys: 0,
+        clients,
+        values: 0,
+        reads: 0.6,
+        cas: 0.0,
+        appends: 0.0,
+        info: f64::from(info) * 0.05,
+        pending: 0.5,
+        fail: 0.05,
+        latency_ns: 1000,
+        think_ns: 300,
+        hot_keys: false,
+    });
+    let n = 3_000;
+    assert_both_directions(
+        unique_cross_check(n, fixed_rng(), long, brute_force_memo),
+        n,
+    );
+}
+
+#[test]
+fn a_read_of_a_value_never_written_is_the_operation_blamed() {
+    let text = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":7}
+"#;
+    for repeat in [false, true] {
+        // With 1 written twice the search decides; the blame is the same.
+        let text = if repeat {
+            text.replace("\n{\"process\":1", "\n{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n{\"process\":1")
+        } else {
+            text.to_string()
+        };
+        let h = jsonl::parse_str(&text, "t").unwrap();
+        let r = linear::check(&h, &Options::default()).unwrap();
+        assert_eq!(r.read_mapped, usize::from(!repeat));
+        let w = r.witness.unwrap();
+        let b = w.blocked.as_ref().unwrap();
+        assert!(b.text.contains("read -> 7"), "{repeat}: blames {}", b.text);
+        assert!(w.why.contains("read 7"), "{}", w.why);
+    }
+}
+
+/// The read-mapped witness on a small stale read: the blamed read, the
+/// prefix up to it, and a window of the two writes and the read.
+#[test]
+fn a_stale_read_is_blamed_with_the_value_that_replaced_it() {
+    let text = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":0,"type":"invoke","f":"write","value":2}
+{"process":0,"type":"ok","f":"write","value":2}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":2}
+{"process":0,"type":"invoke","f":"write","value":3}
+{"process":0,"type":"ok","f":"write","value":3}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":1}
+"#;
+    let h = jsonl::parse_str(text, "t").unwrap();
+    let r = linear::check(&h, &Options::default()).unwrap();
+    assert_eq!((r.verdict, r.read_mapped), (Verdict::Invalid, 1));
+    let w = r.witness.unwrap();
+    assert_eq!(w.blocked.as_ref().unwrap().index, 4);
+    assert_eq!(w.prefix_len, 4);
+    assert_eq!(w.prefix_tail.last().unwrap().state, "3");
+    let window: Vec<usize> = w.window.iter().map(|o| o.index).collect();
+    assert_eq!(window, vec![0, 1, 4], "{w:#?}");
+    assert_eq!(w.window_start, "null");
+    assert!(
+        w.why.contains("it read 1, but 2 had replaced it"),
+        "{}",
+        w.why
+    );
+    // The counterfactual: the read sees 3, and all is well.
+    let fixed = text.replace(
+        "\"ok\",\"f\":\"read\",\"value\":1",
+        "\"ok\",\"f\":\"read\",\"value\":3",
+    );
+    let h = jsonl::parse_str(&fixed, "t").unwrap();
+    assert_eq!(
+        linear::check(&h, &Options::default()).unwrap().verdict,
+        Verdict::Valid
+    );
 }

@@ -62,6 +62,7 @@ pub struct Args<'a> {
     pub max_memory_mib: u64,
     pub format: Format,
     pub stats: bool,
+    pub read_mapping: bool,
 }
 
 pub fn check(args: &Args<'_>) -> ExitCode {
@@ -87,6 +88,7 @@ pub fn check(args: &Args<'_>) -> ExitCode {
             max_bytes: max_memory_mib.saturating_mul(1 << 20),
         },
         witness: true,
+        read_mapping: args.read_mapping,
     };
     if args.checks.iter().any(|c| c != "linearizable") {
         return suites(args, options);

@@ -275,6 +275,10 @@ enum Command {
         /// Print operations checked per second and timings to stderr.
         #[arg(long)]
         stats: bool,
+        /// Search every key, also those whose writes carry unique values
+        /// (decided from the read-mapping by default): to compare the two.
+        #[arg(long)]
+        no_read_mapping: bool,
     },
     /// Blast radius: fail every failure unit of each design (links,
     /// shared-risk groups, sites, equipment, hazards, failure domains,
@@ -430,7 +434,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             max_states,
             max_memory_mib,
             stats,
+            no_read_mapping,
         } => Ok(check::check(&check::Args {
+            read_mapping: !no_read_mapping,
             files: &files,
             checks: &checks,
             model,

@@ -55,6 +55,7 @@
 
 pub mod model;
 mod search;
+mod unique;
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict};
 use crate::history::{self, Completion, History, KeyId, OpFn, OpValue, Operation};
@@ -132,6 +133,10 @@ pub struct Options {
     /// Build a witness for an invalid history (the window's bisection costs
     /// extra searches, within their own budget).
     pub witness: bool,
+    /// Decide keys whose writes carry unique values from the read-mapping
+    /// ([`unique`]) instead of searching them (false: search every key, to
+    /// compare the two).
+    pub read_mapping: bool,
 }
 
 impl Default for Options {
@@ -140,6 +145,7 @@ impl Default for Options {
             model: Model::Kv,
             budget: Budget::default(),
             witness: true,
+            read_mapping: true,
         }
     }
 }
@@ -173,6 +179,9 @@ pub struct Report {
     pub ops: usize,
     /// Configurations stored in the memo tables, all keys together.
     pub states: u64,
+    /// Keys decided from the read-mapping (every write's value unique),
+    /// without a search.
+    pub read_mapped: usize,
     /// For `Invalid`: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witness>,
@@ -460,10 +469,29 @@ struct KeyResult {
     /// For a failing key: the search's model tables, whose state ids the
     /// deepest configuration uses.
     kernel: Option<Kernel>,
+    /// Decided from the read-mapping ([`unique`]), without a search.
+    read_mapped: bool,
 }
 
-fn check_group(h: &History, group: &[u32], budget: Budget) -> KeyResult {
+fn check_group(h: &History, group: &[u32], budget: Budget, read_mapping: bool) -> KeyResult {
     let mut p = prepare(h, group);
+    if read_mapping
+        && p.kernel.appends.is_none()
+        && unique::applies(&p.sops, 0)
+        && let Some(d) = unique::decide(&p.sops, 0)
+    {
+        return KeyResult {
+            outcome: match d {
+                unique::Decision::Linearizable(_) => search::Completion::Linearizable,
+                unique::Decision::NotLinearizable(_) => search::Completion::NotLinearizable,
+            },
+            states: 0,
+            ops: p.sops.len(),
+            deepest: Deepest::default(),
+            kernel: None,
+            read_mapped: true,
+        };
+    }
     let mut search = Search::new(&p.sops, &mut p.kernel, limits(budget));
     let mut deepest = Deepest {
         track: true,
@@ -478,6 +506,7 @@ fn check_group(h: &History, group: &[u32], budget: Budget) -> KeyResult {
         ops: p.sops.len(),
         deepest,
         kernel: failed.then_some(p.kernel),
+        read_mapped: false,
     }
 }
 
@@ -501,6 +530,7 @@ fn check_in_rounds(
     groups: &[Vec<u32>],
     mut pending: Vec<usize>,
     budget: Budget,
+    read_mapping: bool,
 ) -> Vec<(usize, KeyResult)> {
     let mut done: Vec<(usize, KeyResult)> = Vec::with_capacity(pending.len());
     // One key has no other to stop early for: one round.
@@ -517,7 +547,7 @@ fn check_in_rounds(
         };
         let results: Vec<(usize, KeyResult)> = pending
             .par_iter()
-            .map(|&g| (g, check_group(h, &groups[g], round)))
+            .map(|&g| (g, check_group(h, &groups[g], round, read_mapping)))
             .collect();
         let mut again = Vec::new();
         let mut failed = false;
@@ -575,7 +605,7 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
         .collect();
     // Biggest first, for load balance; results are re-sorted by key below.
     order.sort_by_key(|&g| std::cmp::Reverse(groups[g].len()));
-    let mut results = check_in_rounds(h, &groups, order, opts.budget);
+    let mut results = check_in_rounds(h, &groups, order, opts.budget, opts.read_mapping);
     results.sort_by_key(|(g, _)| *g);
     let mut report = Report {
         verdict: Verdict::Valid,
@@ -583,6 +613,7 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
         keys: results.len(),
         ops: results.iter().map(|(_, r)| r.ops).sum(),
         states: results.iter().map(|(_, r)| r.states).sum(),
+        read_mapped: results.iter().filter(|(_, r)| r.read_mapped).count(),
         witness: None,
     };
     let key_of = |g: usize| (g > 0).then(|| KeyId(g as u32 - 1));
@@ -592,7 +623,9 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
         .find(|(_, r)| r.outcome == search::Completion::NotLinearizable)
     {
         report.verdict = Verdict::Invalid;
-        if opts.witness {
+        if opts.witness && r.read_mapped {
+            report.witness = Some(read_mapped_witness(h, &groups[*g], key_name(*g)));
+        } else if opts.witness {
             // The shrink gets as many states as the failing search used
             // (at least WITNESS_STATES_MIN, at most the key's budget).
             let shrink = Budget {
@@ -844,6 +877,132 @@ fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool, bool) {
     let mut w: Vec<usize> = det[cuts[a]..cuts[b]].to_vec();
     w.extend(info.iter().copied().filter(|&i| p.sops[i].call < end));
     (w, a > 0, minimal)
+}
+
+/// The witness of a key decided from the read-mapping: the first return
+/// after which no linearization exists (the operation blamed), a
+/// linearization of all that was known just before it, and the smallest
+/// failing set of operations around the broken condition.
+fn read_mapped_witness(h: &History, group: &[u32], key: Option<String>) -> Witness {
+    let p = prepare(h, group);
+    let full = match unique::decide(&p.sops, 0) {
+        Some(unique::Decision::NotLinearizable(v)) => v,
+        _ => unique::Violation::NeverWritten { read: 0 },
+    };
+    // Writes that failed were running, so possibly in effect, until they
+    // returned: the cuts of the bisection need them.
+    let mut ids = p.ids.clone();
+    let failed: Vec<SOp> = group
+        .iter()
+        .map(|&i| (i, &h.ops()[i as usize]))
+        .filter(|(_, o)| o.f == OpFn::Write && o.outcome == Completion::Fail)
+        .map(|(i, o)| {
+            ids.push(i);
+            SOp {
+                step: Step::Write(o.value.first().0),
+                call: o.invoke,
+                ret: o.complete.unwrap_or(u32::MAX),
+            }
+        })
+        .collect();
+    let first = unique::first_failure(&p.sops, &failed, 0);
+    let violation = first.as_ref().map_or(full, |f| f.violation);
+    let blocked = first.as_ref().map_or(violation.read(), |f| f.blocked);
+    let prefix = first.map(|f| f.prefix).unwrap_or_default();
+    let mut state = 0u32;
+    let step_of = |i: u32| match p.sops.get(i as usize) {
+        Some(o) => o.step,
+        None => failed[i as usize - p.sops.len()].step,
+    };
+    let steps: Vec<PrefixStep> = prefix
+        .iter()
+        .map(|&i| {
+            if let Step::Write(v) = step_of(i) {
+                state = v;
+            }
+            PrefixStep {
+                op: op_ref(h, ids[i as usize]),
+                state: state_text(h, &p.kernel, state),
+            }
+        })
+        .collect();
+    let prefix_len = steps.len();
+    let prefix_tail = steps[prefix_len.saturating_sub(20)..].to_vec();
+    let steps_all: Vec<Step> = p.sops.iter().chain(&failed).map(|o| o.step).collect();
+    // The window is cut from the whole history (a write that failed in the
+    // end is no part of it).
+    let mut window_ids: Vec<u32> = unique::window(&p.sops, 0, full)
+        .iter()
+        .map(|&i| p.ids[i as usize])
+        .collect();
+    window_ids.sort_unstable();
+    Witness {
+        key,
+        blocked: Some(op_ref(h, ids[blocked as usize])),
+        why: read_mapped_why(h, &steps_all, &ids, violation, blocked),
+        prefix_len,
+        prefix_tail,
+        orderings: orderings(h, &window_ids),
+        window: window_ids.iter().map(|&i| op_ref(h, i)).collect(),
+        window_start: "null".into(),
+        window_minimal: true,
+    }
+}
+
+/// Why a register with unique writes broke, in the history's own terms.
+fn read_mapped_why(
+    h: &History,
+    steps: &[Step],
+    ids: &[u32],
+    v: unique::Violation,
+    blocked: u32,
+) -> String {
+    let kernel = Kernel::default();
+    let value = |i: u32| match steps[i as usize] {
+        Step::Read(x) | Step::Write(x) => state_text(h, &kernel, x),
+        _ => String::new(),
+    };
+    let op = |i: u32| {
+        let r = op_ref(h, ids[i as usize]);
+        format!("op {} {} ({})", r.index, r.text, lines(&r))
+    };
+    // The convicted read is usually the operation blamed: "it".
+    let subject = |i: u32| {
+        if i == blocked {
+            "it".to_string()
+        } else {
+            op(i)
+        }
+    };
+    match v {
+        unique::Violation::NeverWritten { read } => format!(
+            "{} read {}, which no operation writes and the object does not start with",
+            subject(read),
+            value(read)
+        ),
+        unique::Violation::BeforeWrite { read, write } => format!(
+            "{} read {}, but returned before {}, the only write of {}, was invoked",
+            subject(read),
+            value(read),
+            op(write),
+            value(read)
+        ),
+        unique::Violation::Replaced {
+            read, held, newer, ..
+        } => {
+            let old = value(read);
+            let held = held.map_or(format!("the object started with {old}"), |i| {
+                format!("{} returned with {old} in place", op(i))
+            });
+            format!(
+                "{} read {old}, but {} had replaced it before the read began: {held}; later {} returned with {} in place, before the read was invoked; every value is written once, so {old} cannot come back",
+                subject(read),
+                value(newer),
+                op(newer),
+                value(newer),
+            )
+        }
+    }
 }
 
 /// Real-time orderings among `ids` (history indices), transitively reduced.

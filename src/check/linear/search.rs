@@ -482,20 +482,24 @@ impl<'a> Search<'a> {
         let mut cursor: Option<Cursor> = None;
         let exhausted = |s: &Self| Completion::Exhausted(s.stats.states);
         // A read of a value nothing before its return can produce fails
-        // every order: no search needed.
-        for op in 0..det {
-            if let Step::Read(v) = self.ops[op as usize].step
-                && self.read_is_hopeless(op, v, initial)
-            {
-                if record_depth == Some(0) {
-                    self.record(initial, &stack, deepest);
-                }
-                if track {
-                    tracker.depth = Some(0);
-                    tracker.blocked = self.blocked_now();
-                }
-                return Completion::NotLinearizable;
+        // every order: no search needed. The one returning first is the
+        // operation to blame.
+        let hopeless = (0..det)
+            .filter(|&op| match self.ops[op as usize].step {
+                Step::Read(v) => self.read_is_hopeless(op, v, initial),
+                _ => false,
+            })
+            .min_by_key(|&op| self.ops[op as usize].ret);
+        if let Some(op) = hopeless {
+            if record_depth == Some(0) {
+                self.record(initial, &stack, deepest);
+                deepest.blocked = Some(op);
             }
+            if track {
+                tracker.depth = Some(0);
+                tracker.blocked = Some(op);
+            }
+            return Completion::NotLinearizable;
         }
         loop {
             let mut walk = match cursor {

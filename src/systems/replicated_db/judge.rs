@@ -513,6 +513,7 @@ fn suite(config: &DbConfig, faults: &FaultSchedule) -> Suite {
                     ..Budget::default()
                 },
                 witness: true,
+                read_mapping: true,
             },
         });
     }
