@@ -264,6 +264,7 @@ fn history_case(bytes: &[u8], edn: bool) -> Result<(), TestCaseError> {
                 },
                 witness: true,
                 read_mapping: true,
+                deadline: None,
             };
             let checked = std::panic::catch_unwind(|| linear::check(&h, &options));
             prop_assert!(checked.is_ok(), "the checker panicked on:\n{text}");

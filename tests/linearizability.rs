@@ -520,6 +520,7 @@ fn an_easy_failing_key_is_found_without_waiting_for_hard_ones() {
         budget: linear::Budget::default(),
         witness: true,
         read_mapping: true,
+        deadline: None,
     };
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
@@ -565,6 +566,7 @@ fn a_hopeless_read_on_an_append_key_is_seen_without_searching() {
         budget: linear::Budget::default(),
         witness: false,
         read_mapping: true,
+        deadline: None,
     };
     let r = linear::check(&h, &options).expect("checks");
     assert_eq!(r.verdict, Verdict::Invalid);

@@ -34,7 +34,7 @@ pub enum EdnArg {
 
 fn check_one(
     file: &Path,
-    options: &linear::Options,
+    (options, meter): (&linear::Options, &linear::Meter),
     keep: bool,
     edn: history::edn::Semantics,
 ) -> (Checked, usize, f64, f64) {
@@ -45,7 +45,7 @@ fn check_one(
     };
     let parsed = clock.seconds();
     let n = h.ops().len();
-    let result = match linear::check(&h, options) {
+    let result = match linear::check_metered(&h, options, meter) {
         Ok(r) => Checked::Verdict(Box::new(r), keep.then(|| Box::new(h))),
         Err(e) => Checked::BadInput(format!("{}:{e}", file.display())),
     };
@@ -63,6 +63,7 @@ pub struct Args<'a> {
     pub format: Format,
     pub stats: bool,
     pub read_mapping: bool,
+    pub deadline: Option<std::time::Duration>,
 }
 
 pub fn check(args: &Args<'_>) -> ExitCode {
@@ -89,15 +90,18 @@ pub fn check(args: &Args<'_>) -> ExitCode {
         },
         witness: true,
         read_mapping: args.read_mapping,
+        deadline: args.deadline,
     };
     if args.checks.iter().any(|c| c != "linearizable") {
         return suites(args, options);
     }
     let clock = Stopwatch::start();
     let keep = format == Format::Html;
+    // One budget for every file checked at once.
+    let meter = linear::Meter::new(options.budget.max_bytes, options.deadline);
     let results: Vec<_> = files
         .par_iter()
-        .map(|f| check_one(f, &options, keep, semantics(edn)))
+        .map(|f| check_one(f, (&options, &meter), keep, semantics(edn)))
         .collect();
     let mut pages: Vec<(String, &history::History, &linear::Report)> = Vec::new();
     let (mut invalid, mut unknown, mut bad) = (false, false, false);

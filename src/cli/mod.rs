@@ -268,10 +268,17 @@ enum Command {
         /// Search budget per key: configurations stored.
         #[arg(long, default_value_t = 20_000_000)]
         max_states: u64,
-        /// Search budget per key: memo table size, MiB (at most 32768: the
-        /// memo's offsets are 32-bit words).
-        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=32_768))]
+        /// Memory the whole check may hold, MiB: every key searched at
+        /// once in every file, the histories, and the process itself (48
+        /// MiB, and 64 MiB of address space per worker thread for the
+        /// allocator). Past it the answer is unknown (exit 2), never an
+        /// abort, also under a `ulimit -v` of this size.
+        #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
         max_memory_mib: u64,
+        /// Wall time the whole check may take ("60s", "10m"); past it the
+        /// files not decided are unknown (exit 2). Unbounded if not given.
+        #[arg(long, value_parser = parse_deadline)]
+        deadline: Option<std::time::Duration>,
         /// Print operations checked per second and timings to stderr.
         #[arg(long)]
         stats: bool,
@@ -435,8 +442,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             max_memory_mib,
             stats,
             no_read_mapping,
+            deadline,
         } => Ok(check::check(&check::Args {
             read_mapping: !no_read_mapping,
+            deadline,
             files: &files,
             checks: &checks,
             model,

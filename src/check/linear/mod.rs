@@ -53,9 +53,12 @@
 // Hash maps here: the set of observed values is only asked for membership, so their order cannot reach a verdict.
 #![allow(clippy::disallowed_types)]
 
+mod meter;
 pub mod model;
 mod search;
 mod unique;
+
+pub use meter::{Limit, Meter, process_bytes};
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict};
 use crate::history::{self, Completion, History, KeyId, OpFn, OpValue, Operation};
@@ -105,12 +108,14 @@ impl Model {
     }
 }
 
-/// How much one key's search may use before it answers `Unknown`.
+/// How much a check may use before it answers `Unknown`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
-    /// Distinct configurations stored.
+    /// Distinct configurations one key's search may store.
     pub max_states: u64,
-    /// Approximate bytes of the memo table.
+    /// Bytes the whole check may hold at once: every search running, the
+    /// history, and [`process_bytes`] for the process itself (see
+    /// [`Meter`]).
     pub max_bytes: u64,
 }
 
@@ -137,6 +142,8 @@ pub struct Options {
     /// ([`unique`]) instead of searching them (false: search every key, to
     /// compare the two).
     pub read_mapping: bool,
+    /// Wall time the check may take; past it the answer is `Unknown`.
+    pub deadline: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -146,6 +153,7 @@ impl Default for Options {
             budget: Budget::default(),
             witness: true,
             read_mapping: true,
+            deadline: None,
         }
     }
 }
@@ -172,6 +180,13 @@ pub struct Report {
     /// Why the verdict is `Unknown`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For `Unknown`: the limit that was hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Limit>,
+    /// For `Unknown`: the keys left undecided (`null` for a keyless
+    /// history's register); every other key is linearizable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<Option<String>>,
     /// Keys (objects) checked.
     pub keys: usize,
     /// Operations taking part in the search (after dropping those that
@@ -455,7 +470,6 @@ fn prepare(h: &History, group: &[u32]) -> Prepared {
 fn limits(b: Budget) -> Limits {
     Limits {
         max_states: b.max_states,
-        max_bytes: b.max_bytes,
     }
 }
 
@@ -473,7 +487,29 @@ struct KeyResult {
     read_mapped: bool,
 }
 
-fn check_group(h: &History, group: &[u32], budget: Budget, read_mapping: bool) -> KeyResult {
+fn check_group(
+    h: &History,
+    group: &[u32],
+    budget: Budget,
+    read_mapping: bool,
+    meter: &Meter,
+) -> KeyResult {
+    let stopped = |limit| KeyResult {
+        outcome: search::Completion::Exhausted(0, limit),
+        states: 0,
+        ops: group.len(),
+        deepest: Deepest::default(),
+        kernel: None,
+        read_mapped: false,
+    };
+    if meter.past_deadline() {
+        return stopped(Limit::Deadline);
+    }
+    // The compiled operations (a step, two positions and an index each).
+    let mut held = meter::Held::new(meter);
+    if let Err(l) = held.grow(group.len() as u64 * 32) {
+        return stopped(l);
+    }
     let mut p = prepare(h, group);
     if read_mapping
         && p.kernel.appends.is_none()
@@ -492,13 +528,15 @@ fn check_group(h: &History, group: &[u32], budget: Budget, read_mapping: bool) -
             read_mapped: true,
         };
     }
-    let mut search = Search::new(&p.sops, &mut p.kernel, limits(budget));
+    let mut search = Search::new(&p.sops, &mut p.kernel, limits(budget), meter);
     let mut deepest = Deepest {
         track: true,
         ..Deepest::default()
     };
     let outcome = search.run(0, None, &mut deepest);
     let states = search.stats.states;
+    // Its memo goes back to the meter now.
+    drop(search);
     let failed = outcome == search::Completion::NotLinearizable;
     KeyResult {
         outcome,
@@ -529,8 +567,8 @@ fn check_in_rounds(
     h: &History,
     groups: &[Vec<u32>],
     mut pending: Vec<usize>,
-    budget: Budget,
-    read_mapping: bool,
+    (budget, read_mapping): (Budget, bool),
+    meter: &Meter,
 ) -> Vec<(usize, KeyResult)> {
     let mut done: Vec<(usize, KeyResult)> = Vec::with_capacity(pending.len());
     // One key has no other to stop early for: one round.
@@ -547,15 +585,15 @@ fn check_in_rounds(
         };
         let results: Vec<(usize, KeyResult)> = pending
             .par_iter()
-            .map(|&g| (g, check_group(h, &groups[g], round, read_mapping)))
+            .map(|&g| (g, check_group(h, &groups[g], round, read_mapping, meter)))
             .collect();
         let mut again = Vec::new();
         let mut failed = false;
         for (g, r) in results {
             match r.outcome {
-                // Out of this round's states (not of memory, which a
-                // bigger round would not add): try again.
-                search::Completion::Exhausted(n) if !last && n >= states => {
+                // Out of this round's states (not of memory or time,
+                // which a bigger round would not add): try again.
+                search::Completion::Exhausted(_, Limit::States) if !last => {
                     again.push(g);
                     done.push((g, r));
                 }
@@ -578,8 +616,21 @@ fn check_in_rounds(
     }
 }
 
-/// Checks a history.
+/// Checks a history, within `opts.budget` bytes and `opts.deadline`.
 pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
+    check_metered(h, opts, &Meter::new(opts.budget.max_bytes, opts.deadline))
+}
+
+/// Bytes a history holds in memory, estimated: its operations and the
+/// text of its values and keys.
+fn history_bytes(h: &History) -> u64 {
+    h.ops().len() as u64 * (std::mem::size_of::<Operation>() as u64 + 48)
+}
+
+/// Checks a history within a meter shared with whatever else the caller
+/// checks at once (the CLI's files): `opts.budget.max_bytes` and
+/// `opts.deadline` are the meter's, not read here.
+pub fn check_metered(h: &History, opts: &Options, meter: &Meter) -> Result<Report, ModelError> {
     let ops = h.ops();
     for o in ops {
         if !opts.model.allows(o.f) {
@@ -595,6 +646,28 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
             });
         }
     }
+    let mut history = meter::Held::new(meter);
+    if history.grow(history_bytes(h)).is_err() {
+        let keys: Vec<Option<String>> = (0..h.key_count())
+            .map(|k| Some(h.key_name(KeyId(k as u32)).to_string()))
+            .collect();
+        return Ok(Report {
+            verdict: Verdict::Unknown,
+            reason: Some(format!(
+                "the memory budget ({} MiB) is smaller than the history ({} MiB) and the process ({} MiB) need; nothing was checked",
+                meter.limit() >> 20,
+                history_bytes(h) >> 20,
+                meter.process() >> 20
+            )),
+            limit: Some(Limit::Memory),
+            undecided: if keys.is_empty() { vec![None] } else { keys },
+            keys: h.key_count().max(1),
+            ops: 0,
+            states: 0,
+            read_mapped: 0,
+            witness: None,
+        });
+    }
     // Group by key: slot 0 is the keyless register, slot k+1 key k.
     let mut groups: Vec<Vec<u32>> = vec![Vec::new(); h.key_count() + 1];
     for (i, o) in ops.iter().enumerate() {
@@ -605,11 +678,13 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
         .collect();
     // Biggest first, for load balance; results are re-sorted by key below.
     order.sort_by_key(|&g| std::cmp::Reverse(groups[g].len()));
-    let mut results = check_in_rounds(h, &groups, order, opts.budget, opts.read_mapping);
+    let mut results = check_in_rounds(h, &groups, order, (opts.budget, opts.read_mapping), meter);
     results.sort_by_key(|(g, _)| *g);
     let mut report = Report {
         verdict: Verdict::Valid,
         reason: None,
+        limit: None,
+        undecided: Vec::new(),
         keys: results.len(),
         ops: results.iter().map(|(_, r)| r.ops).sum(),
         states: results.iter().map(|(_, r)| r.states).sum(),
@@ -638,27 +713,87 @@ pub fn check(h: &History, opts: &Options) -> Result<Report, ModelError> {
                 key_name(*g),
                 &r.deepest,
                 r.kernel.clone(),
-                shrink,
+                (shrink, meter),
             ));
         }
-    } else if let Some((g, r)) = results
+    } else if results
         .iter()
-        .find(|(_, r)| matches!(r.outcome, search::Completion::Exhausted(_)))
+        .any(|(_, r)| matches!(r.outcome, search::Completion::Exhausted(..)))
     {
         report.verdict = Verdict::Unknown;
-        let unknown = results
+        let undecided: Vec<(usize, &KeyResult)> = results
             .iter()
-            .filter(|(_, r)| matches!(r.outcome, search::Completion::Exhausted(_)))
-            .count();
-        report.reason = Some(format!(
-            "search budget exhausted on {unknown} key(s), first {}: {} states stored (limits: {} states, {} MiB per key); the other keys are linearizable",
-            key_name(*g).map_or("(the register)".to_string(), |k| format!("{k:?}")),
-            r.states,
-            opts.budget.max_states,
-            opts.budget.max_bytes >> 20
+            .filter(|(_, r)| matches!(r.outcome, search::Completion::Exhausted(..)))
+            .map(|(g, r)| (*g, r))
+            .collect();
+        report.undecided = undecided.iter().map(|&(g, _)| key_name(g)).collect();
+        let limit = undecided_limit(&undecided);
+        report.limit = Some(limit);
+        report.reason = Some(unknown_reason(
+            limit,
+            &undecided,
+            results.len(),
+            opts,
+            meter,
+            key_name,
         ));
     }
     Ok(report)
+}
+
+/// The limit to name for undecided keys: time or memory if any key ran
+/// out of them (a bigger state limit would not have helped), else states.
+fn undecided_limit(undecided: &[(usize, &KeyResult)]) -> Limit {
+    let hit = |l: Limit| {
+        undecided
+            .iter()
+            .any(|(_, r)| r.outcome == search::Completion::Exhausted(r.states, l))
+    };
+    [Limit::Deadline, Limit::Memory]
+        .into_iter()
+        .find(|&l| hit(l))
+        .unwrap_or(Limit::States)
+}
+
+/// Why a check gave no verdict: the limit, what was decided and what not.
+fn unknown_reason(
+    limit: Limit,
+    undecided: &[(usize, &KeyResult)],
+    keys: usize,
+    opts: &Options,
+    meter: &Meter,
+    key_name: impl Fn(usize) -> Option<String>,
+) -> String {
+    let cause = match limit {
+        Limit::States => format!(
+            "a key's search stored its limit of {} configurations (--max-states)",
+            opts.budget.max_states
+        ),
+        Limit::Memory => format!(
+            "the memory budget of {} MiB for the whole check ran out (--max-memory-mib)",
+            meter.limit() >> 20
+        ),
+        Limit::Deadline => match opts.deadline {
+            Some(d) => format!("the deadline of {:.0?} passed (--deadline)", d),
+            None => "the deadline passed (--deadline)".into(),
+        },
+    };
+    const NAMED: usize = 10;
+    let mut names: Vec<String> = undecided
+        .iter()
+        .take(NAMED)
+        .map(|&(g, _)| key_name(g).map_or("the register".into(), |k| format!("{k:?}")))
+        .collect();
+    if undecided.len() > NAMED {
+        names.push(format!("and {} more", undecided.len() - NAMED));
+    }
+    let decided = keys - undecided.len();
+    let rest = match (decided, keys) {
+        (_, 1) => String::new(),
+        (0, _) => format!("; none of the {keys} keys was decided"),
+        (d, _) => format!("; the other {d} of {keys} keys are linearizable"),
+    };
+    format!("no verdict: {cause}; undecided: {}{rest}", names.join(", "))
 }
 
 fn op_ref(h: &History, index: u32) -> OpRef {
@@ -691,10 +826,10 @@ const WITNESS_STATES_MIN: u64 = 1_000_000;
 fn run_subset(
     sops: &[SOp],
     kernel: &mut Kernel,
-    budget: Budget,
+    (budget, meter): (Budget, &Meter),
     initial: u32,
 ) -> (search::Completion, u64) {
-    let mut s = Search::new(sops, kernel, limits(budget));
+    let mut s = Search::new(sops, kernel, limits(budget), meter);
     let outcome = s.run(initial, None, &mut Deepest::default());
     (outcome, s.stats.states)
 }
@@ -708,7 +843,7 @@ fn witness(
     key: Option<String>,
     deepest: &Deepest,
     kernel: Option<Kernel>,
-    budget: Budget,
+    budget: (Budget, &Meter),
 ) -> Witness {
     // Preparing is deterministic: the search's op indices are the same;
     // its model tables (append states) are the search's own.
@@ -768,7 +903,7 @@ fn witness(
 /// into `p.sops`, whether it starts from an unknown state, and whether it
 /// is the smallest (false when the `budget` of states, shared by every
 /// sub-search, ran out first: the window is then the smallest found).
-fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool, bool) {
+fn shrink(p: &Prepared, (budget, meter): (Budget, &Meter)) -> (Vec<usize>, bool, bool) {
     let det: Vec<usize> = {
         let mut d: Vec<usize> = (0..p.sops.len())
             .filter(|&i| !p.sops[i].is_info())
@@ -809,12 +944,12 @@ fn shrink(p: &Prepared, budget: Budget) -> (Vec<usize>, bool, bool) {
             max_states: left.get(),
             ..budget
         };
-        let (outcome, used) = run_subset(sops, &mut fresh(), b, start);
+        let (outcome, used) = run_subset(sops, &mut fresh(), (b, meter), start);
         left.set(left.get().saturating_sub(used.max(1)));
         match outcome {
             search::Completion::NotLinearizable => Some(true),
             search::Completion::Linearizable => Some(false),
-            search::Completion::Exhausted(_) => {
+            search::Completion::Exhausted(..) => {
                 left.set(0);
                 None
             }

@@ -28,6 +28,7 @@
 // Hash maps here: the memo table and producer index are looked up, never iterated, so their order cannot reach a verdict.
 #![allow(clippy::disallowed_types)]
 
+use super::meter::{Held, Limit, Meter};
 use super::model::{Kernel, Step};
 use hashbrown::HashTable;
 
@@ -49,11 +50,10 @@ impl SOp {
     }
 }
 
-/// Limits of one search.
+/// Limits of one search (bytes and time are the [`Meter`]'s).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub max_states: u64,
-    pub max_bytes: u64,
 }
 
 /// How a search ended.
@@ -61,8 +61,8 @@ pub(crate) struct Limits {
 pub(crate) enum Completion {
     Linearizable,
     NotLinearizable,
-    /// Out of budget, with the number of states stored.
-    Exhausted(u64),
+    /// Out of budget, with the number of states stored and the limit hit.
+    Exhausted(u64, Limit),
 }
 
 /// What the search saw at its deepest point (for witnesses).
@@ -145,6 +145,11 @@ pub(crate) struct Search<'a> {
     table: HashTable<Slot>,
     arena: Vec<u64>,
     limits: Limits,
+    /// Bytes charged to the check's meter: the working lists, the memo
+    /// table, its arena and the model's tables.
+    held: Held<'a>,
+    /// Bytes of the working lists (charged when the run starts).
+    lists: u64,
     /// Determinate operations linearized so far.
     lifted: u32,
     pub stats: Stats,
@@ -161,7 +166,7 @@ fn state_hash(s: u32) -> u64 {
 impl<'a> Search<'a> {
     /// `ops`: determinate operations first (any order), then indeterminate
     /// ones sorted by call.
-    pub fn new(ops: &'a [SOp], kernel: &'a mut Kernel, limits: Limits) -> Self {
+    pub fn new(ops: &'a [SOp], kernel: &'a mut Kernel, limits: Limits, meter: &'a Meter) -> Self {
         let det = ops.iter().take_while(|o| !o.is_info()).count() as u32;
         let head = 2 * det;
         let mut entries: Vec<(u32, u32)> = Vec::with_capacity(2 * det as usize);
@@ -245,6 +250,10 @@ impl<'a> Search<'a> {
             table: HashTable::new(),
             arena: Vec::new(),
             limits,
+            held: Held::new(meter),
+            // next, prev, pos, bit_of, prev_same, the set, the stack and
+            // the producer lists: about 64 bytes per operation.
+            lists: ops.len() as u64 * 64,
             lifted: 0,
             stats: Stats::default(),
         }
@@ -286,10 +295,11 @@ impl<'a> Search<'a> {
     }
 
     /// Records the current configuration; false if it was seen before.
-    fn remember(&mut self, state: u32) -> Result<bool, ()> {
+    fn remember(&mut self, state: u32) -> Result<bool, Limit> {
         let hash = self.zobrist_hash ^ state_hash(state);
         let lo = self.lo;
         let hi = self.hi.max(lo);
+        let words = (hi - lo) as usize;
         let window = &self.bits[lo as usize..hi as usize];
         let arena = &self.arena;
         let found = self.table.find(hash, |s| {
@@ -303,30 +313,65 @@ impl<'a> Search<'a> {
             return Ok(false);
         }
         self.stats.states += 1;
-        // Everything the search holds: the memo table, its arena, and the
-        // model's tables (append strings and their transitions).
-        let bytes =
-            self.table.len() as u64 * 40 + self.arena.len() as u64 * 8 + self.kernel.bytes();
+        if self.stats.states > self.limits.max_states {
+            return Err(Limit::States);
+        }
+        if self.stats.states.is_multiple_of(4096) && self.held.meter().past_deadline() {
+            return Err(Limit::Deadline);
+        }
         // Offsets into the arena are u32: a search that would pass 2^32
         // words stops as over budget rather than wrap and alias an entry.
-        let Ok(off) =
-            u32::try_from(self.arena.len() + window.len()).map(|end| end - window.len() as u32)
-        else {
-            return Err(());
+        let Ok(off) = u32::try_from(self.arena.len() + words).map(|end| end - words as u32) else {
+            return Err(Limit::Memory);
         };
-        if self.stats.states > self.limits.max_states || bytes > self.limits.max_bytes {
-            return Err(());
-        }
+        self.make_room(words)?;
+        let window = &self.bits[lo as usize..hi as usize];
         self.arena.extend_from_slice(window);
         let slot = Slot {
             hash,
             state,
             lo,
             off,
-            len: window.len() as u32,
+            len: words as u32,
         };
         self.table.insert_unique(hash, slot, |s| s.hash);
         Ok(true)
+    }
+
+    /// Bytes of a memo table of `capacity` entries: hashbrown keeps at
+    /// most 7/8 of its buckets full, each a slot and a control byte.
+    fn table_bytes(capacity: usize) -> u64 {
+        (capacity as u64 * 8).div_ceil(7) * (std::mem::size_of::<Slot>() as u64 + 1)
+    }
+
+    /// Grows the memo table and arena, if one more entry of `words` needs
+    /// it, within the meter: charged first (old and new tables are both
+    /// held while it rehashes), allocated with `try_reserve`, so a refusal
+    /// is an answer, not an abort.
+    fn make_room(&mut self, words: usize) -> Result<(), Limit> {
+        if self.table.len() == self.table.capacity() {
+            let want = (self.table.capacity() * 2).max(1024);
+            let new = Self::table_bytes(want);
+            self.held.grow(new)?;
+            let grown = self.table.try_reserve(want - self.table.len(), |s| s.hash);
+            self.held.shrink(new);
+            grown.map_err(|_| Limit::Memory)?;
+        }
+        if self.arena.len() + words > self.arena.capacity() {
+            let want = (self.arena.capacity() * 2)
+                .max(self.arena.len() + words)
+                .max(4096);
+            let new = want as u64 * 8;
+            self.held.grow(new)?;
+            let grown = self.arena.try_reserve_exact(want - self.arena.len());
+            self.held.shrink(new);
+            grown.map_err(|_| Limit::Memory)?;
+        }
+        let total = self.lists
+            + Self::table_bytes(self.table.capacity())
+            + self.arena.capacity() as u64 * 8
+            + self.kernel.bytes();
+        self.held.set(total)
     }
 
     fn lift(&mut self, op: u32) {
@@ -407,7 +452,7 @@ impl<'a> Search<'a> {
         resume: Cursor,
         forced: bool,
         stack: &mut Vec<Frame>,
-    ) -> Result<Option<u32>, ()> {
+    ) -> Result<Option<u32>, Limit> {
         let Some(next_state) = self.kernel.apply(state, self.ops[op as usize].step) else {
             return Ok(None);
         };
@@ -480,7 +525,10 @@ impl<'a> Search<'a> {
         let mut recorded = false;
         // `None`: a new configuration was just entered.
         let mut cursor: Option<Cursor> = None;
-        let exhausted = |s: &Self| Completion::Exhausted(s.stats.states);
+        let exhausted = |s: &Self, l: Limit| Completion::Exhausted(s.stats.states, l);
+        if let Err(l) = self.held.grow(self.lists) {
+            return exhausted(self, l);
+        }
         // A read of a value nothing before its return can produce fails
         // every order: no search needed. The one returning first is the
         // operation to blame.
@@ -543,7 +591,7 @@ impl<'a> Search<'a> {
                         }
                         if Self::is_forced_kind(step) && self.kernel.apply(state, step).is_some() {
                             match self.take(op, state, Cursor::Main(e), true, &mut stack) {
-                                Err(()) => return exhausted(self),
+                                Err(l) => return exhausted(self, l),
                                 Ok(Some(s)) => state = s,
                                 // Seen before, so this configuration fails.
                                 Ok(None) => walk = None,
@@ -567,7 +615,7 @@ impl<'a> Search<'a> {
                         let op = e / 2;
                         if !Self::is_forced_kind(self.ops[op as usize].step) {
                             match self.take(op, state, c, false, &mut stack) {
-                                Err(()) => return exhausted(self),
+                                Err(l) => return exhausted(self, l),
                                 Ok(Some(s)) => {
                                     state = s;
                                     pushed = true;
@@ -599,7 +647,7 @@ impl<'a> Search<'a> {
                                     false,
                                     &mut stack,
                                 ) {
-                                    Err(()) => return exhausted(self),
+                                    Err(l) => return exhausted(self, l),
                                     Ok(Some(s)) => {
                                         state = s;
                                         pushed = true;

@@ -514,6 +514,7 @@ fn suite(config: &DbConfig, faults: &FaultSchedule) -> Suite {
                 },
                 witness: true,
                 read_mapping: true,
+                deadline: None,
             },
         });
     }
