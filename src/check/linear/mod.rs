@@ -53,6 +53,8 @@
 // Hash maps here: the set of observed values is only asked for membership, so their order cannot reach a verdict.
 #![allow(clippy::disallowed_types)]
 
+mod chain;
+mod mapped;
 mod meter;
 pub mod model;
 mod search;
@@ -254,8 +256,9 @@ pub struct Witness {
     /// The start state the window is checked from: `null` if it starts at
     /// the beginning of the history, else `any`.
     pub window_start: String,
-    /// Whether the window is the smallest failing one (false: the shrink's
-    /// budget ran out, and this is the smallest it found).
+    /// Whether no operation can be dropped from the window (false: the
+    /// shrink's budget ran out, or, on an append key decided from its
+    /// reads, the window is the whole cut at the blamed return).
     pub window_minimal: bool,
     /// The real-time orderings among the window's operations (transitively
     /// reduced), each with the lines that establish it.
@@ -306,7 +309,7 @@ impl Witness {
             if self.window_minimal {
                 ""
             } else {
-                " (the shrink's budget ran out first: a smaller one may exist)"
+                " (not shrunk to the smallest: a smaller one may exist)"
             }
         ));
         const SHOWN: usize = 40;
@@ -511,11 +514,11 @@ fn check_group(
         return stopped(l);
     }
     let mut p = prepare(h, group);
-    if read_mapping
-        && p.kernel.appends.is_none()
-        && unique::applies(&p.sops, 0)
-        && let Some(d) = unique::decide(&p.sops, 0)
-    {
+    // An append key's strings, held while it is decided.
+    if let Err(l) = held.grow(p.kernel.bytes()) {
+        return stopped(l);
+    }
+    if read_mapping && let Some(d) = mapped::decider(&p.kernel)(&p.sops) {
         return KeyResult {
             outcome: match d {
                 unique::Decision::Linearizable(_) => search::Completion::Linearizable,
@@ -699,7 +702,7 @@ pub fn check_metered(h: &History, opts: &Options, meter: &Meter) -> Result<Repor
     {
         report.verdict = Verdict::Invalid;
         if opts.witness && r.read_mapped {
-            report.witness = Some(read_mapped_witness(h, &groups[*g], key_name(*g)));
+            report.witness = Some(mapped::witness(h, &groups[*g], key_name(*g)));
         } else if opts.witness {
             // The shrink gets as many states as the failing search used
             // (at least WITNESS_STATES_MIN, at most the key's budget).
@@ -810,12 +813,25 @@ fn state_text(h: &History, kernel: &Kernel, s: u32) -> String {
     if s == OTHER {
         return "(some other value)".into();
     }
-    match &kernel.appends {
+    clip(match &kernel.appends {
         Some(a) => a
             .describe(s)
             .unwrap_or_else(|v| h.values().text(v).to_string()),
         None => h.values().text(history::ValueId(s)).to_string(),
+    })
+}
+
+/// A value as a witness shows it: whole up to 80 characters, else its
+/// first and last 36 and its length (an append key's string can run to
+/// megabytes).
+fn clip(text: String) -> String {
+    let n = text.chars().count();
+    if n <= 80 {
+        return text;
     }
+    let head: String = text.chars().take(36).collect();
+    let tail: String = text.chars().skip(n - 36).collect();
+    format!("{head}…{tail} ({n} characters)")
 }
 
 /// States the witness's shrink may use at least.
@@ -1012,132 +1028,6 @@ fn shrink(p: &Prepared, (budget, meter): (Budget, &Meter)) -> (Vec<usize>, bool,
     let mut w: Vec<usize> = det[cuts[a]..cuts[b]].to_vec();
     w.extend(info.iter().copied().filter(|&i| p.sops[i].call < end));
     (w, a > 0, minimal)
-}
-
-/// The witness of a key decided from the read-mapping: the first return
-/// after which no linearization exists (the operation blamed), a
-/// linearization of all that was known just before it, and the smallest
-/// failing set of operations around the broken condition.
-fn read_mapped_witness(h: &History, group: &[u32], key: Option<String>) -> Witness {
-    let p = prepare(h, group);
-    let full = match unique::decide(&p.sops, 0) {
-        Some(unique::Decision::NotLinearizable(v)) => v,
-        _ => unique::Violation::NeverWritten { read: 0 },
-    };
-    // Writes that failed were running, so possibly in effect, until they
-    // returned: the cuts of the bisection need them.
-    let mut ids = p.ids.clone();
-    let failed: Vec<SOp> = group
-        .iter()
-        .map(|&i| (i, &h.ops()[i as usize]))
-        .filter(|(_, o)| o.f == OpFn::Write && o.outcome == Completion::Fail)
-        .map(|(i, o)| {
-            ids.push(i);
-            SOp {
-                step: Step::Write(o.value.first().0),
-                call: o.invoke,
-                ret: o.complete.unwrap_or(u32::MAX),
-            }
-        })
-        .collect();
-    let first = unique::first_failure(&p.sops, &failed, 0);
-    let violation = first.as_ref().map_or(full, |f| f.violation);
-    let blocked = first.as_ref().map_or(violation.read(), |f| f.blocked);
-    let prefix = first.map(|f| f.prefix).unwrap_or_default();
-    let mut state = 0u32;
-    let step_of = |i: u32| match p.sops.get(i as usize) {
-        Some(o) => o.step,
-        None => failed[i as usize - p.sops.len()].step,
-    };
-    let steps: Vec<PrefixStep> = prefix
-        .iter()
-        .map(|&i| {
-            if let Step::Write(v) = step_of(i) {
-                state = v;
-            }
-            PrefixStep {
-                op: op_ref(h, ids[i as usize]),
-                state: state_text(h, &p.kernel, state),
-            }
-        })
-        .collect();
-    let prefix_len = steps.len();
-    let prefix_tail = steps[prefix_len.saturating_sub(20)..].to_vec();
-    let steps_all: Vec<Step> = p.sops.iter().chain(&failed).map(|o| o.step).collect();
-    // The window is cut from the whole history (a write that failed in the
-    // end is no part of it).
-    let mut window_ids: Vec<u32> = unique::window(&p.sops, 0, full)
-        .iter()
-        .map(|&i| p.ids[i as usize])
-        .collect();
-    window_ids.sort_unstable();
-    Witness {
-        key,
-        blocked: Some(op_ref(h, ids[blocked as usize])),
-        why: read_mapped_why(h, &steps_all, &ids, violation, blocked),
-        prefix_len,
-        prefix_tail,
-        orderings: orderings(h, &window_ids),
-        window: window_ids.iter().map(|&i| op_ref(h, i)).collect(),
-        window_start: "null".into(),
-        window_minimal: true,
-    }
-}
-
-/// Why a register with unique writes broke, in the history's own terms.
-fn read_mapped_why(
-    h: &History,
-    steps: &[Step],
-    ids: &[u32],
-    v: unique::Violation,
-    blocked: u32,
-) -> String {
-    let kernel = Kernel::default();
-    let value = |i: u32| match steps[i as usize] {
-        Step::Read(x) | Step::Write(x) => state_text(h, &kernel, x),
-        _ => String::new(),
-    };
-    let op = |i: u32| {
-        let r = op_ref(h, ids[i as usize]);
-        format!("op {} {} ({})", r.index, r.text, lines(&r))
-    };
-    // The convicted read is usually the operation blamed: "it".
-    let subject = |i: u32| {
-        if i == blocked {
-            "it".to_string()
-        } else {
-            op(i)
-        }
-    };
-    match v {
-        unique::Violation::NeverWritten { read } => format!(
-            "{} read {}, which no operation writes and the object does not start with",
-            subject(read),
-            value(read)
-        ),
-        unique::Violation::BeforeWrite { read, write } => format!(
-            "{} read {}, but returned before {}, the only write of {}, was invoked",
-            subject(read),
-            value(read),
-            op(write),
-            value(read)
-        ),
-        unique::Violation::Replaced {
-            read, held, newer, ..
-        } => {
-            let old = value(read);
-            let held = held.map_or(format!("the object started with {old}"), |i| {
-                format!("{} returned with {old} in place", op(i))
-            });
-            format!(
-                "{} read {old}, but {} had replaced it before the read began: {held}; later {} returned with {} in place, before the read was invoked; every value is written once, so {old} cannot come back",
-                subject(read),
-                value(newer),
-                op(newer),
-                value(newer),
-            )
-        }
-    }
 }
 
 /// Real-time orderings among `ids` (history indices), transitively reduced.

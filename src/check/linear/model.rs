@@ -100,6 +100,16 @@ impl AppendStates {
         }
     }
 
+    /// The text of a state: `Some("")` for the absent value, `None` for a
+    /// value that is not a string.
+    pub fn text(&self, s: u32) -> Option<&str> {
+        match self.table.get(s as usize)? {
+            Local::Nil => Some(""),
+            Local::Str(x) => Some(x),
+            Local::Other(_) => None,
+        }
+    }
+
     /// True if state `a` can become state `b` by appends alone: `a` is
     /// absent, or a string `b` starts with.
     pub fn is_prefix(&self, a: u32, b: u32) -> bool {

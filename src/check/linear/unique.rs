@@ -69,6 +69,15 @@ pub(crate) enum Violation {
         /// it pins down when that value was in place).
         newer_last: u32,
     },
+    /// On an append key: `read` saw a string no order of the appends
+    /// makes.
+    Unreachable { read: u32 },
+    /// On an append key: `read` and `other` saw strings neither of which
+    /// extends the other (appends only extend).
+    Diverged { read: u32, other: u32 },
+    /// On an append key: in the only order the reads leave, `op` would
+    /// take effect after it returned.
+    TooLate { op: u32 },
 }
 
 impl Violation {
@@ -77,7 +86,10 @@ impl Violation {
         match *self {
             Self::NeverWritten { read }
             | Self::BeforeWrite { read, .. }
-            | Self::Replaced { read, .. } => read,
+            | Self::Replaced { read, .. }
+            | Self::Unreachable { read }
+            | Self::Diverged { read, .. } => read,
+            Self::TooLate { op } => op,
         }
     }
 }
@@ -321,7 +333,7 @@ fn place(sops: &[SOp], clusters: &[Cluster], order: Vec<usize>) -> Option<Vec<u3
 /// is left out, and so is a write known by then to have failed (the
 /// operations from `failed` on failed in the end). Returns the operations
 /// and their indices in `ops`.
-fn known_at(ops: &[SOp], failed: usize, t: u32) -> (Vec<SOp>, Vec<u32>) {
+pub(crate) fn known_at(ops: &[SOp], failed: usize, t: u32) -> (Vec<SOp>, Vec<u32>) {
     let mut out = Vec::new();
     let mut ids = Vec::new();
     for (i, o) in ops.iter().enumerate() {
@@ -364,16 +376,17 @@ pub(crate) struct FirstFailure {
 /// failed (left out of `sops`, but running, so possibly in effect, until
 /// they returned); they are numbered after `sops`. `None` if the history
 /// is linearizable, or the greedy placement gave way on some cut.
-pub(crate) fn first_failure(sops: &[SOp], failed: &[SOp], initial: u32) -> Option<FirstFailure> {
+pub(crate) fn first_failure(
+    sops: &[SOp],
+    failed: &[SOp],
+    decide: impl Fn(&[SOp]) -> Option<Decision>,
+) -> Option<FirstFailure> {
     let all: Vec<SOp> = sops.iter().chain(failed).copied().collect();
     let mut returns: Vec<u32> = all.iter().map(|o| o.ret).filter(|&r| r != NONE).collect();
     returns.sort_unstable();
     let judge = |t: u32| -> Option<(Decision, Vec<u32>)> {
         let (ops, ids) = known_at(&all, sops.len(), t);
-        if !applies(&ops, initial) {
-            return None;
-        }
-        decide(&ops, initial).map(|d| (d, ids))
+        decide(&ops).map(|d| (d, ids))
     };
     let (mut lo, mut hi) = (0usize, returns.len());
     while lo < hi {
@@ -405,6 +418,12 @@ pub(crate) fn first_failure(sops: &[SOp], failed: &[SOp], initial: u32) -> Optio
             newer: map(newer),
             newer_last: map(newer_last),
         },
+        Violation::Unreachable { read } => Violation::Unreachable { read: map(read) },
+        Violation::Diverged { read, other } => Violation::Diverged {
+            read: map(read),
+            other: map(other),
+        },
+        Violation::TooLate { op } => Violation::TooLate { op: map(op) },
     };
     let blocked = all.iter().position(|o| o.ret == t)? as u32;
     let prefix = match judge(t.saturating_sub(1))? {
@@ -438,6 +457,10 @@ pub(crate) fn window(sops: &[SOp], initial: u32, v: Violation) -> Vec<u32> {
             .into_iter()
             .flatten()
             .collect(),
+        // Append keys have no small windows here (see `chain`).
+        Violation::Unreachable { read } => vec![read],
+        Violation::Diverged { read, other } => vec![read, other],
+        Violation::TooLate { op } => vec![op],
     };
     // Every value read in the window brings its write along (a window
     // holding a read without its write would fail for the wrong reason).

@@ -1,0 +1,207 @@
+//! Keys decided without a search, from what the reads reveal: registers
+//! whose writes carry unique values ([`unique`]) and append keys whose
+//! pieces are distinct ([`chain`]); and their witnesses.
+//!
+//! A witness blames the operation whose return first made the key
+//! impossible to linearize: every cut of the history before that return
+//! (what an observer knew then, operations still running counted as
+//! indeterminate) is linearizable, the cut at it is not. It shows a
+//! linearization of everything known just before, the condition that
+//! broke, and a failing window: for registers a 1-minimal set of
+//! operations (every read with its value's write), for append keys the
+//! cut itself.
+
+use super::chain;
+use super::model::{Kernel, Step};
+use super::search::SOp;
+use super::unique::{self, Decision, Violation};
+use super::{PrefixStep, Witness, lines, op_ref, orderings, prepare, state_text};
+use crate::history::{Completion, History, OpFn};
+
+/// The decider for a key's compiled operations, if one applies: `None`
+/// from it means "search this key".
+pub(super) fn decider(kernel: &Kernel) -> impl Fn(&[SOp]) -> Option<Decision> + '_ {
+    move |ops| match &kernel.appends {
+        None => unique::applies(ops, 0)
+            .then(|| unique::decide(ops, 0))
+            .flatten(),
+        Some(a) => chain::applies(ops, a)
+            .then(|| chain::decide(ops, a))
+            .flatten(),
+    }
+}
+
+/// The witness of a key decided without a search.
+pub(super) fn witness(h: &History, group: &[u32], key: Option<String>) -> Witness {
+    let p = prepare(h, group);
+    let mut kernel = p.kernel.clone();
+    // Writes and appends that failed were running, so possibly in effect,
+    // until they returned: the cuts of the bisection need them.
+    let mut ids = p.ids.clone();
+    let mut failed: Vec<SOp> = Vec::new();
+    for &i in group {
+        let o = &h.ops()[i as usize];
+        // Only the kind the key's decider takes: writes on a register,
+        // appends on an append key.
+        let kind = if kernel.appends.is_some() {
+            OpFn::Append
+        } else {
+            OpFn::Write
+        };
+        if o.f != kind || o.outcome != Completion::Fail {
+            continue;
+        }
+        let v = o.value.first();
+        let s = match kernel.appends.as_mut() {
+            None => v.0,
+            Some(a) => a.local(v, h.values().as_string(v)),
+        };
+        ids.push(i);
+        failed.push(SOp {
+            step: if o.f == OpFn::Append {
+                Step::Append(s)
+            } else {
+                Step::Write(s)
+            },
+            call: o.invoke,
+            ret: o.complete.unwrap_or(u32::MAX),
+        });
+    }
+    let (full, first) = {
+        let decide = decider(&kernel);
+        let full = match decide(&p.sops) {
+            Some(Decision::NotLinearizable(v)) => v,
+            _ => Violation::NeverWritten { read: 0 },
+        };
+        (full, unique::first_failure(&p.sops, &failed, &decide))
+    };
+    let violation = first.as_ref().map_or(full, |f| f.violation);
+    let blocked = first.as_ref().map_or(violation.read(), |f| f.blocked);
+    let all: Vec<SOp> = p.sops.iter().chain(&failed).copied().collect();
+    let mut state = 0u32;
+    let steps: Vec<PrefixStep> = first
+        .map(|f| f.prefix)
+        .unwrap_or_default()
+        .iter()
+        .map(|&i| {
+            state = kernel.apply(state, all[i as usize].step).unwrap_or(state);
+            PrefixStep {
+                op: op_ref(h, ids[i as usize]),
+                state: state_text(h, &kernel, state),
+            }
+        })
+        .collect();
+    let prefix_len = steps.len();
+    let prefix_tail = steps[prefix_len.saturating_sub(20)..].to_vec();
+    let (window, minimal) = window(&p.sops, &all, &kernel, full, blocked);
+    let mut window_ids: Vec<u32> = window.iter().map(|&i| p.ids[i as usize]).collect();
+    window_ids.sort_unstable();
+    let steps_all: Vec<Step> = all.iter().map(|o| o.step).collect();
+    Witness {
+        key,
+        blocked: Some(op_ref(h, ids[blocked as usize])),
+        why: why(h, &kernel, (&steps_all, &ids), violation, blocked),
+        prefix_len,
+        prefix_tail,
+        orderings: orderings(h, &window_ids),
+        window: window_ids.iter().map(|&i| op_ref(h, i)).collect(),
+        window_start: "null".into(),
+        window_minimal: minimal,
+    }
+}
+
+/// The failing window, as indices into `sops`, and whether it is
+/// 1-minimal. Registers: around the whole history's broken condition.
+/// Append keys: the cut at the blamed operation's return (a cut that fails
+/// is a sound witness: the history only adds to it), without the
+/// operations that failed in the end.
+fn window(
+    sops: &[SOp],
+    all: &[SOp],
+    kernel: &Kernel,
+    full: Violation,
+    blocked: u32,
+) -> (Vec<u32>, bool) {
+    if kernel.appends.is_none() {
+        return (unique::window(sops, 0, full), true);
+    }
+    let t = all[blocked as usize].ret;
+    let (_, ids) = unique::known_at(all, sops.len(), t);
+    (
+        ids.into_iter()
+            .filter(|&i| (i as usize) < sops.len())
+            .collect(),
+        false,
+    )
+}
+
+/// Why the key broke, in the history's own terms.
+fn why(
+    h: &History,
+    kernel: &Kernel,
+    (steps, ids): (&[Step], &[u32]),
+    v: Violation,
+    blocked: u32,
+) -> String {
+    let value = |i: u32| match steps[i as usize] {
+        Step::Read(x) | Step::Write(x) | Step::Append(x) => state_text(h, kernel, x),
+        _ => String::new(),
+    };
+    let op = |i: u32| {
+        let r = op_ref(h, ids[i as usize]);
+        format!("op {} {} ({})", r.index, r.text, lines(&r))
+    };
+    // The convicted operation is usually the one blamed: "it".
+    let subject = |i: u32| {
+        if i == blocked {
+            "it".to_string()
+        } else {
+            op(i)
+        }
+    };
+    match v {
+        Violation::NeverWritten { read } => format!(
+            "{} read {}, which no operation writes and the object does not start with",
+            subject(read),
+            value(read)
+        ),
+        Violation::BeforeWrite { read, write } => format!(
+            "{} read {}, but returned before {}, the only write of {}, was invoked",
+            subject(read),
+            value(read),
+            op(write),
+            value(read)
+        ),
+        Violation::Replaced {
+            read, held, newer, ..
+        } => {
+            let old = value(read);
+            let held = held.map_or(format!("the object started with {old}"), |i| {
+                format!("{} returned with {old} in place", op(i))
+            });
+            format!(
+                "{} read {old}, but {} had replaced it before the read began: {held}; later {} returned with {} in place, before the read was invoked; every value is written once, so {old} cannot come back",
+                subject(read),
+                value(newer),
+                op(newer),
+                value(newer),
+            )
+        }
+        Violation::Unreachable { read } => format!(
+            "{} read {}, which no order of the appends spells",
+            subject(read),
+            value(read)
+        ),
+        Violation::Diverged { read, other } => format!(
+            "{} read {}, but {} read {}: appends only extend the string, so one of the two must start with the other",
+            subject(read),
+            value(read),
+            op(other),
+            value(other)
+        ),
+        Violation::TooLate { op: late } => format!(
+            "in the one order of the appends the reads leave, {} would have to take effect after it returned",
+            subject(late)
+        ),
+    }
+}
