@@ -141,11 +141,64 @@ fn kv_shapes(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same histories decided from the read-mapping and by the search
+/// (`read_mapping: false`): registers of unique values at 10 clients
+/// (both decide them), and the many-clients shape of `gen_history --shape
+/// many-clients` on three keys, valid and with a stale read.
+fn read_mapping_against_search(c: &mut Criterion) {
+    let mut g = c.benchmark_group("read-mapping-vs-search");
+    g.sample_size(10);
+    let many = |stale: bool| {
+        let p = synth::Params {
+            ops: 2_000,
+            keys: 3,
+            clients: 50,
+            values: 0,
+            reads: 0.5,
+            cas: 0.0,
+            appends: 0.0,
+            info: 0.03,
+            pending: 0.2,
+            fail: 0.01,
+            latency_ns: 1_000_000,
+            think_ns: 100_000,
+            hot_keys: false,
+        };
+        let mut text = jsonl::to_string(&synth::generate(&p, Seed(11)));
+        if stale {
+            text = synth::corrupt(&text, synth::Corruption::Stale).expect("a read");
+        }
+        jsonl::parse_str(&text, "bench").expect("parses")
+    };
+    let shapes = [
+        (
+            "register-10-clients-10k",
+            synth::generate(&register(10_000, 10), Seed(1)),
+        ),
+        ("many-clients-3-keys", many(false)),
+        ("many-clients-3-keys-stale", many(true)),
+    ];
+    for (name, h) in &shapes {
+        g.throughput(Throughput::Elements(h.ops().len() as u64));
+        for (how, read_mapping) in [("read-mapping", true), ("search", false)] {
+            let options = Options {
+                read_mapping,
+                ..Options::default()
+            };
+            g.bench_with_input(BenchmarkId::new(*name, how), h, |b, h| {
+                b.iter(|| black_box(linear::check(h, &options).unwrap().verdict))
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     length_by_concurrency,
     jepsen_register,
     kv_read_and_check,
-    kv_shapes
+    kv_shapes,
+    read_mapping_against_search
 );
 criterion_main!(benches);

@@ -11,14 +11,37 @@
 //! Each operation takes effect at a uniformly random instant inside its
 //! interval; `--appends`, `--info` and `--hot` give the key-value shapes
 //! of Jepsen and porcupine tests.
+//!
+//! `--shape many-clients` (or `many-clients-append`) gives the hard
+//! shapes: 100 clients on one key (`--keys` to change), 3 % indeterminate
+//! operations, unique values (appended pieces), every operation
+//! overlapping dozens of others, where a search over orders runs out of
+//! memory and the read-mapping decides at once:
+//!
+//! ```text
+//! cargo run --release --example gen_history -- --shape many-clients --ops 20000 --stale > hard.jsonl
+//! ```
 
 use blastradius::Seed;
 use blastradius::history::{jsonl, synth};
 use clap::Parser;
 use std::io::Write;
 
+/// A preset of the flags below (flags given too still apply on top).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Shape {
+    /// The flags as given.
+    Flags,
+    /// 100 clients, 1 key, 3 % indeterminate, reads and writes.
+    ManyClients,
+    /// 100 clients, 1 key, 3 % indeterminate, reads and appends.
+    ManyClientsAppend,
+}
+
 #[derive(Parser)]
 struct Args {
+    #[arg(long, value_enum, default_value_t = Shape::Flags)]
+    shape: Shape,
     #[arg(long, default_value_t = 100)]
     ops: usize,
     #[arg(long, default_value_t = 0)]
@@ -56,7 +79,23 @@ struct Args {
 }
 
 fn main() -> std::io::Result<()> {
-    let a = Args::parse();
+    let mut a = Args::parse();
+    if a.shape != Shape::Flags {
+        let given = |name: &str| std::env::args().any(|x| x == format!("--{name}"));
+        if !given("clients") {
+            a.clients = 100;
+        }
+        if !given("keys") {
+            a.keys = 1;
+        }
+        if !given("info") {
+            a.info = 0.03;
+        }
+        a.values = 0;
+        if a.shape == Shape::ManyClientsAppend && !given("appends") {
+            a.appends = 1.0 - a.reads;
+        }
+    }
     let p = synth::Params {
         ops: a.ops,
         keys: a.keys,

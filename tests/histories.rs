@@ -244,3 +244,42 @@ fn knossos_semantics_reads_its_corpus_as_knossos_does() {
     assert_eq!(h.ops().len(), 2);
     assert_eq!(h.ops()[0].process, 1);
 }
+
+/// The many-clients corpus (50 clients, 3 % indeterminate, unique values;
+/// `gen_history --shape many-clients`): every file decided from the
+/// read-mapping without storing a configuration; searched instead, the
+/// one-key files are beyond a million configurations (the read-mapping
+/// is what decides them).
+#[test]
+fn many_clients_on_few_keys_are_decided_from_the_read_mapping() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/histories/kv");
+    for (file, expected) in [
+        ("valid/many-clients-1-key.jsonl", Verdict::Valid),
+        ("invalid/many-clients-1-key-stale.jsonl", Verdict::Invalid),
+        ("valid/many-clients-3-keys.jsonl", Verdict::Valid),
+        ("invalid/many-clients-3-keys-stale.jsonl", Verdict::Invalid),
+        ("valid/many-clients-appends.jsonl", Verdict::Valid),
+        ("invalid/many-clients-appends-stale.jsonl", Verdict::Invalid),
+    ] {
+        let h = read(&root.join(file));
+        let r = linear::check(&h, &Options::default()).unwrap();
+        assert_eq!(
+            (r.verdict, r.read_mapped, r.states),
+            (expected, r.keys, 0),
+            "{file}"
+        );
+        if file.contains("1-key") {
+            let searched = Options {
+                read_mapping: false,
+                budget: linear::Budget {
+                    max_states: 1_000_000,
+                    ..linear::Budget::default()
+                },
+                ..Options::default()
+            };
+            let s = linear::check(&h, &searched).unwrap();
+            assert_eq!(s.verdict, Verdict::Unknown, "{file} searched");
+            assert_eq!(s.limit, Some(linear::Limit::States));
+        }
+    }
+}
