@@ -180,3 +180,56 @@ fn hard_shapes_are_decided_with_the_same_answer_at_any_thread_count() {
         }
     }
 }
+
+/// An invalid file stops being read at the first look after its failure:
+/// the history so far is checked after 65,536 lines (then four times as
+/// many each time), and a cut that is not linearizable shows the whole is
+/// not. The same bad read at the end: the whole file is read.
+#[test]
+fn an_early_failure_stops_the_reading_and_a_late_one_does_not() {
+    let dir = tmp("early");
+    let p = synth::Params {
+        ops: 60_000,
+        keys: 10,
+        clients: 20,
+        ..hard_params(10, 20)
+    };
+    let text = jsonl::to_string(&synth::generate(&p, Seed(3)));
+    let lines: Vec<&str> = text.lines().collect();
+    let bad_read = |at: usize| -> String {
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        let i = (at..out.len())
+            .find(|&i| out[i].contains("\"type\":\"ok\",\"f\":\"read\""))
+            .expect("a read to corrupt");
+        let mut e: serde_json::Value = serde_json::from_str(&out[i]).unwrap();
+        e["value"] = serde_json::Value::from(987_654_321u64);
+        out[i] = e.to_string();
+        out.join("\n")
+    };
+    let early = dir.join("early.jsonl");
+    std::fs::write(&early, bad_read(1_000)).unwrap();
+    let late = dir.join("late.jsonl");
+    std::fs::write(&late, bad_read(lines.len() - 200)).unwrap();
+    let run = |f: &Path| {
+        let (code, out, err) = check_capped(8 << 20, 2, &["--format", "json", f.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}{err}");
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()
+    };
+    let e = run(&early);
+    assert_eq!(e["read_until_line"], 65_536, "{e}");
+    assert!(
+        e["witness"]["blocked"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("987654321")
+    );
+    let l = run(&late);
+    assert!(l.get("read_until_line").is_none(), "{l}");
+    assert!(
+        l["witness"]["blocked"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("987654321")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

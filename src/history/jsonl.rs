@@ -46,7 +46,45 @@ pub fn parse_str(text: &str, file: &str) -> Result<History, HistoryError> {
 }
 
 /// Reads a history from any buffered reader; `file` names it in errors.
-pub fn read(mut input: impl BufRead, file: &str) -> Result<History, HistoryError> {
+pub fn read(input: impl BufRead, file: &str) -> Result<History, HistoryError> {
+    read_watched(input, file, |_, _| false).map(|(h, _)| h)
+}
+
+/// Lines read before a reader's first look at the history so far
+/// ([`read_file_watched`]); each later look comes after four times as many.
+pub const FIRST_LOOK_LINES: usize = 1 << 16;
+
+/// Reads a history file, letting `look` see the history read so far after
+/// [`FIRST_LOOK_LINES`] lines, then after four times as many each time, with
+/// the number of lines read. When it answers true, reading stops there:
+/// the history returned is the file's first lines, its operations not yet
+/// completed left indeterminate (the cut an observer had then). Returns
+/// the history and the line reading stopped at, if it stopped early.
+pub fn read_file_watched(
+    path: &Path,
+    look: impl FnMut(&History, usize) -> bool,
+) -> Result<(History, Option<usize>), HistoryError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| HistoryError::Io {
+        file: name.clone(),
+        source,
+    })?;
+    use std::io::Read;
+    let bounded = file.take(crate::bounds::HISTORY_BYTES_MAX + 1);
+    read_watched(
+        std::io::BufReader::with_capacity(1 << 16, bounded),
+        &name,
+        look,
+    )
+}
+
+/// [`read`], with the looks of [`read_file_watched`].
+fn read_watched(
+    mut input: impl BufRead,
+    file: &str,
+    mut look: impl FnMut(&History, usize) -> bool,
+) -> Result<(History, Option<usize>), HistoryError> {
+    let mut next_look = FIRST_LOOK_LINES;
     let mut h = History::new();
     let mut buf = Vec::with_capacity(256);
     let mut line_no = 0usize;
@@ -61,6 +99,12 @@ pub fn read(mut input: impl BufRead, file: &str) -> Result<History, HistoryError
             })?;
         if n == 0 {
             break;
+        }
+        if line_no == next_look {
+            if look(&h, line_no) {
+                return Ok((h, Some(line_no)));
+            }
+            next_look *= 4;
         }
         line_no += 1;
         total += n as u64;
@@ -99,7 +143,7 @@ pub fn read(mut input: impl BufRead, file: &str) -> Result<History, HistoryError
         }
         parse_line(&mut h, text, line_no as u32).map_err(|(field, message)| err(field, message))?;
     }
-    Ok(h)
+    Ok((h, None))
 }
 
 /// Parses one line into `h`.

@@ -96,6 +96,19 @@ pub fn read_file_with(path: &Path, semantics: edn::Semantics) -> Result<History,
     }
 }
 
+/// [`read_file_with`], letting `look` stop a JSON Lines file early (see
+/// [`jsonl::read_file_watched`]; EDN files are read whole).
+pub fn read_file_watched(
+    path: &Path,
+    semantics: edn::Semantics,
+    look: impl FnMut(&History, usize) -> bool,
+) -> Result<(History, Option<usize>), HistoryError> {
+    match Format::of(path) {
+        Format::Edn => edn::read_file_with(path, semantics).map(|h| (h, None)),
+        Format::Jsonl => jsonl::read_file_watched(path, look),
+    }
+}
+
 /// Deterministic, fast hasher for interning (membership only: iteration
 /// order of an `IndexSet` is insertion order whatever the hasher).
 pub(crate) type FastHash = hashbrown::DefaultHashBuilder;
