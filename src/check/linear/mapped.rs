@@ -12,11 +12,13 @@
 //! cut itself.
 
 use super::chain;
+use super::cuts;
+use super::meter::Meter;
 use super::model::{Kernel, Step};
 use super::search::SOp;
 use super::unique::{self, Decision, Violation};
-use super::{PrefixStep, Witness, lines, op_ref, orderings, prepare, state_text};
-use crate::history::{Completion, History, OpFn};
+use super::{Budget, PrefixStep, Witness, lines, op_ref, orderings, prepare, state_text};
+use crate::history::History;
 
 /// The decider for a key's compiled operations, if one applies: `None`
 /// from it means "search this key".
@@ -32,41 +34,16 @@ pub(super) fn decider(kernel: &Kernel) -> impl Fn(&[SOp]) -> Option<Decision> + 
 }
 
 /// The witness of a key decided without a search.
-pub(super) fn witness(h: &History, group: &[u32], key: Option<String>) -> Witness {
+pub(super) fn witness(
+    h: &History,
+    group: &[u32],
+    key: Option<String>,
+    budget: (Budget, &Meter),
+) -> Witness {
     let p = prepare(h, group);
     let mut kernel = p.kernel.clone();
-    // Writes and appends that failed were running, so possibly in effect,
-    // until they returned: the cuts of the bisection need them.
     let mut ids = p.ids.clone();
-    let mut failed: Vec<SOp> = Vec::new();
-    for &i in group {
-        let o = &h.ops()[i as usize];
-        // Only the kind the key's decider takes: writes on a register,
-        // appends on an append key.
-        let kind = if kernel.appends.is_some() {
-            OpFn::Append
-        } else {
-            OpFn::Write
-        };
-        if o.f != kind || o.outcome != Completion::Fail {
-            continue;
-        }
-        let v = o.value.first();
-        let s = match kernel.appends.as_mut() {
-            None => v.0,
-            Some(a) => a.local(v, h.values().as_string(v)),
-        };
-        ids.push(i);
-        failed.push(SOp {
-            step: if o.f == OpFn::Append {
-                Step::Append(s)
-            } else {
-                Step::Write(s)
-            },
-            call: o.invoke,
-            ret: o.complete.unwrap_or(u32::MAX),
-        });
-    }
+    let failed = cuts::failed_ops(h, group, &mut kernel, &mut ids);
     let (full, first) = {
         let decide = decider(&kernel);
         let full = match decide(&p.sops) {
@@ -75,7 +52,19 @@ pub(super) fn witness(h: &History, group: &[u32], key: Option<String>) -> Witnes
         };
         (full, unique::first_failure(&p.sops, &failed, &decide))
     };
-    let violation = first.as_ref().map_or(full, |f| f.violation);
+    // Where the cuts fall outside the decider (a value written twice by
+    // writes that failed in the end), the cuts are searched instead; the
+    // broken condition named is then the whole history's.
+    let (first, violation) = match first {
+        Some(f) => {
+            let v = f.violation;
+            (Some(f), v)
+        }
+        None => (
+            cuts::first_failure_searched(&p, &failed, &kernel, budget),
+            full,
+        ),
+    };
     let blocked = first.as_ref().map_or(violation.read(), |f| f.blocked);
     let all: Vec<SOp> = p.sops.iter().chain(&failed).copied().collect();
     let mut state = 0u32;

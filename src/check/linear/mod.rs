@@ -54,6 +54,7 @@
 #![allow(clippy::disallowed_types)]
 
 mod chain;
+mod cuts;
 mod mapped;
 mod meter;
 pub mod model;
@@ -422,7 +423,7 @@ fn prepare(h: &History, group: &[u32]) -> Prepared {
             (OpFn::Append, _, v) => Step::Append(id(v.first())),
             (OpFn::Cas, outcome, OpValue::Pair(a, b)) => match outcome {
                 Completion::Ok => Step::CasOk(id(a), id(b)),
-                Completion::Fail => Step::CasFail(id(a)),
+                Completion::Fail => Step::CasFail(id(a), id(b)),
                 Completion::Info => Step::CasInfo(id(a), id(b)),
             },
             (OpFn::Cas, _, OpValue::One(_)) => continue,
@@ -445,12 +446,12 @@ fn prepare(h: &History, group: &[u32]) -> Prepared {
     // An indeterminate write (or cas) whose value nothing ever observes can
     // be left out: no read or compare can tell whether it happened, unless
     // a failed cas or an append could use the state it leaves.
-    let blind = !has_append && !det.iter().any(|(s, _)| matches!(s.step, Step::CasFail(_)));
+    let blind = !has_append && !det.iter().any(|(s, _)| matches!(s.step, Step::CasFail(..)));
     if blind {
         let mut observed = hashbrown::HashSet::new();
         for (s, _) in det.iter().chain(info.iter()) {
             match s.step {
-                Step::Read(v) | Step::CasOk(v, _) | Step::CasFail(v) | Step::CasInfo(v, _) => {
+                Step::Read(v) | Step::CasOk(v, _) | Step::CasFail(v, _) | Step::CasInfo(v, _) => {
                     observed.insert(v);
                 }
                 _ => {}
@@ -701,15 +702,20 @@ pub fn check_metered(h: &History, opts: &Options, meter: &Meter) -> Result<Repor
         .find(|(_, r)| r.outcome == search::Completion::NotLinearizable)
     {
         report.verdict = Verdict::Invalid;
+        // The witness's searches get as many states as the failing search
+        // used (at least WITNESS_STATES_MIN, at most the key's budget).
+        let shrink = Budget {
+            max_states: r.states.max(WITNESS_STATES_MIN).min(opts.budget.max_states),
+            ..opts.budget
+        };
         if opts.witness && r.read_mapped {
-            report.witness = Some(mapped::witness(h, &groups[*g], key_name(*g)));
+            report.witness = Some(mapped::witness(
+                h,
+                &groups[*g],
+                key_name(*g),
+                (shrink, meter),
+            ));
         } else if opts.witness {
-            // The shrink gets as many states as the failing search used
-            // (at least WITNESS_STATES_MIN, at most the key's budget).
-            let shrink = Budget {
-                max_states: r.states.max(WITNESS_STATES_MIN).min(opts.budget.max_states),
-                ..opts.budget
-            };
             report.witness = Some(witness(
                 h,
                 &groups[*g],
@@ -867,35 +873,80 @@ fn witness(
     if let Some(k) = kernel {
         p.kernel = k;
     }
-    let blocked = deepest.blocked.map(|b| op_ref(h, p.ids[b as usize]));
-    let end_state = deepest.prefix.last().map_or(0, |&(_, s)| s);
-    let end_text = state_text(h, &p.kernel, end_state);
-    let why = match deepest.blocked.map(|b| p.sops[b as usize].step) {
+    // The blame and the prefix: from the first failing cut when the
+    // budget allows, else from the failing search's deepest point.
+    let mut cut_kernel = p.kernel.clone();
+    let mut ids = p.ids.clone();
+    let failed = cuts::failed_ops(h, group, &mut cut_kernel, &mut ids);
+    let (blamed, prefix): (Option<u32>, Vec<(u32, u32)>) =
+        match cuts::first_failure_searched(&p, &failed, &cut_kernel, budget) {
+            Some(f) => {
+                let all: Vec<Step> = p.sops.iter().chain(&failed).map(|o| o.step).collect();
+                // An indeterminate cas (or one still running at the cut)
+                // whose compare did not hold took no effect: it is left
+                // out of the prefix.
+                let mut state = 0;
+                let mut prefix = Vec::with_capacity(f.prefix.len());
+                // The prefix is of the cut just before the blamed return:
+                // a cas still running there is indeterminate.
+                let t = q_ret(&p.sops, &failed, f.blocked);
+                for &i in &f.prefix {
+                    let (step, ret) = (all[i as usize], q_ret(&p.sops, &failed, i));
+                    let step = match step {
+                        Step::CasOk(a, b) | Step::CasFail(a, b) if ret >= t => Step::CasInfo(a, b),
+                        s => s,
+                    };
+                    if matches!(step, Step::CasInfo(a, _) if a != state) {
+                        continue;
+                    }
+                    state = cut_kernel.apply(state, step).unwrap_or(state);
+                    prefix.push((i, state));
+                }
+                (Some(f.blocked), prefix)
+            }
+            None => {
+                ids = p.ids.clone();
+                cut_kernel = p.kernel.clone();
+                (deepest.blocked, deepest.prefix.clone())
+            }
+        };
+    // The key's operations and those that failed in the end, as the
+    // blame and the prefix number them (the window uses `p`: failed
+    // operations are no part of it).
+    let q = Prepared {
+        sops: p.sops.iter().chain(&failed).copied().collect(),
+        ids,
+        kernel: cut_kernel,
+    };
+    let blocked = blamed.map(|b| op_ref(h, q.ids[b as usize]));
+    let end_state = prefix.last().map_or(0, |&(_, s)| s);
+    let end_text = state_text(h, &q.kernel, end_state);
+    let why = match blamed.map(|b| q.sops[b as usize].step) {
         Some(Step::Read(v)) if v != end_state => format!(
             "it read {}, but after the longest linearizable prefix the object holds {end_text}, and no operation that may still take effect before the read returns makes it {}",
-            state_text(h, &p.kernel, v),
-            state_text(h, &p.kernel, v)
+            state_text(h, &q.kernel, v),
+            state_text(h, &q.kernel, v)
         ),
         Some(Step::CasOk(a, _)) if a != end_state => format!(
             "its compare succeeded, so the object held {}; after the longest linearizable prefix it holds {end_text}, and nothing that may still take effect first makes it {}",
-            state_text(h, &p.kernel, a),
-            state_text(h, &p.kernel, a)
+            state_text(h, &q.kernel, a),
+            state_text(h, &q.kernel, a)
         ),
-        Some(Step::CasFail(a)) if a == end_state => format!(
+        Some(Step::CasFail(a, _)) if a == end_state => format!(
             "its compare failed, so the object did not hold {}; but after the longest linearizable prefix it holds exactly that, and nothing that may still take effect first changes it",
-            state_text(h, &p.kernel, a)
+            state_text(h, &q.kernel, a)
         ),
         Some(_) => format!(
             "it must take effect before it returned; every position for it before then breaks an operation that follows (the object holds {end_text} after the longest prefix)"
         ),
         None => "no linearization of the operations exists".into(),
     };
-    let prefix_len = deepest.prefix.len();
-    let prefix_tail = deepest.prefix[prefix_len.saturating_sub(20)..]
+    let prefix_len = prefix.len();
+    let prefix_tail = prefix[prefix_len.saturating_sub(20)..]
         .iter()
         .map(|&(op, s)| PrefixStep {
-            op: op_ref(h, p.ids[op as usize]),
-            state: state_text(h, &p.kernel, s),
+            op: op_ref(h, q.ids[op as usize]),
+            state: state_text(h, &q.kernel, s),
         })
         .collect();
     let (window, any_start, window_minimal) = shrink(&p, budget);
@@ -979,7 +1030,7 @@ fn shrink(p: &Prepared, (budget, meter): (Budget, &Meter)) -> (Vec<usize>, bool,
         let mut starts: Vec<u32> = vec![0, OTHER];
         for s in &sops {
             match s.step {
-                Step::Read(v) | Step::CasOk(v, _) | Step::CasFail(v) | Step::CasInfo(v, _) => {
+                Step::Read(v) | Step::CasOk(v, _) | Step::CasFail(v, _) | Step::CasInfo(v, _) => {
                     starts.push(v)
                 }
                 _ => {}
@@ -1028,6 +1079,14 @@ fn shrink(p: &Prepared, (budget, meter): (Budget, &Meter)) -> (Vec<usize>, bool,
     let mut w: Vec<usize> = det[cuts[a]..cuts[b]].to_vec();
     w.extend(info.iter().copied().filter(|&i| p.sops[i].call < end));
     (w, a > 0, minimal)
+}
+
+/// The return position of operation `i` of a key's operations followed
+/// by those that failed in the end.
+fn q_ret(sops: &[SOp], failed: &[SOp], i: u32) -> u32 {
+    sops.get(i as usize)
+        .unwrap_or_else(|| &failed[i as usize - sops.len()])
+        .ret
 }
 
 /// Real-time orderings among `ids` (history indices), transitively reduced.

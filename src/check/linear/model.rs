@@ -23,8 +23,9 @@ pub(crate) enum Step {
     Write(u32),
     /// A successful cas: the state was `.0` and becomes `.1`.
     CasOk(u32, u32),
-    /// A failed cas: the state was not `.0`.
-    CasFail(u32),
+    /// A failed cas: the state was not `.0` (`.1` is what it would have
+    /// set, for a cut of the history taken while it still ran).
+    CasFail(u32, u32),
     /// An indeterminate cas: applies iff the compare holds.
     CasInfo(u32, u32),
     /// Concatenate the string with this id.
@@ -161,7 +162,7 @@ impl Kernel {
             Step::Read(v) => (state == v).then_some(state),
             Step::Write(v) => Some(v),
             Step::CasOk(a, b) => (state == a).then_some(b),
-            Step::CasFail(a) => (state != a).then_some(state),
+            Step::CasFail(a, _) => (state != a).then_some(state),
             Step::CasInfo(a, b) => Some(if state == a { b } else { state }),
             Step::Append(s) => self.appends.as_mut()?.append(state, s),
         }

@@ -440,7 +440,7 @@ impl<'a> Search<'a> {
     }
 
     fn is_forced_kind(step: Step) -> bool {
-        matches!(step, Step::Read(_) | Step::CasFail(_))
+        matches!(step, Step::Read(_) | Step::CasFail(..))
     }
 
     /// Tries to take `op` (a candidate) from `state`: on a new configuration
@@ -568,6 +568,11 @@ impl<'a> Search<'a> {
                         tracker.blocked = self.blocked_now();
                     }
                     if self.lifted == det {
+                        // The linearization found, whatever was deepest.
+                        if track {
+                            tracker.ops = stack.iter().map(|f| f.op).collect();
+                            tracker.blocked = None;
+                        }
                         return Completion::Linearizable;
                     }
                     // On append keys, a pending read a little further on

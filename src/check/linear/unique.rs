@@ -346,8 +346,12 @@ pub(crate) fn known_at(ops: &[SOp], failed: usize, t: u32) -> (Vec<SOp>, Vec<u32
             continue;
         }
         if running && o.ret != NONE {
-            if matches!(o.step, Step::Read(_)) {
-                continue;
+            // Still running: it may yet take effect, or not. A read tells
+            // nothing yet; a cas applies iff its compare holds.
+            match o.step {
+                Step::Read(_) => continue,
+                Step::CasOk(a, b) | Step::CasFail(a, b) => o.step = Step::CasInfo(a, b),
+                _ => {}
             }
             o.ret = NONE;
         }
