@@ -213,6 +213,18 @@ pub fn check(args: &Args<'_>) -> ExitCode {
             files.len(),
             ops as f64 / wall.max(1e-9)
         );
+        let (mut keys, mut mapped, mut states) = (0, 0, 0);
+        for r in &results {
+            if let Checked::Verdict(r, ..) = &r.0 {
+                (keys, mapped, states) = (keys + r.keys, mapped + r.read_mapped, states + r.states);
+            }
+        }
+        eprintln!(
+            "{mapped} of {keys} key(s) decided from the read-mapping, the rest searched ({states} configurations stored); at most {} MiB charged to the {} MiB budget ({} MiB of it for the process)",
+            meter.peak() >> 20,
+            meter.limit() >> 20,
+            meter.process() >> 20
+        );
     }
     ExitCode::from(if bad {
         EXIT_BAD_INPUT
