@@ -149,21 +149,7 @@ fn read_mapping_against_search(c: &mut Criterion) {
     let mut g = c.benchmark_group("read-mapping-vs-search");
     g.sample_size(10);
     let many = |stale: bool| {
-        let p = synth::Params {
-            ops: 2_000,
-            keys: 3,
-            clients: 50,
-            values: 0,
-            reads: 0.5,
-            cas: 0.0,
-            appends: 0.0,
-            info: 0.03,
-            pending: 0.2,
-            fail: 0.01,
-            latency_ns: 1_000_000,
-            think_ns: 100_000,
-            hot_keys: false,
-        };
+        let p = synth::Params::many_clients(2_000, 3, 50);
         let mut text = jsonl::to_string(&synth::generate(&p, Seed(11)));
         if stale {
             text = synth::corrupt(&text, synth::Corruption::Stale).expect("a read");

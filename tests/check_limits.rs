@@ -11,25 +11,10 @@ use blastradius::history::{jsonl, synth};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The hard shape `gen_history` writes for `--ops 20000 --keys K
-/// --clients C --info 0.03`: reads and writes of unique values, 3 %
-/// indeterminate.
+/// The hard shape `gen_history --shape many-clients --ops 20000 --keys K
+/// --clients C` writes.
 fn hard_params(keys: usize, clients: usize) -> synth::Params {
-    synth::Params {
-        ops: 20_000,
-        keys,
-        clients,
-        values: 0,
-        reads: 0.5,
-        cas: 0.0,
-        appends: 0.0,
-        info: 0.03,
-        pending: 0.2,
-        fail: 0.01,
-        latency_ns: 1_000_000,
-        think_ns: 100_000,
-        hot_keys: false,
-    }
+    synth::Params::many_clients(20_000, keys, clients)
 }
 
 /// A hard shape (see [`hard_params`]); with `stale`, one late read returns

@@ -30,14 +30,7 @@ struct Line<'a> {
 
 /// Reads a history file.
 pub fn read_file(path: &Path) -> Result<History, HistoryError> {
-    let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| HistoryError::Io {
-        file: name.clone(),
-        source,
-    })?;
-    use std::io::Read;
-    let bounded = file.take(crate::bounds::HISTORY_BYTES_MAX + 1);
-    read(std::io::BufReader::with_capacity(1 << 16, bounded), &name)
+    read_file_watched(path, |_, _| false).map(|(h, _)| h)
 }
 
 /// Parses a history held in memory; `file` names it in errors.

@@ -65,6 +65,29 @@ impl Default for Params {
     }
 }
 
+impl Params {
+    /// The hard shape (`gen_history --shape many-clients`): `clients`
+    /// clients on `keys` keys, reads and writes of unique values, 3 %
+    /// indeterminate, every operation overlapping dozens of others.
+    pub fn many_clients(ops: usize, keys: usize, clients: usize) -> Self {
+        Self {
+            ops,
+            keys,
+            clients,
+            values: 0,
+            reads: 0.5,
+            cas: 0.0,
+            appends: 0.0,
+            info: 0.03,
+            pending: 0.2,
+            fail: 0.01,
+            latency_ns: 1_000_000,
+            think_ns: 100_000,
+            hot_keys: false,
+        }
+    }
+}
+
 struct Planned {
     process: u64,
     f: OpFn,

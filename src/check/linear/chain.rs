@@ -24,17 +24,7 @@
 
 use super::model::{AppendStates, Step};
 use super::search::SOp;
-use super::unique::{Decision, Violation};
-
-const NONE: u32 = u32::MAX;
-
-fn at(x: u32) -> u64 {
-    if x == NONE {
-        u64::MAX
-    } else {
-        u64::from(x) + 1
-    }
-}
+use super::unique::{Decision, NONE, Violation, at};
 
 /// True if `sops` only read and append, and every appended string is
 /// distinct and not empty.

@@ -136,7 +136,7 @@ impl Default for Budget {
 pub struct Options {
     /// The sequential object.
     pub model: Model,
-    /// Per-key search budget.
+    /// The budget: states per key's search, bytes for the whole check.
     pub budget: Budget,
     /// Build a witness for an invalid history (the window's bisection costs
     /// extra searches, within their own budget).

@@ -34,11 +34,12 @@
 use super::model::Step;
 use super::search::SOp;
 
-const NONE: u32 = u32::MAX;
+/// The return position of an operation that never returned.
+pub(crate) const NONE: u32 = u32::MAX;
 
 /// A point on the history's time line: 0 is before every event,
 /// `u64::MAX` after every event (the return of an indeterminate write).
-fn at(x: u32) -> u64 {
+pub(crate) fn at(x: u32) -> u64 {
     if x == NONE {
         u64::MAX
     } else {
