@@ -246,7 +246,8 @@ fn knossos_semantics_reads_its_corpus_as_knossos_does() {
 }
 
 /// The many-clients corpus (50 clients, 3 % indeterminate, unique values;
-/// `gen_history --shape many-clients`): every file decided from the
+/// `gen_history --shape many-clients`) and the hot-key corpus (writes and
+/// appends on the same keys): every file decided from the
 /// read-mapping without storing a configuration; searched instead, the
 /// one-key files are beyond a million configurations (the read-mapping
 /// is what decides them).
@@ -260,6 +261,20 @@ fn many_clients_on_few_keys_are_decided_from_the_read_mapping() {
         ("invalid/many-clients-3-keys-stale.jsonl", Verdict::Invalid),
         ("valid/many-clients-appends.jsonl", Verdict::Valid),
         ("invalid/many-clients-appends-stale.jsonl", Verdict::Invalid),
+        // Hot keys appended to and then overwritten: two stages.
+        ("valid/hot-appends-1.jsonl", Verdict::Valid),
+        ("valid/hot-appends-2.jsonl", Verdict::Valid),
+        ("valid/hot-appends-3.jsonl", Verdict::Valid),
+        ("invalid/hot-appends-stale-1.jsonl", Verdict::Invalid),
+        ("invalid/hot-appends-stale-2.jsonl", Verdict::Invalid),
+        (
+            "invalid/hot-appends-never-written-1.jsonl",
+            Verdict::Invalid,
+        ),
+        (
+            "invalid/hot-appends-never-written-2.jsonl",
+            Verdict::Invalid,
+        ),
     ] {
         let h = read(&root.join(file));
         let r = linear::check(&h, &Options::default()).unwrap();

@@ -808,6 +808,39 @@ fn append_keys_are_decided_from_the_order_the_reads_spell() {
     );
 }
 
+/// Keys appended to and then overwritten (writes of unique numbers
+/// beside appends of distinct pieces, the shape of the README's hot-key
+/// example): decided from the reads in two stages, as the reference
+/// decides, every witness checked.
+#[test]
+fn keys_appended_then_overwritten_are_decided_in_two_stages() {
+    let params =
+        (1usize..=9, 1usize..=5, 0usize..=2, 0u8..=4).prop_map(|(ops, clients, keys, info)| {
+            synth::Params {
+                ops,
+                keys,
+                clients,
+                values: 0,
+                reads: 0.4,
+                cas: 0.0,
+                appends: 0.35,
+                info: f64::from(info) * 0.1,
+                pending: 0.5,
+                fail: 0.1,
+                latency_ns: 1000,
+                think_ns: 300,
+                hot_keys: false,
+            }
+        });
+    let n = 60_000;
+    let c = mapped_cross_check(n, fixed_rng(), params, (brute_force, false));
+    assert_both_directions(c, n);
+    assert!(
+        c.wide * 10 < n as usize,
+        "nearly every history decided without a search: {c:?}"
+    );
+}
+
 /// Longer unique-value histories (20-60 operations, up to 4 clients),
 /// against the memoised reference: zones nest and cross in ways the short
 /// ones cannot.

@@ -241,3 +241,72 @@ fn list_speaks_json_for_scripts() {
     );
     assert!(!github["summary"].as_str().unwrap().is_empty());
 }
+
+/// The README's history-checking commands, run as written (a debug build
+/// stands in for `--release`; the million-operation one is left out as
+/// too slow for a debug build): each generated file gets the verdict its
+/// comment promises. A README that lies fails here.
+#[test]
+fn the_readme_check_examples_give_the_verdicts_they_promise() {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("## Checking histories").expect("section")..];
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_blastradius"));
+    let gen_history = bin.with_file_name("examples").join("gen_history");
+    assert!(
+        gen_history.exists(),
+        "{} is missing: `cargo test` builds the examples (or: cargo build --examples)",
+        gen_history.display()
+    );
+    let dir = std::env::temp_dir().join(format!("readme-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut comment, mut ran) = (String::new(), 0);
+    let mut promised: Option<&str> = None;
+    for line in block.lines() {
+        if let Some(c) = line.strip_prefix('#') {
+            comment.push_str(c);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("cargo run --release --example gen_history -- ") {
+            let (args, file) = rest.split_once(" > ").expect("output file");
+            promised = Some(if comment.contains("(invalid") {
+                "invalid"
+            } else {
+                assert!(comment.contains("(valid"), "no verdict promised: {comment}");
+                "valid"
+            });
+            comment.clear();
+            if args.contains("--ops 1000000") {
+                promised = None;
+                continue;
+            }
+            let out = Command::new(&gen_history)
+                .args(args.split_whitespace())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{line}");
+            std::fs::write(dir.join(file), out.stdout).unwrap();
+        } else if let Some(rest) = line.strip_prefix("cargo run --release -- check ") {
+            let Some(want) = promised.take() else {
+                continue;
+            };
+            let mut args: Vec<String> = rest.split_whitespace().map(String::from).collect();
+            let file = args.pop().unwrap();
+            args.push(dir.join(&file).display().to_string());
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut all = vec!["check"];
+            all.extend(refs);
+            let (code, out, err) = blastradius(&all);
+            let verdict = out.lines().next().unwrap_or("").split('\t').nth(1);
+            assert_eq!(verdict, Some(want), "{line}\n{out}\n{err}");
+            assert_eq!(code, if want == "valid" { 0 } else { 1 }, "{line}");
+            ran += 1;
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(ran >= 2, "ran {ran} of the README's checks");
+}

@@ -1,6 +1,7 @@
 //! Keys decided without a search, from what the reads reveal: registers
-//! whose writes carry unique values ([`unique`]) and append keys whose
-//! pieces are distinct ([`chain`]); and their witnesses.
+//! whose writes carry unique values ([`unique`]), append keys whose
+//! pieces are distinct ([`chain`]), and keys appended to and then
+//! overwritten ([`staged`]); and their witnesses.
 //!
 //! A witness blames the operation whose return first made the key
 //! impossible to linearize: every cut of the history before that return
@@ -16,6 +17,7 @@ use super::cuts;
 use super::meter::Meter;
 use super::model::{Kernel, Step};
 use super::search::SOp;
+use super::staged;
 use super::unique::{self, Decision, Violation};
 use super::{Budget, PrefixStep, Witness, lines, op_ref, orderings, prepare, state_text};
 use crate::history::History;
@@ -27,9 +29,9 @@ pub(super) fn decider(kernel: &Kernel) -> impl Fn(&[SOp]) -> Option<Decision> + 
         None => unique::applies(ops, 0)
             .then(|| unique::decide(ops, 0))
             .flatten(),
-        Some(a) => chain::applies(ops, a)
-            .then(|| chain::decide(ops, a))
-            .flatten(),
+        Some(a) if chain::applies(ops, a) => chain::decide(ops, a),
+        Some(a) if staged::applies(ops, a) => staged::decide(ops, a),
+        Some(_) => None,
     }
 }
 
@@ -101,9 +103,11 @@ pub(super) fn witness(
 
 /// The failing window, as indices into `sops`, and whether it is
 /// 1-minimal. Registers: around the whole history's broken condition.
-/// Append keys: the cut at the blamed operation's return (a cut that fails
-/// is a sound witness: the history only adds to it), without the
-/// operations that failed in the end.
+/// Append keys: the smallest of these that still fails (any sub-history
+/// that fails is a sound witness: the history only adds to it): the
+/// operations the broken condition names with what they read; the string
+/// operations of the cut at the blamed operation's return; the cut itself
+/// (without the operations that failed in the end).
 fn window(
     sops: &[SOp],
     all: &[SOp],
@@ -111,17 +115,59 @@ fn window(
     full: Violation,
     blocked: u32,
 ) -> (Vec<u32>, bool) {
-    if kernel.appends.is_none() {
+    let Some(states) = &kernel.appends else {
         return (unique::window(sops, 0, full), true);
-    }
+    };
     let t = all[blocked as usize].ret;
     let (_, ids) = unique::known_at(all, sops.len(), t);
-    (
-        ids.into_iter()
-            .filter(|&i| (i as usize) < sops.len())
-            .collect(),
-        false,
-    )
+    let cut: Vec<u32> = ids
+        .into_iter()
+        .filter(|&i| (i as usize) < sops.len())
+        .collect();
+    let text = |i: u32| match sops[i as usize].step {
+        Step::Read(s) | Step::Append(s) => states.text(s),
+        _ => None,
+    };
+    let mut named: Vec<u32> = match full {
+        Violation::Overwritten { op, string } => vec![op, string],
+        Violation::Diverged { read, other } => vec![read, other],
+        v => vec![v.read()],
+    };
+    // What the named operations read: the write of a value, the appends
+    // of the pieces a string holds.
+    let read_texts: Vec<&str> = named.iter().filter_map(|&i| text(i)).collect();
+    let values: Vec<u32> = named
+        .iter()
+        .filter_map(|&i| match sops[i as usize].step {
+            Step::Read(x) => Some(x),
+            _ => None,
+        })
+        .collect();
+    for (i, o) in sops.iter().enumerate() {
+        let wanted = match o.step {
+            Step::Write(x) => values.contains(&x),
+            Step::Append(s) => states
+                .text(s)
+                .is_some_and(|p| read_texts.iter().any(|r| r.contains(p))),
+            _ => false,
+        };
+        if wanted {
+            named.push(i as u32);
+        }
+    }
+    named.sort_unstable();
+    named.dedup();
+    let strings: Vec<u32> = cut.iter().copied().filter(|&i| text(i).is_some()).collect();
+    let decide = decider(kernel);
+    let fails = |w: &[u32]| {
+        let ops: Vec<SOp> = w.iter().map(|&i| sops[i as usize]).collect();
+        matches!(decide(&ops), Some(Decision::NotLinearizable(_)))
+    };
+    let window = [named, strings]
+        .into_iter()
+        .find(|w| !w.is_empty() && fails(w))
+        .unwrap_or(cut);
+    (window, false)
 }
 
 /// Why the key broke, in the history's own terms.
@@ -191,6 +237,15 @@ fn why(
         Violation::TooLate { op: late } => format!(
             "in the one order of the appends the reads leave, {} would have to take effect after it returned",
             subject(late)
+        ),
+        Violation::Overwritten { op: late, string } => format!(
+            "{} needs {} in place, a value that is not a string, and after such a value no append is legal and no string comes back; but {} cannot take effect before it, in any order the appends and reads of strings leave",
+            subject(late),
+            match steps[late as usize] {
+                Step::Read(x) | Step::Write(x) => state_text(h, kernel, x),
+                _ => String::new(),
+            },
+            op(string)
         ),
     }
 }

@@ -59,6 +59,7 @@ mod mapped;
 mod meter;
 pub mod model;
 mod search;
+mod staged;
 mod unique;
 
 pub use meter::{Limit, Meter, process_bytes};

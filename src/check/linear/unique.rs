@@ -79,6 +79,12 @@ pub(crate) enum Violation {
     /// On an append key: in the only order the reads leave, `op` would
     /// take effect after it returned.
     TooLate { op: u32 },
+    /// On a key appended to and then overwritten: `op` (a write of a value
+    /// that is not a string, or a read of one) cannot take effect after
+    /// `string` (an append, or a read of a string), which no order lets
+    /// take effect sooner; once such a value is in place no append is
+    /// legal and no string comes back.
+    Overwritten { op: u32, string: u32 },
 }
 
 impl Violation {
@@ -90,7 +96,39 @@ impl Violation {
             | Self::Replaced { read, .. }
             | Self::Unreachable { read }
             | Self::Diverged { read, .. } => read,
-            Self::TooLate { op } => op,
+            Self::TooLate { op } | Self::Overwritten { op, .. } => op,
+        }
+    }
+
+    /// The same violation with every operation renumbered by `f`.
+    pub fn map(self, f: impl Fn(u32) -> u32) -> Self {
+        match self {
+            Self::NeverWritten { read } => Self::NeverWritten { read: f(read) },
+            Self::BeforeWrite { read, write } => Self::BeforeWrite {
+                read: f(read),
+                write: f(write),
+            },
+            Self::Replaced {
+                read,
+                held,
+                newer,
+                newer_last,
+            } => Self::Replaced {
+                read: f(read),
+                held: held.map(&f),
+                newer: f(newer),
+                newer_last: f(newer_last),
+            },
+            Self::Unreachable { read } => Self::Unreachable { read: f(read) },
+            Self::Diverged { read, other } => Self::Diverged {
+                read: f(read),
+                other: f(other),
+            },
+            Self::TooLate { op } => Self::TooLate { op: f(op) },
+            Self::Overwritten { op, string } => Self::Overwritten {
+                op: f(op),
+                string: f(string),
+            },
         }
     }
 }
@@ -405,31 +443,7 @@ pub(crate) fn first_failure(
     let (Decision::NotLinearizable(v), ids) = judge(t)? else {
         return None;
     };
-    let map = |i: u32| ids[i as usize];
-    let violation = match v {
-        Violation::NeverWritten { read } => Violation::NeverWritten { read: map(read) },
-        Violation::BeforeWrite { read, write } => Violation::BeforeWrite {
-            read: map(read),
-            write: map(write),
-        },
-        Violation::Replaced {
-            read,
-            held,
-            newer,
-            newer_last,
-        } => Violation::Replaced {
-            read: map(read),
-            held: held.map(map),
-            newer: map(newer),
-            newer_last: map(newer_last),
-        },
-        Violation::Unreachable { read } => Violation::Unreachable { read: map(read) },
-        Violation::Diverged { read, other } => Violation::Diverged {
-            read: map(read),
-            other: map(other),
-        },
-        Violation::TooLate { op } => Violation::TooLate { op: map(op) },
-    };
+    let violation = v.map(|i| ids[i as usize]);
     let blocked = all.iter().position(|o| o.ret == t)? as u32;
     let prefix = match judge(t.saturating_sub(1))? {
         (Decision::Linearizable(seq), ids) if t > 0 => {
@@ -466,6 +480,7 @@ pub(crate) fn window(sops: &[SOp], initial: u32, v: Violation) -> Vec<u32> {
         Violation::Unreachable { read } => vec![read],
         Violation::Diverged { read, other } => vec![read, other],
         Violation::TooLate { op } => vec![op],
+        Violation::Overwritten { op, string } => vec![op, string],
     };
     // Every value read in the window brings its write along (a window
     // holding a read without its write would fail for the wrong reason).
