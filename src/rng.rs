@@ -77,7 +77,9 @@ pub(crate) const fn mix64(mut z: u64) -> u64 {
 }
 
 /// A probability, validated to lie in `[0, 1]`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, PartialOrd, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "f64", into = "f64")]
 pub struct Probability(f64);
 

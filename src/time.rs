@@ -331,6 +331,55 @@ impl<'de> Deserialize<'de> for SignedDuration {
     }
 }
 
+/// A duration as scenario files write it: a string with units.
+fn duration_schema(description: &str, pattern: &str) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": pattern,
+        "description": description,
+        "examples": ["43s", "250ms", "1m 30s"],
+    })
+}
+
+/// Units a duration may carry (`parse_duration`'s), for the schema.
+const DURATION_PATTERN: &str = r"^\s*([0-9.]+\s*(ns|us|µs|ms|s|min|m|h)\s*)+$";
+
+impl schemars::JsonSchema for SimDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        duration_schema(
+            "A duration with its unit: \"43s\", \"250ms\", \"1m 30s\", \"2h\" (0 may be written bare).",
+            DURATION_PATTERN,
+        )
+    }
+}
+
+impl schemars::JsonSchema for SimTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Instant".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        duration_schema(
+            "An instant, as the time since the run started: \"10m\", \"23h27m\".",
+            DURATION_PATTERN,
+        )
+    }
+}
+
+impl schemars::JsonSchema for SignedDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SignedDuration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        duration_schema(
+            "A signed duration (a clock offset): \"-2s\", \"150ms\".",
+            r"^\s*-?\s*([0-9.]+\s*(ns|us|µs|ms|s|min|m|h)\s*)+$",
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

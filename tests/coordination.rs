@@ -105,6 +105,14 @@ fn tree_watcher_rides_out_the_same_spike() {
     assert!(m["peak_outstanding_per_proxy"] <= 50_000.0 + 500.0, "{m:?}");
     assert!(m["leader_elections"] <= 3.0, "{m:?}");
     assert_eq!(m["acked_writes_lost"], 0.0);
+    // The customers keep their SLO, so the design's verdict is valid; the
+    // ensemble's own writes still fail while the slow leader leads (the
+    // trigger itself), a figure and a series, not the customers'
+    // availability.
+    assert_eq!(verdict(&o, "availability"), Verdict::Valid, "{m:?}");
+    assert_eq!(o.verdict(), Verdict::Valid);
+    assert!(m["ensemble_unavailable_minutes"] > 0.0, "{m:?}");
+    assert!(o.series.contains_key("ensemble write error fraction"));
 }
 
 #[test]

@@ -310,3 +310,26 @@ fn the_readme_check_examples_give_the_verdicts_they_promise() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(ran >= 2, "ran {ran} of the README's checks");
 }
+
+/// Leaving out `[replicated_db.discovery]` used to be accepted, and the
+/// app then never learned of the failover (5,999 lost writes instead of
+/// 756): now the file is refused, naming the key and what to add.
+#[test]
+fn a_table_the_model_cannot_work_without_is_refused_by_name() {
+    let path = github_file("no-discovery", |t| {
+        let start = t.find("[replicated_db.discovery]").unwrap();
+        let end = start + t[start..].find("\n[").unwrap() + 1;
+        format!("{}{}", &t[..start], &t[end..])
+    });
+    let (code, _, err) = blastradius(&["run", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).ok();
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("discovery.sites"), "{err}");
+    assert!(err.contains("never learn of a failover"), "{err}");
+    assert!(err.contains("add \"east_dc\""), "{err}");
+    // With the table, the same file runs.
+    let path = github_file("with-discovery", str::to_string);
+    let (code, _, err) = blastradius(&["run", path.to_str().unwrap(), "--format", "json"]);
+    std::fs::remove_file(&path).ok();
+    assert!(code == 0 || code == 1, "{err}");
+}

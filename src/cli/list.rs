@@ -37,6 +37,34 @@ pub fn list(format: super::PlainFormat) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `show --reference [TABLE]`.
+pub fn reference(only: Option<&str>, format: super::ReferenceFormat) -> ExitCode {
+    use blastradius::scenario::reference;
+    let registry = blastradius::systems::Registry::builtin();
+    let tables = match reference::tables(&registry, only) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    match format {
+        super::ReferenceFormat::Text => print!("{}", reference::text(&tables)),
+        super::ReferenceFormat::Markdown if only.is_none() => {
+            print!("{}", reference::document(&registry))
+        }
+        super::ReferenceFormat::Markdown => print!("{}", reference::markdown(&tables)),
+        super::ReferenceFormat::Json => {
+            let all: serde_json::Map<String, serde_json::Value> = tables
+                .into_iter()
+                .map(|t| (t.table, t.schema.to_value()))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 pub fn show(name: &str, knobs: bool) -> ExitCode {
     if !knobs {
         return match blastradius::incidents::find(name) {

@@ -54,6 +54,16 @@ pub enum RunFormat {
     Postmortem,
 }
 
+/// Formats of `show --reference`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReferenceFormat {
+    Text,
+    /// Tables as in `docs/reference.md`.
+    Markdown,
+    /// The JSON Schema of each table, in one object by table name.
+    Json,
+}
+
 /// Formats of `analyze`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlainFormat {
@@ -116,15 +126,26 @@ enum Command {
         #[arg(long, default_value = "10m", value_parser = parse_deadline)]
         deadline: std::time::Duration,
     },
-    /// Print a built-in incident's scenario file (edit it, then `run` it).
+    /// Print a built-in incident's scenario file (edit it, then `run` it),
+    /// its knobs, or the reference of every scenario key.
     Show {
-        /// Incident name (with --knobs, a scenario file too).
-        #[arg(value_name = "SCENARIO")]
-        name: String,
+        /// Incident name (with --knobs, a scenario file too; with
+        /// --reference, a table: `scenario` for the file's own tables, or
+        /// a system's, such as `replicated_db`; none for all).
+        #[arg(value_name = "SCENARIO", required_unless_present = "reference")]
+        name: Option<String>,
         /// List every knob path with its value and the tag of its fact
         /// ([P]ublished, [S]econdary, [D]erived, [A]ssumed).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "reference")]
         knobs: bool,
+        /// Every key a scenario file may set, with its type, default and
+        /// meaning, generated from the types that read them (text,
+        /// Markdown, or the JSON Schema with --format json).
+        #[arg(long)]
+        reference: bool,
+        /// Format of --reference.
+        #[arg(long, value_enum, default_value = "text", requires = "reference")]
+        format: ReferenceFormat,
     },
     /// Run every design over many seeds in parallel and tabulate the
     /// figures; `--shard i/n` runs a part, `--merge` joins the parts' JSON.
@@ -324,7 +345,16 @@ enum Command {
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List { format } => Ok(list::list(format)),
-        Command::Show { name, knobs } => Ok(list::show(&name, knobs)),
+        Command::Show {
+            name,
+            knobs,
+            reference: true,
+            format,
+        } => {
+            let _ = knobs;
+            Ok(list::reference(name.as_deref(), format))
+        }
+        Command::Show { name, knobs, .. } => Ok(list::show(&name.unwrap_or_default(), knobs)),
         Command::Replay {
             scenario,
             design,

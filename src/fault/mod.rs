@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What happens to a crashed node's durable state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Disk {
     /// Durable state survives (a process crash, a power cycle).
@@ -35,7 +37,7 @@ pub enum Disk {
 }
 
 /// One thing that goes wrong. Selectors name nodes (see the module docs).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Fault {
@@ -240,7 +242,7 @@ impl Fault {
 }
 
 /// A fault at a time, optionally reverting after `duration`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScheduledFault {
     /// When it starts, from `T0`.
     pub at: SimTime,

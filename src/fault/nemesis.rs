@@ -15,7 +15,7 @@ use rand_distr::{Distribution, Exp1};
 use serde::{Deserialize, Serialize};
 
 /// A kind of fault a nemesis may choose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NemesisKind {
     /// Random halves.
@@ -39,7 +39,7 @@ pub enum NemesisKind {
 }
 
 /// A generator of fault schedules.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Nemesis {
     /// Names its random stream (two nemeses with different names draw
     /// independently).

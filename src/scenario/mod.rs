@@ -20,6 +20,7 @@
 mod design;
 mod file;
 pub mod knobs;
+pub mod reference;
 mod source;
 mod validate;
 

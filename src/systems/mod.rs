@@ -38,7 +38,7 @@ macro_rules! builtin {
         /// Registers every built-in system, in list order.
         fn register_builtin(registry: &mut Registry) {
             $(
-                let added = registry.register($module::$system);
+                let added = registry.register_documented($module::$system);
                 debug_assert!(added.is_ok(), "built-in names are distinct");
             )*
         }
@@ -122,7 +122,7 @@ pub struct Finished<'a, S: System + ?Sized> {
 /// # use blastradius::topology::Topology;
 /// /// One node that counts its own ticks.
 /// struct Ticker;
-/// #[derive(serde::Deserialize)]
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct TickerConfig { site: String }
 /// struct Tick(u64);
 /// impl Node for Tick {

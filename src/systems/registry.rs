@@ -34,6 +34,10 @@ pub trait AnySystem: Send + Sync {
     fn table(&self) -> &'static str;
     /// One line.
     fn about(&self) -> &'static str;
+    /// The JSON Schema of its table, if it was registered with one
+    /// ([`Registry::register_documented`]): every key with its type,
+    /// default and meaning, for `show --reference`.
+    fn reference(&self) -> Option<schemars::Schema>;
     /// Deserializes and validates a table.
     fn configure(
         &self,
@@ -42,15 +46,22 @@ pub trait AnySystem: Send + Sync {
     ) -> Result<Arc<dyn Configured>, ConfigureError>;
 }
 
-struct Registered<S>(Arc<S>);
+struct Registered<S> {
+    system: Arc<S>,
+    reference: Option<fn() -> schemars::Schema>,
+}
 
 impl<S: System> AnySystem for Registered<S> {
+    fn reference(&self) -> Option<schemars::Schema> {
+        self.reference.map(|f| f())
+    }
+
     fn table(&self) -> &'static str {
-        self.0.table()
+        self.system.table()
     }
 
     fn about(&self) -> &'static str {
-        self.0.about()
+        self.system.about()
     }
 
     fn configure(
@@ -60,11 +71,16 @@ impl<S: System> AnySystem for Registered<S> {
     ) -> Result<Arc<dyn Configured>, ConfigureError> {
         let config = S::Config::deserialize(toml::de::ValueDeserializer::from(table))
             .map_err(ConfigureError::Parse)?;
-        self.0
+        self.system
             .validate(&config, topology)
             .map_err(ConfigureError::Build)?;
-        Ok(configured(self.0.clone(), config))
+        Ok(configured(self.system.clone(), config))
     }
+}
+
+/// The JSON Schema of `T`.
+fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::schema_for!(T)
 }
 
 /// Why a system could not be registered.
@@ -122,6 +138,24 @@ impl Registry {
 
     /// Adds `system`; its table name must be new.
     pub fn register<S: System>(&mut self, system: S) -> Result<(), RegistryError> {
+        self.add(system, None)
+    }
+
+    /// Adds `system` with the reference of its table, generated from its
+    /// configuration type (which derives `schemars::JsonSchema`, with a
+    /// doc comment on every field): `show --reference` prints it.
+    pub fn register_documented<S: System>(&mut self, system: S) -> Result<(), RegistryError>
+    where
+        S::Config: schemars::JsonSchema,
+    {
+        self.add(system, Some(schema_of::<S::Config>))
+    }
+
+    fn add<S: System>(
+        &mut self,
+        system: S,
+        reference: Option<fn() -> schemars::Schema>,
+    ) -> Result<(), RegistryError> {
         let name = system.table();
         if SCENARIO_TABLES.contains(&name) {
             return Err(RegistryError::Reserved(name.into()));
@@ -129,7 +163,10 @@ impl Registry {
         if self.get(name).is_some() {
             return Err(RegistryError::Duplicate(name.into()));
         }
-        self.systems.push(Arc::new(Registered(Arc::new(system))));
+        self.systems.push(Arc::new(Registered {
+            system: Arc::new(system),
+            reference,
+        }));
         Ok(())
     }
 

@@ -15,7 +15,9 @@ use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 
 /// What a piece of equipment is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EquipmentKind {
     /// A room or hall.

@@ -24,15 +24,41 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Index of a site in its topology.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct SiteId(pub u32);
 
 /// Index of a link in its topology.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct LinkId(pub u32);
 
 /// What a site is; informational (reports, pictures), never a behaviour switch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteKind {
     /// A datacenter.
@@ -51,7 +77,7 @@ pub enum SiteKind {
 }
 
 /// A latency distribution for one traversal of a link (or within a site).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "dist", rename_all = "snake_case")]
 pub enum Latency {
     /// Always the same.
@@ -174,7 +200,7 @@ impl Latency {
 }
 
 /// A site: a datacenter, hub, PoP, region or provider core.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Site {
     /// Unique name.
     pub name: String,
@@ -185,7 +211,7 @@ pub struct Site {
 }
 
 /// A bidirectional link between two sites.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Link {
     /// Unique name.
     pub name: String,

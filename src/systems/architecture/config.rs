@@ -8,7 +8,7 @@ use crate::topology::Latency;
 use serde::Deserialize;
 
 /// How a caller picks among a service's replicas.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Balancer {
     /// Each in turn.
@@ -49,7 +49,7 @@ pub struct CallPolicy {
 /// callee (any replica) it opens, and calls fail at once without being
 /// sent; after `open_for` one call goes through (half-open): its success
 /// closes the breaker, its failure opens it again.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Breaker {
     /// Consecutive failed attempts that open it.
@@ -120,7 +120,7 @@ macro_rules! policy_fields {
 policy_fields! {
     /// One downstream call a service makes for every request it serves,
     /// after its own service time, in order.
-    #[derive(Clone, Debug, PartialEq, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     pub struct Call {
         /// The service called.
@@ -141,7 +141,7 @@ policy_fields! {
 /// at once, any other is fetched and then cached, `capacity` keys at most
 /// (CLOCK eviction). Memory: a restarted replica starts cold, so its
 /// misses land on the callee.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSpec {
     /// Distinct keys (1 to 65,535).
@@ -160,7 +160,7 @@ fn zipf() -> f64 {
 }
 
 /// A service: identical replicas behind client-side balancing.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// Unique name.
@@ -192,7 +192,7 @@ pub struct Service {
 
 /// A rise in a cohort's arrival rate for a while (the trigger of a load
 /// spike).
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Surge {
     /// When it starts.
@@ -206,7 +206,7 @@ pub struct Surge {
 policy_fields! {
     /// Users at a site sending requests to an entry service, with their
     /// own timeout, retries and budget.
-    #[derive(Clone, Debug, PartialEq, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     pub struct Cohort {
         /// Name (the population tallied).
@@ -224,7 +224,7 @@ policy_fields! {
 }
 
 /// The `[architecture]` table.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArchitectureConfig {
     /// Tally window and series step.

@@ -10,7 +10,7 @@ use crate::topology::Latency;
 use serde::{Deserialize, Serialize};
 
 /// The whole deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CdnConfig {
     /// Software version every PoP runs at the start.
@@ -53,7 +53,7 @@ pub struct CdnConfig {
 }
 
 /// Points of presence: generated, `count` of them, spread over regions.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PopsConfig {
     /// How many.
@@ -89,7 +89,7 @@ fn default_cache_objects() -> u32 {
 }
 
 /// A client region.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegionConfig {
     /// Name (PoPs are called `pop-<region>-<k>`).
@@ -101,7 +101,7 @@ pub struct RegionConfig {
 }
 
 /// The request load.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficConfig {
     /// Client requests per second over the whole network (Poisson).
@@ -122,7 +122,7 @@ fn default_object_zipf() -> f64 {
 }
 
 /// Tenants (customers): all with the same caching rules.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantsConfig {
     /// How many.
@@ -140,7 +140,7 @@ pub struct TenantsConfig {
 }
 
 /// An origin: a pool of workers with a bounded queue.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OriginConfig {
     /// Name of the node.
@@ -161,7 +161,7 @@ pub struct OriginConfig {
 }
 
 /// The shield tier.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShieldConfig {
     /// Sites with a shield cache.
@@ -177,7 +177,7 @@ fn default_shield_objects() -> u32 {
 }
 
 /// A condition some PoPs meet.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionConfig {
     /// Name.
@@ -187,7 +187,7 @@ pub struct ConditionConfig {
 }
 
 /// What a triggered bug does to a server.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BugEffect {
     /// The server answers every request with an error.
@@ -200,7 +200,7 @@ pub enum BugEffect {
 
 /// A latent bug: triggered where the version, a tenant's configuration and
 /// the PoP's conditions all match.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BugConfig {
     /// Software versions that carry it.
@@ -220,7 +220,7 @@ fn default_restart() -> SimDuration {
 }
 
 /// How configuration reaches the PoPs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RolloutMode {
     /// Every PoP at once, each after the propagation delay.
@@ -233,7 +233,7 @@ pub enum RolloutMode {
 
 /// Rollout of configuration changes (and of disables, which always go out
 /// globally: stopping an outage is not staged).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RolloutConfig {
     /// Global or staged.
@@ -269,7 +269,7 @@ impl Default for RolloutConfig {
 }
 
 /// The error-rate monitor.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
     /// Length of a monitor bucket.
@@ -292,7 +292,7 @@ impl Default for MonitorConfig {
 }
 
 /// A tenant pushes a new configuration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeConfig {
     /// When (simulated time).
@@ -304,7 +304,7 @@ pub struct ChangeConfig {
 }
 
 /// What an operator does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatorAction {
     /// Identify the tenant's configuration as the cause (recorded).
@@ -318,7 +318,7 @@ pub enum OperatorAction {
 }
 
 /// An operator action: at a time, or a delay after the first alert.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorConfig {
     /// What.
@@ -341,7 +341,7 @@ pub struct OperatorConfig {
 }
 
 /// What the checks hold a run to.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SloConfig {
     /// Availability: no monitor bucket may have a larger network-wide error

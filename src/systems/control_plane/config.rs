@@ -3,7 +3,7 @@
 use super::*;
 
 /// The whole deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ControlPlaneConfig {
     /// Length of a tally window.
@@ -58,7 +58,7 @@ pub(super) fn default_blast() -> f64 {
 }
 
 /// What a control-plane step does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CpDo {
     /// Logically delete `fraction` of the store's records.
@@ -78,7 +78,7 @@ pub enum CpDo {
 /// One step of a control-plane runbook: scheduled (`at`), a reaction
 /// (`on` what the monitoring shows, `after` a response delay) or a
 /// follow-up of the step before (`after`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CpStep {
     /// Earliest start, from the start of the run: a scheduled step.
@@ -136,7 +136,7 @@ impl Timed for CpStep {
 
 
 /// An operator or a process with a runbook.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CpActor {
     /// Name.

@@ -14,7 +14,9 @@ pub struct Workers {
     pub(super) next: u32,
     /// Request → (load balancer, the customer's request id if an API call).
     pub(super) pending: LookupMap<u32, (u32, Option<(NodeId, u32)>)>,
-    pub(super) describing: LookupMap<u32, u32>,
+    /// Request → (load balancer, the customer's API call waiting on it),
+    /// while the live load balancer is asked for its configuration.
+    pub(super) describing: LookupMap<u32, (u32, Option<(NodeId, u32)>)>,
 }
 
 impl Workers {
@@ -91,12 +93,10 @@ impl Workers {
                     }
                     None if self.cfg.verify_before_apply => {
                         // Verify against the live load balancer: repair the
-                        // record from it, push nothing.
-                        self.describing.insert(req, lb);
+                        // record from it and push nothing; a customer's
+                        // call waits for the repair, then goes on.
+                        self.describing.insert(req, (lb, api));
                         ctx.send(target, Msg::Describe { req });
-                        if let Some((c, r)) = api {
-                            ctx.send(c, Msg::ApiReply { req: r, ok: false });
-                        }
                     }
                     None => {
                         ctx.send(target, Msg::Push { generation: None });
@@ -111,9 +111,29 @@ impl Workers {
                 }
             }
             Msg::Live { req, generation } => {
-                if let Some(lb) = self.describing.remove(&req) {
+                if let Some((lb, api)) = self.describing.remove(&req) {
                     ctx.send(self.wiring.store, Msg::Write { lb, generation });
                     ctx.record(Obs::Reconciled { lb });
+                    // The record is whole again: the customer's change is
+                    // computed from it and applied, as on any record.
+                    if let Some((c, r)) = api {
+                        let next = generation + 1;
+                        ctx.send(
+                            self.wiring.store,
+                            Msg::Write {
+                                lb,
+                                generation: next,
+                            },
+                        );
+                        ctx.send(
+                            self.wiring.lbs[lb as usize],
+                            Msg::Push {
+                                generation: Some(next),
+                            },
+                        );
+                        ctx.record(Obs::Pushed { lb, complete: true });
+                        ctx.send(c, Msg::ApiReply { req: r, ok: true });
+                    }
                 }
             }
             Msg::Command { step, spec } => {

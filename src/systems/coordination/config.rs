@@ -7,7 +7,7 @@ use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
 
 /// The whole deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoordinationConfig {
     /// Length of a tally window.
@@ -73,7 +73,7 @@ fn minute() -> SimDuration {
 }
 
 /// A range of durations.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Shortest.
@@ -83,7 +83,7 @@ pub struct Window {
 }
 
 /// CPU per request, microseconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cpu {
     /// A read (`getData`, `getChildren`, with its watch).
@@ -98,7 +98,7 @@ pub struct Cpu {
 }
 
 /// A server's heap: what occupies it, and the pauses its collector takes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Heap {
     /// Size, MB.
@@ -122,7 +122,7 @@ pub struct Heap {
 }
 
 /// Which client the proxies run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TreeClient {
     /// Curator's TreeCache: on every reconnect, re-read the whole tree in
@@ -134,7 +134,7 @@ pub enum TreeClient {
 }
 
 /// The proxy fleet.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Proxies {
     /// Proxies running at the start.
@@ -181,7 +181,7 @@ pub struct Proxies {
 }
 
 /// A proxy's collections: `base / (1 − occupancy)^exponent`, capped.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyGc {
     /// Between collections.
@@ -195,7 +195,7 @@ pub struct ProxyGc {
 }
 
 /// Customers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Customers {
     /// Site.
@@ -215,7 +215,7 @@ fn second() -> SimDuration {
 }
 
 /// The writers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Writers {
     /// Site.
@@ -225,7 +225,7 @@ pub struct Writers {
 }
 
 /// What the metastability checker allows.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetastableBound {
     /// Longest failure after the trigger ends.
@@ -240,7 +240,7 @@ pub struct MetastableBound {
 }
 
 /// When the trigger acted.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     /// Start.
@@ -256,7 +256,7 @@ pub struct Trigger {
 /// leader CPU to serialise and the learner CPU to apply, queued behind
 /// the requests each already holds: under load a sync slows, and one not
 /// done within `init_limit` ticks fails and starts again.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncCost {
     /// The data tree's snapshot, MB.
@@ -273,7 +273,7 @@ pub struct SyncCost {
 
 /// The ensemble's other clients: each holds a session, reads `reads`
 /// znodes on a new session and watches `watches` of them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Agents {
     /// Clients.
@@ -308,7 +308,7 @@ fn one_per_host() -> u32 {
 /// Admission control at the ensemble: a server turns a connect away at
 /// once (at the cost of a ping) while it already holds `connects_max`
 /// connects, instead of queueing work whose client will have given up.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Shed {
     /// Connects queued at most.
@@ -316,7 +316,7 @@ pub struct Shed {
 }
 
 /// What an operator step does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CoordDo {
     /// Start `add` spare proxies and give every proxy `memory_mb`.
@@ -341,7 +341,7 @@ impl CoordDo {
 /// One operator step: scheduled (`at`), a reaction (`on` what the
 /// monitoring shows of the customers or the writers, `after` a response
 /// delay) or a follow-up of the step before (`after`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoordStep {
     /// Earliest start, from the start of the run: a scheduled step.
@@ -393,7 +393,7 @@ impl Timed for CoordStep {
 }
 
 /// An operator.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoordActor {
     /// Name.

@@ -256,7 +256,13 @@ pub fn judge(
             },
         });
     }
-    let checks = suite.run(&CheckInput::new(&History::new(), &facts).with_tallies(&tallies));
+    // The availability check judges the customers only (the ensemble's
+    // own writers are the trigger's view, kept as a figure and a series).
+    let mut customers = Tallies::new(cfg.resolution.as_nanos());
+    customers
+        .requests
+        .insert("customers".into(), windows.clone());
+    let checks = suite.run(&CheckInput::new(&History::new(), &facts).with_tallies(&customers));
 
     let mut metrics = IndexMap::new();
     metrics.insert("proxy_oom_deaths".into(), deaths as f64);

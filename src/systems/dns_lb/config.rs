@@ -7,7 +7,7 @@ use crate::topology::Latency;
 use serde::{Deserialize, Serialize};
 
 /// The whole deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsLbConfig {
     /// Length of a series bucket.
@@ -40,7 +40,7 @@ impl DnsLbConfig {
 }
 
 /// The authoritative DNS service: one name, one record per DC.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorityConfig {
     /// Site of the authority (and of its health checker).
@@ -59,7 +59,7 @@ pub struct AuthorityConfig {
 }
 
 /// Health checks of each DC's load balancer, from the authority's site.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckConfig {
     /// Time between probes (a probe unanswered by the next one failed).
@@ -71,7 +71,7 @@ pub struct HealthCheckConfig {
 }
 
 /// What an operator does to a record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DnsAction {
     /// Remove the DC's record.
@@ -81,7 +81,7 @@ pub enum DnsAction {
 }
 
 /// An operator action at a time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsActionConfig {
     /// Simulated time.
@@ -93,7 +93,7 @@ pub struct DnsActionConfig {
 }
 
 /// A datacenter: a load balancer, application servers, add-on servers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DcConfig {
     /// Name (records and nodes are named after it).
@@ -118,7 +118,7 @@ pub struct DcConfig {
 }
 
 /// Application behaviour.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// Time an app takes to serve a request (after any add-on call).
@@ -132,7 +132,7 @@ pub struct AppConfig {
 }
 
 /// A client population behind one ISP.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IspConfig {
     /// Name (the cohort in reports).
@@ -154,7 +154,7 @@ pub struct IspConfig {
 }
 
 /// Client behaviour.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     /// A request not answered by then is abandoned (and retried).
@@ -174,7 +174,7 @@ fn default_probe_interval() -> SimDuration {
 }
 
 /// What the checks hold a run to.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsSloConfig {
     /// No bucket of any ISP cohort may have a larger error fraction.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const GB: f64 = 1e9;
 
 /// The whole deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DurableDbConfig {
     /// Length of a series and tally window.
@@ -94,7 +94,7 @@ fn default_write_bytes() -> u64 {
 }
 
 /// The engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// PostgreSQL streaming replication: a limit on replication senders,
@@ -108,7 +108,7 @@ pub enum Engine {
 }
 
 /// A period of extra load.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Surge {
     /// Start, from the start of the run.
@@ -120,7 +120,7 @@ pub struct Surge {
 }
 
 /// PostgreSQL's limits.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresLimits {
     /// Replication connections (`max_wal_senders`).
@@ -168,7 +168,7 @@ impl Default for PostgresLimits {
 }
 
 /// A host's role at the start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StartRole {
     /// Serves writes.
@@ -180,7 +180,7 @@ pub enum StartRole {
 }
 
 /// One database host.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
     /// Name.
@@ -214,7 +214,7 @@ fn default_snapshot() -> f64 {
 }
 
 /// A kind of tracked write, at a rate.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteKind {
     /// Name (`project`, `comment`): the key of its writes.
@@ -224,7 +224,7 @@ pub struct WriteKind {
 }
 
 /// The application.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// Site.
@@ -248,7 +248,7 @@ fn default_timeout() -> SimDuration {
 }
 
 /// Where backups are kept.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// Site (restores cross the network from here).
@@ -263,7 +263,7 @@ fn default_store() -> String {
 }
 
 /// An operator or a script, with its runbook.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActorConfig {
     /// Name.
@@ -287,7 +287,7 @@ fn default_scrape() -> SimDuration {
 }
 
 /// An internet scanner that drops what it can reach.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScannerConfig {
     /// Site.
@@ -300,7 +300,7 @@ pub struct ScannerConfig {
 }
 
 /// How a restore runs once the data is in place.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreConfig {
     /// Size of one transfer chunk over the network, MB.
@@ -322,7 +322,7 @@ fn default_chunk() -> f64 {
 }
 
 /// What availability is held to.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SloConfig {
     /// Success ratio a window needs.

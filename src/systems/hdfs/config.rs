@@ -6,7 +6,7 @@ use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
 
 /// The whole deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HdfsConfig {
     /// Length of a tally window.
@@ -47,7 +47,7 @@ fn minute() -> SimDuration {
 }
 
 /// A NameNode's heap.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NnHeap {
     /// Size, GB.
@@ -71,7 +71,7 @@ pub struct NnHeap {
 }
 
 /// Clients' RPCs, sent in batches.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rpc {
     /// Site of the clients.
@@ -90,7 +90,7 @@ pub struct Rpc {
 }
 
 /// The journal.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Journal {
     /// JournalNodes (a majority must acknowledge).
@@ -103,7 +103,7 @@ pub struct Journal {
 }
 
 /// The failover controllers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Zkfc {
     /// The lock's session timeout on the coordination service.
@@ -119,7 +119,7 @@ pub struct Zkfc {
 }
 
 /// DataNodes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataNodes {
     /// Groups (each one node standing for `per_group` DataNodes).
@@ -135,7 +135,7 @@ pub struct DataNodes {
 }
 
 /// A start.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Startup {
     /// Loading the image and edits, per million objects.
@@ -143,7 +143,7 @@ pub struct Startup {
 }
 
 /// The job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     /// When it starts, from the start of the run.
@@ -155,7 +155,7 @@ pub struct Job {
 }
 
 /// What an operator step does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HdfsDo {
     /// Cut `namenode` off from client RPCs (network isolation).
@@ -173,7 +173,7 @@ pub enum HdfsDo {
 }
 
 /// One operator step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HdfsStep {
     /// Earliest start, from the start of the run.
@@ -222,7 +222,7 @@ impl operator::ClientStep for HdfsStep {
 }
 
 /// An operator.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HdfsActor {
     /// Name.

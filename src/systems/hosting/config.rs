@@ -8,7 +8,7 @@ use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
 
 /// The whole deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostingConfig {
     /// Length of a tally window.
@@ -72,7 +72,7 @@ fn default_chunk() -> f64 {
 }
 
 /// A site and a failure-domain path below it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Place {
     /// Site.
@@ -83,7 +83,7 @@ pub struct Place {
 }
 
 /// Where the VMs' volumes are.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Volumes {
     /// The array holding them.
@@ -94,7 +94,7 @@ pub struct Volumes {
 }
 
 /// A storage array.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArrayConfig {
     /// Name (a node).
@@ -125,7 +125,7 @@ fn yes() -> bool {
 }
 
 /// How a restore proceeds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Restore {
     /// The array restores are written to (it must be in service, or be
@@ -139,7 +139,7 @@ pub struct Restore {
 }
 
 /// The detectors.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Detection {
     /// The sensor beside the array.
@@ -157,7 +157,7 @@ pub struct Detection {
 }
 
 /// A sensor that watches an array.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sensor {
     /// The array it watches.
@@ -174,7 +174,7 @@ pub struct Sensor {
 }
 
 /// The team.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Team {
     /// Where it works from.
@@ -187,7 +187,7 @@ pub struct Team {
 }
 
 /// What a team step does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostingDo {
     /// Power `array` back on; fails if it does not answer within `takes`.
@@ -218,7 +218,7 @@ impl HostingDo {
 }
 
 /// One team step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostingStep {
     /// Earliest start, from when the team starts acting.

@@ -18,7 +18,7 @@ use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
 
 /// A sensor → alarm → on-call chain.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DetectorChain {
     /// From the event to the sensor tripping.

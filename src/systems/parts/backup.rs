@@ -18,7 +18,7 @@ use crate::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
 /// What a job copies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupKind {
     /// A logical dump (`pg_dump`, `mongodump`): a base copy.
@@ -41,7 +41,9 @@ impl BackupKind {
 
 /// How a job fails, if it does. Every failure but `alerted` ones is silent
 /// unless the alert path delivers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupFailure {
     /// It works.
@@ -58,7 +60,7 @@ pub enum BackupFailure {
 }
 
 /// Where a job's failure is reported.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertPath {
     /// The channel (`email`, `pager`).
@@ -69,7 +71,7 @@ pub struct AlertPath {
 }
 
 /// One backup job, as configured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackupJob {
     /// Name (`pg_dump`, `lvm-daily`).

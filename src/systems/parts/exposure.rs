@@ -21,7 +21,7 @@ use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
 
 /// A host's exposure: firewall, container runtime, authentication.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Exposure {
     /// The host firewall's allow list (site or host names), if the
@@ -56,7 +56,7 @@ pub struct Admission {
 }
 
 /// A credential a client presents.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credential {
     /// The environment it is valid for.
@@ -117,7 +117,7 @@ impl Exposure {
 
 /// When a scanner probes: a first sweep, then sweeps at a fixed or an
 /// exponential interval (memoryless discovery).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeSchedule {
     /// Time of the first sweep, from the start of the run.

@@ -30,7 +30,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 /// A server setting a step may change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Setting {
     /// Replication connections the server accepts (PostgreSQL's
@@ -50,7 +50,7 @@ pub enum RestoreFrom {
 }
 
 /// What a step does, as a runbook names it (`do = "wipe"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Do {
     /// Delete the data directory (`rm -rf`): the server stops.
@@ -143,7 +143,9 @@ impl Do {
 
 /// What a database's monitoring shows the operators, host by host: the
 /// conditions a runbook step can react to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DbSignal {
     /// The host does not answer the monitoring, or its server is stopped.
@@ -176,7 +178,7 @@ impl DbSignal {
 
 /// A condition on what the operators can see: `signal` about `host` (or
 /// `job`), holding for at least `for`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger<S> {
     /// What is seen.
@@ -199,7 +201,7 @@ pub struct Trigger<S> {
 /// fixed time (`after = "10m"`), or stages, each drawn uniformly within
 /// `spread` of its value (`after = { notice = "5m", acknowledge = "2m",
 /// act = "3m", spread = 0.5 }`).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Delay {
     /// Always this long.
@@ -257,7 +259,7 @@ impl Delay {
 }
 
 /// One step of a runbook.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Earliest start, from the start of the run: a scheduled step.
@@ -424,7 +426,9 @@ fn do_name(d: Do) -> &'static str {
 }
 
 /// Guards on destructive steps: design knobs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Guards {
     /// A destructive step checks that it runs on the host it names.
@@ -605,7 +609,7 @@ impl<S: Timed> Runbook<S> {
 
 /// What a service's operators see of its clients: the failed fraction of
 /// what they asked, as the monitoring measures it over each scrape.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientSignal {
     /// The fraction of customers' requests that failed is above `above`.

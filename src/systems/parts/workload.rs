@@ -63,7 +63,9 @@ impl Popularity {
 }
 
 /// How a retry's delay is randomised.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Jitter {
     /// Exactly the backoff (clients in lockstep: a retry storm).
@@ -76,7 +78,7 @@ pub enum Jitter {
 }
 
 /// Retries with exponential backoff.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backoff {
     /// Delay before the first retry.

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 /// Which replication engine runs the clusters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// MySQL-style primary/replica with a failover orchestrator.
@@ -21,7 +21,7 @@ pub enum Engine {
 }
 
 /// Binlog replication mode.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplicationMode {
     /// The primary acknowledges a commit at once.
@@ -32,7 +32,7 @@ pub enum ReplicationMode {
 }
 
 /// How a deposed primary is kept from taking writes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Fencing {
     /// Nothing: the old primary stays writable.
@@ -46,7 +46,7 @@ pub enum Fencing {
 }
 
 /// Where clients read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReadFrom {
     /// A replica at the reader's site (any replica if none is local).
@@ -57,7 +57,7 @@ pub enum ReadFrom {
 }
 
 /// One database cluster (a functional shard).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// Name (the shard name in facts and keys).
@@ -82,7 +82,7 @@ fn default_keys() -> u32 {
 }
 
 /// Binlog replication.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplicationConfig {
     /// Async or semi-sync.
@@ -125,7 +125,7 @@ impl Default for ReplicationConfig {
 }
 
 /// The failover orchestrator.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OrchestratorConfig {
     /// Sites of the Raft voters, one entry per voter; the first starts as
@@ -172,10 +172,12 @@ impl Default for OrchestratorConfig {
 }
 
 /// Service discovery (Consul-like, one server per site).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscoveryConfig {
-    /// Sites with a discovery server.
+    /// Sites with a discovery server (Consul-like). With the MySQL engine
+    /// every app tier's site needs one: it is how the tier learns of a
+    /// failover.
     pub sites: Vec<String>,
     /// Delay between receiving a publication and serving it.
     pub propagation_delay: SimDuration,
@@ -191,7 +193,7 @@ impl Default for DiscoveryConfig {
 }
 
 /// The Raft-replicated baseline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RaftConfig {
     /// Sites of each cluster's voters; the first starts as leader.
@@ -228,7 +230,7 @@ impl Default for RaftConfig {
 }
 
 /// The application tier: stateless servers that run clients' statements.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// Name of this tier (clients name it in `via`).
@@ -259,7 +261,7 @@ fn default_db_timeout() -> SimDuration {
 }
 
 /// A group of closed-loop clients (each one process in the history).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadConfig {
     /// Name (prefix of the client node names).
@@ -300,7 +302,7 @@ fn default_backoff() -> SimDuration {
 }
 
 /// Checker settings of a replay.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChecksConfig {
     /// A read may lag the latest acknowledged write by this much.
@@ -322,7 +324,7 @@ impl Default for ChecksConfig {
 }
 
 /// A whole replicated-database deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DbConfig {
     /// Engine.
@@ -418,6 +420,23 @@ impl DbConfig {
                 }
                 for s in &self.discovery.sites {
                     site("discovery.sites".into(), s)?;
+                }
+                // An app tier learns where the primary is only from a
+                // discovery server at its own site: without one it would
+                // keep writing to the old primary after a failover.
+                if let Some((i, a)) = self
+                    .app
+                    .iter()
+                    .enumerate()
+                    .find(|(_, a)| !self.discovery.sites.contains(&a.site))
+                {
+                    return Err((
+                        "discovery.sites".into(),
+                        format!(
+                            "app[{i}] ({:?}) runs at {:?}, which has no discovery server, so it would never learn of a failover; add {:?} to [replicated_db.discovery] sites",
+                            a.name, a.site, a.site
+                        ),
+                    ));
                 }
                 for s in &self.replication.semi_sync_ackers {
                     site("replication.semi_sync_ackers".into(), s)?;

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 /// Settings of a `ping` node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PingConfig {
     /// The node to ping (by name).
@@ -23,7 +23,7 @@ pub struct PingConfig {
 }
 
 /// Settings of a `heartbeat` node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatConfig {
     /// The peers to watch (by name).
@@ -35,7 +35,7 @@ pub struct HeartbeatConfig {
 }
 
 /// Which service a scenario node runs, with its settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "service", rename_all = "snake_case")]
 pub enum ServiceSpec {
     /// Answers pings.
