@@ -422,13 +422,41 @@ fn scenario() -> Scenario {
     Scenario::load_with(&registry(), &path).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// One design's replay on one seed; its report ends with the command
+/// that reproduces it (`--design`, `--seed`, which `main` reads).
+fn replay(s: &Scenario, design: &str, seed: u64) -> ReplayReport {
+    let o = run(s, Some(design), Seed(seed), &RunOptions::default()).expect("runs");
+    ReplayReport::new(s, &o, COMMAND)
+}
+
+/// How this example is run, for the replay line.
+const COMMAND: &str = "cargo run --example own_system --";
+
 fn replays(s: &Scenario) -> (ReplayReport, ReplayReport) {
-    let command = "cargo run --example own_system --";
-    let one = |design: &str| {
-        let o = run(s, Some(design), Seed(7), &RunOptions::default()).expect("runs");
-        ReplayReport::new(s, &o, command)
-    };
-    (one("naive"), one("leased"))
+    (replay(s, "naive", 7), replay(s, "leased", 7))
+}
+
+/// `--design D` and `--seed N`, as the printed replay commands pass them.
+fn flags() -> Result<(Option<String>, u64), String> {
+    let mut args = std::env::args().skip(1);
+    let (mut design, mut seed) = (None, 7);
+    while let Some(a) = args.next() {
+        let value = args.next().ok_or(format!("{a} needs a value"))?;
+        match a.as_str() {
+            "--design" => design = Some(value),
+            "--seed" => {
+                seed = value
+                    .parse()
+                    .map_err(|_| format!("--seed {value:?}: not a number"))?
+            }
+            _ => {
+                return Err(format!(
+                    "unknown flag {a} (use --design D --seed N, or none)"
+                ));
+            }
+        }
+    }
+    Ok((design, seed))
 }
 
 fn comparison(s: &Scenario) -> Comparison {
@@ -438,6 +466,23 @@ fn comparison(s: &Scenario) -> Comparison {
 
 fn main() {
     let s = scenario();
+    match flags() {
+        Ok((Some(design), seed)) => {
+            match run(&s, Some(&design), Seed(seed), &RunOptions::default()) {
+                Ok(o) => print!("{}", ReplayReport::new(&s, &o, COMMAND).to_text()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(3);
+                }
+            }
+            return;
+        }
+        Ok((None, _)) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(3);
+        }
+    }
     let (naive, leased) = replays(&s);
     print!("{}", naive.to_text());
     println!();

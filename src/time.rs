@@ -331,6 +331,75 @@ impl<'de> Deserialize<'de> for SignedDuration {
     }
 }
 
+/// Marks an instant inside a message (a check's finding, a model's
+/// timeline entry) so the run can print it relative to the scenario's T0,
+/// as the timeline does: `"first at {}"` with `stamp(t)` reads
+/// `first at T+6.810s` once rendered ([`render_stamps`]). Messages are
+/// written before anyone knows where T0 falls; the mark carries the
+/// absolute time until then.
+pub fn stamp(t: SimTime) -> String {
+    format!("{STAMP_OPEN}{}{STAMP_CLOSE}", t.as_nanos())
+}
+
+/// [`stamp`] of nanoseconds since the run started.
+pub fn stamp_ns(ns: u64) -> String {
+    stamp(SimTime::from_nanos(ns))
+}
+
+/// Private-use characters around a stamp's nanoseconds: nothing a model
+/// writes contains them.
+const STAMP_OPEN: char = '\u{E000}';
+const STAMP_CLOSE: char = '\u{E001}';
+
+/// `text` with every [`stamp`] written relative to `t0` (`T+6.810s`,
+/// `T-10m`-style seconds before it), or as `t=606.810s` from the run's
+/// start when there is no T0 (a history checked on its own). Whole
+/// seconds print without decimals.
+pub fn render_stamps(text: &str, t0: Option<SimTime>) -> String {
+    if !text.contains(STAMP_OPEN) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(STAMP_OPEN) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + STAMP_OPEN.len_utf8()..];
+        let Some(j) = after.find(STAMP_CLOSE) else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        match after[..j].parse::<u64>() {
+            Ok(ns) => out.push_str(&instant_text(ns, t0)),
+            Err(_) => out.push_str(&after[..j]),
+        }
+        rest = &after[j + STAMP_CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One instant as people read it: relative to T0, or from the start.
+fn instant_text(ns: u64, t0: Option<SimTime>) -> String {
+    let seconds = |d: f64| {
+        if (d - d.round()).abs() < 0.0005 {
+            format!("{:.0}s", d.round())
+        } else {
+            format!("{d:.3}s")
+        }
+    };
+    match t0 {
+        None => format!("t={}", seconds(ns as f64 / 1e9)),
+        Some(t0) => {
+            let d = (ns as f64 - t0.as_nanos() as f64) / 1e9;
+            if d <= -0.0005 {
+                format!("T-{}", seconds(-d))
+            } else {
+                format!("T+{}", seconds(d.max(0.0)))
+            }
+        }
+    }
+}
+
 /// A duration as scenario files write it: a string with units.
 fn duration_schema(description: &str, pattern: &str) -> schemars::Schema {
     schemars::json_schema!({
@@ -382,6 +451,28 @@ impl schemars::JsonSchema for SignedDuration {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stamps_read_relative_to_t0_or_from_the_start() {
+        let t0 = Some(SimTime::from_secs(600));
+        let msg = format!(
+            "from {} to {}, RPO 3s",
+            stamp(SimTime::from_millis(606_810)),
+            stamp(SimTime::from_secs(590))
+        );
+        assert_eq!(render_stamps(&msg, t0), "from T+6.810s to T-10s, RPO 3s");
+        assert_eq!(
+            render_stamps(&msg, None),
+            "from t=606.810s to t=590s, RPO 3s"
+        );
+        // Less than half a millisecond before T0 reads as T0 itself.
+        let near = stamp(SimTime::from_nanos(599_999_900_000));
+        assert_eq!(render_stamps(&near, t0), "T+0s");
+        // Text without stamps is left alone; a broken mark is not eaten.
+        assert_eq!(render_stamps("t=5s", t0), "t=5s");
+        let broken = format!("{STAMP_OPEN}12");
+        assert_eq!(render_stamps(&broken, t0), broken);
+    }
+
     use super::*;
 
     #[test]

@@ -333,3 +333,31 @@ fn a_table_the_model_cannot_work_without_is_refused_by_name() {
     std::fs::remove_file(&path).ok();
     assert!(code == 0 || code == 1, "{err}");
 }
+
+/// One notation for instants wherever a person reads them: the checks
+/// speak in T0-relative time as the timeline does (they printed
+/// `T=58695.000s`, simulated time from the run's start, beside a
+/// timeline in `T+…`), and the split-brain details say which of their
+/// two durations is the forking the summary counts.
+#[test]
+fn checks_speak_in_the_timelines_time() {
+    let (_, out, _) = blastradius(&["replay", "ovh-2017"]);
+    let alerts = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("alerts"))
+        .expect("an alerts line");
+    assert!(alerts.contains("first at T+15s"), "{alerts}");
+    let checks = &out[out.find("Checks:").unwrap()..out.find("Figures").unwrap()];
+    for bad in ["T=", " t="] {
+        assert!(!checks.contains(bad), "{bad:?} in\n{checks}");
+    }
+    assert!(!out.contains('\u{E000}'), "an unrendered stamp");
+    let (_, out, _) = blastradius(&["replay", "github-2018", "--design", "as-2018"]);
+    let brain = out
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("split-brain"))
+        .nth(1)
+        .expect("a split-brain detail");
+    assert!(brain.contains("forking for"), "{brain}");
+    assert!(brain.contains("from T+"), "{brain}");
+}

@@ -9,7 +9,8 @@
 //! fails on the first one that reached nobody.
 
 use super::facts::Fact;
-use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
+use super::{CheckError, CheckInput, Checker, Finding, Verdict};
+use crate::time::stamp_ns;
 use indexmap::IndexMap;
 
 /// The `alerts` checker.
@@ -44,8 +45,8 @@ impl Checker for SilentAlarms {
             Some(((alarm, cause), (_, t))) => (
                 Verdict::Invalid,
                 format!(
-                    "{unheard} of {total} alerts reached nobody; first at T={:.3}s: {cause} (alarm: {alarm})",
-                    secs(*t)
+                    "{unheard} of {total} alerts reached nobody; first at {}: {cause} (alarm: {alarm})",
+                    stamp_ns(*t)
                 ),
             ),
             None => (
@@ -59,10 +60,7 @@ impl Checker for SilentAlarms {
         f.details = silent
             .iter()
             .map(|((alarm, cause), (n, t))| {
-                format!(
-                    "{n} × {cause} (alarm: {alarm}), first at T={:.3}s",
-                    secs(*t)
-                )
+                format!("{n} × {cause} (alarm: {alarm}), first at {}", stamp_ns(*t))
             })
             .collect();
         Ok(f)

@@ -10,6 +10,7 @@
 
 use super::{CheckError, CheckInput, Checker, Finding, Tallies, Tally, Verdict, secs};
 use crate::history::{Completion, OpFn, Operation};
+use crate::time::stamp_ns;
 
 /// Which requests count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -241,8 +242,8 @@ impl Checker for Availability {
                     .take(20)
                 {
                     f.details.push(format!(
-                        "window t={:.3}s: {} of {} requests succeeded ({:.1}%)",
-                        secs(w.start),
+                        "window at {}: {} of {} requests succeeded ({:.1}%)",
+                        stamp_ns(w.start),
                         w.ok,
                         w.requests,
                         100.0 * w.ok as f64 / w.requests as f64
@@ -252,9 +253,9 @@ impl Checker for Availability {
         }
         for (s, e) in outages.iter().filter(|(s, e)| e - s == longest).take(1) {
             f.details.push(format!(
-                "longest outage: t={:.3}s to t={:.3}s",
-                secs(*s),
-                secs(*e)
+                "longest outage: {} to {}",
+                stamp_ns(*s),
+                stamp_ns(*e)
             ));
         }
         f.summary = summary;
@@ -368,8 +369,8 @@ impl Availability {
                 ));
                 for (k, w) in missing.iter().take(10) {
                     f.details.push(format!(
-                        "{name}: window at t={:.0}s: {} of {} requests failed",
-                        *k as f64 * window,
+                        "{name}: window at {}: {} of {} requests failed",
+                        stamp_ns((*k as f64 * window * 1e9) as u64),
                         w.failed(),
                         w.requests
                     ));

@@ -12,6 +12,7 @@
 //! transition count as healthy throughout.
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, facts::Fact};
+use crate::time::stamp_ns;
 
 /// The `blast-radius` checker.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,14 +73,14 @@ impl Checker for BlastRadius {
         } else {
             f.verdict = Verdict::Invalid;
             f.summary = format!(
-                "{peak} of {n} {what} impaired at once ({:.1} % > {:.1} %) at t={:.3}s",
+                "{peak} of {n} {what} impaired at once ({:.1} % > {:.1} %) at {}",
                 radius * 100.0,
                 self.max_fraction * 100.0,
-                peak_at as f64 / 1e9
+                stamp_ns(peak_at)
             );
             f.details.push(format!(
-                "impaired at t={:.3}s: {}{}",
-                peak_at as f64 / 1e9,
+                "impaired at {}: {}{}",
+                stamp_ns(peak_at),
                 peak_units
                     .iter()
                     .take(12)

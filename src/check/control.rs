@@ -8,7 +8,8 @@
 //! from incomplete state.
 
 use super::facts::Fact;
-use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
+use super::{CheckError, CheckInput, Checker, Finding, Verdict};
+use crate::time::stamp_ns;
 
 /// The `missing-state` checker.
 #[derive(Clone, Copy, Debug, Default)]
@@ -42,10 +43,10 @@ impl Checker for MissingState {
             Some((t, target)) => (
                 Verdict::Invalid,
                 format!(
-                    "{} of {pushes} configurations pushed were computed from missing state, to {} units; first to {target} at T={:.3}s",
+                    "{} of {pushes} configurations pushed were computed from missing state, to {} units; first to {target} at {}",
                     bad.len(),
                     targets.len(),
-                    secs(*t)
+                    stamp_ns(*t)
                 ),
             ),
             None => (
@@ -62,8 +63,8 @@ impl Checker for MissingState {
             .take(10)
             .map(|(t, target)| {
                 format!(
-                    "T={:.3}s: {target} configured from a missing record",
-                    secs(*t)
+                    "{}: {target} configured from a missing record",
+                    stamp_ns(*t)
                 )
             })
             .collect();

@@ -12,6 +12,7 @@
 //! shorter probe interval sees shorter losses.
 
 use super::{CheckError, CheckInput, Checker, Finding, Verdict};
+use crate::time::stamp_ns;
 
 /// The `correlated-failure` checker.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -59,8 +60,8 @@ impl Checker for CorrelatedFailure {
             for (name, windows) in probes {
                 if let Some((k, _)) = windows.iter().enumerate().find(|(_, t)| t.failed() > 0) {
                     f.details.push(format!(
-                        "{name}: first round losing every {target} in the window at t={:.0}s",
-                        k as f64 * window
+                        "{name}: first round losing every {target} in the window at {}",
+                        stamp_ns((k as f64 * window * 1e9) as u64)
                     ));
                 }
             }

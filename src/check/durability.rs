@@ -24,6 +24,7 @@
 
 use super::facts::{Fact, Facts, Role};
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
+use crate::time::stamp_ns;
 use indexmap::{IndexMap, IndexSet};
 
 /// What a backup job promises.
@@ -121,10 +122,10 @@ impl Checker for BackupFreshness {
                     reasons.iter().cloned().collect::<Vec<_>>().join("; ")
                 };
                 details.push(format!(
-                    "{}: no restorable copy younger than {}s at T={:.3}s ({runs} runs, {failed} without a restorable copy, {unalerted} of those alerted nobody): {why}",
+                    "{}: no restorable copy younger than {}s at {} ({runs} runs, {failed} without a restorable copy, {unalerted} of those alerted nobody): {why}",
                     p.job,
                     secs(p.max_age_ns),
-                    secs(t)
+                    stamp_ns(t)
                 ));
                 if first_bad.as_ref().is_none_or(|(b, _)| t < *b) {
                     first_bad = Some((t, p.job.clone()));
@@ -138,9 +139,9 @@ impl Checker for BackupFreshness {
         };
         let summary = match &first_bad {
             Some((t, job)) => format!(
-                "{stale} of {} backup jobs broke their promise; first {job} at T={:.3}s",
+                "{stale} of {} backup jobs broke their promise; first {job} at {}",
                 self.promises.len(),
-                secs(*t)
+                stamp_ns(*t)
             ),
             None if self.promises.is_empty() => "no scheduled backup job to judge".to_string(),
             None => format!(
@@ -293,10 +294,10 @@ impl Checker for DestructiveReach {
                 ));
             }
             details.push(format!(
-                "{} ({}, T={:.3}s) reached every online copy: {}; {saved}",
+                "{} ({}, {}) reached every online copy: {}; {saved}",
                 t.op.by,
                 t.op.shard,
-                secs(t.op.time),
+                stamp_ns(t.op.time),
                 t.online.join(", ")
             ));
         }
@@ -306,10 +307,10 @@ impl Checker for DestructiveReach {
                 .any(|t| t.op.by == op.by && t.op.shard == op.shard)
             {
                 details.push(format!(
-                    "{} ({}, T={:.3}s) reached {} and not every online copy",
+                    "{} ({}, {}) reached {} and not every online copy",
                     op.by,
                     op.shard,
-                    secs(op.time),
+                    stamp_ns(op.time),
                     op.reached.iter().copied().collect::<Vec<_>>().join(", ")
                 ));
             }
@@ -397,17 +398,17 @@ impl Checker for ReconnectHazard {
                     )),
                     Some(b) => match saved(b) {
                         Some(at) => details.push(format!(
-                            "{s} survived {}; a copy of it was saved at T={:.3}s before it came back at T={:.3}s",
+                            "{s} survived {}; a copy of it was saved at {} before it came back at {}",
                             t.op.by,
-                            secs(at),
-                            secs(b)
+                            stamp_ns(at),
+                            stamp_ns(b)
                         )),
                         None => {
                             hazards += 1;
                             details.push(format!(
-                                "{s}, the copy that survived {}, came back online at T={:.3}s before any copy of it was saved",
+                                "{s}, the copy that survived {}, came back online at {} before any copy of it was saved",
                                 t.op.by,
-                                secs(b)
+                                stamp_ns(b)
                             ));
                         }
                     },
@@ -466,8 +467,8 @@ impl Checker for WrongTarget {
                     if *done {
                         wrong += 1;
                         details.push(format!(
-                            "{actor} step {step} ({what}), meant for {intended}, ran on {target} at T={:.3}s",
-                            secs(*time)
+                            "{actor} step {step} ({what}), meant for {intended}, ran on {target} at {}",
+                            stamp_ns(*time)
                         ));
                     } else {
                         refused += 1;
@@ -529,8 +530,8 @@ impl Checker for OutsideAccess {
             Some((t, node, from)) => (
                 Verdict::Invalid,
                 format!(
-                    "{admitted} of {outside} connections from outside the allow list were accepted; first {from} → {node} at T={:.3}s",
-                    secs(t)
+                    "{admitted} of {outside} connections from outside the allow list were accepted; first {from} → {node} at {}",
+                    stamp_ns(t)
                 ),
             ),
             None => (

@@ -12,6 +12,7 @@
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::{Fact, Facts, WriteRef};
 use crate::history::{Completion, History, KeyId, OpFn, OpValue, ValueId};
+use crate::time::stamp_ns;
 
 /// The `lost-writes` checker.
 #[derive(Clone, Copy, Debug, Default)]
@@ -161,9 +162,9 @@ impl Checker for LostWrites {
                 .metric("lost_window_end_seconds", secs(b))
                 .metric("rpo_seconds", secs(b - a));
             f.details.push(format!(
-                "lost writes were acknowledged between t={:.3}s and t={:.3}s (RPO {:.3}s)",
-                secs(a),
-                secs(b),
+                "lost writes were acknowledged between {} and {} (RPO {:.3}s)",
+                stamp_ns(a),
+                stamp_ns(b),
                 secs(b - a)
             ));
         }

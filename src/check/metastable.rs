@@ -16,6 +16,7 @@
 //! growth, retry amplification).
 
 use super::{CheckError, CheckInput, Checker, Finding, Tally, Verdict, secs};
+use crate::time::stamp_ns;
 
 /// The `metastable` checker.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,7 +134,6 @@ impl Checker for Metastable {
             .map(|(k, v)| format!("{k} {v:.1}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let end = secs(self.trigger_end_ns);
         let (verdict, summary) = match class {
             Class::Stable => (
                 Verdict::Valid,
@@ -145,15 +145,17 @@ impl Checker for Metastable {
             Class::Recovered => (
                 Verdict::Valid,
                 format!(
-                    "recovered {:.0}s after the trigger ended (T={end:.0}s), within {:.0}s",
+                    "recovered {:.0}s after the trigger ended ({}), within {:.0}s",
                     secs(after),
+                    stamp_ns(self.trigger_end_ns),
                     secs(self.bound_ns)
                 ),
             ),
             Class::Metastable if at_end => (
                 Verdict::Invalid,
                 format!(
-                    "metastable: the trigger ended at T={end:.0}s and {} is still failing at the end of the run, {:.0}s later; sustained by: {sustained}",
+                    "metastable: the trigger ended at {} and {} is still failing at the end of the run, {:.0}s later; sustained by: {sustained}",
+                    stamp_ns(self.trigger_end_ns),
                     self.population,
                     secs(after)
                 ),
@@ -161,7 +163,8 @@ impl Checker for Metastable {
             Class::Metastable => (
                 Verdict::Invalid,
                 format!(
-                    "metastable: the failure outlived its trigger (ended T={end:.0}s) by {:.0}s, more than {:.0}s; sustained by: {sustained}",
+                    "metastable: the failure outlived its trigger (ended {}) by {:.0}s, more than {:.0}s; sustained by: {sustained}",
+                    stamp_ns(self.trigger_end_ns),
                     secs(after),
                     secs(self.bound_ns)
                 ),

@@ -237,6 +237,21 @@ pub struct SuiteReport {
     pub findings: Vec<Finding>,
 }
 
+impl SuiteReport {
+    /// Writes the instants the checkers marked ([`crate::time::stamp`])
+    /// relative to `t0` (`T+6.810s`), or from the start of the history
+    /// (`t=606.810s`) without one. The run does it with the scenario's
+    /// T0; a history checked on its own has none.
+    pub fn render_stamps(&mut self, t0: Option<crate::time::SimTime>) {
+        for f in &mut self.findings {
+            f.summary = crate::time::render_stamps(&f.summary, t0);
+            for d in &mut f.details {
+                *d = crate::time::render_stamps(d, t0);
+            }
+        }
+    }
+}
+
 impl Default for SuiteReport {
     fn default() -> Self {
         Self {

@@ -25,6 +25,7 @@
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::Fact;
 use crate::history::{Completion, History, KeyId, OpFn, OpValue, Operation, ValueId, describe};
+use crate::time::stamp_ns;
 
 /// Per key: acknowledged writes' invoke positions, and the suffix minimum
 /// of (acknowledgement time, op).
@@ -437,9 +438,9 @@ impl Checker for MonotonicWrites {
                 && op < prev
             {
                 bad.push(|| format!(
-                    "node {node} applied op {op} {} at t={:.3}s after op {prev}, which process {p} issued later",
+                    "node {node} applied op {op} {} at {} after op {prev}, which process {p} issued later",
                     describe(h, &ops[op]),
-                    secs(time)
+                    stamp_ns(time)
                 ));
                 continue;
             }

@@ -14,6 +14,7 @@
 use super::{CheckError, CheckInput, Checker, Finding, Verdict, secs};
 use crate::check::facts::Fact;
 use crate::history::FastHash;
+use crate::time::stamp_ns;
 use indexmap::IndexMap;
 
 /// The `split-brain` checker.
@@ -256,11 +257,12 @@ impl Checker for SplitBrain {
                 .map(|(n, c)| format!("{n} accepted {c}"))
                 .collect();
             f.details.push(format!(
-                "shard {:?}: t={:.3}s to t={:.3}s ({:.3}s): {}; {} divergent",
+                "shard {:?}: two writable primaries from {} to {} ({:.3}s), forking for {:.3}s (both accepting writes): {}; {} divergent",
                 o.shard,
-                secs(o.start),
-                secs(o.end),
+                stamp_ns(o.start),
+                stamp_ns(o.end),
                 secs(o.end - o.start),
+                secs(o.forking_ns()),
                 sides.join(", "),
                 o.divergent
             ));

@@ -31,6 +31,7 @@ use crate::check::{Finding, Verdict};
 use crate::rng::Seed;
 use crate::scenario::{Scenario, ScenarioDesignError};
 use crate::systems::BuildError;
+use crate::time::SimTime;
 use std::sync::Arc;
 
 /// How to run.
@@ -109,7 +110,18 @@ pub fn run_with_faults(
         })?;
     outcome.design = d.name.clone();
     judge_stop(&mut outcome);
+    render_stamps(&mut outcome, SimTime::ZERO + scenario.t0_at);
     Ok(outcome)
+}
+
+/// Writes every instant the checks and models marked
+/// ([`crate::time::stamp`]) relative to the scenario's T0, as the timeline
+/// reads: one notation wherever a person reads the outcome.
+fn render_stamps(outcome: &mut Outcome, t0: SimTime) {
+    let r = |s: &mut String| *s = crate::time::render_stamps(s, Some(t0));
+    outcome.checks.render_stamps(Some(t0));
+    outcome.timeline.iter_mut().for_each(|e| r(&mut e.what));
+    outcome.notes.iter_mut().for_each(r);
 }
 
 /// A run cut short by a limit is `unknown`, whatever its checks said: what
@@ -123,8 +135,8 @@ fn judge_stop(outcome: &mut Outcome) {
             "run",
             Verdict::Unknown,
             format!(
-                "the run stopped at t={:.3}s, before the end: {}; every check and figure covers only the time reached",
-                outcome.sim_time.as_secs_f64(),
+                "the run stopped at {}, before the end: {}; every check and figure covers only the time reached",
+                crate::time::stamp(outcome.sim_time),
                 outcome.stop
             ),
         ));

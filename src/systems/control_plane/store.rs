@@ -60,8 +60,8 @@ impl Store {
                 self.records = (*c.data).clone();
                 self.restored_at = Some(c.data_at);
                 let detail = format!(
-                    "snapshot of T={:.0}s restored; changes since are not in it",
-                    c.data_at.as_secs_f64()
+                    "snapshot of {} restored; changes since are not in it",
+                    crate::time::stamp(c.data_at)
                 );
                 ctx.send(
                     actor,

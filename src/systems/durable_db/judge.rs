@@ -27,7 +27,6 @@ use crate::check::{CheckInput, Checker, Fact, Facts, Role, Suite, Tallies, Write
 use crate::history::{Event, EventType, History, OpFn};
 use crate::sim::Simulation;
 use crate::systems::{Judgement, TimelineEntry};
-use crate::time::SimTime;
 use indexmap::IndexMap;
 
 fn hours(ns: u64) -> f64 {
@@ -464,8 +463,8 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
     }
     if let (Some(t), Some(f), true) = (first_destroyed, checks.get("lost-writes"), survivors_known) {
         notes.push(format!(
-            "first destruction at T={:.0}s; {} acknowledged writes lost",
-            SimTime::from_nanos(t).as_secs_f64(),
+            "first destruction at {}; {} acknowledged writes lost",
+            crate::time::stamp_ns(t),
             f.metrics.get("lost_acked_writes").copied().unwrap_or(0.0)
         ));
     }

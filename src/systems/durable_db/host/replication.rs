@@ -198,10 +198,10 @@ impl Host {
             IncomingKind::Restore => {
                 self.become_primary(ctx);
                 format!(
-                    "{} restored from {} (data of T={:.0}s)",
+                    "{} restored from {} (data of {})",
                     self.name,
                     p.label,
-                    p.data_at.as_secs_f64()
+                    crate::time::stamp(p.data_at)
                 )
             }
         };
