@@ -13,14 +13,14 @@ use std::ops::{Add, AddAssign, Sub};
 ///
 /// In files it is written as a span since `T0`: `"43s"`, `"1m 30s"`,
 /// `"250ms"`, or an integer number of nanoseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SimTime(u64);
 
 /// A span of virtual time, in nanoseconds.
 ///
 /// In files: `"43s"`, `"1m 30s"`, `"1.5s"`, `"250ms"`, `"80us"`, or an
 /// integer number of nanoseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SimDuration(u64);
 
 impl SimTime {
@@ -206,6 +206,20 @@ fn split_decimal(t: &str) -> Option<(f64, &str)> {
         return None;
     }
     number.parse::<f64>().ok().map(|n| (n, unit.trim()))
+}
+
+/// Debug output in units (`SimTime(13s 532ms)`), so a shrunk fault
+/// schedule printed by proptest reads as times, not raw nanoseconds.
+impl fmt::Debug for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SimTime({})", format_ns(self.0))
+    }
+}
+
+impl fmt::Debug for SimDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SimDuration({})", format_ns(self.0))
+    }
 }
 
 fn format_ns(ns: u64) -> String {

@@ -73,7 +73,9 @@ at = "30s"
 kind = "restart"
 target = "n3"
 
-# 4: a skew the detector cannot see (it measures intervals).
+# 4: a skew: n2's clock jumps 3 s ahead, past its heartbeats' 1 s
+# timeout, so it suspects its peers at once (and trusts them again at
+# their next heartbeats).
 [[fault]]
 at = "35s"
 duration = "5s"
@@ -89,7 +91,11 @@ link = "a-b"
 "#;
 
 fn effects() -> Vec<FaultEffect> {
-    let s = Scenario::parse(Path::new("effects.toml"), SCENARIO).expect("valid");
+    effects_of(SCENARIO)
+}
+
+fn effects_of(text: &str) -> Vec<FaultEffect> {
+    let s = Scenario::parse(Path::new("effects.toml"), text).expect("valid");
     run(&s, None, Seed(3), &RunOptions::default())
         .unwrap()
         .fault_effects
@@ -115,11 +121,13 @@ fn each_fault_says_what_it_did_and_what_ended_it() {
     assert_eq!(e[0].nodes, vec!["n1", "n2", "n3"]);
     assert_eq!(e[2].ended, Ended::Entry { entry: 3 });
     assert_eq!(e[3].undid, vec![2]);
-    // The skew: nothing to show, and the report says so.
+    // The skew drops nothing and stops nothing, yet n2 suspects its
+    // peers: the report says so (it said "no observable effect").
     assert_eq!(e[4].ended, Ended::Duration);
-    assert!(!e[4].observable(), "{e:?}");
+    assert!(e[4].dropped.is_empty() && e[4].stopped == 0);
+    assert_eq!(e[4].state_changes.get("suspects peers"), Some(&1), "{e:?}");
     assert!(
-        e[4].line(0.0).ends_with("no observable effect"),
+        e[4].line(0.0).contains("state change(s) on its nodes"),
         "{}",
         e[4].line(0.0)
     );
@@ -127,6 +135,18 @@ fn each_fault_says_what_it_did_and_what_ended_it() {
     assert_eq!(e[5].ended, Ended::EndOfRun);
     assert!(e[5].dropped.get("no_route").copied().unwrap_or(0) > 100);
     assert!(e[5].line(0.0).contains("to the end"));
+}
+
+/// The counterfactual: a jump shorter than the timeout makes no peer
+/// seem silent, and the same entry shows nothing, saying so.
+#[test]
+fn a_skew_below_the_timeout_has_no_observable_effect() {
+    let small = SCENARIO.replace("offset = \"3s\"", "offset = \"300ms\"");
+    assert_ne!(small, SCENARIO);
+    let e = effects_of(&small);
+    assert!(e[4].state_changes.is_empty(), "{:?}", e[4]);
+    assert!(!e[4].observable());
+    assert!(e[4].line(0.0).ends_with("no observable effect"));
 }
 
 #[test]

@@ -357,16 +357,43 @@ fn heartbeat_lanes_follow_the_faults_and_vanish_without_them() {
             "n2 · watched",
             "n3 · watched",
             "n4 · watched",
-            "n5 · watched"
+            "n5 · watched",
+            "n1 · watching",
+            "n2 · watching",
+            "n3 · watching",
+            "n4 · watching",
+            "n5 · watching"
         ]
     );
+    // n5's own lane: its clock jumps 5 s ahead at 80 s, past the timeout,
+    // and it suspects its peers at once; without the jump it does not.
+    let skewed = |spans: &Spans| {
+        spans
+            .iter()
+            .any(|s| s.0 == "suspects peers" && (79.9..80.1).contains(&s.1))
+    };
+    assert!(skewed(&lanes[9].1), "{:?}", lanes[9].1);
+    let calm = scenario
+        .with_set("fault[3].offset", Some("0s".into()))
+        .unwrap();
+    let calm = lanes_of(&run_file(&calm, 7));
+    assert!(!skewed(&calm[9].1), "{:?}", calm[9].1);
     // The paused n3 is unseen by all four watchers from ~42 s to ~48 s.
     let n3 = &lanes[2].1;
     let unseen: Vec<_> = n3.iter().filter(|s| s.0 == "unseen").collect();
     assert_eq!(unseen.len(), 1, "{n3:?}");
     assert!((41.9..42.1).contains(&unseen[0].1) && (48.0..48.1).contains(&unseen[0].2));
-    // The majorities ring: every node suspected by some, none by all.
-    for (name, spans) in &lanes {
+    // The majorities ring: every node suspected by some, none by all,
+    // and every node suspecting some.
+    for (name, spans) in lanes.iter().filter(|(n, _)| n.ends_with("watching")) {
+        assert!(
+            spans
+                .iter()
+                .any(|s| s.0 == "suspects peers" && s.1 >= 11.0 && s.1 <= 13.0),
+            "{name}: {spans:?}"
+        );
+    }
+    for (name, spans) in lanes.iter().filter(|(n, _)| n.ends_with("watched")) {
         let ring: Vec<_> = spans
             .iter()
             .filter(|s| s.1 >= 11.0 && s.2 <= 31.0)

@@ -8,7 +8,8 @@
 //! the end of the run. While it is in force we count what the network did
 //! (messages dropped, by reason, and held by a clog), the nodes it stopped,
 //! the role changes the system recorded (and in the minute after it ended,
-//! when elections settle), and the client operations or tallied requests
+//! when elections settle), the lane-state changes recorded by the nodes
+//! it acts on (a skewed clock's node suspecting its peers), and the client operations or tallied requests
 //! that failed. Counts are network-wide and system-wide over the window, so
 //! they are shared with any other fault in force at the same time; the
 //! overlap is listed. A fault with nothing to
@@ -73,6 +74,11 @@ pub struct FaultEffect {
     pub role_changes: u64,
     /// Role changes in the [`SETTLE`] after it ended.
     pub role_changes_after: u64,
+    /// Changes of the system's own lane states ([`Fact::State`]: a peer
+    /// suspected, a replica out of sync) of the nodes it acts on while in
+    /// force, by state name: a clock skew or a slow node shows here when
+    /// nothing is dropped or stopped.
+    pub state_changes: IndexMap<String, u64>,
     /// Client operations that failed or were left indeterminate while in
     /// force (systems that record operations).
     pub failed_operations: u64,
@@ -94,6 +100,7 @@ impl FaultEffect {
             || self.held > 0
             || self.stopped > 0
             || self.role_changes + self.role_changes_after > 0
+            || !self.state_changes.is_empty()
             || self.failed_operations + self.failed_requests > 0
     }
 
@@ -145,6 +152,18 @@ impl FaultEffect {
                 self.role_changes,
                 self.role_changes_after,
                 SETTLE.as_secs_f64()
+            ));
+        }
+        if !self.state_changes.is_empty() {
+            let by: Vec<String> = self
+                .state_changes
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            parts.push(format!(
+                "{} state change(s) on its nodes ({})",
+                self.state_changes.values().sum::<u64>(),
+                by.join(", ")
             ));
         }
         if self.failed_operations > 0 {
@@ -202,6 +221,7 @@ pub fn fault_effects(
                 stopped: 0,
                 role_changes: 0,
                 role_changes_after: 0,
+                state_changes: IndexMap::new(),
                 failed_operations: 0,
                 failed_requests: 0,
                 overlaps: Vec::new(),
@@ -237,6 +257,23 @@ pub fn fault_effects(
         let settle = to.saturating_add(SETTLE.as_nanos());
         let role_changes = roles.iter().filter(|&&t| t >= from && t <= to).count() as u64;
         let role_changes_after = roles.iter().filter(|&&t| t > to && t <= settle).count() as u64;
+        let targets: Vec<&str> = start
+            .nodes
+            .iter()
+            .filter_map(|&n| names.get(n as usize).copied())
+            .collect();
+        let mut state_changes: IndexMap<String, u64> = IndexMap::new();
+        for f in &facts.facts {
+            if let Fact::State {
+                time, node, state, ..
+            } = f
+                && *time >= from
+                && *time <= to
+                && targets.contains(&node.as_str())
+            {
+                *state_changes.entry(state.clone()).or_insert(0) += 1;
+            }
+        }
         let failed_operations = history
             .ops()
             .iter()
@@ -267,6 +304,7 @@ pub fn fault_effects(
             stopped: start.stopped,
             role_changes,
             role_changes_after,
+            state_changes,
             failed_operations,
             failed_requests,
             overlaps: Vec::new(),

@@ -163,6 +163,16 @@ pub(super) const LANE_STATES: &[LaneState] = &[
         meaning: "every heartbeat watching it suspects it",
     },
     LaneState {
+        name: "suspects none",
+        tone: Tone::Serving,
+        meaning: "this heartbeat node suspects none of the peers it watches",
+    },
+    LaneState {
+        name: "suspects peers",
+        tone: Tone::Impaired,
+        meaning: "this heartbeat node suspects some of the peers it watches (they went silent, or its own clock or pause made them seem so)",
+    },
+    LaneState {
         name: "answered",
         tone: Tone::Serving,
         meaning: "a ping node's pings are answered",
@@ -175,8 +185,10 @@ pub(super) const LANE_STATES: &[LaneState] = &[
 ];
 
 /// Lane `watched` of every node a heartbeat watches (`trusted`,
-/// `suspected`, `unseen`, by how many of its watchers suspect it), and the
-/// peer-seconds some watcher suspected a peer. A crash empties the crashed
+/// `suspected`, `unseen`, by how many of its watchers suspect it), lane
+/// `watching` of every heartbeat node (whether it suspects any peer: what
+/// its own clock skew or pause shows as), and the peer-seconds some
+/// watcher suspected a peer. A crash empties the crashed
 /// watcher's suspicions (it forgets them, as `on_crash` says), so they end
 /// there.
 fn watch_lanes(sim: &Simulation<ServiceNode>, facts: &mut Facts) -> f64 {
@@ -192,10 +204,17 @@ fn watch_lanes(sim: &Simulation<ServiceNode>, facts: &mut Facts) -> f64 {
     // (observer, peer) -> suspected since.
     let mut open: IndexMap<(usize, usize), SimTime> = IndexMap::new();
     let mut suspecting = vec![0usize; n];
+    // Peers each watcher suspects.
+    let mut suspects = vec![0usize; n];
     let mut state: Vec<&'static str> = vec!["trusted"; n];
     for (p, &w) in watchers.iter().enumerate() {
         if w > 0 {
             facts.push(state_fact(0, name_of[p], "watched", "trusted"));
+        }
+    }
+    for (_, name, node) in sim.nodes() {
+        if let ServiceNode::Heartbeat { .. } = node {
+            facts.push(state_fact(0, name, "watching", "suspects none"));
         }
     }
     let mut total = SimDuration::ZERO;
@@ -237,8 +256,25 @@ fn watch_lanes(sim: &Simulation<ServiceNode>, facts: &mut Facts) -> f64 {
         }
         if on {
             suspecting[p] += 1;
+            suspects[w] += 1;
         } else {
             suspecting[p] -= 1;
+            suspects[w] -= 1;
+        }
+        match (on, suspects[w]) {
+            (true, 1) => facts.push(state_fact(
+                t.as_nanos(),
+                name_of[w],
+                "watching",
+                "suspects peers",
+            )),
+            (false, 0) => facts.push(state_fact(
+                t.as_nanos(),
+                name_of[w],
+                "watching",
+                "suspects none",
+            )),
+            _ => {}
         }
         let now = match suspecting[p] {
             0 => "trusted",
