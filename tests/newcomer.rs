@@ -361,3 +361,34 @@ fn checks_speak_in_the_timelines_time() {
     assert!(brain.contains("forking for"), "{brain}");
     assert!(brain.contains("from T+"), "{brain}");
 }
+
+/// A `check` page whose blamed operation lies outside the failing window
+/// (the window surrounds the whole history's broken condition, the blame
+/// is the first return after which the key failed) still draws the
+/// culprit in red (it drew no red operation).
+#[test]
+fn the_check_page_always_draws_the_blamed_operation() {
+    let file = "tests/data/histories/register/invalid/sim-two-servers-async.jsonl";
+    let (_, json, _) = blastradius(&["check", "--format", "json", file]);
+    let v: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let blocked = v["witness"]["blocked"]["index"].as_u64().unwrap();
+    let window: Vec<u64> = v["witness"]["window"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["index"].as_u64())
+        .collect();
+    assert!(!window.contains(&blocked), "the case this test is about");
+    let (code, html, err) = blastradius(&["check", "--format", "html", file]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        html.contains(&format!("class=\"op blocked\" id=\"op-{blocked}\"")),
+        "no red culprit"
+    );
+    for i in window {
+        assert!(
+            html.contains(&format!("id=\"op-{i}\"")),
+            "op {i} of the window"
+        );
+    }
+}

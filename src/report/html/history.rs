@@ -53,9 +53,17 @@ pub(super) fn history_check(
             );
         }
         Some(w) => {
-            let window: Vec<usize> = w.window.iter().map(|o| o.index).collect();
             let prefix: Vec<usize> = w.prefix_tail.iter().map(|s| s.op.index).collect();
             let blocked = w.blocked.as_ref().map(|o| o.index);
+            // The failing window, and the operation blamed even when the
+            // window (around the whole history's broken condition) does
+            // not hold it: the page always shows the culprit in red.
+            let mut window: Vec<usize> = w.window.iter().map(|o| o.index).collect();
+            if let Some(b) = blocked
+                && !window.contains(&b)
+            {
+                window.push(b);
+            }
             let ops = h.ops();
             let last = ops
                 .iter()
