@@ -29,11 +29,11 @@ pub fn find(name: &str) -> Option<&'static Incident> {
 impl Incident {
     /// One line: the scenario's `description`.
     pub fn summary(&self) -> String {
-        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        #[derive(serde::Deserialize)]
         struct Header {
             scenario: Described,
         }
-        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        #[derive(serde::Deserialize)]
         struct Described {
             #[serde(default)]
             description: String,

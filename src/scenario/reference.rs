@@ -350,11 +350,8 @@ impl Walker<'_> {
             _ => String::new(),
         };
         match ty(r).as_str() {
+            "array" if self.nested(&p).is_some() => "array of tables".into(),
             "array" => match r.get("items") {
-                Some(items) if self.nested(&p).is_some() => {
-                    let _ = items;
-                    "array of tables".into()
-                }
                 Some(items) => format!("array of {}", self.kind(items)),
                 None => "array".into(),
             },
