@@ -230,6 +230,26 @@ fn replay_prints_the_schema_and_exits_with_the_verdict() {
     let (code, _, err) = blastradius(&["replay", "github-1999"]);
     assert_eq!(code, 3);
     assert!(err.contains("neither a built-in incident"), "{err}");
+    assert!(err.contains("did you mean github-2018?"), "{err}");
+    // A path that is not there is called a missing file, not an incident.
+    let (code, _, err) = blastradius(&["run", "no/such/scenario.toml"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("no such file: no/such/scenario.toml"), "{err}");
+    // A Compose file is sent to `import`, not parsed as TOML.
+    let compose = std::env::temp_dir().join(format!("cli-compose-{}.yaml", std::process::id()));
+    std::fs::write(&compose, "services:\n  web:\n    image: nginx\n").unwrap();
+    let path = compose.display().to_string();
+    let (code, _, err) = blastradius(&["run", &path]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains(&format!("blastradius import {path} > scenario.toml")),
+        "{err}"
+    );
+    // `show FILE` says what to type for a file.
+    let (code, _, err) = blastradius(&["show", &path]);
+    assert_eq!(code, 3);
+    assert!(err.contains("--knobs"), "{err}");
+    let _ = std::fs::remove_file(&compose);
 }
 
 #[test]
@@ -438,11 +458,14 @@ fn html_and_trace_outputs_of_every_command() {
     ]);
     assert_eq!(code, 0);
     assert!(out.contains("data-metric=\"diverged_acked_writes\""));
-    // --trace-messages needs --trace; analyze has no html.
+    // --trace-messages needs --trace; list and analyze write pages too.
     let (code, _, _) = blastradius(&["replay", "github-2018", "--trace-messages"]);
     assert_eq!(code, 3);
-    let (code, _, _) = blastradius(&["analyze", "github-2018", "--format", "html"]);
-    assert_eq!(code, 3);
+    for args in [&["analyze", "github-2018"][..], &["list"]] {
+        let (code, out, _) = blastradius(&[args, &["--format", "html"]].concat());
+        assert_eq!(code, 0);
+        assert!(out.starts_with("<!doctype html>"), "{args:?}");
+    }
     let (code, _, err) = blastradius(&[
         "replay",
         "github-2018",

@@ -208,6 +208,15 @@ fn figures_read_as_counts_and_every_command_names_its_scenario_alike() {
     assert!(out.contains("split_brain_seconds"));
     assert!(!out.contains("T-0.000s"), "{out}");
     assert!(!out.contains(" 1 routine entries"), "{out}");
+    // compare and sweep run the same number of seeds per point by default.
+    let default_seeds = |cmd: &str| {
+        let (_, help, _) = blastradius(&[cmd, "--help"]);
+        let at = help.find("--seeds <SEEDS>").expect("--seeds");
+        let rest = &help[at..];
+        let d = rest.find("[default: ").expect("a default") + "[default: ".len();
+        rest[d..rest[d..].find(']').unwrap() + d].to_string()
+    };
+    assert_eq!(default_seeds("compare"), default_seeds("sweep"));
     for cmd in [
         "replay", "run", "show", "analyze", "compare", "sweep", "radius",
     ] {

@@ -236,6 +236,14 @@ impl Checker for Availability {
             ));
             if !holds {
                 f.verdict = Verdict::Invalid;
+                let failing = || {
+                    windows
+                        .iter()
+                        .filter(|w| (w.ok as f64) < slo.success * w.requests as f64)
+                };
+                if let (Some(a), Some(b)) = (failing().next(), failing().last()) {
+                    f = f.during(a.start, b.start + self.window_ns);
+                }
                 for w in windows
                     .iter()
                     .filter(|w| (w.ok as f64) < slo.success * w.requests as f64)
@@ -399,6 +407,11 @@ impl Availability {
         } else {
             f.verdict = Verdict::Invalid;
             f.summary = missed.join("; ");
+            let w = tallies.window_ns;
+            let ks = per.iter().flat_map(|p| p.2.iter().map(|(k, _)| *k as u64));
+            if let (Some(a), Some(b)) = (ks.clone().min(), ks.max()) {
+                f = f.during(a * w, (b + 1) * w);
+            }
         }
         Ok(f)
     }

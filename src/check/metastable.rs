@@ -183,6 +183,9 @@ impl Checker for Metastable {
         for (k, v) in &self.sustained_by {
             f = f.metric(k, *v);
         }
+        if class == Class::Metastable {
+            f = f.during(self.trigger_from_ns, self.trigger_end_ns + after);
+        }
         Ok(f)
     }
 }

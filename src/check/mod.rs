@@ -87,6 +87,10 @@ pub struct Finding {
     /// The witness for tools.
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub witness: serde_json::Value,
+    /// When the trouble it reports lasted (first and last simulated ns),
+    /// for checks about time: pictures show at least this stretch.
+    #[serde(rename = "during_ns", skip_serializing_if = "Option::is_none")]
+    pub during: Option<[u64; 2]>,
 }
 
 impl Finding {
@@ -99,7 +103,14 @@ impl Finding {
             details: Vec::new(),
             metrics: IndexMap::new(),
             witness: serde_json::Value::Null,
+            during: None,
         }
+    }
+
+    /// Says when the reported trouble lasted (ns of simulated time).
+    pub fn during(mut self, from_ns: u64, to_ns: u64) -> Self {
+        self.during = Some([from_ns.min(to_ns), to_ns.max(from_ns)]);
+        self
     }
 
     /// Adds a metric.

@@ -34,6 +34,7 @@ pub fn analyze(
     match format {
         PlainFormat::Text => print!("{}", analysis_text(&report)),
         PlainFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        PlainFormat::Html => print!("{}", blastradius::report::html::analysis(&report)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,34 +4,15 @@ use super::EXIT_BAD_INPUT;
 use std::process::ExitCode;
 
 pub fn list(format: super::PlainFormat) -> ExitCode {
-    if format == super::PlainFormat::Json {
-        let all: Vec<serde_json::Value> = blastradius::incidents::CATALOGUE
-            .iter()
-            .map(|i| {
-                let designs: Vec<String> = i
-                    .scenario()
-                    .map(|s| {
-                        s.system
-                            .design_names()
-                            .iter()
-                            .map(|d| d.to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                serde_json::json!({ "name": i.name, "summary": i.summary(), "designs": designs })
-            })
-            .collect();
-        println!("{}", serde_json::Value::Array(all));
-        return ExitCode::SUCCESS;
-    }
-    for i in blastradius::incidents::CATALOGUE {
-        println!("{:<18} {}", i.name, i.summary());
-        if let Ok(s) = i.scenario() {
-            println!(
-                "{:<18}   designs: {}",
-                "",
-                s.system.design_names().join(", ")
-            );
+    let all = blastradius::incidents::listing();
+    match format {
+        super::PlainFormat::Json => println!("{}", serde_json::json!(all)),
+        super::PlainFormat::Html => print!("{}", blastradius::report::html::catalogue(&all)),
+        super::PlainFormat::Text => {
+            for i in &all {
+                println!("{:<18} {}", i.name, i.summary);
+                println!("{:<18}   designs: {}", "", i.designs.join(", "));
+            }
         }
     }
     ExitCode::SUCCESS
@@ -72,8 +53,14 @@ pub fn show(name: &str, knobs: bool) -> ExitCode {
                 print!("{}", i.text);
                 ExitCode::SUCCESS
             }
+            None if std::path::Path::new(name).is_file() => {
+                eprintln!(
+                    "error: `show` prints a built-in incident's scenario, and {name} is a file already: `blastradius show {name} --knobs` lists its knobs, `blastradius run {name}` runs it"
+                );
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
             None => {
-                eprintln!("error: no built-in incident {name:?} (see `blastradius list`)");
+                eprintln!("error: {}", super::not_found(name));
                 ExitCode::from(EXIT_BAD_INPUT)
             }
         };

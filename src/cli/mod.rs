@@ -69,6 +69,8 @@ pub enum ReferenceFormat {
 pub enum PlainFormat {
     Text,
     Json,
+    /// One self-contained HTML page (no network, no script).
+    Html,
 }
 
 /// Formats of a table of runs (compare, sweep).
@@ -154,8 +156,9 @@ enum Command {
     Compare {
         /// Incident name or scenario file (not needed with --merge).
         scenario: Option<String>,
-        /// Number of seeds, counting up from the scenario's seed.
-        #[arg(long, default_value_t = 20)]
+        /// Number of seeds per design, counting up from the scenario's seed
+        /// (the same default as sweep's per grid point).
+        #[arg(long, default_value_t = SEEDS_PER_POINT)]
         seeds: u64,
         /// First seed (default: the scenario's, else 1).
         #[arg(long)]
@@ -196,8 +199,8 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=V1,V2,...")]
         sets: Vec<String>,
         /// Number of seeds per grid point and design, counting up from the
-        /// scenario's seed.
-        #[arg(long, default_value_t = 10)]
+        /// scenario's seed (the same default as compare's).
+        #[arg(long, default_value_t = SEEDS_PER_POINT)]
         seeds: u64,
         /// First seed (default: the scenario's, else 1).
         #[arg(long)]
@@ -603,8 +606,12 @@ pub fn load_named(name: &str) -> Result<(Scenario, String), ExitCode> {
     }
     let path = Path::new(name);
     if !path.exists() {
+        eprintln!("error: {}", not_found(name));
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    if is_manifest(path) {
         eprintln!(
-            "error: {name:?} is neither a built-in incident (see `blastradius list`) nor a file"
+            "error: {name} is a Compose file or Kubernetes manifests, not a scenario: `blastradius import {name} > scenario.toml` writes one, then `blastradius run scenario.toml`"
         );
         return Err(ExitCode::from(EXIT_BAD_INPUT));
     }
@@ -614,6 +621,35 @@ pub fn load_named(name: &str) -> Result<(Scenario, String), ExitCode> {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_BAD_INPUT)
         })
+}
+
+/// Seeds per design (and grid point) that `compare` and `sweep` run by
+/// default: enough for a median and a range, few enough that the default
+/// comparison of a built-in incident takes seconds. `radius` runs fewer
+/// (`radius::SEEDS_PER_CASE`): it multiplies them by every failure unit.
+pub const SEEDS_PER_POINT: u64 = 10;
+
+/// Why `name` names nothing, and what to type instead.
+pub fn not_found(name: &str) -> String {
+    let looks_like_path = name.contains('/') || name.contains('.');
+    let mut msg = if looks_like_path {
+        format!("no such file: {name}")
+    } else {
+        format!("{name:?} is neither a built-in incident nor a file")
+    };
+    match blastradius::incidents::nearest(name) {
+        Some(i) if !looks_like_path => msg.push_str(&format!(" (did you mean {}?)", i.name)),
+        _ => msg.push_str("; `blastradius list` names the built-in incidents"),
+    }
+    msg
+}
+
+/// A YAML file: what `import` reads, never a scenario.
+fn is_manifest(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// Prints a report (text or JSON) after checking, if asked, that a second

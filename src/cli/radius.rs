@@ -9,6 +9,9 @@ use blastradius::run::RunOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Seeds per case that `radius` runs by default (see `SEEDS_PER_POINT`).
+pub const SEEDS_PER_CASE: u64 = 3;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Incident name or scenario file (not needed with --merge).
@@ -34,8 +37,10 @@ pub struct Args {
     /// How long units stay failed, or `until-end`.
     #[arg(long = "for", value_parser = super::parse_lasting, default_value = "10m")]
     lasting: Lasting,
-    /// Seeds per case and design, counting up from the scenario's seed.
-    #[arg(long, default_value_t = 3)]
+    /// Seeds per case and design, counting up from the scenario's seed
+    /// (fewer than compare's default: every unit, and with --pairs every
+    /// pair, is a case).
+    #[arg(long, default_value_t = SEEDS_PER_CASE)]
     seeds: u64,
     /// First seed (default: the scenario's, else 1).
     #[arg(long)]

@@ -21,9 +21,60 @@ pub struct Incident {
 
 include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
 
+/// One line of the catalogue, as `list` prints it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Listing {
+    /// The incident's name.
+    pub name: &'static str,
+    /// Its scenario's description.
+    pub summary: String,
+    /// Its designs, the as-it-was design first.
+    pub designs: Vec<String>,
+}
+
+/// The whole catalogue, in order.
+pub fn listing() -> Vec<Listing> {
+    CATALOGUE
+        .iter()
+        .map(|i| Listing {
+            name: i.name,
+            summary: i.summary(),
+            designs: i
+                .scenario()
+                .map(|s| {
+                    s.system
+                        .design_names()
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// The incident called `name`.
 pub fn find(name: &str) -> Option<&'static Incident> {
     CATALOGUE.iter().find(|i| i.name == name)
+}
+
+/// The built-in incident whose name is closest to `name`, when close
+/// enough to be a typo (`github2018`, `elastic-2019`).
+pub fn nearest(name: &str) -> Option<&'static Incident> {
+    CATALOGUE
+        .iter()
+        .map(|i| (strsim::levenshtein(i.name, name), i))
+        .filter(|(d, i)| *d <= 3 || i.name.starts_with(name) || stem(i.name) == stem(name))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, i)| i)
+}
+
+/// A name without its date: `github` of `github-2018`.
+fn stem(name: &str) -> &str {
+    name.split('-')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(name)
 }
 
 impl Incident {

@@ -2,7 +2,9 @@
 //! that draw them: a node's roles in one shard, a node's states in one of
 //! its lanes (states its system declares), or one unit's impairment, as
 //! spans of simulated time. Roles and states come first, in the order
-//! their (node, lane) first appears, then units.
+//! their (node, lane) first appears, then units. A unit's lane covers the
+//! whole run: healthy between its impairments, so a unit that never fails
+//! (announced by a `Fact::Impaired` with `on: false`) is drawn, not left out.
 
 use crate::check::{Fact, Facts, LaneState, Role, Tone};
 use crate::run::Outcome;
@@ -17,6 +19,8 @@ pub enum State {
     Declared(LaneState),
     /// The unit is impaired.
     Impaired,
+    /// A unit the system follows, between its impairments (or throughout).
+    Healthy,
 }
 
 impl State {
@@ -26,6 +30,7 @@ impl State {
             State::Role(r, _) => r.tone(),
             State::Declared(s) => s.tone,
             State::Impaired => Tone::Impaired,
+            State::Healthy => Tone::Serving,
         }
     }
 
@@ -35,6 +40,7 @@ impl State {
             State::Role(r, _) => r.name(),
             State::Declared(s) => s.name,
             State::Impaired => "impaired",
+            State::Healthy => "healthy",
         }
     }
 }
@@ -127,36 +133,42 @@ pub fn lanes(facts: &Facts, declared: &[LaneState], end: u64) -> Vec<Lane> {
     }
     for (unit, mut changes) in impaired {
         changes.sort_by_key(|c| c.0);
-        let mut spans = Vec::new();
-        let mut open: Option<u64> = None;
-        for (t, on) in changes {
-            match (on, open) {
-                (true, None) => open = Some(t),
-                (false, Some(a)) => {
-                    spans.push(Span {
-                        from: a,
-                        to: t.max(a),
-                        state: State::Impaired,
-                    });
-                    open = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(a) = open {
-            spans.push(Span {
-                from: a,
-                to: end.max(a),
-                state: State::Impaired,
-            });
-        }
         out.push(Lane {
             name: unit,
             shard: None,
-            spans,
+            spans: unit_spans(&changes, end),
         });
     }
     out
+}
+
+/// A unit's spans from its (time, impaired) changes in time order:
+/// impaired while on, healthy otherwise, from 0 to `end`.
+fn unit_spans(changes: &[(u64, bool)], end: u64) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut since = 0u64;
+    let mut on = false;
+    for &(t, now) in changes {
+        if now == on {
+            continue;
+        }
+        let state = if on { State::Impaired } else { State::Healthy };
+        if t > since {
+            spans.push(Span {
+                from: since,
+                to: t,
+                state,
+            });
+        }
+        (since, on) = (t, now);
+    }
+    let state = if on { State::Impaired } else { State::Healthy };
+    spans.push(Span {
+        from: since,
+        to: end.max(since),
+        state,
+    });
+    spans
 }
 
 /// The site a lane belongs to: its node's, or for a unit named as a site

@@ -186,6 +186,8 @@ fn lane_threads(outcome: &Outcome, sites: &IndexMap<&str, u64>, end: u64, ev: &m
                     span.to,
                     json!({}),
                 ),
+                // Healthy is the absence of a slice.
+                State::Healthy => {}
             }
         }
     }

@@ -49,6 +49,16 @@ pub struct CheckSummary {
     pub verdict: Verdict,
     /// One line.
     pub summary: String,
+    /// The witness for people, one line per fact (a replay's report only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    /// The witness for tools (a replay's report only).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub witness: serde_json::Value,
+    /// When the trouble it reports lasted, simulated ns (a replay's
+    /// report, checks about time only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during_ns: Option<[u64; 2]>,
 }
 
 /// The report of one replay.
@@ -88,9 +98,6 @@ pub struct ReplayReport {
     pub series_step_seconds: f64,
     /// What each fault did.
     pub fault_effects: Vec<FaultEffect>,
-    /// Details and witnesses of the checks (text output only).
-    #[serde(skip)]
-    pub details: Vec<(String, Vec<String>)>,
     /// System-specific lines (text output only).
     #[serde(skip)]
     pub notes: Vec<String>,
@@ -123,6 +130,9 @@ impl ReplayReport {
                     name: f.name.clone(),
                     verdict: f.verdict,
                     summary: f.summary.clone(),
+                    details: f.details.clone(),
+                    witness: f.witness.clone(),
+                    during_ns: f.during,
                 })
                 .collect(),
             metrics: outcome.metrics.clone(),
@@ -136,18 +146,6 @@ impl ReplayReport {
             series: outcome.series.clone(),
             series_step_seconds: outcome.series_step.as_secs_f64(),
             fault_effects: outcome.fault_effects.clone(),
-            details: outcome
-                .checks
-                .findings
-                .iter()
-                .map(|f| {
-                    let mut lines = f.details.clone();
-                    if !f.witness.is_null() {
-                        lines.push(format!("witness: {}", f.witness));
-                    }
-                    (f.name.clone(), lines)
-                })
-                .collect(),
             notes: outcome.notes.clone(),
         }
     }
@@ -270,15 +268,18 @@ impl ReplayReport {
                 verdict_word(c.verdict),
                 c.summary
             );
-            if c.verdict != Verdict::Valid
-                && let Some((_, lines)) = self.details.iter().find(|(n, _)| *n == c.name)
-            {
+            if c.verdict != Verdict::Valid {
+                let lines = &c.details;
                 for l in lines.iter().take(4) {
                     let l: String = l.chars().take(200).collect();
                     let _ = writeln!(out, "      {l}");
                 }
                 if lines.len() > 4 {
-                    let _ = writeln!(out, "      ... {} more", lines.len() - 4);
+                    let _ = writeln!(
+                        out,
+                        "      ... {} more (all of them, and the witness, in --format json)",
+                        lines.len() - 4
+                    );
                 }
             }
         }

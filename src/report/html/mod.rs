@@ -16,12 +16,14 @@
 //! process, porcupine-style, with the linearized prefix and the operation
 //! that could not be linearized marked.
 
+mod catalogue;
 mod comparison;
 mod history;
 mod radius;
 mod replay;
 mod timeline;
 
+pub use catalogue::{analysis, catalogue};
 pub use comparison::comparison;
 pub use history::history_checks;
 pub use radius::radius;
@@ -66,7 +68,7 @@ svg{display:block;margin:4px 0}svg text{font:11px system-ui,sans-serif;fill:#1d2
 .tick{fill:#5d6875}.axis{fill:#5d6875;font-style:italic}.grid{stroke:#e6e9ed}
 .lane-bg{fill:#f7f8fa}.site{font-weight:600;fill:#33404d}
 .span.primary{fill:#1f5fbf}.span.replica{fill:#9db7dc}.span.read_only{fill:#e0a526}.span.down{fill:#4a4f55}
-.span.impaired{fill:#d8452c}.span.fault{fill:#e39a12}
+.witness pre{max-height:24em;overflow:auto;font-size:11px;background:#f6f6f6;padding:4px}.span.impaired{fill:#d8452c}.span.healthy{fill:#bfdcb5}.span.fault{fill:#e39a12}
 .band.fault{fill:#f2b233;fill-opacity:.22;stroke:#d99a1c;stroke-opacity:.6}
 .band.split{fill:#c62828;fill-opacity:.85}
 .mark{stroke:#111;stroke-width:1}.mark.event{stroke:#6a3fb5;stroke-width:1.5}

@@ -96,27 +96,16 @@ pub fn replay(report: &ReplayReport, outcome: &Outcome) -> String {
     timeline_svg(outcome, t0, &mut b);
     series_section(outcome, t0, &mut b);
     b.push_str("<h2 id=\"checks\">Checks</h2>\n<table><tr><th>check</th><th>verdict</th><th>summary</th><th>details</th></tr>\n");
-    for (c, (_, details)) in report.checks.iter().zip(&report.details) {
-        let shown: Vec<String> = details
-            .iter()
-            .take(8)
-            .map(|d| esc(&d.chars().take(240).collect::<String>()))
-            .collect();
-        let more = details.len().saturating_sub(8);
+    for c in &report.checks {
         let _ = writeln!(
             b,
-            r#"<tr id="{}" class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>"#,
+            r#"<tr id="{}" class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
             check_anchor(&c.name),
             verdict_class(c.verdict),
             esc(&c.name),
             verdict_badge(c.verdict),
             esc(&c.summary),
-            shown.join("<br>"),
-            if more > 0 {
-                format!("<br>… {more} more (--format json)")
-            } else {
-                String::new()
-            }
+            check_details(c, &report.replay)
         );
     }
     b.push_str("</table>\n");
@@ -178,7 +167,7 @@ pub fn replay(report: &ReplayReport, outcome: &Outcome) -> String {
     if notable.len() > 200 {
         let _ = writeln!(
             b,
-            "<p class=\"note\">{} more entries in --format json.</p>",
+            "<p class=\"note\">{} more entries: the replay command below with --format json lists them all.</p>",
             notable.len() - 200
         );
     }
@@ -190,4 +179,46 @@ pub fn replay(report: &ReplayReport, outcome: &Outcome) -> String {
         ),
         &b,
     )
+}
+
+/// Shown at once, of a check's details; the rest fold away.
+const DETAILS_SHOWN: usize = 8;
+/// The largest witness a page prints (bytes of indented JSON).
+const WITNESS_MAX: usize = 64 << 10;
+
+/// A check's details for the page: the first lines, the rest folded, and
+/// its witness as indented JSON, folded, whole or not at all (too large: the
+/// command that prints it instead).
+fn check_details(c: &crate::report::replay::CheckSummary, replay: &str) -> String {
+    let line = |d: &String| esc(d);
+    let mut out: Vec<String> = c.details.iter().take(DETAILS_SHOWN).map(line).collect();
+    let mut html = out.join("<br>");
+    if c.details.len() > DETAILS_SHOWN {
+        out = c.details.iter().skip(DETAILS_SHOWN).map(line).collect();
+        let _ = write!(
+            html,
+            r#"<details class="more"><summary>{} more</summary>{}</details>"#,
+            out.len(),
+            out.join("<br>")
+        );
+    }
+    if !c.witness.is_null() {
+        let json = serde_json::to_string_pretty(&c.witness).unwrap_or_default();
+        if json.len() <= WITNESS_MAX {
+            let _ = write!(
+                html,
+                r#"<details class="witness"><summary>witness (JSON, {} bytes)</summary><pre>{}</pre></details>"#,
+                json.len(),
+                esc(&json)
+            );
+        } else {
+            let _ = write!(
+                html,
+                r#"<p class="witness-note">The witness ({} KB of JSON) is too large for this page: <code>{} --format json</code> prints it in <code>checks[].witness</code>.</p>"#,
+                json.len() >> 10,
+                esc(replay)
+            );
+        }
+    }
+    html
 }

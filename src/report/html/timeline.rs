@@ -48,7 +48,10 @@ pub(super) fn lanes(outcome: &Outcome, end: f64) -> Vec<Lane> {
                     .iter()
                     .filter(|s| s.to > s.from)
                     .map(|s| {
-                        let class = tone_class(s.state.tone());
+                        let class = match s.state {
+                            State::Healthy => "healthy",
+                            _ => tone_class(s.state.tone()),
+                        };
                         let name = match s.state {
                             State::Declared(d) => d.name,
                             _ => class,
@@ -79,8 +82,9 @@ pub(super) fn lanes(outcome: &Outcome, end: f64) -> Vec<Lane> {
     out
 }
 
-/// The time window the main picture shows: around the faults (and the
-/// split-brain intervals), else the whole run.
+/// The time window the main picture shows: around the faults and the
+/// stretches failing checks report (a metastable tail, windows under the
+/// SLO), else the whole run.
 pub(super) fn focus(outcome: &Outcome, end: f64) -> (f64, f64) {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
@@ -90,6 +94,12 @@ pub(super) fn focus(outcome: &Outcome, end: f64) -> (f64, f64) {
         }
         lo = lo.min(e.from.as_secs_f64());
         hi = hi.max(e.until.as_secs_f64());
+    }
+    for f in &outcome.checks.findings {
+        if let (Verdict::Invalid, Some([a, b])) = (f.verdict, f.during) {
+            lo = lo.min(a as f64 / 1e9);
+            hi = hi.max(b as f64 / 1e9);
+        }
     }
     if !lo.is_finite() {
         return (0.0, end);
@@ -148,6 +158,10 @@ pub(super) fn splits(outcome: &Outcome) -> Vec<(String, f64, f64)> {
         })
         .collect()
 }
+
+/// The narrowest an operation's bar is drawn, in pixels: narrower bars
+/// (sub-millisecond operations over minutes) cannot be pointed at.
+const OP_MIN_PX: f64 = 3.0;
 
 /// The main picture's layout, computed once: the window shown, the lanes
 /// and clients drawn, the faults reached, and where each layer goes. Each
@@ -582,12 +596,15 @@ impl<'a> Frame<'a> {
                         Completion::Fail => "fail",
                         Completion::Info => "info",
                     };
+                    // At least OP_MIN_PX wide, centred on the operation, so
+                    // its tooltip can be reached with a pointer.
                     let (xa, xb) = (sx.at(a), sx.at(b));
+                    let w = (xb - xa).max(OP_MIN_PX);
+                    let xa = (xa + xb - w) / 2.0;
                     let bar = format!(
-                        r#"<rect class="op {class}{}" id="op-{i}" x="{xa:.1}" y="{:.1}" width="{:.1}" height="{:.1}"><title>op {i}: {}</title></rect>"#,
+                        r#"<rect class="op {class}{}" id="op-{i}" x="{xa:.1}" y="{:.1}" width="{w:.1}" height="{:.1}"><title>op {i}: {}</title></rect>"#,
                         if check.is_some() { " violation" } else { "" },
                         yy + 2.0,
-                        (xb - xa).max(0.6),
                         lane_h - 5.0,
                         esc(&crate::history::describe(h, op))
                     );
@@ -610,7 +627,7 @@ impl<'a> Frame<'a> {
         let outcome = self.outcome;
         let _ = write!(
             out,
-            r#"<p class="legend"><span><i class="sw" style="background:#1f5fbf"></i>primary</span><span><i style="background:#9db7dc"></i>replica</span><span><i style="background:#e0a526"></i>read-only</span><span><i style="background:#4a4f55"></i>down</span><span><i style="background:#d8452c"></i>impaired</span><span><i style="background:#f2b23366;border:1px solid #d99a1c"></i>fault in force (over the nodes it acts on, and the clients)</span><span><i style="background:#c62828;height:4px"></i>split brain (two writable primaries)</span><span><i style="background:#7bb77f"></i>op ok</span><span><i style="background:#d77b74"></i>op failed</span><span><i style="background:#e3c25a"></i>op indeterminate</span><span><i style="border:2px solid #b00020"></i>named by a check</span><span><i style="background:#6a3fb5"></i>system event</span></p>"#
+            r#"<p class="legend"><span><i class="sw" style="background:#1f5fbf"></i>primary</span><span><i style="background:#9db7dc"></i>replica</span><span><i style="background:#e0a526"></i>read-only</span><span><i style="background:#4a4f55"></i>down</span><span><i style="background:#d8452c"></i>impaired</span><span><i style="background:#bfdcb5"></i>healthy (a unit between impairments)</span><span><i style="background:#f2b23366;border:1px solid #d99a1c"></i>fault in force (over the nodes it acts on, and the clients)</span><span><i style="background:#c62828;height:4px"></i>split brain (two writable primaries)</span><span><i style="background:#7bb77f"></i>op ok</span><span><i style="background:#d77b74"></i>op failed</span><span><i style="background:#e3c25a"></i>op indeterminate</span><span><i style="border:2px solid #b00020"></i>named by a check</span><span><i style="background:#6a3fb5"></i>system event</span></p>"#
         );
         // The system's own states, those this run's lanes show.
         let shown_states: Vec<_> = outcome
@@ -662,9 +679,25 @@ impl<'a> Frame<'a> {
         }
         if all.len() > shown {
             notes.push(format!(
-                "{} of {} lanes shown (the rest are in --format json).",
+                "{} of {} lanes shown; the replay command below with --trace run.json writes every lane to a trace (open it in ui.perfetto.dev).",
                 shown,
                 all.len()
+            ));
+        }
+        let units: Vec<&Lane> = all.iter().filter(|l| l.shard.is_none()).collect();
+        if !units.is_empty() {
+            let hit = units
+                .iter()
+                .filter(|l| {
+                    l.spans
+                        .iter()
+                        .any(|s| s.2 == "impaired" && s.1 > from && s.0 < to)
+                })
+                .count();
+            notes.push(format!(
+                "Units: {hit} of {} impaired at some time in the window shown; the other {} healthy throughout it.",
+                units.len(),
+                units.len() - hit
             ));
         }
         if !h.ops().is_empty() {

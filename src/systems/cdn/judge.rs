@@ -320,6 +320,14 @@ fn read_transitions(sim: &Simulation<CdnNode>, layout: &Layout) -> Transitions {
     let mut rollback: Option<SimTime> = None;
     let mut withdrawals = 0u64;
     let healthy_floor = n / 20; // at most 5 % failing = 95 % healthy
+    // Every PoP is a unit from the start, so the healthy ones are drawn too.
+    for name in &layout.pop_names {
+        facts.push(Fact::Impaired {
+            time: 0,
+            unit: name.clone(),
+            on: false,
+        });
+    }
     for o in sim.observations() {
         let at = o.time;
         match &o.value {

@@ -178,6 +178,16 @@ impl RaftKv {
         }
     }
 
+    /// Says it is a follower (at start and on restart), so every voter has
+    /// a role from the start, not only those that ever lead.
+    fn record_follower(&self, ctx: &mut Ctx<'_, DbNode>) {
+        ctx.record(DbObs::Role {
+            cluster: self.cluster,
+            role: Role::Replica,
+            epoch: self.term,
+        });
+    }
+
     fn become_leader(&mut self, ctx: &mut Ctx<'_, DbNode>) {
         self.standing = Standing::Leader;
         self.leader = Some(ctx.id());
@@ -387,12 +397,14 @@ impl Part for RaftKv {
             self.voted_for = Some(ctx.id());
             self.become_leader(ctx);
         } else {
+            self.record_follower(ctx);
             self.arm_election(ctx);
         }
     }
 
     fn restart(&mut self, ctx: &mut Ctx<'_, DbNode>) {
         self.standing = Standing::Follower;
+        self.record_follower(ctx);
         self.arm_election(ctx);
     }
 
