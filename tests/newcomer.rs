@@ -401,3 +401,29 @@ fn the_check_page_always_draws_the_blamed_operation() {
         );
     }
 }
+
+/// Every README command that calls the `blastradius` binary by name (the
+/// scale-out recipes) comes after the README says how to install it;
+/// the others go through `cargo run`.
+#[test]
+fn the_readme_installs_the_binary_before_calling_it_by_name() {
+    let readme = include_str!("../README.md");
+    let install = readme
+        .find("cargo install --path .")
+        .expect("the README says how to install the binary");
+    let mut in_code = false;
+    let mut at = 0;
+    let mut by_name = 0;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        }
+        let bare = line.trim_start().trim_start_matches('\'');
+        if in_code && bare.starts_with("blastradius ") {
+            assert!(at > install, "called by name before the install: {line}");
+            by_name += 1;
+        }
+        at += line.len() + 1;
+    }
+    assert!(by_name >= 3, "{by_name}");
+}
