@@ -319,11 +319,11 @@ impl Checker for DestructiveReach {
             Some(t) => (
                 Verdict::Invalid,
                 format!(
-                    "{} of {} destructive operations reached every online copy; first {} at T={:.3}s",
+                    "{} of {} destructive operations reached every online copy; first {} at {}",
                     total.len(),
                     ops.len(),
                     t.op.by,
-                    secs(t.op.time)
+                    stamp_ns(t.op.time)
                 ),
             ),
             None => (
