@@ -74,6 +74,9 @@ pub mod import;
 // what structure predicts.
 pub mod radius;
 
+// A trainee in the on-call seat of an incident, scored against history.
+pub mod drill;
+
 // What clients saw, what nodes recorded, and the checkers that judge them.
 pub mod check;
 pub mod history;

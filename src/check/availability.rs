@@ -241,7 +241,7 @@ impl Checker for Availability {
                         .iter()
                         .filter(|w| (w.ok as f64) < slo.success * w.requests as f64)
                 };
-                if let (Some(a), Some(b)) = (failing().next(), failing().last()) {
+                if let (Some(a), Some(b)) = (failing().next(), failing().next_back()) {
                     f = f.during(a.start, b.start + self.window_ns);
                 }
                 for w in windows

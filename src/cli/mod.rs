@@ -3,6 +3,7 @@
 mod analyze;
 mod check;
 mod compare;
+mod drill;
 mod import;
 mod list;
 mod radius;
@@ -320,6 +321,14 @@ enum Command {
     /// loses writes or service; `absorbed`: nodes go down, clients see
     /// nothing. Exit code: 0 done, 2 a run stopped at a limit, 3 bad input.
     Radius(radius::Args),
+    /// Wheel of Misfortune: take the on-call seat of an incident (none
+    /// named: the wheel picks one and a seed). The run stops at the page;
+    /// you see what the on-call saw (alerts, dashboards, your steps), wait,
+    /// look (costs time) and act with the runbook's own steps, one command
+    /// per line on stdin; the debrief scores you against what really
+    /// happened and the best design, on the same seed. Exit code: 0 done,
+    /// 3 bad input.
+    Drill(drill::Args),
     /// Write an `[architecture]` scenario from a Docker Compose file or
     /// Kubernetes manifests to stdout: services, replicas, zones, the call
     /// graph, stores and entry points as the manifests give them, every
@@ -458,6 +467,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Radius(args) => radius::radius(args),
+        Command::Drill(args) => drill::drill(args),
         Command::Import(source) => import::import(source),
         Command::Analyze {
             file,

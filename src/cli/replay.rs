@@ -55,6 +55,11 @@ pub struct Injection {
     /// `radius` does unless told --keep-schedule).
     #[arg(long, requires = "inject")]
     pub drop_schedule: bool,
+    /// Run the on-call seat's runbook from this file (as `drill --save`
+    /// writes it) instead of the incident's own; its design and seed
+    /// apply unless --design or --seed say otherwise.
+    #[arg(long, value_name = "FILE.toml")]
+    pub runbook: Option<std::path::PathBuf>,
 }
 
 impl Injection {
@@ -82,6 +87,30 @@ impl Injection {
     }
 }
 
+/// `scenario` with the on-call seat's runbook read from `path`.
+fn with_runbook(
+    scenario: &blastradius::scenario::Scenario,
+    path: &std::path::Path,
+) -> Result<
+    (
+        blastradius::scenario::Scenario,
+        blastradius::drill::RunbookFile,
+    ),
+    String,
+> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let file = blastradius::drill::RunbookFile::parse(&path.display().to_string(), &text)
+        .map_err(|e| e.to_string())?;
+    if file.incident != scenario.name {
+        return Err(format!(
+            "the runbook was written for {}, not {}",
+            file.incident, scenario.name
+        ));
+    }
+    let s = file.apply(scenario).map_err(|e| e.to_string())?;
+    Ok((s, file))
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn replay(
     name: &str,
@@ -93,10 +122,26 @@ pub fn replay(
     injection: &Injection,
     deadline: std::time::Duration,
 ) -> Result<ExitCode> {
-    let (mut scenario, command) = match load_named(name) {
+    let (mut scenario, mut command) = match load_named(name) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
+    let (mut design, mut seed) = (design.map(str::to_string), seed);
+    if let Some(path) = &injection.runbook {
+        match with_runbook(&scenario, path) {
+            Ok((s, file)) => {
+                scenario = s;
+                design = design.or(file.design);
+                seed = seed.or(file.seed);
+                command.push_str(&format!(" --runbook {}", path.display()));
+            }
+            Err(e) => {
+                eprintln!("error: --runbook {}: {e}", path.display());
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            }
+        }
+    }
+    let design = design.as_deref();
     if let Err(e) = injection.apply(&mut scenario, design) {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(EXIT_BAD_INPUT));

@@ -1,0 +1,387 @@
+//! A Wheel-of-Misfortune drill: a trainee takes the on-call seat of an
+//! incident and is scored against what really happened.
+//!
+//! Why it works by re-running: the simulation is deterministic, so the
+//! world a trainee has shaped so far is the scenario with the seat's
+//! runbook replaced by the trainee's steps, run on the drill's seed. Each
+//! view runs that scenario and shows only what the on-call could see up
+//! to the drill's clock: the page, the alerts that reached a person, the
+//! seat's own steps and their outcomes, and the dashboards (the system's
+//! series). Nothing is snapshotted, so a finished drill is its runbook, and
+//! `replay NAME --runbook FILE` gives the same run, byte for byte.
+//!
+//! The seat is the first `[[SYSTEM.actor]]` whose runbook reacts (a step
+//! with `on`): the people who respond. Its steps before the first reaction
+//! (a cut-over scheduled before the incident) stay. The first reaction's
+//! trigger stays too, as the page: the trainee's first action is that
+//! reaction, after the delay the trainee took; before it, the same trigger
+//! holds a step that never comes due, so the monitoring (and so the world)
+//! up to the page is the incident's own.
+
+mod debrief;
+mod view;
+
+pub use debrief::{Debrief, Score};
+pub use view::View;
+
+use crate::rng::Seed;
+use crate::run::{Outcome, RunError, RunOptions, run};
+use crate::scenario::{Scenario, ScenarioError};
+use crate::time::{SimDuration, SimTime};
+
+/// What the trainee's monitoring shows before they act: the delay of the
+/// step that holds the page, long past any run's end.
+const NEVER: &str = "36500d";
+
+/// What a `look` costs the trainee in simulated time.
+pub const LOOK_COST: SimDuration = SimDuration::from_secs(120);
+
+/// Why a drill cannot start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    /// The scenario has no on-call seat.
+    #[error("{0}")]
+    NoSeat(String),
+    /// A step the trainee typed does not make a valid scenario.
+    #[error("{0}")]
+    Step(#[from] ScenarioError),
+    /// A run failed.
+    #[error("{0}")]
+    Run(#[from] RunError),
+    /// A runbook file is not one.
+    #[error("{0}")]
+    Runbook(String),
+}
+
+/// The on-call seat of a scenario: whose runbook the trainee writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seat {
+    /// The system's table (`durable_db`).
+    pub system: String,
+    /// The actor's index among `[[SYSTEM.actor]]`.
+    pub index: usize,
+    /// The actor's name (`team-member-1`).
+    pub name: String,
+    /// Its steps before the first reaction (kept as they are).
+    pub before: Vec<toml::Value>,
+    /// The first reaction step (its `on` is the page).
+    pub reaction: toml::Table,
+    /// What the people really did from the page on.
+    pub historical: Vec<toml::Value>,
+}
+
+impl Seat {
+    /// The seat of `scenario`.
+    pub fn find(scenario: &Scenario) -> Result<Seat, DrillError> {
+        let system = scenario.system.table.clone();
+        let doc: toml::Table = toml::from_str(scenario.source_text())
+            .map_err(|e| DrillError::NoSeat(format!("cannot re-read the scenario: {e}")))?;
+        let actors = doc
+            .get(&system)
+            .and_then(|s| s.get("actor"))
+            .and_then(|a| a.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for (index, actor) in actors.iter().enumerate() {
+            let steps = actor
+                .get("step")
+                .and_then(|s| s.as_array())
+                .cloned()
+                .unwrap_or_default();
+            let Some(k) = steps.iter().position(|s| s.get("on").is_some()) else {
+                continue;
+            };
+            return Ok(Seat {
+                name: actor
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("operators")
+                    .to_string(),
+                system,
+                index,
+                before: steps[..k].to_vec(),
+                reaction: steps[k].as_table().cloned().unwrap_or_default(),
+                historical: steps[k..].to_vec(),
+            });
+        }
+        Err(DrillError::NoSeat(format!(
+            "{} has no on-call seat: a drill needs a `[[{system}.actor]]` whose runbook reacts to what its monitoring shows (a step with `on`), and none of its {} actor(s) does",
+            scenario.name,
+            actors.len()
+        )))
+    }
+
+    /// The path of its steps in the scenario (`durable_db.actor[1].step`).
+    pub fn path(&self) -> String {
+        format!("{}.actor[{}].step", self.system, self.index)
+    }
+}
+
+/// One step the trainee took, at `at` (simulated time from the start).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Taken {
+    /// When.
+    pub at: SimTime,
+    /// The step, as a runbook writes it, without its timing.
+    pub step: toml::Table,
+}
+
+/// A drill in progress.
+#[derive(Debug)]
+pub struct Drill {
+    /// The incident, as it was.
+    pub scenario: Scenario,
+    /// The design drilled.
+    pub design: String,
+    /// The seed.
+    pub seed: Seed,
+    /// Whose runbook the trainee writes.
+    pub seat: Seat,
+    /// When the on-call was paged.
+    pub page: SimTime,
+    /// What the page said.
+    pub page_text: String,
+    /// The trainee's steps so far.
+    pub taken: Vec<Taken>,
+    /// The drill's clock.
+    pub now: SimTime,
+    /// The world as the trainee has shaped it, run to its end.
+    world: Outcome,
+}
+
+impl Drill {
+    /// Seats the trainee: runs the incident without a response and stops
+    /// the clock at the page. `Ok(None)`: nobody is paged in this design.
+    pub fn start(
+        scenario: &Scenario,
+        design: Option<&str>,
+        seed: Seed,
+    ) -> Result<Option<Drill>, DrillError> {
+        let seat = Seat::find(scenario)?;
+        let design = scenario
+            .design(design)
+            .map_err(RunError::from)?
+            .name
+            .clone();
+        let held = steps_for(&seat, SimTime::ZERO, &[]);
+        let world = run_with(scenario, &seat, held, &design, seed)?;
+        let mut drill = Drill {
+            scenario: scenario.clone(),
+            design,
+            seed,
+            seat,
+            page: SimTime::ZERO,
+            page_text: String::new(),
+            taken: Vec::new(),
+            now: SimTime::ZERO,
+            world,
+        };
+        let marker = format!("{}: the monitoring shows ", drill.seat.name);
+        let Some(page) = drill
+            .world
+            .timeline
+            .iter()
+            .find(|e| e.what.starts_with(&marker))
+        else {
+            return Ok(None);
+        };
+        drill.page = page.time;
+        drill.now = page.time;
+        let shows = page.what[marker.len()..]
+            .split("; step")
+            .next()
+            .unwrap_or("");
+        drill.page_text = format!("the monitoring shows {shows}");
+        Ok(Some(drill))
+    }
+
+    /// The seat's steps as the trainee has written them: the steps before
+    /// the first reaction, then the trainee's (the first one the reaction,
+    /// after the delay the trainee took), or the page alone.
+    pub fn steps(&self) -> Vec<toml::Value> {
+        steps_for(&self.seat, self.page, &self.taken)
+    }
+
+    fn run_world(&self) -> Result<Outcome, DrillError> {
+        run_with(
+            &self.scenario,
+            &self.seat,
+            self.steps(),
+            &self.design,
+            self.seed,
+        )
+    }
+
+    /// The trainee takes `step` now; refused (and not taken) if the
+    /// scenario with it is not valid.
+    pub fn act(&mut self, step: toml::Table) -> Result<(), DrillError> {
+        self.taken.push(Taken { at: self.now, step });
+        match self.run_world() {
+            Ok(world) => {
+                self.world = world;
+                Ok(())
+            }
+            Err(e) => {
+                self.taken.pop();
+                Err(e)
+            }
+        }
+    }
+
+    /// The clock moves on by `d`, to the end of the run at most.
+    pub fn wait(&mut self, d: SimDuration) {
+        let end = SimTime::ZERO + self.scenario.duration;
+        self.now = (self.now + d).min(end);
+    }
+
+    /// True once the clock reached the end of the run.
+    pub fn over(&self) -> bool {
+        self.now >= SimTime::ZERO + self.scenario.duration
+    }
+
+    /// What the on-call sees now.
+    pub fn view(&self) -> View<'_> {
+        View::new(self)
+    }
+
+    /// The world as the trainee shaped it, run to its end.
+    pub fn world(&self) -> &Outcome {
+        &self.world
+    }
+
+    /// The drill as a runbook file: `replay NAME --runbook FILE` runs it.
+    pub fn runbook(&self) -> String {
+        let mut doc = toml::Table::new();
+        doc.insert("incident".into(), self.scenario.name.clone().into());
+        doc.insert("design".into(), self.design.clone().into());
+        doc.insert("seed".into(), (self.seed.0 as i64).into());
+        doc.insert("actor".into(), self.seat.name.clone().into());
+        let steps = self.steps();
+        let body = toml::to_string(&doc).unwrap_or_default();
+        let lines: Vec<String> = steps
+            .iter()
+            .map(|s| format!("    {},", inline(s)))
+            .collect();
+        format!(
+            "# A drill's runbook: `blastradius replay {} --runbook FILE` runs it\n# (the design and seed below unless given on the command line).\n{body}step = [\n{}\n]\n",
+            self.scenario.name,
+            lines.join("\n")
+        )
+    }
+}
+
+/// A runbook file read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunbookFile {
+    /// The incident it was written for.
+    pub incident: String,
+    /// Its design.
+    pub design: Option<String>,
+    /// Its seed.
+    pub seed: Option<u64>,
+    /// The seat's name.
+    pub actor: String,
+    /// The seat's steps.
+    pub steps: Vec<toml::Value>,
+}
+
+impl RunbookFile {
+    /// Reads `text` (from `file`, for messages).
+    pub fn parse(file: &str, text: &str) -> Result<RunbookFile, DrillError> {
+        let bad = |m: String| DrillError::Runbook(format!("{file}: {m}"));
+        let doc: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let string = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        Ok(RunbookFile {
+            incident: string("incident").ok_or_else(|| bad("no `incident`".into()))?,
+            design: string("design"),
+            seed: doc
+                .get("seed")
+                .and_then(|v| v.as_integer())
+                .map(|s| s as u64),
+            actor: string("actor").ok_or_else(|| bad("no `actor`".into()))?,
+            steps: doc
+                .get("step")
+                .and_then(|v| v.as_array())
+                .cloned()
+                .ok_or_else(|| bad("no `step` array".into()))?,
+        })
+    }
+
+    /// `scenario` with the seat's runbook replaced by this one's steps.
+    pub fn apply(&self, scenario: &Scenario) -> Result<Scenario, DrillError> {
+        let seat = Seat::find(scenario)?;
+        if seat.name != self.actor {
+            return Err(DrillError::Runbook(format!(
+                "the runbook is for actor {:?}; {}'s on-call seat is {:?}",
+                self.actor, scenario.name, seat.name
+            )));
+        }
+        Ok(scenario.with_set(&seat.path(), Some(toml::Value::Array(self.steps.clone())))?)
+    }
+}
+
+/// The seat's steps: those before the first reaction, then `taken` (the
+/// first as the reaction, `page` being when its trigger showed), or, with
+/// nothing taken, the reaction held back past the end of any run.
+fn steps_for(seat: &Seat, page: SimTime, taken: &[Taken]) -> Vec<toml::Value> {
+    let mut out = seat.before.clone();
+    let Some((first, rest)) = taken.split_first() else {
+        let mut held = seat.reaction.clone();
+        held.insert("after".into(), NEVER.into());
+        out.push(held.into());
+        return out;
+    };
+    let mut t = first.step.clone();
+    if let Some(on) = seat.reaction.get("on") {
+        t.insert("on".into(), on.clone());
+    }
+    t.insert(
+        "after".into(),
+        millis(first.at.saturating_since(page)).into(),
+    );
+    out.push(t.into());
+    for s in rest {
+        let mut t = s.step.clone();
+        t.insert(
+            "at".into(),
+            millis(s.at.saturating_since(SimTime::ZERO)).into(),
+        );
+        out.push(t.into());
+    }
+    out
+}
+
+/// Runs `scenario` with the seat's runbook replaced by `steps`.
+fn run_with(
+    scenario: &Scenario,
+    seat: &Seat,
+    steps: Vec<toml::Value>,
+    design: &str,
+    seed: Seed,
+) -> Result<Outcome, DrillError> {
+    let s = scenario.with_set(&seat.path(), Some(toml::Value::Array(steps)))?;
+    Ok(run(&s, Some(design), seed, &RunOptions::default())?)
+}
+
+/// A duration as a runbook writes it, to the millisecond.
+fn millis(d: SimDuration) -> String {
+    format!("{}ms", d.as_nanos() / 1_000_000)
+}
+
+/// A step as one inline table.
+fn inline(v: &toml::Value) -> String {
+    match v {
+        toml::Value::Table(t) => {
+            let parts: Vec<String> = t
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", inline(v)))
+                .collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+        toml::Value::Array(a) => {
+            let parts: Vec<String> = a.iter().map(inline).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        other => other.to_string(),
+    }
+}

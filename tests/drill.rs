@@ -1,0 +1,177 @@
+//! The drill, driven by a script on stdin as a trainee would type it: the
+//! run stops at the page, the screen shows only what the on-call could
+//! see up to the drill's clock, actions are the runbook's own steps, the
+//! debrief scores the trainee against history and the best design, and a
+//! saved runbook replays to the same run.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// Runs `blastradius drill ARGS` with `script` on stdin: (code, stdout).
+fn drill(args: &[&str], script: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blastradius"))
+        .arg("drill")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("blastradius runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The debrief's row `name`: its cells (you, historical, best design).
+fn row(out: &str, name: &str) -> Vec<String> {
+    let line = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Debrief"))
+        .find(|l| l.trim_start().starts_with(name))
+        .unwrap_or_else(|| panic!("no row {name}:\n{out}"));
+    let cells = line.trim_start()[name.len()..].trim();
+    cells
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn number(cell: &str) -> f64 {
+    cell.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("drill-{}-{name}", std::process::id()))
+}
+
+/// The first fingerprint printed (`fingerprint 90e1…` or `fingerprint=90e1…`).
+fn fingerprint(out: &str) -> String {
+    let at = out.find("fingerprint").expect("a fingerprint") + "fingerprint".len() + 1;
+    out[at..at + 16].to_string()
+}
+
+/// DigitalOcean 2017, a good response: everything the operators did, at
+/// once on the page instead of eleven minutes later. No write is lost and
+/// the outage ends before the historical one; the saved runbook replays to
+/// the very same run.
+#[test]
+fn a_quick_full_recovery_beats_history_and_replays_to_the_same_run() {
+    let save = tmp("do.toml");
+    let script = "look master\n\
+        do pause_apply host=delayed\n\
+        do snapshot host=delayed\n\
+        do restore host=master from=delayed\n\
+        do base_backup host=replica-1 from=master\n\
+        do base_backup host=replica-2 from=master\n\
+        wait 30m\nend\n";
+    let (code, out, err) = drill(
+        &["digitalocean-2017", "--save", save.to_str().unwrap()],
+        script,
+    );
+    assert_eq!(code, 0, "{err}");
+    // Paged when the monitoring shows the master's data gone.
+    assert!(
+        out.contains("PAGE at T-59.985s: the monitoring shows data_missing on master"),
+        "{out}"
+    );
+    // The look cost two minutes: the first action happens then.
+    assert!(out.contains("now T+60.015s, 2m 0s after the page"), "{out}");
+    let lost = row(&out, "lost_acked_writes");
+    assert_eq!(lost[0], "0");
+    let outage = row(&out, "longest_outage_hours");
+    assert!(number(&outage[0]) < number(&outage[1]), "{outage:?}");
+    // The runbook replays to the same fingerprint.
+    let replay = Command::new(env!("CARGO_BIN_EXE_blastradius"))
+        .args([
+            "replay",
+            "digitalocean-2017",
+            "--runbook",
+            save.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&replay.stdout);
+    assert_eq!(fingerprint(&out), fingerprint(&text));
+    assert!(
+        text.contains("--runbook"),
+        "the replay line names the runbook"
+    );
+    let _ = std::fs::remove_file(&save);
+}
+
+/// DigitalOcean 2017, a bad response: nobody acts. The delayed replica
+/// applies the drop too and the acknowledged writes since are lost; the
+/// screen shows the clients failing and no step done.
+#[test]
+fn doing_nothing_loses_what_history_saved() {
+    let (code, out, _) = drill(&["digitalocean-2017"], "wait 2h\nend\n");
+    assert_eq!(code, 0);
+    let lost = row(&out, "lost_acked_writes");
+    assert!(number(&lost[0]) > 0.0 && lost[1] == "0", "{lost:?}");
+    let failing = row(&out, "checks failing");
+    assert!(number(&failing[0]) > number(&failing[1]), "{failing:?}");
+    assert!(out.contains("client errors per minute"), "{out}");
+    assert!(out.contains("Your steps and what they did: 0"));
+}
+
+/// GitLab 2017, the historical mistake typed by the trainee: the wipe of
+/// db1 loses the writes since the snapshot, as it did; a step the runbook
+/// does not know is refused with the scenario's own error and not taken.
+#[test]
+fn gitlab_a_wipe_on_the_wrong_host_loses_writes_and_a_bad_step_is_refused() {
+    let script = "do reseed host=db2\nsteps\ndo wipe host=db1\nwait 1h\nend\n";
+    let (code, out, _) = drill(&["gitlab-2017"], script);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("refused:") && out.contains("unknown variant `reseed`"),
+        "{out}"
+    );
+    // Refused: the runbook still holds only the page.
+    let steps = out.split("> steps").nth(1).unwrap();
+    assert!(steps.contains("after = \"36500d\""), "{steps}");
+    assert!(out.contains("step 0, wipe on db1"), "{out}");
+    let lost = row(&out, "lost_acked_writes");
+    assert!(number(&lost[0]) > 10_000.0, "{lost:?}");
+    // The best design (tested backups) loses nothing.
+    assert!(row(&out, "checks failing")[2].starts_with("0 of"));
+}
+
+/// The screen shows nothing from after the drill's clock: a step asked
+/// for is "not done yet" until its outcome time has passed.
+#[test]
+fn the_screen_never_shows_the_future() {
+    let script = "do snapshot host=delayed\nwait 10m\nend\n";
+    let (_, out, _) = drill(&["digitalocean-2017"], script);
+    let after_do = out.split("> do snapshot").nth(1).unwrap();
+    let before_wait = after_do.split("> wait").next().unwrap();
+    assert!(before_wait.contains("not done yet"), "{before_wait}");
+    assert!(!before_wait.contains("snapshot stored"), "{before_wait}");
+}
+
+#[test]
+fn the_wheel_is_fair_and_says_how_to_run_it_again() {
+    let (_, a, _) = drill(&["--seed", "7"], "end\n");
+    let (_, b, _) = drill(&["--seed", "7"], "end\n");
+    let pick = |s: &str| s.lines().next().unwrap().to_string();
+    assert_eq!(pick(&a), pick(&b));
+    assert!(pick(&a).starts_with("The wheel stops on "), "{a}");
+    assert!(pick(&a).contains("`blastradius drill "), "{a}");
+}
+
+#[test]
+fn an_incident_without_an_on_call_seat_is_refused() {
+    let (code, _, err) = drill(&["github-2018"], "end\n");
+    assert_eq!(code, 3);
+    assert!(err.contains("no on-call seat"), "{err}");
+}
