@@ -175,3 +175,94 @@ fn an_incident_without_an_on_call_seat_is_refused() {
     assert_eq!(code, 3);
     assert!(err.contains("no on-call seat"), "{err}");
 }
+
+/// The terminal screen, driven in tmux as a person would: it shows the
+/// page, takes commands from its command line, draws the trainee's steps
+/// as they report back, and at `end` leaves the screen for the debrief and
+/// the saved runbook, which replays to the run the screen showed. Needs
+/// `tmux` (CI installs it); without it the test says so on stderr and
+/// passes, unless `BLASTRADIUS_REQUIRE_TMUX` is set, as CI sets it.
+#[test]
+fn the_terminal_screen_runs_a_drill_in_tmux() {
+    if !std::path::Path::new("/usr/bin/tmux").exists() {
+        assert!(
+            std::env::var_os("BLASTRADIUS_REQUIRE_TMUX").is_none(),
+            "BLASTRADIUS_REQUIRE_TMUX is set but tmux is not installed (apt-get install tmux)"
+        );
+        let _ = writeln!(std::io::stderr(), "tmux test skipped: tmux not found");
+        return;
+    }
+    let socket = format!("blastradius-drill-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    };
+    let screen = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "drill"]).stdout).into_owned()
+    };
+    let wait_for = |what: &str| {
+        for _ in 0..200 {
+            let s = screen();
+            if s.contains(what) {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the screen never showed {what:?}:\n{}", screen());
+    };
+    let save = tmp("tui.toml");
+    let cmd = format!(
+        "{} drill digitalocean-2017 --save {}; echo EXITED; sleep 60",
+        env!("CARGO_BIN_EXE_blastradius"),
+        save.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "drill",
+        "-x",
+        "140",
+        "-y",
+        "45",
+        &cmd,
+    ]);
+    let first = wait_for("PAGE at T-59.985s");
+    assert!(
+        first.contains("on call") && first.contains("your steps"),
+        "{first}"
+    );
+    let type_line = |line: &str| {
+        tmux(&["send-keys", "-t", "drill", "-l", line]);
+        tmux(&["send-keys", "-t", "drill", "Enter"]);
+    };
+    type_line("do pause_apply host=delayed");
+    wait_for("asked at T-59.985s");
+    type_line("wait 2m");
+    let after = wait_for("replay paused");
+    assert!(after.contains("2m 0s after the page"), "{after}");
+    type_line("look replica-1");
+    wait_for("replica-1: its copy of");
+    type_line("end");
+    let end = wait_for("EXITED");
+    assert!(
+        end.contains("Debrief") && end.contains("Runbook saved"),
+        "{end}"
+    );
+    let shown = fingerprint(&end);
+    let _ = tmux(&["kill-server"]);
+    let replay = Command::new(env!("CARGO_BIN_EXE_blastradius"))
+        .args([
+            "replay",
+            "digitalocean-2017",
+            "--runbook",
+            save.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(shown, fingerprint(&String::from_utf8_lossy(&replay.stdout)));
+    let _ = std::fs::remove_file(&save);
+}

@@ -7,7 +7,7 @@ use super::{EXIT_BAD_INPUT, load_named};
 use anyhow::Result;
 use blastradius::drill::{Debrief, Drill, LOOK_COST};
 use blastradius::rng::Seed;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,7 +27,7 @@ pub struct Args {
     save: Option<PathBuf>,
 }
 
-const HELP: &str = "commands (one per line):
+pub const HELP: &str = "commands (one per line):
   wait DURATION        let time pass (wait 5m)
   look WHAT            a host or node, or `backups` (costs 2 min)
   do ACTION KEY=VALUE  a runbook step, now (do restore host=db1 from=newest)
@@ -63,71 +63,78 @@ pub fn drill(args: Args) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if interactive {
+        if let Err(e) = super::drill_screen::run(&mut drill, &name) {
+            eprintln!("error: the terminal screen: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    } else {
+        script(&mut drill, &name);
+    }
+    finish(&drill, args.save.as_ref())
+}
+
+/// The line protocol: one command per line on stdin, each echoed, the
+/// screen after each change; `end` or the end of input finishes.
+fn script(drill: &mut Drill, name: &str) {
     println!(
         "You are {} of {name}. You have been paged.\n{HELP}\n",
         drill.seat.name
     );
     println!("{}", drill.view().text());
-    let interactive = std::io::stdin().is_terminal();
-    let mut lines = std::io::stdin().lock().lines();
-    loop {
-        if interactive {
-            print!("> ");
-            let _ = std::io::stdout().flush();
-        }
-        let Some(Ok(line)) = lines.next() else { break };
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if !interactive {
-            println!("> {line}");
-        }
+        println!("> {line}");
         if line == "end" {
             break;
         }
-        if let Err(e) = command(&mut drill, line) {
-            println!("refused: {e}");
+        match command(drill, line) {
+            Ok(Reply::Screen) => println!("{}", drill.view().text()),
+            Ok(Reply::Text(t)) => println!("{t}"),
+            Err(e) => println!("refused: {e}"),
         }
         if drill.over() {
             println!("The run has reached its end.");
             break;
         }
     }
-    finish(&drill, args.save.as_ref())
 }
 
-/// One line of the protocol.
-fn command(drill: &mut Drill, line: &str) -> Result<(), String> {
+/// What a command shows: the screen again, or words of its own.
+pub enum Reply {
+    /// The world or the clock changed.
+    Screen,
+    /// An answer (a look, the action list, the runbook).
+    Text(String),
+}
+
+/// One command; `Err` says why it was refused (nothing changed).
+pub fn command(drill: &mut Drill, line: &str) -> Result<Reply, String> {
     let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
-    match verb {
+    Ok(match verb {
         "wait" => {
-            let d = blastradius::time::parse_duration(rest)?;
-            drill.wait(d);
-            println!("{}", drill.view().text());
+            drill.wait(blastradius::time::parse_duration(rest)?);
+            Reply::Screen
         }
         "look" => {
             let seen = drill.view().look(rest.trim())?;
             drill.wait(LOOK_COST);
-            for l in seen {
-                println!("  {l}");
-            }
+            Reply::Text(seen.iter().map(|l| format!("  {l}\n")).collect())
         }
         "do" => {
-            let step = parse_step(rest)?;
-            drill.act(step).map_err(|e| e.to_string())?;
-            println!("{}", drill.view().text());
+            drill.act(parse_step(rest)?).map_err(|e| e.to_string())?;
+            Reply::Screen
         }
-        "actions" => println!("{}", actions(drill)),
-        "steps" => {
-            for s in drill.steps() {
-                println!("  {s}");
-            }
-        }
-        "help" => println!("{HELP}"),
+        "actions" => Reply::Text(actions(drill)),
+        "steps" => Reply::Text(drill.steps().iter().map(|s| format!("  {s}\n")).collect()),
+        "help" => Reply::Text(HELP.into()),
         _ => return Err(format!("unknown command {verb:?}\n{HELP}")),
-    }
-    Ok(())
+    })
 }
 
 /// `restore host=db1 from=newest` → `{ do = "restore", host = "db1", from

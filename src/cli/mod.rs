@@ -4,6 +4,7 @@ mod analyze;
 mod check;
 mod compare;
 mod drill;
+mod drill_screen;
 mod import;
 mod list;
 mod radius;

@@ -22,7 +22,7 @@ mod debrief;
 mod view;
 
 pub use debrief::{Debrief, Score};
-pub use view::View;
+pub use view::{View, latest};
 
 use crate::rng::Seed;
 use crate::run::{Outcome, RunError, RunOptions, run};

@@ -119,9 +119,10 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    /// Each series up to now: name, sparkline, latest value; a system
-    /// without series shows its clients' failed fraction per minute.
-    pub fn dashboards(&self) -> Vec<(String, String, f64)> {
+    /// Each series up to now, its last [`SPARK`] buckets (gaps as NaN);
+    /// a system without series shows its clients' failed fraction per
+    /// minute.
+    pub fn series(&self) -> Vec<(String, Vec<f64>)> {
         let w = self.drill.world();
         if w.series.is_empty() {
             return self.client_errors().into_iter().collect();
@@ -132,21 +133,28 @@ impl<'a> View<'a> {
             .iter()
             .map(|(name, ys)| {
                 let seen = &ys[..upto.min(ys.len())];
-                let tail = &seen[seen.len().saturating_sub(SPARK)..];
-                let last = tail
-                    .iter()
-                    .rev()
-                    .copied()
-                    .find(|v| v.is_finite())
-                    .unwrap_or(0.0);
-                (name.clone(), sparkline(tail), last)
+                (
+                    name.clone(),
+                    seen[seen.len().saturating_sub(SPARK)..].to_vec(),
+                )
+            })
+            .collect()
+    }
+
+    /// Each series up to now: name, sparkline, latest value.
+    pub fn dashboards(&self) -> Vec<(String, String, f64)> {
+        self.series()
+            .into_iter()
+            .map(|(name, ys)| {
+                let spark = sparkline(&ys);
+                (name, spark, latest(&ys))
             })
             .collect()
     }
 
     /// The clients' failed fraction per minute up to now, from what they
     /// saw (requests that ended by now).
-    fn client_errors(&self) -> Option<(String, String, f64)> {
+    fn client_errors(&self) -> Option<(String, Vec<f64>)> {
         let w = self.drill.world();
         let now = self.drill.now.as_nanos();
         const MINUTE: u64 = 60_000_000_000;
@@ -179,13 +187,7 @@ impl<'a> View<'a> {
                 }
             })
             .collect();
-        let latest = ys
-            .iter()
-            .rev()
-            .copied()
-            .find(|v| v.is_finite())
-            .unwrap_or(0.0);
-        Some(("client errors per minute".into(), sparkline(&ys), latest))
+        Some(("client errors per minute".into(), ys))
     }
 
     /// The whole screen as text.
@@ -244,6 +246,19 @@ impl<'a> View<'a> {
                 ))
             })
             .collect();
+        for f in &w.facts.facts {
+            if let Fact::Destroyed {
+                time, node, shard, ..
+            } = f
+                && node == what
+                && *time <= now
+            {
+                out.push(format!(
+                    "{what}: its copy of {shard} is gone (since {})",
+                    self.at(SimTime::from_nanos(*time))
+                ));
+            }
+        }
         if out.is_empty() {
             out.push(format!("{what}: up, nothing recorded about it so far"));
         }
@@ -286,6 +301,15 @@ impl<'a> View<'a> {
         }
         runs
     }
+}
+
+/// The last finite value (0 when none).
+pub fn latest(ys: &[f64]) -> f64 {
+    ys.iter()
+        .rev()
+        .copied()
+        .find(|v| v.is_finite())
+        .unwrap_or(0.0)
 }
 
 /// A duration for people: `9m 0s`, `2h 5m`, `40s`.
