@@ -426,6 +426,39 @@ fn elastic_scale_out_follows_the_customers_failing_and_never_runs_with_tree_watc
 }
 
 #[test]
+fn elastic_february_raise_follows_the_customers_failing_and_never_runs_with_the_follow_ups() {
+    let s = scenario("elastic-2019-02");
+    let base = replay(&s, "as-2019");
+    let seen = said(&base, "sre: the monitoring shows errors above 1.0 %").unwrap();
+    let raised = said(&base, "sre step 0, set_init_limit").unwrap();
+    // 08:50 as calibrated: T0 (02:25) at 10 min, so 6 h 35 min in.
+    assert!(
+        (raised - (6.0 * 3600.0 + 35.0 * 60.0)).abs() < 60.0,
+        "{raised}"
+    );
+    let scaled = said(&base, "sre step 1, scale_proxies").unwrap();
+    assert!((scaled - raised - 600.0).abs() < 5.0, "{raised} → {scaled}");
+    // The third replacement (and its aftermath) 20 minutes earlier: seen
+    // earlier, raised earlier by as much.
+    let mut early = s.clone();
+    for (k, at) in [(2, "1h32m"), (3, "1h40m")] {
+        early = set(&early, &format!("fault[{k}].at"), text(at));
+    }
+    let early = replay(&early, "as-2019");
+    let seen_early = said(&early, "sre: the monitoring shows errors").unwrap();
+    let raised_early = said(&early, "sre step 0, set_init_limit").unwrap();
+    assert!(seen - seen_early > 600.0, "{seen} vs {seen_early}");
+    assert!(
+        ((raised - raised_early) - (seen - seen_early)).abs() < 1.0,
+        "the response keeps its delay after the signal"
+    );
+    // With the follow-ups the customers keep their SLO: nobody acts.
+    let fixed = replay(&s, "follow-ups");
+    assert_eq!(said(&fixed, "sre step"), None);
+    assert!(said(&fixed, "sre never ran steps 0–1 (waiting for errors").is_some());
+}
+
+#[test]
 fn criteo_recovery_follows_the_outage_and_never_runs_with_a_quota() {
     let s = scenario("criteo-hdfs");
     let base = replay(&s, "as-is");
