@@ -93,7 +93,41 @@ fn gitlab_postmortem_has_every_section_and_numbers_from_the_runs() {
     assert!(det.contains("First noticed at T+4h35m31s"), "{det}");
     assert!(det.contains("paged: db2 is 20.0 GB behind db1"), "{det}");
     assert!(
-        det.contains("an alert that reached nobody: backup pg_dump"),
+        det.contains("an alert that reached nobody, at T-14h30m00s (email): backup pg_dump"),
+        "{det}"
+    );
+}
+
+/// Detection reads who noticed from the run's facts, not from words in the
+/// timeline: an alarm whose alert reached nobody is not the first notice
+/// (OVH's liquid alarm was, when "reaches nobody" missed the word list),
+/// a step whose note says "unnoticed" is not a notice (AWS), and the
+/// operators who see a drop within a second of it noticed it (DigitalOcean,
+/// whose drop came before T0 and was reported as never noticed).
+#[test]
+fn detection_is_who_noticed_not_a_word_in_the_timeline() {
+    let ovh = postmortem(&scenario("ovh-2017"), "as-2017");
+    let det = section(&ovh, "Detection");
+    assert!(det.contains("by the service monitoring alert"), "{det}");
+    assert!(det.contains("an alert that reached nobody"), "{det}");
+    assert!(!det.starts_with("\nFirst noticed at T+15s"), "{det}");
+    let aws = postmortem(&scenario("aws-elb-2012"), "as-2012");
+    let det = section(&aws, "Detection");
+    assert!(!det.contains("unnoticed"), "{det}");
+    assert!(
+        det.contains("by elb-team: the monitoring shows errors"),
+        "{det}"
+    );
+    let s = scenario("digitalocean-2017");
+    let det_do = postmortem(&s, "as-2017");
+    let trigger = section(&det_do, "Trigger");
+    assert!(
+        trigger.contains("master's copy of control_plane destroyed"),
+        "{trigger}"
+    );
+    let det = section(&det_do, "Detection");
+    assert!(
+        det.contains("First noticed at T-1m00s (0 s after the trigger), by operators"),
         "{det}"
     );
 }

@@ -66,6 +66,26 @@ impl Default for Availability {
     }
 }
 
+/// Minutes of service lost, each window weighing its failed fraction:
+/// a window of 60 s with half its requests failed is 0.5 minutes.
+fn minutes_lost(windows: impl Iterator<Item = (u64, u64)>, window_ns: u64) -> f64 {
+    let minutes = window_ns as f64 / 60e9;
+    windows
+        .filter(|(requests, _)| *requests > 0)
+        .map(|(requests, ok)| (requests - ok.min(requests)) as f64 / requests as f64 * minutes)
+        .sum()
+}
+
+/// The share of the run's error budget spent (1 = all of it): failed
+/// requests over what the SLO's success ratio allows.
+fn budget_burned(requests: f64, ok: f64, slo: &Slo) -> f64 {
+    let allowed = requests * (1.0 - slo.success);
+    if allowed <= 0.0 {
+        return if ok < requests { f64::INFINITY } else { 0.0 };
+    }
+    (requests - ok) / allowed
+}
+
 fn succeeded(o: &Operation) -> bool {
     o.outcome == Completion::Ok || (o.f == OpFn::Cas && o.outcome == Completion::Fail)
 }
@@ -209,6 +229,13 @@ impl Checker for Availability {
         if let Some(r) = rto {
             f = f.metric("rto_seconds", secs(r));
         }
+        f = f.metric(
+            "minutes_lost",
+            minutes_lost(windows.iter().map(|w| (w.requests, w.ok)), self.window_ns),
+        );
+        if let Some(slo) = &self.slo {
+            f = f.metric("error_budget_burned", budget_burned(total, ok, slo));
+        }
         let mut summary = format!(
             "{:.3}% of {} requests succeeded; longest unavailable window {:.3}s",
             100.0 * ok / total,
@@ -322,6 +349,18 @@ impl Availability {
                     ok as f64 / total as f64
                 },
             );
+        let lost: f64 = tallies
+            .requests
+            .values()
+            .map(|ws| minutes_lost(ws.iter().map(|w| (w.requests, w.ok)), tallies.window_ns))
+            .sum();
+        f = f.metric("minutes_lost", lost);
+        if let Some(slo) = &self.slo {
+            f = f.metric(
+                "error_budget_burned",
+                budget_burned(total as f64, ok as f64, slo),
+            );
+        }
         let Some(slo) = self.slo else {
             f.summary = format!(
                 "{:.3}% of {total} tallied requests succeeded (no SLO given)",
@@ -446,5 +485,39 @@ mod sort_tests {
         expected.sort();
         sort_events(&mut huge);
         assert_eq!(huge, expected);
+    }
+}
+
+#[cfg(test)]
+mod figure_tests {
+    use super::{Slo, budget_burned, minutes_lost};
+
+    #[test]
+    fn minutes_lost_weigh_each_window_by_its_failed_share() {
+        let minute = 60_000_000_000;
+        // Half of one minute failed, all of another, none of a third, and
+        // an empty window that counts for nothing.
+        let w = [(10, 5), (4, 0), (7, 7), (0, 0)];
+        assert!((minutes_lost(w.into_iter(), minute) - 1.5).abs() < 1e-9);
+        // Twice the window length, twice the minutes.
+        assert!((minutes_lost(w.into_iter(), 2 * minute) - 3.0).abs() < 1e-9);
+        assert_eq!(minutes_lost([(3, 3)].into_iter(), minute), 0.0);
+    }
+
+    #[test]
+    fn the_budget_burned_is_failures_over_what_the_slo_allows() {
+        let slo = Slo {
+            success: 0.99,
+            windows: 0.999,
+        };
+        // 1 % may fail: 10 of 1,000 is the whole budget, 5 half of it.
+        assert!((budget_burned(1000.0, 990.0, &slo) - 1.0).abs() < 1e-9);
+        assert!((budget_burned(1000.0, 995.0, &slo) - 0.5).abs() < 1e-9);
+        assert_eq!(budget_burned(1000.0, 1000.0, &slo), 0.0);
+        let perfect = Slo {
+            success: 1.0,
+            windows: 1.0,
+        };
+        assert!(budget_burned(10.0, 9.0, &perfect).is_infinite());
     }
 }

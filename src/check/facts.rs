@@ -324,6 +324,19 @@ pub enum Fact {
         /// A person got the alert.
         delivered: bool,
     },
+    /// Someone noticed at `time`: an operator's monitoring showed the
+    /// condition a runbook step waits for, a page or an escalation reached
+    /// a person, automation detected a failure. `by` is who or what
+    /// noticed, `what` what they saw. Postmortems and drills read it (an
+    /// alert that reached nobody is a [`Fact::Alert`] not delivered).
+    Noticed {
+        /// When.
+        time: u64,
+        /// Who or what noticed (an actor, `monitoring`, `orchestrator`).
+        by: String,
+        /// What they saw, in words.
+        what: String,
+    },
     /// A control plane pushed a configuration to `target` at `time`,
     /// computed from state that was complete (`complete`) or not.
     ConfigPushed {
@@ -397,6 +410,7 @@ impl Facts {
                 | Fact::Access { .. }
                 | Fact::ConfigPushed { .. }
                 | Fact::Alert { .. }
+                | Fact::Noticed { .. }
                 | Fact::Step { .. } => {}
             }
         }

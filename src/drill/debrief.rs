@@ -24,6 +24,11 @@ pub struct Score {
     /// availability check found under its objective (`None`: no such
     /// stretch after the page, or no availability check).
     pub mitigated_after: Option<f64>,
+    /// Minutes of service the clients lost (each window weighing its
+    /// failed share), from the availability check.
+    pub minutes_lost: Option<f64>,
+    /// The share of the run's error budget spent (1 = all of it).
+    pub budget_burned: Option<f64>,
     /// The system's harm figures, most important first.
     pub harm: Vec<(String, f64)>,
 }
@@ -43,8 +48,12 @@ impl Score {
             .and_then(|f| f.during)
             .filter(|d| d[1] > page.as_nanos())
             .map(|d| (d[1] - page.as_nanos()) as f64 / 1e9);
+        let availability = o.checks.get("availability");
+        let figure = |k: &str| availability.and_then(|f| f.metrics.get(k)).copied();
         Score {
             who,
+            minutes_lost: figure("minutes_lost"),
+            budget_burned: figure("error_budget_burned"),
             failing,
             checks: o.checks.findings.len(),
             mitigated_after,
@@ -128,6 +137,13 @@ impl Debrief {
         row(&mut out, "SLO breach ends (after page)", &|s| {
             s.mitigated_after
                 .map_or("none after the page".into(), minutes)
+        });
+        row(&mut out, "customer-minutes lost", &|s| {
+            s.minutes_lost.map_or("-".into(), |m| format!("{m:.0}"))
+        });
+        row(&mut out, "error budget burned", &|s| {
+            s.budget_burned
+                .map_or("-".into(), |b| format!("{:.0} %", b * 100.0))
         });
         let names: Vec<String> = self
             .scores

@@ -176,22 +176,19 @@ impl Drill {
             now: SimTime::ZERO,
             world,
         };
-        let marker = format!("{}: the monitoring shows ", drill.seat.name);
-        let Some(page) = drill
-            .world
-            .timeline
-            .iter()
-            .find(|e| e.what.starts_with(&marker))
-        else {
+        // The page: the first time the seat's monitoring showed what its
+        // first reaction waits for.
+        let seat = &drill.seat.name;
+        let Some((time, what)) = drill.world.facts.facts.iter().find_map(|f| match f {
+            crate::check::Fact::Noticed { time, by, what } if by == seat => Some((*time, what)),
+            _ => None,
+        }) else {
             return Ok(None);
         };
-        drill.page = page.time;
-        drill.now = page.time;
-        let shows = page.what[marker.len()..]
-            .split("; step")
-            .next()
-            .unwrap_or("");
-        drill.page_text = format!("the monitoring shows {shows}");
+        let shows = what.strip_prefix(&format!("{seat}: ")).unwrap_or(what);
+        drill.page_text = shows.split("; step").next().unwrap_or(shows).to_string();
+        drill.page = SimTime::from_nanos(time);
+        drill.now = drill.page;
         Ok(Some(drill))
     }
 

@@ -9,7 +9,7 @@
 //! beside the simulated ones, labelled. Sections the run has nothing for
 //! say so rather than filling in a story.
 
-use crate::check::Verdict;
+use crate::check::{Fact, Verdict};
 use crate::run::postmortem::Evidence;
 use crate::run::{FaultEffect, Outcome};
 use crate::scenario::Scenario;
@@ -19,21 +19,8 @@ use std::fmt::Write as _;
 
 use super::replay::figure;
 
-/// Words in a timeline entry that mean someone or something noticed.
-const DETECTION: [&str; 6] = [
-    "paged",
-    "the monitoring shows",
-    "alert",
-    "alarm",
-    "noticed",
-    "sees",
-];
-
 /// Words in a timeline entry that mean an operator acted.
 const ACTION: &str = " step ";
-
-/// Words that mean a signal reached nobody.
-const UNHEARD: [&str; 3] = ["never delivered", "reached nobody", "no alert"];
 
 /// Timeline entries shown in full before the rest are counted.
 const TIMELINE_MAX: usize = 60;
@@ -158,22 +145,46 @@ fn impact(out: &mut String, scenario: &Scenario, o: &Outcome) {
     let _ = writeln!(out);
 }
 
-/// When the incident starts: the first fault of the schedule, else the
-/// first event at or after T0 (the instant the scenario names as the
-/// incident's start), else T0.
+/// When the incident starts: the earliest of the first fault of the
+/// schedule, the first copy destroyed and the first event at or after T0
+/// (the instant the scenario names as the incident's start), else T0.
 fn trigger_time(o: &Outcome, t0: crate::time::SimDuration) -> SimTime {
     let t0 = SimTime::ZERO + t0;
-    o.fault_effects.first().map(|f| f.from).unwrap_or_else(|| {
-        o.timeline
-            .iter()
-            .find(|e| !e.routine && e.time >= t0)
-            .map_or(t0, |e| e.time)
-    })
+    let destroyed = o.facts.facts.iter().find_map(|f| match f {
+        Fact::Destroyed { time, .. } => Some(SimTime::from_nanos(*time)),
+        _ => None,
+    });
+    let fault = o.fault_effects.first().map(|f| f.from);
+    let event = o
+        .timeline
+        .iter()
+        .find(|e| !e.routine && e.time >= t0)
+        .map(|e| e.time);
+    [fault, destroyed, event]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(t0)
 }
 
 fn trigger(out: &mut String, o: &Outcome, start: SimTime, at: &dyn Fn(SimTime) -> String) {
     let _ = writeln!(out, "## Trigger\n");
     let first = o.timeline.iter().find(|e| !e.routine && e.time >= start);
+    let destroyed = o.facts.facts.iter().find_map(|f| match f {
+        Fact::Destroyed {
+            time,
+            node,
+            shard,
+            by,
+        } if *time == start.as_nanos() => {
+            Some(format!("{node}'s copy of {shard} destroyed by {by}"))
+        }
+        _ => None,
+    });
+    if let Some(d) = destroyed {
+        let _ = writeln!(out, "{}: {d}.\n", at(start));
+        return;
+    }
     match (o.fault_effects.first(), first) {
         (Some(f), _) => {
             let _ = writeln!(out, "{}: {} ({}).\n", at(f.from), f.fault, effect(f));
@@ -230,19 +241,31 @@ fn chain(out: &mut String, o: &Outcome, start: SimTime, at: &dyn Fn(SimTime) -> 
 
 fn detection(out: &mut String, o: &Outcome, start: SimTime, at: &dyn Fn(SimTime) -> String) {
     let _ = writeln!(out, "## Detection\n");
-    let first = o.timeline.iter().find(|e| {
-        e.time >= start
-            && DETECTION.iter().any(|w| e.what.contains(w))
-            && !UNHEARD.iter().any(|w| e.what.contains(w))
-    });
+    let s = start.as_nanos();
+    let first = o
+        .facts
+        .facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::Noticed { time, by, what } if *time >= s => Some((*time, by.clone(), what)),
+            Fact::Alert {
+                time,
+                alarm,
+                cause,
+                delivered: true,
+            } if *time >= s => Some((*time, format!("the {alarm} alert"), cause)),
+            _ => None,
+        })
+        .min_by_key(|n| n.0);
     match first {
-        Some(e) => {
+        Some((t, by, what)) => {
+            let t = SimTime::from_nanos(t);
+            let what = what.strip_prefix(&format!("{by}: ")).unwrap_or(what);
             let _ = writeln!(
                 out,
-                "First noticed at {} ({} after the trigger): {}\n",
-                at(e.time),
-                span(e.time.as_secs_f64() - start.as_secs_f64()),
-                e.what
+                "First noticed at {} ({} after the trigger), by {by}: {what}\n",
+                at(t),
+                span(t.as_secs_f64() - start.as_secs_f64()),
             );
         }
         None => {
@@ -252,14 +275,29 @@ fn detection(out: &mut String, o: &Outcome, start: SimTime, at: &dyn Fn(SimTime)
             );
         }
     }
-    let silent: Vec<&str> = o
-        .timeline
+    let silent: Vec<(u64, &str, &str)> = o
+        .facts
+        .facts
         .iter()
-        .filter(|e| UNHEARD.iter().any(|w| e.what.contains(w)))
-        .map(|e| e.what.as_str())
+        .filter_map(|f| match f {
+            Fact::Alert {
+                time,
+                alarm,
+                cause,
+                delivered: false,
+            } => Some((*time, alarm.as_str(), cause.as_str())),
+            _ => None,
+        })
         .collect();
-    for s in silent.iter().take(5) {
-        let _ = writeln!(out, "- an alert that reached nobody: {s}");
+    for (t, alarm, cause) in silent.iter().take(5) {
+        let _ = writeln!(
+            out,
+            "- an alert that reached nobody, at {} ({alarm}): {cause}",
+            at(SimTime::from_nanos(*t))
+        );
+    }
+    if silent.len() > 5 {
+        let _ = writeln!(out, "- and {} more", silent.len() - 5);
     }
     if !silent.is_empty() {
         let _ = writeln!(out);

@@ -380,13 +380,16 @@ fn read_transitions(sim: &Simulation<CdnNode>, layout: &Layout) -> Transitions {
             }
             Obs::Alert { fraction } => {
                 alert.get_or_insert(at);
-                timeline.push(TimelineEntry::new(
-                    at,
-                    format!(
-                        "monitor alerts: {:.1} % of requests erred in the last bucket",
-                        fraction * 100.0
-                    ),
-                ));
+                let what = format!(
+                    "monitor alerts: {:.1} % of requests erred in the last bucket",
+                    fraction * 100.0
+                );
+                facts.push(Fact::Noticed {
+                    time: at.as_nanos(),
+                    by: "monitoring".into(),
+                    what: what.clone(),
+                });
+                timeline.push(TimelineEntry::new(at, what));
             }
             Obs::RolledBack { tenant, fraction } => {
                 rollback.get_or_insert(at);

@@ -194,7 +194,8 @@ impl CpActorNode {
         };
         let now = ctx.now();
         if let Some(what) = self.runbook.observe(w, seen, now, ctx.rng(), &self.name) {
-            ctx.record(Obs::Note(what));
+            let by = self.name.clone();
+            ctx.record(Obs::Noticed { by, what });
             self.schedule(ctx);
         }
     }

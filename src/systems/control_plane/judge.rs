@@ -95,6 +95,14 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
                 ));
             }
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
+            Obs::Noticed { by, what } => {
+                facts.push(Fact::Noticed {
+                    time: o.time.as_nanos(),
+                    by: by.clone(),
+                    what: what.clone(),
+                });
+                timeline.push(TimelineEntry::new(o.time, what.clone()));
+            }
         }
     }
     timeline.extend(unreached_steps(sim, layout));

@@ -339,6 +339,13 @@ pub enum Obs {
     },
     /// Anything else for the timeline.
     Note(String),
+    /// An operator's monitoring showed what a reaction waits for.
+    Noticed {
+        /// The operator.
+        by: String,
+        /// What it showed, in words (the timeline's).
+        what: String,
+    },
 }
 
 /// The nodes.

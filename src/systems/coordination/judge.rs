@@ -195,6 +195,14 @@ pub fn judge(
                 ));
             }
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
+            Obs::Noticed { by, what } => {
+                facts.push(Fact::Noticed {
+                    time: o.time.as_nanos(),
+                    by: by.clone(),
+                    what: what.clone(),
+                });
+                timeline.push(TimelineEntry::new(o.time, what.clone()));
+            }
         }
     }
     for &id in &w.actors {

@@ -368,7 +368,8 @@ impl Actor {
             on.describe(),
             s.what.name()
         );
-        ctx.record(Obs::Note(what));
+        let by = self.name().to_string();
+        ctx.record(Obs::Noticed { by, what });
         self.runbook.arm(ctx.now(), delay);
         self.schedule(ctx);
     }

@@ -283,6 +283,14 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
                 ));
             }
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
+            Obs::Noticed { by, what } => {
+                facts.push(Fact::Noticed {
+                    time: t,
+                    by: by.clone(),
+                    what: what.clone(),
+                });
+                timeline.push(TimelineEntry::new(o.time, what.clone()));
+            }
         }
     }
     timeline.extend(unreached_steps(sim, layout, cfg));

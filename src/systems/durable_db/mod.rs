@@ -485,6 +485,14 @@ pub enum Obs {
     },
     /// Anything else worth a timeline entry.
     Note(String),
+    /// Someone noticed: an operator's monitoring showed what a reaction
+    /// waits for, or a page reached the on-call.
+    Noticed {
+        /// Who.
+        by: String,
+        /// What they saw, in words (the timeline's).
+        what: String,
+    },
 }
 
 /// The nodes of the system.

@@ -6,7 +6,7 @@
 
 use super::{HdfsConfig, HdfsNode, NnState, Obs, Wiring};
 use crate::check::availability::{Availability, Requests, Slo};
-use crate::check::{CheckInput, Facts, Suite, Tallies};
+use crate::check::{CheckInput, Fact, Facts, Suite, Tallies};
 use crate::history::History;
 use crate::sim::Simulation;
 use crate::systems::{Judgement, TimelineEntry};
@@ -15,6 +15,7 @@ use indexmap::IndexMap;
 /// Turns a finished run into findings, figures and a timeline.
 pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgement {
     let mut timeline = Vec::new();
+    let mut facts = Facts::new();
     let job_at = (crate::time::SimTime::ZERO + cfg.job.at).as_nanos();
     let (mut aborts, mut failovers, mut released, mut declined) = (0u64, 0u64, 0u64, 0u64);
     let mut gc_max = [0f64; 2];
@@ -107,6 +108,14 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
                 ));
             }
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
+            Obs::Noticed { by, what } => {
+                facts.push(Fact::Noticed {
+                    time: o.time.as_nanos(),
+                    by: by.clone(),
+                    what: what.clone(),
+                });
+                timeline.push(TimelineEntry::new(o.time, what.clone()));
+            }
         }
     }
     for &id in &w.actors {
@@ -178,7 +187,7 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
     );
     Judgement {
         history: History::new(),
-        facts: Facts::new(),
+        facts,
         checks,
         metrics,
         timeline,

@@ -414,6 +414,13 @@ pub enum Obs {
     },
     /// Operator: what the monitoring showed, a reaction standing down.
     Note(String),
+    /// An operator's monitoring showed what a reaction waits for.
+    Noticed {
+        /// The operator.
+        by: String,
+        /// What it showed, in words (the timeline's).
+        what: String,
+    },
 }
 
 /// The nodes.

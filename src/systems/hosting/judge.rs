@@ -139,10 +139,13 @@ pub fn judge(
             }
             Obs::Called { cause } => {
                 called_at.get_or_insert(t);
-                timeline.push(TimelineEntry::new(
-                    o.time,
-                    format!("team called by {cause}"),
-                ));
+                let what = format!("team called by {cause}");
+                facts.push(Fact::Noticed {
+                    time: t,
+                    by: "team".into(),
+                    what: what.clone(),
+                });
+                timeline.push(TimelineEntry::new(o.time, what));
             }
             Obs::Acting => {
                 acting_at.get_or_insert(t);

@@ -47,7 +47,8 @@ impl Host {
                         lag as f64 / GB,
                         ctx.node_name(from)
                     );
-                    self.note(ctx, what);
+                    let by = "lag alert".to_string();
+                    ctx.record(super::super::Obs::Noticed { by, what });
                 }
             }
             Msg::WalGone { oldest } if Some(from) == self.upstream && !self.broken => {
