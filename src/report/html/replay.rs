@@ -202,7 +202,8 @@ fn check_details(c: &crate::report::replay::CheckSummary, replay: &str) -> Strin
             out.join("<br>")
         );
     }
-    if !c.witness.is_null() {
+    // A check that holds has nothing to show for itself.
+    if !c.witness.is_null() && c.verdict != Verdict::Valid {
         let json = serde_json::to_string_pretty(&c.witness).unwrap_or_default();
         if json.len() <= WITNESS_MAX {
             let _ = write!(
