@@ -30,10 +30,12 @@ pub mod services;
 /// The built-in systems, one line each: the folder (module) and the type
 /// that implements [`System`]. This list is the only place outside a
 /// system's folder that names it; [`Registry::builtin`] registers them in
-/// this order.
+/// this order. The folders are private to the crate: only the `System`
+/// types are public, so a model's internals are free to change.
 macro_rules! builtin {
     ($($module:ident :: $system:ident),* $(,)?) => {
-        $(pub mod $module;)*
+        $(pub(crate) mod $module;)*
+        $(pub use $module::$system;)*
 
         /// Registers every built-in system, in list order.
         fn register_builtin(registry: &mut Registry) {

@@ -525,3 +525,69 @@ impl Resolver {
 pub(crate) fn bucket_of(now: SimTime, resolution: SimDuration) -> usize {
     (now.as_nanos() / resolution.as_nanos().max(1)) as usize
 }
+
+/// Reaches into the deployment (the authority's records, each load
+/// balancer's backends), so it lives beside the model.
+#[cfg(test)]
+mod placement_tests {
+    use crate::rng::Seed;
+
+    #[test]
+    fn every_dns_record_and_lb_backend_is_at_the_site_its_config_names() {
+        use crate::run::{World, pipeline};
+        use crate::systems::dns_lb::{DnsLb, DnsLbConfig, DnsLbNode};
+        let s = crate::incidents::find("clever-cloud-2021")
+            .expect("built in")
+            .scenario()
+            .expect("valid");
+        let table: toml::Table = toml::from_str(s.source_text()).expect("toml");
+        let mut dns = table["dns_lb"].as_table().expect("table").clone();
+        dns.remove("without_links");
+        let config: DnsLbConfig = toml::Value::Table(dns).try_into().expect("config");
+        let design = s.design(Some("as-2021")).expect("design");
+        let world = World {
+            topology: &design.topology,
+            net: &s.net,
+            limits: &s.limits,
+            faults: &s.faults,
+            duration: s.duration,
+            trace: false,
+            watch: None,
+        };
+        let (sim, layout) = pipeline::build(&DnsLb, &config, &world, Seed(1)).expect("builds");
+        let site = |id| {
+            let net = sim.network();
+            net.topology().site(net.site_of(id)).name.clone()
+        };
+        let DnsLbNode::Authority(auth) = sim.node(layout.authority) else {
+            panic!("the authority is an authority");
+        };
+        assert_eq!(auth.record_targets().len(), config.dc.len());
+        for (k, dc) in config.dc.iter().enumerate() {
+            let lb = auth.record_targets()[k];
+            assert_eq!(site(lb), dc.site, "record of {}", dc.name);
+            assert_eq!(sim.node_name(lb), format!("lb-{}", dc.name));
+            let DnsLbNode::Lb(l) = sim.node(lb) else {
+                panic!(
+                    "record {k} points at {}, not a load balancer",
+                    sim.node_name(lb)
+                );
+            };
+            assert_eq!(l.backends().len(), dc.apps as usize);
+            for &app in l.backends() {
+                assert!(
+                    matches!(sim.node(app), DnsLbNode::App(_)),
+                    "{}",
+                    sim.node_name(app)
+                );
+                assert_eq!(
+                    site(app),
+                    dc.site,
+                    "{} behind lb-{}",
+                    sim.node_name(app),
+                    dc.name
+                );
+            }
+        }
+    }
+}

@@ -31,7 +31,7 @@ pub mod mysql;
 pub mod orchestrator;
 pub mod raft;
 
-pub use config::{DbConfig, Engine, Fencing, ReadFrom, ReplicationMode};
+pub use config::{DbConfig, ReadFrom};
 
 /// The `[replicated_db]` system.
 #[derive(Clone, Copy, Debug, Default)]
