@@ -277,6 +277,7 @@ impl Store {
                     match &r.kind {
                         RecKind::Write(id) => data.writes.push(*id),
                         RecKind::Drop(_) => break 'segments,
+                        RecKind::Backlog { .. } => {}
                     }
                     data.lsn = r.lsn;
                 }

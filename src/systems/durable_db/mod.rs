@@ -126,6 +126,13 @@ pub enum RecKind {
     /// Drop the database: every copy that applies it loses its data. The
     /// operation's name, the same on every copy.
     Drop(Arc<str>),
+    /// Log written before the run that a delayed replica has received but
+    /// not applied yet (untracked writes), due at `due`: a replica delayed
+    /// by D starts the run holding D of log, not nothing.
+    Backlog {
+        /// When its delay has passed.
+        due: SimTime,
+    },
 }
 
 /// A copy of the dataset.

@@ -217,8 +217,23 @@ impl Host {
             }
             Action::PauseApply => {
                 self.paused = true;
-                let n = self.data.as_ref().map_or(0, |d| d.relay.len());
-                done(ctx, true, format!("{me}: replay paused, {n} records held"))
+                let (writes, bytes) = self.data.as_ref().map_or((0, 0), |d| {
+                    let writes = d
+                        .relay
+                        .iter()
+                        .filter(|r| matches!(r.kind, RecKind::Write(_)))
+                        .count();
+                    let first = d.relay.first().map_or(d.lsn, |r| r.lsn);
+                    (writes, d.lsn.saturating_sub(first))
+                });
+                done(
+                    ctx,
+                    true,
+                    format!(
+                        "{me}: replay paused, {writes} writes and {:.1} GB of log held",
+                        bytes as f64 / GB
+                    ),
+                )
             }
             Action::Snapshot => {
                 let Some(d) = self.data.as_ref() else {

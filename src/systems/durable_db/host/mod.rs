@@ -109,10 +109,10 @@ impl Host {
         let h = &cfg.host[index];
         let data = Data {
             writes: Vec::new(),
-            lsn: 0,
+            lsn: start_lsn(&cfg),
             bytes: (cfg.size_gb * GB) as u64,
             present: true,
-            relay: Vec::new(),
+            relay: backlog(&cfg, h.delay),
         };
         let jobs = cfg
             .backup
@@ -315,12 +315,13 @@ impl Host {
         let n = if all {
             d.relay.len()
         } else {
-            d.relay.partition_point(|r| r.at + delay <= now)
+            d.relay.partition_point(|r| due(r, delay) <= now)
         };
         let mut destroyed = Vec::new();
         for r in d.relay.drain(..n) {
             match r.kind {
                 RecKind::Write(id) => d.writes.push(id),
+                RecKind::Backlog { .. } => {}
                 RecKind::Drop(by) => {
                     if d.present {
                         d.writes.clear();
@@ -403,4 +404,49 @@ impl Host {
         }
     }
 
+}
+
+/// When a relayed record may be applied by a replica delayed by `delay`.
+fn due(r: &Rec, delay: SimDuration) -> SimTime {
+    match r.kind {
+        RecKind::Backlog { due } => due,
+        _ => r.at + delay,
+    }
+}
+
+/// Pre-run log kept as one record per this much time of it.
+const BACKLOG_CHUNK: SimDuration = SimDuration::from_secs(60);
+
+/// The log position every host starts at: room below it for the longest
+/// delayed replica's backlog (the primary's log rate at the start × its
+/// delay), so positions never go below zero.
+fn start_lsn(cfg: &DurableDbConfig) -> u64 {
+    let longest = cfg.host.iter().map(|h| h.delay).max().unwrap_or_default();
+    (cfg.wal_rate(SimDuration::ZERO) * longest.as_secs_f64()) as u64
+}
+
+/// What a replica delayed by `delay` holds unapplied when the run starts:
+/// the log of the `delay` before it, in chunks, each due when its delay
+/// has passed (the last chunk just before `delay`).
+fn backlog(cfg: &DurableDbConfig, delay: SimDuration) -> Vec<Rec> {
+    if delay == SimDuration::ZERO {
+        return Vec::new();
+    }
+    let top = start_lsn(cfg);
+    let bytes = (cfg.wal_rate(SimDuration::ZERO) * delay.as_secs_f64()) as u64;
+    let chunk = BACKLOG_CHUNK.as_nanos();
+    let n = delay.as_nanos().div_ceil(chunk);
+    (1..=n)
+        .map(|i| {
+            let end = (i * chunk).min(delay.as_nanos());
+            Rec {
+                lsn: top - bytes
+                    + (u128::from(bytes) * u128::from(end) / u128::from(delay.as_nanos())) as u64,
+                at: SimTime::ZERO,
+                kind: RecKind::Backlog {
+                    due: SimTime::from_nanos(end),
+                },
+            }
+        })
+        .collect()
 }
