@@ -266,3 +266,41 @@ fn the_terminal_screen_runs_a_drill_in_tmux() {
     assert_eq!(shown, fingerprint(&String::from_utf8_lossy(&replay.stdout)));
     let _ = std::fs::remove_file(&save);
 }
+
+/// OVH 2017: the seat is the team the detection chain calls; paged when it
+/// is called, its steps count from when it acts. Restoring by hand at once
+/// instead of first trying the dead array for two hours, and automating
+/// after eight hours instead of ten, ends the SLO breach earlier; restoring
+/// by hand alone, without the spare or the automation history had, ends it
+/// later. The saved runbook replays to the same run.
+#[test]
+fn ovh_the_called_team_restores_sooner_than_history() {
+    let (_, by_hand, _) = drill(
+        &["ovh-2017"],
+        "do restore array=vnx-a parallel=1 setup=40m\nend\n",
+    );
+    let hours = |c: &str| c.trim_end_matches(" h").parse::<f64>().unwrap();
+    let breach = row(&by_hand, "SLO breach ends (after page)");
+    assert!(hours(&breach[0]) > hours(&breach[1]), "{breach:?}");
+    let save = tmp("ovh.toml");
+    let script = "do restore array=vnx-a parallel=1 setup=40m\nwait 8h\n\
+        do automate parallel=8 setup=10m\nend\n";
+    let (code, out, err) = drill(&["ovh-2017", "--save", save.to_str().unwrap()], script);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("PAGE at T+570s: team called by service monitoring"),
+        "{out}"
+    );
+    assert!(out.contains("team step 0, restore: done"), "{out}");
+    let breach = row(&out, "SLO breach ends (after page)");
+    assert!(hours(&breach[0]) < hours(&breach[1]) - 1.0, "{breach:?}");
+    let replay = Command::new(env!("CARGO_BIN_EXE_blastradius"))
+        .args(["replay", "ovh-2017", "--runbook", save.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        fingerprint(&out),
+        fingerprint(&String::from_utf8_lossy(&replay.stdout))
+    );
+    let _ = std::fs::remove_file(&save);
+}

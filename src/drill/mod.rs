@@ -11,7 +11,10 @@
 //! `replay NAME --runbook FILE` gives the same run, byte for byte.
 //!
 //! The seat is the first `[[SYSTEM.actor]]` whose runbook reacts (a step
-//! with `on`): the people who respond. Its steps before the first reaction
+//! with `on`): the people who respond; or a `[SYSTEM.team]` that a
+//! detection chain calls (its steps count from when it acts, and with no
+//! steps the chain still calls it, so the world up to the page is the
+//! incident's own). Its steps before the first reaction
 //! (a cut-over scheduled before the incident) stay. The first reaction's
 //! trigger stays too, as the page: the trainee's first action is that
 //! reaction, after the delay the trainee took; before it, the same trigger
@@ -53,14 +56,27 @@ pub enum DrillError {
     Runbook(String),
 }
 
+/// Where a seat's runbook is in the scenario.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Place {
+    /// `[[SYSTEM.actor]]` number `k`: steps that react (`on`) and follow.
+    Actor(usize),
+    /// `[SYSTEM.team]`: a team called by a detection chain, acting
+    /// `response` later, its steps' `at` counted from then.
+    Team {
+        /// From the call to acting.
+        response: SimDuration,
+    },
+}
+
 /// The on-call seat of a scenario: whose runbook the trainee writes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Seat {
     /// The system's table (`durable_db`).
     pub system: String,
-    /// The actor's index among `[[SYSTEM.actor]]`.
-    pub index: usize,
-    /// The actor's name (`team-member-1`).
+    /// Where its runbook is.
+    pub place: Place,
+    /// The actor's name (`team-member-1`), or `team`.
     pub name: String,
     /// Its steps before the first reaction (kept as they are).
     pub before: Vec<toml::Value>,
@@ -98,14 +114,39 @@ impl Seat {
                     .unwrap_or("operators")
                     .to_string(),
                 system,
-                index,
+                place: Place::Actor(index),
                 before: steps[..k].to_vec(),
                 reaction: steps[k].as_table().cloned().unwrap_or_default(),
                 historical: steps[k..].to_vec(),
             });
         }
+        if let Some(team) = doc
+            .get(&system)
+            .and_then(|s| s.get("team"))
+            .and_then(|t| t.as_table())
+        {
+            let response = team
+                .get("response")
+                .and_then(|r| r.as_str())
+                .map(crate::time::parse_duration)
+                .transpose()
+                .map_err(|e| DrillError::NoSeat(format!("{system}.team.response: {e}")))?
+                .unwrap_or_default();
+            return Ok(Seat {
+                name: "team".into(),
+                system,
+                place: Place::Team { response },
+                before: Vec::new(),
+                reaction: toml::Table::new(),
+                historical: team
+                    .get("step")
+                    .and_then(|s| s.as_array())
+                    .cloned()
+                    .unwrap_or_default(),
+            });
+        }
         Err(DrillError::NoSeat(format!(
-            "{} has no on-call seat: a drill needs a `[[{system}.actor]]` whose runbook reacts to what its monitoring shows (a step with `on`), and none of its {} actor(s) does",
+            "{} has no on-call seat: a drill needs a `[[{system}.actor]]` whose runbook reacts to what its monitoring shows (a step with `on`), or a `[{system}.team]` that a detection chain calls, and none of its {} actor(s) does",
             scenario.name,
             actors.len()
         )))
@@ -113,7 +154,10 @@ impl Seat {
 
     /// The path of its steps in the scenario (`durable_db.actor[1].step`).
     pub fn path(&self) -> String {
-        format!("{}.actor[{}].step", self.system, self.index)
+        match self.place {
+            Place::Actor(k) => format!("{}.actor[{k}].step", self.system),
+            Place::Team { .. } => format!("{}.team.step", self.system),
+        }
     }
 }
 
@@ -321,6 +365,19 @@ impl RunbookFile {
 /// first as the reaction, `page` being when its trigger showed), or, with
 /// nothing taken, the reaction held back past the end of any run.
 fn steps_for(seat: &Seat, page: SimTime, taken: &[Taken]) -> Vec<toml::Value> {
+    if let Place::Team { response } = seat.place {
+        // The team acts `response` after its call (the page); its steps
+        // count from then, one after another.
+        let acting = page + response;
+        return taken
+            .iter()
+            .map(|s| {
+                let mut t = s.step.clone();
+                t.insert("at".into(), millis(s.at.saturating_since(acting)).into());
+                t.into()
+            })
+            .collect();
+    }
     let mut out = seat.before.clone();
     let Some((first, rest)) = taken.split_first() else {
         let mut held = seat.reaction.clone();
