@@ -12,6 +12,25 @@ use crate::time::SimTime;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+/// Someone noticed `what` at `time`: the [`Fact::Noticed`] postmortems and
+/// drills read, and the same words on the timeline.
+///
+/// [`Fact::Noticed`]: crate::check::Fact::Noticed
+pub fn noticed(
+    facts: &mut Facts,
+    timeline: &mut Vec<TimelineEntry>,
+    time: SimTime,
+    by: &str,
+    what: &str,
+) {
+    facts.push(crate::check::Fact::Noticed {
+        time: time.as_nanos(),
+        by: by.to_string(),
+        what: what.to_string(),
+    });
+    timeline.push(TimelineEntry::new(time, what));
+}
+
 /// A notable moment for the timeline.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimelineEntry {

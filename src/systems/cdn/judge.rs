@@ -384,12 +384,13 @@ fn read_transitions(sim: &Simulation<CdnNode>, layout: &Layout) -> Transitions {
                     "monitor alerts: {:.1} % of requests erred in the last bucket",
                     fraction * 100.0
                 );
-                facts.push(Fact::Noticed {
-                    time: at.as_nanos(),
-                    by: "monitoring".into(),
-                    what: what.clone(),
-                });
-                timeline.push(TimelineEntry::new(at, what));
+                crate::systems::judgement::noticed(
+                    &mut facts,
+                    &mut timeline,
+                    at,
+                    "monitoring",
+                    &what,
+                );
             }
             Obs::RolledBack { tenant, fraction } => {
                 rollback.get_or_insert(at);

@@ -96,12 +96,7 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
             }
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
             Obs::Noticed { by, what } => {
-                facts.push(Fact::Noticed {
-                    time: o.time.as_nanos(),
-                    by: by.clone(),
-                    what: what.clone(),
-                });
-                timeline.push(TimelineEntry::new(o.time, what.clone()));
+                crate::systems::judgement::noticed(&mut facts, &mut timeline, o.time, by, what)
             }
         }
     }

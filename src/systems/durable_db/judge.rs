@@ -284,12 +284,7 @@ pub fn judge(sim: &Simulation<DurableNode>, layout: &Layout, cfg: &DurableDbConf
             }
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
             Obs::Noticed { by, what } => {
-                facts.push(Fact::Noticed {
-                    time: t,
-                    by: by.clone(),
-                    what: what.clone(),
-                });
-                timeline.push(TimelineEntry::new(o.time, what.clone()));
+                crate::systems::judgement::noticed(&mut facts, &mut timeline, o.time, by, what)
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use super::{HdfsConfig, HdfsNode, NnState, Obs, Wiring};
 use crate::check::availability::{Availability, Requests, Slo};
-use crate::check::{CheckInput, Fact, Facts, Suite, Tallies};
+use crate::check::{CheckInput, Facts, Suite, Tallies};
 use crate::history::History;
 use crate::sim::Simulation;
 use crate::systems::{Judgement, TimelineEntry};
@@ -109,12 +109,7 @@ pub fn judge(sim: &Simulation<HdfsNode>, w: &Wiring, cfg: &HdfsConfig) -> Judgem
             }
             Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
             Obs::Noticed { by, what } => {
-                facts.push(Fact::Noticed {
-                    time: o.time.as_nanos(),
-                    by: by.clone(),
-                    what: what.clone(),
-                });
-                timeline.push(TimelineEntry::new(o.time, what.clone()));
+                crate::systems::judgement::noticed(&mut facts, &mut timeline, o.time, by, what)
             }
         }
     }

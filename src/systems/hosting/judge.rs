@@ -140,12 +140,7 @@ pub fn judge(
             Obs::Called { cause } => {
                 called_at.get_or_insert(t);
                 let what = format!("team called by {cause}");
-                facts.push(Fact::Noticed {
-                    time: t,
-                    by: "team".into(),
-                    what: what.clone(),
-                });
-                timeline.push(TimelineEntry::new(o.time, what));
+                crate::systems::judgement::noticed(&mut facts, &mut timeline, o.time, "team", &what);
             }
             Obs::Acting => {
                 acting_at.get_or_insert(t);
