@@ -394,3 +394,167 @@ fn a_cache_shields_the_store_until_a_restart_empties_it() {
     );
     assert!(cold.metrics["failed_requests"] > 2.0 * warm.metrics["failed_requests"].max(100.0));
 }
+
+// --- Stores: replication, failover, fencing ---------------------------
+//
+// `scenarios/store-failover.toml`: an API tier in three zones over a
+// three-replica store, primary in zone-a, a failover detector in zone-c
+// (declares after 10 s, promotes 5 s later); zone-a isolated from 5 to
+// 8 min.
+
+fn store_failover() -> Scenario {
+    Scenario::load(std::path::Path::new("scenarios/store-failover.toml")).expect("loads")
+}
+
+fn figure(o: &Outcome, name: &str) -> f64 {
+    *o.metrics
+        .get(name)
+        .unwrap_or_else(|| panic!("no figure {name}"))
+}
+
+fn verdict(o: &Outcome, check: &str) -> Verdict {
+    o.checks
+        .get(check)
+        .unwrap_or_else(|| panic!("no check {check}"))
+        .verdict
+}
+
+#[test]
+fn replication_and_fencing_decide_what_a_failover_loses() {
+    let s = store_failover();
+    let (plain, fenced, quorum, single) = (
+        outcome(&s, "async", 1),
+        outcome(&s, "async-fenced", 1),
+        outcome(&s, "quorum", 1),
+        outcome(&s, "single-zone", 1),
+    );
+    // Unfenced: the cut-off primary keeps taking zone-a's writes while
+    // the promoted one takes the rest, for the whole cut after promotion.
+    assert_eq!(verdict(&plain, "split-brain"), Verdict::Invalid);
+    assert!(figure(&plain, "split_brain_seconds") > 150.0);
+    assert!(
+        figure(&plain, "lost_writes") > 2_000.0,
+        "{}",
+        figure(&plain, "lost_writes")
+    );
+    assert_eq!(figure(&plain, "failovers"), 1.0);
+    // Fenced: no split brain; only writes acknowledged before the lease
+    // ran out (detect = 10 s) are lost.
+    assert_eq!(verdict(&fenced, "split-brain"), Verdict::Valid);
+    let lost = figure(&fenced, "lost_writes");
+    assert!(
+        lost > 0.0 && lost < figure(&plain, "lost_writes") / 5.0,
+        "{lost}"
+    );
+    assert!(
+        figure(&fenced, "rpo_seconds") <= 10.5,
+        "{}",
+        figure(&fenced, "rpo_seconds")
+    );
+    // Quorum: nothing acknowledged is lost, and no split brain.
+    assert_eq!(verdict(&quorum, "lost-writes"), Verdict::Valid);
+    assert_eq!(figure(&quorum, "lost_writes"), 0.0);
+    assert_eq!(figure(&quorum, "split_brain_seconds"), 0.0);
+    assert!(figure(&quorum, "writes_acked") > 50_000.0);
+    // One node: nothing lost, no failover, but two zones without a store.
+    assert_eq!(figure(&single, "lost_writes"), 0.0);
+    assert_eq!(figure(&single, "failovers"), 0.0);
+    assert!(figure(&single, "failed_requests") > 1.5 * figure(&quorum, "failed_requests"));
+}
+
+#[test]
+fn without_the_cut_nothing_fails_over_and_a_longer_cut_loses_more() {
+    let s = store_failover();
+    let calm = s
+        .with_set("fault", None)
+        .expect("the schedule can be dropped");
+    let o = outcome(&calm, "async", 1);
+    assert_eq!(figure(&o, "failovers"), 0.0);
+    assert_eq!(figure(&o, "lost_writes"), 0.0);
+    assert_eq!(verdict(&o, "split-brain"), Verdict::Valid);
+    // Split brain lasts from the promotion to the end of the cut, and the
+    // divergent writes with it.
+    let short = outcome(&set(&s, "fault[0].duration", "\"60s\""), "async", 1);
+    let long = outcome(&s, "async", 1);
+    let (a, b) = (
+        figure(&short, "split_brain_seconds"),
+        figure(&long, "split_brain_seconds"),
+    );
+    assert!((a - 45.0).abs() < 2.0 && (b - 165.0).abs() < 2.0, "{a} {b}");
+    assert!(figure(&long, "lost_writes") > 2.5 * figure(&short, "lost_writes"));
+    // A cut shorter than detection fails nothing over.
+    let blip = outcome(&set(&s, "fault[0].duration", "\"5s\""), "async", 1);
+    assert_eq!(figure(&blip, "failovers"), 0.0);
+    assert_eq!(figure(&blip, "lost_writes"), 0.0);
+}
+
+#[test]
+fn a_fenced_primary_loses_what_it_acknowledged_until_its_lease_ran_out() {
+    // Fencing at `detect`: the acknowledged-then-lost writes span the
+    // lease, so the RPO follows the detection time.
+    let s = store_failover();
+    let fenced = |detect: &str| {
+        let t = set(
+            &s,
+            "design.async-fenced.service[1].store.failover.detect",
+            detect,
+        );
+        outcome(&t, "async-fenced", 1)
+    };
+    let (ten, thirty) = (fenced("\"10s\""), fenced("\"30s\""));
+    let (a, b) = (figure(&ten, "rpo_seconds"), figure(&thirty, "rpo_seconds"));
+    assert!(
+        (9.0..=10.5).contains(&a) && (28.0..=30.5).contains(&b),
+        "{a} {b}"
+    );
+    assert!(figure(&thirty, "lost_writes") > 2.0 * figure(&ten, "lost_writes"));
+}
+
+#[test]
+fn semi_sync_falls_back_to_async_unless_the_lease_is_shorter_than_its_timeout() {
+    let s = store_failover();
+    let semi = set(
+        &s,
+        "architecture.service[1].store.replication",
+        "\"semi_sync\"",
+    );
+    let o = outcome(&semi, "async", 1);
+    // After the 10 s timeout the cut-off primary acknowledges alone.
+    assert!(figure(&o, "lost_writes") > 1_000.0);
+    assert!(
+        o.timeline
+            .iter()
+            .any(|e| e.what.contains("falls back to asynchronous"))
+    );
+    // Fenced at 10 s with a 30 s timeout: it never falls back.
+    let safe = set(
+        &semi,
+        "architecture.service[1].store.failover.fence",
+        "true",
+    );
+    let safe = set(
+        &safe,
+        "architecture.service[1].store.semi_sync_timeout",
+        "\"30s\"",
+    );
+    let o = outcome(&safe, "async", 1);
+    assert_eq!(figure(&o, "lost_writes"), 0.0);
+    assert_eq!(verdict(&o, "split-brain"), Verdict::Valid);
+}
+
+#[test]
+fn a_store_knob_error_names_its_field() {
+    let s = store_failover();
+    let v: toml::Value = toml::from_str::<toml::Table>("v = \"single\"")
+        .unwrap()
+        .remove("v")
+        .unwrap();
+    let e = match s.with_set("architecture.service[1].store.replication", Some(v)) {
+        Err(e) => e.to_string(),
+        Ok(s) => match run(&s, Some("async"), Seed(1), &RunOptions::default()) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("a single node with three replicas is refused"),
+        },
+    };
+    assert!(e.contains("service[1].store.replication"), "{e}");
+}

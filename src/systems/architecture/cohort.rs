@@ -96,8 +96,12 @@ impl Cohort {
     }
 
     pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, ArchNode>, _from: NodeId, msg: Msg) {
-        if let Msg::Reply { attempt, ok } = msg
-            && let Some(end) = self.out.on_reply(ctx, attempt, ok)
+        if let Msg::Reply {
+            attempt,
+            ok,
+            primary,
+        } = msg
+            && let Some(end) = self.out.on_reply(ctx, attempt, ok, primary)
         {
             self.ended(ctx.now(), end);
         }
@@ -129,12 +133,11 @@ impl Cohort {
                 owner,
                 target,
                 retry,
-            } => {
-                if self.open.contains_key(&owner) {
-                    self.out.on_retry(ctx, owner, target as usize, retry);
-                }
+                op,
+            } if self.open.contains_key(&owner) => {
+                self.out.on_retry(ctx, owner, target as usize, retry, op);
             }
-            Timer::Arrival { .. } | Timer::Served { .. } | Timer::Sample => {}
+            _ => {}
         }
     }
 

@@ -188,6 +188,96 @@ pub struct Service {
     /// Calls made for each request, in order.
     #[serde(default, rename = "call")]
     pub calls: Vec<Call>,
+    /// This service is a datastore: its callers' calls are reads and
+    /// writes of keys, writes go to its primary and are replicated to the
+    /// other replicas. Absent: a stateless service.
+    #[serde(default)]
+    pub store: Option<StoreSpec>,
+}
+
+/// How a store's primary replicates a write before acknowledging it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Replication {
+    /// One node, no replicas (`replicas = 1`).
+    Single,
+    /// Acknowledged once written on the primary; shipped to the replicas
+    /// afterwards (MySQL's and PostgreSQL's default streaming).
+    Async,
+    /// Acknowledged once one replica has it, or after `semi_sync_timeout`
+    /// without one (MySQL's semi-synchronous replication, which then
+    /// acknowledges anyway).
+    SemiSync,
+    /// Acknowledged once a majority of the replicas (the primary counted)
+    /// has it; a primary that cannot reach a majority acknowledges
+    /// nothing.
+    Quorum,
+}
+
+/// A datastore's replication and failover.
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    /// `single`, `async`, `semi_sync` or `quorum`.
+    pub replication: Replication,
+    /// Fraction of calls that are writes (the rest are reads, served by any
+    /// replica).
+    #[serde(default = "write_fraction")]
+    pub writes: f64,
+    /// Distinct keys written (1 to 1,000,000).
+    #[serde(default = "store_keys")]
+    pub keys: u32,
+    /// `semi_sync`: how long the primary waits for a replica before it
+    /// acknowledges anyway.
+    #[serde(default = "ten_seconds")]
+    pub semi_sync_timeout: SimDuration,
+    /// Automatic failover (a detector such as Orchestrator or Patroni
+    /// watching the primary). Absent: a failed primary stays failed until
+    /// it comes back.
+    #[serde(default)]
+    pub failover: Option<Failover>,
+}
+
+/// The failover detector: one process at `site` that probes every replica
+/// each `probe`; when the primary has not answered as primary for
+/// `detect`, it waits `promote` more, then promotes the replica it can
+/// reach with the most log (`quorum`: only if it reaches a majority) and
+/// tells the others to follow it.
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Failover {
+    /// Where the detector runs.
+    pub site: String,
+    /// Interval between probes.
+    #[serde(default = "one_second")]
+    pub probe: SimDuration,
+    /// How long the primary must be silent before it is declared failed.
+    #[serde(default = "ten_seconds")]
+    pub detect: SimDuration,
+    /// Delay between the declaration and the promotion.
+    #[serde(default = "five_seconds")]
+    pub promote: SimDuration,
+    /// Fencing by lease: a primary that has not heard the detector for
+    /// `detect` stops accepting writes (a deposed primary cut off from the
+    /// detector otherwise goes on accepting them).
+    #[serde(default)]
+    pub fence: bool,
+}
+
+fn write_fraction() -> f64 {
+    0.2
+}
+
+fn store_keys() -> u32 {
+    1000
+}
+
+fn one_second() -> SimDuration {
+    SimDuration::from_secs(1)
+}
+
+fn five_seconds() -> SimDuration {
+    SimDuration::from_secs(5)
 }
 
 /// A rise in a cohort's arrival rate for a while (the trigger of a load
@@ -264,6 +354,8 @@ fn five_minutes() -> SimDuration {
 pub const REPLICAS_MAX: u32 = 10_000;
 /// Workers and queue slots per replica at most.
 pub const WORKERS_MAX: u32 = 100_000;
+/// Replicas of a store at most (every write is shipped to each).
+pub const STORE_REPLICAS_MAX: u32 = 64;
 /// Retries per call at most.
 pub const RETRIES_MAX: u32 = 100;
 
@@ -305,6 +397,41 @@ impl CallPolicy {
                 format!("{at}.retry_budget"),
                 format!("{r} is not a token ratio from 0 to 10"),
             ));
+        }
+        Ok(())
+    }
+}
+
+impl StoreSpec {
+    fn validate(&self, at: &str, replicas: u32, has_site: &dyn Fn(&str) -> bool) -> Result<(), Invalid> {
+        if !(self.writes.is_finite() && (0.0..=1.0).contains(&self.writes)) {
+            return Err(bad(format!("{at}.writes"), "must be a fraction from 0 to 1"));
+        }
+        if !(1..=1_000_000).contains(&self.keys) {
+            return Err(bad(format!("{at}.keys"), "give 1 to 1000000"));
+        }
+        if self.replication == Replication::Single && replicas != 1 {
+            return Err(bad(
+                format!("{at}.replication"),
+                format!("single means one node, but the service has {replicas} replicas: use async, semi_sync or quorum"),
+            ));
+        }
+        if replicas > STORE_REPLICAS_MAX {
+            return Err(bad(format!("{at}.replication"), format!("a store has at most {STORE_REPLICAS_MAX} replicas")));
+        }
+        if self.semi_sync_timeout == SimDuration::ZERO {
+            return Err(bad(format!("{at}.semi_sync_timeout"), "must be positive"));
+        }
+        if let Some(f) = &self.failover {
+            if !has_site(&f.site) {
+                return Err(bad(format!("{at}.failover.site"), format!("unknown site {:?}", f.site)));
+            }
+            if f.probe == SimDuration::ZERO || f.detect < f.probe {
+                return Err(bad(format!("{at}.failover.detect"), "probe must be positive and detect at least one probe"));
+            }
+            if self.replication == Replication::Single {
+                return Err(bad(format!("{at}.failover"), "a single node has nothing to fail over to"));
+            }
         }
         Ok(())
     }
@@ -381,6 +508,9 @@ impl ArchitectureConfig {
         s.service_time
             .validate()
             .map_err(|m| bad(format!("{at}.service_time"), m))?;
+        if let Some(store) = &s.store {
+            store.validate(&format!("{at}.store"), s.replicas, has_site)?;
+        }
         for (k, c) in s.calls.iter().enumerate() {
             let at = format!("{at}.call[{k}]");
             if self.service(&c.to).is_none() {

@@ -23,10 +23,13 @@
 //! Series: `queue S` and `busy S` per step, `errors COHORT` (fraction).
 
 use super::config::ArchitectureConfig;
+use super::records;
 use super::replica::ReplicaStats;
 use super::{ArchNode, Architecture};
 use crate::check::availability::{Availability, Requests, Slo};
+use crate::check::lost_writes::LostWrites;
 use crate::check::metastable::{Metastable, classify};
+use crate::check::split_brain::SplitBrain;
 use crate::check::{CheckInput, Facts, Suite, Tallies, Tally};
 use crate::history::History;
 use crate::systems::{Finished, Judgement};
@@ -150,21 +153,52 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
         });
     }
     metrics.extend(services);
-    let facts = Facts::default();
-    let checks = suite.run(&CheckInput::new(&History::new(), &facts).with_tallies(&with_users));
+    let records = records::read(config, run);
+    if records.is_some() {
+        suite = suite.with(LostWrites).with(SplitBrain);
+    }
+    let (history, facts, timeline) = match records {
+        Some(r) => {
+            metrics.insert("writes_acked".into(), r.acked as f64);
+            metrics.insert("writes_unacked".into(), r.unacked as f64);
+            metrics.insert("failovers".into(), r.failovers as f64);
+            (r.history, r.facts, r.timeline)
+        }
+        None => (History::new(), Facts::default(), Vec::new()),
+    };
+    let checks = suite.run(&CheckInput::new(&history, &facts).with_tallies(&with_users));
+    store_figures(&checks, &mut metrics);
     let mut series = series;
     for (name, ws) in &tallies.requests {
         series.insert(format!("errors {name}"), ws.iter().map(Tally::error_fraction).collect());
     }
     Judgement {
-        history: History::new(),
+        history,
         facts,
         checks,
         metrics,
-        timeline: Vec::new(),
+        timeline,
         series,
         notes,
         tallies,
+    }
+}
+
+/// The stores' figures from their checks: acknowledged writes lost, the
+/// span they were acknowledged over (RPO), and split brain.
+fn store_figures(checks: &crate::check::SuiteReport, metrics: &mut IndexMap<String, f64>) {
+    let figure = |check: &str, name: &str| checks.get(check).and_then(|f| f.metrics.get(name).copied());
+    for (check, name, as_name) in [
+        ("lost-writes", "lost_acked_writes", "lost_writes"),
+        ("lost-writes", "rpo_seconds", "rpo_seconds"),
+        ("split-brain", "split_brain_seconds", "split_brain_seconds"),
+        ("split-brain", "divergent_writes", "divergent_writes"),
+    ] {
+        if let Some(v) = figure(check, name) {
+            metrics.insert(as_name.into(), v);
+        } else if checks.get(check).is_some() && name != "rpo_seconds" {
+            metrics.insert(as_name.into(), 0.0);
+        }
     }
 }
 
@@ -197,6 +231,7 @@ fn per_service(
             total.peak_queue = total.peak_queue.max(st.peak_queue);
             total.cache_hits += st.cache_hits;
             total.cache_misses += st.cache_misses;
+            total.not_primary += st.not_primary;
             retries += r.out.stats.retries;
             timeouts += r.out.stats.timeouts;
             ejections += r.out.stats.ejections;
@@ -220,6 +255,7 @@ fn per_service(
             ("breaker_rejected", rejected as f64),
             ("cache_hits", total.cache_hits as f64),
             ("cache_misses", total.cache_misses as f64),
+            ("not_primary", total.not_primary as f64),
             ("peak_queue", f64::from(total.peak_queue)),
             ("mean_in_system", total.area / secs),
             ("mean_sojourn_ms", if answered > 0.0 { total.sojourn_s / answered * 1e3 } else { 0.0 }),

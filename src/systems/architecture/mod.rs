@@ -26,12 +26,16 @@
 
 pub mod cohort;
 pub mod config;
+pub mod detector;
 pub mod judge;
 pub mod outbound;
+pub mod records;
 pub mod replica;
+pub mod store;
 
 pub use config::ArchitectureConfig;
 
+use crate::check::facts::Role;
 use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
 use crate::systems::{BuildError, Deployment, Finished, Judgement};
@@ -40,7 +44,9 @@ use cohort::{Cohort, CohortWiring};
 use outbound::{Outbound, Target};
 use replica::{Replica, ServiceWiring};
 use crate::systems::parts::workload::Popularity;
+use detector::{Detector, DetectorWiring};
 use std::sync::Arc;
+use store::{Entry, Store, StoreOp, StoreWiring};
 
 /// What nodes send each other.
 #[derive(Clone, Debug)]
@@ -51,6 +57,8 @@ pub enum Msg {
         attempt: u64,
         /// When the caller gives up.
         deadline: SimTime,
+        /// What it asks of a store (a read for other services).
+        op: StoreOp,
     },
     /// The answer to an attempt.
     Reply {
@@ -58,6 +66,108 @@ pub enum Msg {
         attempt: u64,
         /// Served successfully.
         ok: bool,
+        /// A store's replica names the primary it knows
+        /// ([`store::NO_PRIMARY`]: none, or not a store).
+        primary: u16,
+    },
+    /// A store's primary ships log entries following log length `prev`,
+    /// whose last entry has epoch `prev_epoch`.
+    Replicate {
+        /// The primary's epoch.
+        epoch: u32,
+        /// Log length before the entries.
+        prev: u64,
+        /// Epoch of the entry at `prev` (0: none).
+        prev_epoch: u32,
+        /// The entries.
+        entries: Vec<Entry>,
+    },
+    /// A replica's answer: it holds the log up to `len` (`ok`), or it needs
+    /// the log from `len` on (`!ok`); `epoch` is the newest it knows.
+    ReplicateAck {
+        /// Its epoch.
+        epoch: u32,
+        /// Log length.
+        len: u64,
+        /// Accepted.
+        ok: bool,
+    },
+    /// The failover detector's probe, carrying its epoch.
+    Probe {
+        /// The detector's epoch.
+        epoch: u32,
+    },
+    /// A replica's answer to a probe.
+    Status {
+        /// Its epoch.
+        epoch: u32,
+        /// It is a writable primary.
+        primary: bool,
+        /// Epoch of its last log entry.
+        last_epoch: u32,
+        /// Its log length.
+        len: u64,
+    },
+    /// The detector's decision: replica `primary` leads `epoch`.
+    Follow {
+        /// The new epoch.
+        epoch: u32,
+        /// The new primary's index.
+        primary: u16,
+    },
+}
+
+/// What nodes record for the judge (stores only).
+#[derive(Clone, Copy, Debug)]
+pub enum ArchObs {
+    /// A caller starts a write to store `store`.
+    Invoke {
+        /// Index of the store service.
+        store: u16,
+        /// The key.
+        key: u32,
+        /// The value (unique in the run).
+        value: u64,
+    },
+    /// The write of `value` ended: acknowledged or not.
+    Done {
+        /// The value.
+        value: u64,
+        /// Acknowledged.
+        ok: bool,
+    },
+    /// A store replica took a role.
+    Role {
+        /// The role.
+        role: Role,
+        /// Its epoch.
+        epoch: u32,
+    },
+    /// A store's primary acknowledged a write.
+    Accepted {
+        /// The key.
+        key: u32,
+        /// The value.
+        value: u64,
+    },
+    /// A semi-sync primary fell back to asynchronous acknowledgement.
+    Degraded,
+    /// The detector declared the primary failed.
+    Declared {
+        /// The primary's index.
+        primary: u16,
+    },
+    /// The detector promoted a replica.
+    Promoted {
+        /// Its index.
+        primary: u16,
+        /// The new epoch.
+        epoch: u32,
+    },
+    /// The detector could not promote: it reached no majority.
+    NoQuorum {
+        /// Replicas it reached.
+        reached: u16,
     },
 }
 
@@ -89,9 +199,22 @@ pub enum Timer {
         target: u16,
         /// Retry number (1 = the first retry).
         retry: u32,
+        /// What the call asks of a store.
+        op: StoreOp,
     },
     /// A replica samples its queue for the series.
     Sample,
+    /// A store's primary re-ships what its replicas lack.
+    Resend,
+    /// A semi-synchronous write's wait ran out.
+    SemiSync {
+        /// The job waiting.
+        job: u64,
+    },
+    /// The detector probes.
+    Probe,
+    /// The detector's promotion is due.
+    Promote,
 }
 
 /// A node of an architecture.
@@ -102,17 +225,28 @@ pub enum ArchNode {
     Replica(Replica),
     /// Users.
     Cohort(Cohort),
+    /// A store's failover detector.
+    Detector(Detector),
 }
 
 impl Node for ArchNode {
     type Message = Msg;
     type Timer = Timer;
-    type Observation = ();
+    type Observation = ArchObs;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
-            ArchNode::Replica(r) => r.on_start(ctx),
+            ArchNode::Replica(r) => r.on_start(ctx, false),
             ArchNode::Cohort(c) => c.on_start(ctx),
+            ArchNode::Detector(d) => d.on_start(ctx),
+        }
+    }
+
+    fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            ArchNode::Replica(r) => r.on_start(ctx, true),
+            ArchNode::Cohort(c) => c.on_start(ctx),
+            ArchNode::Detector(d) => d.on_start(ctx),
         }
     }
 
@@ -120,6 +254,17 @@ impl Node for ArchNode {
         match self {
             ArchNode::Replica(r) => r.on_message(ctx, from, message),
             ArchNode::Cohort(c) => c.on_message(ctx, from, message),
+            ArchNode::Detector(d) => {
+                if let Msg::Status {
+                    epoch,
+                    primary,
+                    last_epoch,
+                    len,
+                } = message
+                {
+                    d.on_status(ctx, from, epoch, primary, last_epoch, len);
+                }
+            }
         }
     }
 
@@ -127,14 +272,17 @@ impl Node for ArchNode {
         match self {
             ArchNode::Replica(r) => r.on_timer(ctx, payload),
             ArchNode::Cohort(c) => c.on_timer(ctx, payload),
+            ArchNode::Detector(d) => d.on_timer(ctx, payload),
         }
     }
 
-    fn on_crash(&mut self, _disk: Disk) {
-        // Queues, workers and outstanding calls are memory.
+    fn on_crash(&mut self, disk: Disk) {
+        // Queues, workers and outstanding calls are memory; a store's log
+        // is on disk.
         match self {
-            ArchNode::Replica(r) => r.on_crash(),
+            ArchNode::Replica(r) => r.on_crash(disk == Disk::Lose),
             ArchNode::Cohort(c) => c.on_crash(),
+            ArchNode::Detector(d) => d.on_crash(),
         }
     }
 }
@@ -146,6 +294,9 @@ pub struct Layout {
     pub replicas: Vec<Arc<Vec<NodeId>>>,
     /// Per cohort (config order), its node.
     pub cohorts: Vec<NodeId>,
+    /// Per service (config order), its failover detector, if a store with
+    /// one.
+    pub detectors: Vec<Option<NodeId>>,
 }
 
 /// The `[architecture]` system.
@@ -200,15 +351,39 @@ impl crate::systems::System for Architecture {
             d.group(&s.name, &ids);
             replicas.push(Arc::new(ids));
         }
+        let mut detectors = Vec::new();
+        for (s, ids) in config.services.iter().zip(&replicas) {
+            let failover = s.store.as_ref().and_then(|k| k.failover.as_ref().map(|f| (k, f)));
+            let Some((k, f)) = failover else {
+                detectors.push(None);
+                continue;
+            };
+            let id = d.reserve(&format!("{}-detector", s.name), &f.site, "")?;
+            let w = Arc::new(DetectorWiring {
+                failover: f.clone(),
+                replication: k.replication,
+                peers: ids.clone(),
+            });
+            d.place(id, ArchNode::Detector(Detector::new(w)))?;
+            detectors.push(Some(id));
+        }
         let mut cohorts = Vec::new();
         for c in &config.cohorts {
             let id = d.reserve(&format!("users-{}", c.name), &c.site, "")?;
             d.outside(id);
             cohorts.push(id);
         }
-        let target = |name: &str, policy: config::CallPolicy| Target {
-            policy: Arc::new(policy),
-            replicas: replicas[config.service(name).expect("validated")].clone(),
+        let target = |name: &str, policy: config::CallPolicy| {
+            let i = config.service(name).expect("validated");
+            Target {
+                policy: Arc::new(policy),
+                replicas: replicas[i].clone(),
+                store: config.services[i].store.as_ref().map(|k| outbound::StoreTarget {
+                    index: i as u16,
+                    writes: k.writes,
+                    keys: k.keys,
+                }),
+            }
         };
         for (s, ids) in config.services.iter().zip(&replicas) {
             let w = Arc::new(ServiceWiring {
@@ -230,8 +405,15 @@ impl crate::systems::System for Architecture {
                 step: config.resolution,
             });
             let targets: Vec<Target> = s.calls.iter().map(|c| target(&c.to, c.policy())).collect();
-            for &id in ids.iter() {
-                let r = Replica::new(w.clone(), Outbound::new(targets.clone()));
+            let store = s.store.as_ref().map(|k| {
+                Arc::new(StoreWiring {
+                    spec: k.clone(),
+                    peers: ids.clone(),
+                })
+            });
+            for (k, &id) in ids.iter().enumerate() {
+                let mut r = Replica::new(w.clone(), Outbound::new(targets.clone()));
+                r.store = store.as_ref().map(|w| Store::new(w.clone(), k as u16));
                 d.place(id, ArchNode::Replica(r))?;
             }
         }
@@ -244,7 +426,11 @@ impl crate::systems::System for Architecture {
             let out = Outbound::new(vec![target(&c.service, c.policy())]);
             d.place(id, ArchNode::Cohort(Cohort::new(w, out)))?;
         }
-        Ok(Layout { replicas, cohorts })
+        Ok(Layout {
+            replicas,
+            cohorts,
+            detectors,
+        })
     }
 
     fn judge(&self, config: &ArchitectureConfig, run: &Finished<'_, Self>) -> Judgement {

@@ -10,7 +10,9 @@
 //! a transient stays there while (retries + 1) λ > μ.
 
 use super::config::{Balancer, CallPolicy};
-use super::{ArchNode, Msg, Timer};
+use super::store::{NO_PRIMARY, StoreOp};
+use super::{ArchNode, ArchObs, Msg, Timer};
+use rand::RngExt;
 use crate::sim::{Ctx, NodeId, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::systems::parts::lookup::LookupMap;
@@ -26,6 +28,19 @@ pub struct Target {
     pub policy: Arc<CallPolicy>,
     /// The callee's replicas.
     pub replicas: Arc<Vec<NodeId>>,
+    /// The callee is a store: calls are reads and writes.
+    pub store: Option<StoreTarget>,
+}
+
+/// What a caller knows of a store it calls.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreTarget {
+    /// The store's service index (its name in the history).
+    pub index: u16,
+    /// Fraction of calls that are writes.
+    pub writes: f64,
+    /// Keys.
+    pub keys: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +57,9 @@ struct Balance {
     breaker_failures: u32,
     open_until: Option<SimTime>,
     trial_out: bool,
+    /// A store's replica this caller sends writes to (the primary as it
+    /// last heard).
+    primary: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -52,6 +70,8 @@ struct Attempt {
     replica: u32,
     /// Its timeout, cancelled when the answer comes first.
     timer: TimerId,
+    /// What it asks of a store.
+    op: StoreOp,
 }
 
 /// What a node's calls did, for the judge.
@@ -93,6 +113,7 @@ pub struct Outbound {
     balance: Vec<Balance>,
     attempts: LookupMap<u64, Attempt>,
     next: u64,
+    writes: u64,
     /// Totals.
     pub stats: OutStats,
 }
@@ -111,6 +132,7 @@ impl Outbound {
                 breaker_failures: 0,
                 open_until: None,
                 trial_out: false,
+                primary: 0,
             })
             .collect();
         Outbound {
@@ -118,6 +140,7 @@ impl Outbound {
             balance,
             attempts: LookupMap::new(),
             next: 0,
+            writes: 0,
             stats: OutStats::default(),
         }
     }
@@ -137,16 +160,43 @@ impl Outbound {
             let b = &mut self.balance[target];
             b.tokens = (b.tokens + r).min(TOKENS_MAX);
         }
+        let op = self.draw(ctx, target);
         if !self.breaker_admits(target, ctx.now()) {
             self.stats.breaker_rejected += 1;
-            return Some(Ended {
-                owner,
-                target,
-                ok: false,
-            });
+            return self.ended(ctx, owner, target, false, op);
         }
-        self.send(ctx, target, owner, 0);
+        self.send(ctx, target, owner, 0, op);
         None
+    }
+
+    /// What a new call asks of a store: a read, or a write of a value
+    /// unique in the run (the caller's node in the high bits), recorded
+    /// as invoked.
+    fn draw(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize) -> StoreOp {
+        let Some(st) = self.targets[target].store else {
+            return StoreOp::default();
+        };
+        let write = ctx.rng().random_bool(st.writes);
+        let key = ctx.rng().random_range(0..st.keys);
+        if !write {
+            return StoreOp { write, key, value: 0 };
+        }
+        self.writes += 1;
+        let value = ((ctx.id().index() as u64) << 40) | self.writes;
+        ctx.record(ArchObs::Invoke {
+            store: st.index,
+            key,
+            value,
+        });
+        StoreOp { write, key, value }
+    }
+
+    /// The call ends; a write's end is recorded.
+    fn ended(&mut self, ctx: &mut Ctx<'_, ArchNode>, owner: u64, target: usize, ok: bool, op: StoreOp) -> Option<Ended> {
+        if op.write {
+            ctx.record(ArchObs::Done { value: op.value, ok });
+        }
+        Some(Ended { owner, target, ok })
     }
 
     /// Whether the breaker lets a call through now (closed, or the one
@@ -187,9 +237,12 @@ impl Outbound {
 
     /// The replica to send to: among those not ejected (all of them if
     /// every one is), the next in turn or the least loaded.
-    fn pick(&mut self, target: usize, now: SimTime) -> usize {
+    fn pick(&mut self, target: usize, now: SimTime, op: StoreOp) -> usize {
         let b = &mut self.balance[target];
         let n = b.outstanding.len();
+        if op.write {
+            return b.primary % n;
+        }
         let healthy = |i: usize| b.ejected_until[i] <= now;
         let any = (0..n).any(healthy);
         let candidates = (0..n)
@@ -226,8 +279,8 @@ impl Outbound {
         }
     }
 
-    fn send(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64, retry: u32) {
-        let k = self.pick(target, ctx.now());
+    fn send(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64, retry: u32, op: StoreOp) {
+        let k = self.pick(target, ctx.now(), op);
         let t = &self.targets[target];
         let timeout = t.policy.timeout;
         let to = t.replicas[k];
@@ -242,6 +295,7 @@ impl Outbound {
             Msg::Call {
                 attempt: id,
                 deadline,
+                op,
             },
         );
         let timer = ctx.set_timer(timeout, Timer::Timeout { attempt: id });
@@ -253,6 +307,7 @@ impl Outbound {
                 retry,
                 replica: k as u32,
                 timer,
+                op,
             },
         );
     }
@@ -271,56 +326,67 @@ impl Outbound {
         ctx: &mut Ctx<'_, ArchNode>,
         attempt: u64,
         ok: bool,
+        primary: u16,
     ) -> Option<Ended> {
         let a = self.resolve(attempt)?;
         ctx.cancel_timer(a.timer);
         self.health(&a, ok, ctx.now());
+        if self.targets[a.target as usize].store.is_some() {
+            self.learn_primary(&a, ok, primary);
+        }
         if ok {
-            return Some(Ended {
-                owner: a.owner,
-                target: a.target as usize,
-                ok: true,
-            });
+            return self.ended(ctx, a.owner, a.target as usize, true, a.op);
         }
         self.stats.errors += 1;
         self.failed(ctx, a)
+    }
+
+    /// A store's replica named the primary it knows; a write that failed
+    /// without a name sends the next write to the next replica (so a
+    /// caller cut off from the primary's answers finds the new one).
+    fn learn_primary(&mut self, a: &Attempt, ok: bool, hint: u16) {
+        let b = &mut self.balance[a.target as usize];
+        let n = b.outstanding.len();
+        if hint != NO_PRIMARY && (hint as usize) < n {
+            b.primary = hint as usize;
+        } else if a.op.write && !ok && b.primary == a.replica as usize {
+            b.primary = (b.primary + 1) % n;
+        }
     }
 
     /// An attempt's timeout fired.
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_, ArchNode>, attempt: u64) -> Option<Ended> {
         let a = self.resolve(attempt)?;
         self.health(&a, false, ctx.now());
+        if self.targets[a.target as usize].store.is_some() {
+            self.learn_primary(&a, false, NO_PRIMARY);
+        }
         self.stats.timeouts += 1;
         self.failed(ctx, a)
     }
 
     /// A backed-off retry is due.
-    pub fn on_retry(&mut self, ctx: &mut Ctx<'_, ArchNode>, owner: u64, target: usize, retry: u32) {
-        self.send(ctx, target, owner, retry);
+    pub fn on_retry(&mut self, ctx: &mut Ctx<'_, ArchNode>, owner: u64, target: usize, retry: u32, op: StoreOp) {
+        self.send(ctx, target, owner, retry, op);
     }
 
     fn failed(&mut self, ctx: &mut Ctx<'_, ArchNode>, a: Attempt) -> Option<Ended> {
         let target = a.target as usize;
         let policy = self.targets[target].policy.clone();
-        let gave_up = Some(Ended {
-            owner: a.owner,
-            target,
-            ok: false,
-        });
         if a.retry >= policy.retries {
-            return gave_up;
+            return self.ended(ctx, a.owner, target, false, a.op);
         }
         if policy.retry_budget.is_some() {
             let b = &mut self.balance[target];
             if b.tokens < 1.0 {
                 self.stats.budget_denied += 1;
-                return gave_up;
+                return self.ended(ctx, a.owner, target, false, a.op);
             }
             b.tokens -= 1.0;
         }
         if !self.breaker_admits(target, ctx.now()) {
             self.stats.breaker_rejected += 1;
-            return gave_up;
+            return self.ended(ctx, a.owner, target, false, a.op);
         }
         let retry = a.retry + 1;
         let delay = match &policy.backoff {
@@ -328,7 +394,7 @@ impl Outbound {
             None => SimDuration::ZERO,
         };
         if delay == SimDuration::ZERO {
-            self.send(ctx, target, a.owner, retry);
+            self.send(ctx, target, a.owner, retry, a.op);
         } else {
             ctx.set_timer(
                 delay,
@@ -336,6 +402,7 @@ impl Outbound {
                     owner: a.owner,
                     target: target as u16,
                     retry,
+                    op: a.op,
                 },
             );
         }

@@ -10,6 +10,7 @@
 //! request's sojourn, and a sample of the queue per step for the series.
 
 use super::outbound::{Ended, Outbound};
+use super::store::{NO_PRIMARY, Store, StoreOp, Write};
 use super::{ArchNode, Msg, Timer};
 use crate::sim::{Ctx, NodeId};
 use crate::time::{SimDuration, SimTime};
@@ -49,6 +50,8 @@ struct Job {
     call: usize,
     /// The key the current call asks for (calls with a cache).
     key: u32,
+    /// What the caller asks of this store.
+    op: StoreOp,
 }
 
 /// What a replica did, for the judge.
@@ -78,6 +81,8 @@ pub struct ReplicaStats {
     pub cache_hits: u64,
     /// Calls the cache could not answer.
     pub cache_misses: u64,
+    /// Writes refused because this replica was not the primary.
+    pub not_primary: u64,
 }
 
 /// A replica.
@@ -92,6 +97,8 @@ pub struct Replica {
     next_job: u64,
     last: SimTime,
     caches: Vec<Option<Cache>>,
+    /// Its replication state, if the service is a store.
+    pub store: Option<Store>,
     /// Totals and samples.
     pub stats: ReplicaStats,
 }
@@ -124,6 +131,7 @@ impl Replica {
             running: LookupMap::new(),
             next_job: 0,
             last: SimTime::ZERO,
+            store: None,
             stats: ReplicaStats::default(),
         }
     }
@@ -139,12 +147,18 @@ impl Replica {
         self.last = now;
     }
 
-    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>, restart: bool) {
         self.last = ctx.now();
         ctx.set_timer(self.w.step, Timer::Sample);
+        if let Some(s) = &mut self.store {
+            s.on_start(ctx, restart);
+        }
     }
 
-    pub(super) fn on_crash(&mut self) {
+    pub(super) fn on_crash(&mut self, lose_disk: bool) {
+        if let Some(s) = &mut self.store {
+            s.on_crash(lose_disk);
+        }
         // A cache is memory: a restarted replica starts cold.
         for c in self.caches.iter_mut().flatten() {
             c.clear();
@@ -157,12 +171,46 @@ impl Replica {
 
     pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, msg: Msg) {
         match msg {
-            Msg::Call { attempt, deadline } => self.arrive(ctx, from, attempt, deadline),
-            Msg::Reply { attempt, ok } => {
-                if let Some(end) = self.out.on_reply(ctx, attempt, ok) {
+            Msg::Call {
+                attempt,
+                deadline,
+                op,
+            } => self.arrive(ctx, from, attempt, deadline, op),
+            Msg::Reply {
+                attempt,
+                ok,
+                primary,
+            } => {
+                if let Some(end) = self.out.on_reply(ctx, attempt, ok, primary) {
                     self.call_ended(ctx, end);
                 }
             }
+            other => self.on_store_message(ctx, from, other),
+        }
+    }
+
+    /// Replication and the detector's messages.
+    fn on_store_message(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, msg: Msg) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        let (acked, failed) = match msg {
+            Msg::Replicate {
+                epoch,
+                prev,
+                prev_epoch,
+                entries,
+            } => (Vec::new(), store.on_replicate(ctx, from, epoch, prev, prev_epoch, entries)),
+            Msg::ReplicateAck { epoch, len, ok } => store.on_ack(ctx, from, epoch, len, ok),
+            Msg::Probe { epoch } => (Vec::new(), store.on_probe(ctx, from, epoch)),
+            Msg::Follow { epoch, primary } => (Vec::new(), store.on_follow(ctx, epoch, primary)),
+            _ => return,
+        };
+        for job in acked {
+            self.answer(ctx, job, true);
+        }
+        for job in failed {
+            self.answer(ctx, job, false);
         }
     }
 
@@ -178,9 +226,10 @@ impl Replica {
                 owner,
                 target,
                 retry,
+                op,
             } => {
                 if self.running.contains_key(&owner) {
-                    self.out.on_retry(ctx, owner, target as usize, retry);
+                    self.out.on_retry(ctx, owner, target as usize, retry, op);
                 }
             }
             Timer::Sample => {
@@ -188,15 +237,42 @@ impl Replica {
                 self.stats.busy.push(self.busy);
                 ctx.set_timer(self.w.step, Timer::Sample);
             }
-            Timer::Arrival { .. } | Timer::Rate => {}
+            Timer::Resend => {
+                if let Some(s) = &mut self.store {
+                    for job in s.on_resend(ctx) {
+                        self.answer(ctx, job, false);
+                    }
+                }
+            }
+            Timer::SemiSync { job } => {
+                if let Some(s) = &mut self.store {
+                    for job in s.on_semi_sync_timeout(ctx, job) {
+                        self.answer(ctx, job, true);
+                    }
+                }
+            }
+            Timer::Arrival { .. } | Timer::Rate | Timer::Probe | Timer::Promote => {}
         }
     }
 
-    fn arrive(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, attempt: u64, deadline: SimTime) {
+    /// The primary this replica knows of, for a reply's hint.
+    fn hint(&self) -> u16 {
+        self.store.as_ref().map_or(NO_PRIMARY, |s| s.primary)
+    }
+
+    fn arrive(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, attempt: u64, deadline: SimTime, op: StoreOp) {
         let now = ctx.now();
+        let refuse = |s: &Store| op.write && !s.writable();
+        if self.store.as_ref().is_some_and(refuse) {
+            self.stats.not_primary += 1;
+            let primary = self.hint();
+            ctx.send(from, Msg::Reply { attempt, ok: false, primary });
+            return;
+        }
         if self.busy >= self.w.workers && self.queue.len() >= self.w.queue_max as usize {
             self.stats.refused += 1;
-            ctx.send(from, Msg::Reply { attempt, ok: false });
+            let primary = self.hint();
+            ctx.send(from, Msg::Reply { attempt, ok: false, primary });
             return;
         }
         self.touch(now);
@@ -207,6 +283,7 @@ impl Replica {
             arrived: now,
             call: 0,
             key: 0,
+            op,
         });
         self.stats.peak_queue = self.stats.peak_queue.max(self.queue.len() as u32);
         self.start_work(ctx);
@@ -276,7 +353,23 @@ impl Replica {
         self.next_call(ctx, end.owner);
     }
 
+    /// The job's work is done: a store's write is appended first (and may
+    /// wait for replicas), then the caller is answered.
     fn finish(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64, ok: bool) {
+        let mut ok = ok;
+        if let (true, Some(store), Some(job)) = (ok, &mut self.store, self.running.get(&id))
+            && job.op.write
+        {
+            match store.write(ctx, job.op, id) {
+                Write::Acked => {}
+                Write::Parked => return,
+                Write::Refused => ok = false,
+            }
+        }
+        self.answer(ctx, id, ok);
+    }
+
+    fn answer(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64, ok: bool) {
         let Some(job) = self.running.remove(&id) else {
             return;
         };
@@ -292,11 +385,13 @@ impl Replica {
             self.stats.served_late += 1;
         }
         self.stats.sojourn_s += now.saturating_since(job.arrived).as_secs_f64();
+        let primary = self.hint();
         ctx.send(
             job.from,
             Msg::Reply {
                 attempt: job.attempt,
                 ok,
+                primary,
             },
         );
         self.start_work(ctx);
