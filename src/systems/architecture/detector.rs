@@ -9,10 +9,12 @@
 //! still takes writes, which is how a failover makes a split brain.
 //!
 //! The decision is re-checked when the promotion is due: if the primary
-//! answered meanwhile, nothing happens.
+//! answered meanwhile, nothing happens. Otherwise the detector announces a
+//! new epoch and promotes from the answers to that announcement, not from
+//! older probes: a replica that has heard the new epoch refuses the old
+//! primary's log, so the answers cannot go stale (as a Raft vote cannot).
 
 use super::config::{Failover, Replication};
-use super::store::NO_PRIMARY;
 use super::{ArchNode, ArchObs, Msg, Timer};
 use crate::sim::{Ctx, NodeId};
 use crate::systems::parts::election::majority;
@@ -30,12 +32,16 @@ pub struct DetectorWiring {
     pub peers: Arc<Vec<NodeId>>,
 }
 
-/// The last answer of a replica to a probe.
-#[derive(Clone, Copy, Debug)]
-struct Heard {
-    at: SimTime,
-    last_epoch: u32,
-    len: u64,
+/// Where a failover stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// The primary answers.
+    Watching,
+    /// Declared failed; the promotion is due after `promote`.
+    Declared,
+    /// The new epoch was announced; answers carrying it are being
+    /// collected until the election is due.
+    Electing,
 }
 
 /// The detector.
@@ -44,9 +50,11 @@ pub struct Detector {
     w: Arc<DetectorWiring>,
     epoch: u32,
     primary: u16,
-    heard: Vec<Option<Heard>>,
+    /// Per replica, (last entry's epoch, log length) as it answered the
+    /// current election's announcement.
+    answers: Vec<Option<(u32, u64)>>,
     primary_seen: SimTime,
-    promoting: bool,
+    phase: Phase,
     /// Promotions made.
     pub failovers: u64,
 }
@@ -59,27 +67,28 @@ impl Detector {
             w,
             epoch: 1,
             primary: 0,
-            heard: vec![None; n],
+            answers: vec![None; n],
             primary_seen: SimTime::ZERO,
-            promoting: false,
+            phase: Phase::Watching,
             failovers: 0,
         }
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
         self.primary_seen = ctx.now();
-        self.promoting = false;
+        self.phase = Phase::Watching;
         ctx.set_timer(self.w.failover.probe, Timer::Probe);
     }
 
     pub(super) fn on_crash(&mut self) {
-        self.heard.iter_mut().for_each(|h| *h = None);
+        self.answers.iter_mut().for_each(|h| *h = None);
     }
 
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, ArchNode>, timer: Timer) {
         match timer {
             Timer::Probe => self.probe(ctx),
-            Timer::Promote => self.promote(ctx),
+            Timer::Promote => self.announce(ctx),
+            Timer::Elect => self.elect(ctx),
             _ => {}
         }
     }
@@ -90,8 +99,8 @@ impl Detector {
             ctx.send(p, Msg::Probe { epoch: self.epoch });
         }
         let silent = ctx.now().saturating_since(self.primary_seen);
-        if !self.promoting && silent >= self.w.failover.detect {
-            self.promoting = true;
+        if self.phase == Phase::Watching && silent >= self.w.failover.detect {
+            self.phase = Phase::Declared;
             ctx.record(ArchObs::Declared {
                 primary: self.primary,
             });
@@ -99,58 +108,92 @@ impl Detector {
         }
     }
 
-    pub(super) fn on_status(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, epoch: u32, primary: bool, last_epoch: u32, len: u64) {
+    pub(super) fn on_status(
+        &mut self,
+        ctx: &mut Ctx<'_, ArchNode>,
+        from: NodeId,
+        epoch: u32,
+        primary: bool,
+        last_epoch: u32,
+        len: u64,
+    ) {
         let Some(i) = self.w.peers.iter().position(|&p| p == from) else {
             return;
         };
-        let now = ctx.now();
-        self.heard[i] = Some(Heard {
-            at: now,
-            last_epoch,
-            len,
-        });
+        if self.phase == Phase::Electing {
+            if epoch == self.epoch {
+                self.answers[i] = Some((last_epoch, len));
+            }
+            return;
+        }
         if i == self.primary as usize && primary && epoch == self.epoch {
-            self.primary_seen = now;
+            self.primary_seen = ctx.now();
         } else if epoch < self.epoch || (primary && i != self.primary as usize) {
             // Behind, or a deposed primary back in sight: tell it who leads.
-            ctx.send(from, Msg::Follow { epoch: self.epoch, primary: self.primary });
+            ctx.send(
+                from,
+                Msg::Follow {
+                    epoch: self.epoch,
+                    primary: self.primary,
+                },
+            );
         }
     }
 
-    /// The promotion is due: pick the most advanced replica heard lately.
-    fn promote(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
-        self.promoting = false;
-        let now = ctx.now();
-        let f = &self.w.failover;
-        if now.saturating_since(self.primary_seen) < f.detect {
+    /// The promotion is due: unless the primary answered meanwhile,
+    /// announce a new epoch. A replica that hears it takes no more of the
+    /// old primary's log, and answers with what it holds now, so the
+    /// answers are the state the old primary can no longer add to.
+    fn announce(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        if ctx.now().saturating_since(self.primary_seen) < self.w.failover.detect {
+            self.phase = Phase::Watching;
             return;
         }
-        let recent = |h: &Option<Heard>| h.filter(|h| now.saturating_since(h.at) < f.detect);
-        let reached = self.heard.iter().filter(|h| recent(h).is_some()).count();
-        if self.w.replication == Replication::Quorum && reached < majority(self.heard.len()) {
-            ctx.record(ArchObs::NoQuorum { reached: reached as u16 });
+        self.epoch += 1;
+        self.phase = Phase::Electing;
+        self.answers.iter_mut().for_each(|a| *a = None);
+        for &p in self.w.peers.iter() {
+            ctx.send(p, Msg::Probe { epoch: self.epoch });
+        }
+        ctx.set_timer(self.w.failover.probe, Timer::Elect);
+    }
+
+    /// The answers are in: promote the most advanced replica that answered
+    /// (`quorum`: only if a majority answered, so that it holds every
+    /// write a majority acknowledged).
+    fn elect(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        self.phase = Phase::Watching;
+        let reached = self.answers.iter().flatten().count();
+        if self.w.replication == Replication::Quorum && reached < majority(self.answers.len()) {
+            ctx.record(ArchObs::NoQuorum {
+                reached: reached as u16,
+            });
             return;
         }
         let best = self
-            .heard
+            .answers
             .iter()
             .enumerate()
-            .filter(|&(i, _)| i != self.primary as usize || self.primary == NO_PRIMARY)
-            .filter_map(|(i, h)| recent(h).map(|h| (i, h)))
-            .max_by_key(|&(i, h)| (h.last_epoch, h.len, std::cmp::Reverse(i)));
+            .filter_map(|(i, a)| a.map(|a| (i, a)))
+            .max_by_key(|&(i, (last_epoch, len))| (last_epoch, len, std::cmp::Reverse(i)));
         let Some((new, _)) = best else {
             return;
         };
-        self.epoch += 1;
         self.primary = new as u16;
-        self.primary_seen = now;
+        self.primary_seen = ctx.now();
         self.failovers += 1;
         ctx.record(ArchObs::Promoted {
             primary: self.primary,
             epoch: self.epoch,
         });
         for &p in self.w.peers.iter() {
-            ctx.send(p, Msg::Follow { epoch: self.epoch, primary: self.primary });
+            ctx.send(
+                p,
+                Msg::Follow {
+                    epoch: self.epoch,
+                    primary: self.primary,
+                },
+            );
         }
     }
 }

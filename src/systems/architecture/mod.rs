@@ -215,6 +215,8 @@ pub enum Timer {
     Probe,
     /// The detector's promotion is due.
     Promote,
+    /// The detector's election is due (answers to the new epoch are in).
+    Elect,
 }
 
 /// A node of an architecture.

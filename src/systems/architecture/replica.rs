@@ -251,7 +251,7 @@ impl Replica {
                     }
                 }
             }
-            Timer::Arrival { .. } | Timer::Rate | Timer::Probe | Timer::Promote => {}
+            Timer::Arrival { .. } | Timer::Rate | Timer::Probe | Timer::Promote | Timer::Elect => {}
         }
     }
 

@@ -398,11 +398,14 @@ impl Store {
         self.release(ctx, u64::MAX)
     }
 
-    /// The detector's probe: answer with what this replica holds.
+    /// The detector's probe (or its announcement of a new epoch): answer
+    /// with what this replica holds.
     pub fn on_probe(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, epoch: u32) -> Vec<u64> {
         self.heard_detector = ctx.now();
         let mut failed = Vec::new();
-        if epoch > self.epoch && self.writable() {
+        if epoch > self.epoch {
+            // A new epoch is announced: from now on this replica takes no
+            // more of the old primary's log (a primary steps down).
             failed = self.step_down(ctx, Role::Replica, epoch, NO_PRIMARY);
         }
         if epoch == self.epoch && self.role == Role::ReadOnly && self.primary == self.me {
