@@ -319,7 +319,7 @@ impl crate::systems::System for Architecture {
     }
 
     fn harm_metrics(&self) -> &'static [&'static str] {
-        &["failed_requests", "unavailable_minutes", "latency_p99_ms"]
+        &["failed_requests", "unavailable_minutes", "latency_p99_ms", "lost_writes"]
     }
 
     fn validate(
