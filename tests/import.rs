@@ -115,6 +115,12 @@ fn compose_becomes_a_scenario_with_the_call_graph_replicas_and_zones() {
         err.contains("services.redis.frobnicate: not a Compose service key"),
         "{err}"
     );
+    // One PostgreSQL node: a single-node store.
+    assert_eq!(
+        text.matches("store = { replication = \"single\"").count(),
+        2,
+        "{text}"
+    );
     let o = runs_valid(&text);
     // Every user request crosses web, api, db, cart and redis.
     assert!(o.metrics["throughput_db"] > 40.0 && o.metrics["throughput_redis"] > 80.0);
@@ -154,7 +160,22 @@ fn kubernetes_manifests_become_a_scenario_through_services_and_affinities() {
         err.contains("HorizontalPodAutoscaler checkout: not modelled"),
         "{err}"
     );
-    runs_valid(&text);
+    // A three-replica PostgreSQL replicates asynchronously with a failover
+    // detector, all assumed; its writes are judged.
+    assert!(
+        text.contains("store = { replication = \"async\", writes = 0.2, failover = { site = \"eu-west-1a\" } }   # [A]"),
+        "{text}"
+    );
+    assert!(
+        err.contains("orders-db: PostgreSQL replicated async"),
+        "{err}"
+    );
+    let o = runs_valid(&text);
+    assert!(o.metrics["writes_acked"] > 0.0);
+    assert_eq!(
+        o.checks.get("lost-writes").map(|f| f.verdict),
+        Some(Verdict::Valid)
+    );
 }
 
 #[test]

@@ -44,6 +44,18 @@ pub const STORES: &[(&str, &str)] = &[
     ("rabbitmq", "RabbitMQ"),
 ];
 
+/// How a store of this kind replicates by default when it has several
+/// replicas (`None`: it does not replicate, as memcached): streaming
+/// replication for the relational stores and Redis, majority writes for
+/// the consensus-based and quorum-configured ones.
+pub fn store_replication(kind: &str) -> Option<&'static str> {
+    match kind {
+        "PostgreSQL" | "MySQL" | "MariaDB" | "Redis" => Some("async"),
+        "memcached" => None,
+        _ => Some("quorum"),
+    }
+}
+
 /// What a store image is, if it is one.
 pub fn store_kind(image: &str) -> Option<&'static str> {
     let name = image.rsplit('/').next().unwrap_or(image);

@@ -19,6 +19,7 @@ mod default {
     pub const QUEUE_MAX: u32 = 100;
     pub const SERVICE_TIME: &str = "5ms";
     pub const STORE_SERVICE_TIME: &str = "2ms";
+    pub const WRITE_FRACTION: f64 = 0.2;
     pub const CALL_TIMEOUT: &str = "1s";
     pub const USER_RATE: f64 = 50.0;
     pub const USER_TIMEOUT: &str = "5s";
@@ -110,7 +111,7 @@ fn service(t: &mut String, s: &ImportedService, zones: &[String], assumed: &mut 
         s.origin,
         s.image,
         match &s.store {
-            Some(k) => format!(": a store ({k}), modelled as a service of its capacity"),
+            Some(k) => format!(": a store ({k})"),
             None => String::new(),
         }
     );
@@ -157,6 +158,7 @@ fn service(t: &mut String, s: &ImportedService, zones: &[String], assumed: &mut 
         default::QUEUE_MAX,
         quoted(time)
     );
+    store(t, s, &sites, assumed);
     for c in &s.calls {
         let _ = writeln!(
             t,
@@ -179,6 +181,41 @@ fn service(t: &mut String, s: &ImportedService, zones: &[String], assumed: &mut 
                 default::CALL_TIMEOUT
             )
         }
+    ));
+}
+
+/// A store that replicates gets a `store` table: one replica is `single`;
+/// several replicate as the kind does by default, with a failover
+/// detector in the first zone; a fifth of its calls are writes. All
+/// assumed.
+fn store(t: &mut String, s: &ImportedService, sites: &[String], assumed: &mut Vec<String>) {
+    let Some(kind) = &s.store else { return };
+    let Some(mode) = super::store_replication(kind) else {
+        return;
+    };
+    let replicas = s.replicas.unwrap_or(default::REPLICAS).max(1);
+    let writes = default::WRITE_FRACTION;
+    if replicas == 1 {
+        let _ = writeln!(
+            t,
+            "store = {{ replication = \"single\", writes = {writes} }}   # [A]"
+        );
+        assumed.push(format!(
+            "{}: one {kind} node, {writes} of its calls writes",
+            s.name
+        ));
+        return;
+    }
+    let site = &sites[0];
+    let _ = writeln!(
+        t,
+        "store = {{ replication = {}, writes = {writes}, failover = {{ site = {} }} }}   # [A]",
+        quoted(mode),
+        quoted(site)
+    );
+    assumed.push(format!(
+        "{}: {kind} replicated {mode}, a failover detector in {site} (probe 1s, detect 10s, promote 5s, no fencing), {writes} of its calls writes",
+        s.name
     ));
 }
 
