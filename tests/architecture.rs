@@ -640,3 +640,110 @@ fn quorum_loses_no_acknowledged_write_under_random_faults() {
         "{e}"
     );
 }
+
+// --- Hedging and zone-aware balancing ---------------------------------
+
+/// Four replicas whose service time has a heavy tail (log-normal, median
+/// 5 ms), users at 200/s calling them directly.
+fn tail_at_scale(service_time: &str, hedge: Option<&str>) -> Outcome {
+    let hedge = hedge.map_or(String::new(), |h| format!("\nhedge_after = \"{h}\""));
+    let text = format!(
+        r#"
+[scenario]
+name = "tail"
+seed = 1
+duration = "5m"
+
+[[site]]
+name = "zone"
+kind = "datacenter"
+local_latency = {{ dist = "constant", value = "100us" }}
+
+[architecture]
+
+[[architecture.service]]
+name = "svc"
+replicas = 4
+sites = ["zone"]
+workers = 16
+queue_max = 1000
+service_time = {service_time}
+
+[[architecture.cohort]]
+name = "users"
+site = "zone"
+service = "svc"
+rate = 200.0
+timeout = "1s"{hedge}
+"#
+    );
+    let s =
+        Scenario::parse(std::path::Path::new("tail.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    run(&s, None, Seed(1), &RunOptions::default()).expect("runs")
+}
+
+#[test]
+fn hedging_cuts_the_tail_it_is_sent_against_and_costs_what_it_sends() {
+    let heavy = r#"{ dist = "log_normal", min = "0ms", median = "5ms", sigma = 1.0 }"#;
+    let (plain, hedged) = (
+        tail_at_scale(heavy, None),
+        tail_at_scale(heavy, Some("15ms")),
+    );
+    let p99 = |o: &Outcome| figure(o, "latency_p99_ms");
+    // Without hedging the p99 is the service time's (5 ms x e^2.33 = 51 ms).
+    assert!((40.0..65.0).contains(&p99(&plain)), "{}", p99(&plain));
+    assert!(
+        p99(&hedged) < p99(&plain) / 1.8,
+        "{} vs {}",
+        p99(&hedged),
+        p99(&plain)
+    );
+    assert_eq!(figure(&plain, "user_hedges"), 0.0);
+    // The price: one hedge per attempt slower than 15 ms, about 14 % of
+    // requests (P[lognormal > 3 x median] at sigma 1).
+    let share = figure(&hedged, "user_hedges") / figure(&hedged, "requests");
+    assert!((0.10..0.20).contains(&share), "{share}");
+    // A service with no tail sends no hedges.
+    let flat = tail_at_scale(r#"{ dist = "constant", value = "5ms" }"#, Some("15ms"));
+    assert_eq!(figure(&flat, "user_hedges"), 0.0);
+}
+
+#[test]
+fn zone_aware_balancing_stays_local_and_fails_over_only_on_a_health_signal() {
+    // The shop without its slowdown: users in zone-a, one web replica per
+    // zone; web-0 (zone-a's) crashed from 5 to 10 min.
+    let text = std::fs::read_to_string("scenarios/shop.toml").unwrap().replace(
+        "at = \"10m\"\nduration = \"60s\"\nkind = \"slow_node\"\ntarget = \"db-0\"\ndelay = \"5ms\"",
+        "at = \"5m\"\nduration = \"5m\"\nkind = \"crash\"\ntarget = \"web-0\"",
+    );
+    let s = Scenario::parse(std::path::Path::new("zone.toml"), &text).unwrap();
+    let s = set(&s, "scenario.duration", "\"15m\"");
+    // (`no-retries` restates the cohort: its keys are set there.)
+    let zone_aware = set(&s, "design.no-retries.cohort[0].balancer", "\"zone_aware\"");
+    let healthy = set(&zone_aware, "design.no-retries.cohort[0].eject_after", "3");
+    let calm = |s: &Scenario| s.with_set("fault", None).unwrap();
+    let (rr, za) = (
+        outcome(&calm(&s), "no-retries", 1),
+        outcome(&calm(&zone_aware), "no-retries", 1),
+    );
+    // Staying in zone-a saves the users' cross-zone round trip (about
+    // 2 ms) on the two thirds of requests round robin sent away.
+    let p50 = |o: &Outcome| figure(o, "latency_p50_ms");
+    assert!(p50(&za) < p50(&rr) - 0.8, "{} vs {}", p50(&za), p50(&rr));
+    // With web-0 down and no health signal, zone-aware keeps sending there:
+    // every request of the five minutes fails. With passive health
+    // checking it fails over to the other zones, and pays again each time
+    // the 30 s ejection ends: the users' next 2 s (their timeout) of
+    // requests go back to web-0 before three timeouts eject it again,
+    // about 10 x 2 s x 300/s = 6,000 requests.
+    let blind = outcome(&zone_aware, "no-retries", 1);
+    let seen = outcome(&healthy, "no-retries", 1);
+    let requests_5min = 300.0 * 300.0;
+    assert!(
+        figure(&blind, "failed_requests") > 0.9 * requests_5min,
+        "{}",
+        figure(&blind, "failed_requests")
+    );
+    let failed = figure(&seen, "failed_requests");
+    assert!((3_000.0..9_000.0).contains(&failed), "{failed}");
+}

@@ -124,6 +124,7 @@ impl Cohort {
                 self.generation += 1;
                 self.arm(ctx);
             }
+            Timer::Hedge { attempt } => self.out.on_hedge(ctx, attempt),
             Timer::Timeout { attempt } => {
                 if let Some(end) = self.out.on_timeout(ctx, attempt) {
                     self.ended(ctx.now(), end);
@@ -131,11 +132,12 @@ impl Cohort {
             }
             Timer::Retry {
                 owner,
+                call,
                 target,
                 retry,
                 op,
             } if self.open.contains_key(&owner) => {
-                self.out.on_retry(ctx, owner, target as usize, retry, op);
+                self.out.on_retry(ctx, owner, call, target as usize, retry, op);
             }
             _ => {}
         }

@@ -17,6 +17,10 @@ pub enum Balancer {
     /// The replica with the fewest requests this caller has outstanding
     /// (ties: the next in turn).
     LeastOutstanding,
+    /// Round robin over the replicas in the caller's own site while one of
+    /// them is healthy (not ejected), else over every site (Envoy's
+    /// zone-aware routing, with failover).
+    ZoneAware,
 }
 
 /// What a caller does on a call: its timeout, retries and their budget.
@@ -43,6 +47,9 @@ pub struct CallPolicy {
     pub eject_for: SimDuration,
     /// A circuit breaker on the whole callee.
     pub breaker: Option<Breaker>,
+    /// Hedging: an attempt unanswered after this long is sent again to
+    /// another replica, and the first answer wins (reads only).
+    pub hedge_after: Option<SimDuration>,
 }
 
 /// A circuit breaker: after `failures` failed attempts in a row to the
@@ -80,8 +87,8 @@ macro_rules! policy_fields {
             /// budget.
             #[serde(default)]
             pub retry_budget: Option<f64>,
-            /// How replicas are picked: `round_robin` or
-            /// `least_outstanding`.
+            /// How replicas are picked: `round_robin`,
+            /// `least_outstanding` or `zone_aware`.
             #[serde(default)]
             pub balancer: Balancer,
             /// Passive health checking (outlier ejection, as Envoy's
@@ -97,6 +104,11 @@ macro_rules! policy_fields {
             /// open_for = "10s" }`. Absent: none.
             #[serde(default)]
             pub breaker: Option<Breaker>,
+            /// Hedging: an attempt unanswered after this long is sent
+            /// again to another replica; the first answer wins (not for a
+            /// store's writes). Absent: none.
+            #[serde(default)]
+            pub hedge_after: Option<SimDuration>,
         }
 
         impl $name {
@@ -111,6 +123,7 @@ macro_rules! policy_fields {
                     eject_after: self.eject_after,
                     eject_for: self.eject_for,
                     breaker: self.breaker,
+                    hedge_after: self.hedge_after,
                 }
             }
         }
@@ -386,6 +399,11 @@ impl CallPolicy {
                 format!("{at}.breaker"),
                 "failures and open_for must be positive",
             ));
+        }
+        if let Some(h) = self.hedge_after
+            && (h == SimDuration::ZERO || h >= self.timeout)
+        {
+            return Err(bad(format!("{at}.hedge_after"), "must be positive and shorter than the timeout"));
         }
         if self.eject_after == Some(0) {
             return Err(bad(format!("{at}.eject_after"), "must be at least 1"));

@@ -83,13 +83,14 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     let window_ns = config.resolution.as_nanos();
     let mut tallies = Tallies::new(window_ns);
     let mut latencies: Vec<u32> = Vec::new();
-    let (mut user_retries, mut user_timeouts) = (0u64, 0u64);
+    let (mut user_retries, mut user_timeouts, mut user_hedges) = (0u64, 0u64, 0u64);
     for (c, &id) in config.cohorts.iter().zip(&run.layout.cohorts) {
         if let ArchNode::Cohort(k) = sim.node(id) {
             tallies.requests.insert(c.name.clone(), k.settled_windows());
             latencies.extend_from_slice(&k.latencies_us);
             user_retries += k.out.stats.retries;
             user_timeouts += k.out.stats.timeouts;
+            user_hedges += k.out.stats.hedges;
         }
     }
     latencies.sort_unstable();
@@ -127,6 +128,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     metrics.insert("latency_p99_ms".into(), percentile(&latencies, 0.99));
     metrics.insert("user_retries".into(), user_retries as f64);
     metrics.insert("user_timeouts".into(), user_timeouts as f64);
+    metrics.insert("user_hedges".into(), user_hedges as f64);
     let (services, series, notes) = per_service(config, run, end);
     if let Some((from, to)) = trigger {
         let (class, after) = classify(&users, window_ns, from, to, config.healthy, config.metastable_bound.as_nanos());
@@ -216,6 +218,7 @@ fn per_service(
         let mut total = ReplicaStats::default();
         let (mut retries, mut timeouts, mut ejections) = (0u64, 0u64, 0u64);
         let (mut opened, mut rejected) = (0u64, 0u64);
+        let (mut hedges, mut hedge_wins) = (0u64, 0u64);
         let mut queue: Vec<f64> = Vec::new();
         let mut busy: Vec<f64> = Vec::new();
         for &id in ids.iter() {
@@ -237,6 +240,8 @@ fn per_service(
             ejections += r.out.stats.ejections;
             opened += r.out.stats.breaker_opened;
             rejected += r.out.stats.breaker_rejected;
+            hedges += r.out.stats.hedges;
+            hedge_wins += r.out.stats.hedge_wins;
             add(&mut queue, &st.queue);
             add(&mut busy, &st.busy);
         }
@@ -256,6 +261,8 @@ fn per_service(
             ("cache_hits", total.cache_hits as f64),
             ("cache_misses", total.cache_misses as f64),
             ("not_primary", total.not_primary as f64),
+            ("hedges", hedges as f64),
+            ("hedge_wins", hedge_wins as f64),
             ("peak_queue", f64::from(total.peak_queue)),
             ("mean_in_system", total.area / secs),
             ("mean_sojourn_ms", if answered > 0.0 { total.sojourn_s / answered * 1e3 } else { 0.0 }),

@@ -191,10 +191,17 @@ pub enum Timer {
         /// The attempt.
         attempt: u64,
     },
+    /// An attempt's hedging delay.
+    Hedge {
+        /// The attempt.
+        attempt: u64,
+    },
     /// A backed-off retry is due.
     Retry {
         /// The request or job the call is for.
         owner: u64,
+        /// The call.
+        call: u64,
         /// Which of the node's targets.
         target: u16,
         /// Retry number (1 = the first retry).
@@ -375,10 +382,15 @@ impl crate::systems::System for Architecture {
             d.outside(id);
             cohorts.push(id);
         }
-        let target = |name: &str, policy: config::CallPolicy| {
+        let target = |name: &str, policy: config::CallPolicy, site: &str| {
             let i = config.service(name).expect("validated");
+            let callee = &config.services[i];
+            let local = (0..callee.replicas as usize)
+                .map(|k| callee.sites[k % callee.sites.len()] == site)
+                .collect();
             Target {
                 policy: Arc::new(policy),
+                local: Arc::new(local),
                 replicas: replicas[i].clone(),
                 store: config.services[i].store.as_ref().map(|k| outbound::StoreTarget {
                     index: i as u16,
@@ -406,7 +418,9 @@ impl crate::systems::System for Architecture {
                     .collect(),
                 step: config.resolution,
             });
-            let targets: Vec<Target> = s.calls.iter().map(|c| target(&c.to, c.policy())).collect();
+            let targets_at = |site: &str| -> Vec<Target> {
+                s.calls.iter().map(|c| target(&c.to, c.policy(), site)).collect()
+            };
             let store = s.store.as_ref().map(|k| {
                 Arc::new(StoreWiring {
                     spec: k.clone(),
@@ -414,7 +428,8 @@ impl crate::systems::System for Architecture {
                 })
             });
             for (k, &id) in ids.iter().enumerate() {
-                let mut r = Replica::new(w.clone(), Outbound::new(targets.clone()));
+                let site = &s.sites[k % s.sites.len()];
+                let mut r = Replica::new(w.clone(), Outbound::new(targets_at(site)));
                 r.store = store.as_ref().map(|w| Store::new(w.clone(), k as u16));
                 d.place(id, ArchNode::Replica(r))?;
             }
@@ -425,7 +440,7 @@ impl crate::systems::System for Architecture {
                 surge: c.surge,
                 window: config.resolution,
             });
-            let out = Outbound::new(vec![target(&c.service, c.policy())]);
+            let out = Outbound::new(vec![target(&c.service, c.policy(), &c.site)]);
             d.place(id, ArchNode::Cohort(Cohort::new(w, out)))?;
         }
         Ok(Layout {

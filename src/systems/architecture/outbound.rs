@@ -30,6 +30,8 @@ pub struct Target {
     pub replicas: Arc<Vec<NodeId>>,
     /// The callee is a store: calls are reads and writes.
     pub store: Option<StoreTarget>,
+    /// Per replica, whether it runs in the caller's zone (site).
+    pub local: Arc<Vec<bool>>,
 }
 
 /// What a caller knows of a store it calls.
@@ -65,6 +67,8 @@ struct Balance {
 #[derive(Clone, Copy, Debug)]
 struct Attempt {
     owner: u64,
+    /// The call it belongs to (retries and hedges share it).
+    call: u64,
     target: u16,
     retry: u32,
     replica: u32,
@@ -72,6 +76,8 @@ struct Attempt {
     timer: TimerId,
     /// What it asks of a store.
     op: StoreOp,
+    /// A hedge (sent while its twin was still in flight).
+    hedge: bool,
 }
 
 /// What a node's calls did, for the judge.
@@ -93,6 +99,10 @@ pub struct OutStats {
     pub breaker_opened: u64,
     /// Calls failed at once by an open breaker.
     pub breaker_rejected: u64,
+    /// Hedged attempts sent.
+    pub hedges: u64,
+    /// Calls a hedged attempt answered first.
+    pub hedge_wins: u64,
 }
 
 /// How a call ended, for its owner.
@@ -112,7 +122,10 @@ pub struct Outbound {
     targets: Vec<Target>,
     balance: Vec<Balance>,
     attempts: LookupMap<u64, Attempt>,
+    /// Live calls: attempts each has in flight.
+    calls: LookupMap<u64, u8>,
     next: u64,
+    next_call: u64,
     writes: u64,
     /// Totals.
     pub stats: OutStats,
@@ -139,7 +152,9 @@ impl Outbound {
             targets,
             balance,
             attempts: LookupMap::new(),
+            calls: LookupMap::new(),
             next: 0,
+            next_call: 0,
             writes: 0,
             stats: OutStats::default(),
         }
@@ -148,6 +163,7 @@ impl Outbound {
     /// Forgets every outstanding call (the node crashed).
     pub fn clear(&mut self) {
         self.attempts.clear();
+        self.calls.clear();
         for b in &mut self.balance {
             b.outstanding.iter_mut().for_each(|o| *o = 0);
         }
@@ -161,11 +177,14 @@ impl Outbound {
             b.tokens = (b.tokens + r).min(TOKENS_MAX);
         }
         let op = self.draw(ctx, target);
+        let call = self.next_call;
+        self.next_call += 1;
+        self.calls.insert(call, 0);
         if !self.breaker_admits(target, ctx.now()) {
             self.stats.breaker_rejected += 1;
-            return self.ended(ctx, owner, target, false, op);
+            return self.ended(ctx, owner, call, target, false, op);
         }
-        self.send(ctx, target, owner, 0, op);
+        self.send(ctx, target, owner, call, 0, op);
         None
     }
 
@@ -192,7 +211,16 @@ impl Outbound {
     }
 
     /// The call ends; a write's end is recorded.
-    fn ended(&mut self, ctx: &mut Ctx<'_, ArchNode>, owner: u64, target: usize, ok: bool, op: StoreOp) -> Option<Ended> {
+    fn ended(
+        &mut self,
+        ctx: &mut Ctx<'_, ArchNode>,
+        owner: u64,
+        call: u64,
+        target: usize,
+        ok: bool,
+        op: StoreOp,
+    ) -> Option<Ended> {
+        self.calls.remove(&call);
         if op.write {
             ctx.record(ArchObs::Done { value: op.value, ok });
         }
@@ -245,11 +273,18 @@ impl Outbound {
         }
         let healthy = |i: usize| b.ejected_until[i] <= now;
         let any = (0..n).any(healthy);
+        let policy = &self.targets[target].policy;
+        let local = &self.targets[target].local;
+        // Zone-aware: the caller's zone while it has a healthy replica,
+        // else every zone.
+        let zone_only = policy.balancer == Balancer::ZoneAware
+            && (0..n).any(|i| local[i] && healthy(i));
         let candidates = (0..n)
             .map(|i| (b.next + i) % n)
-            .filter(|&i| !any || healthy(i));
-        let k = match self.targets[target].policy.balancer {
-            Balancer::RoundRobin => candidates.take(1).next(),
+            .filter(|&i| !any || healthy(i))
+            .filter(|&i| !zone_only || local[i]);
+        let k = match policy.balancer {
+            Balancer::RoundRobin | Balancer::ZoneAware => candidates.take(1).next(),
             Balancer::LeastOutstanding => candidates.min_by_key(|&i| b.outstanding[i]),
         }
         .unwrap_or(b.next % n);
@@ -279,7 +314,8 @@ impl Outbound {
         }
     }
 
-    fn send(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64, retry: u32, op: StoreOp) {
+    #[allow(clippy::too_many_arguments)]
+    fn send(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: usize, owner: u64, call: u64, retry: u32, op: StoreOp) {
         let k = self.pick(target, ctx.now(), op);
         let t = &self.targets[target];
         let timeout = t.policy.timeout;
@@ -299,24 +335,61 @@ impl Outbound {
             },
         );
         let timer = ctx.set_timer(timeout, Timer::Timeout { attempt: id });
+        let in_flight = self.calls.get_mut(&call).map_or(0, |c| {
+            *c += 1;
+            *c
+        });
+        if let Some(after) = t.policy.hedge_after
+            && !op.write
+            && in_flight == 1
+        {
+            ctx.set_timer(after, Timer::Hedge { attempt: id });
+        }
         self.attempts.insert(
             id,
             Attempt {
                 owner,
+                call,
                 target: target as u16,
                 retry,
                 replica: k as u32,
                 timer,
                 op,
+                hedge: false,
             },
         );
     }
 
+    /// Takes an attempt out of flight; `None` if it was given up already
+    /// or its call has ended (a hedge's twin answered).
     fn resolve(&mut self, attempt: u64) -> Option<Attempt> {
         let a = self.attempts.remove(&attempt)?;
         let o = &mut self.balance[a.target as usize].outstanding[a.replica as usize];
         *o = o.saturating_sub(1);
+        let c = self.calls.get_mut(&a.call)?;
+        *c = c.saturating_sub(1);
         Some(a)
+    }
+
+    /// The call's other attempt is still in flight: wait for it.
+    fn twin_in_flight(&self, a: &Attempt) -> bool {
+        self.calls.get(&a.call).is_some_and(|&c| c > 0)
+    }
+
+    /// An attempt has not been answered after `hedge_after`: send the same
+    /// request to another replica; the first answer wins.
+    pub fn on_hedge(&mut self, ctx: &mut Ctx<'_, ArchNode>, attempt: u64) {
+        let Some(&a) = self.attempts.get(&attempt) else {
+            return;
+        };
+        if self.calls.get(&a.call) != Some(&1) {
+            return;
+        }
+        self.stats.hedges += 1;
+        self.send(ctx, a.target as usize, a.owner, a.call, a.retry, a.op);
+        if let Some(h) = self.attempts.get_mut(&(self.next - 1)) {
+            h.hedge = true;
+        }
     }
 
     /// An answer: the call's end, or `None` (a retry is on its way, or the
@@ -335,9 +408,13 @@ impl Outbound {
             self.learn_primary(&a, ok, primary);
         }
         if ok {
-            return self.ended(ctx, a.owner, a.target as usize, true, a.op);
+            self.stats.hedge_wins += u64::from(a.hedge);
+            return self.ended(ctx, a.owner, a.call, a.target as usize, true, a.op);
         }
         self.stats.errors += 1;
+        if self.twin_in_flight(&a) {
+            return None;
+        }
         self.failed(ctx, a)
     }
 
@@ -362,31 +439,36 @@ impl Outbound {
             self.learn_primary(&a, false, NO_PRIMARY);
         }
         self.stats.timeouts += 1;
+        if self.twin_in_flight(&a) {
+            return None;
+        }
         self.failed(ctx, a)
     }
 
     /// A backed-off retry is due.
-    pub fn on_retry(&mut self, ctx: &mut Ctx<'_, ArchNode>, owner: u64, target: usize, retry: u32, op: StoreOp) {
-        self.send(ctx, target, owner, retry, op);
+    pub fn on_retry(&mut self, ctx: &mut Ctx<'_, ArchNode>, owner: u64, call: u64, target: usize, retry: u32, op: StoreOp) {
+        if self.calls.contains_key(&call) {
+            self.send(ctx, target, owner, call, retry, op);
+        }
     }
 
     fn failed(&mut self, ctx: &mut Ctx<'_, ArchNode>, a: Attempt) -> Option<Ended> {
         let target = a.target as usize;
         let policy = self.targets[target].policy.clone();
         if a.retry >= policy.retries {
-            return self.ended(ctx, a.owner, target, false, a.op);
+            return self.ended(ctx, a.owner, a.call, target, false, a.op);
         }
         if policy.retry_budget.is_some() {
             let b = &mut self.balance[target];
             if b.tokens < 1.0 {
                 self.stats.budget_denied += 1;
-                return self.ended(ctx, a.owner, target, false, a.op);
+                return self.ended(ctx, a.owner, a.call, target, false, a.op);
             }
             b.tokens -= 1.0;
         }
         if !self.breaker_admits(target, ctx.now()) {
             self.stats.breaker_rejected += 1;
-            return self.ended(ctx, a.owner, target, false, a.op);
+            return self.ended(ctx, a.owner, a.call, target, false, a.op);
         }
         let retry = a.retry + 1;
         let delay = match &policy.backoff {
@@ -394,12 +476,13 @@ impl Outbound {
             None => SimDuration::ZERO,
         };
         if delay == SimDuration::ZERO {
-            self.send(ctx, target, a.owner, retry, a.op);
+            self.send(ctx, target, a.owner, a.call, retry, a.op);
         } else {
             ctx.set_timer(
                 delay,
                 Timer::Retry {
                     owner: a.owner,
+                    call: a.call,
                     target: target as u16,
                     retry,
                     op: a.op,

@@ -217,6 +217,7 @@ impl Replica {
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, ArchNode>, timer: Timer) {
         match timer {
             Timer::Served { job } => self.next_call(ctx, job),
+            Timer::Hedge { attempt } => self.out.on_hedge(ctx, attempt),
             Timer::Timeout { attempt } => {
                 if let Some(end) = self.out.on_timeout(ctx, attempt) {
                     self.call_ended(ctx, end);
@@ -224,12 +225,13 @@ impl Replica {
             }
             Timer::Retry {
                 owner,
+                call,
                 target,
                 retry,
                 op,
             } => {
                 if self.running.contains_key(&owner) {
-                    self.out.on_retry(ctx, owner, target as usize, retry, op);
+                    self.out.on_retry(ctx, owner, call, target as usize, retry, op);
                 }
             }
             Timer::Sample => {
