@@ -647,12 +647,18 @@ fn quorum_loses_no_acknowledged_write_under_random_faults() {
 /// 5 ms), users at 200/s calling them directly.
 fn tail_at_scale(service_time: &str, hedge: Option<&str>) -> Outcome {
     let hedge = hedge.map_or(String::new(), |h| format!("\nhedge_after = \"{h}\""));
+    users_of(service_time, 4, 200.0, &hedge)
+}
+
+/// Users at `rate` calling `replicas` replicas of 16 workers directly;
+/// `cohort` adds lines to the cohort's table.
+fn users_of(service_time: &str, replicas: u32, rate: f64, cohort: &str) -> Outcome {
     let text = format!(
         r#"
 [scenario]
 name = "tail"
 seed = 1
-duration = "5m"
+duration = "20m"
 
 [[site]]
 name = "zone"
@@ -663,7 +669,7 @@ local_latency = {{ dist = "constant", value = "100us" }}
 
 [[architecture.service]]
 name = "svc"
-replicas = 4
+replicas = {replicas}
 sites = ["zone"]
 workers = 16
 queue_max = 1000
@@ -673,8 +679,8 @@ service_time = {service_time}
 name = "users"
 site = "zone"
 service = "svc"
-rate = 200.0
-timeout = "1s"{hedge}
+rate = {rate}
+timeout = "1s"{cohort}
 "#
     );
     let s =
@@ -746,4 +752,50 @@ fn zone_aware_balancing_stays_local_and_fails_over_only_on_a_health_signal() {
     );
     let failed = figure(&seen, "failed_requests");
     assert!((3_000.0..9_000.0).contains(&failed), "{failed}");
+}
+
+#[test]
+fn a_latency_objective_counts_slow_successes_as_bad() {
+    let heavy = r#"{ dist = "log_normal", min = "0ms", median = "5ms", sigma = 1.0 }"#;
+    let share = |objective: &str| {
+        let o = users_of(
+            heavy,
+            4,
+            200.0,
+            &format!("\nlatency_objective = \"{objective}\""),
+        );
+        assert_eq!(figure(&o, "slow_requests"), figure(&o, "failed_requests"));
+        figure(&o, "slow_requests") / figure(&o, "requests")
+    };
+    // P[lognormal(median 5 ms, sigma 1) > t] = 1 - Phi(ln(t / 5 ms)):
+    // 8.3 % past 20 ms, 1.07 % past 50 ms (plus the network's 0.2 ms).
+    let (at20, at50) = (share("20ms"), share("50ms"));
+    assert!((0.075..0.092).contains(&at20), "{at20}");
+    assert!((0.008..0.014).contains(&at50), "{at50}");
+    let none = users_of(heavy, 4, 200.0, "");
+    assert_eq!(figure(&none, "slow_requests"), 0.0);
+    assert_eq!(figure(&none, "failed_requests"), 0.0);
+}
+
+#[test]
+fn a_load_shape_overloads_only_where_its_peak_passes_capacity() {
+    // One replica of 16 workers at 320 ms: 50 requests/s. Users at 20/s
+    // times a shape repeating every 10 min over 20 min: [1, 3] peaks at
+    // 60/s for half of each period; [2, 2] has the same mean (40/s) and
+    // never passes capacity.
+    let server = r#"{ dist = "constant", value = "320ms" }"#;
+    let shaped = |levels: &str| {
+        let cohort = format!("\nshape = {{ period = \"10m\", levels = {levels} }}");
+        let o = users_of(server, 1, 20.0, &cohort);
+        (figure(&o, "requests"), figure(&o, "failed_requests"))
+    };
+    let (peaky, flat) = (shaped("[1.0, 3.0]"), shaped("[2.0, 2.0]"));
+    // The same number of requests, 40/s x 1,200 s, within 2 %.
+    for (requests, _) in [peaky, flat] {
+        assert!((requests - 48_000.0).abs() < 960.0, "{requests}");
+    }
+    assert_eq!(flat.1, 0.0);
+    // At 60/s against 50/s the queue grows 10/s for 5 min: waits pass the
+    // 1 s timeout within seconds, and most of the peak's requests fail.
+    assert!(peaky.1 > 5_000.0, "{}", peaky.1);
 }

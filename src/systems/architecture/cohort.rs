@@ -9,7 +9,7 @@ use super::{ArchNode, Msg, Timer};
 use crate::check::Tally;
 use crate::check::tally::slot;
 use crate::sim::{Ctx, NodeId};
-use crate::systems::architecture::config::Surge;
+use crate::systems::architecture::config::{Shape, Surge};
 use crate::systems::parts::workload::PoissonArrivals;
 use crate::time::{SimDuration, SimTime};
 use crate::systems::parts::lookup::LookupMap;
@@ -22,6 +22,10 @@ pub struct CohortWiring {
     pub rate: f64,
     /// A surge.
     pub surge: Option<Surge>,
+    /// A periodic shape.
+    pub shape: Option<Shape>,
+    /// Successes slower than this are bad.
+    pub latency_objective: Option<SimDuration>,
     /// Tally window.
     pub window: SimDuration,
 }
@@ -37,8 +41,10 @@ pub struct Cohort {
     generation: u32,
     /// Requests made and answered well, per window.
     pub windows: Vec<Tally>,
-    /// Latency of each good request, microseconds.
+    /// Latency of each successful request, microseconds.
     pub latencies_us: Vec<u32>,
+    /// Successful requests slower than the latency objective.
+    pub slow: u64,
 }
 
 impl Cohort {
@@ -52,13 +58,14 @@ impl Cohort {
             generation: 0,
             windows: Vec::new(),
             latencies_us: Vec::new(),
+            slow: 0,
         }
     }
 
     fn rate(&self, now: SimTime) -> f64 {
         match self.w.surge {
             Some(s) if now >= s.at && now < s.at + s.duration => s.rate,
-            _ => self.w.rate,
+            _ => self.w.rate * self.w.shape.as_ref().map_or(1.0, |sh| sh.at(now).0),
         }
     }
 
@@ -78,6 +85,7 @@ impl Cohort {
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        self.arm_shape(ctx);
         if let Some(s) = self.w.surge {
             let now = ctx.now();
             for t in [s.at, s.at + s.duration] {
@@ -87,6 +95,15 @@ impl Cohort {
             }
         }
         self.arm(ctx);
+    }
+
+    /// A rate change at the next slice of the shape.
+    fn arm_shape(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        if let Some(sh) = &self.w.shape {
+            let now = ctx.now();
+            let next = sh.at(now).1;
+            ctx.set_timer(next.saturating_since(now), Timer::Shape);
+        }
     }
 
     pub(super) fn on_crash(&mut self) {
@@ -123,6 +140,11 @@ impl Cohort {
             Timer::Rate => {
                 self.generation += 1;
                 self.arm(ctx);
+            }
+            Timer::Shape => {
+                self.generation += 1;
+                self.arm(ctx);
+                self.arm_shape(ctx);
             }
             Timer::Hedge { attempt } => self.out.on_hedge(ctx, attempt),
             Timer::Timeout { attempt } => {
@@ -163,9 +185,14 @@ impl Cohort {
             return;
         };
         if end.ok {
-            slot(&mut self.windows, start.as_nanos(), self.w.window.as_nanos()).ok += 1;
-            let us = now.saturating_since(start).as_nanos() / 1_000;
+            let took = now.saturating_since(start);
+            let us = took.as_nanos() / 1_000;
             self.latencies_us.push(us.min(u64::from(u32::MAX)) as u32);
+            if self.w.latency_objective.is_some_and(|o| took > o) {
+                self.slow += 1;
+                return;
+            }
+            slot(&mut self.windows, start.as_nanos(), self.w.window.as_nanos()).ok += 1;
         }
     }
 }

@@ -293,6 +293,33 @@ fn five_seconds() -> SimDuration {
     SimDuration::from_secs(5)
 }
 
+/// A periodic load shape: `levels` split `period` into equal slices, each
+/// a multiple of the cohort's rate (24 levels over `"24h"`: one per hour).
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Shape {
+    /// The period the levels repeat over.
+    #[serde(default = "one_day")]
+    pub period: SimDuration,
+    /// Multiples of the rate, one per slice (1 to 10,000 of them, each 0
+    /// to 1,000).
+    pub levels: Vec<f64>,
+}
+
+impl Shape {
+    /// The level in force at `t`, and when the next slice starts.
+    pub fn at(&self, t: SimTime) -> (f64, SimTime) {
+        let slice = (self.period.as_nanos() / self.levels.len() as u64).max(1);
+        let k = t.as_nanos() / slice;
+        let level = self.levels[(k % self.levels.len() as u64) as usize];
+        (level, SimTime::from_nanos((k + 1) * slice))
+    }
+}
+
+fn one_day() -> SimDuration {
+    SimDuration::from_secs(86_400)
+}
+
 /// A rise in a cohort's arrival rate for a while (the trigger of a load
 /// spike).
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
@@ -323,6 +350,16 @@ policy_fields! {
         /// A surge, if any.
         #[serde(default)]
         pub surge: Option<Surge>,
+        /// A load shape over the day (or another period): the rate is
+        /// `rate` times the level of the slice of the period the time
+        /// falls in. Absent: a flat rate.
+        #[serde(default)]
+        pub shape: Option<Shape>,
+        /// A successful request slower than this counts as bad (the
+        /// latency objective of the cohort's SLO). Absent: any success is
+        /// good.
+        #[serde(default)]
+        pub latency_objective: Option<SimDuration>,
     }
 }
 
@@ -484,7 +521,20 @@ impl ArchitectureConfig {
             if self.service(&c.service).is_none() {
                 return Err(bad(format!("{at}.service"), format!("no service {:?}", c.service)));
             }
-            let rates = std::iter::once(c.rate).chain(c.surge.map(|s| s.rate));
+            if let Some(sh) = &c.shape {
+                let fine = |l: &f64| l.is_finite() && (0.0..=1000.0).contains(l);
+                if sh.levels.is_empty() || sh.levels.len() > 10_000 || !sh.levels.iter().all(fine) {
+                    return Err(bad(format!("{at}.shape.levels"), "give 1 to 10000 levels, each from 0 to 1000"));
+                }
+                if sh.period < SimDuration::from_secs(1) {
+                    return Err(bad(format!("{at}.shape.period"), "must be at least 1s"));
+                }
+            }
+            if c.latency_objective == Some(SimDuration::ZERO) {
+                return Err(bad(format!("{at}.latency_objective"), "must be positive"));
+            }
+            let peak = c.shape.as_ref().map_or(1.0, |sh| sh.levels.iter().copied().fold(0.0, f64::max));
+            let rates = std::iter::once(c.rate * peak.max(1.0)).chain(c.surge.map(|s| s.rate));
             for r in rates {
                 if !(r.is_finite() && (0.0..=crate::bounds::RPS_MAX).contains(&r)) {
                     return Err(bad(

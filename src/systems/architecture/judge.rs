@@ -83,7 +83,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     let window_ns = config.resolution.as_nanos();
     let mut tallies = Tallies::new(window_ns);
     let mut latencies: Vec<u32> = Vec::new();
-    let (mut user_retries, mut user_timeouts, mut user_hedges) = (0u64, 0u64, 0u64);
+    let (mut user_retries, mut user_timeouts, mut user_hedges, mut slow) = (0u64, 0u64, 0u64, 0u64);
     for (c, &id) in config.cohorts.iter().zip(&run.layout.cohorts) {
         if let ArchNode::Cohort(k) = sim.node(id) {
             tallies.requests.insert(c.name.clone(), k.settled_windows());
@@ -91,6 +91,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
             user_retries += k.out.stats.retries;
             user_timeouts += k.out.stats.timeouts;
             user_hedges += k.out.stats.hedges;
+            slow += k.slow;
         }
     }
     latencies.sort_unstable();
@@ -129,6 +130,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     metrics.insert("user_retries".into(), user_retries as f64);
     metrics.insert("user_timeouts".into(), user_timeouts as f64);
     metrics.insert("user_hedges".into(), user_hedges as f64);
+    metrics.insert("slow_requests".into(), slow as f64);
     let (services, series, notes) = per_service(config, run, end);
     if let Some((from, to)) = trigger {
         let (class, after) = classify(&users, window_ns, from, to, config.healthy, config.metastable_bound.as_nanos());

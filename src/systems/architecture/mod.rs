@@ -181,6 +181,8 @@ pub enum Timer {
     },
     /// A cohort's rate changes (a surge begins or ends).
     Rate,
+    /// A cohort's shape enters its next slice.
+    Shape,
     /// A replica's worker finished its service time for a job.
     Served {
         /// The job.
@@ -438,6 +440,8 @@ impl crate::systems::System for Architecture {
             let w = Arc::new(CohortWiring {
                 rate: c.rate,
                 surge: c.surge,
+                shape: c.shape.clone(),
+                latency_objective: c.latency_objective,
                 window: config.resolution,
             });
             let out = Outbound::new(vec![target(&c.service, c.policy(), &c.site)]);

@@ -253,7 +253,7 @@ impl Replica {
                     }
                 }
             }
-            Timer::Arrival { .. } | Timer::Rate | Timer::Probe | Timer::Promote | Timer::Elect => {}
+            Timer::Arrival { .. } | Timer::Rate | Timer::Shape | Timer::Probe | Timer::Promote | Timer::Elect => {}
         }
     }
 
