@@ -238,6 +238,11 @@ fn a_store_slowdown_becomes_a_lasting_outage_only_with_unbudgeted_retries() {
                 o.metrics["served_late_db"]
             );
         }
+        // The same naive retries behind a cache that answers most reads:
+        // the store sees about 40/s, the slowdown never tips it.
+        let cached = outcome(&s, "cached", seed);
+        assert_eq!(cached.metrics["metastability_class"], 0.0, "seed {seed}");
+        assert!(cached.metrics["served_db"] < naive.metrics["served_db"] / 5.0);
     }
 }
 
