@@ -338,6 +338,15 @@ fn a_circuit_breaker_in_front_of_the_store_ends_the_storm() {
     assert!(with.metrics["breaker_opened_api"] > 0.0 && plain.metrics["breaker_opened_api"] == 0.0);
     assert!(with.metrics["breaker_rejected_api"] > 0.0);
     assert!(with.metrics["served_late_db"] < plain.metrics["served_late_db"] / 3.0);
+    // The series show it: the API's retries start with the slowdown (10
+    // min, step 60 of 10 s) and, unbroken, never stop; with the breaker
+    // open, its replicas' breakers show in their own series, and only there.
+    let retries = &plain.series["retries api"];
+    assert!(retries[..60].iter().all(|&r| r == 0.0));
+    assert!(retries[60..].iter().all(|&r| r > 0.0));
+    assert!(!plain.series.contains_key("breakers open api"));
+    let open = &with.series["breakers open api"];
+    assert!(open[..60].iter().all(|&o| o == 0.0) && open[60..].iter().any(|&o| o > 0.0));
 }
 
 #[test]

@@ -20,7 +20,10 @@
 //! `peak_queue_S`,
 //! `mean_in_system_S` (time-average of queue + busy workers, per replica
 //! summed), `mean_sojourn_ms_S` and `throughput_S` (answers per second).
-//! Series: `queue S` and `busy S` per step, `errors COHORT` (fraction).
+//! Series: `queue S`, `busy S`, `shed S` (refused or dropped in the step),
+//! `retries S` (retries its calls sent in the step) and, when its calls
+//! have breakers, `breakers open S` (its replicas with one open) per step;
+//! `errors COHORT` (fraction).
 
 use super::config::ArchitectureConfig;
 use super::records;
@@ -223,6 +226,7 @@ fn per_service(
         let (mut hedges, mut hedge_wins) = (0u64, 0u64);
         let mut queue: Vec<f64> = Vec::new();
         let mut busy: Vec<f64> = Vec::new();
+        let (mut shed, mut retried, mut open): (Vec<f64>, Vec<f64>, Vec<f64>) = Default::default();
         for &id in ids.iter() {
             let ArchNode::Replica(r) = run.sim.node(id) else { continue };
             let st = r.stats_at(end);
@@ -246,6 +250,10 @@ fn per_service(
             hedge_wins += r.out.stats.hedge_wins;
             add(&mut queue, &st.queue);
             add(&mut busy, &st.busy);
+            add_steps(&mut shed, &st.shed_so_far);
+            add_steps(&mut retried, &st.retries_so_far);
+            let flags: Vec<u32> = st.breaker_open.iter().map(|&o| u32::from(o)).collect();
+            add(&mut open, &flags);
         }
         let n = &s.name;
         let answered = (total.served + total.failed) as f64;
@@ -278,8 +286,25 @@ fn per_service(
         ));
         series.insert(format!("queue {n}"), queue);
         series.insert(format!("busy {n}"), busy);
+        series.insert(format!("shed {n}"), shed);
+        series.insert(format!("retries {n}"), retried);
+        if s.calls.iter().any(|c| c.breaker.is_some()) {
+            series.insert(format!("breakers open {n}"), open);
+        }
     }
     (m, series, notes)
+}
+
+/// Adds per-step increments of a running total.
+fn add_steps(into: &mut Vec<f64>, so_far: &[u64]) {
+    if into.len() < so_far.len() {
+        into.resize(so_far.len(), 0.0);
+    }
+    let mut last = 0;
+    for (a, &b) in into.iter_mut().zip(so_far) {
+        *a += (b - last) as f64;
+        last = b;
+    }
 }
 
 fn add(into: &mut Vec<f64>, samples: &[u32]) {

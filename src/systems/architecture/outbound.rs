@@ -227,6 +227,11 @@ impl Outbound {
         Some(Ended { owner, target, ok })
     }
 
+    /// Whether a breaker on any of its callees is open now.
+    pub fn breaker_open(&self, now: SimTime) -> bool {
+        self.balance.iter().any(|b| b.open_until.is_some_and(|u| u > now))
+    }
+
     /// Whether the breaker lets a call through now (closed, or the one
     /// trial call of a half-open breaker).
     fn breaker_admits(&mut self, target: usize, now: SimTime) -> bool {

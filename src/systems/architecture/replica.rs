@@ -75,6 +75,12 @@ pub struct ReplicaStats {
     pub queue: Vec<u32>,
     /// Busy workers at each step.
     pub busy: Vec<u32>,
+    /// Requests refused or shed so far, at each step.
+    pub shed_so_far: Vec<u64>,
+    /// Retries of its calls so far, at each step.
+    pub retries_so_far: Vec<u64>,
+    /// Whether a breaker of its calls was open, at each step.
+    pub breaker_open: Vec<bool>,
     /// Largest queue seen.
     pub peak_queue: u32,
     /// Calls answered from the cache.
@@ -237,6 +243,9 @@ impl Replica {
             Timer::Sample => {
                 self.stats.queue.push(self.queue.len() as u32);
                 self.stats.busy.push(self.busy);
+                self.stats.shed_so_far.push(self.stats.refused + self.stats.expired);
+                self.stats.retries_so_far.push(self.out.stats.retries);
+                self.stats.breaker_open.push(self.out.breaker_open(ctx.now()));
                 ctx.set_timer(self.w.step, Timer::Sample);
             }
             Timer::Resend => {
