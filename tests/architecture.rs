@@ -813,3 +813,85 @@ fn a_load_shape_overloads_only_where_its_peak_passes_capacity() {
     // 1 s timeout within seconds, and most of the peak's requests fail.
     assert!(peaky.1 > 5_000.0, "{}", peaky.1);
 }
+
+/// A front service calling two back services of 50 ms each, in order or
+/// in parallel; `back` adds keys to the second back service.
+fn fan(parallel: bool, back: &str) -> Outcome {
+    fan_with(parallel, "", back)
+}
+
+/// As [`fan`], with `right_call` added to the front's call to the right.
+fn fan_with(parallel: bool, right_call: &str, back: &str) -> Outcome {
+    let text = format!(
+        r#"
+[scenario]
+name = "fan"
+seed = 1
+duration = "5m"
+
+[[site]]
+name = "zone"
+kind = "datacenter"
+local_latency = {{ dist = "constant", value = "100us" }}
+
+[architecture]
+
+[[architecture.service]]
+name = "front"
+replicas = 2
+sites = ["zone"]
+workers = 64
+queue_max = 1000
+service_time = {{ dist = "constant", value = "1ms" }}
+parallel = {parallel}
+call = [{{ to = "left", timeout = "1s" }}, {{ to = "right", timeout = "1s"{right_call} }}]
+
+[[architecture.service]]
+name = "left"
+replicas = 2
+sites = ["zone"]
+workers = 64
+queue_max = 1000
+service_time = {{ dist = "constant", value = "50ms" }}
+
+[[architecture.service]]
+name = "right"
+replicas = 2
+sites = ["zone"]
+workers = 64
+queue_max = 1000
+service_time = {{ dist = "constant", value = "50ms" }}
+{back}
+
+[[architecture.cohort]]
+name = "users"
+site = "zone"
+service = "front"
+rate = 100.0
+timeout = "2s"
+"#
+    );
+    let s =
+        Scenario::parse(std::path::Path::new("fan.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    run(&s, None, Seed(1), &RunOptions::default()).expect("runs")
+}
+
+#[test]
+fn parallel_calls_take_the_slowest_not_the_sum() {
+    let p50 = |o: &Outcome| figure(o, "latency_p50_ms");
+    let (seq, par) = (fan(false, ""), fan(true, ""));
+    // 1 ms + 50 + 50 (+ 3 round trips of 0.2 ms) in order; 1 + 50 at once.
+    assert!((101.0..102.0).contains(&p50(&seq)), "{}", p50(&seq));
+    assert!((51.0..52.0).contains(&p50(&par)), "{}", p50(&par));
+    // A required call that fails fails the request in both modes: with
+    // the right service down for a minute (6,000 requests), every request
+    // of that minute fails, in order or in parallel.
+    let down = "[[fault]]\nat = \"1m\"\nduration = \"1m\"\nkind = \"crash\"\ntarget = \"right-0\"\n[[fault]]\nat = \"1m\"\nduration = \"1m\"\nkind = \"crash\"\ntarget = \"right-1\"";
+    for o in [fan(false, down), fan(true, down)] {
+        let failed = figure(&o, "failed_requests");
+        assert!((5_700.0..6_400.0).contains(&failed), "{failed}");
+    }
+    // An optional one is answered by its fallback: nothing fails.
+    let optional = fan_with(true, ", optional = true", down);
+    assert_eq!(figure(&optional, "failed_requests"), 0.0);
+}

@@ -201,6 +201,10 @@ pub struct Service {
     /// Calls made for each request, in order.
     #[serde(default, rename = "call")]
     pub calls: Vec<Call>,
+    /// Make the calls at once rather than in order: the request is answered
+    /// when all have ended, or failed as soon as a required one fails.
+    #[serde(default)]
+    pub parallel: bool,
     /// This service is a datastore: its callers' calls are reads and
     /// writes of keys, writes go to its primary and are replicated to the
     /// other replicas. Absent: a stateless service.

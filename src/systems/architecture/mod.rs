@@ -408,6 +408,7 @@ impl crate::systems::System for Architecture {
                 shed_expired: s.shed_expired,
                 service_time: s.service_time,
                 optional: s.calls.iter().map(|c| c.optional).collect(),
+                parallel: s.parallel,
                 caches: s
                     .calls
                     .iter()

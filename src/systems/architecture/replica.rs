@@ -35,6 +35,8 @@ pub struct ServiceWiring {
     pub service_time: Latency,
     /// Per call, in order: whether it is optional.
     pub optional: Vec<bool>,
+    /// The calls go out at once rather than in order.
+    pub parallel: bool,
     /// Per call, in order: its cache, if any, with the keys' law.
     pub caches: Vec<Option<(CacheSpec, Arc<Popularity>)>>,
     /// Series step.
@@ -103,6 +105,8 @@ pub struct Replica {
     next_job: u64,
     last: SimTime,
     caches: Vec<Option<Cache>>,
+    /// Parallel calls' cache keys, per (job, call).
+    fan_keys: LookupMap<(u64, u16), u32>,
     /// Its replication state, if the service is a store.
     pub store: Option<Store>,
     /// Totals and samples.
@@ -138,6 +142,7 @@ impl Replica {
             next_job: 0,
             last: SimTime::ZERO,
             store: None,
+            fan_keys: LookupMap::new(),
             stats: ReplicaStats::default(),
         }
     }
@@ -171,6 +176,7 @@ impl Replica {
         }
         self.queue.clear();
         self.running.clear();
+        self.fan_keys.clear();
         self.busy = 0;
         self.out.clear();
     }
@@ -321,6 +327,9 @@ impl Replica {
     }
 
     fn next_call(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64) {
+        if self.w.parallel {
+            return self.fan_out(ctx, id);
+        }
         loop {
             let Some(job) = self.running.get_mut(&id) else {
                 return;
@@ -347,7 +356,63 @@ impl Replica {
         }
     }
 
+    /// Parallel calls: every call not answered by its cache goes out at
+    /// once; `job.call` counts those still out.
+    fn fan_out(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64) {
+        let mut out = Vec::new();
+        for call in 0..self.w.optional.len() {
+            if let (Some(cache), Some((_, law))) = (&mut self.caches[call], &self.w.caches[call]) {
+                let key = law.sample(ctx.rng());
+                if cache.lookup(key, ctx.now()) == Lookup::Fresh {
+                    self.stats.cache_hits += 1;
+                    continue;
+                }
+                self.stats.cache_misses += 1;
+                self.fan_keys.insert((id, call as u16), key);
+            }
+            out.push(call);
+        }
+        let Some(job) = self.running.get_mut(&id) else {
+            return;
+        };
+        job.call = out.len();
+        if out.is_empty() {
+            return self.finish(ctx, id, true);
+        }
+        for call in out {
+            if !self.running.contains_key(&id) {
+                break;
+            }
+            if let Some(end) = self.out.start(ctx, call, id) {
+                self.call_ended(ctx, end);
+            }
+        }
+    }
+
+    /// A parallel call ended: a failed required call fails the request at
+    /// once (the others are left to end unheeded); the last one to end
+    /// finishes it.
+    fn fanned_in(&mut self, ctx: &mut Ctx<'_, ArchNode>, end: Ended) {
+        let key = self.fan_keys.remove(&(end.owner, end.target as u16));
+        let Some(job) = self.running.get_mut(&end.owner) else {
+            return;
+        };
+        if !end.ok && !self.w.optional[end.target] {
+            return self.finish(ctx, end.owner, false);
+        }
+        if let (true, Some(cache), Some(key)) = (end.ok, &mut self.caches[end.target], key) {
+            cache.store(key, ctx.now());
+        }
+        job.call = job.call.saturating_sub(1);
+        if job.call == 0 {
+            self.finish(ctx, end.owner, true);
+        }
+    }
+
     fn call_ended(&mut self, ctx: &mut Ctx<'_, ArchNode>, end: Ended) {
+        if self.w.parallel {
+            return self.fanned_in(ctx, end);
+        }
         let Some(job) = self.running.get_mut(&end.owner) else {
             return;
         };
