@@ -895,3 +895,83 @@ fn parallel_calls_take_the_slowest_not_the_sum() {
     let optional = fan_with(true, ", optional = true", down);
     assert_eq!(figure(&optional, "failed_requests"), 0.0);
 }
+
+#[test]
+fn endpoints_cost_and_call_what_they_name() {
+    // One API with its own endpoint (2 ms, no calls) and `checkout` (20
+    // ms, then the store); browsers use the first, buyers the second. The
+    // store is down from 1 to 3 min.
+    let text = r#"
+[scenario]
+name = "endpoints"
+seed = 1
+duration = "5m"
+
+[[site]]
+name = "zone"
+kind = "datacenter"
+local_latency = { dist = "constant", value = "100us" }
+
+[[fault]]
+at = "1m"
+duration = "2m"
+kind = "crash"
+target = "db-0"
+
+[architecture]
+
+[[architecture.service]]
+name = "api"
+replicas = 2
+sites = ["zone"]
+workers = 64
+queue_max = 1000
+service_time = { dist = "constant", value = "2ms" }
+endpoint = [{ name = "checkout", service_time = { dist = "constant", value = "20ms" }, call = [{ to = "db", timeout = "200ms" }] }]
+
+[[architecture.service]]
+name = "db"
+replicas = 1
+sites = ["zone"]
+workers = 16
+queue_max = 1000
+service_time = { dist = "constant", value = "5ms" }
+
+[[architecture.cohort]]
+name = "browsers"
+site = "zone"
+service = "api"
+rate = 100.0
+timeout = "1s"
+
+[[architecture.cohort]]
+name = "buyers"
+site = "zone"
+service = "api"
+endpoint = "checkout"
+rate = 20.0
+timeout = "1s"
+"#;
+    let s = Scenario::parse(std::path::Path::new("endpoints.toml"), text).unwrap();
+    let o = run(&s, None, Seed(1), &RunOptions::default()).expect("runs");
+    // Each endpoint's own cost: 2 ms, and 20 ms + the 5 ms query.
+    assert!((2.0..3.0).contains(&figure(&o, "latency_p50_ms_browsers")));
+    assert!((25.0..26.5).contains(&figure(&o, "latency_p50_ms_buyers")));
+    // Only checkout calls the store: its outage fails the buyers' two
+    // minutes (2,400 requests) and none of the browsers'.
+    assert_eq!(figure(&o, "failed_requests_browsers"), 0.0);
+    let lost = figure(&o, "failed_requests_buyers");
+    assert!((2_200.0..2_600.0).contains(&lost), "{lost}");
+    // A call to an endpoint the callee lacks names it.
+    let bad = text.replace("endpoint = \"checkout\"", "endpoint = \"checkot\"");
+    let e = Scenario::parse(std::path::Path::new("endpoints.toml"), &bad)
+        .map(|s| run(&s, None, Seed(1), &RunOptions::default()).map(|_| ()))
+        .map_or_else(
+            |e| e.to_string(),
+            |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
+        );
+    assert!(
+        e.contains("cohort[1].endpoint") && e.contains("checkout"),
+        "{e}"
+    );
+}

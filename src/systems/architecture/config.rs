@@ -138,6 +138,9 @@ policy_fields! {
     pub struct Call {
         /// The service called.
         pub to: String,
+        /// Which of its endpoints (absent: its own, `default`).
+        #[serde(default)]
+        pub endpoint: Option<String>,
         /// A failed optional call is answered by a fallback (the request
         /// goes on); a failed required call fails the request.
         #[serde(default)]
@@ -205,11 +208,63 @@ pub struct Service {
     /// when all have ended, or failed as soon as a required one fails.
     #[serde(default)]
     pub parallel: bool,
+    /// Further endpoints, each with its own service time and calls. The
+    /// service's own `service_time`, `call` and `parallel` are its first
+    /// endpoint, `default`.
+    #[serde(default, rename = "endpoint")]
+    pub endpoints: Vec<Endpoint>,
     /// This service is a datastore: its callers' calls are reads and
     /// writes of keys, writes go to its primary and are replicated to the
     /// other replicas. Absent: a stateless service.
     #[serde(default)]
     pub store: Option<StoreSpec>,
+}
+
+/// An endpoint of a service: what a request to it costs and calls.
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Its name, unique in the service (`default` is the service's own).
+    pub name: String,
+    /// A worker's time per request before its calls (absent: the
+    /// service's).
+    #[serde(default)]
+    pub service_time: Option<Latency>,
+    /// Calls made for each request, in order.
+    #[serde(default, rename = "call")]
+    pub calls: Vec<Call>,
+    /// Make the calls at once.
+    #[serde(default)]
+    pub parallel: bool,
+}
+
+/// The name of a service's own endpoint.
+pub const DEFAULT_ENDPOINT: &str = "default";
+
+impl Service {
+    /// Its endpoints in order, its own first: (name, service time, calls,
+    /// parallel).
+    pub fn all_endpoints(&self) -> Vec<(&str, Latency, &[Call], bool)> {
+        std::iter::once((DEFAULT_ENDPOINT, self.service_time, self.calls.as_slice(), self.parallel))
+            .chain(self.endpoints.iter().map(|e| {
+                (e.name.as_str(), e.service_time.unwrap_or(self.service_time), e.calls.as_slice(), e.parallel)
+            }))
+            .collect()
+    }
+
+    /// The index of endpoint `name` (`None` when the service has none by
+    /// that name; absent names the service's own).
+    pub fn endpoint(&self, name: Option<&str>) -> Option<usize> {
+        match name {
+            None | Some(DEFAULT_ENDPOINT) => Some(0),
+            Some(n) => self.endpoints.iter().position(|e| e.name == n).map(|i| i + 1),
+        }
+    }
+
+    /// Every call of every endpoint.
+    pub fn every_call(&self) -> impl Iterator<Item = &Call> {
+        self.calls.iter().chain(self.endpoints.iter().flat_map(|e| e.calls.iter()))
+    }
 }
 
 /// How a store's primary replicates a write before acknowledging it.
@@ -349,6 +404,9 @@ policy_fields! {
         pub site: String,
         /// The entry service.
         pub service: String,
+        /// Which of its endpoints (absent: its own, `default`).
+        #[serde(default)]
+        pub endpoint: Option<String>,
         /// Poisson arrivals per second.
         pub rate: f64,
         /// A surge, if any.
@@ -522,9 +580,10 @@ impl ArchitectureConfig {
             if !has_site(&c.site) {
                 return Err(bad(format!("{at}.site"), format!("unknown site {:?}", c.site)));
             }
-            if self.service(&c.service).is_none() {
+            let Some(entry) = self.service(&c.service) else {
                 return Err(bad(format!("{at}.service"), format!("no service {:?}", c.service)));
-            }
+            };
+            self.endpoint_of(&at, entry, c.endpoint.as_deref())?;
             if let Some(sh) = &c.shape {
                 let fine = |l: &f64| l.is_finite() && (0.0..=1000.0).contains(l);
                 if sh.levels.is_empty() || sh.levels.len() > 10_000 || !sh.levels.iter().all(fine) {
@@ -583,11 +642,29 @@ impl ArchitectureConfig {
         if let Some(store) = &s.store {
             store.validate(&format!("{at}.store"), s.replicas, has_site)?;
         }
-        for (k, c) in s.calls.iter().enumerate() {
-            let at = format!("{at}.call[{k}]");
-            if self.service(&c.to).is_none() {
-                return Err(bad(format!("{at}.to"), format!("no service {:?}", c.to)));
+        for (e, ep) in s.endpoints.iter().enumerate() {
+            let at = format!("{at}.endpoint[{e}]");
+            if s.endpoint(Some(&ep.name)) != Some(e + 1) {
+                return Err(bad(
+                    format!("{at}.name"),
+                    format!("{:?} names another endpoint of {:?} (`default` is the service's own)", ep.name, s.name),
+                ));
             }
+            if let Some(t) = &ep.service_time {
+                t.validate().map_err(|m| bad(format!("{at}.service_time"), m))?;
+            }
+            self.validate_calls(&at, &ep.calls)?;
+        }
+        self.validate_calls(&at, &s.calls)
+    }
+
+    fn validate_calls(&self, at: &str, calls: &[Call]) -> Result<(), Invalid> {
+        for (k, c) in calls.iter().enumerate() {
+            let at = format!("{at}.call[{k}]");
+            let Some(callee) = self.service(&c.to) else {
+                return Err(bad(format!("{at}.to"), format!("no service {:?}", c.to)));
+            };
+            self.endpoint_of(&at, callee, c.endpoint.as_deref())?;
             c.policy().validate(&at)?;
             if let Some(k) = &c.cache {
                 if !(1..=65_535).contains(&k.keys) {
@@ -604,6 +681,18 @@ impl ArchitectureConfig {
         Ok(())
     }
 
+    /// The index of the endpoint a call or cohort names on `callee`.
+    fn endpoint_of(&self, at: &str, callee: usize, name: Option<&str>) -> Result<usize, Invalid> {
+        let s = &self.services[callee];
+        s.endpoint(name).ok_or_else(|| {
+            let known: Vec<&str> = s.all_endpoints().iter().map(|e| e.0).collect();
+            bad(
+                format!("{at}.endpoint"),
+                format!("{:?} has no endpoint {:?} (it has {})", s.name, name.unwrap_or_default(), known.join(", ")),
+            )
+        })
+    }
+
     /// Calls must form a DAG: a cycle would hold workers waiting on
     /// themselves.
     fn no_cycle(&self) -> Result<(), Invalid> {
@@ -618,7 +707,7 @@ impl ArchitectureConfig {
                 return None;
             }
             state[i] = 1;
-            for call in &c.services[i].calls {
+            for call in c.services[i].every_call() {
                 let j = c.service(&call.to).expect("validated");
                 if let Some(x) = visit(c, j, state) {
                     return Some(x);

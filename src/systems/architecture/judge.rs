@@ -11,7 +11,9 @@
 //! `latency_p50_ms`/`latency_p99_ms` (good requests, end to end with
 //! retries), `user_retries`, `user_timeouts`; with a trigger,
 //! `metastability_class` (0 stable, 1 recovered, 2 metastable) and
-//! `failing_after_trigger_seconds`. Per service S: `served_S`, `failed_S`,
+//! `failing_after_trigger_seconds`. With several cohorts, per cohort C:
+//! `failed_requests_C`, `latency_p50_ms_C`, `latency_p99_ms_C`. Per
+//! service S: `served_S`, `failed_S`,
 //! `refused_S` (queue full), `expired_S` (shed, caller gone),
 //! `served_late_S` (served for a caller that had given up: wasted work),
 //! `retries_S`, `timeouts_S`, `ejections_S`, `breaker_opened_S` and
@@ -87,9 +89,17 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     let mut tallies = Tallies::new(window_ns);
     let mut latencies: Vec<u32> = Vec::new();
     let (mut user_retries, mut user_timeouts, mut user_hedges, mut slow) = (0u64, 0u64, 0u64, 0u64);
+    let mut per_cohort: IndexMap<String, f64> = IndexMap::new();
     for (c, &id) in config.cohorts.iter().zip(&run.layout.cohorts) {
         if let ArchNode::Cohort(k) = sim.node(id) {
-            tallies.requests.insert(c.name.clone(), k.settled_windows());
+            let windows = k.settled_windows();
+            let (asked, good): (u64, u64) = windows.iter().fold((0, 0), |(a, g), t| (a + t.requests, g + t.ok));
+            let mut own = k.latencies_us.clone();
+            own.sort_unstable();
+            per_cohort.insert(format!("failed_requests_{}", c.name), (asked - good) as f64);
+            per_cohort.insert(format!("latency_p50_ms_{}", c.name), percentile(&own, 0.5));
+            per_cohort.insert(format!("latency_p99_ms_{}", c.name), percentile(&own, 0.99));
+            tallies.requests.insert(c.name.clone(), windows);
             latencies.extend_from_slice(&k.latencies_us);
             user_retries += k.out.stats.retries;
             user_timeouts += k.out.stats.timeouts;
@@ -160,6 +170,9 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
         });
     }
     metrics.extend(services);
+    if config.cohorts.len() > 1 {
+        metrics.extend(per_cohort);
+    }
     let records = records::read(config, run);
     if records.is_some() {
         suite = suite.with(LostWrites).with(SplitBrain);
@@ -288,7 +301,7 @@ fn per_service(
         series.insert(format!("busy {n}"), busy);
         series.insert(format!("shed {n}"), shed);
         series.insert(format!("retries {n}"), retried);
-        if s.calls.iter().any(|c| c.breaker.is_some()) {
+        if s.every_call().any(|c| c.breaker.is_some()) {
             series.insert(format!("breakers open {n}"), open);
         }
     }

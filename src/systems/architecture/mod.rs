@@ -42,7 +42,7 @@ use crate::systems::{BuildError, Deployment, Finished, Judgement};
 use crate::time::SimTime;
 use cohort::{Cohort, CohortWiring};
 use outbound::{Outbound, Target};
-use replica::{Replica, ServiceWiring};
+use replica::{EndpointWiring, Replica, ServiceWiring};
 use crate::systems::parts::workload::Popularity;
 use detector::{Detector, DetectorWiring};
 use std::sync::Arc;
@@ -59,6 +59,8 @@ pub enum Msg {
         deadline: SimTime,
         /// What it asks of a store (a read for other services).
         op: StoreOp,
+        /// Which endpoint of the callee.
+        endpoint: u16,
     },
     /// The answer to an attempt.
     Reply {
@@ -384,7 +386,7 @@ impl crate::systems::System for Architecture {
             d.outside(id);
             cohorts.push(id);
         }
-        let target = |name: &str, policy: config::CallPolicy, site: &str| {
+        let target = |name: &str, endpoint: Option<&str>, policy: config::CallPolicy, site: &str| {
             let i = config.service(name).expect("validated");
             let callee = &config.services[i];
             let local = (0..callee.replicas as usize)
@@ -392,6 +394,7 @@ impl crate::systems::System for Architecture {
                 .collect();
             Target {
                 policy: Arc::new(policy),
+                endpoint: callee.endpoint(endpoint).expect("validated") as u16,
                 local: Arc::new(local),
                 replicas: replicas[i].clone(),
                 store: config.services[i].store.as_ref().map(|k| outbound::StoreTarget {
@@ -402,15 +405,27 @@ impl crate::systems::System for Architecture {
             }
         };
         for (s, ids) in config.services.iter().zip(&replicas) {
+            let all: Vec<&config::Call> = s.every_call().collect();
+            let mut start = 0;
+            let endpoints = s
+                .all_endpoints()
+                .into_iter()
+                .map(|(_, service_time, calls, parallel)| {
+                    start += calls.len();
+                    EndpointWiring {
+                        service_time,
+                        calls: start - calls.len()..start,
+                        parallel,
+                    }
+                })
+                .collect();
             let w = Arc::new(ServiceWiring {
                 workers: s.workers,
                 queue_max: s.queue_max,
                 shed_expired: s.shed_expired,
-                service_time: s.service_time,
-                optional: s.calls.iter().map(|c| c.optional).collect(),
-                parallel: s.parallel,
-                caches: s
-                    .calls
+                endpoints,
+                optional: all.iter().map(|c| c.optional).collect(),
+                caches: all
                     .iter()
                     .map(|c| {
                         c.cache.map(|k| {
@@ -422,7 +437,7 @@ impl crate::systems::System for Architecture {
                 step: config.resolution,
             });
             let targets_at = |site: &str| -> Vec<Target> {
-                s.calls.iter().map(|c| target(&c.to, c.policy(), site)).collect()
+                all.iter().map(|c| target(&c.to, c.endpoint.as_deref(), c.policy(), site)).collect()
             };
             let store = s.store.as_ref().map(|k| {
                 Arc::new(StoreWiring {
@@ -445,7 +460,7 @@ impl crate::systems::System for Architecture {
                 latency_objective: c.latency_objective,
                 window: config.resolution,
             });
-            let out = Outbound::new(vec![target(&c.service, c.policy(), &c.site)]);
+            let out = Outbound::new(vec![target(&c.service, c.endpoint.as_deref(), c.policy(), &c.site)]);
             d.place(id, ArchNode::Cohort(Cohort::new(w, out)))?;
         }
         Ok(Layout {

@@ -28,6 +28,8 @@ pub struct Target {
     pub policy: Arc<CallPolicy>,
     /// The callee's replicas.
     pub replicas: Arc<Vec<NodeId>>,
+    /// The callee's endpoint asked for.
+    pub endpoint: u16,
     /// The callee is a store: calls are reads and writes.
     pub store: Option<StoreTarget>,
     /// Per replica, whether it runs in the caller's zone (site).
@@ -337,6 +339,7 @@ impl Outbound {
                 attempt: id,
                 deadline,
                 op,
+                endpoint: t.endpoint,
             },
         );
         let timer = ctx.set_timer(timeout, Timer::Timeout { attempt: id });

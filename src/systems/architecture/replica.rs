@@ -31,16 +31,26 @@ pub struct ServiceWiring {
     pub queue_max: u32,
     /// Drop requests whose caller gave up.
     pub shed_expired: bool,
-    /// Service time per request.
-    pub service_time: Latency,
-    /// Per call, in order: whether it is optional.
+    /// Per endpoint: its service time, calls and mode.
+    pub endpoints: Vec<EndpointWiring>,
+    /// Per call of every endpoint (the caller's targets, in order):
+    /// whether it is optional.
     pub optional: Vec<bool>,
-    /// The calls go out at once rather than in order.
-    pub parallel: bool,
-    /// Per call, in order: its cache, if any, with the keys' law.
+    /// Per call of every endpoint: its cache, if any, with the keys' law.
     pub caches: Vec<Option<(CacheSpec, Arc<Popularity>)>>,
     /// Series step.
     pub step: SimDuration,
+}
+
+/// One endpoint of a service.
+#[derive(Clone, Debug)]
+pub struct EndpointWiring {
+    /// Service time per request.
+    pub service_time: Latency,
+    /// Its calls: a range of the replica's targets.
+    pub calls: std::ops::Range<usize>,
+    /// The calls go out at once rather than in order.
+    pub parallel: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +64,8 @@ struct Job {
     key: u32,
     /// What the caller asks of this store.
     op: StoreOp,
+    /// The endpoint asked for.
+    endpoint: u16,
 }
 
 /// What a replica did, for the judge.
@@ -187,7 +199,8 @@ impl Replica {
                 attempt,
                 deadline,
                 op,
-            } => self.arrive(ctx, from, attempt, deadline, op),
+                endpoint,
+            } => self.arrive(ctx, from, attempt, (deadline, endpoint), op),
             Msg::Reply {
                 attempt,
                 ok,
@@ -277,7 +290,15 @@ impl Replica {
         self.store.as_ref().map_or(NO_PRIMARY, |s| s.primary)
     }
 
-    fn arrive(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, attempt: u64, deadline: SimTime, op: StoreOp) {
+    fn arrive(
+        &mut self,
+        ctx: &mut Ctx<'_, ArchNode>,
+        from: NodeId,
+        attempt: u64,
+        (deadline, endpoint): (SimTime, u16),
+        op: StoreOp,
+    ) {
+        let endpoint = endpoint.min(self.w.endpoints.len() as u16 - 1);
         let now = ctx.now();
         let refuse = |s: &Store| op.write && !s.writable();
         if self.store.as_ref().is_some_and(refuse) {
@@ -298,9 +319,10 @@ impl Replica {
             attempt,
             deadline,
             arrived: now,
-            call: 0,
+            call: self.w.endpoints[endpoint as usize].calls.start,
             key: 0,
             op,
+            endpoint,
         });
         self.stats.peak_queue = self.stats.peak_queue.max(self.queue.len() as u32);
         self.start_work(ctx);
@@ -321,21 +343,31 @@ impl Replica {
             let id = self.next_job;
             self.next_job += 1;
             self.running.insert(id, job);
-            let t = self.w.service_time.sample(ctx.rng());
+            let t = self.w.endpoints[job.endpoint as usize].service_time.sample(ctx.rng());
             ctx.set_timer(t, Timer::Served { job: id });
         }
     }
 
+    /// The endpoint a job asked for.
+    fn endpoint_of(&self, id: u64) -> Option<&EndpointWiring> {
+        let job = self.running.get(&id)?;
+        Some(&self.w.endpoints[job.endpoint as usize])
+    }
+
     fn next_call(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64) {
-        if self.w.parallel {
-            return self.fan_out(ctx, id);
+        let Some(e) = self.endpoint_of(id) else {
+            return;
+        };
+        let (calls, parallel) = (e.calls.clone(), e.parallel);
+        if parallel {
+            return self.fan_out(ctx, id, calls);
         }
         loop {
             let Some(job) = self.running.get_mut(&id) else {
                 return;
             };
             let call = job.call;
-            if call >= self.w.optional.len() {
+            if call >= calls.end {
                 self.finish(ctx, id, true);
                 return;
             }
@@ -358,9 +390,9 @@ impl Replica {
 
     /// Parallel calls: every call not answered by its cache goes out at
     /// once; `job.call` counts those still out.
-    fn fan_out(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64) {
+    fn fan_out(&mut self, ctx: &mut Ctx<'_, ArchNode>, id: u64, calls: std::ops::Range<usize>) {
         let mut out = Vec::new();
-        for call in 0..self.w.optional.len() {
+        for call in calls {
             if let (Some(cache), Some((_, law))) = (&mut self.caches[call], &self.w.caches[call]) {
                 let key = law.sample(ctx.rng());
                 if cache.lookup(key, ctx.now()) == Lookup::Fresh {
@@ -410,7 +442,7 @@ impl Replica {
     }
 
     fn call_ended(&mut self, ctx: &mut Ctx<'_, ArchNode>, end: Ended) {
-        if self.w.parallel {
+        if self.endpoint_of(end.owner).is_some_and(|e| e.parallel) {
             return self.fanned_in(ctx, end);
         }
         let Some(job) = self.running.get_mut(&end.owner) else {
