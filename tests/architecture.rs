@@ -766,6 +766,19 @@ fn zone_aware_balancing_stays_local_and_fails_over_only_on_a_health_signal() {
     );
     let failed = figure(&seen, "failed_requests");
     assert!((3_000.0..9_000.0).contains(&failed), "{failed}");
+    // Active health checks (every 2 s, out after 2 misses) take web-0 out
+    // within about 4-6 s and keep it out without sending it users'
+    // requests: only those first seconds fail.
+    let checked = set(
+        &zone_aware,
+        "design.no-retries.cohort[0].health_check",
+        "{ every = \"2s\", unhealthy = 2, healthy = 2 }",
+    );
+    let checked = outcome(&checked, "no-retries", 1);
+    let failed = figure(&checked, "failed_requests");
+    assert!((600.0..2_400.0).contains(&failed), "{failed}");
+    assert_eq!(figure(&checked, "user_marked_down"), 1.0);
+    assert_eq!(figure(&seen, "user_marked_down"), 0.0);
 }
 
 #[test]

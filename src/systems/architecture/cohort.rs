@@ -86,6 +86,7 @@ impl Cohort {
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
         self.arm_shape(ctx);
+        self.out.on_start(ctx);
         if let Some(s) = self.w.surge {
             let now = ctx.now();
             for t in [s.at, s.at + s.duration] {
@@ -112,15 +113,19 @@ impl Cohort {
         self.generation += 1;
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, ArchNode>, _from: NodeId, msg: Msg) {
-        if let Msg::Reply {
-            attempt,
-            ok,
-            primary,
-        } = msg
-            && let Some(end) = self.out.on_reply(ctx, attempt, ok, primary)
-        {
-            self.ended(ctx.now(), end);
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, ArchNode>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Reply {
+                attempt,
+                ok,
+                primary,
+            } => {
+                if let Some(end) = self.out.on_reply(ctx, attempt, ok, primary) {
+                    self.ended(ctx.now(), end);
+                }
+            }
+            Msg::HealthAnswer { target, ready } => self.out.on_health_answer(from, target, ready),
+            _ => {}
         }
     }
 
@@ -147,6 +152,7 @@ impl Cohort {
                 self.arm_shape(ctx);
             }
             Timer::Hedge { attempt } => self.out.on_hedge(ctx, attempt),
+            Timer::HealthCheck { target } => self.out.on_health_round(ctx, target),
             Timer::Timeout { attempt } => {
                 if let Some(end) = self.out.on_timeout(ctx, attempt) {
                     self.ended(ctx.now(), end);

@@ -50,6 +50,36 @@ pub struct CallPolicy {
     /// Hedging: an attempt unanswered after this long is sent again to
     /// another replica, and the first answer wins (reads only).
     pub hedge_after: Option<SimDuration>,
+    /// Active health checking of every replica.
+    pub health_check: Option<HealthCheck>,
+}
+
+/// Active health checking, as a sidecar proxy or a load balancer does it:
+/// each caller probes every replica of the callee each `every`; a replica
+/// that does not answer ready before the next probe fails the check, and
+/// after `unhealthy` failures in a row it is skipped until `healthy`
+/// checks in a row pass. A replica answers not ready while its queue is
+/// full (readiness), and not at all while it is down (liveness).
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// Interval between probes (and each probe's timeout).
+    #[serde(default = "five_seconds")]
+    pub every: SimDuration,
+    /// Failed checks in a row that take a replica out.
+    #[serde(default = "three")]
+    pub unhealthy: u32,
+    /// Passed checks in a row that bring it back.
+    #[serde(default = "two")]
+    pub healthy: u32,
+}
+
+fn three() -> u32 {
+    3
+}
+
+fn two() -> u32 {
+    2
 }
 
 /// A circuit breaker: after `failures` failed attempts in a row to the
@@ -109,6 +139,11 @@ macro_rules! policy_fields {
             /// store's writes). Absent: none.
             #[serde(default)]
             pub hedge_after: Option<SimDuration>,
+            /// Active health checking: `{ every = "5s", unhealthy = 3,
+            /// healthy = 2 }`; each caller probes every replica. Absent:
+            /// none.
+            #[serde(default)]
+            pub health_check: Option<HealthCheck>,
         }
 
         impl $name {
@@ -124,6 +159,7 @@ macro_rules! policy_fields {
                     eject_for: self.eject_for,
                     breaker: self.breaker,
                     hedge_after: self.hedge_after,
+                    health_check: self.health_check,
                 }
             }
         }
@@ -503,6 +539,14 @@ impl CallPolicy {
             && (h == SimDuration::ZERO || h >= self.timeout)
         {
             return Err(bad(format!("{at}.hedge_after"), "must be positive and shorter than the timeout"));
+        }
+        if let Some(h) = &self.health_check
+            && (h.every < SimDuration::from_millis(1) || h.unhealthy == 0 || h.healthy == 0)
+        {
+            return Err(bad(
+                format!("{at}.health_check"),
+                "every must be at least 1ms, unhealthy and healthy at least 1",
+            ));
         }
         if self.eject_after == Some(0) {
             return Err(bad(format!("{at}.eject_after"), "must be at least 1"));

@@ -89,6 +89,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     let mut tallies = Tallies::new(window_ns);
     let mut latencies: Vec<u32> = Vec::new();
     let (mut user_retries, mut user_timeouts, mut user_hedges, mut slow) = (0u64, 0u64, 0u64, 0u64);
+    let mut user_marked_down = 0u64;
     let mut per_cohort: IndexMap<String, f64> = IndexMap::new();
     for (c, &id) in config.cohorts.iter().zip(&run.layout.cohorts) {
         if let ArchNode::Cohort(k) = sim.node(id) {
@@ -104,6 +105,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
             user_retries += k.out.stats.retries;
             user_timeouts += k.out.stats.timeouts;
             user_hedges += k.out.stats.hedges;
+            user_marked_down += k.out.stats.marked_down;
             slow += k.slow;
         }
     }
@@ -144,6 +146,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     metrics.insert("user_timeouts".into(), user_timeouts as f64);
     metrics.insert("user_hedges".into(), user_hedges as f64);
     metrics.insert("slow_requests".into(), slow as f64);
+    metrics.insert("user_marked_down".into(), user_marked_down as f64);
     let (services, series, notes) = per_service(config, run, end);
     if let Some((from, to)) = trigger {
         let (class, after) = classify(&users, window_ns, from, to, config.healthy, config.metastable_bound.as_nanos());
@@ -236,7 +239,7 @@ fn per_service(
         let mut total = ReplicaStats::default();
         let (mut retries, mut timeouts, mut ejections) = (0u64, 0u64, 0u64);
         let (mut opened, mut rejected) = (0u64, 0u64);
-        let (mut hedges, mut hedge_wins) = (0u64, 0u64);
+        let (mut hedges, mut hedge_wins, mut marked_down) = (0u64, 0u64, 0u64);
         let mut queue: Vec<f64> = Vec::new();
         let mut busy: Vec<f64> = Vec::new();
         let (mut shed, mut retried, mut open): (Vec<f64>, Vec<f64>, Vec<f64>) = Default::default();
@@ -261,6 +264,7 @@ fn per_service(
             rejected += r.out.stats.breaker_rejected;
             hedges += r.out.stats.hedges;
             hedge_wins += r.out.stats.hedge_wins;
+            marked_down += r.out.stats.marked_down;
             add(&mut queue, &st.queue);
             add(&mut busy, &st.busy);
             add_steps(&mut shed, &st.shed_so_far);
@@ -286,6 +290,7 @@ fn per_service(
             ("not_primary", total.not_primary as f64),
             ("hedges", hedges as f64),
             ("hedge_wins", hedge_wins as f64),
+            ("marked_down", marked_down as f64),
             ("peak_queue", f64::from(total.peak_queue)),
             ("mean_in_system", total.area / secs),
             ("mean_sojourn_ms", if answered > 0.0 { total.sojourn_s / answered * 1e3 } else { 0.0 }),

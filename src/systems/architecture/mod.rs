@@ -110,6 +110,18 @@ pub enum Msg {
         /// Its log length.
         len: u64,
     },
+    /// A caller's health check of a replica.
+    Health {
+        /// Which of the caller's targets.
+        target: u16,
+    },
+    /// A replica's answer to a health check.
+    HealthAnswer {
+        /// The caller's target.
+        target: u16,
+        /// Ready to take requests (its queue is not full).
+        ready: bool,
+    },
     /// The detector's decision: replica `primary` leads `epoch`.
     Follow {
         /// The new epoch.
@@ -194,6 +206,11 @@ pub enum Timer {
     Timeout {
         /// The attempt.
         attempt: u64,
+    },
+    /// A caller's next round of health checks for a target.
+    HealthCheck {
+        /// Which target.
+        target: u16,
     },
     /// An attempt's hedging delay.
     Hedge {

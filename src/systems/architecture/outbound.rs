@@ -64,6 +64,17 @@ struct Balance {
     /// A store's replica this caller sends writes to (the primary as it
     /// last heard).
     primary: usize,
+    /// Active health checks, per replica.
+    checks: Vec<Check>,
+}
+
+/// One replica's active health as a caller sees it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Check {
+    awaiting: bool,
+    failed: u32,
+    passed: u32,
+    down: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +116,8 @@ pub struct OutStats {
     pub hedges: u64,
     /// Calls a hedged attempt answered first.
     pub hedge_wins: u64,
+    /// Replicas taken out by active health checks.
+    pub marked_down: u64,
 }
 
 /// How a call ended, for its owner.
@@ -148,6 +161,7 @@ impl Outbound {
                 open_until: None,
                 trial_out: false,
                 primary: 0,
+                checks: vec![Check::default(); t.replicas.len()],
             })
             .collect();
         Outbound {
@@ -229,6 +243,61 @@ impl Outbound {
         Some(Ended { owner, target, ok })
     }
 
+    /// Arms the health checks of every target that has them.
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
+        for (k, t) in self.targets.iter().enumerate() {
+            if let Some(h) = t.policy.health_check {
+                ctx.set_timer(h.every, Timer::HealthCheck { target: k as u16 });
+            }
+        }
+    }
+
+    /// A round of health checks: a replica that has not answered ready
+    /// since the last round fails; then every replica is probed again.
+    pub fn on_health_round(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: u16) {
+        let t = &self.targets[target as usize];
+        let Some(h) = t.policy.health_check else {
+            return;
+        };
+        ctx.set_timer(h.every, Timer::HealthCheck { target });
+        let b = &mut self.balance[target as usize];
+        for (check, &replica) in b.checks.iter_mut().zip(t.replicas.iter()) {
+            if check.awaiting {
+                check.passed = 0;
+                check.failed += 1;
+                if !check.down && check.failed >= h.unhealthy {
+                    check.down = true;
+                    self.stats.marked_down += 1;
+                }
+            }
+            check.awaiting = true;
+            ctx.send(replica, Msg::Health { target });
+        }
+    }
+
+    /// A replica answered a health check.
+    pub fn on_health_answer(&mut self, from: NodeId, target: u16, ready: bool) {
+        let Some(t) = self.targets.get(target as usize) else {
+            return;
+        };
+        let Some(h) = t.policy.health_check else {
+            return;
+        };
+        let Some(i) = t.replicas.iter().position(|&r| r == from) else {
+            return;
+        };
+        let check = &mut self.balance[target as usize].checks[i];
+        if !ready {
+            return;
+        }
+        check.awaiting = false;
+        check.failed = 0;
+        check.passed += 1;
+        if check.down && check.passed >= h.healthy {
+            check.down = false;
+        }
+    }
+
     /// Whether a breaker on any of its callees is open now.
     pub fn breaker_open(&self, now: SimTime) -> bool {
         self.balance.iter().any(|b| b.open_until.is_some_and(|u| u > now))
@@ -278,7 +347,7 @@ impl Outbound {
         if op.write {
             return b.primary % n;
         }
-        let healthy = |i: usize| b.ejected_until[i] <= now;
+        let healthy = |i: usize| b.ejected_until[i] <= now && !b.checks[i].down;
         let any = (0..n).any(healthy);
         let policy = &self.targets[target].policy;
         let local = &self.targets[target].local;

@@ -173,6 +173,7 @@ impl Replica {
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, ArchNode>, restart: bool) {
         self.last = ctx.now();
         ctx.set_timer(self.w.step, Timer::Sample);
+        self.out.on_start(ctx);
         if let Some(s) = &mut self.store {
             s.on_start(ctx, restart);
         }
@@ -210,6 +211,11 @@ impl Replica {
                     self.call_ended(ctx, end);
                 }
             }
+            Msg::Health { target } => {
+                let ready = self.busy < self.w.workers || self.queue.len() < self.w.queue_max as usize;
+                ctx.send(from, Msg::HealthAnswer { target, ready });
+            }
+            Msg::HealthAnswer { target, ready } => self.out.on_health_answer(from, target, ready),
             other => self.on_store_message(ctx, from, other),
         }
     }
@@ -243,6 +249,7 @@ impl Replica {
         match timer {
             Timer::Served { job } => self.next_call(ctx, job),
             Timer::Hedge { attempt } => self.out.on_hedge(ctx, attempt),
+            Timer::HealthCheck { target } => self.out.on_health_round(ctx, target),
             Timer::Timeout { attempt } => {
                 if let Some(end) = self.out.on_timeout(ctx, attempt) {
                     self.call_ended(ctx, end);
