@@ -304,3 +304,47 @@ fn ovh_the_called_team_restores_sooner_than_history() {
     );
     let _ = std::fs::remove_file(&save);
 }
+
+#[test]
+fn fastly_the_operators_disable_the_change_when_they_choose() {
+    // The monitoring pages at its first alert; the trainee disables tenant
+    // 7's change 30 min later (history: 48 min after the alert), or 10 min
+    // later: the breach ends with the trainee's choice, ahead of history.
+    let minutes = |c: &str| c.trim_end_matches(" min").parse::<f64>().unwrap();
+    let save = tmp("fastly.toml");
+    let (code, out, err) = drill(
+        &["fastly-2021", "--save", save.to_str().unwrap()],
+        "wait 30m\ndo disable_config tenant=7\nend\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("PAGE at T+62s: monitor alerts"), "{out}");
+    assert!(
+        out.contains("operators disable tenant 7's configuration"),
+        "{out}"
+    );
+    let at30 = row(&out, "SLO breach ends (after page)");
+    assert!((30.0..33.0).contains(&minutes(&at30[0])), "{at30:?}");
+    assert!((48.0..50.0).contains(&minutes(&at30[1])), "{at30:?}");
+    let (_, out10, _) = drill(
+        &["fastly-2021"],
+        "wait 10m\ndo disable_config tenant=7\nend\n",
+    );
+    let at10 = row(&out10, "SLO breach ends (after page)");
+    assert!(minutes(&at10[0]) < minutes(&at30[0]) - 15.0, "{at10:?}");
+    // Scheduled work (the fix's deploy) stays in the runbook; the saved
+    // runbook replays to the same run.
+    let saved = std::fs::read_to_string(&save).unwrap();
+    assert!(
+        saved.contains("deploy_software") && saved.contains("after_alert = \"1800000ms\""),
+        "{saved}"
+    );
+    let replay = Command::new(env!("CARGO_BIN_EXE_blastradius"))
+        .args(["replay", "fastly-2021", "--runbook", save.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        fingerprint(&out),
+        fingerprint(&String::from_utf8_lossy(&replay.stdout))
+    );
+    let _ = std::fs::remove_file(&save);
+}

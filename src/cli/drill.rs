@@ -159,7 +159,7 @@ fn parse_step(text: &str) -> Result<toml::Table, String> {
         } else {
             v.into()
         };
-        if matches!(k, "at" | "on" | "after" | "only_if") {
+        if matches!(k, "at" | "on" | "after" | "only_if" | "after_alert") {
             return Err(format!("`{k}`: a drill's step happens now; wait first"));
         }
         t.insert(k.into(), value);
@@ -174,13 +174,18 @@ fn actions(drill: &Drill) -> String {
     let Ok(tables) = blastradius::scenario::reference::tables(&registry, Some(system)) else {
         return format!("no reference for {system}");
     };
+    let prefix = match drill.seat.place {
+        blastradius::drill::Place::Operators => "operator[].",
+        _ => "actor[].step[].",
+    };
     let mut out = String::new();
     for t in &tables {
         for k in blastradius::scenario::reference::keys(&t.schema) {
-            let Some(key) = k.path.strip_prefix("actor[].step[].") else {
+            let Some(key) = k.path.strip_prefix(prefix) else {
                 continue;
             };
-            if matches!(key, "at" | "after" | "note") || key.starts_with("on") {
+            let key = if key == "action" { "do" } else { key };
+            if matches!(key, "at" | "after" | "after_alert" | "note") || key.starts_with("on") {
                 continue;
             }
             out.push_str(&format!("  {key:<14} {}: {}\n", k.kind, k.meaning));

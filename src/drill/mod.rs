@@ -67,6 +67,9 @@ pub enum Place {
         /// From the call to acting.
         response: SimDuration,
     },
+    /// `[[SYSTEM.operator]]`: actions taken `after_alert` (the CDN's);
+    /// those at a fixed `at` (scheduled work) are kept.
+    Operators,
 }
 
 /// The on-call seat of a scenario: whose runbook the trainee writes.
@@ -76,8 +79,11 @@ pub struct Seat {
     pub system: String,
     /// Where its runbook is.
     pub place: Place,
-    /// The actor's name (`team-member-1`), or `team`.
+    /// The actor's name (`team-member-1`), `team` or `operators`.
     pub name: String,
+    /// Who notices what pages it (the `Noticed` facts' `by`): the seat
+    /// itself, or the `monitoring` that alerts the operators.
+    pub watches: String,
     /// Its steps before the first reaction (kept as they are).
     pub before: Vec<toml::Value>,
     /// The first reaction step (its `on` is the page).
@@ -107,12 +113,14 @@ impl Seat {
             let Some(k) = steps.iter().position(|s| s.get("on").is_some()) else {
                 continue;
             };
+            let name = actor
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("operators")
+                .to_string();
             return Ok(Seat {
-                name: actor
-                    .get("name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("operators")
-                    .to_string(),
+                watches: name.clone(),
+                name,
                 system,
                 place: Place::Actor(index),
                 before: steps[..k].to_vec(),
@@ -134,6 +142,7 @@ impl Seat {
                 .unwrap_or_default();
             return Ok(Seat {
                 name: "team".into(),
+                watches: "team".into(),
                 system,
                 place: Place::Team { response },
                 before: Vec::new(),
@@ -145,6 +154,9 @@ impl Seat {
                     .unwrap_or_default(),
             });
         }
+        if let Some(seat) = Self::operators(&doc, &system) {
+            return Ok(seat);
+        }
         Err(DrillError::NoSeat(format!(
             "{} has no on-call seat: a drill needs a `[[{system}.actor]]` whose runbook reacts to what its monitoring shows (a step with `on`), or a `[{system}.team]` that a detection chain calls, and none of its {} actor(s) does",
             scenario.name,
@@ -152,11 +164,35 @@ impl Seat {
         )))
     }
 
+    /// A `[[SYSTEM.operator]]` list with actions taken after the alert:
+    /// the operators the monitoring pages.
+    fn operators(doc: &toml::Table, system: &str) -> Option<Seat> {
+        let actions = doc.get(system)?.get("operator")?.as_array()?.clone();
+        let reacts = |a: &toml::Value| a.get("after_alert").is_some();
+        let first = actions.iter().position(reacts)?;
+        let (historical, before): (Vec<toml::Value>, Vec<toml::Value>) =
+            actions.into_iter().partition(reacts);
+        Some(Seat {
+            system: system.to_string(),
+            place: Place::Operators,
+            name: "operators".into(),
+            watches: "monitoring".into(),
+            before,
+            reaction: historical
+                .get(first.min(historical.len().saturating_sub(1)))
+                .and_then(|a| a.as_table())
+                .cloned()
+                .unwrap_or_default(),
+            historical,
+        })
+    }
+
     /// The path of its steps in the scenario (`durable_db.actor[1].step`).
     pub fn path(&self) -> String {
         match self.place {
             Place::Actor(k) => format!("{}.actor[{k}].step", self.system),
             Place::Team { .. } => format!("{}.team.step", self.system),
+            Place::Operators => format!("{}.operator", self.system),
         }
     }
 }
@@ -222,7 +258,7 @@ impl Drill {
         };
         // The page: the first time the seat's monitoring showed what its
         // first reaction waits for.
-        let seat = &drill.seat.name;
+        let seat = &drill.seat.watches;
         let Some((time, what)) = drill.world.facts.facts.iter().find_map(|f| match f {
             crate::check::Fact::Noticed { time, by, what } if by == seat => Some((*time, what)),
             _ => None,
@@ -365,6 +401,24 @@ impl RunbookFile {
 /// first as the reaction, `page` being when its trigger showed), or, with
 /// nothing taken, the reaction held back past the end of any run.
 fn steps_for(seat: &Seat, page: SimTime, taken: &[Taken]) -> Vec<toml::Value> {
+    if seat.place == Place::Operators {
+        // Scheduled work stays; each action the trainee takes is one
+        // `after_alert` as long after the alert as the trainee took.
+        let mut out = seat.before.clone();
+        out.extend(taken.iter().map(|s| {
+            let mut t = s.step.clone();
+            // The drill's `do` is the operator list's `action`.
+            if let Some(what) = t.remove("do") {
+                t.insert("action".into(), what);
+            }
+            t.insert(
+                "after_alert".into(),
+                millis(s.at.saturating_since(page)).into(),
+            );
+            toml::Value::from(t)
+        }));
+        return out;
+    }
     if let Place::Team { response } = seat.place {
         // The team acts `response` after its call (the page); its steps
         // count from then, one after another.

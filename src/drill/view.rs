@@ -90,7 +90,19 @@ impl<'a> View<'a> {
     pub fn pending(&self) -> Vec<String> {
         let d = self.drill;
         let before = d.seat.before.len();
+        // Operators' actions report as "operators ...", in order; runbook
+        // steps as "NAME step K, ...".
+        let who = format!("{} ", d.seat.name);
+        let acted = d
+            .world()
+            .timeline
+            .iter()
+            .filter(|e| e.time >= d.page && e.time <= d.now && e.what.starts_with(&who))
+            .count();
         let reported = |k: usize| {
+            if d.seat.place == super::Place::Operators {
+                return k - before < acted;
+            }
             let mark = format!("{} step {k},", d.seat.name);
             d.world()
                 .timeline
@@ -102,7 +114,12 @@ impl<'a> View<'a> {
             .enumerate()
             .filter(|(i, _)| !reported(before + i))
             .map(|(i, t)| {
-                let what = t.step.get("do").and_then(|v| v.as_str()).unwrap_or("?");
+                let what = t
+                    .step
+                    .get("do")
+                    .or_else(|| t.step.get("action"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?");
                 let on = t
                     .step
                     .get("host")
