@@ -473,6 +473,16 @@ fn replication_and_fencing_decide_what_a_failover_loses() {
     // One node: nothing lost, no failover, but two zones without a store.
     assert_eq!(figure(&single, "lost_writes"), 0.0);
     assert_eq!(figure(&single, "failovers"), 0.0);
+    // Reads: zone-a's readers keep reading the cut-off primary while the
+    // promoted one takes writes (stale by minutes); one node never serves
+    // a stale read.
+    assert!(
+        figure(&plain, "stale_reads") > 1_000.0,
+        "{}",
+        figure(&plain, "stale_reads")
+    );
+    assert!(figure(&plain, "max_staleness_seconds") > 60.0);
+    assert_eq!(verdict(&single, "stale-reads"), Verdict::Valid);
     assert!(figure(&single, "failed_requests") > 1.5 * figure(&quorum, "failed_requests"));
 }
 
@@ -486,6 +496,27 @@ fn without_the_cut_nothing_fails_over_and_a_longer_cut_loses_more() {
     assert_eq!(figure(&o, "failovers"), 0.0);
     assert_eq!(figure(&o, "lost_writes"), 0.0);
     assert_eq!(verdict(&o, "split-brain"), Verdict::Valid);
+    // Without the cut no read is stale: a replica gets a write about when
+    // the caller gets its acknowledgement. Stall the primary's messages to
+    // zone-b (db-1 among them) for 20 s and db-1's readers in the other
+    // zones see up to 20 s old values: the
+    // 1 s bound catches them, a 30 s bound allows them.
+    assert_eq!(figure(&o, "stale_reads"), 0.0);
+    let stall = "[{ at = \"2m\", duration = \"20s\", kind = \"clog\", from = [\"db-0\"], to = [\"site:zone-b\"] }]";
+    let stalled = outcome(&set(&calm, "fault", stall), "async", 1);
+    assert!(
+        figure(&stalled, "stale_reads") > 100.0,
+        "{}",
+        figure(&stalled, "stale_reads")
+    );
+    let worst = figure(&stalled, "max_staleness_seconds");
+    assert!((15.0..20.5).contains(&worst), "{worst}");
+    let lax = set(
+        &set(&calm, "fault", stall),
+        "architecture.service[1].store.stale_read_bound",
+        "\"30s\"",
+    );
+    assert_eq!(figure(&outcome(&lax, "async", 1), "stale_reads"), 0.0);
     // Split brain lasts from the promotion to the end of the cut, and the
     // divergent writes with it.
     let short = outcome(&set(&s, "fault[0].duration", "\"60s\""), "async", 1);

@@ -119,8 +119,9 @@ impl Cohort {
                 attempt,
                 ok,
                 primary,
+                value,
             } => {
-                if let Some(end) = self.out.on_reply(ctx, attempt, ok, primary) {
+                if let Some(end) = self.out.on_reply(ctx, attempt, ok, (primary, value)) {
                     self.ended(ctx.now(), end);
                 }
             }

@@ -335,6 +335,10 @@ pub struct StoreSpec {
     /// Distinct keys written (1 to 1,000,000).
     #[serde(default = "store_keys")]
     pub keys: u32,
+    /// How stale a read may be: a read returning a value older than a write
+    /// acknowledged this long before the read began fails `stale-reads`.
+    #[serde(default = "one_second")]
+    pub stale_read_bound: SimDuration,
     /// `semi_sync`: how long the primary waits for a replica before it
     /// acknowledges anyway.
     #[serde(default = "ten_seconds")]

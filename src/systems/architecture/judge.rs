@@ -34,6 +34,7 @@ use super::{ArchNode, Architecture};
 use crate::check::availability::{Availability, Requests, Slo};
 use crate::check::lost_writes::LostWrites;
 use crate::check::metastable::{Metastable, classify};
+use crate::check::session::StaleReads;
 use crate::check::split_brain::SplitBrain;
 use crate::check::{CheckInput, Facts, Suite, Tallies, Tally};
 use crate::history::History;
@@ -178,13 +179,22 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     }
     let records = records::read(config, run);
     if records.is_some() {
-        suite = suite.with(LostWrites).with(SplitBrain);
+        let bound = config
+            .services
+            .iter()
+            .filter_map(|s| s.store.as_ref().map(|k| k.stale_read_bound))
+            .min()
+            .unwrap_or_default();
+        suite = suite.with(LostWrites).with(SplitBrain).with(StaleReads {
+            bound_ns: bound.as_nanos(),
+        });
     }
     let (history, facts, timeline) = match records {
         Some(r) => {
             metrics.insert("writes_acked".into(), r.acked as f64);
             metrics.insert("writes_unacked".into(), r.unacked as f64);
             metrics.insert("failovers".into(), r.failovers as f64);
+            metrics.insert("reads".into(), r.reads as f64);
             (r.history, r.facts, r.timeline)
         }
         None => (History::new(), Facts::default(), Vec::new()),
@@ -216,6 +226,8 @@ fn store_figures(checks: &crate::check::SuiteReport, metrics: &mut IndexMap<Stri
         ("lost-writes", "rpo_seconds", "rpo_seconds"),
         ("split-brain", "split_brain_seconds", "split_brain_seconds"),
         ("split-brain", "divergent_writes", "divergent_writes"),
+        ("stale-reads", "violations", "stale_reads"),
+        ("stale-reads", "max_staleness_seconds", "max_staleness_seconds"),
     ] {
         if let Some(v) = figure(check, name) {
             metrics.insert(as_name.into(), v);

@@ -71,6 +71,8 @@ pub enum Msg {
         /// A store's replica names the primary it knows
         /// ([`store::NO_PRIMARY`]: none, or not a store).
         primary: u16,
+        /// A store's answer to a read: the value it holds (0: none).
+        value: u64,
     },
     /// A store's primary ships log entries following log length `prev`,
     /// whose last entry has epoch `prev_epoch`.
@@ -142,6 +144,24 @@ pub enum ArchObs {
         key: u32,
         /// The value (unique in the run).
         value: u64,
+    },
+    /// A caller starts read `id` of `key` in store `store`.
+    ReadInvoke {
+        /// Index of the store service.
+        store: u16,
+        /// The key.
+        key: u32,
+        /// The read's id (unique in the run).
+        id: u64,
+    },
+    /// Read `id` ended: answered with `value` (0: never written), or not.
+    ReadDone {
+        /// The read's id.
+        id: u64,
+        /// The value returned.
+        value: u64,
+        /// Answered.
+        ok: bool,
     },
     /// The write of `value` ended: acknowledged or not.
     Done {

@@ -18,6 +18,9 @@ use crate::time::{SimDuration, SimTime};
 use crate::systems::parts::lookup::LookupMap;
 use std::sync::Arc;
 
+/// The bit that marks a read's id.
+const READ: u64 = 1 << 63;
+
 /// Retry tokens a caller holds at most (gRPC's default `maxTokens`).
 const TOKENS_MAX: f64 = 10.0;
 
@@ -198,7 +201,7 @@ impl Outbound {
         self.calls.insert(call, 0);
         if !self.breaker_admits(target, ctx.now()) {
             self.stats.breaker_rejected += 1;
-            return self.ended(ctx, owner, call, target, false, op);
+            return self.ended(ctx, owner, call, target, (false, 0), op);
         }
         self.send(ctx, target, owner, call, 0, op);
         None
@@ -213,11 +216,18 @@ impl Outbound {
         };
         let write = ctx.rng().random_bool(st.writes);
         let key = ctx.rng().random_range(0..st.keys);
-        if !write {
-            return StoreOp { write, key, value: 0 };
-        }
         self.writes += 1;
         let value = ((ctx.id().index() as u64) << 40) | self.writes;
+        if !write {
+            // A read carries its own id (a write's value is its id).
+            let id = READ | value;
+            ctx.record(ArchObs::ReadInvoke {
+                store: st.index,
+                key,
+                id,
+            });
+            return StoreOp { write, key, value: id };
+        }
         ctx.record(ArchObs::Invoke {
             store: st.index,
             key,
@@ -226,19 +236,27 @@ impl Outbound {
         StoreOp { write, key, value }
     }
 
-    /// The call ends; a write's end is recorded.
+    /// The call ends; a store write's or read's end is recorded (`read`:
+    /// the value a read returned).
+    #[allow(clippy::too_many_arguments)]
     fn ended(
         &mut self,
         ctx: &mut Ctx<'_, ArchNode>,
         owner: u64,
         call: u64,
         target: usize,
-        ok: bool,
+        (ok, read): (bool, u64),
         op: StoreOp,
     ) -> Option<Ended> {
         self.calls.remove(&call);
         if op.write {
             ctx.record(ArchObs::Done { value: op.value, ok });
+        } else if op.value & READ != 0 {
+            ctx.record(ArchObs::ReadDone {
+                id: op.value,
+                value: read,
+                ok,
+            });
         }
         Some(Ended { owner, target, ok })
     }
@@ -476,7 +494,7 @@ impl Outbound {
         ctx: &mut Ctx<'_, ArchNode>,
         attempt: u64,
         ok: bool,
-        primary: u16,
+        (primary, read): (u16, u64),
     ) -> Option<Ended> {
         let a = self.resolve(attempt)?;
         ctx.cancel_timer(a.timer);
@@ -486,7 +504,7 @@ impl Outbound {
         }
         if ok {
             self.stats.hedge_wins += u64::from(a.hedge);
-            return self.ended(ctx, a.owner, a.call, a.target as usize, true, a.op);
+            return self.ended(ctx, a.owner, a.call, a.target as usize, (true, read), a.op);
         }
         self.stats.errors += 1;
         if self.twin_in_flight(&a) {
@@ -533,19 +551,19 @@ impl Outbound {
         let target = a.target as usize;
         let policy = self.targets[target].policy.clone();
         if a.retry >= policy.retries {
-            return self.ended(ctx, a.owner, a.call, target, false, a.op);
+            return self.ended(ctx, a.owner, a.call, target, (false, 0), a.op);
         }
         if policy.retry_budget.is_some() {
             let b = &mut self.balance[target];
             if b.tokens < 1.0 {
                 self.stats.budget_denied += 1;
-                return self.ended(ctx, a.owner, a.call, target, false, a.op);
+                return self.ended(ctx, a.owner, a.call, target, (false, 0), a.op);
             }
             b.tokens -= 1.0;
         }
         if !self.breaker_admits(target, ctx.now()) {
             self.stats.breaker_rejected += 1;
-            return self.ended(ctx, a.owner, a.call, target, false, a.op);
+            return self.ended(ctx, a.owner, a.call, target, (false, 0), a.op);
         }
         let retry = a.retry + 1;
         let delay = match &policy.backoff {

@@ -1,7 +1,8 @@
 //! What the stores recorded, as the checkers read it: the callers' writes
-//! become a [`History`] (one process per write: invoked, then `ok` when
-//! acknowledged, `info` when the caller gave up, since a write that timed
-//! out may still have been applied); store replicas' role changes and
+//! and reads become a [`History`] (one process per operation; a write
+//! `ok` when acknowledged, `info` when the caller gave up, since a write
+//! that timed out may still have been applied; a read `ok` with the value
+//! the replica held, `fail` when unanswered); store replicas' role changes and
 //! acknowledged writes become [`Facts`], with each replica's final log and
 //! a `down` role at every crash. The surviving copy of each store is its
 //! latest primary's (the checkers' default authority).
@@ -10,7 +11,7 @@ use super::config::ArchitectureConfig;
 use super::store::MARKER;
 use super::{ArchNode, ArchObs, Architecture};
 use crate::check::facts::{Fact, Facts, Role, WriteRef};
-use crate::history::{EventType, History, KeyId, OpFn, OpValue};
+use crate::history::{EventType, History, KeyId, OpFn, OpValue, ValueId};
 use crate::systems::{Finished, TimelineEntry};
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct StoreRecords {
     pub unacked: u64,
     /// Promotions made by detectors.
     pub failovers: u64,
+    /// Reads the callers finished.
+    pub reads: u64,
 }
 
 /// Per store service, its key names; per node, the store it belongs to.
@@ -87,6 +90,7 @@ pub fn read(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> Op
         acked: 0,
         unacked: 0,
         failovers: 0,
+        reads: 0,
     };
     // Write value → (store, key), for completions.
     let mut open: indexmap::IndexMap<u64, (usize, u32), crate::history::FastHash> = Default::default();
@@ -117,6 +121,32 @@ pub fn read(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> Op
                 } else {
                     r.unacked += 1;
                 }
+            }
+            ArchObs::ReadInvoke { store, key, id } => {
+                let k = names.key(&mut r.history, store as usize, key);
+                r.history
+                    .push_interned(id, EventType::Invoke, OpFn::Read, k, None, Some(t), 0)
+                    .expect("each read is its own process");
+                open.insert(id, (store as usize, key));
+            }
+            ArchObs::ReadDone { id, value, ok } => {
+                let Some((store, key)) = open.swap_remove(&id) else {
+                    continue;
+                };
+                let k = names.key(&mut r.history, store, key);
+                let (kind, v) = if ok {
+                    let v = match value {
+                        0 => ValueId::NIL,
+                        v => r.history.values_mut().intern_u64(v),
+                    };
+                    (EventType::Ok, Some(OpValue::One(v)))
+                } else {
+                    (EventType::Fail, None)
+                };
+                r.history
+                    .push_interned(id, kind, OpFn::Read, k, v, Some(t), 0)
+                    .expect("a read completes once");
+                r.reads += 1;
             }
             ArchObs::Role { role, epoch } => {
                 let Some(store) = names.store_of[o.node.index()] else {

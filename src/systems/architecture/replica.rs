@@ -206,8 +206,9 @@ impl Replica {
                 attempt,
                 ok,
                 primary,
+                value,
             } => {
-                if let Some(end) = self.out.on_reply(ctx, attempt, ok, primary) {
+                if let Some(end) = self.out.on_reply(ctx, attempt, ok, (primary, value)) {
                     self.call_ended(ctx, end);
                 }
             }
@@ -311,13 +312,13 @@ impl Replica {
         if self.store.as_ref().is_some_and(refuse) {
             self.stats.not_primary += 1;
             let primary = self.hint();
-            ctx.send(from, Msg::Reply { attempt, ok: false, primary });
+            ctx.send(from, Msg::Reply { attempt, ok: false, primary, value: 0 });
             return;
         }
         if self.busy >= self.w.workers && self.queue.len() >= self.w.queue_max as usize {
             self.stats.refused += 1;
             let primary = self.hint();
-            ctx.send(from, Msg::Reply { attempt, ok: false, primary });
+            ctx.send(from, Msg::Reply { attempt, ok: false, primary, value: 0 });
             return;
         }
         self.touch(now);
@@ -501,12 +502,17 @@ impl Replica {
         }
         self.stats.sojourn_s += now.saturating_since(job.arrived).as_secs_f64();
         let primary = self.hint();
+        let value = match &self.store {
+            Some(s) if ok && !job.op.write => s.read(job.op.key),
+            _ => 0,
+        };
         ctx.send(
             job.from,
             Msg::Reply {
                 attempt: job.attempt,
                 ok,
                 primary,
+                value,
             },
         );
         self.start_work(ctx);

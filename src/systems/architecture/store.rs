@@ -25,6 +25,7 @@ use super::config::{Replication, StoreSpec};
 use super::{ArchNode, ArchObs, Msg, Timer};
 use crate::check::facts::Role;
 use crate::sim::{Ctx, NodeId};
+use crate::systems::parts::lookup::LookupMap;
 use crate::systems::parts::election::majority;
 use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
@@ -99,6 +100,8 @@ pub struct Store {
     pub primary: u16,
     /// Its log.
     pub log: Vec<Entry>,
+    /// Each key's latest value in the log (what a read returns).
+    values: LookupMap<u32, u64>,
     /// Primary: per peer, the log length it acknowledged.
     matched: Vec<u64>,
     /// Primary: per peer, the log length shipped to it.
@@ -123,6 +126,7 @@ impl Store {
             epoch: 1,
             primary: 0,
             log: Vec::new(),
+            values: LookupMap::new(),
             matched: vec![0; n],
             next: vec![0; n],
             parked: Vec::new(),
@@ -171,6 +175,7 @@ impl Store {
         self.parked.clear();
         if lose_disk {
             self.log.clear();
+            self.values.clear();
         }
     }
 
@@ -185,6 +190,7 @@ impl Store {
             epoch: self.epoch,
         };
         self.log.push(e);
+        self.values.insert(e.key, e.value);
         let len = self.log.len() as u64;
         for p in 0..self.w.peers.len() {
             if p != self.me as usize && self.next[p] + 1 == len {
@@ -317,7 +323,7 @@ impl Store {
             // Cut back to where the disagreeing epoch began.
             let bad = self.log[prev as usize - 1].epoch;
             let start = self.log[..prev as usize].iter().rposition(|e| e.epoch != bad).map_or(0, |i| i + 1);
-            self.log.truncate(start);
+            self.truncate(start);
             ctx.send(from, Msg::ReplicateAck { epoch, len: start as u64, ok: false });
             return failed;
         }
@@ -326,15 +332,41 @@ impl Store {
             match self.log.get(at) {
                 Some(have) if have.epoch == e.epoch => {}
                 Some(_) => {
-                    self.log.truncate(at);
-                    self.log.push(*e);
+                    self.truncate(at);
+                    self.append(*e);
                 }
-                None => self.log.push(*e),
+                None => self.append(*e),
             }
         }
         let len = prev + entries.len() as u64;
         ctx.send(from, Msg::ReplicateAck { epoch, len, ok: true });
         failed
+    }
+
+    /// Appends a shipped entry.
+    fn append(&mut self, e: Entry) {
+        if e.key != MARKER {
+            self.values.insert(e.key, e.value);
+        }
+        self.log.push(e);
+    }
+
+    /// Cuts the log to `len` entries; the values are read again from what
+    /// is left (cuts are rare: a failover's divergent tail).
+    fn truncate(&mut self, len: usize) {
+        if len >= self.log.len() {
+            return;
+        }
+        self.log.truncate(len);
+        self.values.clear();
+        for e in self.log.iter().filter(|e| e.key != MARKER) {
+            self.values.insert(e.key, e.value);
+        }
+    }
+
+    /// What a read of `key` returns here (0: never written).
+    pub fn read(&self, key: u32) -> u64 {
+        self.values.get(&key).copied().unwrap_or(0)
     }
 
     /// A replica's answer to a shipment. Returns (jobs now acknowledged,
