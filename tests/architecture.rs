@@ -833,6 +833,11 @@ fn a_latency_objective_counts_slow_successes_as_bad() {
     let none = users_of(heavy, 4, 200.0, "");
     assert_eq!(figure(&none, "slow_requests"), 0.0);
     assert_eq!(figure(&none, "failed_requests"), 0.0);
+    assert_eq!(figure(&none, "error_budget_burned"), 0.0);
+    // The 8.3 % slow past 20 ms burn 83 times a 99.9 % objective's budget.
+    let o = users_of(heavy, 4, 200.0, "\nlatency_objective = \"20ms\"");
+    let burned = figure(&o, "error_budget_burned");
+    assert!((75.0..92.0).contains(&burned), "{burned}");
 }
 
 #[test]

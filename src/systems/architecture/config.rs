@@ -475,6 +475,11 @@ pub struct ArchitectureConfig {
     /// A window is healthy at this success fraction or above.
     #[serde(default = "healthy")]
     pub healthy: f64,
+    /// The SLO's objective: the fraction of user requests that must be
+    /// good over the run; `error_budget_burned` is the bad requests over
+    /// the (1 - slo) share the objective allows.
+    #[serde(default = "three_nines")]
+    pub slo: f64,
     /// How long an outage may outlive its trigger before it is metastable.
     #[serde(default = "five_minutes")]
     pub metastable_bound: SimDuration,
@@ -492,6 +497,10 @@ fn thirty_seconds() -> SimDuration {
 
 fn ten_seconds() -> SimDuration {
     SimDuration::from_secs(10)
+}
+
+fn three_nines() -> f64 {
+    0.999
 }
 
 fn healthy() -> f64 {
@@ -611,6 +620,9 @@ impl ArchitectureConfig {
     /// Checks names, ranges, sites and that calls form no cycle; errors
     /// name the field inside the table.
     pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Result<(), Invalid> {
+        if !(self.slo.is_finite() && (0.0..1.0).contains(&self.slo)) {
+            return Err(bad("slo".into(), "must be a fraction from 0 to just under 1"));
+        }
         if !(self.healthy.is_finite() && (0.0..=1.0).contains(&self.healthy)) {
             return Err(bad("healthy".into(), "must be a fraction from 0 to 1"));
         }

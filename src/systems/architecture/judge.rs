@@ -129,6 +129,11 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     let ok: u64 = users.iter().map(|t| t.ok).sum();
     metrics.insert("requests".into(), requests as f64);
     metrics.insert("failed_requests".into(), (requests - ok) as f64);
+    let allowed = (1.0 - config.slo) * requests as f64;
+    metrics.insert(
+        "error_budget_burned".into(),
+        if allowed > 0.0 { (requests - ok) as f64 / allowed } else { 0.0 },
+    );
     metrics.insert(
         "error_fraction".into(),
         if requests == 0 { 0.0 } else { (requests - ok) as f64 / requests as f64 },
