@@ -154,9 +154,10 @@ impl Cohort {
             }
             Timer::Hedge { attempt } => self.out.on_hedge(ctx, attempt),
             Timer::HealthCheck { target } => self.out.on_health_round(ctx, target),
-            Timer::Timeout { attempt } => {
-                if let Some(end) = self.out.on_timeout(ctx, attempt) {
-                    self.ended(ctx.now(), end);
+            Timer::Deadline { target } => {
+                let now = ctx.now();
+                for end in self.out.on_deadline(ctx, target) {
+                    self.ended(now, end);
                 }
             }
             Timer::Retry {

@@ -222,10 +222,10 @@ pub enum Timer {
         /// The job.
         job: u64,
     },
-    /// An attempt's timeout.
-    Timeout {
-        /// The attempt.
-        attempt: u64,
+    /// A target's earliest attempt deadline.
+    Deadline {
+        /// Which of the node's targets.
+        target: u16,
     },
     /// A caller's next round of health checks for a target.
     HealthCheck {

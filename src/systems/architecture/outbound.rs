@@ -13,9 +13,10 @@ use super::config::{Balancer, CallPolicy};
 use super::store::{NO_PRIMARY, StoreOp};
 use super::{ArchNode, ArchObs, Msg, Timer};
 use rand::RngExt;
-use crate::sim::{Ctx, NodeId, TimerId};
+use crate::sim::{Ctx, NodeId};
 use crate::time::{SimDuration, SimTime};
 use crate::systems::parts::lookup::LookupMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The bit that marks a read's id.
@@ -69,6 +70,11 @@ struct Balance {
     primary: usize,
     /// Active health checks, per replica.
     checks: Vec<Check>,
+    /// Attempts in flight by deadline (the timeout is the target's, so
+    /// send order is deadline order), answered ones dropped lazily.
+    deadlines: VecDeque<(SimTime, u64)>,
+    /// Whether a deadline timer is pending for this target.
+    armed: bool,
 }
 
 /// One replica's active health as a caller sees it.
@@ -88,8 +94,6 @@ struct Attempt {
     target: u16,
     retry: u32,
     replica: u32,
-    /// Its timeout, cancelled when the answer comes first.
-    timer: TimerId,
     /// What it asks of a store.
     op: StoreOp,
     /// A hedge (sent while its twin was still in flight).
@@ -165,6 +169,8 @@ impl Outbound {
                 trial_out: false,
                 primary: 0,
                 checks: vec![Check::default(); t.replicas.len()],
+                deadlines: VecDeque::new(),
+                armed: false,
             })
             .collect();
         Outbound {
@@ -182,6 +188,10 @@ impl Outbound {
     /// Forgets every outstanding call (the node crashed).
     pub fn clear(&mut self) {
         self.attempts.clear();
+        for b in &mut self.balance {
+            b.deadlines.clear();
+            b.armed = false;
+        }
         self.calls.clear();
         for b in &mut self.balance {
             b.outstanding.iter_mut().for_each(|o| *o = 0);
@@ -429,7 +439,14 @@ impl Outbound {
                 endpoint: t.endpoint,
             },
         );
-        let timer = ctx.set_timer(timeout, Timer::Timeout { attempt: id });
+        // One timer per target, at the earliest deadline still in flight,
+        // instead of one per attempt armed and cancelled.
+        let b = &mut self.balance[target];
+        b.deadlines.push_back((deadline, id));
+        if !b.armed {
+            b.armed = true;
+            ctx.set_timer(timeout, Timer::Deadline { target: target as u16 });
+        }
         let in_flight = self.calls.get_mut(&call).map_or(0, |c| {
             *c += 1;
             *c
@@ -448,7 +465,6 @@ impl Outbound {
                 target: target as u16,
                 retry,
                 replica: k as u32,
-                timer,
                 op,
                 hedge: false,
             },
@@ -497,7 +513,6 @@ impl Outbound {
         (primary, read): (u16, u64),
     ) -> Option<Ended> {
         let a = self.resolve(attempt)?;
-        ctx.cancel_timer(a.timer);
         self.health(&a, ok, ctx.now());
         if self.targets[a.target as usize].store.is_some() {
             self.learn_primary(&a, ok, primary);
@@ -526,8 +541,37 @@ impl Outbound {
         }
     }
 
+    /// A target's deadline timer: every attempt whose deadline has come is
+    /// given up (the calls it ends are returned); the timer is armed again
+    /// at the next deadline still in flight.
+    pub fn on_deadline(&mut self, ctx: &mut Ctx<'_, ArchNode>, target: u16) -> Vec<Ended> {
+        let now = ctx.now();
+        let mut ended = Vec::new();
+        // Held armed while it works, so that retries sent meanwhile do not
+        // arm a second timer; armed once at the end.
+        self.balance[target as usize].armed = true;
+        loop {
+            let b = &mut self.balance[target as usize];
+            let Some(&(due, id)) = b.deadlines.front() else {
+                b.armed = false;
+                break;
+            };
+            if !self.attempts.contains_key(&id) {
+                b.deadlines.pop_front();
+                continue;
+            }
+            if due > now {
+                ctx.set_timer(due.saturating_since(now), Timer::Deadline { target });
+                break;
+            }
+            b.deadlines.pop_front();
+            ended.extend(self.on_timeout(ctx, id));
+        }
+        ended
+    }
+
     /// An attempt's timeout fired.
-    pub fn on_timeout(&mut self, ctx: &mut Ctx<'_, ArchNode>, attempt: u64) -> Option<Ended> {
+    fn on_timeout(&mut self, ctx: &mut Ctx<'_, ArchNode>, attempt: u64) -> Option<Ended> {
         let a = self.resolve(attempt)?;
         self.health(&a, false, ctx.now());
         if self.targets[a.target as usize].store.is_some() {

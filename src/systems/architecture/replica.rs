@@ -251,8 +251,8 @@ impl Replica {
             Timer::Served { job } => self.next_call(ctx, job),
             Timer::Hedge { attempt } => self.out.on_hedge(ctx, attempt),
             Timer::HealthCheck { target } => self.out.on_health_round(ctx, target),
-            Timer::Timeout { attempt } => {
-                if let Some(end) = self.out.on_timeout(ctx, attempt) {
+            Timer::Deadline { target } => {
+                for end in self.out.on_deadline(ctx, target) {
                     self.call_ended(ctx, end);
                 }
             }
