@@ -4,7 +4,8 @@
 //! `healthy` fraction in 99 % of windows) and, when the run has a trigger
 //! (a cohort's surge, else the first scheduled fault), `metastable` on all
 //! users together: healthy again within `metastable_bound` of the trigger's
-//! end, or not.
+//! end, or not; with stores, `lost-writes`, `split-brain` and
+//! `stale-reads` on the history and facts of [`super::records`].
 //!
 //! Figures, over all cohorts: `requests`, `failed_requests`,
 //! `error_fraction`, `unavailable_minutes` (windows below `healthy`),

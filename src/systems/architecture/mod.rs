@@ -20,9 +20,15 @@
 //! mechanism against queueing theory (Little's law, the tipping point, the
 //! drain time after a surge).
 //!
+//! A service may be a datastore: its replicas keep a replicated log, a
+//! failover detector may promote one, and the callers' reads and writes
+//! are judged for lost writes, split brain and stale reads.
+//!
 //! Parts: [`config`] (the `[architecture]` table), [`outbound`] (the
-//! caller's side: balancing, timeouts, retries, budget), [`replica`] (a
-//! service replica), [`cohort`] (users), [`judge`].
+//! caller's side: balancing, health, timeouts, retries, budget, breakers,
+//! hedges), [`replica`] (a service replica and its endpoints), [`cohort`]
+//! (users), [`store`] (a store replica's log), [`detector`] (failover),
+//! [`records`] (the stores' history and facts), [`judge`].
 
 pub mod cohort;
 pub mod config;
