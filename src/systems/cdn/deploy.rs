@@ -4,7 +4,7 @@
 //! the seed (so the failing fraction is exact, `round(fraction × PoPs)`,
 //! while the failing PoPs vary), then every node wired by reserved ids.
 
-use super::cache::Rules;
+use super::cache::{IndexOrder, Rules};
 use super::config::{CdnConfig, OperatorAction};
 use super::control::{Control, ControlWiring};
 use super::edge::{Pop, PopWiring, Shield};
@@ -259,6 +259,7 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
         stale_while_revalidate: config.tenants.stale_while_revalidate,
         stale_if_error: config.tenants.stale_if_error,
     };
+    let (pop_order, shield_order) = cache_orders(&config);
     // Anycast preferences: own PoP, then the nearest others.
     const PREFS: usize = 6;
     let prefs: Vec<Vec<(u16, NodeId)>> = (0..n)
@@ -330,7 +331,7 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
             id,
             CdnNode::Shield(Shield::new(
                 config.shield.cache_objects,
-                (config.tenants.count, config.tenants.objects),
+                shield_order.clone(),
                 rules,
                 tenant_origin.clone(),
                 config.pops.fetch_timeout,
@@ -355,6 +356,7 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
                 servers: config.pops.servers,
                 cache_objects: config.pops.cache_objects,
                 rules,
+                cache_order: pop_order.clone(),
                 fetch_timeout: config.pops.fetch_timeout,
                 restart: config.pops.restart,
                 resolution: config.monitor.resolution,
@@ -388,4 +390,22 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
         )?;
     }
     Ok(layout)
+}
+
+/// The cache index orders of PoP servers (grouped by the server each
+/// object hashes to) and of shields: most requested objects first, by the
+/// traffic's two Zipf laws. Results do not depend on them.
+fn cache_orders(config: &CdnConfig) -> (Arc<IndexOrder>, Arc<IndexOrder>) {
+    let (zt, zo) = (config.traffic.tenant_zipf, config.traffic.object_zipf);
+    let weight = |obj: u32| {
+        let (t, o) = ((obj >> 16) as f64 + 1.0, (obj & 0xFFFF) as f64 + 1.0);
+        t.powf(-zt) * o.powf(-zo)
+    };
+    let (tenants, objects) = (config.tenants.count, config.tenants.objects);
+    let servers = config.pops.servers.max(1) as usize;
+    let pop = IndexOrder::hottest_first(tenants, objects, weight, |obj| {
+        Pop::home_server(obj, servers) as u32
+    });
+    let shield = IndexOrder::hottest_first(tenants, objects, weight, |_| 0);
+    (Arc::new(pop), Arc::new(shield))
 }

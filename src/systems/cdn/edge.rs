@@ -13,7 +13,7 @@
 //! fails; armed with `crash_loop`, a server crashes on the request it
 //! handles and restarts cold.
 
-use super::cache::{Cache, Lookup, Rules};
+use super::cache::{Cache, IndexOrder, Lookup, Rules};
 use super::{Bug, CdnNode, Msg, Obs, Timer, bucket_of};
 use crate::sim::{Ctx, NodeId};
 use crate::systems::cdn::config::BugEffect;
@@ -91,6 +91,8 @@ pub struct PopWiring {
     pub cache_objects: u32,
     /// Caching rules.
     pub rules: Rules,
+    /// Where each object's entry sits in a server's cache index.
+    pub cache_order: Arc<IndexOrder>,
     /// Fetch timeout.
     pub fetch_timeout: SimDuration,
     /// Server restart time.
@@ -131,7 +133,7 @@ impl Pop {
     pub fn new(w: PopWiring) -> Self {
         let servers = (0..w.servers)
             .map(|_| Server {
-                cache: Cache::new(w.cache_objects, w.tenants, w.objects, w.rules),
+                cache: Cache::ordered(w.cache_objects, w.cache_order.clone(), w.rules),
                 down_until: SimTime::ZERO,
             })
             .collect();
@@ -176,15 +178,16 @@ impl Pop {
         ctx.set_timer(SimDuration::from_nanos(next - now), Timer::Flush);
     }
 
+    /// The server of `servers` that `obj` hashes to (the first one tried).
     #[inline]
-    fn hash(obj: u32) -> u32 {
-        obj.wrapping_mul(0x9E37_79B1).rotate_left(13)
+    pub(super) fn home_server(obj: u32, servers: usize) -> usize {
+        obj.wrapping_mul(0x9E37_79B1).rotate_left(13) as usize % servers
     }
 
     #[inline]
     fn pick_server(&self, obj: u32, now: SimTime) -> Option<usize> {
         let n = self.servers.len();
-        let first = Self::hash(obj) as usize % n;
+        let first = Self::home_server(obj, n);
         (0..n)
             .map(|k| (first + k) % n)
             .find(|&s| self.servers[s].down_until <= now)
@@ -450,13 +453,13 @@ impl Shield {
     /// A cold shield.
     pub fn new(
         capacity: u32,
-        universe: (u32, u32),
+        cache_order: Arc<IndexOrder>,
         rules: Rules,
         tenant_origin: Arc<Vec<NodeId>>,
         fetch_timeout: SimDuration,
     ) -> Self {
         Shield {
-            cache: Cache::new(capacity, universe.0, universe.1, rules),
+            cache: Cache::ordered(capacity, cache_order, rules),
             pending: LookupMap::new(),
             tenant_origin,
             fetch_timeout,
