@@ -20,7 +20,7 @@ impl Host {
                 let a = self.log.partition_point(|r| r.lsn <= self.archived);
                 let recs = if running && self.member == Member::Primary {
                     self.archived = lsn;
-                    self.log[a..].to_vec()
+                    self.log.range(a..).cloned().collect()
                 } else {
                     Vec::new()
                 };

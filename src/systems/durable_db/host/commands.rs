@@ -10,7 +10,7 @@ impl Host {
         d.writes.clear();
         d.present = false;
         d.lsn = d.lsn.saturating_add(1024);
-        self.log.push(Rec {
+        self.log.push_back(Rec {
             lsn: d.lsn,
             at: ctx.now(),
             kind: RecKind::Drop(by.clone()),

@@ -13,7 +13,7 @@ impl Host {
                     let d = self.data.as_mut().expect("serving");
                     d.lsn = d.lsn.saturating_add(self.cfg.write_bytes);
                     d.writes.push(id);
-                    self.log.push(Rec {
+                    self.log.push_back(Rec {
                         lsn: d.lsn,
                         at: ctx.now(),
                         kind: RecKind::Write(id),

@@ -13,6 +13,8 @@ mod commands;
 mod messages;
 mod replication;
 
+use std::collections::VecDeque;
+
 use super::config::{DurableDbConfig, Engine, GB};
 use super::transfer::{chunk_step, send_paced};
 use super::wiring::Wiring;
@@ -80,7 +82,7 @@ pub struct Host {
     pub data: Option<Data>,
     upstream: Option<NodeId>,
     primary_hint: Option<NodeId>,
-    log: Vec<Rec>,
+    log: VecDeque<Rec>,
     archived: u64,
     last_tick: SimTime,
     broken: bool,
@@ -139,7 +141,7 @@ impl Host {
             data: Some(data),
             upstream,
             primary_hint: primary,
-            log: Vec::new(),
+            log: VecDeque::new(),
             archived: 0,
             last_tick: SimTime::ZERO,
             broken: false,

@@ -57,7 +57,7 @@ impl Host {
         let to = lsn.min(pos.saturating_add(max));
         let a = self.log.partition_point(|r| r.lsn <= pos);
         let b = self.log.partition_point(|r| r.lsn <= to);
-        let recs = self.log[a..b].to_vec();
+        let recs: Vec<Rec> = self.log.range(a..b).cloned().collect();
         ctx.send(
             peer,
             Msg::Wal {
