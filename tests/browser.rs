@@ -478,13 +478,15 @@ fn the_catalogue_and_a_structure_page_list_what_their_json_lists() {
     let doc = load(&chrome, &page, 1400);
     let all = json(&["list"]);
     let all = all.as_array().unwrap();
-    assert_eq!(count(&doc, "table.catalogue tr[id]"), all.len());
+    let incidents = all.iter().filter(|i| i["kind"] == "incident").count();
+    assert_eq!(count(&doc, "table.catalogue tr[id]"), incidents);
+    assert_eq!(count(&doc, "table.examples tr[id]"), all.len() - incidents);
     let designs: usize = all
         .iter()
         .map(|i| i["designs"].as_array().unwrap().len())
         .sum();
     assert_eq!(count(&doc, "li.design"), designs);
-    assert_eq!(count(&doc, "li.design.as-it-was"), all.len());
+    assert_eq!(count(&doc, "li.design.as-it-was"), incidents);
     // A structure page: the same single points of failure and cuts as the
     // JSON, for a topology that has them (and none for GitHub's).
     let page = write_report(

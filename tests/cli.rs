@@ -408,6 +408,30 @@ fn run_takes_built_in_names_and_checks_determinism_of_systems() {
     );
 }
 
+/// A shipped example replays by name as its file runs, and `list` names
+/// it apart from the incidents.
+#[test]
+fn a_shipped_example_replays_by_name_as_its_file_runs() {
+    let by_name = blastradius(&["replay", "retry-storm", "--design", "budgeted"]);
+    let by_file = blastradius(&["run", "scenarios/retry-storm.toml", "--design", "budgeted"]);
+    let first = |out: &str| out.lines().next().unwrap_or_default().to_string();
+    assert!(
+        by_name.1.starts_with("seed=11 fingerprint="),
+        "{}",
+        by_name.1
+    );
+    assert_eq!(first(&by_name.1), first(&by_file.1));
+    assert_eq!(by_name.0, by_file.0);
+    let (code, out, _) = blastradius(&["list"]);
+    assert_eq!(code, 0);
+    let examples = out.split("Examples").nth(1).unwrap_or_default();
+    assert!(
+        examples.contains("designs: retries, no-retries, budgeted"),
+        "{out}"
+    );
+    assert!(!examples.contains("github-2018"), "{out}");
+}
+
 #[test]
 fn list_shows_each_incidents_designs() {
     let (code, out, _) = blastradius(&["list"]);

@@ -239,7 +239,21 @@ fn list_speaks_json_for_scripts() {
     assert_eq!(code, 0, "{err}");
     let all: serde_json::Value = serde_json::from_str(&out).unwrap();
     let all = all.as_array().unwrap();
-    assert_eq!(all.len(), blastradius::incidents::CATALOGUE.len());
+    assert_eq!(
+        all.len(),
+        blastradius::incidents::CATALOGUE.len() + blastradius::incidents::EXAMPLES.len()
+    );
+    let kind = |k: &str| all.iter().filter(|i| i["kind"] == k).count();
+    assert_eq!(kind("incident"), blastradius::incidents::CATALOGUE.len());
+    let shop = all.iter().find(|i| i["name"] == "shop").unwrap();
+    assert_eq!(shop["kind"], "example");
+    assert!(
+        shop["designs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == "naive-retries")
+    );
     let github = all.iter().find(|i| i["name"] == "github-2018").unwrap();
     assert!(
         github["designs"]

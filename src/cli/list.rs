@@ -9,9 +9,14 @@ pub fn list(format: super::PlainFormat) -> ExitCode {
         super::PlainFormat::Json => println!("{}", serde_json::json!(all)),
         super::PlainFormat::Html => print!("{}", blastradius::report::html::catalogue(&all)),
         super::PlainFormat::Text => {
-            for i in &all {
-                println!("{:<18} {}", i.name, i.summary);
-                println!("{:<18}   designs: {}", "", i.designs.join(", "));
+            for kind in ["incident", "example"] {
+                if kind == "example" {
+                    println!("\nExamples (scenarios/; no published figures, designs to compare):");
+                }
+                for i in all.iter().filter(|i| i.kind == kind) {
+                    println!("{:<18} {}", i.name, i.summary);
+                    println!("{:<18}   designs: {}", "", i.designs.join(", "));
+                }
             }
         }
     }
@@ -48,7 +53,7 @@ pub fn reference(only: Option<&str>, format: super::ReferenceFormat) -> ExitCode
 
 pub fn show(name: &str, knobs: bool) -> ExitCode {
     if !knobs {
-        return match blastradius::incidents::find(name) {
+        return match blastradius::incidents::find_any(name) {
             Some(i) => {
                 print!("{}", i.text);
                 ExitCode::SUCCESS

@@ -606,7 +606,7 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 /// A built-in incident by name, else a scenario file; with the command
 /// that replays it.
 pub fn load_named(name: &str) -> Result<(Scenario, String), ExitCode> {
-    if let Some(i) = blastradius::incidents::find(name) {
+    if let Some(i) = blastradius::incidents::find_any(name) {
         return i
             .scenario()
             .map(|s| (s, format!("blastradius replay {name}")))
@@ -646,11 +646,11 @@ pub fn not_found(name: &str) -> String {
     let mut msg = if looks_like_path {
         format!("no such file: {name}")
     } else {
-        format!("{name:?} is neither a built-in incident nor a file")
+        format!("{name:?} is neither a built-in incident or example nor a file")
     };
     match blastradius::incidents::nearest(name) {
         Some(i) if !looks_like_path => msg.push_str(&format!(" (did you mean {}?)", i.name)),
-        _ => msg.push_str("; `blastradius list` names the built-in incidents"),
+        _ => msg.push_str("; `blastradius list` names the built-in incidents and examples"),
     }
     msg
 }

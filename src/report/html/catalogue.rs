@@ -8,16 +8,33 @@ use crate::incidents::Listing;
 use crate::run::Analysis;
 
 /// The catalogue: one row per incident, its designs each with the command
-/// that replays it (the first design is the incident as it was).
+/// that replays it (the first design is the incident as it was); then the
+/// shipped examples the same way.
 pub fn catalogue(all: &[Listing]) -> String {
+    let incidents: Vec<&Listing> = all.iter().filter(|i| i.kind == "incident").collect();
+    let examples: Vec<&Listing> = all.iter().filter(|i| i.kind == "example").collect();
     let mut b = String::new();
     let _ = writeln!(
         b,
         "<h1>The incident catalogue</h1>\n<p class=\"meta\">{} incidents · {} designs · each replays with <code>blastradius replay NAME --design D</code>; <code>blastradius show NAME</code> prints the scenario file to edit</p>",
-        all.len(),
-        all.iter().map(|i| i.designs.len()).sum::<usize>()
+        incidents.len(),
+        incidents.iter().map(|i| i.designs.len()).sum::<usize>()
     );
-    b.push_str("<table class=\"catalogue\"><tr><th>incident</th><th>what happened</th><th>designs</th></tr>\n");
+    rows(&mut b, "catalogue", "incident", &incidents, true);
+    b.push_str("<p class=\"note\">The first design of each incident is the system as it was; the others are corrected designs.</p>\n");
+    if !examples.is_empty() {
+        b.push_str("<h2 id=\"examples\">Examples</h2>\n<p class=\"note\">Shipped scenarios of ordinary architectures and toy systems: no published figures, designs to compare the way architects argue.</p>\n");
+        rows(&mut b, "examples", "example", &examples, false);
+    }
+    page("The incident catalogue — blastradius", &b)
+}
+
+/// One table of listings, a replay command per design.
+fn rows(b: &mut String, class: &str, what: &str, all: &[&Listing], first_as_it_was: bool) {
+    let _ = writeln!(
+        b,
+        "<table class=\"{class}\"><tr><th>{what}</th><th>what happens</th><th>designs</th></tr>"
+    );
     for i in all {
         let designs: Vec<String> = i
             .designs
@@ -26,7 +43,11 @@ pub fn catalogue(all: &[Listing]) -> String {
             .map(|(k, d)| {
                 format!(
                     r#"<li class="design{}"><code>blastradius replay {} --design {}</code></li>"#,
-                    if k == 0 { " as-it-was" } else { "" },
+                    if k == 0 && first_as_it_was {
+                        " as-it-was"
+                    } else {
+                        ""
+                    },
                     esc(i.name),
                     esc(d)
                 )
@@ -41,8 +62,7 @@ pub fn catalogue(all: &[Listing]) -> String {
             designs.concat()
         );
     }
-    b.push_str("</table>\n<p class=\"note\">The first design of each incident is the system as it was; the others are corrected designs.</p>\n");
-    page("The incident catalogue — blastradius", &b)
+    b.push_str("</table>\n");
 }
 
 /// A topology's structural analysis.

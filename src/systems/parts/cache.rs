@@ -316,7 +316,7 @@ mod tests {
         let mut now = SimTime::from_secs(1);
         let mut misses = 0;
         for _ in 0..20_000 {
-            now = now + SimDuration::from_millis(rng.random_range(0..200));
+            now += SimDuration::from_millis(rng.random_range(0..200));
             let obj = (rng.random_range(0..3u32) << 16) | rng.random_range(0..40u32);
             let (a, b) = (dense.lookup(obj, now), ordered.lookup(obj, now));
             assert_eq!(a, b);
