@@ -179,6 +179,60 @@ fn each_policy_changes_what_it_names() {
     assert!(lo < rr, "least outstanding {lo} vs round robin {rr}");
 }
 
+/// LIFO serves the requests whose callers are still waiting, so retries
+/// stop multiplying the work: the storm that FIFO sustains ends with the
+/// surge. Adaptive LIFO does the same once its queue stands, and with a
+/// threshold no wait reaches it is FIFO exactly.
+#[test]
+fn lifo_serves_the_waiting_and_ends_the_storm_fifo_sustains() {
+    let s = scenario();
+    let fifo = outcome(&s, "retries", 1);
+    assert_eq!(fifo.metrics["metastability_class"], 2.0);
+    let order = |o: &str| {
+        set(
+            &s,
+            "architecture.service[0].queue_order",
+            &format!("\"{o}\""),
+        )
+    };
+    for o in ["lifo", "adaptive_lifo"] {
+        let run = outcome(&order(o), "retries", 1);
+        assert_eq!(run.metrics["metastability_class"], 1.0, "{o}");
+        assert!(run.metrics["failing_after_trigger_seconds"] < 30.0, "{o}");
+        // What is still served late is the stale bottom of the surge's
+        // queue, drained once the surge is over.
+        assert!(
+            run.metrics["served_late_api"] < fifo.metrics["served_late_api"] / 5.0,
+            "{o}: {} vs {}",
+            run.metrics["served_late_api"],
+            fifo.metrics["served_late_api"]
+        );
+    }
+    let never = set(
+        &order("adaptive_lifo"),
+        "architecture.service[0].lifo_after",
+        "\"1h\"",
+    );
+    let never = outcome(&never, "retries", 1);
+    assert_eq!(never.fingerprint, fifo.fingerprint);
+    // A full LIFO queue drops its oldest request for the newcomer. With
+    // room for 1.5 s of waiting (past the users' 1 s timeout), FIFO serves
+    // requests whose users have left while refusing new ones; LIFO refuses
+    // the stale ones and serves the users still there.
+    let short = |o: &str| {
+        let q = set(&order(o), "architecture.service[0].queue_max", "150");
+        outcome(&q, "retries", 1)
+    };
+    let (fifo_short, lifo_short) = (short("fifo"), short("lifo"));
+    assert!(lifo_short.metrics["refused_api"] > 0.0);
+    assert!(
+        lifo_short.metrics["failed_requests"] < fifo_short.metrics["failed_requests"],
+        "lifo {} vs fifo {}",
+        lifo_short.metrics["failed_requests"],
+        fifo_short.metrics["failed_requests"]
+    );
+}
+
 #[test]
 fn a_bad_knob_names_its_line_and_field() {
     let text = std::fs::read_to_string("scenarios/retry-storm.toml").unwrap();

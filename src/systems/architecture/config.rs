@@ -7,6 +7,23 @@ use crate::time::{SimDuration, SimTime};
 use crate::topology::Latency;
 use serde::Deserialize;
 
+/// Which waiting request a free worker takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOrder {
+    /// The oldest first; a full queue refuses the newcomer.
+    #[default]
+    Fifo,
+    /// The newest first, so under overload the requests served are the
+    /// ones whose callers are still waiting; a full queue drops its oldest
+    /// request (answered as refused) to take the newcomer.
+    Lifo,
+    /// FIFO until a queue stands (its oldest request has waited longer
+    /// than `lifo_after`), then LIFO as above until it has drained: the
+    /// adaptive LIFO that large RPC servers use under overload.
+    AdaptiveLifo,
+}
+
 /// How a caller picks among a service's replicas.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -235,6 +252,15 @@ pub struct Service {
     /// takes it, instead of serving it (deadline-expired shedding).
     #[serde(default)]
     pub shed_expired: bool,
+    /// Which waiting request a free worker takes: `fifo`, `lifo` or
+    /// `adaptive_lifo`.
+    #[serde(default)]
+    pub queue_order: QueueOrder,
+    /// `adaptive_lifo`: the wait of the oldest queued request past which
+    /// the queue counts as standing and is served newest first (100 ms by
+    /// default, CoDel's interval).
+    #[serde(default = "hundred_ms")]
+    pub lifo_after: SimDuration,
     /// A worker's time per request before its calls.
     pub service_time: Latency,
     /// Calls made for each request, in order.
@@ -382,6 +408,10 @@ fn write_fraction() -> f64 {
 
 fn store_keys() -> u32 {
     1000
+}
+
+fn hundred_ms() -> SimDuration {
+    SimDuration::from_millis(100)
 }
 
 fn one_second() -> SimDuration {
@@ -689,6 +719,9 @@ impl ArchitectureConfig {
         }
         if s.queue_max > WORKERS_MAX {
             return Err(bad(format!("{at}.queue_max"), format!("at most {WORKERS_MAX}")));
+        }
+        if s.lifo_after == SimDuration::ZERO {
+            return Err(bad(format!("{at}.lifo_after"), "must be positive"));
         }
         if s.sites.is_empty() {
             return Err(bad(format!("{at}.sites"), "name at least one site"));

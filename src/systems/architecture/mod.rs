@@ -466,6 +466,8 @@ impl crate::systems::System for Architecture {
                 workers: s.workers,
                 queue_max: s.queue_max,
                 shed_expired: s.shed_expired,
+                queue_order: s.queue_order,
+                lifo_after: s.lifo_after,
                 endpoints,
                 optional: all.iter().map(|c| c.optional).collect(),
                 caches: all

@@ -1,5 +1,5 @@
-//! One replica of a service: a FIFO queue in front of a fixed number of
-//! workers. A worker takes a request, spends the service time on it, then
+//! One replica of a service: a queue (FIFO, LIFO or adaptive LIFO) in
+//! front of a fixed number of workers. A worker takes a request, spends the service time on it, then
 //! makes the service's calls in order, holding the worker while it waits
 //! (thread-per-request), and answers. A full queue refuses at once; with
 //! `shed_expired`, a request whose caller has already given up is dropped
@@ -14,7 +14,7 @@ use super::store::{NO_PRIMARY, Store, StoreOp, Write};
 use super::{ArchNode, Msg, Timer};
 use crate::sim::{Ctx, NodeId};
 use crate::time::{SimDuration, SimTime};
-use crate::systems::architecture::config::CacheSpec;
+use crate::systems::architecture::config::{CacheSpec, QueueOrder};
 use crate::systems::parts::cache::{Cache, Lookup, Rules};
 use crate::systems::parts::workload::Popularity;
 use crate::topology::Latency;
@@ -31,6 +31,10 @@ pub struct ServiceWiring {
     pub queue_max: u32,
     /// Drop requests whose caller gave up.
     pub shed_expired: bool,
+    /// Which waiting request a free worker takes.
+    pub queue_order: QueueOrder,
+    /// `AdaptiveLifo`: the oldest request's wait past which LIFO applies.
+    pub lifo_after: SimDuration,
     /// Per endpoint: its service time, calls and mode.
     pub endpoints: Vec<EndpointWiring>,
     /// Per call of every endpoint (the caller's targets, in order):
@@ -318,8 +322,14 @@ impl Replica {
         if self.busy >= self.w.workers && self.queue.len() >= self.w.queue_max as usize {
             self.stats.refused += 1;
             let primary = self.hint();
-            ctx.send(from, Msg::Reply { attempt, ok: false, primary, value: 0 });
-            return;
+            // In LIFO order the oldest waiting request gives way instead.
+            let oldest = self.newest_first(now).then(|| self.queue.pop_front());
+            let Some(old) = oldest.flatten() else {
+                ctx.send(from, Msg::Reply { attempt, ok: false, primary, value: 0 });
+                return;
+            };
+            let reply = Msg::Reply { attempt: old.attempt, ok: false, primary, value: 0 };
+            ctx.send(old.from, reply);
         }
         self.touch(now);
         self.queue.push_back(Job {
@@ -339,7 +349,12 @@ impl Replica {
     fn start_work(&mut self, ctx: &mut Ctx<'_, ArchNode>) {
         let now = ctx.now();
         while self.busy < self.w.workers {
-            let Some(job) = self.queue.pop_front() else {
+            let next = if self.newest_first(now) {
+                self.queue.pop_back()
+            } else {
+                self.queue.pop_front()
+            };
+            let Some(job) = next else {
                 return;
             };
             self.touch(now);
@@ -353,6 +368,18 @@ impl Replica {
             self.running.insert(id, job);
             let t = self.w.endpoints[job.endpoint as usize].service_time.sample(ctx.rng());
             ctx.set_timer(t, Timer::Served { job: id });
+        }
+    }
+
+    /// Whether the queue is served newest first now.
+    fn newest_first(&self, now: SimTime) -> bool {
+        match self.w.queue_order {
+            QueueOrder::Fifo => false,
+            QueueOrder::Lifo => true,
+            QueueOrder::AdaptiveLifo => self
+                .queue
+                .front()
+                .is_some_and(|j| now.saturating_since(j.arrived) > self.w.lifo_after),
         }
     }
 
