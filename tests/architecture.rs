@@ -587,6 +587,43 @@ fn without_the_cut_nothing_fails_over_and_a_longer_cut_loses_more() {
     assert_eq!(figure(&blip, "lost_writes"), 0.0);
 }
 
+/// Reads at any replica are stale wherever a replica is behind (zone-a's
+/// readers on the cut-off copy, every reader on a lagging one); reads at
+/// the primary are stale only where the failover itself lost acknowledged
+/// writes (a fenced primary stops serving before the new one takes
+/// writes). The price is the cut-off zone's reads, which now fail instead
+/// of answering old data. Without the cut, primary reads are never stale.
+#[test]
+fn reads_at_the_primary_trade_stale_answers_for_failed_ones() {
+    let s = store_failover();
+    let any = outcome(&s, "async-fenced", 1);
+    let at_primary = |s: &Scenario| {
+        let p = set(
+            s,
+            "design.async-fenced.service[1].store.reads",
+            "\"primary\"",
+        );
+        outcome(&p, "async-fenced", 1)
+    };
+    let primary = at_primary(&s);
+    let (stale_any, stale_primary) = (figure(&any, "stale_reads"), figure(&primary, "stale_reads"));
+    assert!(stale_any > 1_000.0, "{stale_any}");
+    assert!(
+        stale_primary < stale_any / 5.0,
+        "{stale_primary} vs {stale_any}"
+    );
+    assert!(figure(&primary, "reads") > 50_000.0);
+    let calm = at_primary(&s.with_set("fault", None).unwrap());
+    assert_eq!(figure(&calm, "stale_reads"), 0.0);
+    assert_eq!(verdict(&calm, "stale-reads"), Verdict::Valid);
+    assert!(
+        figure(&primary, "failed_requests") > figure(&any, "failed_requests"),
+        "{} vs {}",
+        figure(&primary, "failed_requests"),
+        figure(&any, "failed_requests")
+    );
+}
+
 #[test]
 fn a_fenced_primary_loses_what_it_acknowledged_until_its_lease_ran_out() {
     // Fencing at `detect`: the acknowledged-then-lost writes span the

@@ -24,6 +24,17 @@ pub enum QueueOrder {
     AdaptiveLifo,
 }
 
+/// Which replicas of a store serve reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadFrom {
+    /// Any replica the balancer picks.
+    #[default]
+    Any,
+    /// The primary only.
+    Primary,
+}
+
 /// How a caller picks among a service's replicas.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -354,10 +365,14 @@ pub enum Replication {
 pub struct StoreSpec {
     /// `single`, `async`, `semi_sync` or `quorum`.
     pub replication: Replication,
-    /// Fraction of calls that are writes (the rest are reads, served by any
-    /// replica).
+    /// Fraction of calls that are writes (the rest are reads).
     #[serde(default = "write_fraction")]
     pub writes: f64,
+    /// Where reads go: `any` replica (the balancer's pick: fast and local,
+    /// but a replica behind the primary answers stale), or the `primary`
+    /// only (as writes do: a replica refuses and names the primary).
+    #[serde(default)]
+    pub reads: ReadFrom,
     /// Distinct keys written (1 to 1,000,000).
     #[serde(default = "store_keys")]
     pub keys: u32,

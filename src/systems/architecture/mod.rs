@@ -444,6 +444,7 @@ impl crate::systems::System for Architecture {
                     index: i as u16,
                     writes: k.writes,
                     keys: k.keys,
+                    reads_at_primary: k.reads == config::ReadFrom::Primary,
                 }),
             }
         };

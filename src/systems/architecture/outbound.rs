@@ -49,6 +49,8 @@ pub struct StoreTarget {
     pub writes: f64,
     /// Keys.
     pub keys: u32,
+    /// Reads go to the primary too.
+    pub reads_at_primary: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -236,14 +238,15 @@ impl Outbound {
                 key,
                 id,
             });
-            return StoreOp { write, key, value: id };
+            let at_primary = st.reads_at_primary;
+            return StoreOp { write, key, value: id, at_primary };
         }
         ctx.record(ArchObs::Invoke {
             store: st.index,
             key,
             value,
         });
-        StoreOp { write, key, value }
+        StoreOp { write, key, value, at_primary: true }
     }
 
     /// The call ends; a store write's or read's end is recorded (`read`:
@@ -372,7 +375,7 @@ impl Outbound {
     fn pick(&mut self, target: usize, now: SimTime, op: StoreOp) -> usize {
         let b = &mut self.balance[target];
         let n = b.outstanding.len();
-        if op.write {
+        if op.at_primary {
             return b.primary % n;
         }
         let healthy = |i: usize| b.ejected_until[i] <= now && !b.checks[i].down;
@@ -452,7 +455,7 @@ impl Outbound {
             *c
         });
         if let Some(after) = t.policy.hedge_after
-            && !op.write
+            && !op.at_primary
             && in_flight == 1
         {
             ctx.set_timer(after, Timer::Hedge { attempt: id });
@@ -536,7 +539,7 @@ impl Outbound {
         let n = b.outstanding.len();
         if hint != NO_PRIMARY && (hint as usize) < n {
             b.primary = hint as usize;
-        } else if a.op.write && !ok && b.primary == a.replica as usize {
+        } else if a.op.at_primary && !ok && b.primary == a.replica as usize {
             b.primary = (b.primary + 1) % n;
         }
     }

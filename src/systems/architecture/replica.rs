@@ -312,7 +312,7 @@ impl Replica {
     ) {
         let endpoint = endpoint.min(self.w.endpoints.len() as u16 - 1);
         let now = ctx.now();
-        let refuse = |s: &Store| op.write && !s.writable();
+        let refuse = |s: &Store| op.at_primary && !s.writable();
         if self.store.as_ref().is_some_and(refuse) {
             self.stats.not_primary += 1;
             let primary = self.hint();

@@ -49,6 +49,9 @@ pub const RESEND: SimDuration = SimDuration::from_secs(1);
 pub struct StoreOp {
     /// A write (else a read, or a call to a stateless service).
     pub write: bool,
+    /// Only the primary may serve it: every write, and reads of a store
+    /// whose `reads` are `primary`.
+    pub at_primary: bool,
     /// The key.
     pub key: u32,
     /// The value written (unique in the run).
