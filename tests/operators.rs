@@ -480,3 +480,37 @@ fn criteo_recovery_follows_the_outage_and_never_runs_with_a_quota() {
     assert_eq!(said(&quota, "on-call step"), None);
     assert!(said(&quota, "on-call never ran steps 0–8").is_some());
 }
+
+/// When the operators withdrew a DC's record, in seconds from the start.
+fn withdrawn_at(o: &Outcome) -> Option<f64> {
+    o.metrics.get("first_withdrawal_at_seconds").copied()
+}
+
+#[test]
+fn clever_withdrawal_follows_the_degradation_the_operators_see() {
+    let s = scenario("clever-cloud-2021");
+    let base = replay(&s, "as-2021");
+    // The published 10:15: T0 + 15 min, T0 at 10 min.
+    let at = withdrawn_at(&base).expect("withdrawn");
+    assert!((at - 1500.0).abs() <= 60.0, "{at}");
+    // The fibres degrade five minutes earlier: the monitoring sees it,
+    // and the operators withdraw, five minutes earlier (to a scrape).
+    let early = set(
+        &set(&s, "fault[0].at", text("5m")),
+        "fault[1].at",
+        text("5m"),
+    );
+    let early_at = withdrawn_at(&replay(&early, "as-2021")).expect("withdrawn");
+    assert!((at - early_at - 300.0).abs() <= 60.0, "{at} vs {early_at}");
+    // No degradation: nothing to see, no withdrawal.
+    let calm = s.with_set("fault", None).unwrap();
+    assert_eq!(withdrawn_at(&replay(&calm, "as-2021")), None);
+    // Operators who react only past 60 % lost probes never see the ~44 %
+    // the 25 % loss on each way causes: no withdrawal either.
+    let deaf = set(
+        &s,
+        "dns_lb.authority.action[0].on.above",
+        toml::Value::Float(0.6),
+    );
+    assert_eq!(withdrawn_at(&replay(&deaf, "as-2021")), None);
+}

@@ -2,6 +2,7 @@
 //! data. A design (manual versus health-checked withdrawal, the TTL, one
 //! provider or two) is a handful of overrides of these fields.
 
+use crate::systems::parts::operator::{ClientSignal, Delay, Trigger, check_start};
 use crate::time::SimDuration;
 use crate::topology::Latency;
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,17 @@ pub struct AuthorityConfig {
     /// Operator actions on records.
     #[serde(default)]
     pub action: Vec<DnsActionConfig>,
+    /// The operators' monitoring: probes each DC's load balancer this
+    /// often (a probe unanswered by the next one failed) ...
+    #[serde(default = "ten_seconds")]
+    pub monitor_every: SimDuration,
+    /// ... and reads the failed fraction this often (what `on` sees).
+    #[serde(default = "default_resolution")]
+    pub scrape: SimDuration,
+}
+
+fn ten_seconds() -> SimDuration {
+    SimDuration::from_secs(10)
 }
 
 /// Health checks of each DC's load balancer, from the authority's site.
@@ -80,12 +92,23 @@ pub enum DnsAction {
     Restore,
 }
 
-/// An operator action at a time.
+/// An operator action: at a time, or in reaction to what the operators'
+/// monitoring shows of the DC.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsActionConfig {
-    /// Simulated time.
-    pub at: SimDuration,
+    /// Simulated time of a scheduled action.
+    #[serde(default)]
+    pub at: Option<SimDuration>,
+    /// A reaction: `{ signal = "errors", above = F, for = D }` holds when
+    /// more than the fraction F of the monitoring's probes to the DC's
+    /// load balancer went unanswered in each scrape for D.
+    #[serde(default)]
+    pub on: Option<Trigger<ClientSignal>>,
+    /// From the condition holding to the action (the operators' response:
+    /// a fixed time or notice/acknowledge/act stages).
+    #[serde(default)]
+    pub after: Option<Delay>,
     /// What.
     pub action: DnsAction,
     /// Which DC's record.
@@ -254,10 +277,19 @@ impl DnsLbConfig {
             }
         }
         for (i, a) in self.authority.action.iter().enumerate() {
+            let at = format!("authority.action[{i}]");
             if !self.dc.iter().any(|d| d.name == a.dc) {
-                return err(format!("authority.action[{i}].dc"), "unknown datacenter");
+                return err(format!("{at}.dc"), "unknown datacenter");
+            }
+            if a.at.is_none() && a.on.is_none() {
+                return err(format!("{at}.at"), "give `at` (a scheduled step) or `on` (a reaction)");
+            }
+            if let Err((f, m)) = check_start(a.at, a.on.as_ref(), a.after.as_ref()) {
+                return err(format!("{at}.{f}"), &m);
             }
         }
+        crate::bounds::interval("authority.monitor_every", self.authority.monitor_every)?;
+        crate::bounds::interval("authority.scrape", self.authority.scrape)?;
         for (f, l) in [
             ("app.service_time", &self.app.service_time),
             ("app.addon_service_time", &self.app.addon_service_time),

@@ -95,14 +95,7 @@ pub fn deploy(
         authority,
     });
 
-    let auth = Authority::new(
-        lbs.clone(),
-        config.authority.ttl,
-        config.authority.query_latency,
-        config.authority.health_check.clone(),
-        &config.authority.action,
-        &dc_index,
-    );
+    let auth = Authority::new(lbs.clone(), &config.authority, &dc_index);
     let published = auth.records();
     d.place(authority, DnsLbNode::Authority(auth))?;
     for (k, dc) in config.dc.iter().enumerate() {

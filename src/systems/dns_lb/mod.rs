@@ -24,6 +24,7 @@ pub mod config;
 pub mod deploy;
 pub mod judge;
 pub mod lb;
+mod operators;
 
 pub use config::DnsLbConfig;
 pub use deploy::Layout;
@@ -82,7 +83,8 @@ use crate::fault::Disk;
 use crate::sim::{Ctx, Node, NodeId, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::topology::Latency;
-use config::{DnsAction, DnsActionConfig, HealthCheckConfig};
+use config::{AuthorityConfig, DnsAction, HealthCheckConfig};
+use operators::{MONITOR_SEQ, Operators};
 use lb::{Addon, App, Lb};
 
 /// Messages of the DNS + LB system.
@@ -159,6 +161,10 @@ pub enum Timer {
     Probe,
     /// Authority: operator action `i`.
     Action(usize),
+    /// Authority: the operators' monitoring probes every DC.
+    Monitor,
+    /// Authority: the operators read their monitoring.
+    Scrape,
     /// App: done serving `req` for `client`.
     Served {
         /// The client.
@@ -282,7 +288,7 @@ pub struct Authority {
     ttl: SimDuration,
     latency: Latency,
     health: Option<HealthCheckConfig>,
-    actions: Vec<(SimTime, DnsAction, u8)>,
+    ops: Operators,
     operator_out: Vec<bool>,
     health_out: Vec<bool>,
     awaiting: Vec<bool>,
@@ -293,24 +299,14 @@ pub struct Authority {
 
 impl Authority {
     /// An authority publishing every DC's load balancer.
-    pub fn new(
-        lbs: Vec<NodeId>,
-        ttl: SimDuration,
-        latency: Latency,
-        health: Option<HealthCheckConfig>,
-        actions: &[DnsActionConfig],
-        dc_index: &dyn Fn(&str) -> u8,
-    ) -> Self {
+    pub fn new(lbs: Vec<NodeId>, config: &AuthorityConfig, dc_index: &dyn Fn(&str) -> u8) -> Self {
         let n = lbs.len();
         Authority {
             lbs,
-            ttl,
-            latency,
-            health,
-            actions: actions
-                .iter()
-                .map(|a| (SimTime::ZERO + a.at, a.action, dc_index(&a.dc)))
-                .collect(),
+            ttl: config.ttl,
+            latency: config.query_latency,
+            health: config.health_check.clone(),
+            ops: Operators::new(config, n, dc_index),
             operator_out: vec![false; n],
             health_out: vec![false; n],
             awaiting: vec![false; n],
@@ -343,8 +339,14 @@ impl Authority {
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, DnsLbNode>) {
         let now = ctx.now();
-        for (i, (at, _, _)) in self.actions.iter().enumerate() {
-            ctx.set_timer(at.saturating_since(now), Timer::Action(i));
+        for (i, step) in self.ops.steps.iter().enumerate() {
+            if let Some(at) = step.at {
+                ctx.set_timer(at.saturating_since(now), Timer::Action(i));
+            }
+        }
+        if self.ops.watching() {
+            ctx.set_timer(SimDuration::ZERO, Timer::Monitor);
+            ctx.set_timer(self.ops.scrape, Timer::Scrape);
         }
         if let Some(h) = &self.health {
             ctx.set_timer(h.interval, Timer::Probe);
@@ -360,6 +362,11 @@ impl Authority {
                     ttl: self.ttl,
                 };
                 ctx.send_direct(from, d, answer);
+            }
+            Msg::ProbeReply { seq } if seq & MONITOR_SEQ != 0 => {
+                if let Some(dc) = self.lbs.iter().position(|&l| l == from) {
+                    self.ops.answered(dc, seq);
+                }
             }
             Msg::ProbeReply { seq } => {
                 if let Some(dc) = self.lbs.iter().position(|&l| l == from)
@@ -385,8 +392,22 @@ impl Authority {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, DnsLbNode>, timer: Timer) {
         match timer {
+            Timer::Monitor => {
+                let seq = self.ops.probe_round();
+                for &lb in &self.lbs {
+                    ctx.send(lb, Msg::Probe { seq });
+                }
+                ctx.set_timer(self.ops.every, Timer::Monitor);
+            }
+            Timer::Scrape => {
+                let now = ctx.now();
+                for (i, delay) in self.ops.scrape(now, ctx.rng()) {
+                    ctx.set_timer(delay, Timer::Action(i));
+                }
+                ctx.set_timer(self.ops.scrape, Timer::Scrape);
+            }
             Timer::Action(i) => {
-                let (_, action, dc) = self.actions[i];
+                let (action, dc) = (self.ops.steps[i].action, self.ops.steps[i].dc);
                 let d = dc as usize;
                 match action {
                     DnsAction::Withdraw if !self.operator_out[d] => {
