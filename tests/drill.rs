@@ -159,6 +159,41 @@ fn the_screen_never_shows_the_future() {
     assert!(!before_wait.contains("snapshot stored"), "{before_wait}");
 }
 
+/// Clever Cloud 2021, the DNS operators' seat: paged when their
+/// monitoring shows par_a's probes failing; withdrawing par_a at once
+/// reports back and fails fewer requests than the historical 10:15, and
+/// never withdrawing leaves every request that fails failing on every DC.
+#[test]
+fn clever_the_dns_operators_withdraw_when_they_choose() {
+    let (code, out, err) = drill(
+        &["clever-cloud-2021"],
+        "do withdraw dc=par_a\nwait 30m\nend\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("PAGE at T+240s: the monitoring shows errors above 10.0 % for 180s for par_a's load balancer"),
+        "{out}"
+    );
+    assert!(
+        out.contains("T+240s operators withdraw par_a's record from DNS"),
+        "{out}"
+    );
+    assert!(!out.contains("not done yet\n\n> end"), "{out}");
+    let errors = row(&out, "error_requests");
+    assert!(number(&errors[0]) < number(&errors[1]), "{errors:?}");
+    let everywhere = row(&out, "failed_on_every_dc");
+    assert!(
+        number(&everywhere[0]) < number(&everywhere[1]),
+        "{everywhere:?}"
+    );
+    let (_, idle, _) = drill(&["clever-cloud-2021"], "wait 1h\nend\n");
+    let everywhere = row(&idle, "failed_on_every_dc");
+    assert!(
+        number(&everywhere[0]) > 10.0 * number(&everywhere[1]),
+        "{everywhere:?}"
+    );
+}
+
 #[test]
 fn the_wheel_is_fair_and_says_how_to_run_it_again() {
     let (_, a, _) = drill(&["--seed", "7"], "end\n");

@@ -176,6 +176,7 @@ fn actions(drill: &Drill) -> String {
     };
     let prefix = match drill.seat.place {
         blastradius::drill::Place::Operators => "operator[].",
+        blastradius::drill::Place::RecordActions => "authority.action[].",
         _ => "actor[].step[].",
     };
     let mut out = String::new();

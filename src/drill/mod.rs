@@ -70,6 +70,9 @@ pub enum Place {
     /// `[[SYSTEM.operator]]`: actions taken `after_alert` (the CDN's);
     /// those at a fixed `at` (scheduled work) are kept.
     Operators,
+    /// `[[SYSTEM.authority.action]]`: the DNS operators' record changes,
+    /// the first reaction (`on`) being the page; steps as an actor's.
+    RecordActions,
 }
 
 /// The on-call seat of a scenario: whose runbook the trainee writes.
@@ -157,6 +160,9 @@ impl Seat {
         if let Some(seat) = Self::operators(&doc, &system) {
             return Ok(seat);
         }
+        if let Some(seat) = Self::record_actions(&doc, &system) {
+            return Ok(seat);
+        }
         Err(DrillError::NoSeat(format!(
             "{} has no on-call seat: a drill needs a `[[{system}.actor]]` whose runbook reacts to what its monitoring shows (a step with `on`), or a `[{system}.team]` that a detection chain calls, and none of its {} actor(s) does",
             scenario.name,
@@ -187,12 +193,34 @@ impl Seat {
         })
     }
 
+    /// A `[[SYSTEM.authority.action]]` list with a reaction: the DNS
+    /// operators whose monitoring probes the datacenters.
+    fn record_actions(doc: &toml::Table, system: &str) -> Option<Seat> {
+        let actions = doc
+            .get(system)?
+            .get("authority")?
+            .get("action")?
+            .as_array()?
+            .clone();
+        let k = actions.iter().position(|a| a.get("on").is_some())?;
+        Some(Seat {
+            system: system.to_string(),
+            place: Place::RecordActions,
+            name: "operators".into(),
+            watches: "operators".into(),
+            before: actions[..k].to_vec(),
+            reaction: actions[k].as_table().cloned().unwrap_or_default(),
+            historical: actions[k..].to_vec(),
+        })
+    }
+
     /// The path of its steps in the scenario (`durable_db.actor[1].step`).
     pub fn path(&self) -> String {
         match self.place {
             Place::Actor(k) => format!("{}.actor[{k}].step", self.system),
             Place::Team { .. } => format!("{}.team.step", self.system),
             Place::Operators => format!("{}.operator", self.system),
+            Place::RecordActions => format!("{}.authority.action", self.system),
         }
     }
 }
@@ -432,6 +460,19 @@ fn steps_for(seat: &Seat, page: SimTime, taken: &[Taken]) -> Vec<toml::Value> {
             })
             .collect();
     }
+    let taken: Vec<Taken> = taken
+        .iter()
+        .map(|s| {
+            let mut t = s.clone();
+            // The drill's `do` is a record action's `action`.
+            if seat.place == Place::RecordActions
+                && let Some(what) = t.step.remove("do")
+            {
+                t.step.insert("action".into(), what);
+            }
+            t
+        })
+        .collect();
     let mut out = seat.before.clone();
     let Some((first, rest)) = taken.split_first() else {
         let mut held = seat.reaction.clone();

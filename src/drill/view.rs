@@ -100,7 +100,10 @@ impl<'a> View<'a> {
             .filter(|e| e.time >= d.page && e.time <= d.now && e.what.starts_with(&who))
             .count();
         let reported = |k: usize| {
-            if d.seat.place == super::Place::Operators {
+            if matches!(
+                d.seat.place,
+                super::Place::Operators | super::Place::RecordActions
+            ) {
                 return k - before < acted;
             }
             let mark = format!("{} step {k},", d.seat.name);

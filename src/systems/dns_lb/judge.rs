@@ -341,6 +341,24 @@ fn read_records(sim: &Simulation<DnsLbNode>, layout: &Layout) -> Records {
                     ),
                 ));
             }
+            Obs::Noticed {
+                step,
+                dc,
+                seen,
+                delay,
+            } => {
+                let what = format!(
+                    "operators: the monitoring shows {seen} for {}'s load balancer; step {step} follows in {}",
+                    layout.dcs[*dc as usize],
+                    delay
+                );
+                impaired.push(Fact::Noticed {
+                    time: o.time.as_nanos(),
+                    by: "operators".into(),
+                    what: what.clone(),
+                });
+                timeline.push(TimelineEntry::new(o.time, what));
+            }
             Obs::Restored { dc, by: c } => {
                 impaired.push(Fact::Impaired {
                     time: o.time.as_nanos(),

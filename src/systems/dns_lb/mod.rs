@@ -214,6 +214,18 @@ pub enum Obs {
         /// Healthy now.
         healthy: bool,
     },
+    /// The operators' monitoring showed what runbook step `step` waits
+    /// for (`seen`, in words, about `dc`); the step follows `delay` later.
+    Noticed {
+        /// The step.
+        step: usize,
+        /// DC index.
+        dc: u8,
+        /// The condition, in words.
+        seen: String,
+        /// From now to the step.
+        delay: SimDuration,
+    },
 }
 
 /// Any node of the DNS + LB system.
@@ -401,8 +413,10 @@ impl Authority {
             }
             Timer::Scrape => {
                 let now = ctx.now();
-                for (i, delay) in self.ops.scrape(now, ctx.rng()) {
-                    ctx.set_timer(delay, Timer::Action(i));
+                for (step, delay, seen) in self.ops.scrape(now, ctx.rng()) {
+                    let dc = self.ops.steps[step].dc;
+                    ctx.record(Obs::Noticed { step, dc, seen, delay });
+                    ctx.set_timer(delay, Timer::Action(step));
                 }
                 ctx.set_timer(self.ops.scrape, Timer::Scrape);
             }

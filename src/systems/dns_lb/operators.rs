@@ -97,9 +97,13 @@ impl Operators {
     }
 
     /// A scrape at `now`: each reaction whose condition now holds for its
-    /// `for` is armed; returns `(step, delay)` for each, the delay drawn
-    /// from its `after`.
-    pub fn scrape(&mut self, now: SimTime, rng: &mut SimRng) -> Vec<(usize, SimDuration)> {
+    /// `for` is armed; returns `(step, delay, condition in words)` for
+    /// each, the delay drawn from its `after`.
+    pub fn scrape(
+        &mut self,
+        now: SimTime,
+        rng: &mut SimRng,
+    ) -> Vec<(usize, SimDuration, String)> {
         let seen = std::mem::take(&mut self.seen);
         self.seen = vec![Failures::default(); seen.len()];
         let mut due = Vec::new();
@@ -111,7 +115,7 @@ impl Operators {
             if watch.observe(dc, on, now) && !step.armed {
                 step.armed = true;
                 let delay = step.after.map_or(SimDuration::ZERO, |d| d.draw(rng));
-                due.push((i, delay));
+                due.push((i, delay, on.describe()));
             }
         }
         due
