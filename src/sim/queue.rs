@@ -9,9 +9,10 @@
 //! Layout:
 //! - `current`: the bucket being drained, sorted by time *descending* so the
 //!   next event is `current.last()`;
-//! - `late`: what was pushed into the window of `current` after it was
-//!   sorted, a binary heap keyed by `(time, arrival)`. Inserting into the
-//!   sorted bucket instead shifted half of it per push: measured on
+//! - `late`: pushes into the window of `current` after it was sorted whose
+//!   insertion would shift more than `SHIFT_BYTES_MAX` (the rest are
+//!   inserted in place while `late` is empty), a binary heap keyed by
+//!   `(time, arrival)`. Inserting every push shifted half the bucket: on
 //!   elastic-2019-02, three quarters of all pushes land there, in buckets of
 //!   about 140 events of 88 bytes, and the shifting was 40 % of the replay;
 //! - `ring`: the buckets of the current *epoch* `[epoch_start, epoch_last]`,
