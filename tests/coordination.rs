@@ -95,6 +95,92 @@ fn tree_cache_proxies_starve_for_memory_before_they_die() {
     assert_eq!(tw.metrics["degraded_minutes"], 0.0, "{:?}", tw.metrics);
 }
 
+/// The as-it-was scenario run for `hours` instead of 4 h 30 min.
+fn long(s: &Scenario, hours: u64) -> Scenario {
+    let mut s = s.clone();
+    s.duration = SimDuration::from_secs(hours * 3600);
+    s
+}
+
+/// Seconds the customers fail after the trigger (it ends 30 min into the
+/// run), and whether they still fail when the run ends.
+fn failing_after(o: &Outcome, s: &Scenario) -> (f64, bool) {
+    let after = o.metrics["failing_after_trigger_seconds"];
+    let to_end = s.duration.as_secs_f64() - 1800.0;
+    (after, (after - to_end).abs() < 1.0)
+}
+
+/// Run twice as long as the published story: the operators' scale-out
+/// ends the storm for good because Curator gives a read up after its
+/// retries, so a scaled-up proxy's backlog is bounded and fits its new
+/// memory. With unlimited retries (the model before) every reconnect
+/// stacks another tree on what is still owed, even 8 GB proxies die, and
+/// the customers relapse. The scale-out is the cause: an hour earlier, the
+/// storm ends an hour earlier; never, and it never ends.
+#[test]
+fn the_scale_out_ends_the_storm_for_good_when_curator_gives_retries_up() {
+    let base = scenario();
+    // (`with_set` re-reads the text: edit first, then lengthen.)
+    let s = long(&base, 9);
+    let history = replay(&scenario(), "tree-cache");
+    let o = replay(&s, "tree-cache");
+    let (after, to_end) = failing_after(&o, &s);
+    assert!(!to_end, "{:?}", o.metrics);
+    // It ends at the scale-out, T0 + 3 h 33 min (T0 is 10 min in).
+    assert!(
+        (after - (12_780.0 - 1_800.0 + 600.0)).abs() < 600.0,
+        "{after}"
+    );
+    assert!(o.metrics["requests_given_up"] > 0.0, "{:?}", o.metrics);
+    // Not one proxy dies after the 4 h 30 min the replay shows.
+    assert_eq!(
+        o.metrics["proxy_oom_deaths"], history.metrics["proxy_oom_deaths"],
+        "{:?}",
+        o.metrics
+    );
+
+    let unlimited = replay(
+        &long(
+            &base.with_set("coordination.proxies.retries", None).unwrap(),
+            9,
+        ),
+        "tree-cache",
+    );
+    let (_, relapsed) = failing_after(&unlimited, &s);
+    assert!(relapsed, "{:?}", unlimited.metrics);
+    assert!(!unlimited.metrics.contains_key("requests_given_up"));
+    assert!(
+        unlimited.metrics["proxy_oom_deaths"] > o.metrics["proxy_oom_deaths"] + 100.0,
+        "{:?}",
+        unlimited.metrics
+    );
+
+    let earlier = replay(
+        &long(
+            &set(
+                &base,
+                "coordination.actor[0].step[0].after",
+                toml::Value::String("2h15m".into()),
+            ),
+            9,
+        ),
+        "tree-cache",
+    );
+    let (after_earlier, _) = failing_after(&earlier, &s);
+    assert!(
+        (after - after_earlier - 3600.0).abs() < 120.0,
+        "{after} vs {after_earlier}"
+    );
+    let never = replay(
+        &long(
+            &set(&base, "coordination.actor", toml::Value::Array(Vec::new())),
+            9,
+        ),
+        "tree-cache",
+    );
+    assert!(failing_after(&never, &s).1, "{:?}", never.metrics);
+}
+
 #[test]
 fn tree_watcher_rides_out_the_same_spike() {
     let o = replay(&scenario(), "tree-watcher");

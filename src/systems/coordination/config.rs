@@ -159,6 +159,13 @@ pub struct Proxies {
     pub base_mb: f64,
     /// Per outstanding request (unsent or unanswered), KB.
     pub request_kb: f64,
+    /// Curator's retry policy: an operation failed by a connection loss
+    /// is retried at most this many times, then given up (the mirror
+    /// re-reads it at the next refresh). Every loss fails every operation
+    /// queued or in flight, as ZooKeeper's client does. Absent: retried
+    /// for ever, so a proxy's backlog only grows while it reconnects.
+    #[serde(default)]
+    pub retries: Option<u32>,
     /// Requests per message on the wire.
     pub chunk: u64,
     /// Requests sent and not yet answered at most (socket buffers);

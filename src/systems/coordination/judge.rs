@@ -40,7 +40,7 @@ pub fn judge(
     let mut facts = Facts::new();
     let mut timeline = Vec::new();
     let (mut deaths, mut new_sessions, mut elections, mut expirations) = (0u64, 0u64, 0u64, 0u64);
-    let (mut sent, mut refreshes) = (0u64, 0u64);
+    let (mut sent, mut refreshes, mut given_up) = (0u64, 0u64, 0u64);
     // Refreshes begun (a whole tree enqueued).
     let (mut peak_out, mut peak_mem) = (0u64, 0f64);
     let (mut gc_total, mut gc_max) = (0f64, 0f64);
@@ -94,6 +94,7 @@ pub fn judge(
             Obs::NewSession => new_sessions += 1,
             Obs::Refresh(_) => refreshes += 1,
             Obs::Sent(n) => sent += n,
+            Obs::GivenUp(n) => given_up += n,
             Obs::Peak {
                 outstanding,
                 memory_mb,
@@ -284,6 +285,9 @@ pub fn judge(
     }
     metrics.insert("trees_read_per_proxy".into(), trees_read);
     metrics.insert("refreshes".into(), refreshes as f64);
+    if cfg.proxies.retries.is_some() {
+        metrics.insert("requests_given_up".into(), given_up as f64);
+    }
     metrics.insert("session_expirations".into(), expirations as f64);
     metrics.insert("new_sessions".into(), new_sessions as f64);
     metrics.insert("leader_elections".into(), elections as f64);

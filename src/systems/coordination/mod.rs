@@ -583,6 +583,8 @@ pub enum Obs {
     Refresh(u64),
     /// Proxy: read requests sent.
     Sent(u64),
+    /// Proxy: requests given up after their last retry.
+    GivenUp(u64),
     /// Proxy: outstanding requests and memory, at a new peak.
     Peak {
         /// Unsent and unanswered.
@@ -746,6 +748,7 @@ impl Node for CoordNode {
                 p.alive = false;
                 p.outgoing = 0;
                 p.inflight = 0;
+                p.backlog = Default::default();
                 p.initialized = false;
             }
             _ => {}

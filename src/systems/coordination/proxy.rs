@@ -2,6 +2,7 @@
 //! outgoing queue, a memory limit and, optionally, their own collector.
 
 use super::*;
+use std::collections::VecDeque;
 
 /// A routing proxy.
 #[derive(Debug)]
@@ -15,6 +16,7 @@ pub struct Proxy {
     pub(super) client: SessionClient,
     pub(super) outgoing: u64,
     pub(super) inflight: u64,
+    pub(super) backlog: Backlog,
     refresh_left: u64,
     pub(super) initialized: bool,
     warm: bool,
@@ -37,6 +39,7 @@ impl Proxy {
             ),
             outgoing: 0,
             inflight: 0,
+            backlog: Backlog::default(),
             refresh_left: 0,
             // The run starts in steady state: mirrors loaded.
             initialized: running,
@@ -76,6 +79,7 @@ impl Proxy {
             self.alive = false;
             self.outgoing = 0;
             self.inflight = 0;
+            self.backlog.clear();
             self.initialized = false;
             ctx.set_timer(self.cfg.proxies.restart_after, Timer::Restart);
         }
@@ -110,10 +114,16 @@ impl Proxy {
     }
 
     pub(super) fn lost(&mut self, ctx: &mut Ctx<'_, CoordNode>) {
-        // Requests on the wire fail with connection loss and the client
-        // library retries them: back to the outgoing queue.
+        // Every request queued or on the wire fails with connection loss
+        // and the client library retries it, unless it has used up its
+        // retries: the rest go back to the outgoing queue.
         self.outgoing += self.inflight;
         self.inflight = 0;
+        let given_up = self.backlog.lose(self.cfg.proxies.retries);
+        if given_up > 0 {
+            self.outgoing -= given_up;
+            ctx.record(Obs::GivenUp(given_up));
+        }
         let now = ctx.now();
         self.client.jitter(now, ctx.rng());
     }
@@ -156,11 +166,15 @@ impl Proxy {
                     match self.cfg.proxies.client {
                         TreeClient::TreeCache => {
                             self.outgoing += z;
+                            self.backlog.add(z);
                             self.refresh_left = z;
                             ctx.record(Obs::Refresh(z));
                         }
                         TreeClient::TreeWatcher => {
                             if est == Established::New || !self.initialized {
+                                // The refresh in flight is cancelled.
+                                self.backlog.clear();
+                                self.backlog.add(z + self.inflight);
                                 self.outgoing = z;
                                 self.refresh_left = z;
                                 ctx.record(Obs::Refresh(z));
@@ -179,6 +193,7 @@ impl Proxy {
             Msg::ReadDone { generation, n } if current(generation, &self.client) => {
                 self.client.heard(now);
                 self.inflight = self.inflight.saturating_sub(n);
+                self.backlog.answered(n);
                 if self.refresh_left > 0 {
                     self.refresh_left = self.refresh_left.saturating_sub(n);
                     if self.refresh_left == 0 && !self.initialized {
@@ -191,6 +206,7 @@ impl Proxy {
             Msg::WatchFired { generation } if current(generation, &self.client) => {
                 self.client.heard(now);
                 self.outgoing += 1;
+                self.backlog.add(1);
                 self.check_memory(ctx);
                 if self.alive {
                     self.pump(ctx);
@@ -314,4 +330,82 @@ pub(super) fn closed(client: &mut SessionClient, now: SimTime, expired: bool) {
         | crate::systems::parts::session::Link::Waiting { server } => server,
     };
     client.lose(now, server);
+}
+
+/// A proxy's outstanding requests (queued or in flight) by how many
+/// connection losses each has survived, oldest last: what a retry limit
+/// gives up. Kept only as counts, as the queue itself is.
+#[derive(Debug, Default)]
+pub(super) struct Backlog {
+    by_losses: VecDeque<u64>,
+}
+
+impl Backlog {
+    fn clear(&mut self) {
+        self.by_losses.clear();
+    }
+
+    fn add(&mut self, n: u64) {
+        match self.by_losses.front_mut() {
+            Some(fresh) => *fresh += n,
+            None => self.by_losses.push_back(n),
+        }
+    }
+
+    /// `n` answered, oldest first (the queue is sent in order).
+    fn answered(&mut self, mut n: u64) {
+        while n > 0 {
+            let Some(oldest) = self.by_losses.back_mut() else {
+                return;
+            };
+            let k = n.min(*oldest);
+            *oldest -= k;
+            n -= k;
+            if *oldest == 0 {
+                self.by_losses.pop_back();
+            }
+        }
+    }
+
+    /// A connection loss: every request survives one more, and those past
+    /// `retries` are given up; returns how many.
+    fn lose(&mut self, retries: Option<u32>) -> u64 {
+        let Some(retries) = retries else {
+            return 0;
+        };
+        if self.by_losses.is_empty() {
+            return 0;
+        }
+        self.by_losses.push_front(0);
+        let mut given_up = 0;
+        while self.by_losses.len() > retries as usize + 1 {
+            given_up += self.by_losses.pop_back().unwrap_or(0);
+        }
+        given_up
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backlog;
+
+    #[test]
+    fn a_loss_gives_up_what_used_its_retries_oldest_answered_first() {
+        let mut b = Backlog::default();
+        b.add(10);
+        assert_eq!(b.lose(Some(1)), 0, "one retry left");
+        b.add(5);
+        // Answered in order: 4 of the 10 that survived a loss.
+        b.answered(4);
+        assert_eq!(b.lose(Some(1)), 6, "the 6 left of the first 10");
+        assert_eq!(b.lose(Some(1)), 5);
+        assert_eq!(b.lose(Some(1)), 0);
+        // Without a limit nothing is ever given up.
+        b.add(7);
+        for _ in 0..100 {
+            assert_eq!(b.lose(None), 0);
+        }
+        b.answered(7);
+        assert!(b.by_losses.iter().all(|&n| n == 0));
+    }
 }
