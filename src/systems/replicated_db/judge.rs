@@ -120,243 +120,303 @@ fn read_observations(
     layout: &Layout,
     key_names: &[Vec<Arc<str>>],
 ) -> Recorded {
-    let config = &layout.config;
-    let names = &layout.names;
-    let shard = |c: ClusterIx| config.cluster[c as usize].name.clone();
-    let mut history = History::new();
-    let mut facts = Facts::new();
-    let mut timeline: Vec<TimelineEntry> = Vec::new();
-    let n = names.len();
-    // Keys interned on first use (so in the order the old JSON path gave).
-    let mut key_ids: Vec<Vec<Option<KeyId>>> =
-        key_names.iter().map(|ks| vec![None; ks.len()]).collect();
-    let key_id = |ids: &mut Vec<Vec<Option<KeyId>>>, h: &mut History, c: ClusterIx, k: u32| {
-        *ids[c as usize][k as usize]
-            .get_or_insert_with(|| h.intern_key(&key_names[c as usize][k as usize]))
-    };
-    // Names shared by every per-write fact.
-    let shared_names: Vec<Arc<str>> = names.iter().map(|n| Arc::from(n.as_str())).collect();
-    let shared_shards: Vec<Arc<str>> = config
-        .cluster
-        .iter()
-        .map(|c| Arc::from(c.name.as_str()))
-        .collect();
-    let mut open: Vec<Option<super::Op>> = vec![None; n];
-    let mut incarnation: Vec<u64> = vec![0; n];
-    let mut workload_of: Vec<Option<usize>> = vec![None; n];
-    for (w, ids) in layout.clients.iter().enumerate() {
-        for id in ids {
-            workload_of[id.index()] = Some(w);
+    let mut r = Reader::new(layout, key_names);
+    for o in sim.observations() {
+        r.read(o.time, o.node, o.value);
+    }
+    r.recorded
+}
+
+/// Reads the observations one at a time into a [`Recorded`].
+struct Reader<'a> {
+    layout: &'a Layout,
+    key_names: &'a [Vec<Arc<str>>],
+    recorded: Recorded,
+    /// Node and shard names shared by every per-write fact.
+    shared_names: Vec<Arc<str>>,
+    shared_shards: Vec<Arc<str>>,
+    /// Per client node: its open operation, its incarnation (a new
+    /// process after an indeterminate one), when it invoked, and the index
+    /// of its pending write in `writes_by_workload`.
+    open: Vec<Option<super::Op>>,
+    incarnation: Vec<u64>,
+    invoke_at: Vec<u64>,
+    pending_write_ix: Vec<Option<usize>>,
+    workload_of: Vec<Option<usize>>,
+    first_promoted_write: IndexMap<ClusterIx, ()>,
+    promoted: Vec<NodeId>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(layout: &'a Layout, key_names: &'a [Vec<Arc<str>>]) -> Self {
+        let config = &layout.config;
+        let n = layout.names.len();
+        let mut workload_of: Vec<Option<usize>> = vec![None; n];
+        for (w, ids) in layout.clients.iter().enumerate() {
+            for id in ids {
+                workload_of[id.index()] = Some(w);
+            }
+        }
+        Self {
+            layout,
+            key_names,
+            recorded: Recorded {
+                history: History::new(),
+                facts: Facts::new(),
+                timeline: Vec::new(),
+                writes_by_workload: vec![Vec::new(); layout.clients.len()],
+                latencies: Vec::new(),
+                failovers: 0,
+                // Keys interned on first use (so in the order the old JSON
+                // path gave).
+                key_ids: key_names.iter().map(|ks| vec![None; ks.len()]).collect(),
+            },
+            shared_names: layout.names.iter().map(|n| Arc::from(n.as_str())).collect(),
+            shared_shards: config
+                .cluster
+                .iter()
+                .map(|c| Arc::from(c.name.as_str()))
+                .collect(),
+            open: vec![None; n],
+            incarnation: vec![0; n],
+            invoke_at: vec![0; n],
+            pending_write_ix: vec![None; n],
+            workload_of,
+            first_promoted_write: IndexMap::new(),
+            promoted: Vec::new(),
         }
     }
-    // Per workload: (invoke time, ok) of writes, for unavailability.
-    let mut writes_by_workload: Vec<Vec<(u64, bool)>> = vec![Vec::new(); layout.clients.len()];
-    let mut pending_write_ix: Vec<Option<usize>> = vec![None; n];
-    let mut latencies = Vec::new();
-    let mut invoke_at: Vec<u64> = vec![0; n];
-    let mut failovers = 0u64;
-    let mut first_promoted_write: IndexMap<ClusterIx, ()> = IndexMap::new();
-    let mut promoted: Vec<NodeId> = Vec::new();
-    for o in sim.observations() {
-        let t = o.time.as_nanos();
-        let node = o.node;
-        let who = &names[node.index()];
-        match o.value {
-            DbObs::Invoke { op } => {
-                let process = ((node.index() as u64) << 20) | incarnation[node.index()];
-                let key = key_id(&mut key_ids, &mut history, op.cluster, op.key);
-                let (f, value) = match op.kind {
-                    OpKind::Read => (OpFn::Read, None),
-                    OpKind::Write => (
-                        OpFn::Write,
-                        Some(OpValue::One(history.values_mut().intern_u64(op.value))),
-                    ),
-                };
-                history
-                    .push_interned(process, EventType::Invoke, f, Some(key), value, Some(t), 0)
-                    .expect("the model's clients invoke one operation at a time");
-                open[node.index()] = Some(op);
-                invoke_at[node.index()] = t;
-                if op.kind == OpKind::Write
-                    && let Some(w) = workload_of[node.index()]
-                {
-                    pending_write_ix[node.index()] = Some(writes_by_workload[w].len());
-                    writes_by_workload[w].push((t, false));
-                }
-            }
-            DbObs::Complete { result } => {
-                let Some(op) = open[node.index()].take() else {
-                    continue;
-                };
-                let process = ((node.index() as u64) << 20) | incarnation[node.index()];
-                let kind = match result {
-                    OpResult::Ok(_) => EventType::Ok,
-                    OpResult::Fail(_) | OpResult::NotLeader(_) => EventType::Fail,
-                    OpResult::Unknown(_) => EventType::Info,
-                };
-                // A read's value only when it succeeded (`null`: the key
-                // was never written); a write's is always its own.
-                let value = match (result, op.kind) {
-                    (OpResult::Ok(v), OpKind::Read) => {
-                        Some(OpValue::One(v.map_or(ValueId::NIL, |v| {
-                            history.values_mut().intern_u64(v)
-                        })))
-                    }
-                    (_, OpKind::Read) => None,
-                    (_, OpKind::Write) => {
-                        Some(OpValue::One(history.values_mut().intern_u64(op.value)))
-                    }
-                };
-                let f = if op.kind == OpKind::Read {
-                    OpFn::Read
-                } else {
-                    OpFn::Write
-                };
-                let key = key_id(&mut key_ids, &mut history, op.cluster, op.key);
-                history
-                    .push_interned(process, kind, f, Some(key), value, Some(t), 0)
-                    .expect("the model's clients complete what they invoked");
-                if kind == EventType::Info {
-                    // An indeterminate process never invokes again: the
-                    // client goes on under a new process id.
-                    incarnation[node.index()] += 1;
-                }
-                if op.kind == OpKind::Write && kind == EventType::Ok {
-                    latencies.push((t - invoke_at[node.index()]) as f64 / 1e6);
-                    if let (Some(w), Some(i)) =
-                        (workload_of[node.index()], pending_write_ix[node.index()])
-                    {
-                        writes_by_workload[w][i].1 = true;
-                    }
-                }
-                pending_write_ix[node.index()] = None;
-            }
+
+    fn shard(&self, c: ClusterIx) -> String {
+        self.layout.config.cluster[c as usize].name.clone()
+    }
+
+    fn name(&self, node: NodeId) -> &'a str {
+        &self.layout.names[node.index()]
+    }
+
+    fn key_id(&mut self, c: ClusterIx, k: u32) -> KeyId {
+        let names = self.key_names;
+        let h = &mut self.recorded.history;
+        *self.recorded.key_ids[c as usize][k as usize]
+            .get_or_insert_with(|| h.intern_key(&names[c as usize][k as usize]))
+    }
+
+    fn process(&self, node: NodeId) -> u64 {
+        ((node.index() as u64) << 20) | self.incarnation[node.index()]
+    }
+
+    /// One observation.
+    fn read(&mut self, time: SimTime, node: NodeId, obs: DbObs) {
+        match obs {
+            DbObs::Invoke { op } => self.invoke(time.as_nanos(), node, op),
+            DbObs::Complete { result } => self.complete(time.as_nanos(), node, result),
             DbObs::Role {
                 cluster,
                 role,
                 epoch,
-            } => {
-                facts.push(Fact::Role {
-                    time: t,
-                    node: who.clone(),
-                    shard: shard(cluster),
-                    role,
-                    epoch,
-                });
-                if t > 0 {
-                    timeline.push(TimelineEntry::new(
-                        o.time,
-                        format!(
-                            "{who} is now {} of {} (epoch {epoch})",
-                            role.name(),
-                            shard(cluster)
-                        ),
-                    ));
-                }
-                if config.engine == Engine::Raft && role == Role::Primary && epoch > 1 {
-                    failovers += 1;
-                }
-                if role == Role::Primary && epoch > 1 {
-                    promoted.push(node);
-                }
-            }
+            } => self.role(time, node, cluster, role, epoch),
             DbObs::Accepted {
                 cluster,
                 key,
                 value,
-            } => {
-                let known = key_ids[cluster as usize][key as usize];
-                facts.push(Fact::Accepted {
-                    time: t,
-                    node: Arc::clone(&shared_names[node.index()]),
-                    shard: Arc::clone(&shared_shards[cluster as usize]),
-                    write: write_ref(
-                        &history,
-                        known,
-                        &key_names[cluster as usize][key as usize],
-                        value,
-                    ),
-                });
-                if promoted.contains(&node) && !first_promoted_write.contains_key(&cluster) {
-                    first_promoted_write.insert(cluster, ());
-                    timeline.push(TimelineEntry::new(
-                        o.time,
-                        format!(
-                            "first write acknowledged by the promoted primary {who} of {}",
-                            shard(cluster)
-                        ),
-                    ));
-                }
+            } => self.accepted(time, node, cluster, key, value),
+            DbObs::Promotion { .. } => {
+                self.recorded.failovers += 1;
+                self.narrate(time, node, obs);
             }
-            DbObs::Leader { term } => timeline.push(TimelineEntry::new(
-                o.time,
-                format!("{who} became leader (term {term})"),
+            _ => self.narrate(time, node, obs),
+        }
+    }
+
+    fn invoke(&mut self, t: u64, node: NodeId, op: super::Op) {
+        let process = self.process(node);
+        let key = self.key_id(op.cluster, op.key);
+        let h = &mut self.recorded.history;
+        let (f, value) = match op.kind {
+            OpKind::Read => (OpFn::Read, None),
+            OpKind::Write => (
+                OpFn::Write,
+                Some(OpValue::One(h.values_mut().intern_u64(op.value))),
+            ),
+        };
+        h.push_interned(process, EventType::Invoke, f, Some(key), value, Some(t), 0)
+            .expect("the model's clients invoke one operation at a time");
+        let i = node.index();
+        self.open[i] = Some(op);
+        self.invoke_at[i] = t;
+        if op.kind == OpKind::Write
+            && let Some(w) = self.workload_of[i]
+        {
+            let writes = &mut self.recorded.writes_by_workload[w];
+            self.pending_write_ix[i] = Some(writes.len());
+            writes.push((t, false));
+        }
+    }
+
+    fn complete(&mut self, t: u64, node: NodeId, result: OpResult) {
+        let i = node.index();
+        let Some(op) = self.open[i].take() else {
+            return;
+        };
+        let process = self.process(node);
+        let kind = match result {
+            OpResult::Ok(_) => EventType::Ok,
+            OpResult::Fail(_) | OpResult::NotLeader(_) => EventType::Fail,
+            OpResult::Unknown(_) => EventType::Info,
+        };
+        let key = self.key_id(op.cluster, op.key);
+        let h = &mut self.recorded.history;
+        // A read's value only when it succeeded (`null`: the key was never
+        // written); a write's is always its own.
+        let value = match (result, op.kind) {
+            (OpResult::Ok(v), OpKind::Read) => Some(OpValue::One(
+                v.map_or(ValueId::NIL, |v| h.values_mut().intern_u64(v)),
             )),
-            DbObs::SteppedDown { term } => timeline.push(TimelineEntry::new(
-                o.time,
+            (_, OpKind::Read) => None,
+            (_, OpKind::Write) => Some(OpValue::One(h.values_mut().intern_u64(op.value))),
+        };
+        let f = if op.kind == OpKind::Read {
+            OpFn::Read
+        } else {
+            OpFn::Write
+        };
+        h.push_interned(process, kind, f, Some(key), value, Some(t), 0)
+            .expect("the model's clients complete what they invoked");
+        if kind == EventType::Info {
+            // An indeterminate process never invokes again: the client
+            // goes on under a new process id.
+            self.incarnation[i] += 1;
+        }
+        if op.kind == OpKind::Write && kind == EventType::Ok {
+            let r = &mut self.recorded;
+            r.latencies.push((t - self.invoke_at[i]) as f64 / 1e6);
+            if let (Some(w), Some(k)) = (self.workload_of[i], self.pending_write_ix[i]) {
+                r.writes_by_workload[w][k].1 = true;
+            }
+        }
+        self.pending_write_ix[i] = None;
+    }
+
+    fn role(&mut self, time: SimTime, node: NodeId, cluster: ClusterIx, role: Role, epoch: u64) {
+        let t = time.as_nanos();
+        let who = self.name(node);
+        let shard = self.shard(cluster);
+        if t > 0 {
+            let line = format!("{who} is now {} of {shard} (epoch {epoch})", role.name());
+            self.recorded.timeline.push(TimelineEntry::new(time, line));
+        }
+        self.recorded.facts.push(Fact::Role {
+            time: t,
+            node: who.to_string(),
+            shard,
+            role,
+            epoch,
+        });
+        if self.layout.config.engine == Engine::Raft && role == Role::Primary && epoch > 1 {
+            self.recorded.failovers += 1;
+        }
+        if role == Role::Primary && epoch > 1 {
+            self.promoted.push(node);
+        }
+    }
+
+    fn accepted(&mut self, time: SimTime, node: NodeId, cluster: ClusterIx, key: u32, value: u64) {
+        let c = cluster as usize;
+        let known = self.recorded.key_ids[c][key as usize];
+        let write = write_ref(
+            &self.recorded.history,
+            known,
+            &self.key_names[c][key as usize],
+            value,
+        );
+        self.recorded.facts.push(Fact::Accepted {
+            time: time.as_nanos(),
+            node: Arc::clone(&self.shared_names[node.index()]),
+            shard: Arc::clone(&self.shared_shards[c]),
+            write,
+        });
+        if self.promoted.contains(&node) && !self.first_promoted_write.contains_key(&cluster) {
+            self.first_promoted_write.insert(cluster, ());
+            let line = format!(
+                "first write acknowledged by the promoted primary {} of {}",
+                self.name(node),
+                self.shard(cluster)
+            );
+            self.recorded.timeline.push(TimelineEntry::new(time, line));
+        }
+    }
+
+    /// The observations that are only told: the orchestrator's and Raft's
+    /// decisions, replication's changes.
+    fn narrate(&mut self, time: SimTime, node: NodeId, obs: DbObs) {
+        let who = self.name(node);
+        let name = |n: NodeId| self.name(n);
+        let (line, routine) = match obs {
+            DbObs::Leader { term } => (format!("{who} became leader (term {term})"), false),
+            DbObs::SteppedDown { term } => (
                 format!("{who} stepped down: no quorum (term {term})"),
-            )),
-            DbObs::DeadPrimary { primary, .. } => timeline.push(TimelineEntry::new(
-                o.time,
+                false,
+            ),
+            DbObs::DeadPrimary { primary, .. } => (
                 format!(
                     "{who} declares {} dead: unreachable, and every reachable replica agrees",
-                    names[primary.index()]
+                    name(primary)
                 ),
-            )),
+                false,
+            ),
             DbObs::RecoveryStarted {
                 cluster,
                 old,
                 candidate,
-            } => timeline.push(TimelineEntry::new(
-                o.time,
+            } => (
                 format!(
                     "{who} starts recovery of {}: promote {} in place of {}",
-                    shard(cluster),
-                    names[candidate.index()],
-                    names[old.index()]
+                    self.shard(cluster),
+                    name(candidate),
+                    name(old)
                 ),
-            )),
-            DbObs::RecoveryRefused { cluster, reason } => timeline.push(TimelineEntry::new(
-                o.time,
-                format!("{who} does not recover {}: {reason}", shard(cluster)),
-            )),
+                false,
+            ),
+            DbObs::RecoveryRefused { cluster, reason } => (
+                format!("{who} does not recover {}: {reason}", self.shard(cluster)),
+                false,
+            ),
             DbObs::Promotion {
                 cluster,
                 primary,
                 epoch,
-            } => {
-                failovers += 1;
-                timeline.push(TimelineEntry::new(
-                    o.time,
-                    format!(
-                        "{who} publishes {} as primary of {} (epoch {epoch})",
-                        names[primary.index()],
-                        shard(cluster)
-                    ),
-                ));
-            }
-            DbObs::Repointed { cluster, source } => timeline.push(TimelineEntry::routine(
-                o.time,
+            } => (
+                format!(
+                    "{who} publishes {} as primary of {} (epoch {epoch})",
+                    name(primary),
+                    self.shard(cluster)
+                ),
+                false,
+            ),
+            DbObs::Repointed { cluster, source } => (
                 format!(
                     "{who} now replicates {} from {}",
-                    shard(cluster),
-                    names[source.index()]
+                    self.shard(cluster),
+                    name(source)
                 ),
-            )),
-            DbObs::ReplicationBroken { cluster } => timeline.push(TimelineEntry::new(
-                o.time,
-                format!("{who}: replication of {} broken", shard(cluster)),
-            )),
-        }
-    }
-    Recorded {
-        history,
-        facts,
-        timeline,
-        writes_by_workload,
-        latencies,
-        failovers,
-        key_ids,
+                true,
+            ),
+            DbObs::ReplicationBroken { cluster } => (
+                format!("{who}: replication of {} broken", self.shard(cluster)),
+                false,
+            ),
+            DbObs::Invoke { .. }
+            | DbObs::Complete { .. }
+            | DbObs::Role { .. }
+            | DbObs::Accepted { .. } => return,
+        };
+        let entry = if routine {
+            TimelineEntry::routine(time, line)
+        } else {
+            TimelineEntry::new(time, line)
+        };
+        self.recorded.timeline.push(entry);
     }
 }
 
