@@ -12,97 +12,20 @@ use crate::check::blast_radius::BlastRadius;
 use crate::check::control::MissingState;
 use crate::check::{CheckInput, Fact, Facts, Suite, Tallies};
 use crate::history::History;
-use crate::sim::Simulation;
+use crate::sim::{NodeId, Simulation};
+use crate::time::SimTime;
 use crate::systems::{Judgement, TimelineEntry};
 use indexmap::IndexMap;
 
 /// Turns a finished run into findings, figures and a timeline.
 pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig) -> Judgement {
-    let mut facts = Facts::new();
-    let mut timeline = Vec::new();
-    let mut deleted_at = None;
-    let mut deleted = 0u32;
-    let mut disabled_at = None;
-    let mut reconciled = 0u64;
-    let (mut impaired, mut peak) = (0i64, 0i64);
-    let mut impaired_after_disable = 0u64;
-    let mut last_clear = None;
-    // (time, impaired count) after each transition, for the recovery
-    // figures.
-    let mut counts: Vec<(u64, i64)> = Vec::new();
-    let mut first_impaired = None;
+    let mut r = Reading::default();
     for o in sim.observations() {
-        let t = o.time.as_nanos();
-        let who = sim.node_name(o.node).to_string();
-        match &o.value {
-            Obs::Deleted { count } => {
-                deleted_at.get_or_insert(t);
-                deleted += count;
-                timeline.push(TimelineEntry::new(
-                    o.time,
-                    format!("{count} load-balancer records deleted"),
-                ));
-            }
-            Obs::Pushed { lb, complete } => {
-                facts.push(Fact::ConfigPushed {
-                    time: t,
-                    target: format!("lb-{lb}"),
-                    complete: *complete,
-                });
-            }
-            Obs::Reconciled { .. } => reconciled += 1,
-            Obs::Impaired(on) => {
-                facts.push(Fact::Impaired {
-                    time: t,
-                    unit: who.clone(),
-                    on: *on,
-                });
-                if *on {
-                    impaired += 1;
-                    first_impaired.get_or_insert(o.time);
-                    if disabled_at.is_some() {
-                        impaired_after_disable += 1;
-                    }
-                } else {
-                    impaired -= 1;
-                    if impaired == 0 {
-                        last_clear = Some(t);
-                    }
-                }
-                peak = peak.max(impaired);
-                counts.push((t, impaired));
-            }
-            Obs::Workflows { on } => {
-                if !on {
-                    disabled_at.get_or_insert(t);
-                }
-            }
-            Obs::Step { step, ok, detail } => {
-                let what = match sim.node(o.node) {
-                    CpNode::Actor(a) => a.step(*step).map(|s| (s.what, s.note.clone())),
-                    _ => None,
-                };
-                let (name, note) = what.map_or(("step".to_string(), String::new()), |(w, n)| {
-                    (
-                        format!("{w:?}"),
-                        if n.is_empty() { n } else { format!(" ({n})") },
-                    )
-                });
-                let outcome = if *ok { "done" } else { "failed" };
-                timeline.push(TimelineEntry::new(
-                    o.time,
-                    format!("{who} step {step}, {name}{note}: {outcome}: {detail}"),
-                ));
-            }
-            Obs::Note(n) => timeline.push(TimelineEntry::new(o.time, n.clone())),
-            Obs::Noticed { by, what } => {
-                crate::systems::judgement::noticed(&mut facts, &mut timeline, o.time, by, what)
-            }
-        }
+        r.read(sim, o.time, o.node, &o.value);
     }
-    timeline.extend(unreached_steps(sim, layout));
-    if let Some(t) = first_impaired {
-        timeline.push(TimelineEntry::new(
+    r.timeline.extend(unreached_steps(sim, layout));
+    if let Some(t) = r.first_impaired {
+        r.timeline.push(TimelineEntry::new(
             t,
             "first load balancer configured from a missing record",
         ));
@@ -126,20 +49,20 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
                 success: 0.99,
                 windows: 0.99,
             }),
-            fault_at: deleted_at,
+            fault_at: r.deleted_at,
         })
-        .run(&CheckInput::new(&History::new(), &facts).with_tallies(&tallies));
+        .run(&CheckInput::new(&History::new(), &r.facts).with_tallies(&tallies));
     let mut metrics = IndexMap::new();
-    metrics.insert("deleted_records".into(), deleted as f64);
+    metrics.insert("deleted_records".into(), r.deleted as f64);
     metrics.insert(
         "peak_impaired_fraction".into(),
-        peak as f64 / cfg.lbs as f64,
+        r.peak as f64 / cfg.lbs as f64,
     );
     metrics.insert(
         "impaired_after_disable".into(),
-        impaired_after_disable as f64,
+        r.impaired_after_disable as f64,
     );
-    metrics.insert("reconciled_records".into(), reconciled as f64);
+    metrics.insert("reconciled_records".into(), r.reconciled as f64);
     if let Some(f) = checks.get("missing-state") {
         metrics.insert(
             "lbs_misconfigured".into(),
@@ -147,8 +70,138 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
         );
     }
     let mut notes = Vec::new();
-    if let Some(d) = deleted_at {
-        if let Some(x) = disabled_at {
+    if let Some(d) = r.deleted_at {
+        r.recovery_figures(&mut metrics, &mut notes, d);
+    }
+    let Reading {
+        facts,
+        mut timeline,
+        ..
+    } = r;
+    timeline.sort_by_key(|e: &TimelineEntry| e.time);
+    let mut series = IndexMap::new();
+    if let CpNode::Customers(c) = sim.node(layout.customers) {
+        series.insert(
+            "traffic error fraction".into(),
+            c.traffic.iter().map(|w| w.error_fraction()).collect(),
+        );
+    }
+    Judgement {
+        history: History::new(),
+        facts,
+        checks,
+        metrics,
+        timeline,
+        series,
+        notes,
+        tallies,
+    }
+}
+
+/// What the observations say, gathered as they are read.
+#[derive(Default)]
+struct Reading {
+    facts: Facts,
+    timeline: Vec<TimelineEntry>,
+    deleted_at: Option<u64>,
+    deleted: u32,
+    disabled_at: Option<u64>,
+    reconciled: u64,
+    /// Load balancers impaired now, and at most.
+    impaired: i64,
+    peak: i64,
+    impaired_after_disable: u64,
+    last_clear: Option<u64>,
+    /// (time, impaired count) after each transition, for the recovery
+    /// figures.
+    counts: Vec<(u64, i64)>,
+    first_impaired: Option<SimTime>,
+}
+
+impl Reading {
+    /// One observation.
+    fn read(&mut self, sim: &Simulation<CpNode>, time: SimTime, node: NodeId, obs: &Obs) {
+        let t = time.as_nanos();
+        let who = sim.node_name(node);
+        match obs {
+            Obs::Deleted { count } => {
+                self.deleted_at.get_or_insert(t);
+                self.deleted += count;
+                let line = format!("{count} load-balancer records deleted");
+                self.timeline.push(TimelineEntry::new(time, line));
+            }
+            Obs::Pushed { lb, complete } => self.facts.push(Fact::ConfigPushed {
+                time: t,
+                target: format!("lb-{lb}"),
+                complete: *complete,
+            }),
+            Obs::Reconciled { .. } => self.reconciled += 1,
+            Obs::Impaired(on) => self.impaired(time, who, *on),
+            Obs::Workflows { on } => {
+                if !on {
+                    self.disabled_at.get_or_insert(t);
+                }
+            }
+            Obs::Step { step, ok, detail } => {
+                let what = match sim.node(node) {
+                    CpNode::Actor(a) => a.step(*step).map(|s| (s.what, s.note.clone())),
+                    _ => None,
+                };
+                let (name, note) = what.map_or(("step".to_string(), String::new()), |(w, n)| {
+                    (
+                        format!("{w:?}"),
+                        if n.is_empty() { n } else { format!(" ({n})") },
+                    )
+                });
+                let outcome = if *ok { "done" } else { "failed" };
+                let line = format!("{who} step {step}, {name}{note}: {outcome}: {detail}");
+                self.timeline.push(TimelineEntry::new(time, line));
+            }
+            Obs::Note(n) => self.timeline.push(TimelineEntry::new(time, n.clone())),
+            Obs::Noticed { by, what } => crate::systems::judgement::noticed(
+                &mut self.facts,
+                &mut self.timeline,
+                time,
+                by,
+                what,
+            ),
+        }
+    }
+
+    /// A load balancer became impaired (`on`) or healthy again.
+    fn impaired(&mut self, time: SimTime, who: &str, on: bool) {
+        let t = time.as_nanos();
+        self.facts.push(Fact::Impaired {
+            time: t,
+            unit: who.to_string(),
+            on,
+        });
+        if on {
+            self.impaired += 1;
+            self.first_impaired.get_or_insert(time);
+            if self.disabled_at.is_some() {
+                self.impaired_after_disable += 1;
+            }
+        } else {
+            self.impaired -= 1;
+            if self.impaired == 0 {
+                self.last_clear = Some(t);
+            }
+        }
+        self.peak = self.peak.max(self.impaired);
+        self.counts.push((t, self.impaired));
+    }
+
+    /// From the deletion at `d`: workflows disabled, 95 % and all of the
+    /// load balancers healthy again (or a note that some are not).
+    fn recovery_figures(
+        &self,
+        metrics: &mut IndexMap<String, f64>,
+        notes: &mut Vec<String>,
+        d: u64,
+    ) {
+        let (peak, impaired, counts) = (self.peak, self.impaired, &self.counts);
+        if let Some(x) = self.disabled_at {
             metrics.insert("workflows_disabled_hours".into(), (x - d) as f64 / 3.6e12);
         }
         // When all but 5 % of the peak were healthy again, for good.
@@ -168,7 +221,7 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
                 );
             }
         }
-        match (impaired, last_clear) {
+        match (impaired, self.last_clear) {
             (0, Some(c)) => {
                 metrics.insert(
                     "all_lbs_healthy_hours".into(),
@@ -180,24 +233,6 @@ pub fn judge(sim: &Simulation<CpNode>, layout: &Layout, cfg: &ControlPlaneConfig
             )),
             _ => {}
         }
-    }
-    timeline.sort_by_key(|e: &TimelineEntry| e.time);
-    let mut series = IndexMap::new();
-    if let CpNode::Customers(c) = sim.node(layout.customers) {
-        series.insert(
-            "traffic error fraction".into(),
-            c.traffic.iter().map(|w| w.error_fraction()).collect(),
-        );
-    }
-    Judgement {
-        history: History::new(),
-        facts,
-        checks,
-        metrics,
-        timeline,
-        series,
-        notes,
-        tallies,
     }
 }
 
