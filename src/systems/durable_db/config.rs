@@ -373,9 +373,12 @@ fn non_negative(field: &str, v: f64) -> Result<(), (String, String)> {
     }
 }
 
+/// A field's check: `Err((field path, message))`.
+type Checked = Result<(), (String, String)>;
+
 impl DurableDbConfig {
     /// Checks names and ranges; errors are `(field path, message)`.
-    pub fn validate(&self, site_exists: &dyn Fn(&str) -> bool) -> Result<(), (String, String)> {
+    pub fn validate(&self, site_exists: &dyn Fn(&str) -> bool) -> Checked {
         let site = |field: String, s: &str| {
             if site_exists(s) {
                 Ok(())
@@ -383,6 +386,35 @@ impl DurableDbConfig {
                 Err((field, format!("no site called {s:?}")))
             }
         };
+        // In the table's order, so the first error is the first field.
+        self.validate_sizes()?;
+        self.validate_hosts(&site)?;
+        self.validate_app(&site)?;
+        site("store.site".into(), &self.store.site)?;
+        let host = |field: String, name: &str| self.host_named(field, name);
+        for (i, b) in self.backup.iter().enumerate() {
+            b.validate()
+                .map_err(|(f, m)| (format!("backup[{i}].{f}"), m))?;
+            host(format!("backup[{i}].source"), &b.source)?;
+            if self.backup[..i].iter().any(|o| o.name == b.name) {
+                return Err((format!("backup[{i}].name"), format!("{:?} twice", b.name)));
+            }
+        }
+        self.validate_actors(&site)?;
+        self.validate_recovery(&site)
+    }
+
+    /// `field` names a host of the table.
+    fn host_named(&self, field: String, name: &str) -> Checked {
+        if self.host.iter().any(|h| h.name == name) {
+            Ok(())
+        } else {
+            Err((field, format!("no host called {name:?}")))
+        }
+    }
+
+    /// The run's resolution and the data set's sizes and rates.
+    fn validate_sizes(&self) -> Checked {
         if self.resolution < SimDuration::from_secs(1) {
             return Err(("resolution".into(), "must be at least 1s".into()));
         }
@@ -420,16 +452,15 @@ impl DurableDbConfig {
         if let Some(g) = self.lag_alert_gb {
             positive("lag_alert_gb", g)?;
         }
+        Ok(())
+    }
+
+    /// Hosts (one primary, replicas with upstreams) and their exposure.
+    fn validate_hosts(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
         if self.host.is_empty() {
             return Err(("host".into(), "at least one host".into()));
         }
-        let host = |field: String, name: &str| {
-            if self.host.iter().any(|h| h.name == name) {
-                Ok(())
-            } else {
-                Err((field, format!("no host called {name:?}")))
-            }
-        };
+        let host = |field: String, name: &str| self.host_named(field, name);
         for (i, h) in self.host.iter().enumerate() {
             site(format!("host[{i}].site"), &h.site)?;
             positive(&format!("host[{i}].throughput_mbps"), h.throughput_mbps)?;
@@ -481,6 +512,12 @@ impl DurableDbConfig {
         {
             return Err(("host".into(), "exactly one host starts as primary".into()));
         }
+        Ok(())
+    }
+
+    /// The application: where it runs, whom it talks to, what it writes.
+    fn validate_app(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
+        let host = |field: String, name: &str| self.host_named(field, name);
         site("app.site".into(), &self.app.site)?;
         host("app.primary".into(), &self.app.primary)?;
         for (i, r) in self.app.reads_from.iter().enumerate() {
@@ -505,15 +542,13 @@ impl DurableDbConfig {
                 format!("at most {}", crate::bounds::RPS_MAX),
             ));
         }
-        site("store.site".into(), &self.store.site)?;
-        for (i, b) in self.backup.iter().enumerate() {
-            b.validate()
-                .map_err(|(f, m)| (format!("backup[{i}].{f}"), m))?;
-            host(format!("backup[{i}].source"), &b.source)?;
-            if self.backup[..i].iter().any(|o| o.name == b.name) {
-                return Err((format!("backup[{i}].name"), format!("{:?} twice", b.name)));
-            }
-        }
+        Ok(())
+    }
+
+    /// The operators' runbooks: sites, credentials, steps and their
+    /// triggers.
+    fn validate_actors(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
+        let host = |field: String, name: &str| self.host_named(field, name);
         for (i, a) in self.actor.iter().enumerate() {
             site(format!("actor[{i}].site"), &a.site)?;
             if let Some(c) = &a.credential
@@ -565,6 +600,11 @@ impl DurableDbConfig {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The scanner, restores and the SLO.
+    fn validate_recovery(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
         if let Some(s) = &self.scanner {
             site("scanner.site".into(), &s.site)?;
             if s.probes.every < crate::bounds::INTERVAL_MIN {
