@@ -249,6 +249,11 @@ fn bad_coordination_tables_name_the_line_and_field() {
     for (from, to, field) in [
         ("servers = 3 ", "servers = 0 ", "coordination.servers"),
         (
+            "retries = 29\n",
+            "retries = 99999\n",
+            "coordination.proxies.retries",
+        ),
+        (
             "client = \"tree-cache\"",
             "client = \"tree-bush\"",
             "coordination.proxies.client",

@@ -419,11 +419,34 @@ fn default_scrape() -> SimDuration {
     SimDuration::from_secs(60)
 }
 
+/// A field's check: `Err((field path, message))`.
+type Checked = Result<(), (String, String)>;
+
+/// The most retries a proxy's client may give a read (Curator's own
+/// `ExponentialBackoffRetry` stops at 29).
+const RETRIES_MAX: u32 = 10_000;
+
+/// `v` is a finite number at least `min`.
+fn finite(field: &str, v: f64, min: f64) -> Checked {
+    if v.is_finite() && v >= min {
+        Ok(())
+    } else {
+        Err((field.to_string(), format!("a finite number >= {min}")))
+    }
+}
+
 impl CoordinationConfig {
-    pub(super) fn validate(
-        &self,
-        site_exists: &dyn Fn(&str) -> bool,
-    ) -> Result<(), (String, String)> {
+    /// Checks names, counts and ranges, in the table's order.
+    pub(super) fn validate(&self, site_exists: &dyn Fn(&str) -> bool) -> Checked {
+        self.validate_members(site_exists)?;
+        self.validate_proxies()?;
+        self.validate_costs()?;
+        self.validate_workload()?;
+        self.validate_actors(site_exists)
+    }
+
+    /// Sites, the ensemble's members, its other clients, load shedding.
+    fn validate_members(&self, site_exists: &dyn Fn(&str) -> bool) -> Checked {
         for (field, s) in [
             ("server_site", &self.server_site),
             ("proxies.site", &self.proxies.site),
@@ -459,6 +482,11 @@ impl CoordinationConfig {
         {
             return Err(("shed.connects_max".into(), "at least 1".into()));
         }
+        Ok(())
+    }
+
+    /// The proxy fleet's sizes and the intervals of the run.
+    fn validate_proxies(&self) -> Checked {
         let p = &self.proxies;
         if p.count == 0 || p.count + p.spare > 10_000 {
             return Err((
@@ -478,6 +506,12 @@ impl CoordinationConfig {
         if p.send_window < p.chunk {
             return Err(("proxies.send_window".into(), "at least one chunk".into()));
         }
+        if p.retries.is_some_and(|r| r > RETRIES_MAX) {
+            return Err((
+                "proxies.retries".into(),
+                format!("at most {RETRIES_MAX}"),
+            ));
+        }
         for (field, d) in [
             ("resolution", self.resolution),
             ("tick", self.tick),
@@ -493,6 +527,11 @@ impl CoordinationConfig {
                 return Err((field.into(), "at least 10ms".into()));
             }
         }
+        Ok(())
+    }
+
+    /// Elections, sync limits, CPU costs, the heap and syncs.
+    fn validate_costs(&self) -> Checked {
         if self.election.min > self.election.max || self.election.min == SimDuration::ZERO {
             return Err(("election.min".into(), "a positive range, min <= max".into()));
         }
@@ -502,13 +541,6 @@ impl CoordinationConfig {
                 "`init_limit` and `sync_limit` are at least 1 tick".into(),
             ));
         }
-        let finite = |field: &str, v: f64, min: f64| {
-            if v.is_finite() && v >= min {
-                Ok(())
-            } else {
-                Err((field.to_string(), format!("a finite number >= {min}")))
-            }
-        };
         finite("cpu.read_us", self.cpu.read_us, 0.0)?;
         finite("cpu.write_us", self.cpu.write_us, 0.0)?;
         finite("cpu.ping_us", self.cpu.ping_us, 0.0)?;
@@ -538,6 +570,13 @@ impl CoordinationConfig {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Customers, writers, the proxies' memory and the metastability
+    /// bound.
+    fn validate_workload(&self) -> Checked {
+        let p = &self.proxies;
         if self.customers.retries > 10 {
             return Err(("customers.retries".into(), "at most 10".into()));
         }
@@ -566,6 +605,12 @@ impl CoordinationConfig {
         if !(self.metastable.healthy > 0.0 && self.metastable.healthy <= 1.0) {
             return Err(("metastable.healthy".into(), "a fraction in (0, 1]".into()));
         }
+        Ok(())
+    }
+
+    /// The operators' runbooks.
+    fn validate_actors(&self, site_exists: &dyn Fn(&str) -> bool) -> Checked {
+        let p = &self.proxies;
         for (i, a) in self.actor.iter().enumerate() {
             if !site_exists(&a.site) {
                 return Err((
