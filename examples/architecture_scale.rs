@@ -14,6 +14,11 @@
 //! exponential service time of 2 ms (5 ms for leaves, the stores), sized
 //! so that nothing is overloaded: the figure is the model's cost in steady
 //! state. The last line is `key=value` pairs.
+//!
+//! The host is shared and its speed drifts by tens of percent within
+//! minutes, so both sides are taken at their best case: PHOLD before and
+//! after, the model `--runs` times (same seed, same events), each the
+//! fastest of its runs.
 
 use blastradius::phold::{self, Params};
 use blastradius::prelude::*;
@@ -37,6 +42,9 @@ struct Args {
     /// Print the growth table instead.
     #[arg(long)]
     table: bool,
+    /// Runs of the model; the fastest counts.
+    #[arg(long, default_value_t = 2)]
+    runs: usize,
 }
 
 /// Wall-clock timing lives in the harness, never in the library.
@@ -140,7 +148,7 @@ fn measure(services: usize, replicas: usize, rate: f64, duration: &str) -> (f64,
 
 fn phold_ns_per_event() -> f64 {
     let p = Params {
-        events: 5_000_000,
+        events: 50_000_000,
         ..Params::default()
     };
     let mut sim = phold::build(p);
@@ -174,15 +182,23 @@ fn main() {
         println!("phold_ns_per_event={phold:.1}");
         return;
     }
-    let (req, ev, secs) = measure(a.services, a.replicas, a.rate, &a.duration);
+    let mut best = f64::INFINITY;
+    let (mut req, mut ev) = (0.0, 0);
+    for _ in 0..a.runs.max(1) {
+        let (r, e, secs) = measure(a.services, a.replicas, a.rate, &a.duration);
+        (req, ev, best) = (r, e, best.min(secs));
+    }
+    let phold = phold.min(phold_ns_per_event());
+    let secs = best;
     let ns = secs * 1e9 / ev as f64;
     println!(
-        "services={} replicas={} rate={} duration={} user_requests={req:.0} events={ev} wall_s={secs:.2} ns_per_event={ns:.1} phold_ns_per_event={phold:.1} ratio={:.2} peak_rss_mib={:.0}",
+        "services={} replicas={} rate={} duration={} user_requests={req:.0} events={ev} wall_s={secs:.2} ns_per_event={ns:.1} phold_ns_per_event={phold:.1} ratio={:.2} peak_rss_mib={:.0} runs={}",
         a.services,
         a.replicas,
         a.rate,
         a.duration,
         ns / phold,
-        peak_rss_mib()
+        peak_rss_mib(),
+        a.runs.max(1)
     );
 }
