@@ -356,18 +356,23 @@ pub struct DbConfig {
     pub checks: ChecksConfig,
 }
 
+use crate::bounds;
+
+/// A field's check: `Err((field path, message))`.
+type Checked = Result<(), (String, String)>;
+
 impl DbConfig {
     /// Checks names and ranges against the sites of a topology; the error is
-    /// `(field, message)`.
-    pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Result<(), (String, String)> {
-        let site = |field: String, s: &str| -> Result<(), (String, String)> {
+    /// `(field, message)`. In the table's order, so the first error is the
+    /// first field.
+    pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Checked {
+        let site = |field: String, s: &str| -> Checked {
             if has_site(s) {
                 Ok(())
             } else {
                 Err((field, format!("unknown site {s:?}")))
             }
         };
-        use crate::bounds;
         if self.cluster.is_empty() {
             return Err(("cluster".into(), "at least one cluster is needed".into()));
         }
@@ -375,6 +380,16 @@ impl DbConfig {
         for (s, _) in &self.regions {
             site(format!("regions.{s}"), s)?;
         }
+        self.validate_clusters(&site)?;
+        match self.engine {
+            Engine::Mysql => self.validate_mysql(&site)?,
+            Engine::Raft => self.validate_raft(&site)?,
+        }
+        self.validate_clients(&site)
+    }
+
+    /// Each cluster's servers, keys and name.
+    fn validate_clusters(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
         for (i, c) in self.cluster.iter().enumerate() {
             site(format!("cluster[{i}].primary"), &c.primary)?;
             let servers = 1 + c.replicas.len();
@@ -410,85 +425,94 @@ impl DbConfig {
                 ));
             }
         }
-        match self.engine {
-            Engine::Mysql => {
-                if self.orchestrator.voters.is_empty() {
-                    return Err(("orchestrator.voters".into(), "names no site".into()));
-                }
-                for s in &self.orchestrator.voters {
-                    site("orchestrator.voters".into(), s)?;
-                }
-                for s in &self.discovery.sites {
-                    site("discovery.sites".into(), s)?;
-                }
-                // An app tier learns where the primary is only from a
-                // discovery server at its own site: without one it would
-                // keep writing to the old primary after a failover.
-                if let Some((i, a)) = self
-                    .app
-                    .iter()
-                    .enumerate()
-                    .find(|(_, a)| !self.discovery.sites.contains(&a.site))
-                {
-                    return Err((
-                        "discovery.sites".into(),
-                        format!(
-                            "app[{i}] ({:?}) runs at {:?}, which has no discovery server, so it would never learn of a failover; add {:?} to [replicated_db.discovery] sites",
-                            a.name, a.site, a.site
-                        ),
-                    ));
-                }
-                for s in &self.replication.semi_sync_ackers {
-                    site("replication.semi_sync_ackers".into(), s)?;
-                }
-                if !(self.replication.apply_rate > 0.0 && self.replication.apply_rate.is_finite()) {
-                    return Err((
-                        "replication.apply_rate".into(),
-                        "must be a positive number".into(),
-                    ));
-                }
-                let o = &self.orchestrator;
-                if o.election_timeout_min > o.election_timeout_max
-                    || o.election_timeout_min <= o.heartbeat_interval
-                {
-                    return Err((
-                        "orchestrator.election_timeout_min".into(),
-                        "must exceed heartbeat_interval and not exceed election_timeout_max".into(),
-                    ));
-                }
-                bounds::interval("orchestrator.detection_interval", o.detection_interval)?;
-                bounds::interval("orchestrator.heartbeat_interval", o.heartbeat_interval)?;
-                bounds::interval("orchestrator.publish_interval", o.publish_interval)?;
-                bounds::interval(
-                    "replication.heartbeat_period",
-                    self.replication.heartbeat_period,
-                )?;
-                bounds::at_most("orchestrator.voters", o.voters.len() as u64, 64)?;
-                self.semi_sync_can_commit()?;
-            }
-            Engine::Raft => {
-                if self.raft.voters.is_empty() {
-                    return Err(("raft.voters".into(), "names no site".into()));
-                }
-                for s in &self.raft.voters {
-                    site("raft.voters".into(), s)?;
-                }
-                let r = &self.raft;
-                if r.election_timeout_min > r.election_timeout_max
-                    || r.election_timeout_min <= r.heartbeat_interval
-                {
-                    return Err((
-                        "raft.election_timeout_min".into(),
-                        "must exceed heartbeat_interval and not exceed election_timeout_max".into(),
-                    ));
-                }
-                bounds::interval("raft.heartbeat_interval", r.heartbeat_interval)?;
-                bounds::at_most("raft.voters", r.voters.len() as u64, 64)?;
-                if r.max_batch == 0 {
-                    return Err(("raft.max_batch".into(), "must be positive".into()));
-                }
-            }
+        Ok(())
+    }
+
+    /// MySQL's orchestrator, discovery and replication.
+    fn validate_mysql(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
+        if self.orchestrator.voters.is_empty() {
+            return Err(("orchestrator.voters".into(), "names no site".into()));
         }
+        for s in &self.orchestrator.voters {
+            site("orchestrator.voters".into(), s)?;
+        }
+        for s in &self.discovery.sites {
+            site("discovery.sites".into(), s)?;
+        }
+        // An app tier learns where the primary is only from a
+        // discovery server at its own site: without one it would
+        // keep writing to the old primary after a failover.
+        if let Some((i, a)) = self
+            .app
+            .iter()
+            .enumerate()
+            .find(|(_, a)| !self.discovery.sites.contains(&a.site))
+        {
+            return Err((
+                "discovery.sites".into(),
+                format!(
+                    "app[{i}] ({:?}) runs at {:?}, which has no discovery server, so it would never learn of a failover; add {:?} to [replicated_db.discovery] sites",
+                    a.name, a.site, a.site
+                ),
+            ));
+        }
+        for s in &self.replication.semi_sync_ackers {
+            site("replication.semi_sync_ackers".into(), s)?;
+        }
+        if !(self.replication.apply_rate > 0.0 && self.replication.apply_rate.is_finite()) {
+            return Err((
+                "replication.apply_rate".into(),
+                "must be a positive number".into(),
+            ));
+        }
+        let o = &self.orchestrator;
+        if o.election_timeout_min > o.election_timeout_max
+            || o.election_timeout_min <= o.heartbeat_interval
+        {
+            return Err((
+                "orchestrator.election_timeout_min".into(),
+                "must exceed heartbeat_interval and not exceed election_timeout_max".into(),
+            ));
+        }
+        bounds::interval("orchestrator.detection_interval", o.detection_interval)?;
+        bounds::interval("orchestrator.heartbeat_interval", o.heartbeat_interval)?;
+        bounds::interval("orchestrator.publish_interval", o.publish_interval)?;
+        bounds::interval(
+            "replication.heartbeat_period",
+            self.replication.heartbeat_period,
+        )?;
+        bounds::at_most("orchestrator.voters", o.voters.len() as u64, 64)?;
+        self.semi_sync_can_commit()?;
+        Ok(())
+    }
+
+    /// Raft's voters and timers.
+    fn validate_raft(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
+        if self.raft.voters.is_empty() {
+            return Err(("raft.voters".into(), "names no site".into()));
+        }
+        for s in &self.raft.voters {
+            site("raft.voters".into(), s)?;
+        }
+        let r = &self.raft;
+        if r.election_timeout_min > r.election_timeout_max
+            || r.election_timeout_min <= r.heartbeat_interval
+        {
+            return Err((
+                "raft.election_timeout_min".into(),
+                "must exceed heartbeat_interval and not exceed election_timeout_max".into(),
+            ));
+        }
+        bounds::interval("raft.heartbeat_interval", r.heartbeat_interval)?;
+        bounds::at_most("raft.voters", r.voters.len() as u64, 64)?;
+        if r.max_batch == 0 {
+            return Err(("raft.max_batch".into(), "must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The app tiers and the workloads through them.
+    fn validate_clients(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
         for (i, a) in self.app.iter().enumerate() {
             site(format!("app[{i}].site"), &a.site)?;
             if a.servers == 0 {
