@@ -139,7 +139,7 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    /// Each series up to now, its last [`SPARK`] buckets (gaps as NaN);
+    /// Each series up to now, its last `SPARK` buckets (gaps as NaN);
     /// a system without series shows its clients' failed fraction per
     /// minute.
     pub fn series(&self) -> Vec<(String, Vec<f64>)> {

@@ -8,8 +8,8 @@
 //! that name another service, which services are stores by their image,
 //! which are entry points by their published ports or their Service type)
 //! and fills every other figure with a stated default, tagged `[A]` in a
-//! comment beside it, and listed in [`Imported::assumed`]. What it does
-//! not understand (a kind, a key) is reported in [`Imported::ignored`],
+//! comment beside it. What it does not understand (a kind, a key) is
+//! reported in [`Imported::ignored`],
 //! not fatal; YAML that does not parse is an error naming file, line and
 //! column.
 //!

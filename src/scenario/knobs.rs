@@ -1,7 +1,7 @@
 //! Every knob of a scenario file: the path `sweep --set` and
 //! [`Scenario::with_set`](super::Scenario::with_set) take, the value the
-//! file gives it, and the tag of the fact behind it ([P]ublished,
-//! [S]econdary, [D]erived, [A]ssumed), read from the file's comments.
+//! file gives it, and the tag of the fact behind it (`[P]`ublished,
+//! `[S]`econdary, `[D]`erived, `[A]`ssumed), read from the file's comments.
 //!
 //! Paths are dotted keys with `[i]` for entries of an array of tables
 //! (`fault[0].duration`, `replicated_db.cluster[1].keys`); inline tables

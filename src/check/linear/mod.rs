@@ -4,7 +4,7 @@
 //! key's sub-history is (Herlihy and Wing's locality, the
 //! "P-compositionality" of Horn and Kroening): keys are checked in parallel
 //! and the results gathered in key order, so the verdict and the witness do
-//! not depend on the thread count. Each key is searched by [`search`]:
+//! not depend on the thread count. Each key is searched by `search`:
 //! Wing & Gong's algorithm with Lowe's memoisation and the reductions listed
 //! there. Every search has a [`Budget`]; running out gives `Unknown` with
 //! the reason, never an out-of-memory.
@@ -31,7 +31,7 @@
 //! # Soundness
 //!
 //! `Invalid` means no order exists: the search is exhaustive over the
-//! orders the reductions keep, and each reduction (here and in [`search`])
+//! orders the reductions keep, and each reduction (here and in `search`)
 //! removes only orders that cannot succeed where a kept one does not. The
 //! ones made before the search: failed reads, and failed writes and
 //! appends, constrain nothing and are left out; an indeterminate write
@@ -143,7 +143,7 @@ pub struct Options {
     /// extra searches, within their own budget).
     pub witness: bool,
     /// Decide keys whose writes carry unique values from the read-mapping
-    /// ([`unique`]) instead of searching them (false: search every key, to
+    /// (`unique`) instead of searching them (false: search every key, to
     /// compare the two).
     pub read_mapping: bool,
     /// Wall time the check may take; past it the answer is `Unknown`.
