@@ -257,6 +257,9 @@ impl Timed for HostingStep {
 /// Most chunks one restore may take.
 pub const CHUNKS_MAX: f64 = 1_000_000.0;
 
+/// A field's check: `Err((field path, message))`.
+type Checked = Result<(), (String, String)>;
+
 impl HostingConfig {
     /// The index of the array called `name`.
     pub fn array_index(&self, name: &str) -> Option<usize> {
@@ -279,10 +282,8 @@ impl HostingConfig {
         (self.data_gb * 1e9 * weight(k) / total) as u64
     }
 
-    pub(super) fn validate(
-        &self,
-        site_exists: &dyn Fn(&str) -> bool,
-    ) -> Result<(), (String, String)> {
+    /// Checks names, counts and ranges, in the table's order.
+    pub(super) fn validate(&self, site_exists: &dyn Fn(&str) -> bool) -> Checked {
         let site = |field: &str, s: &str| {
             if site_exists(s) {
                 Ok(())
@@ -319,13 +320,7 @@ impl HostingConfig {
                 ));
             }
         }
-        let known = |field: &str, name: &str| {
-            if self.array_index(name).is_some() {
-                Ok(())
-            } else {
-                Err((field.to_string(), format!("no array called {name:?}")))
-            }
-        };
+        let known = |field: &str, name: &str| self.array_named(field, name);
         known("volumes.on", &self.volumes.on)?;
         if let Some(m) = &self.volumes.mirror {
             known("volumes.mirror", m)?;
@@ -341,6 +336,22 @@ impl HostingConfig {
         }
         known("restore.pool", &self.restore.pool)?;
         known("detection.sensor.watches", &self.detection.sensor.watches)?;
+        self.validate_timing()?;
+        self.validate_restore()?;
+        self.validate_team()
+    }
+
+    /// `field` names an array of the table.
+    fn array_named(&self, field: &str, name: &str) -> Checked {
+        if self.array_index(name).is_some() {
+            Ok(())
+        } else {
+            Err((field.to_string(), format!("no array called {name:?}")))
+        }
+    }
+
+    /// Probes, I/O timeouts and the detection chain.
+    fn validate_timing(&self) -> Checked {
         for (field, d, min) in [
             ("resolution", self.resolution, 1),
             ("probe_every", self.probe_every, 1),
@@ -370,6 +381,11 @@ impl HostingConfig {
                 "a fraction in (0, 1]".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// Restores and the nightly backups they read.
+    fn validate_restore(&self) -> Checked {
         let r = &self.restore;
         if !(r.import_mb_per_s.is_finite() && r.import_mb_per_s > 0.0) {
             return Err(("restore.import_mb_per_s".into(), "a rate > 0".into()));
@@ -395,6 +411,12 @@ impl HostingConfig {
                 "the cold store's read rate per restore stream, > 0".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// The team's runbook: each step names what it needs.
+    fn validate_team(&self) -> Checked {
+        let known = |field: &str, name: &str| self.array_named(field, name);
         if self.team.step.len() > crate::bounds::RUNBOOK_STEPS_MAX {
             return Err(("team.step".into(), "too many steps".into()));
         }
