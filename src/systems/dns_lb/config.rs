@@ -212,10 +212,15 @@ impl Default for DnsSloConfig {
     }
 }
 
+use crate::bounds;
+
+/// A field's check: `Err((field path, message))`.
+type Checked = Result<(), (String, String)>;
+
 impl DnsLbConfig {
-    /// Checks references and ranges.
-    pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Result<(), (String, String)> {
-        let site = |field: String, s: &str| -> Result<(), (String, String)> {
+    /// Checks references and ranges, in the table's order.
+    pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Checked {
+        let site = |field: String, s: &str| -> Checked {
             if has_site(s) {
                 Ok(())
             } else {
@@ -239,10 +244,31 @@ impl DnsLbConfig {
                 "interval, failures and rises must be positive",
             );
         }
-        use crate::bounds;
         if let Some(h) = &self.authority.health_check {
             bounds::interval("authority.health_check.interval", h.interval)?;
         }
+        self.validate_dcs(&site)?;
+        for (i, a) in self.authority.action.iter().enumerate() {
+            let at = format!("authority.action[{i}]");
+            if !self.dc.iter().any(|d| d.name == a.dc) {
+                return err(format!("{at}.dc"), "unknown datacenter");
+            }
+            if a.at.is_none() && a.on.is_none() {
+                return err(format!("{at}.at"), "give `at` (a scheduled step) or `on` (a reaction)");
+            }
+            if let Err((f, m)) = check_start(a.at, a.on.as_ref(), a.after.as_ref()) {
+                return err(format!("{at}.{f}"), &m);
+            }
+        }
+        crate::bounds::interval("authority.monitor_every", self.authority.monitor_every)?;
+        crate::bounds::interval("authority.scrape", self.authority.scrape)?;
+        self.validate_app()?;
+        self.validate_clients(&site)
+    }
+
+    /// The datacenters: sites, apps, add-ons and where those live.
+    fn validate_dcs(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
+        let err = |f: String, m: &str| Err((f, m.to_string()));
         if self.dc.is_empty() || self.dc.len() > 8 {
             return err("dc".into(), "between 1 and 8 datacenters");
         }
@@ -276,20 +302,12 @@ impl DnsLbConfig {
                 }
             }
         }
-        for (i, a) in self.authority.action.iter().enumerate() {
-            let at = format!("authority.action[{i}]");
-            if !self.dc.iter().any(|d| d.name == a.dc) {
-                return err(format!("{at}.dc"), "unknown datacenter");
-            }
-            if a.at.is_none() && a.on.is_none() {
-                return err(format!("{at}.at"), "give `at` (a scheduled step) or `on` (a reaction)");
-            }
-            if let Err((f, m)) = check_start(a.at, a.on.as_ref(), a.after.as_ref()) {
-                return err(format!("{at}.{f}"), &m);
-            }
-        }
-        crate::bounds::interval("authority.monitor_every", self.authority.monitor_every)?;
-        crate::bounds::interval("authority.scrape", self.authority.scrape)?;
+        Ok(())
+    }
+
+    /// The apps' service times and their checks of the load balancer.
+    fn validate_app(&self) -> Checked {
+        let err = |f: String, m: &str| Err((f, m.to_string()));
         for (f, l) in [
             ("app.service_time", &self.app.service_time),
             ("app.addon_service_time", &self.app.addon_service_time),
@@ -306,6 +324,12 @@ impl DnsLbConfig {
                 "addon_timeout and lb_check_interval must be positive",
             );
         }
+        Ok(())
+    }
+
+    /// ISPs, their resolvers and users, the clients' retries, the SLO.
+    fn validate_clients(&self, site: &dyn Fn(String, &str) -> Checked) -> Checked {
+        let err = |f: String, m: &str| Err((f, m.to_string()));
         if self.isp.is_empty() {
             return err("isp".into(), "at least one ISP is needed");
         }
