@@ -369,51 +369,32 @@ fn fraction(field: &str, v: f64) -> Result<(), (String, String)> {
     }
 }
 
+use crate::bounds;
+
+/// A field's check: `Err((field path, message))`.
+type Checked = Result<(), (String, String)>;
+
+/// `ok`, else `field` "must be positive".
+fn positive(field: &str, ok: bool) -> Checked {
+    if ok {
+        Ok(())
+    } else {
+        Err((field.to_string(), "must be positive".into()))
+    }
+}
+
 impl CdnConfig {
-    /// Checks references and ranges; `has_site` says whether a site exists.
-    pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Result<(), (String, String)> {
-        let site = |field: String, s: &str| -> Result<(), (String, String)> {
+    /// Checks references and ranges; `has_site` says whether a site
+    /// exists. In the table's order, so the first error is the first field.
+    pub fn validate(&self, has_site: &dyn Fn(&str) -> bool) -> Checked {
+        let site = |field: String, s: &str| -> Checked {
             if has_site(s) {
                 Ok(())
             } else {
                 Err((field, format!("unknown site {s:?}")))
             }
         };
-        let positive = |field: &str, ok: bool| -> Result<(), (String, String)> {
-            if ok {
-                Ok(())
-            } else {
-                Err((field.to_string(), "must be positive".into()))
-            }
-        };
-        use crate::bounds;
-        positive("pops.count", self.pops.count > 0)?;
-        bounds::at_most("pops.count", self.pops.count.into(), bounds::POPS_MAX)?;
-        positive("pops.servers", self.pops.servers > 0)?;
-        bounds::at_most("pops.servers", self.pops.servers.into(), 1_000)?;
-        positive("pops.cache_objects", self.pops.cache_objects > 0)?;
-        bounds::at_most(
-            "pops.cache_objects",
-            self.pops.cache_objects.into(),
-            bounds::CACHE_OBJECTS_MAX,
-        )?;
-        bounds::at_most(
-            "shield.cache_objects",
-            self.shield.cache_objects.into(),
-            bounds::CACHE_OBJECTS_MAX,
-        )?;
-        bounds::interval("monitor.resolution", self.monitor.resolution)?;
-        positive(
-            "pops.fetch_timeout",
-            self.pops.fetch_timeout > SimDuration::ZERO,
-        )?;
-        for (f, l) in [
-            ("pops.hub_latency", &self.pops.hub_latency),
-            ("pops.client_latency", &self.pops.client_latency),
-            ("rollout.propagation", &self.rollout.propagation),
-        ] {
-            l.validate().map_err(|m| (f.to_string(), m))?;
-        }
+        self.validate_fleet()?;
         if self.region.is_empty() {
             return Err(("region".into(), "at least one region is needed".into()));
         }
@@ -438,33 +419,7 @@ impl CdnConfig {
                 return Err((f.into(), format!("{v} is not a non-negative number")));
             }
         }
-        positive("tenants.count", self.tenants.count > 0)?;
-        bounds::at_most(
-            "tenants.count",
-            self.tenants.count.into(),
-            bounds::TENANTS_MAX,
-        )?;
-        positive("tenants.objects", self.tenants.objects > 0)?;
-        // Objects are numbered (tenant << 16) | object.
-        bounds::at_most("tenants.objects", self.tenants.objects.into(), 65_535)?;
-        // Every cache (one per PoP server, one per shield) indexes the whole
-        // catalogue densely: 4 bytes per object.
-        let catalogue = u64::from(self.tenants.count) * u64::from(self.tenants.objects);
-        let caches = u64::from(self.pops.count) * u64::from(self.pops.servers)
-            + self.shield.sites.len() as u64;
-        if catalogue.saturating_mul(caches) > bounds::CATALOGUE_MAX * 4 {
-            return Err((
-                "tenants.objects".into(),
-                format!(
-                    "{} tenants x {} objects indexed by {caches} caches is {} entries, over the limit of {}",
-                    self.tenants.count,
-                    self.tenants.objects,
-                    catalogue.saturating_mul(caches),
-                    bounds::CATALOGUE_MAX * 4
-                ),
-            ));
-        }
-        positive("tenants.ttl", self.tenants.ttl > SimDuration::ZERO)?;
+        self.validate_tenants()?;
         if self.origin.is_empty() {
             return Err(("origin".into(), "at least one origin is needed".into()));
         }
@@ -499,6 +454,76 @@ impl CdnConfig {
                 }
             }
         }
+        self.validate_rollout()?;
+        self.validate_changes()
+    }
+
+    /// The PoPs, their caches and latencies.
+    fn validate_fleet(&self) -> Checked {
+        positive("pops.count", self.pops.count > 0)?;
+        bounds::at_most("pops.count", self.pops.count.into(), bounds::POPS_MAX)?;
+        positive("pops.servers", self.pops.servers > 0)?;
+        bounds::at_most("pops.servers", self.pops.servers.into(), 1_000)?;
+        positive("pops.cache_objects", self.pops.cache_objects > 0)?;
+        bounds::at_most(
+            "pops.cache_objects",
+            self.pops.cache_objects.into(),
+            bounds::CACHE_OBJECTS_MAX,
+        )?;
+        bounds::at_most(
+            "shield.cache_objects",
+            self.shield.cache_objects.into(),
+            bounds::CACHE_OBJECTS_MAX,
+        )?;
+        bounds::interval("monitor.resolution", self.monitor.resolution)?;
+        positive(
+            "pops.fetch_timeout",
+            self.pops.fetch_timeout > SimDuration::ZERO,
+        )?;
+        for (f, l) in [
+            ("pops.hub_latency", &self.pops.hub_latency),
+            ("pops.client_latency", &self.pops.client_latency),
+            ("rollout.propagation", &self.rollout.propagation),
+        ] {
+            l.validate().map_err(|m| (f.to_string(), m))?;
+        }
+        Ok(())
+    }
+
+    /// Tenants, their objects, and what the caches' index of them costs.
+    fn validate_tenants(&self) -> Checked {
+        positive("tenants.count", self.tenants.count > 0)?;
+        bounds::at_most(
+            "tenants.count",
+            self.tenants.count.into(),
+            bounds::TENANTS_MAX,
+        )?;
+        positive("tenants.objects", self.tenants.objects > 0)?;
+        // Objects are numbered (tenant << 16) | object.
+        bounds::at_most("tenants.objects", self.tenants.objects.into(), 65_535)?;
+        // Every cache (one per PoP server, one per shield) indexes the whole
+        // catalogue densely: 4 bytes per object.
+        let catalogue = u64::from(self.tenants.count) * u64::from(self.tenants.objects);
+        let caches = u64::from(self.pops.count) * u64::from(self.pops.servers)
+            + self.shield.sites.len() as u64;
+        if catalogue.saturating_mul(caches) > bounds::CATALOGUE_MAX * 4 {
+            return Err((
+                "tenants.objects".into(),
+                format!(
+                    "{} tenants x {} objects indexed by {caches} caches is {} entries, over the limit of {}",
+                    self.tenants.count,
+                    self.tenants.objects,
+                    catalogue.saturating_mul(caches),
+                    bounds::CATALOGUE_MAX * 4
+                ),
+            ));
+        }
+        positive("tenants.ttl", self.tenants.ttl > SimDuration::ZERO)?;
+        Ok(())
+    }
+
+    /// The rollout's waves, the monitor and the SLO.
+    fn validate_rollout(&self) -> Checked {
         fraction("rollout.canary", self.rollout.canary)?;
         fraction(
             "rollout.rollback_error_fraction",
@@ -532,6 +557,11 @@ impl CdnConfig {
         fraction("monitor.healthy_below", self.monitor.healthy_below)?;
         fraction("slo.error_fraction", self.slo.error_fraction)?;
         fraction("slo.blast_radius", self.slo.blast_radius)?;
+        Ok(())
+    }
+
+    /// Tenants' changes and the operators' steps.
+    fn validate_changes(&self) -> Checked {
         for (i, c) in self.change.iter().enumerate() {
             if c.tenant >= self.tenants.count {
                 return Err((
