@@ -66,6 +66,10 @@ pub const WRITES_PER_HOUR_MAX: f64 = 360_000.0;
 /// Bytes of a dataset (1 PB).
 pub const DATASET_BYTES_MAX: f64 = 1e15;
 
+/// A field's check: `Err((field path, message))`, as every
+/// configuration's `validate` returns it.
+pub type Checked = Result<(), (String, String)>;
+
 /// `value` of `field` is at most `max`.
 pub fn at_most(field: impl Into<String>, value: u64, max: u64) -> Result<(), (String, String)> {
     if value > max {

@@ -8,6 +8,7 @@
 use crate::time::SimDuration;
 use crate::topology::Latency;
 use serde::{Deserialize, Serialize};
+use crate::bounds::{self, Checked};
 
 /// The whole deployment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -368,11 +369,6 @@ fn fraction(field: &str, v: f64) -> Result<(), (String, String)> {
         Err((field.to_string(), format!("{v} is not in [0, 1]")))
     }
 }
-
-use crate::bounds;
-
-/// A field's check: `Err((field path, message))`.
-type Checked = Result<(), (String, String)>;
 
 /// `ok`, else `field` "must be positive".
 fn positive(field: &str, ok: bool) -> Checked {

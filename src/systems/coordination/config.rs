@@ -5,6 +5,7 @@ use crate::systems::parts::operator::{self as operator, ClientSignal, Delay, Tim
 use crate::systems::parts::session::Backoff;
 use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
+use crate::bounds::Checked;
 
 /// The whole deployment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -418,9 +419,6 @@ pub struct CoordActor {
 fn default_scrape() -> SimDuration {
     SimDuration::from_secs(60)
 }
-
-/// A field's check: `Err((field path, message))`.
-type Checked = Result<(), (String, String)>;
 
 /// The most retries a proxy's client may give a read (Curator's own
 /// `ExponentialBackoffRetry` stops at 29).

@@ -6,6 +6,7 @@ use crate::systems::parts::operator::{ClientSignal, Delay, Trigger, check_start}
 use crate::time::SimDuration;
 use crate::topology::Latency;
 use serde::{Deserialize, Serialize};
+use crate::bounds::{self, Checked};
 
 /// The whole deployment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -211,11 +212,6 @@ impl Default for DnsSloConfig {
         }
     }
 }
-
-use crate::bounds;
-
-/// A field's check: `Err((field path, message))`.
-type Checked = Result<(), (String, String)>;
 
 impl DnsLbConfig {
     /// Checks references and ranges, in the table's order.

@@ -10,6 +10,7 @@ use crate::systems::parts::exposure::{Credential, Exposure, ProbeSchedule};
 use crate::systems::parts::operator::{Do, Guards, Step};
 use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
+use crate::bounds::Checked;
 
 /// Bytes per GB (decimal, as disks and postmortems count).
 pub const GB: f64 = 1e9;
@@ -372,9 +373,6 @@ fn non_negative(field: &str, v: f64) -> Result<(), (String, String)> {
         ))
     }
 }
-
-/// A field's check: `Err((field path, message))`.
-type Checked = Result<(), (String, String)>;
 
 impl DurableDbConfig {
     /// Checks names and ranges; errors are `(field path, message)`.

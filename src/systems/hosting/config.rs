@@ -6,6 +6,7 @@ use crate::systems::parts::backup::BackupJob;
 use crate::systems::parts::operator::Timed;
 use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
+use crate::bounds::Checked;
 
 /// The whole deployment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -256,9 +257,6 @@ impl Timed for HostingStep {
 
 /// Most chunks one restore may take.
 pub const CHUNKS_MAX: f64 = 1_000_000.0;
-
-/// A field's check: `Err((field path, message))`.
-type Checked = Result<(), (String, String)>;
 
 impl HostingConfig {
     /// The index of the array called `name`.

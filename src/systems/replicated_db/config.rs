@@ -8,6 +8,7 @@
 use crate::time::SimDuration;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use crate::bounds::{self, Checked};
 
 /// Which replication engine runs the clusters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -355,11 +356,6 @@ pub struct DbConfig {
     #[serde(default)]
     pub checks: ChecksConfig,
 }
-
-use crate::bounds;
-
-/// A field's check: `Err((field path, message))`.
-type Checked = Result<(), (String, String)>;
 
 impl DbConfig {
     /// Checks names and ranges against the sites of a topology; the error is
