@@ -104,162 +104,36 @@ fn merged(files: &[PathBuf]) -> Result<Comparison, String> {
     Comparison::merge(parts)
 }
 
+/// Why `compare` stops before printing a result.
+enum Refused {
+    /// Already told (by `load_named`), with this exit code.
+    Told(ExitCode),
+    /// Bad input: printed as `error: ...`.
+    Bad(String),
+}
+
+impl From<String> for Refused {
+    fn from(e: String) -> Self {
+        Refused::Bad(e)
+    }
+}
+
 pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
-    let result = if !args.merge.is_empty() {
-        match merged(args.merge) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(EXIT_BAD_INPUT));
-            }
-        }
+    let gathered = if args.merge.is_empty() {
+        run_all(&args)
     } else {
-        let Some(name) = args.name else {
-            eprintln!("error: name a scenario, or --merge shard files");
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        };
-        let (scenario, _) = match load_named(name) {
-            Ok(x) => x,
-            Err(code) => return Ok(code),
-        };
-        let axes = match args.sets {
-            None => Vec::new(),
-            Some([]) => {
-                eprintln!("error: sweep needs at least one --set PATH=V1,V2,...");
-                return Ok(ExitCode::from(EXIT_BAD_INPUT));
-            }
-            Some(sets) => match axes(&scenario, sets) {
-                Ok(a) => a,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
-                }
-            },
-        };
-        let points: usize = axes.iter().map(|a| a.values.len()).product();
-        let system = &scenario.system;
-        let designs = if args.designs.is_empty() {
-            system
-                .design_names()
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        } else {
-            args.designs
-        };
-        for d in &designs {
-            if let Err(e) = system.design(Some(d)) {
-                eprintln!("error: --designs: {e}");
-                return Ok(ExitCode::from(EXIT_BAD_INPUT));
-            }
-        }
-        if args.seeds == 0 || args.seeds > blastradius::bounds::SEEDS_MAX {
-            eprintln!(
-                "error: --seeds {}: give 1 to {} (shard the work for more runs)",
-                args.seeds,
-                blastradius::bounds::SEEDS_MAX
-            );
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-        let first = args.first.or(scenario.seed.map(|s| s.0)).unwrap_or(1);
-        if first.checked_add(args.seeds - 1).is_none() {
-            eprintln!(
-                "error: --seeds {}: counting up from seed {first} passes the largest seed, {}",
-                args.seeds,
-                u64::MAX
-            );
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-        let seeds: Vec<u64> = (0..args.seeds).map(|k| first + k).collect();
-        let shard = args.shard.unwrap_or((1, 1));
-        let total = points * designs.len() * seeds.len();
-        if shard.0 > total {
-            eprintln!(
-                "error: --shard {}/{}: the sweep has only {total} run(s), so shard {} would be empty",
-                shard.0, shard.1, shard.0
-            );
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-        let mine = (0..total).filter(|k| k % shard.1 == shard.0 - 1).count();
-        if mine > blastradius::bounds::RUNS_ASK && !args.yes {
-            eprintln!(
-                "error: {mine} runs ({points} point(s) x {} design(s) x {} seed(s){}): more than {}; pass --yes to start, or --shard i/n to split, or fewer --seeds",
-                designs.len(),
-                seeds.len(),
-                if shard.1 > 1 { ", this shard" } else { "" },
-                blastradius::bounds::RUNS_ASK
-            );
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-        let options = super::watch(args.deadline, false);
-        if (!args.quiet && mine >= PROBE_FROM) || args.map.is_some() {
-            match probe(&scenario, &axes, &designs[0], seeds[0], &options) {
-                Ok((metrics, seconds)) => {
-                    if let Some(m) = args.map
-                        && !metrics.iter().any(|x| x == m)
-                    {
-                        eprintln!(
-                            "error: --map {m}: the system reports no such figure; one of: {}",
-                            metrics.join(", ")
-                        );
-                        return Ok(ExitCode::from(EXIT_BAD_INPUT));
-                    }
-                    if !args.quiet {
-                        let threads = rayon::current_num_threads().max(1);
-                        let eta = seconds * mine as f64 / threads as f64;
-                        eprintln!(
-                            "{mine} run(s); one took {seconds:.2}s, so about {} on {threads} thread(s)",
-                            humantime::format_duration(std::time::Duration::from_secs(
-                                eta.ceil() as u64
-                            ))
-                        );
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: {}", hint(&scenario, e));
-                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
-                }
-            }
-        }
-        let bar = if args.quiet {
-            indicatif::ProgressBar::hidden()
-        } else {
-            indicatif::ProgressBar::new(mine as u64)
-        };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} runs, {elapsed} elapsed, eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        let tick = || bar.inc(1);
-        let result = match sweep(&scenario, &axes, &designs, &seeds, shard, &tick, &options) {
-            Ok(r) => r,
-            Err(e) => {
-                bar.finish_and_clear();
-                eprintln!("error: {}", hint(&scenario, e));
-                return Ok(ExitCode::from(EXIT_BAD_INPUT));
-            }
-        };
-        bar.finish_and_clear();
-        result
+        merged(args.merge).map_err(Refused::Bad)
     };
-    match format {
-        TableFormat::Text => {
-            print!("{}", result.to_text());
-            if let Some(metric) = args.map {
-                match result.map_text(metric) {
-                    Ok(m) => print!("{m}"),
-                    Err(e) => {
-                        eprintln!("error: --map: {e}");
-                        return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
-                    }
-                }
-            }
+    let result = match gathered {
+        Ok(c) => c,
+        Err(Refused::Told(code)) => return Ok(code),
+        Err(Refused::Bad(e)) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
-        TableFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
-        TableFormat::Csv => print!("{}", result.to_csv()?),
-        TableFormat::Html => print!("{}", blastradius::report::html::comparison(&result)),
+    };
+    if let Some(code) = print(&result, format, args.map)? {
+        return Ok(code);
     }
     if result.shard == [1, 1] && result.missing() > 0 {
         eprintln!(
@@ -280,6 +154,162 @@ pub fn compare(args: Args<'_>, format: TableFormat) -> Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_LIMIT));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the result in `format`; `Some` exit code if `--map` was bad.
+fn print(result: &Comparison, format: TableFormat, map: Option<&str>) -> Result<Option<ExitCode>> {
+    match format {
+        TableFormat::Text => {
+            print!("{}", result.to_text());
+            if let Some(metric) = map {
+                match result.map_text(metric) {
+                    Ok(m) => print!("{m}"),
+                    Err(e) => {
+                        eprintln!("error: --map: {e}");
+                        return Ok(Some(ExitCode::from(EXIT_BAD_INPUT)));
+                    }
+                }
+            }
+        }
+        TableFormat::Json => println!("{}", serde_json::to_string_pretty(result)?),
+        TableFormat::Csv => print!("{}", result.to_csv()?),
+        TableFormat::Html => print!("{}", blastradius::report::html::comparison(result)),
+    }
+    Ok(None)
+}
+
+/// This shard's runs of the named scenario: the grid, designs and seeds
+/// checked, an estimate printed, then run with a progress bar.
+fn run_all(args: &Args<'_>) -> Result<Comparison, Refused> {
+    let Some(name) = args.name else {
+        return Err(Refused::Bad(
+            "name a scenario, or --merge shard files".into(),
+        ));
+    };
+    let (scenario, _) = load_named(name).map_err(Refused::Told)?;
+    let axes = match args.sets {
+        None => Vec::new(),
+        Some([]) => return Err(Refused::Bad("sweep needs at least one --set PATH=V1,V2,...".into())),
+        Some(sets) => axes(&scenario, sets)?,
+    };
+    let designs = designs(&scenario, &args.designs)?;
+    let seeds = seeds(&scenario, args.first, args.seeds)?;
+    let points: usize = axes.iter().map(|a| a.values.len()).product();
+    let shard = args.shard.unwrap_or((1, 1));
+    let mine = shard_runs(args, shard, points, designs.len(), seeds.len())?;
+    let options = super::watch(args.deadline, false);
+    if (!args.quiet && mine >= PROBE_FROM) || args.map.is_some() {
+        estimate(args, &scenario, &axes, (&designs[0], seeds[0]), mine, &options)?;
+    }
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(mine as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs, {elapsed} elapsed, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let tick = || bar.inc(1);
+    let result = sweep(&scenario, &axes, &designs, &seeds, shard, &tick, &options);
+    bar.finish_and_clear();
+    result.map_err(|e| Refused::Bad(hint(&scenario, e)))
+}
+
+/// The designs asked for (all the system's when none), each checked.
+fn designs(scenario: &Scenario, asked: &[String]) -> Result<Vec<String>, String> {
+    let system = &scenario.system;
+    let designs: Vec<String> = if asked.is_empty() {
+        system
+            .design_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        asked.to_vec()
+    };
+    for d in &designs {
+        system.design(Some(d)).map_err(|e| format!("--designs: {e}"))?;
+    }
+    Ok(designs)
+}
+
+/// `count` seeds counting up from `--first` (else the scenario's, else 1).
+fn seeds(scenario: &Scenario, first: Option<u64>, count: u64) -> Result<Vec<u64>, String> {
+    if count == 0 || count > blastradius::bounds::SEEDS_MAX {
+        return Err(format!(
+            "--seeds {count}: give 1 to {} (shard the work for more runs)",
+            blastradius::bounds::SEEDS_MAX
+        ));
+    }
+    let first = first.or(scenario.seed.map(|s| s.0)).unwrap_or(1);
+    if first.checked_add(count - 1).is_none() {
+        return Err(format!(
+            "--seeds {count}: counting up from seed {first} passes the largest seed, {}",
+            u64::MAX
+        ));
+    }
+    Ok((0..count).map(|k| first + k).collect())
+}
+
+/// How many runs fall in this shard; refuses an empty shard, and more
+/// than [`RUNS_ASK`](blastradius::bounds::RUNS_ASK) without `--yes`.
+fn shard_runs(
+    args: &Args<'_>,
+    shard: (usize, usize),
+    points: usize,
+    designs: usize,
+    seeds: usize,
+) -> Result<usize, String> {
+    let total = points * designs * seeds;
+    if shard.0 > total {
+        return Err(format!(
+            "--shard {}/{}: the sweep has only {total} run(s), so shard {} would be empty",
+            shard.0, shard.1, shard.0
+        ));
+    }
+    let mine = (0..total).filter(|k| k % shard.1 == shard.0 - 1).count();
+    if mine > blastradius::bounds::RUNS_ASK && !args.yes {
+        return Err(format!(
+            "{mine} runs ({points} point(s) x {designs} design(s) x {seeds} seed(s){}): more than {}; pass --yes to start, or --shard i/n to split, or fewer --seeds",
+            if shard.1 > 1 { ", this shard" } else { "" },
+            blastradius::bounds::RUNS_ASK
+        ));
+    }
+    Ok(mine)
+}
+
+/// Times the first run: checks `--map` names a figure the system reports,
+/// and (unless quiet) prints how long the `mine` runs should take.
+fn estimate(
+    args: &Args<'_>,
+    scenario: &Scenario,
+    axes: &[Axis],
+    (design, seed): (&str, u64),
+    mine: usize,
+    options: &blastradius::run::RunOptions,
+) -> Result<(), String> {
+    let (metrics, seconds) =
+        probe(scenario, axes, design, seed, options).map_err(|e| hint(scenario, e))?;
+    if let Some(m) = args.map
+        && !metrics.iter().any(|x| x == m)
+    {
+        return Err(format!(
+            "--map {m}: the system reports no such figure; one of: {}",
+            metrics.join(", ")
+        ));
+    }
+    if !args.quiet {
+        let threads = rayon::current_num_threads().max(1);
+        let eta = seconds * mine as f64 / threads as f64;
+        eprintln!(
+            "{mine} run(s); one took {seconds:.2}s, so about {} on {threads} thread(s)",
+            humantime::format_duration(std::time::Duration::from_secs(eta.ceil() as u64))
+        );
+    }
+    Ok(())
 }
 
 /// Runs from which the CLI times one first to print an estimate (the

@@ -237,46 +237,28 @@ impl<N: Node> Kernel<N> {
             field,
             reason,
         };
-        let sel = |s: &String, field| self.select(s).map_err(|r| err(field, r));
         let link = |l: &String| {
             self.net
                 .topology()
                 .link_id(l)
                 .map_err(|e| err("link", e.to_string()))
         };
-        let rule = |name: &Option<String>, pairs: Vec<(FixedBitSet, FixedBitSet)>, action| {
-            (
-                Action::InstallRule {
-                    entry: index,
-                    name: name.clone(),
-                    pairs,
-                    action,
-                },
-                Some(Action::RevertRule { entry: index }),
-            )
-        };
+        let rule = |name: &Option<String>, pairs, action| Self::rule(index, name, pairs, action);
+        let nodes = |target: &String| self.select(target).map_err(|r| err("target", r));
         let both_ways =
             |a: &FixedBitSet, b: &FixedBitSet| vec![(a.clone(), b.clone()), (b.clone(), a.clone())];
+        let from_to = |from, to| -> Result<_, ScheduleError> {
+            Ok(vec![(
+                self.bitset(&self.select_all(from, index, "from")?),
+                self.bitset(&self.select_all(to, index, "to")?),
+            )])
+        };
         Ok(match fault {
             Fault::Partition { name, groups } => {
-                let sets = groups
-                    .iter()
-                    .map(|g| self.select_all(g, index, "groups").map(|n| self.bitset(&n)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let mut pairs = Vec::new();
-                for (i, a) in sets.iter().enumerate() {
-                    for (j, b) in sets.iter().enumerate() {
-                        if i != j {
-                            pairs.push((a.clone(), b.clone()));
-                        }
-                    }
-                }
-                rule(name, pairs, RuleAction::Drop)
+                rule(name, self.partition(index, groups)?, RuleAction::Drop)
             }
             Fault::PartitionOneWay { name, from, to } => {
-                let f = self.bitset(&self.select_all(from, index, "from")?);
-                let t = self.bitset(&self.select_all(to, index, "to")?);
-                rule(name, vec![(f, t)], RuleAction::Drop)
+                rule(name, from_to(from, to)?, RuleAction::Drop)
             }
             Fault::PartitionBridge {
                 name,
@@ -291,48 +273,18 @@ impl<N: Node> Kernel<N> {
             }
             Fault::PartitionMajoritiesRing { name, nodes } => {
                 let ring = self.select_all_ordered(nodes, index)?;
-                let n = ring.len();
-                let majority = n / 2 + 1;
-                let reach = majority / 2; // ring distance each node still sees
-                let mut pairs = Vec::new();
-                for (i, node) in ring.iter().enumerate() {
-                    let mut unseen = FixedBitSet::with_capacity(self.nodes.len());
-                    for (j, other) in ring.iter().enumerate() {
-                        let d = i.abs_diff(j).min(n - i.abs_diff(j));
-                        if d > reach {
-                            unseen.insert(other.index());
-                        }
-                    }
-                    pairs.push((self.bitset(&[*node]), unseen));
-                }
-                rule(name, pairs, RuleAction::Drop)
+                rule(name, self.majorities_ring(&ring), RuleAction::Drop)
             }
             Fault::Isolate { name, target } => {
-                let inside = self.bitset(&sel(target, "target")?);
+                let inside = self.bitset(&nodes(target)?);
                 let mut outside = FixedBitSet::with_capacity(self.nodes.len());
                 outside.insert_range(..);
                 outside.difference_with(&inside);
                 rule(name, both_ways(&inside, &outside), RuleAction::Drop)
             }
-            Fault::Clog { name, from, to } => {
-                let f = self.bitset(&self.select_all(from, index, "from")?);
-                let t = self.bitset(&self.select_all(to, index, "to")?);
-                rule(name, vec![(f, t)], RuleAction::Hold)
-            }
-            Fault::Heal { name } => (
-                Action::RemoveRules {
-                    name: name.clone(),
-                    action: RuleAction::Drop,
-                },
-                None,
-            ),
-            Fault::Unclog { name } => (
-                Action::RemoveRules {
-                    name: name.clone(),
-                    action: RuleAction::Hold,
-                },
-                None,
-            ),
+            Fault::Clog { name, from, to } => rule(name, from_to(from, to)?, RuleAction::Hold),
+            Fault::Heal { name } => (Self::remove_rules(name, RuleAction::Drop), None),
+            Fault::Unclog { name } => (Self::remove_rules(name, RuleAction::Hold), None),
             Fault::CutLink { link: l } => (
                 Action::Cut(vec![link(l)?]),
                 Some(Action::Restore(vec![link(l)?])),
@@ -364,56 +316,122 @@ impl<N: Node> Kernel<N> {
                 Some(Action::Repair(link(l)?)),
             ),
             Fault::RepairLink { link: l } => (Action::Repair(link(l)?), None),
-            Fault::Crash { target, disk } => {
-                let nodes = sel(target, "target")?;
-                (
-                    Action::Crash {
-                        nodes: nodes.clone(),
-                        disk: *disk,
-                    },
-                    Some(Action::Restart(nodes)),
-                )
-            }
-            Fault::Restart { target } => (Action::Restart(sel(target, "target")?), None),
-            Fault::Pause { target } => {
-                let nodes = sel(target, "target")?;
-                (Action::Pause(nodes.clone()), Some(Action::Resume(nodes)))
-            }
-            Fault::Resume { target } => (Action::Resume(sel(target, "target")?), None),
-            Fault::SkewClock { target, offset } => {
-                let nodes = sel(target, "target")?;
-                (
-                    Action::Skew {
-                        nodes: nodes.clone(),
-                        offset: offset.as_nanos(),
-                    },
-                    Some(Action::Skew { nodes, offset: 0 }),
-                )
-            }
-            Fault::DriftClock { target, ppm } => {
-                let nodes = sel(target, "target")?;
-                (
-                    Action::Drift {
-                        nodes: nodes.clone(),
-                        ppm: *ppm,
-                    },
-                    Some(Action::Drift { nodes, ppm: 0.0 }),
-                )
-            }
-            Fault::SlowNode { target, delay } => {
-                let nodes = sel(target, "target")?;
-                (
-                    Action::Slow {
-                        nodes: nodes.clone(),
-                        delay: *delay,
-                    },
-                    Some(Action::Slow {
-                        nodes,
-                        delay: SimDuration::ZERO,
-                    }),
-                )
-            }
+            Fault::Crash { target, .. }
+            | Fault::Restart { target }
+            | Fault::Pause { target }
+            | Fault::Resume { target }
+            | Fault::SkewClock { target, .. }
+            | Fault::DriftClock { target, .. }
+            | Fault::SlowNode { target, .. } => Self::on_nodes(fault, nodes(target)?),
         })
+    }
+
+    /// A rule installed by entry `index` and removed when it reverts.
+    fn rule(
+        index: usize,
+        name: &Option<String>,
+        pairs: Vec<(FixedBitSet, FixedBitSet)>,
+        action: RuleAction,
+    ) -> (Action, Option<Action>) {
+        (
+            Action::InstallRule {
+                entry: index,
+                name: name.clone(),
+                pairs,
+                action,
+            },
+            Some(Action::RevertRule { entry: index }),
+        )
+    }
+
+    fn remove_rules(name: &Option<String>, action: RuleAction) -> Action {
+        Action::RemoveRules {
+            name: name.clone(),
+            action,
+        }
+    }
+
+    /// Every ordered pair of distinct groups: no message crosses groups.
+    fn partition(
+        &self,
+        index: usize,
+        groups: &[Vec<String>],
+    ) -> Result<Vec<(FixedBitSet, FixedBitSet)>, ScheduleError> {
+        let sets = groups
+            .iter()
+            .map(|g| self.select_all(g, index, "groups").map(|n| self.bitset(&n)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pairs = Vec::new();
+        for (i, a) in sets.iter().enumerate() {
+            for (j, b) in sets.iter().enumerate() {
+                if i != j {
+                    pairs.push((a.clone(), b.clone()));
+                }
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// Each node of the ring sees only its nearest neighbours, so every
+    /// node sees a majority but no two see the same one.
+    fn majorities_ring(&self, ring: &[NodeId]) -> Vec<(FixedBitSet, FixedBitSet)> {
+        let n = ring.len();
+        let majority = n / 2 + 1;
+        let reach = majority / 2; // ring distance each node still sees
+        let mut pairs = Vec::new();
+        for (i, node) in ring.iter().enumerate() {
+            let mut unseen = FixedBitSet::with_capacity(self.nodes.len());
+            for (j, other) in ring.iter().enumerate() {
+                let d = i.abs_diff(j).min(n - i.abs_diff(j));
+                if d > reach {
+                    unseen.insert(other.index());
+                }
+            }
+            pairs.push((self.bitset(&[*node]), unseen));
+        }
+        pairs
+    }
+
+    /// A node fault's apply and revert actions on `nodes`; [`Self::compile`]
+    /// sends only the node faults here.
+    fn on_nodes(fault: &Fault, nodes: Vec<NodeId>) -> (Action, Option<Action>) {
+        match fault {
+            Fault::Crash { disk, .. } => (
+                Action::Crash {
+                    nodes: nodes.clone(),
+                    disk: *disk,
+                },
+                Some(Action::Restart(nodes)),
+            ),
+            Fault::Restart { .. } => (Action::Restart(nodes), None),
+            Fault::Pause { .. } => (Action::Pause(nodes.clone()), Some(Action::Resume(nodes))),
+            Fault::Resume { .. } => (Action::Resume(nodes), None),
+            Fault::SkewClock { offset, .. } => (
+                Action::Skew {
+                    nodes: nodes.clone(),
+                    offset: offset.as_nanos(),
+                },
+                Some(Action::Skew { nodes, offset: 0 }),
+            ),
+            Fault::DriftClock { ppm, .. } => (
+                Action::Drift {
+                    nodes: nodes.clone(),
+                    ppm: *ppm,
+                },
+                Some(Action::Drift { nodes, ppm: 0.0 }),
+            ),
+            Fault::SlowNode { delay, .. } => (
+                Action::Slow {
+                    nodes: nodes.clone(),
+                    delay: *delay,
+                },
+                Some(Action::Slow {
+                    nodes,
+                    delay: SimDuration::ZERO,
+                }),
+            ),
+            _ => unreachable!("compile passes only node faults"),
+        }
     }
 
     pub(super) fn select_all_ordered(

@@ -1,4 +1,4 @@
-//! The pending-event set: an adaptive calendar queue.
+//! The pending-event set: an adaptive calendar queue of keys over a slab.
 //!
 //! Why not `BinaryHeap`: its pop is about three quarters of a plain event
 //! loop's cost, and at large populations every pop walks cold cache lines.
@@ -6,15 +6,22 @@
 //! sorts only the bucket being drained, so most pushes are an append and most
 //! pops a `Vec::pop`.
 //!
+//! Why keys over a slab: the events themselves stay where they were pushed
+//! (a slab of slots, reused last-freed first so the next push writes a slot
+//! still in cache), and the buckets hold 16-byte `(time, slot)` keys. Sorting
+//! a bucket and inserting into the one being drained move keys, not events:
+//! models' events are 50–90 bytes, and on `examples/architecture_scale`
+//! shifting them on insertion was 8 % of the run, on fastly-2021 sorting and
+//! shifting them 9 %.
+//!
 //! Layout:
 //! - `current`: the bucket being drained, sorted by time *descending* so the
 //!   next event is `current.last()`;
 //! - `late`: pushes into the window of `current` after it was sorted whose
 //!   insertion would shift more than `SHIFT_BYTES_MAX` (the rest are
 //!   inserted in place while `late` is empty), a binary heap keyed by
-//!   `(time, arrival)`. Inserting every push shifted half the bucket: on
-//!   elastic-2019-02, three quarters of all pushes land there, in buckets of
-//!   about 140 events of 88 bytes, and the shifting was 40 % of the replay;
+//!   `(time, arrival)`. On elastic-2019-02 three quarters of all pushes land
+//!   in that window, in buckets of about 140 events;
 //! - `ring`: the buckets of the current *epoch* `[epoch_start, epoch_last]`,
 //!   each `1 << shift` nanoseconds wide, unsorted;
 //! - `overflow`: everything after `epoch_last`, unsorted.
@@ -24,43 +31,89 @@
 //! the ring adapts to the workload (a ladder-queue idea with one rung).
 //!
 //! **Invariant: FIFO among equal times.** Every bucket and the overflow hold
-//! their entries in insertion order (appends only, order-preserving moves),
+//! their keys in insertion order (appends only, order-preserving moves),
 //! so a *stable* sort by time alone yields `(time, insertion sequence)` order
-//! and entries need no sequence number. `tests` check this against a
-//! `BinaryHeap` keyed by `(time, seq)`.
+//! and keys need no sequence number (slots are reused, so they are not
+//! one). `tests` check this against a `BinaryHeap` keyed by `(time, seq)`.
 
-/// One pending event.
+/// One pending event, as popped.
 pub(crate) struct Entry<E> {
     pub(crate) time: u64,
     pub(crate) event: E,
 }
 
-/// An event pushed into the window being drained, with its arrival number
-/// (FIFO among equal times inside the heap).
-struct Late<E> {
+/// Where a pending event is filed: its time and its slot in the slab.
+#[derive(Clone, Copy, Debug)]
+struct Key {
     time: u64,
-    arrival: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Late<E> {
+/// A key pushed into the window being drained, with its arrival number
+/// (FIFO among equal times inside the heap).
+#[derive(Clone, Copy, Debug)]
+struct Late {
+    time: u64,
+    arrival: u64,
+    slot: u32,
+}
+
+impl PartialEq for Late {
     fn eq(&self, other: &Self) -> bool {
         (self.time, self.arrival) == (other.time, other.arrival)
     }
 }
 
-impl<E> Eq for Late<E> {}
+impl Eq for Late {}
 
-impl<E> PartialOrd for Late<E> {
+impl PartialOrd for Late {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<E> Ord for Late<E> {
+impl Ord for Late {
     /// Reversed, so that `BinaryHeap` (a max-heap) yields the earliest.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (other.time, other.arrival).cmp(&(self.time, self.arrival))
+    }
+}
+
+/// The pending events themselves, each in a slot that stays put until it
+/// is popped or removed. Freed slots are reused last-freed first.
+struct Slab<E> {
+    slots: Vec<Option<E>>,
+    free: Vec<u32>,
+}
+
+impl<E> Slab<E> {
+    #[inline]
+    fn insert(&mut self, event: E) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                // More pending events than `u32` counts cannot be held in
+                // memory anyway (the kernel's event limit stops far below).
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    #[inline]
+    fn take(&mut self, slot: u32) -> E {
+        self.free.push(slot);
+        self.slots[slot as usize]
+            .take()
+            .expect("a filed key names an occupied slot")
+    }
+
+    #[inline]
+    fn get(&self, slot: u32) -> Option<&E> {
+        self.slots[slot as usize].as_ref()
     }
 }
 
@@ -69,24 +122,26 @@ const RING_MIN: usize = 16;
 /// Largest ring, in buckets (bounds the ring's memory).
 const RING_MAX: usize = 1 << 20;
 /// The most bytes a push shifts to insert into the sorted bucket; past it
-/// the push goes to the `late` heap (see the module docs). Measured: 4 KiB
-/// sent so many of `examples/architecture_scale`'s pushes to the heap that
-/// its pops cost 10 % more; 16 KiB keeps elastic-2019-02's gain.
+/// the push goes to the `late` heap (see the module docs): 1,024 keys.
+/// Measured with events in place of keys: 4 KiB sent so many of
+/// `examples/architecture_scale`'s pushes to the heap that its pops cost
+/// 10 % more; 16 KiB kept elastic-2019-02's gain.
 const SHIFT_BYTES_MAX: usize = 16384;
 /// Bucket width, in mean gaps between the earliest half's events.
 const WIDTH_GAPS: u64 = 4;
 
 pub(crate) struct EventQueue<E> {
-    current: Vec<Entry<E>>,
+    slab: Slab<E>,
+    current: Vec<Key>,
     /// Last instant (inclusive) of the `current` bucket's window.
     current_last: u64,
-    /// Pushed into `current`'s window after it was loaded. Every entry of
+    /// Pushed into `current`'s window after it was loaded. Every key of
     /// `current` was pushed before any of these, so at equal times
     /// `current` goes first.
-    late: std::collections::BinaryHeap<Late<E>>,
+    late: std::collections::BinaryHeap<Late>,
     /// Arrival numbers for `late`.
     arrivals: u64,
-    ring: Vec<Vec<Entry<E>>>,
+    ring: Vec<Vec<Key>>,
     /// Index of the next ring bucket to drain.
     next_bucket: usize,
     /// Number of ring buckets in use this epoch (a power of two).
@@ -96,10 +151,10 @@ pub(crate) struct EventQueue<E> {
     /// Last instant (inclusive) of the epoch (inclusive bounds so that
     /// `u64::MAX` itself has a bucket).
     epoch_last: u64,
-    overflow: Vec<Entry<E>>,
+    overflow: Vec<Key>,
     overflow_min: u64,
     /// The previous overflow buffer, kept to reuse its allocation.
-    spare: Vec<Entry<E>>,
+    spare: Vec<Key>,
     /// Scratch space for choosing an epoch's bucket width.
     scratch: Vec<u64>,
     len: usize,
@@ -114,6 +169,10 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     pub(crate) fn new() -> Self {
         EventQueue {
+            slab: Slab {
+                slots: Vec::new(),
+                free: Vec::new(),
+            },
             current: Vec::new(),
             current_last: 0,
             late: std::collections::BinaryHeap::new(),
@@ -142,21 +201,24 @@ impl<E> EventQueue<E> {
     #[inline]
     pub(crate) fn push(&mut self, time: u64, event: E) {
         self.len += 1;
-        let entry = Entry { time, event };
+        let key = Key {
+            time,
+            slot: self.slab.insert(event),
+        };
         if time <= self.current_last {
             // Into the window being drained: into the sorted bucket when
-            // that shifts little and keeps its entries ahead of `late`'s
+            // that shifts little and keeps its keys ahead of `late`'s
             // (so `late` is empty), else into `late`.
-            let at = self.current.partition_point(|e| e.time > time);
-            let shift = (self.current.len() - at) * std::mem::size_of::<Entry<E>>();
+            let at = self.current.partition_point(|k| k.time > time);
+            let shift = (self.current.len() - at) * std::mem::size_of::<Key>();
             if self.late.is_empty() && shift <= SHIFT_BYTES_MAX {
-                self.current.insert(at, entry);
+                self.current.insert(at, key);
                 return;
             }
             self.late.push(Late {
                 time,
                 arrival: self.arrivals,
-                event: entry.event,
+                slot: key.slot,
             });
             self.arrivals += 1;
         } else if time <= self.epoch_last {
@@ -164,12 +226,12 @@ impl<E> EventQueue<E> {
             // by the `current` branch above, so the ring is never indexed
             // while empty.
             let index = ((time - self.epoch_start) >> self.shift) as usize;
-            self.ring[index].push(entry);
+            self.ring[index].push(key);
         } else {
             if time < self.overflow_min {
                 self.overflow_min = time;
             }
-            self.overflow.push(entry);
+            self.overflow.push(key);
         }
     }
 
@@ -183,7 +245,7 @@ impl<E> EventQueue<E> {
             if late {
                 self.late.peek().map_or(0, |l| l.time)
             } else {
-                self.current.last().map_or(0, |e| e.time)
+                self.current.last().map_or(0, |k| k.time)
             }
         })
     }
@@ -202,15 +264,19 @@ impl<E> EventQueue<E> {
     /// Takes the next event of the window.
     #[inline]
     fn take(&mut self, late: bool) -> Option<Entry<E>> {
-        self.len -= 1;
-        if late {
-            self.late.pop().map(|l| Entry {
+        let key = if late {
+            self.late.pop().map(|l| Key {
                 time: l.time,
-                event: l.event,
+                slot: l.slot,
             })
         } else {
             self.current.pop()
-        }
+        }?;
+        self.len -= 1;
+        Some(Entry {
+            time: key.time,
+            event: self.slab.take(key.slot),
+        })
     }
 
     /// Removes and returns the next event if its time is at most `limit`.
@@ -221,9 +287,8 @@ impl<E> EventQueue<E> {
             if self.current.is_empty() && !self.refill() {
                 return None;
             }
-            if self.current.last().is_some_and(|e| e.time <= limit) {
-                self.len -= 1;
-                return self.current.pop();
+            if self.current.last().is_some_and(|k| k.time <= limit) {
+                return self.take(false);
             }
             return None;
         }
@@ -244,39 +309,41 @@ impl<E> EventQueue<E> {
         let time = if late {
             self.late.peek().map(|l| l.time)
         } else {
-            self.current.last().map(|e| e.time)
+            self.current.last().map(|k| k.time)
         }?;
         if time <= limit { self.take(late) } else { None }
     }
 
-    /// Removes the first entry at `time` for which `matches` holds, if it
+    /// Removes the first event at `time` for which `matches` holds, if it
     /// is cheap to reach: in the bucket being drained or in a ring bucket
-    /// (a few entries each). An entry in the overflow or in `late` is left
-    /// in place and `false` returned; so is one not found. Order among the others is
-    /// kept (order-preserving removal), so FIFO among equal times holds.
+    /// (a few keys each). An event in the overflow or in `late` is left
+    /// in place and `false` returned; so is one not found. Order among the
+    /// others is kept (order-preserving removal), so FIFO among equal times
+    /// holds.
     pub(crate) fn remove_at(&mut self, time: u64, matches: impl Fn(&E) -> bool) -> bool {
+        let slab = &self.slab;
+        let is = |k: &Key| k.time == time && slab.get(k.slot).is_some_and(&matches);
         let (bucket, at) = if time <= self.current_last {
-            // Sorted descending: the entries at `time` are one run.
-            let from = self.current.partition_point(|e| e.time > time);
+            // Sorted descending: the keys at `time` are one run.
+            let from = self.current.partition_point(|k| k.time > time);
             let at = self.current[from..]
                 .iter()
-                .take_while(|e| e.time == time)
-                .position(|e| matches(&e.event))
+                .take_while(|k| k.time == time)
+                .position(is)
                 .map(|i| from + i);
             (&mut self.current, at)
         } else if time <= self.epoch_last {
             let index = ((time - self.epoch_start) >> self.shift) as usize;
             let bucket = &mut self.ring[index];
-            let at = bucket
-                .iter()
-                .position(|e| e.time == time && matches(&e.event));
+            let at = bucket.iter().position(is);
             (bucket, at)
         } else {
             return false;
         };
         match at {
             Some(i) => {
-                bucket.remove(i);
+                let key = bucket.remove(i);
+                self.slab.take(key.slot);
                 self.len -= 1;
                 true
             }
@@ -323,7 +390,7 @@ impl<E> EventQueue<E> {
         // measured on PHOLD, small enough that the ring's headers stay in
         // cache at 65k pending events, large enough that buckets stay short.
         self.scratch.clear();
-        self.scratch.extend(self.overflow.iter().map(|e| e.time));
+        self.scratch.extend(self.overflow.iter().map(|k| k.time));
         let half = n / 2;
         let (_, median, _) = self.scratch.select_nth_unstable(half);
         let front_span = *median - start;
@@ -346,13 +413,13 @@ impl<E> EventQueue<E> {
         let mut rest_min = u64::MAX;
         let (epoch_last, shift) = (self.epoch_last, self.shift);
         let mut keep = std::mem::take(&mut self.spare);
-        for entry in self.overflow.drain(..) {
-            if entry.time <= epoch_last {
-                let index = ((entry.time - start) >> shift) as usize;
-                self.ring[index].push(entry);
+        for key in self.overflow.drain(..) {
+            if key.time <= epoch_last {
+                let index = ((key.time - start) >> shift) as usize;
+                self.ring[index].push(key);
             } else {
-                rest_min = rest_min.min(entry.time);
-                keep.push(entry);
+                rest_min = rest_min.min(key.time);
+                keep.push(key);
             }
         }
         self.spare = std::mem::replace(&mut self.overflow, keep);
@@ -365,9 +432,9 @@ impl<E> EventQueue<E> {
 /// descending, and among equal times the newest first, so that popping from
 /// the end yields `(time, insertion sequence)` order.
 #[inline]
-fn sort_bucket<E>(bucket: &mut [Entry<E>]) {
+fn sort_bucket(bucket: &mut [Key]) {
     if bucket.len() <= 24 {
-        // Insertion sort: a newer entry moves left past every entry that is
+        // Insertion sort: a newer key moves left past every key that is
         // not later than it.
         for i in 1..bucket.len() {
             let mut j = i;
@@ -378,7 +445,7 @@ fn sort_bucket<E>(bucket: &mut [Entry<E>]) {
         }
     } else {
         bucket.reverse();
-        bucket.sort_by_key(|e| std::cmp::Reverse(e.time));
+        bucket.sort_by_key(|k| std::cmp::Reverse(k.time));
     }
 }
 
@@ -434,25 +501,34 @@ mod tests {
         }
     }
 
-    /// Large events: pushes into the bucket being drained overflow into
-    /// `late` after a few entries, and ties between `current`, `late` and
-    /// later buckets still come out in `(time, seq)` order.
+    /// A long bucket being drained: pushes into its window would shift
+    /// more than `SHIFT_BYTES_MAX`, so they go to `late`, and ties between
+    /// `current`, `late` and later buckets still come out in `(time, seq)`
+    /// order.
     #[test]
-    fn large_events_through_the_late_heap_keep_time_then_sequence_order() {
+    fn pushes_into_a_long_drained_bucket_go_through_the_late_heap_in_order() {
         let mut went_late = 0;
         for seed in 0..20u64 {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let mut queue: EventQueue<(u64, [u8; 600])> = EventQueue::new();
+            let mut queue: EventQueue<u64> = EventQueue::new();
             let mut heap = BinaryHeap::new();
             let (mut now, mut seq) = (0u64, 0u64);
-            for _ in 0..4_000 {
+            // Far more keys at a few instants than one insertion may shift.
+            let long = 4 * SHIFT_BYTES_MAX / std::mem::size_of::<Key>();
+            for _ in 0..long {
+                let t = rng.random_range(0..4u64);
+                queue.push(t, seq);
+                heap.push(Reverse((t, seq)));
+                seq += 1;
+            }
+            for _ in 0..6_000 {
                 if rng.random_range(0..10) < 6 || heap.is_empty() {
                     let delay = if rng.random_range(0..4) == 0 {
                         rng.random_range(0..100_000u64)
                     } else {
                         rng.random_range(0..4u64)
                     };
-                    queue.push(now + delay, (seq, [0; 600]));
+                    queue.push(now + delay, seq);
                     heap.push(Reverse((now + delay, seq)));
                     seq += 1;
                     went_late = went_late.max(queue.late.len());
@@ -460,14 +536,14 @@ mod tests {
                     let Reverse((t, s)) = heap.pop().unwrap();
                     assert_eq!(queue.peek_time(), Some(t));
                     let e = queue.pop().unwrap();
-                    assert_eq!((e.time, e.event.0), (t, s), "seed {seed}");
+                    assert_eq!((e.time, e.event), (t, s), "seed {seed}");
                     now = t;
                 }
                 assert_eq!(queue.len(), heap.len());
             }
             while let Some(Reverse((t, s))) = heap.pop() {
                 let e = queue.pop().unwrap();
-                assert_eq!((e.time, e.event.0), (t, s));
+                assert_eq!((e.time, e.event), (t, s));
             }
         }
         assert!(went_late > 10, "the late heap was exercised: {went_late}");

@@ -14,7 +14,7 @@ use crate::sim::NodeId;
 use crate::systems::parts::workload::Popularity;
 use crate::systems::{BuildError, Deployment};
 use crate::time::SimDuration;
-use crate::topology::SiteKind;
+use crate::topology::{SiteId, SiteKind, Topology};
 use indexmap::IndexMap;
 use rand::seq::SliceRandom;
 use std::sync::Arc;
@@ -215,8 +215,6 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
         .iter()
         .map(|p| topo.site_id(p).expect("just added"))
         .collect();
-    let distances: Vec<Vec<Option<SimDuration>>> =
-        pop_sites.iter().map(|&s| topo.distances_from(s)).collect();
     let conditions_met = conditions_met(&config, d, n);
     let Interned {
         versions,
@@ -225,29 +223,13 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
         deploy_versions,
     } = intern_versions_and_features(&config)?;
 
-    // Node ids: control, origins, shields, PoPs, clients.
-    let control = d.reserve("control", &config.region[0].hub, "")?;
-    let mut origins: Vec<NodeId> = Vec::new();
-    for o in &config.origin {
-        origins.push(d.reserve(&o.name, &o.site, &o.domain)?);
-    }
-    let mut shields: Vec<NodeId> = Vec::new();
-    for s in &config.shield.sites {
-        shields.push(d.reserve(&format!("shield-{s}"), s, "")?);
-    }
-    let mut pops: Vec<NodeId> = Vec::new();
-    for p in &pop_names {
-        pops.push(d.reserve(p, p, "")?);
-    }
-    let mut clients: Vec<NodeId> = Vec::new();
-    for p in &pop_names {
-        let id = d.reserve(&format!("clients-{p}"), p, "")?;
-        d.outside(id);
-        clients.push(id);
-    }
-    d.group("origins", &origins);
-    d.group("shields", &shields);
-    d.group("pops", &pops);
+    let Ids {
+        control,
+        origins,
+        shields,
+        pops,
+        clients,
+    } = reserve_nodes(&config, d, &pop_names)?;
 
     let tenant_origin: Arc<Vec<NodeId>> = Arc::new(
         (0..config.tenants.count as usize)
@@ -260,36 +242,7 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
         stale_if_error: config.tenants.stale_if_error,
     };
     let (pop_order, shield_order) = cache_orders(&config);
-    // Anycast preferences: own PoP, then the nearest others.
-    const PREFS: usize = 6;
-    let prefs: Vec<Vec<(u16, NodeId)>> = (0..n)
-        .map(|p| {
-            let mut others: Vec<(SimDuration, usize)> = (0..n)
-                .filter_map(|q| distances[p][pop_sites[q].0 as usize].map(|d| (d, q)))
-                .collect();
-            others.sort();
-            others
-                .into_iter()
-                .take(PREFS)
-                .map(|(_, q)| (q as u16, pops[q]))
-                .collect()
-        })
-        .collect();
-    let shield_of: Vec<Option<NodeId>> = (0..n)
-        .map(|p| {
-            config
-                .shield
-                .sites
-                .iter()
-                .enumerate()
-                .filter_map(|(k, s)| {
-                    let site = topo.site_id(s).ok()?;
-                    distances[p][site.0 as usize].map(|d| (d, k))
-                })
-                .min()
-                .map(|(_, k)| shields[k])
-        })
-        .collect();
+    let Routes { prefs, shield_of } = routes(&config, &topo, &pop_sites, &pops, &shields);
     let mut rollout_order: Vec<usize> = (0..n).collect();
     rollout_order.shuffle(&mut d.stream("cdn", "rollout-order"));
 
@@ -315,29 +268,7 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
             deploy_versions,
         })),
     )?;
-    for (o, &id) in config.origin.iter().zip(&origins) {
-        d.place(
-            id,
-            CdnNode::Origin(Origin::new(
-                o.workers,
-                o.queue_max,
-                o.queue_timeout,
-                o.service_time,
-            )),
-        )?;
-    }
-    for &id in &shields {
-        d.place(
-            id,
-            CdnNode::Shield(Shield::new(
-                config.shield.cache_objects,
-                shield_order.clone(),
-                rules,
-                tenant_origin.clone(),
-                config.pops.fetch_timeout,
-            )),
-        )?;
-    }
+    place_origins_and_shields(&config, d, (&origins, &shields), shield_order, rules, &tenant_origin)?;
     for p in 0..n {
         let routed_here: Vec<NodeId> = (0..n)
             .filter(|&q| prefs[q].iter().any(|(x, _)| *x as usize == p))
@@ -366,6 +297,153 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
             })),
         )?;
     }
+    place_clients(&config, d, &clients, &prefs, (&pop_region, &per_region, &shares))?;
+    Ok(layout)
+}
+
+/// Node ids by role.
+struct Ids {
+    control: NodeId,
+    origins: Vec<NodeId>,
+    shields: Vec<NodeId>,
+    pops: Vec<NodeId>,
+    clients: Vec<NodeId>,
+}
+
+/// Reserves the node ids, in this order: control, origins, shields,
+/// PoPs, clients (one client metro per PoP, outside the system).
+fn reserve_nodes(
+    config: &CdnConfig,
+    d: &mut Deployment<CdnNode>,
+    pop_names: &[String],
+) -> Result<Ids, BuildError> {
+    let control = d.reserve("control", &config.region[0].hub, "")?;
+    let mut origins: Vec<NodeId> = Vec::new();
+    for o in &config.origin {
+        origins.push(d.reserve(&o.name, &o.site, &o.domain)?);
+    }
+    let mut shields: Vec<NodeId> = Vec::new();
+    for s in &config.shield.sites {
+        shields.push(d.reserve(&format!("shield-{s}"), s, "")?);
+    }
+    let mut pops: Vec<NodeId> = Vec::new();
+    for p in pop_names {
+        pops.push(d.reserve(p, p, "")?);
+    }
+    let mut clients: Vec<NodeId> = Vec::new();
+    for p in pop_names {
+        let id = d.reserve(&format!("clients-{p}"), p, "")?;
+        d.outside(id);
+        clients.push(id);
+    }
+    d.group("origins", &origins);
+    d.group("shields", &shields);
+    d.group("pops", &pops);
+    Ok(Ids {
+        control,
+        origins,
+        shields,
+        pops,
+        clients,
+    })
+}
+
+/// Where each PoP's clients go and where each PoP fetches from.
+struct Routes {
+    /// Anycast preferences per client metro: own PoP, then the nearest
+    /// others.
+    prefs: Vec<Vec<(u16, NodeId)>>,
+    /// Each PoP's nearest shield.
+    shield_of: Vec<Option<NodeId>>,
+}
+
+fn routes(
+    config: &CdnConfig,
+    topo: &Topology,
+    pop_sites: &[SiteId],
+    pops: &[NodeId],
+    shields: &[NodeId],
+) -> Routes {
+    const PREFS: usize = 6;
+    let n = pops.len();
+    let distances: Vec<Vec<Option<SimDuration>>> =
+        pop_sites.iter().map(|&s| topo.distances_from(s)).collect();
+    let prefs: Vec<Vec<(u16, NodeId)>> = (0..n)
+        .map(|p| {
+            let mut others: Vec<(SimDuration, usize)> = (0..n)
+                .filter_map(|q| distances[p][pop_sites[q].0 as usize].map(|d| (d, q)))
+                .collect();
+            others.sort();
+            others
+                .into_iter()
+                .take(PREFS)
+                .map(|(_, q)| (q as u16, pops[q]))
+                .collect()
+        })
+        .collect();
+    let shield_of: Vec<Option<NodeId>> = (0..n)
+        .map(|p| {
+            config
+                .shield
+                .sites
+                .iter()
+                .enumerate()
+                .filter_map(|(k, s)| {
+                    let site = topo.site_id(s).ok()?;
+                    distances[p][site.0 as usize].map(|d| (d, k))
+                })
+                .min()
+                .map(|(_, k)| shields[k])
+        })
+        .collect();
+    Routes { prefs, shield_of }
+}
+
+/// Places the origins and the shields.
+fn place_origins_and_shields(
+    config: &CdnConfig,
+    d: &mut Deployment<CdnNode>,
+    (origins, shields): (&[NodeId], &[NodeId]),
+    shield_order: Arc<IndexOrder>,
+    rules: Rules,
+    tenant_origin: &Arc<Vec<NodeId>>,
+) -> Result<(), BuildError> {
+    for (o, &id) in config.origin.iter().zip(origins) {
+        d.place(
+            id,
+            CdnNode::Origin(Origin::new(
+                o.workers,
+                o.queue_max,
+                o.queue_timeout,
+                o.service_time,
+            )),
+        )?;
+    }
+    for &id in shields {
+        d.place(
+            id,
+            CdnNode::Shield(Shield::new(
+                config.shield.cache_objects,
+                shield_order.clone(),
+                rules,
+                tenant_origin.clone(),
+                config.pops.fetch_timeout,
+            )),
+        )?;
+    }
+    Ok(())
+}
+
+/// Places one client metro per PoP, its rate its region's share of the
+/// traffic split evenly over the region's PoPs.
+fn place_clients(
+    config: &CdnConfig,
+    d: &mut Deployment<CdnNode>,
+    clients: &[NodeId],
+    prefs: &[Vec<(u16, NodeId)>],
+    (pop_region, per_region, shares): (&[usize], &[u32], &[f64]),
+) -> Result<(), BuildError> {
+    let n = clients.len();
     let tenant_law = Arc::new(Popularity::zipf(
         config.tenants.count,
         config.traffic.tenant_zipf,
@@ -389,7 +467,7 @@ pub fn deploy(config: &CdnConfig, d: &mut Deployment<CdnNode>) -> Result<Arc<Lay
             })),
         )?;
     }
-    Ok(layout)
+    Ok(())
 }
 
 /// The cache index orders of PoP servers (grouped by the server each

@@ -16,7 +16,7 @@ use crate::check::{CheckInput, Fact, Facts, Suite, Tallies, Tally};
 use crate::history::History;
 use crate::sim::Simulation;
 use crate::systems::{Judgement, TimelineEntry};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 use indexmap::IndexMap;
 
 fn add_bucket(into: &mut PopBucket, b: &PopBucket) {
@@ -79,76 +79,83 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
     let res = layout.resolution;
     let nb = (sim.now().as_nanos() / res.as_nanos()) as usize + 1;
     let counts = count(sim, layout, config, nb);
-    let Transitions {
-        timeline,
-        facts,
-        onset,
-        peak,
-        recovered,
-        first_push,
-        alert,
-        rollback,
-        withdrawals,
-    } = read_transitions(sim, layout);
-    let Counts {
-        network,
-        unhealthy,
-        latency,
-        requests,
-        origin_per_second,
-        origin_served,
-        origin_rejected,
-    } = counts;
-    // Figures.
+    let t = read_transitions(sim, layout);
+    let metrics = figures(&counts, &t, n, res, config);
+    let tallies = network_tallies(&counts.network, res);
+    let checks = suite(config, n, res)
+        .run(&CheckInput::new(&History::new(), &t.facts).with_tallies(&tallies));
+    let series = series(&counts, n, nb, res);
+    let conditions = layout.conditions_met.iter().filter(|&&c| c).count();
+    let notes = vec![format!(
+        "{conditions} of {n} PoPs meet the bug's conditions; {} client requests, {:.1} % served from cache",
+        counts.requests,
+        metrics["cache_hit_ratio"] * 100.0
+    )];
+    Judgement {
+        history: History::new(),
+        facts: t.facts,
+        checks,
+        metrics,
+        timeline: t.timeline,
+        series,
+        notes,
+        tallies,
+    }
+}
+
+/// The fraction of a bucket's requests that failed (0 without requests).
+fn error_fraction(b: &PopBucket) -> f64 {
+    if b.requests == 0 {
+        0.0
+    } else {
+        b.errors as f64 / b.requests as f64
+    }
+}
+
+/// The run's figures, in the order reports list them.
+fn figures(
+    counts: &Counts,
+    t: &Transitions,
+    pops: usize,
+    res: SimDuration,
+    config: &CdnConfig,
+) -> IndexMap<String, f64> {
+    let network = &counts.network;
     let total = network.iter().fold(PopBucket::default(), |mut a, b| {
         add_bucket(&mut a, b);
         a
     });
-    let fraction = |b: &PopBucket| {
-        if b.requests == 0 {
-            0.0
-        } else {
-            b.errors as f64 / b.requests as f64
-        }
-    };
-    let peak_error = network.iter().map(fraction).fold(0.0f64, f64::max);
-    let slo = &config.slo;
-    let over: Vec<usize> = (0..nb)
-        .filter(|&b| fraction(&network[b]) > slo.error_fraction)
-        .collect();
+    let peak_error = network.iter().map(error_fraction).fold(0.0f64, f64::max);
+    let over = network
+        .iter()
+        .filter(|b| error_fraction(b) > config.slo.error_fraction)
+        .count();
     let served = (total.hits + total.stale + total.misses) as f64;
+    let between = |a: Option<SimTime>, b: Option<SimTime>| {
+        a.zip(b).map(|(a, b)| b.saturating_since(a).as_secs_f64())
+    };
     let mut metrics: IndexMap<String, f64> = IndexMap::new();
     metrics.insert("peak_error_fraction".into(), peak_error);
-    metrics.insert("failed_pop_fraction".into(), peak as f64 / n as f64);
-    if let (Some(on), Some(a)) = (onset, alert) {
-        metrics.insert(
-            "detect_seconds".into(),
-            a.saturating_since(on).as_secs_f64(),
-        );
-    }
-    if let (Some(on), Some(r)) = (onset, recovered) {
-        metrics.insert(
-            "recovered_95_seconds".into(),
-            r.saturating_since(on).as_secs_f64(),
-        );
-    }
-    if let (Some(p), Some(r)) = (first_push, rollback) {
-        metrics.insert(
-            "rollback_seconds".into(),
-            r.saturating_since(p).as_secs_f64(),
-        );
+    metrics.insert("failed_pop_fraction".into(), t.peak as f64 / pops as f64);
+    let spans = [
+        ("detect_seconds", between(t.onset, t.alert)),
+        ("recovered_95_seconds", between(t.onset, t.recovered)),
+        ("rollback_seconds", between(t.first_push, t.rollback)),
+    ];
+    for (name, span) in spans {
+        if let Some(s) = span {
+            metrics.insert(name.into(), s);
+        }
     }
     // The cold start of the run is warm-up, not the incident: the peak is
     // taken from the first configuration push on (or the whole run).
-    let from_second = first_push.map_or(0, |t| (t.as_nanos() / 1_000_000_000) as usize);
+    let from_second = t
+        .first_push
+        .map_or(0, |t| (t.as_nanos() / 1_000_000_000) as usize);
+    let origin_peak = counts.origin_per_second.iter().skip(from_second).max();
     metrics.insert(
         "origin_peak_rps".into(),
-        origin_per_second
-            .iter()
-            .skip(from_second)
-            .copied()
-            .max()
-            .unwrap_or(0) as f64,
+        origin_peak.copied().unwrap_or(0) as f64,
     );
     metrics.insert(
         "cache_hit_ratio".into(),
@@ -158,7 +165,7 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
             0.0
         },
     );
-    metrics.insert("requests".into(), requests as f64);
+    metrics.insert("requests".into(), counts.requests as f64);
     metrics.insert("error_requests".into(), total.errors as f64);
     metrics.insert(
         "bystander_error_requests".into(),
@@ -166,17 +173,20 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
     );
     metrics.insert(
         "slo_breach_minutes".into(),
-        over.len() as f64 * res.as_secs_f64() / 60.0,
+        over as f64 * res.as_secs_f64() / 60.0,
     );
-    metrics.insert("origin_rejected".into(), origin_rejected as f64);
-    metrics.insert("origin_served".into(), origin_served as f64);
-    metrics.insert("anycast_withdrawals".into(), withdrawals as f64);
-    metrics.insert("latency_p50_ms".into(), histogram_percentile(&latency, 0.5));
-    metrics.insert(
-        "latency_p99_ms".into(),
-        histogram_percentile(&latency, 0.99),
-    );
-    // Checks.
+    metrics.insert("origin_rejected".into(), counts.origin_rejected as f64);
+    metrics.insert("origin_served".into(), counts.origin_served as f64);
+    metrics.insert("anycast_withdrawals".into(), t.withdrawals as f64);
+    let latency = &counts.latency;
+    metrics.insert("latency_p50_ms".into(), histogram_percentile(latency, 0.5));
+    metrics.insert("latency_p99_ms".into(), histogram_percentile(latency, 0.99));
+    metrics
+}
+
+/// The network's requests and successes per bucket, for the
+/// availability check.
+fn network_tallies(network: &[PopBucket], res: SimDuration) -> Tallies {
     let mut tallies = Tallies::new(res.as_nanos());
     tallies.requests.insert(
         "network".into(),
@@ -190,31 +200,42 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
             })
             .collect(),
     );
-    let checks = Suite::new()
+    tallies
+}
+
+/// Availability against the SLO, and how many PoPs one change took down.
+fn suite(config: &CdnConfig, pops: usize, res: SimDuration) -> Suite {
+    Suite::new()
         .with(Availability {
             window_ns: res.as_nanos(),
             requests: Requests::Tallied,
             slo: Some(Slo {
-                success: 1.0 - slo.error_fraction,
+                success: 1.0 - config.slo.error_fraction,
                 windows: 1.0,
             }),
             fault_at: None,
         })
         .with(BlastRadius {
-            units: n,
+            units: pops,
             unit_name: "PoPs".into(),
-            max_fraction: slo.blast_radius,
+            max_fraction: config.slo.blast_radius,
         })
-        .run(&CheckInput::new(&History::new(), &facts).with_tallies(&tallies));
-    // Series, one value per bucket.
+}
+
+/// Series, one value per bucket.
+fn series(counts: &Counts, pops: usize, nb: usize, res: SimDuration) -> IndexMap<String, Vec<f64>> {
     let mut series: IndexMap<String, Vec<f64>> = IndexMap::new();
     series.insert(
         "error_fraction".into(),
-        network.iter().map(fraction).collect(),
+        counts.network.iter().map(error_fraction).collect(),
     );
     series.insert(
         "unhealthy_pop_fraction".into(),
-        unhealthy.iter().map(|&u| u as f64 / n as f64).collect(),
+        counts
+            .unhealthy
+            .iter()
+            .map(|&u| u as f64 / pops as f64)
+            .collect(),
     );
     let per_bucket_secs = (res.as_nanos() / 1_000_000_000).max(1) as usize;
     series.insert(
@@ -222,7 +243,8 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
         (0..nb)
             .map(|b| {
                 let from = b * per_bucket_secs;
-                let s: u64 = origin_per_second
+                let s: u64 = counts
+                    .origin_per_second
                     .iter()
                     .skip(from)
                     .take(per_bucket_secs)
@@ -231,22 +253,9 @@ pub fn judge(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig) -> 
             })
             .collect(),
     );
-    let conditions = layout.conditions_met.iter().filter(|&&c| c).count();
-    let notes = vec![format!(
-        "{conditions} of {n} PoPs meet the bug's conditions; {requests} client requests, {:.1} % served from cache",
-        metrics["cache_hit_ratio"] * 100.0
-    )];
-    Judgement {
-        history: History::new(),
-        facts,
-        checks,
-        metrics,
-        timeline,
-        series,
-        notes,
-        tallies,
-    }
+    series
 }
+
 /// Sums every PoP's, client metro's and origin's counters.
 fn count(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig, nb: usize) -> Counts {
     let mut network = vec![PopBucket::default(); nb];
