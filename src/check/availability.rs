@@ -142,6 +142,43 @@ fn sort_events(events: &mut [(u64, bool)]) {
     }
 }
 
+/// Outages: from the first failure after a success until the next
+/// success completes (the last one open runs to the history's end).
+fn outages(ops: &[&Operation]) -> Vec<(u64, u64)> {
+    let end_of_history = ops
+        .iter()
+        .filter_map(|o| o.complete_time.or(o.invoke_time))
+        .max()
+        .unwrap_or(0);
+    let mut events: Vec<(u64, bool)> = ops
+        .iter()
+        .map(|o| {
+            if succeeded(o) {
+                (o.complete_time.unwrap_or(0), true)
+            } else {
+                (o.invoke_time.unwrap_or(0), false)
+            }
+        })
+        .collect();
+    sort_events(&mut events);
+    let mut outages: Vec<(u64, u64)> = Vec::new();
+    let mut down_since: Option<u64> = None;
+    for (t, success) in events {
+        match (success, down_since) {
+            (false, None) => down_since = Some(t),
+            (true, Some(s)) => {
+                outages.push((s, t));
+                down_since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = down_since {
+        outages.push((s, end_of_history.max(s)));
+    }
+    outages
+}
+
 impl Checker for Availability {
     fn name(&self) -> &str {
         "availability"
@@ -173,38 +210,7 @@ impl Checker for Availability {
         let total = ops.len() as f64;
         let ok = ops.iter().filter(|o| succeeded(o)).count() as f64;
         let windows = self.windows(&ops);
-        // Outages: first failure after a success until the next success completes.
-        let end_of_history = ops
-            .iter()
-            .filter_map(|o| o.complete_time.or(o.invoke_time))
-            .max()
-            .unwrap_or(0);
-        let mut events: Vec<(u64, bool)> = ops
-            .iter()
-            .map(|o| {
-                if succeeded(o) {
-                    (o.complete_time.unwrap_or(0), true)
-                } else {
-                    (o.invoke_time.unwrap_or(0), false)
-                }
-            })
-            .collect();
-        sort_events(&mut events);
-        let mut outages: Vec<(u64, u64)> = Vec::new();
-        let mut down_since: Option<u64> = None;
-        for (t, success) in events {
-            match (success, down_since) {
-                (false, None) => down_since = Some(t),
-                (true, Some(s)) => {
-                    outages.push((s, t));
-                    down_since = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(s) = down_since {
-            outages.push((s, end_of_history.max(s)));
-        }
+        let outages = outages(&ops);
         let longest = outages.iter().map(|(s, e)| e - s).max().unwrap_or(0);
         let unavailable: u64 = outages.iter().map(|(s, e)| e - s).sum();
         let rto = self.fault_at.map(|f| {
@@ -213,12 +219,6 @@ impl Checker for Availability {
                 .find(|&&(_, e)| e >= f)
                 .map_or(0, |&(_, e)| e - f)
         });
-        let meeting = |success: f64| {
-            windows
-                .iter()
-                .filter(|w| w.ok as f64 >= success * w.requests as f64)
-                .count()
-        };
         let mut f = Finding::new(self.name(), Verdict::Valid, String::new())
             .metric("requests", total)
             .metric("ok_fraction", ok / total)
@@ -249,42 +249,7 @@ impl Checker for Availability {
             summary.push_str("; no request succeeded (no SLO given, and none can excuse 0 %)");
         }
         if let Some(slo) = self.slo {
-            let met = meeting(slo.success);
-            let fraction = met as f64 / windows.len().max(1) as f64;
-            f = f.metric("windows_meeting_slo_fraction", fraction);
-            let holds = fraction >= slo.windows;
-            summary.push_str(&format!(
-                "; SLO {}: {met} of {} {}s windows at >= {}% success (need {}%)",
-                if holds { "met" } else { "missed" },
-                windows.len(),
-                secs(self.window_ns),
-                100.0 * slo.success,
-                100.0 * slo.windows
-            ));
-            if !holds {
-                f.verdict = Verdict::Invalid;
-                let failing = || {
-                    windows
-                        .iter()
-                        .filter(|w| (w.ok as f64) < slo.success * w.requests as f64)
-                };
-                if let (Some(a), Some(b)) = (failing().next(), failing().next_back()) {
-                    f = f.during(a.start, b.start + self.window_ns);
-                }
-                for w in windows
-                    .iter()
-                    .filter(|w| (w.ok as f64) < slo.success * w.requests as f64)
-                    .take(20)
-                {
-                    f.details.push(format!(
-                        "window at {}: {} of {} requests succeeded ({:.1}%)",
-                        stamp_ns(w.start),
-                        w.ok,
-                        w.requests,
-                        100.0 * w.ok as f64 / w.requests as f64
-                    ));
-                }
-            }
+            f = self.judge_windows(f, &mut summary, &windows, slo);
         }
         for (s, e) in outages.iter().filter(|(s, e)| e - s == longest).take(1) {
             f.details.push(format!(
@@ -304,41 +269,99 @@ impl Checker for Availability {
 type Population<'a> = (&'a str, usize, Vec<(usize, Tally)>, Option<(usize, Tally)>);
 
 impl Availability {
+    /// The share of windows meeting the SLO, and the failing windows when
+    /// too few do (the verdict then invalid).
+    fn judge_windows(
+        &self,
+        mut f: Finding,
+        summary: &mut String,
+        windows: &[Window],
+        slo: Slo,
+    ) -> Finding {
+        let met = windows
+            .iter()
+            .filter(|w| w.ok as f64 >= slo.success * w.requests as f64)
+            .count();
+        let fraction = met as f64 / windows.len().max(1) as f64;
+        f = f.metric("windows_meeting_slo_fraction", fraction);
+        let holds = fraction >= slo.windows;
+        summary.push_str(&format!(
+            "; SLO {}: {met} of {} {}s windows at >= {}% success (need {}%)",
+            if holds { "met" } else { "missed" },
+            windows.len(),
+            secs(self.window_ns),
+            100.0 * slo.success,
+            100.0 * slo.windows
+        ));
+        if !holds {
+            f.verdict = Verdict::Invalid;
+            let failing = || {
+                windows
+                    .iter()
+                    .filter(|w| (w.ok as f64) < slo.success * w.requests as f64)
+            };
+            if let (Some(a), Some(b)) = (failing().next(), failing().next_back()) {
+                f = f.during(a.start, b.start + self.window_ns);
+            }
+            for w in windows
+                .iter()
+                .filter(|w| (w.ok as f64) < slo.success * w.requests as f64)
+                .take(20)
+            {
+                f.details.push(format!(
+                    "window at {}: {} of {} requests succeeded ({:.1}%)",
+                    stamp_ns(w.start),
+                    w.ok,
+                    w.requests,
+                    100.0 * w.ok as f64 / w.requests as f64
+                ));
+            }
+        }
+        f
+    }
+
+    /// One population's windows with requests, those missing the SLO,
+    /// and its worst.
+    fn population<'a>(&self, name: &'a str, windows: &[Tally]) -> Population<'a> {
+        let used = windows.iter().filter(|w| w.requests > 0).count();
+        let missing: Vec<(usize, Tally)> = match self.slo {
+            Some(slo) => windows
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, w)| w.requests > 0 && (w.ok as f64) < slo.success * w.requests as f64)
+                .collect(),
+            None => Vec::new(),
+        };
+        let worst = windows
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, w)| w.requests > 0)
+            .max_by(|a, b| {
+                a.1.error_fraction()
+                    .total_cmp(&b.1.error_fraction())
+                    .then(b.0.cmp(&a.0))
+            });
+        (name, used, missing, worst)
+    }
+
     /// Judges tallied populations: each must meet the SLO on its own.
     fn check_tallies(&self, tallies: &Tallies) -> Result<Finding, CheckError> {
         if tallies.requests.is_empty() {
             return Err(CheckError("no tallied requests to judge".into()));
         }
         let window = secs(tallies.window_ns);
-        let (mut total, mut ok) = (0u64, 0u64);
-        let mut per: Vec<Population<'_>> = Vec::new();
-        for (name, windows) in &tallies.requests {
-            total += windows.iter().map(|w| w.requests).sum::<u64>();
-            ok += windows.iter().map(|w| w.ok).sum::<u64>();
-            let used = windows.iter().filter(|w| w.requests > 0).count();
-            let missing: Vec<(usize, Tally)> = match self.slo {
-                Some(slo) => windows
-                    .iter()
-                    .copied()
-                    .enumerate()
-                    .filter(|(_, w)| {
-                        w.requests > 0 && (w.ok as f64) < slo.success * w.requests as f64
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            let worst = windows
-                .iter()
-                .copied()
-                .enumerate()
-                .filter(|(_, w)| w.requests > 0)
-                .max_by(|a, b| {
-                    a.1.error_fraction()
-                        .total_cmp(&b.1.error_fraction())
-                        .then(b.0.cmp(&a.0))
-                });
-            per.push((name, used, missing, worst));
-        }
+        let (total, ok) = tallies
+            .requests
+            .values()
+            .flatten()
+            .fold((0u64, 0u64), |(t, o), w| (t + w.requests, o + w.ok));
+        let per: Vec<Population<'_>> = tallies
+            .requests
+            .iter()
+            .map(|(name, windows)| self.population(name, windows))
+            .collect();
         let mut f = Finding::new(self.name(), Verdict::Valid, String::new())
             .metric("requests", total as f64)
             .metric(
@@ -373,31 +396,7 @@ impl Availability {
             return Ok(f);
         };
         if let Some(at) = self.fault_at {
-            // Per population: the run of windows under the SLO that the
-            // fault started (the first one at or after its window), and
-            // the longest such run.
-            let w0 = (at / tallies.window_ns.max(1)) as usize;
-            let mut rto: Option<u64> = None;
-            let mut longest = 0usize;
-            for windows in tallies.requests.values() {
-                let bad = |k: usize| {
-                    windows.get(k).is_some_and(|w| {
-                        w.requests > 0 && (w.ok as f64) < slo.success * w.requests as f64
-                    })
-                };
-                let mut run = 0usize;
-                for k in 0..windows.len() {
-                    run = if bad(k) { run + 1 } else { 0 };
-                    longest = longest.max(run);
-                }
-                if let Some(first) = (w0..windows.len()).find(|&k| bad(k)) {
-                    let end = (first..windows.len())
-                        .find(|&k| !bad(k) && windows[k].requests > 0)
-                        .unwrap_or(windows.len());
-                    let back = (end as u64 * tallies.window_ns).saturating_sub(at);
-                    rto = Some(rto.map_or(back, |r| r.max(back)));
-                }
-            }
+            let (longest, rto) = after_fault(tallies, slo, at);
             f = f.metric("longest_unavailable_seconds", longest as f64 * window);
             if let Some(r) = rto {
                 f = f.metric("rto_seconds", secs(r));
@@ -454,6 +453,35 @@ impl Availability {
         }
         Ok(f)
     }
+}
+
+/// Per population, the run of windows under the SLO that a fault at `at`
+/// started (the first one at or after its window): the longest run of bad
+/// windows of any population, and the latest recovery after the fault, ns.
+fn after_fault(tallies: &Tallies, slo: Slo, at: u64) -> (usize, Option<u64>) {
+    let w0 = (at / tallies.window_ns.max(1)) as usize;
+    let mut rto: Option<u64> = None;
+    let mut longest = 0usize;
+    for windows in tallies.requests.values() {
+        let bad = |k: usize| {
+            windows
+                .get(k)
+                .is_some_and(|w| w.requests > 0 && (w.ok as f64) < slo.success * w.requests as f64)
+        };
+        let mut run = 0usize;
+        for k in 0..windows.len() {
+            run = if bad(k) { run + 1 } else { 0 };
+            longest = longest.max(run);
+        }
+        if let Some(first) = (w0..windows.len()).find(|&k| bad(k)) {
+            let end = (first..windows.len())
+                .find(|&k| !bad(k) && windows[k].requests > 0)
+                .unwrap_or(windows.len());
+            let back = (end as u64 * tallies.window_ns).saturating_sub(at);
+            rto = Some(rto.map_or(back, |r| r.max(back)));
+        }
+    }
+    (longest, rto)
 }
 
 #[cfg(test)]

@@ -189,7 +189,11 @@ fn run_all(args: &Args<'_>) -> Result<Comparison, Refused> {
     let (scenario, _) = load_named(name).map_err(Refused::Told)?;
     let axes = match args.sets {
         None => Vec::new(),
-        Some([]) => return Err(Refused::Bad("sweep needs at least one --set PATH=V1,V2,...".into())),
+        Some([]) => {
+            return Err(Refused::Bad(
+                "sweep needs at least one --set PATH=V1,V2,...".into(),
+            ));
+        }
         Some(sets) => axes(&scenario, sets)?,
     };
     let designs = designs(&scenario, &args.designs)?;
@@ -199,7 +203,14 @@ fn run_all(args: &Args<'_>) -> Result<Comparison, Refused> {
     let mine = shard_runs(args, shard, points, designs.len(), seeds.len())?;
     let options = super::watch(args.deadline, false);
     if (!args.quiet && mine >= PROBE_FROM) || args.map.is_some() {
-        estimate(args, &scenario, &axes, (&designs[0], seeds[0]), mine, &options)?;
+        estimate(
+            args,
+            &scenario,
+            &axes,
+            (&designs[0], seeds[0]),
+            mine,
+            &options,
+        )?;
     }
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
@@ -231,7 +242,9 @@ fn designs(scenario: &Scenario, asked: &[String]) -> Result<Vec<String>, String>
         asked.to_vec()
     };
     for d in &designs {
-        system.design(Some(d)).map_err(|e| format!("--designs: {e}"))?;
+        system
+            .design(Some(d))
+            .map_err(|e| format!("--designs: {e}"))?;
     }
     Ok(designs)
 }

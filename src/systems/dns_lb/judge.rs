@@ -53,131 +53,18 @@ fn add_counts(into: &mut Vec<u32>, from: &[u32]) {
 pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig) -> Judgement {
     let res = config.resolution;
     let nb = (sim.now().as_nanos() / res.as_nanos()) as usize + 1;
-    let dcs = layout.dcs.len();
-    let Gathered {
-        cohorts,
-        sent_to,
-        sent_to_overstaying,
-        latencies,
-        addon,
-    } = gather(sim, layout, nb);
-    let Records {
-        timeline,
-        impaired,
-        first_withdrawal,
-        restore_after,
-        withdrawals,
-        flaps,
-    } = read_records(sim, layout);
-    let frac = |b: &CohortBucket| {
-        if b.requests == 0 {
-            0.0
-        } else {
-            b.errors as f64 / b.requests as f64
-        }
-    };
-    let mut metrics: IndexMap<String, f64> = IndexMap::new();
-    let mut series: IndexMap<String, Vec<f64>> = IndexMap::new();
-    let (mut requests, mut errors, mut everywhere) = (0u64, 0u64, 0u64);
-    for (name, buckets) in &cohorts {
-        let r: u64 = buckets.iter().map(|b| b.requests as u64).sum();
-        let e: u64 = buckets.iter().map(|b| b.errors as u64).sum();
-        let f: u64 = buckets.iter().map(|b| b.failed_everywhere as u64).sum();
-        requests += r;
-        errors += e;
-        everywhere += f;
-        let peak = buckets.iter().map(frac).fold(0.0, f64::max);
-        metrics.insert(
-            format!("error_fraction_{name}"),
-            if r == 0 { 0.0 } else { e as f64 / r as f64 },
-        );
-        metrics.insert(format!("peak_error_fraction_{name}"), peak);
-        series.insert(format!("errors_{name}"), buckets.iter().map(frac).collect());
-    }
-    metrics.insert("requests".into(), requests as f64);
-    metrics.insert("error_requests".into(), errors as f64);
-    metrics.insert("failed_on_every_dc".into(), everywhere as f64);
-    metrics.insert("record_withdrawals".into(), withdrawals as f64);
-    metrics.insert("record_restores".into(), flaps as f64);
-    if let Some((t, dc)) = first_withdrawal {
-        let from = (t.as_nanos() / 1_000_000_000) as usize;
-        let until = restore_after.map_or(usize::MAX, |r| (r.as_nanos() / 1_000_000_000) as usize);
-        // Users of resolvers that keep to the TTL, and the tail behind
-        // resolvers that overstay it, drain apart: one figure each.
-        if let Some(d) = drain_seconds(&sent_to, dcs, dc, from, until) {
-            metrics.insert("drain_seconds_after_withdrawal".into(), d);
-        }
-        if sent_to_overstaying.iter().any(|&n| n > 0)
-            && let Some(d) = drain_seconds(&sent_to_overstaying, dcs, dc, from, until)
-        {
-            metrics.insert("drain_seconds_after_withdrawal_overstaying".into(), d);
-        }
-        metrics.insert("first_withdrawal_at_seconds".into(), t.as_secs_f64());
-    }
-    let addon_mean: Vec<f64> = addon
-        .iter()
-        .map(|b| {
-            if b.answered == 0 {
-                0.0
-            } else {
-                b.rtt_ms_sum / b.answered as f64
-            }
-        })
-        .collect();
-    let mut sorted_means: Vec<f64> = addon_mean.iter().copied().filter(|&m| m > 0.0).collect();
-    sorted_means.sort_by(f64::total_cmp);
-    metrics.insert(
-        "addon_latency_baseline_ms".into(),
-        percentile(&sorted_means, 0.5),
-    );
-    metrics.insert(
-        "addon_latency_peak_ms".into(),
-        sorted_means.last().copied().unwrap_or(0.0),
-    );
-    metrics.insert(
-        "addon_timeouts".into(),
-        addon.iter().map(|b| b.timeouts as f64).sum(),
-    );
-    metrics.insert("latency_p50_ms".into(), percentile(&latencies, 0.5));
-    metrics.insert("latency_p99_ms".into(), percentile(&latencies, 0.99));
-    series.insert("addon_latency_ms".into(), addon_mean);
-    series.insert(
-        "addon_timeouts".into(),
-        addon.iter().map(|b| b.timeouts as f64).collect(),
-    );
-
-    let lost: Vec<(String, u64, u64)> = cohorts
-        .iter()
-        .map(|(n, b)| {
-            (
-                n.clone(),
-                b.iter().map(|x| x.all_dcs_lost as u64).sum(),
-                b.iter().map(|x| x.probe_rounds as u64).sum(),
-            )
-        })
-        .collect();
-    let lost_rounds: u64 = lost.iter().map(|(_, l, _)| l).sum();
-    metrics.insert("probe_rounds_all_dcs_lost".into(), lost_rounds as f64);
-    for (name, buckets) in &cohorts {
-        series.insert(
-            format!("all_dcs_lost_{name}"),
-            buckets
-                .iter()
-                .map(|b| {
-                    if b.probe_rounds == 0 {
-                        0.0
-                    } else {
-                        b.all_dcs_lost as f64 / b.probe_rounds as f64
-                    }
-                })
-                .collect(),
-        );
-    }
-    let (checks, tallies) = checks(&cohorts, config);
+    let g = gather(sim, layout, nb);
+    let r = read_records(sim, layout);
+    let mut fig = Figures::default();
+    let everywhere = fig.cohorts(&g.cohorts);
+    fig.records(&g, &r, layout.dcs.len());
+    fig.addon(&g.addon, &g.latencies);
+    fig.probes(&g.cohorts);
+    let (checks, tallies) = checks(&g.cohorts, config);
     let mut notes = vec![format!(
         "{everywhere} request(s) failed on every datacenter they tried"
     )];
-    for (name, b) in &cohorts {
+    for (name, b) in &g.cohorts {
         let r: u64 = b.iter().map(|x| x.requests as u64).sum();
         let e: u64 = b.iter().map(|x| x.errors as u64).sum();
         let retries: u64 = b.iter().map(|x| x.retries as u64).sum();
@@ -189,13 +76,149 @@ pub fn judge(sim: &Simulation<DnsLbNode>, layout: &Layout, config: &DnsLbConfig)
         history: History::new(),
         // Withdrawn records and LBs with apps down, for pictures; no check
         // of this system reads them.
-        facts: impaired,
+        facts: r.impaired,
         checks,
-        metrics,
-        timeline,
-        series,
+        metrics: fig.metrics,
+        timeline: r.timeline,
+        series: fig.series,
         notes,
         tallies,
+    }
+}
+
+/// The fraction of a bucket's requests that failed (0 without requests).
+fn error_fraction(b: &CohortBucket) -> f64 {
+    if b.requests == 0 {
+        0.0
+    } else {
+        b.errors as f64 / b.requests as f64
+    }
+}
+
+/// The run's figures and series, filled in the order reports list them.
+#[derive(Default)]
+struct Figures {
+    metrics: IndexMap<String, f64>,
+    series: IndexMap<String, Vec<f64>>,
+}
+
+impl Figures {
+    /// Errors per cohort, then in all; returns the requests that failed on
+    /// every DC they tried.
+    fn cohorts(&mut self, cohorts: &IndexMap<String, Vec<CohortBucket>>) -> u64 {
+        let (mut requests, mut errors, mut everywhere) = (0u64, 0u64, 0u64);
+        for (name, buckets) in cohorts {
+            let r: u64 = buckets.iter().map(|b| b.requests as u64).sum();
+            let e: u64 = buckets.iter().map(|b| b.errors as u64).sum();
+            let f: u64 = buckets.iter().map(|b| b.failed_everywhere as u64).sum();
+            requests += r;
+            errors += e;
+            everywhere += f;
+            let peak = buckets.iter().map(error_fraction).fold(0.0, f64::max);
+            self.metrics.insert(
+                format!("error_fraction_{name}"),
+                if r == 0 { 0.0 } else { e as f64 / r as f64 },
+            );
+            self.metrics
+                .insert(format!("peak_error_fraction_{name}"), peak);
+            self.series.insert(
+                format!("errors_{name}"),
+                buckets.iter().map(error_fraction).collect(),
+            );
+        }
+        self.metrics.insert("requests".into(), requests as f64);
+        self.metrics.insert("error_requests".into(), errors as f64);
+        self.metrics
+            .insert("failed_on_every_dc".into(), everywhere as f64);
+        everywhere
+    }
+
+    /// Record withdrawals and restores, and how fast users drained from
+    /// the first DC withdrawn.
+    fn records(&mut self, g: &Gathered, r: &Records, dcs: usize) {
+        let m = &mut self.metrics;
+        m.insert("record_withdrawals".into(), r.withdrawals as f64);
+        m.insert("record_restores".into(), r.flaps as f64);
+        let Some((t, dc)) = r.first_withdrawal else {
+            return;
+        };
+        let from = (t.as_nanos() / 1_000_000_000) as usize;
+        let until = r
+            .restore_after
+            .map_or(usize::MAX, |r| (r.as_nanos() / 1_000_000_000) as usize);
+        // Users of resolvers that keep to the TTL, and the tail behind
+        // resolvers that overstay it, drain apart: one figure each.
+        if let Some(d) = drain_seconds(&g.sent_to, dcs, dc, from, until) {
+            m.insert("drain_seconds_after_withdrawal".into(), d);
+        }
+        if g.sent_to_overstaying.iter().any(|&n| n > 0)
+            && let Some(d) = drain_seconds(&g.sent_to_overstaying, dcs, dc, from, until)
+        {
+            m.insert("drain_seconds_after_withdrawal_overstaying".into(), d);
+        }
+        m.insert("first_withdrawal_at_seconds".into(), t.as_secs_f64());
+    }
+
+    /// The add-on calls' latency and timeouts, and the users' latency.
+    fn addon(&mut self, addon: &[AddonBucket], latencies: &[f64]) {
+        let addon_mean: Vec<f64> = addon
+            .iter()
+            .map(|b| {
+                if b.answered == 0 {
+                    0.0
+                } else {
+                    b.rtt_ms_sum / b.answered as f64
+                }
+            })
+            .collect();
+        let mut sorted_means: Vec<f64> =
+            addon_mean.iter().copied().filter(|&m| m > 0.0).collect();
+        sorted_means.sort_by(f64::total_cmp);
+        let m = &mut self.metrics;
+        m.insert(
+            "addon_latency_baseline_ms".into(),
+            percentile(&sorted_means, 0.5),
+        );
+        m.insert(
+            "addon_latency_peak_ms".into(),
+            sorted_means.last().copied().unwrap_or(0.0),
+        );
+        m.insert(
+            "addon_timeouts".into(),
+            addon.iter().map(|b| b.timeouts as f64).sum(),
+        );
+        m.insert("latency_p50_ms".into(), percentile(latencies, 0.5));
+        m.insert("latency_p99_ms".into(), percentile(latencies, 0.99));
+        self.series.insert("addon_latency_ms".into(), addon_mean);
+        self.series.insert(
+            "addon_timeouts".into(),
+            addon.iter().map(|b| b.timeouts as f64).collect(),
+        );
+    }
+
+    /// Probe rounds in which a cohort reached no DC at all.
+    fn probes(&mut self, cohorts: &IndexMap<String, Vec<CohortBucket>>) {
+        let lost_rounds: u64 = cohorts
+            .values()
+            .flat_map(|b| b.iter().map(|x| x.all_dcs_lost as u64))
+            .sum();
+        self.metrics
+            .insert("probe_rounds_all_dcs_lost".into(), lost_rounds as f64);
+        for (name, buckets) in cohorts {
+            self.series.insert(
+                format!("all_dcs_lost_{name}"),
+                buckets
+                    .iter()
+                    .map(|b| {
+                        if b.probe_rounds == 0 {
+                            0.0
+                        } else {
+                            b.all_dcs_lost as f64 / b.probe_rounds as f64
+                        }
+                    })
+                    .collect(),
+            );
+        }
     }
 }
 
