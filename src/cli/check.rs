@@ -107,28 +107,12 @@ pub fn check(args: &Args<'_>) -> ExitCode {
     use rayon::prelude::*;
     let Args {
         files,
-        model,
         edn,
-        max_states,
-        max_memory_mib,
         format,
         stats,
         ..
     } = *args;
-    let options = linear::Options {
-        model: match model {
-            ModelArg::Register => linear::Model::Register,
-            ModelArg::CasRegister => linear::Model::CasRegister,
-            ModelArg::Kv => linear::Model::Kv,
-        },
-        budget: linear::Budget {
-            max_states,
-            max_bytes: max_memory_mib.saturating_mul(1 << 20),
-        },
-        witness: true,
-        read_mapping: args.read_mapping,
-        deadline: args.deadline,
-    };
+    let options = options(args);
     if args.checks.iter().any(|c| c != "linearizable") {
         return suites(args, options);
     }
@@ -165,22 +149,7 @@ pub fn check(args: &Args<'_>) -> ExitCode {
                 invalid |= r.verdict == Verdict::Invalid;
                 unknown |= r.verdict == Verdict::Unknown;
                 match format {
-                    Format::Text => {
-                        out.push_str(&format!("{name}\t{}\n", r.verdict));
-                        if let Some(line) = stopped {
-                            out.push_str(&format!(
-                                "    reading stopped after line {line}: the history up to there is already not linearizable\n"
-                            ));
-                        }
-                        if let Some(w) = &r.witness {
-                            for l in w.to_lines() {
-                                out.push_str(&format!("    {l}\n"));
-                            }
-                        }
-                        if let Some(reason) = &r.reason {
-                            out.push_str(&format!("    {reason}\n"));
-                        }
-                    }
+                    Format::Text => text_verdict(&mut out, &name.to_string(), r, *stopped),
                     Format::Json => {
                         let mut v = serde_json::to_value(r).unwrap_or_default();
                         v["file"] = serde_json::Value::String(name.to_string());
@@ -204,27 +173,7 @@ pub fn check(args: &Args<'_>) -> ExitCode {
     }
     print!("{out}");
     if stats {
-        let ops: usize = results.iter().map(|r| r.1).sum();
-        let parse: f64 = results.iter().map(|r| r.2).sum();
-        let search: f64 = results.iter().map(|r| r.3).sum();
-        let wall = clock.seconds();
-        eprintln!(
-            "checked {ops} operations in {} file(s): {wall:.3} s wall ({parse:.3} s reading, {search:.3} s checking, summed over files); {:.0} ops/s",
-            files.len(),
-            ops as f64 / wall.max(1e-9)
-        );
-        let (mut keys, mut mapped, mut states) = (0, 0, 0);
-        for r in &results {
-            if let Checked::Verdict(r, ..) = &r.0 {
-                (keys, mapped, states) = (keys + r.keys, mapped + r.read_mapped, states + r.states);
-            }
-        }
-        eprintln!(
-            "{mapped} of {keys} key(s) decided from the read-mapping, the rest searched ({states} configurations stored); at most {} MiB charged to the {} MiB budget ({} MiB of it for the process)",
-            meter.peak() >> 20,
-            meter.limit() >> 20,
-            meter.process() >> 20
-        );
+        print_stats(&results, clock.seconds(), &meter);
     }
     ExitCode::from(if bad {
         EXIT_BAD_INPUT
@@ -235,6 +184,68 @@ pub fn check(args: &Args<'_>) -> ExitCode {
     } else {
         0
     })
+}
+
+/// The linearizability checker's options from the command line.
+fn options(args: &Args<'_>) -> linear::Options {
+    linear::Options {
+        model: match args.model {
+            ModelArg::Register => linear::Model::Register,
+            ModelArg::CasRegister => linear::Model::CasRegister,
+            ModelArg::Kv => linear::Model::Kv,
+        },
+        budget: linear::Budget {
+            max_states: args.max_states,
+            max_bytes: args.max_memory_mib.saturating_mul(1 << 20),
+        },
+        witness: true,
+        read_mapping: args.read_mapping,
+        deadline: args.deadline,
+    }
+}
+
+/// One file's verdict as text: the verdict, where reading stopped, the
+/// witness and why the search stopped.
+fn text_verdict(out: &mut String, name: &str, r: &linear::Report, stopped: Option<usize>) {
+    out.push_str(&format!("{name}\t{}\n", r.verdict));
+    if let Some(line) = stopped {
+        out.push_str(&format!(
+            "    reading stopped after line {line}: the history up to there is already not linearizable\n"
+        ));
+    }
+    if let Some(w) = &r.witness {
+        for l in w.to_lines() {
+            out.push_str(&format!("    {l}\n"));
+        }
+    }
+    if let Some(reason) = &r.reason {
+        out.push_str(&format!("    {reason}\n"));
+    }
+}
+
+/// `--stats`: operations and time, then what the read-mapping decided and
+/// the memory charged.
+fn print_stats(results: &[(Checked, usize, f64, f64)], wall: f64, meter: &linear::Meter) {
+    let ops: usize = results.iter().map(|r| r.1).sum();
+    let parse: f64 = results.iter().map(|r| r.2).sum();
+    let search: f64 = results.iter().map(|r| r.3).sum();
+    eprintln!(
+        "checked {ops} operations in {} file(s): {wall:.3} s wall ({parse:.3} s reading, {search:.3} s checking, summed over files); {:.0} ops/s",
+        results.len(),
+        ops as f64 / wall.max(1e-9)
+    );
+    let (mut keys, mut mapped, mut states) = (0, 0, 0);
+    for r in results {
+        if let Checked::Verdict(r, ..) = &r.0 {
+            (keys, mapped, states) = (keys + r.keys, mapped + r.read_mapped, states + r.states);
+        }
+    }
+    eprintln!(
+        "{mapped} of {keys} key(s) decided from the read-mapping, the rest searched ({states} configurations stored); at most {} MiB charged to the {} MiB budget ({} MiB of it for the process)",
+        meter.peak() >> 20,
+        meter.limit() >> 20,
+        meter.process() >> 20
+    );
 }
 
 fn semantics(edn: EdnArg) -> history::edn::Semantics {

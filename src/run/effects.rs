@@ -209,24 +209,7 @@ pub fn fault_effects(
         .collect();
     for entry in 0..entries {
         let Some(applied) = log.iter().position(|r| r.entry == entry && !r.revert) else {
-            out.push(FaultEffect {
-                entry,
-                fault: String::new(),
-                from: now,
-                until: now,
-                ended: Ended::NotReached,
-                undid: Vec::new(),
-                dropped: IndexMap::new(),
-                held: 0,
-                stopped: 0,
-                role_changes: 0,
-                role_changes_after: 0,
-                state_changes: IndexMap::new(),
-                failed_operations: 0,
-                failed_requests: 0,
-                overlaps: Vec::new(),
-                nodes: Vec::new(),
-            });
+            out.push(FaultEffect::not_reached(entry, now));
             continue;
         };
         let start = &log[applied];
@@ -237,22 +220,7 @@ pub fn fault_effects(
             Some(r) => (r.time, &r.net, Ended::Entry { entry: r.entry }),
             None => (now, net_now, Ended::EndOfRun),
         };
-        // The action's own drops (a crash loses its inbox) happen after the
-        // snapshot taken just before it, so they count; a revert's
-        // snapshot is taken before it releases anything.
-        let degrade = start.description.starts_with("degrade");
-        let mut dropped = IndexMap::new();
-        for reason in DropReason::ALL {
-            if reason == DropReason::Loss && !degrade {
-                continue;
-            }
-            let d = net_end
-                .dropped(reason)
-                .saturating_sub(start.net.dropped(reason));
-            if d > 0 {
-                dropped.insert(reason.name().to_string(), d);
-            }
-        }
+        let dropped = dropped_while(start, net_end);
         let (from, to) = (start.time.as_nanos(), until.as_nanos());
         let settle = to.saturating_add(SETTLE.as_nanos());
         let role_changes = roles.iter().filter(|&&t| t >= from && t <= to).count() as u64;
@@ -262,18 +230,7 @@ pub fn fault_effects(
             .iter()
             .filter_map(|&n| names.get(n as usize).copied())
             .collect();
-        let mut state_changes: IndexMap<String, u64> = IndexMap::new();
-        for f in &facts.facts {
-            if let Fact::State {
-                time, node, state, ..
-            } = f
-                && *time >= from
-                && *time <= to
-                && targets.contains(&node.as_str())
-            {
-                *state_changes.entry(state.clone()).or_insert(0) += 1;
-            }
-        }
+        let state_changes = state_changes(facts, &targets, from, to);
         let failed_operations = history
             .ops()
             .iter()
@@ -281,17 +238,7 @@ pub fn fault_effects(
             .filter_map(|op| op.complete_time.or(op.invoke_time))
             .filter(|&t| t >= from && t <= to)
             .count() as u64;
-        let w = tallies.window_ns.max(1);
-        let failed_requests = tallies
-            .requests
-            .values()
-            .flat_map(|windows| windows.iter().enumerate())
-            .filter(|(k, _)| {
-                let (a, b) = (*k as u64 * w, (*k as u64 + 1) * w);
-                a <= to && b > from
-            })
-            .map(|(_, t)| t.failed())
-            .sum();
+        let failed_requests = failed_requests(tallies, from, to);
         out.push(FaultEffect {
             entry,
             fault: start.description.clone(),
@@ -315,12 +262,97 @@ pub fn fault_effects(
                 .collect(),
         });
     }
+    find_overlaps(&mut out);
+    out
+}
+
+impl FaultEffect {
+    /// An entry whose time never came.
+    fn not_reached(entry: usize, now: SimTime) -> Self {
+        FaultEffect {
+            entry,
+            fault: String::new(),
+            from: now,
+            until: now,
+            ended: Ended::NotReached,
+            undid: Vec::new(),
+            dropped: IndexMap::new(),
+            held: 0,
+            stopped: 0,
+            role_changes: 0,
+            role_changes_after: 0,
+            state_changes: IndexMap::new(),
+            failed_operations: 0,
+            failed_requests: 0,
+            overlaps: Vec::new(),
+            nodes: Vec::new(),
+        }
+    }
+}
+
+/// Messages dropped, by reason, from just before `start` to `net_end`.
+/// The action's own drops (a crash loses its inbox) happen after the
+/// snapshot taken just before it, so they count; a revert's snapshot is
+/// taken before it releases anything. Random loss counts only for a
+/// degradation (otherwise it is the network's own).
+fn dropped_while(start: &FaultRecord, net_end: &NetStats) -> IndexMap<String, u64> {
+    let degrade = start.description.starts_with("degrade");
+    let mut dropped = IndexMap::new();
+    for reason in DropReason::ALL {
+        if reason == DropReason::Loss && !degrade {
+            continue;
+        }
+        let d = net_end
+            .dropped(reason)
+            .saturating_sub(start.net.dropped(reason));
+        if d > 0 {
+            dropped.insert(reason.name().to_string(), d);
+        }
+    }
+    dropped
+}
+
+/// State changes of the `targets` between `from` and `to`, by state.
+fn state_changes(facts: &Facts, targets: &[&str], from: u64, to: u64) -> IndexMap<String, u64> {
+    let mut changes: IndexMap<String, u64> = IndexMap::new();
+    for f in &facts.facts {
+        if let Fact::State {
+            time, node, state, ..
+        } = f
+            && *time >= from
+            && *time <= to
+            && targets.contains(&node.as_str())
+        {
+            *changes.entry(state.clone()).or_insert(0) += 1;
+        }
+    }
+    changes
+}
+
+/// Tallied requests that failed in windows overlapping `[from, to]`.
+fn failed_requests(tallies: &Tallies, from: u64, to: u64) -> u64 {
+    let w = tallies.window_ns.max(1);
+    tallies
+        .requests
+        .values()
+        .flat_map(|windows| windows.iter().enumerate())
+        .filter(|(k, _)| {
+            let (a, b) = (*k as u64 * w, (*k as u64 + 1) * w);
+            a <= to && b > from
+        })
+        .map(|(_, t)| t.failed())
+        .sum()
+}
+
+/// Each reached entry with a duration: the other entries in force at the
+/// same time.
+fn find_overlaps(out: &mut [FaultEffect]) {
     let windows: Vec<(usize, u64, u64)> = out
         .iter()
         .filter(|e| e.ended != Ended::NotReached)
         .map(|e| (e.entry, e.from.as_nanos(), e.until.as_nanos()))
         .collect();
-    for e in &mut out {
+    for e in out.iter_mut() {
         if e.ended == Ended::NotReached || e.until == e.from {
             continue;
         }
@@ -331,5 +363,4 @@ pub fn fault_effects(
             .map(|(other, _, _)| *other)
             .collect();
     }
-    out
 }

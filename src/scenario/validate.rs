@@ -13,8 +13,21 @@ use crate::time::{SimDuration, SimTime};
 use crate::topology::{Latency, Topology, TopologyError};
 use std::ops::Range;
 
-/// Sites, links and shared-risk groups.
+/// Sites, links and shared-risk groups, equipment and hazards, each table
+/// in its step (in this order: each may name only what came before).
 pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topology, ScenarioError> {
+    counts(src, parsed)?;
+    let mut topology = Topology::new();
+    sites(src, parsed, &mut topology)?;
+    links(src, parsed, &mut topology)?;
+    groups(src, parsed, &mut topology)?;
+    equipment(src, parsed, &mut topology)?;
+    hazards(src, parsed, &mut topology)?;
+    Ok(topology)
+}
+
+/// Refuses more sites or links than [`bounds`] allows, before any is built.
+fn counts(src: &Source<'_>, parsed: &ScenarioFile) -> Result<(), ScenarioError> {
     if let Some(s) = parsed.site.get(bounds::SITES_MAX) {
         return Err(src.error(
             s.span(),
@@ -37,7 +50,14 @@ pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topolo
             ),
         ));
     }
-    let mut topology = Topology::new();
+    Ok(())
+}
+
+fn sites(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    topology: &mut Topology,
+) -> Result<(), ScenarioError> {
     for (i, site) in parsed.site.iter().enumerate() {
         let s = site.get_ref();
         let local = match &s.local_latency {
@@ -48,6 +68,14 @@ pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topolo
             .add_site_with(s.name.get_ref(), s.kind, local)
             .map_err(|e| src.error(s.name.span(), format!("site[{i}].name"), e))?;
     }
+    Ok(())
+}
+
+fn links(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    topology: &mut Topology,
+) -> Result<(), ScenarioError> {
     for (i, link) in parsed.link.iter().enumerate() {
         let l = link.get_ref();
         for (end, field) in [(&l.a, "a"), (&l.b, "b")] {
@@ -92,6 +120,14 @@ pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topolo
             )
             .map_err(|e| src.error(l.name.span(), format!("link[{i}].name"), e))?;
     }
+    Ok(())
+}
+
+fn groups(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    topology: &mut Topology,
+) -> Result<(), ScenarioError> {
     for (i, group) in parsed.group.iter().enumerate() {
         let g = group.get_ref();
         let names: Vec<&str> = g.links.get_ref().iter().map(String::as_str).collect();
@@ -103,6 +139,16 @@ pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topolo
             src.error(span, format!("group[{i}].{field}"), e)
         })?;
     }
+    Ok(())
+}
+
+/// Equipment, bounded by [`bounds::EQUIPMENT_MAX`]; each piece depends
+/// only on pieces declared before it.
+fn equipment(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    topology: &mut Topology,
+) -> Result<(), ScenarioError> {
     if let Some(e) = parsed.equipment.get(bounds::EQUIPMENT_MAX) {
         return Err(src.error(
             e.span(),
@@ -139,6 +185,14 @@ pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topolo
                 src.error(span, format!("equipment[{i}].{field}"), err)
             })?;
     }
+    Ok(())
+}
+
+fn hazards(
+    src: &Source<'_>,
+    parsed: &ScenarioFile,
+    topology: &mut Topology,
+) -> Result<(), ScenarioError> {
     for (i, hz) in parsed.hazard.iter().enumerate() {
         let h = hz.get_ref();
         let reach: Vec<&str> = h
@@ -164,7 +218,7 @@ pub(super) fn topology(src: &Source<'_>, parsed: &ScenarioFile) -> Result<Topolo
                 src.error(span, format!("hazard[{i}].{field}"), err)
             })?;
     }
-    Ok(topology)
+    Ok(())
 }
 
 /// Network-wide behaviour.

@@ -83,36 +83,135 @@ fn combined<'a>(all: impl Iterator<Item = &'a Vec<Tally>>) -> Vec<Tally> {
     out
 }
 
+/// What the users saw, cohort by cohort.
+struct Users {
+    tallies: Tallies,
+    /// Every cohort's latencies, µs, sorted.
+    latencies: Vec<u32>,
+    retries: u64,
+    timeouts: u64,
+    hedges: u64,
+    marked_down: u64,
+    slow: u64,
+    /// Failed requests and latency per cohort (reported with several).
+    per_cohort: IndexMap<String, f64>,
+}
+
+fn read_cohorts(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> Users {
+    let mut u = Users {
+        tallies: Tallies::new(config.resolution.as_nanos()),
+        latencies: Vec::new(),
+        retries: 0,
+        timeouts: 0,
+        hedges: 0,
+        marked_down: 0,
+        slow: 0,
+        per_cohort: IndexMap::new(),
+    };
+    for (c, &id) in config.cohorts.iter().zip(&run.layout.cohorts) {
+        let ArchNode::Cohort(k) = run.sim.node(id) else {
+            continue;
+        };
+        let windows = k.settled_windows();
+        let (asked, good): (u64, u64) = windows
+            .iter()
+            .fold((0, 0), |(a, g), t| (a + t.requests, g + t.ok));
+        let mut own = k.latencies_us.clone();
+        own.sort_unstable();
+        let name = &c.name;
+        u.per_cohort
+            .insert(format!("failed_requests_{name}"), (asked - good) as f64);
+        u.per_cohort
+            .insert(format!("latency_p50_ms_{name}"), percentile(&own, 0.5));
+        u.per_cohort
+            .insert(format!("latency_p99_ms_{name}"), percentile(&own, 0.99));
+        u.tallies.requests.insert(c.name.clone(), windows);
+        u.latencies.extend_from_slice(&k.latencies_us);
+        u.retries += k.out.stats.retries;
+        u.timeouts += k.out.stats.timeouts;
+        u.hedges += k.out.stats.hedges;
+        u.marked_down += k.out.stats.marked_down;
+        u.slow += k.slow;
+    }
+    u.latencies.sort_unstable();
+    u
+}
+
+/// All users' figures: requests, failures against the SLO, latency and
+/// what the clients did about failures.
+fn user_figures(config: &ArchitectureConfig, all: &[Tally], u: &Users) -> IndexMap<String, f64> {
+    let mut metrics: IndexMap<String, f64> = IndexMap::new();
+    let requests: u64 = all.iter().map(|t| t.requests).sum();
+    let ok: u64 = all.iter().map(|t| t.ok).sum();
+    let failed = (requests - ok) as f64;
+    metrics.insert("requests".into(), requests as f64);
+    metrics.insert("failed_requests".into(), failed);
+    let allowed = (1.0 - config.slo) * requests as f64;
+    metrics.insert(
+        "error_budget_burned".into(),
+        if allowed > 0.0 { failed / allowed } else { 0.0 },
+    );
+    metrics.insert(
+        "error_fraction".into(),
+        if requests == 0 {
+            0.0
+        } else {
+            failed / requests as f64
+        },
+    );
+    let bad = all
+        .iter()
+        .filter(|t| t.requests > 0 && (t.ok as f64) < config.healthy * t.requests as f64)
+        .count();
+    metrics.insert(
+        "unavailable_minutes".into(),
+        bad as f64 * config.resolution.as_secs_f64() / 60.0,
+    );
+    metrics.insert("latency_p50_ms".into(), percentile(&u.latencies, 0.5));
+    metrics.insert("latency_p99_ms".into(), percentile(&u.latencies, 0.99));
+    metrics.insert("user_retries".into(), u.retries as f64);
+    metrics.insert("user_timeouts".into(), u.timeouts as f64);
+    metrics.insert("user_hedges".into(), u.hedges as f64);
+    metrics.insert("slow_requests".into(), u.slow as f64);
+    metrics.insert("user_marked_down".into(), u.marked_down as f64);
+    metrics
+}
+
+/// The `metastable` check for a trigger `(from, to)`: all users must be
+/// healthy again within the bound after it ends; what may sustain the
+/// failure is each service's late work and queue, and the users' retries.
+fn metastable(
+    config: &ArchitectureConfig,
+    (from, to): (u64, u64),
+    services: &IndexMap<String, f64>,
+    user_retries: u64,
+) -> Metastable {
+    let sustained_by = config
+        .services
+        .iter()
+        .flat_map(|s| {
+            let late = format!("served_late_{}", s.name);
+            let queue = format!("peak_queue_{}", s.name);
+            let (l, q) = (services[&late], services[&queue]);
+            [(late, l), (queue, q)]
+        })
+        .chain([("user_retries".to_string(), user_retries as f64)])
+        .collect();
+    Metastable {
+        population: "all users".into(),
+        trigger_from_ns: from,
+        trigger_end_ns: to,
+        healthy: config.healthy,
+        bound_ns: config.metastable_bound.as_nanos(),
+        sustained_by,
+    }
+}
+
 /// Judges a finished run.
 pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> Judgement {
-    let sim = run.sim;
-    let end = sim.now();
     let window_ns = config.resolution.as_nanos();
-    let mut tallies = Tallies::new(window_ns);
-    let mut latencies: Vec<u32> = Vec::new();
-    let (mut user_retries, mut user_timeouts, mut user_hedges, mut slow) = (0u64, 0u64, 0u64, 0u64);
-    let mut user_marked_down = 0u64;
-    let mut per_cohort: IndexMap<String, f64> = IndexMap::new();
-    for (c, &id) in config.cohorts.iter().zip(&run.layout.cohorts) {
-        if let ArchNode::Cohort(k) = sim.node(id) {
-            let windows = k.settled_windows();
-            let (asked, good): (u64, u64) = windows.iter().fold((0, 0), |(a, g), t| (a + t.requests, g + t.ok));
-            let mut own = k.latencies_us.clone();
-            own.sort_unstable();
-            per_cohort.insert(format!("failed_requests_{}", c.name), (asked - good) as f64);
-            per_cohort.insert(format!("latency_p50_ms_{}", c.name), percentile(&own, 0.5));
-            per_cohort.insert(format!("latency_p99_ms_{}", c.name), percentile(&own, 0.99));
-            tallies.requests.insert(c.name.clone(), windows);
-            latencies.extend_from_slice(&k.latencies_us);
-            user_retries += k.out.stats.retries;
-            user_timeouts += k.out.stats.timeouts;
-            user_hedges += k.out.stats.hedges;
-            user_marked_down += k.out.stats.marked_down;
-            slow += k.slow;
-        }
-    }
-    latencies.sort_unstable();
-    let users = combined(tallies.requests.values());
+    let u = read_cohorts(config, run);
+    let users = combined(u.tallies.requests.values());
     let trigger = trigger(config, run);
     let mut suite = Suite::new().with(Availability {
         window_ns,
@@ -123,65 +222,20 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
         }),
         fault_at: trigger.map(|t| t.0),
     });
-    let mut with_users = tallies.clone();
+    let mut with_users = u.tallies.clone();
     with_users.requests.insert("all users".into(), users.clone());
-    let mut metrics: IndexMap<String, f64> = IndexMap::new();
-    let requests: u64 = users.iter().map(|t| t.requests).sum();
-    let ok: u64 = users.iter().map(|t| t.ok).sum();
-    metrics.insert("requests".into(), requests as f64);
-    metrics.insert("failed_requests".into(), (requests - ok) as f64);
-    let allowed = (1.0 - config.slo) * requests as f64;
-    metrics.insert(
-        "error_budget_burned".into(),
-        if allowed > 0.0 { (requests - ok) as f64 / allowed } else { 0.0 },
-    );
-    metrics.insert(
-        "error_fraction".into(),
-        if requests == 0 { 0.0 } else { (requests - ok) as f64 / requests as f64 },
-    );
-    let bad = users
-        .iter()
-        .filter(|t| t.requests > 0 && (t.ok as f64) < config.healthy * t.requests as f64)
-        .count();
-    metrics.insert(
-        "unavailable_minutes".into(),
-        bad as f64 * config.resolution.as_secs_f64() / 60.0,
-    );
-    metrics.insert("latency_p50_ms".into(), percentile(&latencies, 0.5));
-    metrics.insert("latency_p99_ms".into(), percentile(&latencies, 0.99));
-    metrics.insert("user_retries".into(), user_retries as f64);
-    metrics.insert("user_timeouts".into(), user_timeouts as f64);
-    metrics.insert("user_hedges".into(), user_hedges as f64);
-    metrics.insert("slow_requests".into(), slow as f64);
-    metrics.insert("user_marked_down".into(), user_marked_down as f64);
-    let (services, series, notes) = per_service(config, run, end);
+    let mut metrics = user_figures(config, &users, &u);
+    let (services, mut series, notes) = per_service(config, run, run.sim.now());
     if let Some((from, to)) = trigger {
-        let (class, after) = classify(&users, window_ns, from, to, config.healthy, config.metastable_bound.as_nanos());
+        let bound = config.metastable_bound.as_nanos();
+        let (class, after) = classify(&users, window_ns, from, to, config.healthy, bound);
         metrics.insert("metastability_class".into(), class as u8 as f64);
         metrics.insert("failing_after_trigger_seconds".into(), after as f64 / 1e9);
-        let sustained_by = config
-            .services
-            .iter()
-            .flat_map(|s| {
-                [
-                    (format!("served_late_{}", s.name), services[&format!("served_late_{}", s.name)]),
-                    (format!("peak_queue_{}", s.name), services[&format!("peak_queue_{}", s.name)]),
-                ]
-            })
-            .chain([("user_retries".to_string(), user_retries as f64)])
-            .collect();
-        suite = suite.with(Metastable {
-            population: "all users".into(),
-            trigger_from_ns: from,
-            trigger_end_ns: to,
-            healthy: config.healthy,
-            bound_ns: config.metastable_bound.as_nanos(),
-            sustained_by,
-        });
+        suite = suite.with(metastable(config, (from, to), &services, u.retries));
     }
     metrics.extend(services);
     if config.cohorts.len() > 1 {
-        metrics.extend(per_cohort);
+        metrics.extend(u.per_cohort);
     }
     let records = records::read(config, run);
     if records.is_some() {
@@ -207,9 +261,11 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
     };
     let checks = suite.run(&CheckInput::new(&history, &facts).with_tallies(&with_users));
     store_figures(&checks, &mut metrics);
-    let mut series = series;
-    for (name, ws) in &tallies.requests {
-        series.insert(format!("errors {name}"), ws.iter().map(Tally::error_fraction).collect());
+    for (name, ws) in &u.tallies.requests {
+        series.insert(
+            format!("errors {name}"),
+            ws.iter().map(Tally::error_fraction).collect(),
+        );
     }
     Judgement {
         history,
@@ -219,7 +275,7 @@ pub fn judge(config: &ArchitectureConfig, run: &Finished<'_, Architecture>) -> J
         timeline,
         series,
         notes,
-        tallies,
+        tallies: u.tallies,
     }
 }
 

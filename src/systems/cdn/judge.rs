@@ -317,64 +317,76 @@ fn count(sim: &Simulation<CdnNode>, layout: &Layout, config: &CdnConfig, nb: usi
 /// plane's moments.
 fn read_transitions(sim: &Simulation<CdnNode>, layout: &Layout) -> Transitions {
     let n = layout.pops.len();
-    let mut timeline: Vec<TimelineEntry> = Vec::new();
-    let mut facts = Facts::new();
-    let mut failing = vec![false; n];
-    let mut count = 0usize;
-    let mut onset: Option<SimTime> = None;
-    let (mut peak, mut peak_at) = (0usize, SimTime::ZERO);
-    let mut recovered: Option<SimTime> = None;
-    let mut first_push: Option<SimTime> = None;
-    let mut alert: Option<SimTime> = None;
-    let mut rollback: Option<SimTime> = None;
-    let mut withdrawals = 0u64;
-    let healthy_floor = n / 20; // at most 5 % failing = 95 % healthy
+    let mut r = TransitionReader {
+        layout,
+        failing: vec![false; n],
+        count: 0,
+        peak_at: SimTime::ZERO,
+        healthy_floor: n / 20, // at most 5 % failing = 95 % healthy
+        t: Transitions {
+            timeline: Vec::new(),
+            facts: Facts::new(),
+            onset: None,
+            peak: 0,
+            recovered: None,
+            first_push: None,
+            alert: None,
+            rollback: None,
+            withdrawals: 0,
+        },
+    };
     // Every PoP is a unit from the start, so the healthy ones are drawn too.
     for name in &layout.pop_names {
-        facts.push(Fact::Impaired {
+        r.t.facts.push(Fact::Impaired {
             time: 0,
             unit: name.clone(),
             on: false,
         });
     }
     for o in sim.observations() {
-        let at = o.time;
-        match &o.value {
-            Obs::Failing { pop, on } => {
-                let p = *pop as usize;
-                if failing[p] == *on {
-                    continue;
-                }
-                failing[p] = *on;
-                facts.push(Fact::Impaired {
-                    time: at.as_nanos(),
-                    unit: layout.pop_names[p].clone(),
-                    on: *on,
-                });
-                if *on {
-                    count += 1;
-                    if onset.is_none() {
-                        onset = Some(at);
-                        timeline.push(TimelineEntry::new(
-                            at,
-                            format!("{} starts failing (first PoP)", layout.pop_names[p]),
-                        ));
-                    }
-                    if count > peak {
-                        peak = count;
-                        peak_at = at;
-                        recovered = None;
-                    }
-                } else {
-                    count -= 1;
-                    if recovered.is_none() && count <= healthy_floor && peak > healthy_floor {
-                        recovered = Some(at);
-                    }
-                }
-            }
+        r.read(o.time, &o.value);
+    }
+    let mut t = r.t;
+    if t.peak > 0 {
+        t.timeline.push(TimelineEntry::new(
+            r.peak_at,
+            format!(
+                "{} of {n} PoPs failing ({:.0} %), the peak",
+                t.peak,
+                100.0 * t.peak as f64 / n as f64
+            ),
+        ));
+    }
+    if let Some(at) = t.recovered {
+        t.timeline
+            .push(TimelineEntry::new(at, "95 % of PoPs healthy again"));
+    }
+    t.timeline.sort_by_key(|e| e.time);
+    t
+}
+
+/// Reads the observations one at a time into [`Transitions`].
+struct TransitionReader<'a> {
+    layout: &'a Layout,
+    failing: Vec<bool>,
+    /// PoPs failing now.
+    count: usize,
+    peak_at: SimTime,
+    /// Recovered when at most this many PoPs fail.
+    healthy_floor: usize,
+    t: Transitions,
+}
+
+impl TransitionReader<'_> {
+    fn read(&mut self, at: SimTime, obs: &Obs) {
+        let n = self.layout.pops.len();
+        let line = |text: String| TimelineEntry::new(at, text);
+        let t = &mut self.t;
+        match obs {
+            Obs::Failing { pop, on } => self.failing(at, *pop as usize, *on),
             Obs::Route { up, .. } => {
                 if !up {
-                    withdrawals += 1;
+                    t.withdrawals += 1;
                 }
             }
             Obs::Pushed {
@@ -382,74 +394,80 @@ fn read_transitions(sim: &Simulation<CdnNode>, layout: &Layout) -> Transitions {
                 stage,
                 pops,
             } => {
-                first_push.get_or_insert(at);
-                timeline.push(TimelineEntry::new(at, format!(
-                        "control plane pushes tenant {tenant}'s change (stage {stage}): {pops} of {n} PoPs"
-                    )));
+                t.first_push.get_or_insert(at);
+                t.timeline.push(line(format!(
+                    "control plane pushes tenant {tenant}'s change (stage {stage}): {pops} of {n} PoPs"
+                )));
             }
             Obs::Alert { fraction } => {
-                alert.get_or_insert(at);
+                t.alert.get_or_insert(at);
                 let what = format!(
                     "monitor alerts: {:.1} % of requests erred in the last bucket",
                     fraction * 100.0
                 );
                 crate::systems::judgement::noticed(
-                    &mut facts,
-                    &mut timeline,
+                    &mut t.facts,
+                    &mut t.timeline,
                     at,
                     "monitoring",
                     &what,
                 );
             }
             Obs::RolledBack { tenant, fraction } => {
-                rollback.get_or_insert(at);
-                timeline.push(TimelineEntry::new(at, format!(
-                        "automatic rollback of tenant {tenant}'s change (pushed PoPs at {:.1} % errors)",
-                        fraction * 100.0
-                    )));
+                t.rollback.get_or_insert(at);
+                t.timeline.push(line(format!(
+                    "automatic rollback of tenant {tenant}'s change (pushed PoPs at {:.1} % errors)",
+                    fraction * 100.0
+                )));
             }
-            Obs::Identified { tenant } => timeline.push(TimelineEntry::new(
-                at,
-                format!("operators identify tenant {tenant}'s configuration"),
-            )),
-            Obs::Disabled { tenant } => timeline.push(TimelineEntry::new(
-                at,
-                format!("operators disable tenant {tenant}'s configuration (pushed globally)"),
-            )),
-            Obs::Deploying { version } => timeline.push(TimelineEntry::new(
-                at,
-                format!(
-                    "deploy of software {} begins",
-                    layout
-                        .versions
-                        .get(*version as usize)
-                        .map_or("?", String::as_str)
-                ),
-            )),
+            Obs::Identified { tenant } => t.timeline.push(line(format!(
+                "operators identify tenant {tenant}'s configuration"
+            ))),
+            Obs::Disabled { tenant } => t.timeline.push(line(format!(
+                "operators disable tenant {tenant}'s configuration (pushed globally)"
+            ))),
+            Obs::Deploying { version } => {
+                let versions = &self.layout.versions;
+                let name = versions.get(*version as usize).map_or("?", String::as_str);
+                t.timeline
+                    .push(line(format!("deploy of software {name} begins")));
+            }
         }
     }
-    if peak > 0 {
-        timeline.push(TimelineEntry::new(
-            peak_at,
-            format!(
-                "{peak} of {n} PoPs failing ({:.0} %), the peak",
-                100.0 * peak as f64 / n as f64
-            ),
-        ));
-    }
-    if let Some(r) = recovered {
-        timeline.push(TimelineEntry::new(r, "95 % of PoPs healthy again"));
-    }
-    timeline.sort_by_key(|e| e.time);
-    Transitions {
-        timeline,
-        facts,
-        onset,
-        peak,
-        recovered,
-        first_push,
-        alert,
-        rollback,
-        withdrawals,
+
+    /// PoP `p` starts (`on`) or stops failing: the onset, the peak and the
+    /// recovery to 95 % healthy.
+    fn failing(&mut self, at: SimTime, p: usize, on: bool) {
+        if self.failing[p] == on {
+            return;
+        }
+        self.failing[p] = on;
+        let t = &mut self.t;
+        t.facts.push(Fact::Impaired {
+            time: at.as_nanos(),
+            unit: self.layout.pop_names[p].clone(),
+            on,
+        });
+        if on {
+            self.count += 1;
+            if t.onset.is_none() {
+                t.onset = Some(at);
+                t.timeline.push(TimelineEntry::new(
+                    at,
+                    format!("{} starts failing (first PoP)", self.layout.pop_names[p]),
+                ));
+            }
+            if self.count > t.peak {
+                t.peak = self.count;
+                self.peak_at = at;
+                t.recovered = None;
+            }
+        } else {
+            self.count -= 1;
+            if t.recovered.is_none() && self.count <= self.healthy_floor && t.peak > self.healthy_floor
+            {
+                t.recovered = Some(at);
+            }
+        }
     }
 }

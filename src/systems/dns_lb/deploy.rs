@@ -27,13 +27,56 @@ pub struct Layout {
     pub authority: NodeId,
 }
 
+/// Node ids by role.
+struct Ids {
+    authority: NodeId,
+    lbs: Vec<NodeId>,
+    /// Per DC.
+    apps: Vec<Vec<NodeId>>,
+    /// Per DC.
+    addons: Vec<Vec<NodeId>>,
+    /// Per ISP: each resolver, and whether it overstays the TTL.
+    resolvers: Vec<Vec<(NodeId, bool)>>,
+    /// Per ISP.
+    clients: Vec<NodeId>,
+}
+
 /// Places the deployment `config` on `d`. Every node is reserved first and
 /// wired by the ids the reservations return.
 pub fn deploy(
     config: &DnsLbConfig,
     d: &mut Deployment<DnsLbNode>,
 ) -> Result<Arc<Layout>, BuildError> {
-    let dc_index = |name: &str| config.dc.iter().position(|d| d.name == name).unwrap_or(0) as u8;
+    let ids = reserve_nodes(config, d)?;
+    let layout = Arc::new(Layout {
+        dcs: config.dc.iter().map(|d| d.name.clone()).collect(),
+        lbs: ids.lbs.clone(),
+        apps: ids.apps.iter().flatten().copied().collect(),
+        isps: config
+            .isp
+            .iter()
+            .map(|p| p.name.clone())
+            .zip(ids.clients.iter().copied())
+            .collect(),
+        authority: ids.authority,
+    });
+    let auth = Authority::new(ids.lbs.clone(), &config.authority, &|name| dc_index(config, name));
+    let published = auth.records();
+    d.place(ids.authority, DnsLbNode::Authority(auth))?;
+    place_dcs(config, d, &ids)?;
+    place_resolvers(config, d, &ids, published)?;
+    place_clients(config, d, &ids)?;
+    Ok(layout)
+}
+
+/// A DC's index by name (0 for a name no DC has; validation refuses it).
+fn dc_index(config: &DnsLbConfig, name: &str) -> u8 {
+    config.dc.iter().position(|d| d.name == name).unwrap_or(0) as u8
+}
+
+/// Reserves every node, in this order: the authority, load balancers,
+/// apps, add-ons, resolvers, client cohorts; and names the groups.
+fn reserve_nodes(config: &DnsLbConfig, d: &mut Deployment<DnsLbNode>) -> Result<Ids, BuildError> {
     let authority = d.reserve("dns-authority", &config.authority.site, "")?;
     let mut lbs: Vec<NodeId> = Vec::new();
     for dc in &config.dc {
@@ -82,22 +125,20 @@ pub fn deploy(
         let ids: Vec<NodeId> = list.iter().map(|(id, _)| *id).collect();
         d.group(&format!("resolvers-{}", p.name), &ids);
     }
-    let layout = Arc::new(Layout {
-        dcs: config.dc.iter().map(|d| d.name.clone()).collect(),
-        lbs: lbs.clone(),
-        apps: apps.iter().flatten().copied().collect(),
-        isps: config
-            .isp
-            .iter()
-            .map(|p| p.name.clone())
-            .zip(clients.iter().copied())
-            .collect(),
+    Ok(Ids {
         authority,
-    });
+        lbs,
+        apps,
+        addons,
+        resolvers,
+        clients,
+    })
+}
 
-    let auth = Authority::new(lbs.clone(), &config.authority, &dc_index);
-    let published = auth.records();
-    d.place(authority, DnsLbNode::Authority(auth))?;
+/// Each DC's load balancer, its apps (wired to the add-ons of the DC they
+/// call) and its add-ons.
+fn place_dcs(config: &DnsLbConfig, d: &mut Deployment<DnsLbNode>, ids: &Ids) -> Result<(), BuildError> {
+    let Ids { lbs, apps, addons, .. } = ids;
     for (k, dc) in config.dc.iter().enumerate() {
         d.place(
             lbs[k],
@@ -110,7 +151,7 @@ pub fn deploy(
         let their_addons = dc
             .addon_dc
             .as_ref()
-            .map(|a| addons[dc_index(a) as usize].clone())
+            .map(|a| addons[dc_index(config, a) as usize].clone())
             .unwrap_or_default();
         for &id in &apps[k] {
             d.place(
@@ -125,7 +166,7 @@ pub fn deploy(
             )?;
         }
     }
-    for list in &addons {
+    for list in addons {
         for &id in list {
             d.place(
                 id,
@@ -133,6 +174,17 @@ pub fn deploy(
             )?;
         }
     }
+    Ok(())
+}
+
+fn place_resolvers(
+    config: &DnsLbConfig,
+    d: &mut Deployment<DnsLbNode>,
+    ids: &Ids,
+    published: u8,
+) -> Result<(), BuildError> {
+    let Ids { authority, resolvers, .. } = ids;
+    let authority = *authority;
     // Resolvers have been running for a while: each holds the answer
     // published at the start, fetched at a random moment of its keep time,
     // so caches do not expire in lockstep at multiples of the TTL.
@@ -154,6 +206,13 @@ pub fn deploy(
             )?;
         }
     }
+    Ok(())
+}
+
+/// One client cohort per ISP, sending to the load balancers its
+/// resolvers name.
+fn place_clients(config: &DnsLbConfig, d: &mut Deployment<DnsLbNode>, ids: &Ids) -> Result<(), BuildError> {
+    let Ids { lbs, resolvers, clients, .. } = ids;
     for (i, p) in config.isp.iter().enumerate() {
         d.place(
             clients[i],
@@ -170,5 +229,5 @@ pub fn deploy(
             })),
         )?;
     }
-    Ok(layout)
+    Ok(())
 }

@@ -251,6 +251,7 @@ impl HdfsConfig {
         }
     }
 
+    /// Checks every field, in the table's order; the error names the field.
     pub(super) fn validate(
         &self,
         site_exists: &dyn Fn(&str) -> bool,
@@ -260,6 +261,14 @@ impl HdfsConfig {
                 return Err((field.into(), format!("no site called {s:?}")));
             }
         }
+        self.validate_numbers()?;
+        self.validate_intervals()?;
+        self.validate_actors(site_exists)
+    }
+
+    /// Sizes, rates and counts: finite, positive where they divide, and
+    /// within bounds.
+    fn validate_numbers(&self) -> Result<(), (String, String)> {
         let h = &self.heap;
         let pos = |field: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
@@ -304,6 +313,12 @@ impl HdfsConfig {
         if !(1..=1000).contains(&self.datanodes.groups) {
             return Err(("datanodes.groups".into(), "between 1 and 1000".into()));
         }
+        Ok(())
+    }
+
+    /// Intervals of at least 10 ms, the job's spread, the capacity check.
+    fn validate_intervals(&self) -> Result<(), (String, String)> {
+        let h = &self.heap;
         for (field, d) in [
             ("heap.gc_every", h.gc_every),
             ("journal.flush_every", self.journal.flush_every),
@@ -324,6 +339,11 @@ impl HdfsConfig {
         {
             return Err(("zkfc.capacity_check".into(), "a fraction in (0, 1]".into()));
         }
+        Ok(())
+    }
+
+    /// The operators: their site, scrape interval and steps.
+    fn validate_actors(&self, site_exists: &dyn Fn(&str) -> bool) -> Result<(), (String, String)> {
         for (i, a) in self.actor.iter().enumerate() {
             if !site_exists(&a.site) {
                 return Err((
