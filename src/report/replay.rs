@@ -312,6 +312,9 @@ impl ReplayReport {
     }
 }
 
+/// Width of a design's column in a comparison's text table.
+const TEXT_CELL: usize = 22;
+
 /// The metastability classes, by number.
 pub const CLASS_NAMES: [&str; 3] = ["stable", "recovered", "metastable"];
 
@@ -321,7 +324,6 @@ impl Comparison {
     /// counts.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let points = self.points();
         let _ = writeln!(
             out,
             "{}: {}{} design(s) x {} seed(s), {} run(s){}",
@@ -329,7 +331,7 @@ impl Comparison {
             if self.axes.is_empty() {
                 String::new()
             } else {
-                format!("{} grid point(s) x ", points.len())
+                format!("{} grid point(s) x ", self.points().len())
             },
             self.designs.len(),
             self.seeds.len(),
@@ -340,96 +342,110 @@ impl Comparison {
                 String::new()
             }
         );
-        let width = 22;
-        let names = self.metric_names();
-        let rows: Vec<(String, usize)> = if self.axes.is_empty() {
-            vec![(String::new(), 0)]
-        } else {
-            (0..points.len())
-                .map(|p| (self.point_label(p), p))
-                .collect()
-        };
-        let label_width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0).max(28);
-        let header = |out: &mut String, first: &str| {
-            let _ = write!(out, "\n{first:<label_width$}");
-            for d in &self.designs {
-                let _ = write!(out, " {d:>width$}");
-            }
-            let _ = writeln!(out);
-        };
-        let cell = |point: usize, design: &str, name: &str| -> String {
-            let mut v: Vec<f64> = self
-                .runs
-                .iter()
-                .filter(|r| r.point == point && r.design == design)
-                .filter_map(|r| r.metrics.get(name).copied())
-                .collect();
-            v.sort_by(f64::total_cmp);
-            if v.is_empty() {
-                "-".to_string()
-            } else {
-                let med = v[(v.len() - 1) / 2];
-                format!("{} [{}-{}]", short(med), short(v[0]), short(v[v.len() - 1]))
-            }
-        };
-        let verdicts = |point: usize, design: &str| -> String {
-            let count = |v: Verdict| {
-                self.runs
-                    .iter()
-                    .filter(|r| r.point == point && r.design == design && r.verdict == v)
-                    .count()
-            };
-            format!(
-                "{}/{}/{}",
-                count(Verdict::Valid),
-                count(Verdict::Invalid),
-                count(Verdict::Unknown)
-            )
-        };
         if self.axes.is_empty() {
-            header(&mut out, "");
-            let _ = write!(out, "{:<label_width$}", "verdicts (valid/invalid/unk)");
-            for d in &self.designs {
-                let _ = write!(out, " {:>width$}", verdicts(0, d));
-            }
-            let _ = writeln!(out);
-            for name in &names {
-                let _ = write!(out, "{name:<label_width$}");
-                for d in &self.designs {
-                    let _ = write!(out, " {:>width$}", cell(0, d, name));
-                }
-                if let Some(p) = self.published.get(name) {
-                    let _ = write!(out, "   published {p}");
-                }
-                let _ = writeln!(out);
-            }
+            self.design_table(&mut out);
         } else {
-            let mut block = |title: String, f: &dyn Fn(usize, &str) -> String| {
-                if title.len() > label_width {
-                    let _ = write!(out, "\n{title}");
-                    header(&mut out, "");
-                } else {
-                    header(&mut out, &title);
-                }
-                for (label, p) in &rows {
-                    let _ = write!(out, "{label:<label_width$}");
-                    for d in &self.designs {
-                        let _ = write!(out, " {:>width$}", f(*p, d));
-                    }
-                    let _ = writeln!(out);
-                }
-            };
-            block("verdicts (valid/invalid/unk)".into(), &verdicts);
-            for name in &names {
-                let title = match self.published.get(name.as_str()) {
-                    Some(p) => format!("{name} (published {p})"),
-                    None => name.clone(),
-                };
-                block(title, &|p, d| cell(p, d, name));
-            }
+            self.sweep_tables(&mut out);
         }
         let _ = writeln!(out, "\ncells: median [min-max] over seeds");
         out
+    }
+
+    /// A metric's median and range over seeds at `point` for `design`.
+    fn cell_text(&self, point: usize, design: &str, name: &str) -> String {
+        let mut v: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.point == point && r.design == design)
+            .filter_map(|r| r.metrics.get(name).copied())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            let med = v[(v.len() - 1) / 2];
+            format!("{} [{}-{}]", short(med), short(v[0]), short(v[v.len() - 1]))
+        }
+    }
+
+    /// Valid/invalid/unknown runs at `point` for `design`.
+    fn verdicts_text(&self, point: usize, design: &str) -> String {
+        let count = |v: Verdict| {
+            self.runs
+                .iter()
+                .filter(|r| r.point == point && r.design == design && r.verdict == v)
+                .count()
+        };
+        format!(
+            "{}/{}/{}",
+            count(Verdict::Valid),
+            count(Verdict::Invalid),
+            count(Verdict::Unknown)
+        )
+    }
+
+    /// A row of design names after `first` in a column `label_width` wide.
+    fn header_text(&self, out: &mut String, first: &str, label_width: usize) {
+        let _ = write!(out, "\n{first:<label_width$}");
+        for d in &self.designs {
+            let _ = write!(out, " {d:>TEXT_CELL$}");
+        }
+        let _ = writeln!(out);
+    }
+
+    /// A comparison: one table, a row per metric and a column per design.
+    fn design_table(&self, out: &mut String) {
+        let label_width = 28;
+        self.header_text(out, "", label_width);
+        let _ = write!(out, "{:<label_width$}", "verdicts (valid/invalid/unk)");
+        for d in &self.designs {
+            let _ = write!(out, " {:>TEXT_CELL$}", self.verdicts_text(0, d));
+        }
+        let _ = writeln!(out);
+        for name in &self.metric_names() {
+            let _ = write!(out, "{name:<label_width$}");
+            for d in &self.designs {
+                let _ = write!(out, " {:>TEXT_CELL$}", self.cell_text(0, d, name));
+            }
+            if let Some(p) = self.published.get(name) {
+                let _ = write!(out, "   published {p}");
+            }
+            let _ = writeln!(out);
+        }
+    }
+
+    /// A sweep: per metric (verdicts first) a table of grid points ×
+    /// designs.
+    fn sweep_tables(&self, out: &mut String) {
+        let rows: Vec<(String, usize)> = (0..self.points().len())
+            .map(|p| (self.point_label(p), p))
+            .collect();
+        let label_width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0).max(28);
+        let mut block = |title: String, f: &dyn Fn(usize, &str) -> String| {
+            if title.len() > label_width {
+                let _ = write!(out, "\n{title}");
+                self.header_text(out, "", label_width);
+            } else {
+                self.header_text(out, &title, label_width);
+            }
+            for (label, p) in &rows {
+                let _ = write!(out, "{label:<label_width$}");
+                for d in &self.designs {
+                    let _ = write!(out, " {:>TEXT_CELL$}", f(*p, d));
+                }
+                let _ = writeln!(out);
+            }
+        };
+        block("verdicts (valid/invalid/unk)".into(), &|p, d| {
+            self.verdicts_text(p, d)
+        });
+        for name in &self.metric_names() {
+            let title = match self.published.get(name.as_str()) {
+                Some(p) => format!("{name} (published {p})"),
+                None => name.clone(),
+            };
+            block(title, &|p, d| self.cell_text(p, d, name));
+        }
     }
 
     /// Every metric name of the runs, in first-seen order.
