@@ -212,17 +212,7 @@ fn run_all(args: &Args<'_>) -> Result<Comparison, Refused> {
             &options,
         )?;
     }
-    let bar = if args.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(mine as u64)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} runs, {elapsed} elapsed, eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = super::progress(args.quiet, mine);
     let tick = || bar.inc(1);
     let result = sweep(&scenario, &axes, &designs, &seeds, shard, &tick, &options);
     bar.finish_and_clear();

@@ -717,3 +717,19 @@ impl Stopwatch {
         self.0.elapsed().as_secs_f64()
     }
 }
+
+/// The progress bar of a batch of `len` runs (hidden when quiet).
+pub(crate) fn progress(quiet: bool, len: usize) -> indicatif::ProgressBar {
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(len as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs, {elapsed} elapsed, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}

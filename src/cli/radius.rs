@@ -211,7 +211,7 @@ fn run(args: &Args) -> Result<Radius, ExitCode> {
     if !args.quiet {
         estimate(&plan, mine.len(), seconds);
     }
-    let bar = progress(args.quiet, mine.len());
+    let bar = super::progress(args.quiet, mine.len());
     bar.inc(u64::from(mine.contains(&0)));
     let tick = || bar.inc(1);
     let done = vec![(0, probe)];
@@ -257,19 +257,4 @@ fn estimate(plan: &Plan, runs: usize, seconds: f64) {
         r.seeds.len(),
         humantime::format_duration(std::time::Duration::from_secs(eta.ceil() as u64)),
     );
-}
-
-fn progress(quiet: bool, len: usize) -> indicatif::ProgressBar {
-    let bar = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(len as u64)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} runs, {elapsed} elapsed, eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
 }

@@ -351,8 +351,9 @@ impl Comparison {
         out
     }
 
-    /// A metric's median and range over seeds at `point` for `design`.
-    fn cell_text(&self, point: usize, design: &str, name: &str) -> String {
+    /// A metric's values at `point` for `design`, one per run that
+    /// reports it, sorted.
+    pub(crate) fn metric_values(&self, point: usize, design: &str, name: &str) -> Vec<f64> {
         let mut v: Vec<f64> = self
             .runs
             .iter()
@@ -360,6 +361,22 @@ impl Comparison {
             .filter_map(|r| r.metrics.get(name).copied())
             .collect();
         v.sort_by(f64::total_cmp);
+        v
+    }
+
+    /// Valid, invalid and unknown runs at `point` for `design`.
+    pub(crate) fn verdict_counts(&self, point: usize, design: &str) -> [usize; 3] {
+        [Verdict::Valid, Verdict::Invalid, Verdict::Unknown].map(|v| {
+            self.runs
+                .iter()
+                .filter(|r| r.point == point && r.design == design && r.verdict == v)
+                .count()
+        })
+    }
+
+    /// A metric's median and range over seeds at `point` for `design`.
+    fn cell_text(&self, point: usize, design: &str, name: &str) -> String {
+        let v = self.metric_values(point, design, name);
         if v.is_empty() {
             "-".to_string()
         } else {
@@ -370,18 +387,8 @@ impl Comparison {
 
     /// Valid/invalid/unknown runs at `point` for `design`.
     fn verdicts_text(&self, point: usize, design: &str) -> String {
-        let count = |v: Verdict| {
-            self.runs
-                .iter()
-                .filter(|r| r.point == point && r.design == design && r.verdict == v)
-                .count()
-        };
-        format!(
-            "{}/{}/{}",
-            count(Verdict::Valid),
-            count(Verdict::Invalid),
-            count(Verdict::Unknown)
-        )
+        let [valid, invalid, unknown] = self.verdict_counts(point, design);
+        format!("{valid}/{invalid}/{unknown}")
     }
 
     /// A row of design names after `first` in a column `label_width` wide.

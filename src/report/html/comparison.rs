@@ -12,18 +12,8 @@ pub fn comparison(c: &Comparison) -> String {
         .collect();
     b.push_str("<h2>Verdicts</h2>");
     grid_table(&mut b, c, &rows, |p, d| {
-        let count = |v: Verdict| {
-            c.runs
-                .iter()
-                .filter(|r| r.point == p && r.design == d && r.verdict == v)
-                .count()
-        };
-        format!(
-            "{} valid · {} invalid · {} unknown",
-            count(Verdict::Valid),
-            count(Verdict::Invalid),
-            count(Verdict::Unknown)
-        )
+        let [valid, invalid, unknown] = c.verdict_counts(p, d);
+        format!("{valid} valid · {invalid} invalid · {unknown} unknown")
     });
     metastability_map(&mut b, c);
     b.push_str("<h2>Metrics</h2>\n<p class=\"note\">Each plot: median (dot) and range over seeds (bar) per design");
@@ -64,14 +54,8 @@ fn heading(b: &mut String, c: &Comparison) {
 
 /// A metric's finite values at grid point `p` for design `d`, sorted.
 fn values(c: &Comparison, p: usize, d: &str, name: &str) -> Vec<f64> {
-    let mut v: Vec<f64> = c
-        .runs
-        .iter()
-        .filter(|r| r.point == p && r.design == d)
-        .filter_map(|r| r.metrics.get(name).copied())
-        .filter(|x| x.is_finite())
-        .collect();
-    v.sort_by(f64::total_cmp);
+    let mut v = c.metric_values(p, d, name);
+    v.retain(|x| x.is_finite());
     v
 }
 
